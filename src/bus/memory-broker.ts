@@ -1,0 +1,93 @@
+import { randomBytes } from "node:crypto";
+import type { Broker, BrokerHandler, Envelope, HistoryPage, HistoryQuery, NodeMessage, StoredFrame } from "./broker.js";
+import { answerQuery, type Stored } from "./history-window.js";
+
+export interface HistoryLimits {
+  size: number;
+  /** Milliseconds; 0 keeps messages until `size` pushes them out. */
+  maxAgeMs: number;
+}
+
+interface RoomLog {
+  top: number;
+  held: Stored[];
+}
+
+/** The embedded broker: one process, no Redis, the same semantics as the Redis broker. */
+export class MemoryBroker implements Broker {
+  private handler: BrokerHandler | undefined;
+  private readonly subscribed = new Set<string>();
+  private readonly logs = new Map<string, RoomLog>();
+  // A restarted process forgets its history, so clients must be able to tell.
+  private readonly epoch = randomBytes(4).toString("hex");
+
+  constructor(
+    readonly nodeId: string,
+    private readonly limits: HistoryLimits,
+  ) {}
+
+  async start(handler: BrokerHandler): Promise<void> {
+    this.handler = handler;
+  }
+
+  async subscribe(room: string): Promise<void> {
+    this.subscribed.add(room);
+  }
+
+  async unsubscribe(room: string): Promise<void> {
+    this.subscribed.delete(room);
+  }
+
+  async publish(room: string, frame: string, exclude?: string): Promise<void> {
+    this.deliver(room, { frame, exclude });
+  }
+
+  async publishStored(room: string, message: StoredFrame): Promise<number> {
+    const log = this.logFor(room);
+    const mid = ++log.top;
+    const frame = message.head + mid + message.tail;
+    if (this.limits.size > 0) {
+      log.held.push({ mid, ts: Date.now(), frame });
+      if (log.held.length > this.limits.size) log.held.splice(0, log.held.length - this.limits.size);
+    }
+    this.deliver(room, { mid, frame });
+    return mid;
+  }
+
+  async history(room: string, query: HistoryQuery): Promise<HistoryPage> {
+    const log = this.logFor(room);
+    if (this.limits.maxAgeMs > 0) {
+      const cutoff = Date.now() - this.limits.maxAgeMs;
+      const fresh = log.held.findIndex((m) => m.ts >= cutoff);
+      log.held.splice(0, fresh === -1 ? log.held.length : fresh);
+    }
+    return answerQuery(log.held, log.top, this.epoch, query);
+  }
+
+  async sendToNode(nodeId: string, message: NodeMessage): Promise<boolean> {
+    if (nodeId !== this.nodeId || !this.handler) return false;
+    this.handler.onNode(message);
+    return true;
+  }
+
+  isUp(): boolean {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.subscribed.clear();
+  }
+
+  private logFor(room: string): RoomLog {
+    let log = this.logs.get(room);
+    if (!log) {
+      log = { top: 0, held: [] };
+      this.logs.set(room, log);
+    }
+    return log;
+  }
+
+  private deliver(room: string, envelope: Envelope): void {
+    if (this.subscribed.has(room)) this.handler?.onRoom(room, envelope);
+  }
+}

@@ -1,0 +1,228 @@
+import type { Logger } from "pino";
+import type { Broker, Envelope, HistoryQuery } from "../bus/broker.js";
+import type { Presence } from "../storage/presence.js";
+import type { Peer } from "../transport/sockjs-endpoint.js";
+import * as frames from "./frames.js";
+import type { Hub, Recipient } from "./hub.js";
+import type { Request } from "./protocol.js";
+import { checkName, checkRoom, checkText, type Limits, parseRequest, RequestError, salvageRef } from "./protocol.js";
+
+export const DEFAULT_ROOM = "lobby";
+
+export interface ChatContext {
+  hub: Hub;
+  broker: Broker;
+  presence: Presence;
+  log: Logger;
+  limits: Limits;
+  /** How many messages a plain `join` replays. */
+  historySize: number;
+}
+
+type Req<A extends Request["action"]> = Extract<Request, { action: A }>;
+
+function guestName(): string {
+  return `User #${100 + Math.floor(Math.random() * 900)}`;
+}
+
+/**
+ * One connection's part in the chat: it turns requests into broker and
+ * presence operations, one request at a time so a client's messages keep
+ * their order, and answers each refused request with one `error`.
+ */
+export class Session implements Recipient {
+  readonly id: string;
+  name = guestName();
+  private readonly rooms = new Set<string>();
+  /** Rooms whose history is being loaded: their live publications wait here. */
+  private readonly held = new Map<string, Envelope[]>();
+  private queue: Promise<void> = Promise.resolve();
+  private closed = false;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly peer: Peer,
+    private readonly ctx: ChatContext,
+  ) {
+    this.id = `${ctx.hub.nodeId}.${peer.sessionId}`;
+    this.log = ctx.log.child({ conn: this.id });
+  }
+
+  /** Greets the connection and, unless it asked not to be, puts it in the default room. */
+  open(autoJoin: boolean): void {
+    this.ctx.hub.register(this);
+    this.send(frames.userInfo(this));
+    if (autoJoin) this.enqueue(() => this.join({ action: "join", room: DEFAULT_ROOM }));
+    this.peer.onMessage((raw) => this.enqueue(() => this.handle(raw), raw));
+    this.peer.onClose(() => {
+      this.closed = true;
+      this.enqueue(() => this.leaveAll());
+    });
+  }
+
+  send(frame: string): void {
+    if (!this.closed) this.peer.send(frame);
+  }
+
+  receive(room: string, envelope: Envelope): void {
+    const waiting = this.held.get(room);
+    if (waiting) waiting.push(envelope);
+    else this.send(envelope.frame);
+  }
+
+  private enqueue(task: () => Promise<void>, raw?: string): void {
+    this.queue = this.queue.then(task).catch((err: unknown) => this.refuse(err, raw));
+  }
+
+  private refuse(err: unknown, raw: string | undefined): void {
+    const ref = raw === undefined ? undefined : salvageRef(raw);
+    if (err instanceof RequestError) {
+      this.log.info({ code: err.code }, "request refused");
+      this.send(frames.error(err.code, err.message, ref));
+      return;
+    }
+    this.log.error({ err }, "request failed");
+    this.send(frames.error("internal", "the server could not complete this request", ref));
+  }
+
+  private async handle(raw: string): Promise<void> {
+    const req = parseRequest(raw);
+    switch (req.action) {
+      case "message":
+        return this.message(req);
+      case "pm":
+        return this.pm(req);
+      case "join":
+        return this.join(req);
+      case "leave":
+        return this.leave(req);
+      case "nick":
+        return this.nick(req);
+      case "typing":
+        return this.typing(req);
+      case "users":
+        return this.users(req);
+      case "history":
+        return this.history(req);
+    }
+  }
+
+  private memberRoom(raw: string | undefined): string {
+    const room = checkRoom(raw ?? DEFAULT_ROOM, this.ctx.limits);
+    if (!this.rooms.has(room)) throw new RequestError("not_in_room", `you are not in room '${room}'`);
+    return room;
+  }
+
+  private async message(req: Req<"message">): Promise<void> {
+    const room = this.memberRoom(req.room);
+    const text = checkText(req.message, this.ctx.limits);
+    const mid = await this.ctx.broker.publishStored(room, frames.chatMessage(room, text, this, Date.now()));
+    if (req.ref !== undefined) this.send(frames.ack("message", req.ref, { room, mid }));
+  }
+
+  private async pm(req: Req<"pm">): Promise<void> {
+    const text = checkText(req.message, this.ctx.limits);
+    const delivered = await this.ctx.hub.sendPm({
+      t: "pm",
+      to: req.target.id,
+      from: { id: this.id, name: this.name },
+      message: text,
+      ts: Date.now(),
+      ref: req.ref,
+    });
+    if (!delivered) throw new RequestError("offline", "that user is not connected");
+  }
+
+  private async join(req: Req<"join">): Promise<void> {
+    const room = checkRoom(req.room, this.ctx.limits);
+    const { hub, presence, broker } = this.ctx;
+    const fresh = !this.rooms.has(room);
+    this.held.set(room, this.held.get(room) ?? []);
+    try {
+      if (fresh) {
+        this.rooms.add(room);
+        await hub.enter(room, this);
+        await presence.add(room, this);
+        await broker.publish(room, frames.userJoin(room, this), this.id);
+      }
+      const query: HistoryQuery = { since: req.since, epoch: req.epoch, limit: this.ctx.historySize };
+      const page = await broker.history(room, query);
+      const list = await presence.list(room);
+      const info = { room, epoch: page.epoch, ref: req.ref, more: req.since === undefined && !page.complete };
+      const recovered = req.since === undefined ? undefined : page.complete;
+      this.send(
+        frames.history(
+          { ...info, recovered },
+          page.messages.map((m) => m.frame),
+        ),
+      );
+      this.send(frames.users(room, list, req.ref));
+      for (const envelope of this.held.get(room) ?? []) {
+        if (envelope.mid === undefined || envelope.mid > page.top) this.send(envelope.frame);
+      }
+    } finally {
+      this.held.delete(room);
+    }
+  }
+
+  private async leave(req: Req<"leave">): Promise<void> {
+    const room = this.memberRoom(req.room);
+    await this.exit(room);
+    this.send(frames.left(room, req.ref));
+  }
+
+  private async exit(room: string): Promise<void> {
+    this.rooms.delete(room);
+    await this.ctx.hub.exit(room, this);
+    await this.ctx.presence.remove(room, this.id);
+    await this.ctx.broker.publish(room, frames.userLeft(room, this));
+  }
+
+  private async leaveAll(): Promise<void> {
+    this.ctx.hub.unregister(this);
+    for (const room of [...this.rooms]) {
+      try {
+        await this.exit(room);
+      } catch (err) {
+        this.log.warn({ err, room }, "could not announce a departure");
+      }
+    }
+  }
+
+  private async nick(req: Req<"nick">): Promise<void> {
+    const name = checkName(req.name, this.ctx.limits);
+    const previous = this.name;
+    this.name = name;
+    for (const room of this.rooms) {
+      await this.ctx.presence.add(room, this);
+      await this.ctx.broker.publish(room, frames.userRenamed(room, this, previous));
+    }
+    if (this.rooms.size === 0) this.send(frames.userRenamed(undefined, this, previous));
+    if (req.ref !== undefined) this.send(frames.ack("nick", req.ref));
+  }
+
+  private async typing(req: Req<"typing">): Promise<void> {
+    const room = this.memberRoom(req.room);
+    await this.ctx.broker.publish(room, frames.typing(room, this), this.id);
+  }
+
+  private async users(req: Req<"users">): Promise<void> {
+    const room = this.memberRoom(req.room);
+    this.send(frames.users(room, await this.ctx.presence.list(room), req.ref));
+  }
+
+  private async history(req: Req<"history">): Promise<void> {
+    const room = this.memberRoom(req.room);
+    const page = await this.ctx.broker.history(room, {
+      before: req.before,
+      limit: req.limit ?? this.ctx.historySize,
+    });
+    const info = { room, epoch: page.epoch, ref: req.ref, more: !page.complete };
+    this.send(
+      frames.history(
+        info,
+        page.messages.map((m) => m.frame),
+      ),
+    );
+  }
+}

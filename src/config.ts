@@ -1,0 +1,70 @@
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+
+const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
+
+/** One row per variable: the schema validates it, `help` documents it in `--help` and the README. */
+const spec = {
+  PORT: { schema: int(3000, 0, 65535), help: "HTTP port (0 picks a free one)" },
+  HOST: { schema: z.string().min(1).default("0.0.0.0"), help: "address to listen on" },
+  REDIS_URL: {
+    schema: z
+      .string()
+      .regex(/^rediss?:\/\/.+/, "must be a redis:// or rediss:// URL")
+      .optional(),
+    help: "Redis to scale out through; unset = embedded in-memory bus (one process)",
+  },
+  REDIS_PREFIX: {
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,32}$/, "1-32 of A-Z a-z 0-9 _ . : -")
+      .default("chat"),
+    help: "prefix of every Redis key and channel",
+  },
+  REDIS_CONNECT_TIMEOUT: { schema: int(5000, 100, 120000), help: "ms to reach Redis at start before exiting" },
+  NODE_ID: {
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,32}$/, "1-32 of A-Z a-z 0-9 _ -")
+      .default(() => randomBytes(4).toString("hex")),
+    help: "this process's id in a cluster (default: random)",
+  },
+  PRESENCE_TTL: { schema: int(15, 2, 300), help: "seconds after which a silent node's users are dropped" },
+  LOG_LEVEL: {
+    schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    help: "pino log level",
+  },
+  MAX_MESSAGE_LENGTH: { schema: int(4000, 1, 1_000_000), help: "characters in one chat message" },
+  MAX_NAME_LENGTH: { schema: int(32, 1, 256), help: "characters in a nickname" },
+  MAX_ROOM_LENGTH: { schema: int(32, 1, 256), help: "characters in a room name" },
+  HISTORY_SIZE: { schema: int(100, 0, 100_000), help: "messages kept per room" },
+  HISTORY_MAX_AGE: { schema: int(0, 0, 31_536_000), help: "seconds a stored message is kept (0 = no limit)" },
+} as const;
+
+type Spec = typeof spec;
+export type Config = { [K in keyof Spec]: z.output<Spec[K]["schema"]> };
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const out: Record<string, unknown> = {};
+  for (const [key, { schema }] of Object.entries(spec)) {
+    const raw = env[key] === "" ? undefined : env[key];
+    const parsed = (schema as z.ZodType).safeParse(raw);
+    if (!parsed.success) {
+      const why = parsed.error.issues[0]?.message ?? "invalid";
+      throw new ConfigError(`${key}=${JSON.stringify(raw)}: ${why}`);
+    }
+    out[key] = parsed.data;
+  }
+  return out as Config;
+}
+
+export function configHelp(): string {
+  const rows = Object.entries(spec).map(([key, { schema, help }]) => {
+    const def = (schema as z.ZodType).safeParse(undefined);
+    const shown = key === "NODE_ID" ? "random" : def.success && def.data !== undefined ? String(def.data) : "unset";
+    return `  ${key.padEnd(22)} ${help} (default: ${shown})`;
+  });
+  return ["Usage: node dist/server.js", "", "Configuration comes from environment variables:", ...rows, ""].join("\n");
+}

@@ -1,0 +1,59 @@
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import { SOCKJS_CLIENT_PATH } from "../transport/sockjs-endpoint.js";
+
+const require = createRequire(import.meta.url);
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The bundled web client, written by scripts/build-web.mjs. */
+export const PUBLIC_DIR = path.resolve(here, "../public");
+const SOCKJS_CLIENT_FILE = require.resolve("sockjs-client/dist/sockjs.min.js");
+
+export interface Status {
+  nodeId: string;
+  /** False while the link to the other nodes (Redis) is down. */
+  ready(): boolean;
+  connections(): number;
+}
+
+export function createHttpApp(status: Status): Express {
+  const app = express();
+  app.disable("x-powered-by");
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok", node: status.nodeId, connections: status.connections() });
+  });
+  app.get("/readyz", (_req, res) => {
+    const ready = status.ready();
+    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "unavailable", node: status.nodeId });
+  });
+
+  app.get(SOCKJS_CLIENT_PATH, (_req, res) => {
+    res.sendFile(SOCKJS_CLIENT_FILE, { maxAge: "1d" });
+  });
+  // Bundles carry a content hash in their names, so they may be cached for good;
+  // the page that names them must be revalidated every time.
+  app.use(
+    "/assets",
+    express.static(path.join(PUBLIC_DIR, "assets"), { immutable: true, maxAge: "1y", fallthrough: false }),
+  );
+  app.get("/", (_req, res) => {
+    res.sendFile(path.join(PUBLIC_DIR, "index.html"), { headers: { "Cache-Control": "no-cache" } });
+  });
+  return app;
+}
+
+/** Last in the chain: a plain status line, never a stack trace. */
+export function finishHttpApp(app: Express): void {
+  app.use((_req: Request, res: Response) => {
+    res.status(404).type("text/plain").send("Not found");
+  });
+  app.use((err: { status?: number; statusCode?: number }, _req: Request, res: Response, _next: NextFunction) => {
+    const code = err.status ?? err.statusCode ?? 500;
+    res
+      .status(code)
+      .type("text/plain")
+      .send(code === 404 ? "Not found" : code < 500 ? "Bad request" : "Server error");
+  });
+}

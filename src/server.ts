@@ -1,0 +1,35 @@
+import { startChatServer } from "./app.js";
+import { ConfigError, configHelp, loadConfig } from "./config.js";
+import { createLogger } from "./log.js";
+
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  process.stdout.write(configHelp());
+  process.exit(0);
+}
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`configuration error: ${err.message}\n`);
+  process.exit(1);
+}
+
+const log = createLogger(config.LOG_LEVEL);
+try {
+  const server = await startChatServer(config, log);
+  const stop = (signal: string) => {
+    log.info({ signal }, "shutting down");
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+} catch (err) {
+  log.fatal({ err }, "could not start");
+  process.stderr.write(`could not start: ${(err as Error).message}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { joinedUser, say, type User } from "./support/chat.js";
+import { type NodeProcess, startNode } from "./support/processes.js";
+import type { Transport } from "./support/sockjs-client.js";
+
+let node: NodeProcess;
+const open: User[] = [];
+
+beforeAll(async () => {
+  node = await startNode({ MAX_MESSAGE_LENGTH: "4000" });
+});
+afterAll(async () => {
+  for (const u of open) u.client.close();
+  await node.stop();
+});
+
+const cases: { name: string; frame: unknown; code: string }[] = [
+  { name: "a frame that is not JSON", frame: "{this is not json", code: "bad_json" },
+  { name: "JSON that is not an object", frame: "[1,2,3]", code: "bad_request" },
+  { name: "a JSON string", frame: '"message"', code: "bad_request" },
+  { name: "null", frame: "null", code: "bad_request" },
+  { name: "no action", frame: { message: "hi" }, code: "bad_request" },
+  { name: "an action that is not a string", frame: { action: 5, message: "hi" }, code: "bad_request" },
+  { name: "an unknown action", frame: { action: "explode" }, code: "unknown_action" },
+  { name: "an inherited property as action", frame: { action: "__proto__" }, code: "unknown_action" },
+  { name: "a message without text", frame: { action: "message" }, code: "bad_request" },
+  { name: "a message whose text is a number", frame: { action: "message", message: 42 }, code: "bad_request" },
+  { name: "a message whose text is an object", frame: { action: "message", message: { a: 1 } }, code: "bad_request" },
+  { name: "text over the limit", frame: { action: "message", message: "x".repeat(4001) }, code: "too_long" },
+  { name: "empty text", frame: { action: "message", message: "" }, code: "empty" },
+  { name: "blank text", frame: { action: "message", message: " \n\t " }, code: "empty" },
+  { name: "a pm to nobody", frame: { action: "pm", target: { id: "nope.nope" }, message: "hi" }, code: "offline" },
+  {
+    name: "a pm to an id of no node",
+    frame: { action: "pm", target: { id: "garbage" }, message: "hi" },
+    code: "offline",
+  },
+  { name: "a pm without target", frame: { action: "pm", message: "hi" }, code: "bad_request" },
+  { name: "a pm with an empty text", frame: { action: "pm", target: { id: "x.y" }, message: "" }, code: "empty" },
+  { name: "a room name with a slash", frame: { action: "join", room: "../etc" }, code: "bad_room" },
+  { name: "a room name too long", frame: { action: "join", room: "r".repeat(33) }, code: "bad_room" },
+  { name: "an empty room name", frame: { action: "join", room: "" }, code: "bad_room" },
+  { name: "a room name of the wrong type", frame: { action: "join", room: ["lobby"] }, code: "bad_request" },
+  {
+    name: "a message to a room not joined",
+    frame: { action: "message", room: "elsewhere", message: "hi" },
+    code: "not_in_room",
+  },
+  {
+    name: "a message to an invalid room",
+    frame: { action: "message", room: "NO SPACES", message: "hi" },
+    code: "bad_room",
+  },
+  { name: "an empty nickname", frame: { action: "nick", name: "   " }, code: "bad_name" },
+  { name: "a nickname too long", frame: { action: "nick", name: "n".repeat(33) }, code: "bad_name" },
+  { name: "a nickname with control characters", frame: { action: "nick", name: "evil\u0007bell" }, code: "bad_name" },
+  { name: "a nickname with a bidi override", frame: { action: "nick", name: "abc\u202edef" }, code: "bad_name" },
+  { name: "a history page with a negative limit", frame: { action: "history", limit: -1 }, code: "bad_request" },
+];
+
+describe.each(["websocket", "xhr-polling"] as Transport[])("bad input over %s", (transport) => {
+  it.each(cases)("refuses $name with '$code', and everyone keeps chatting", async ({ frame, code }) => {
+    const a = await joinedUser(node.url, { transport });
+    const b = await joinedUser(node.url, { transport });
+    open.push(a, b);
+    const ref = typeof frame === "object" && frame !== null ? `bad-${Math.random()}` : undefined;
+    const sent = typeof frame === "string" ? frame : { ...(frame as object), ref };
+    await a.client.send(sent);
+    const err = await a.client.action("error");
+    expect(err.code).toBe(code);
+    expect(typeof err.message).toBe("string");
+    if (ref !== undefined) expect(err.ref).toBe(ref);
+    expect(JSON.stringify(err)).not.toMatch(/at .*\.(js|ts):\d+/);
+    expect(a.client.all("error")).toHaveLength(1);
+
+    const mid = await say(a, "still alive");
+    await b.client.action("message", (f) => f.mid === mid);
+    const back = await say(b, "me too");
+    await a.client.action("message", (f) => f.mid === back);
+    expect(b.client.all("error")).toEqual([]);
+    expect(a.client.closed).toBeUndefined();
+  });
+});
+
+it("logs a refused request once, with its code and without its text", async () => {
+  const a = await joinedUser(node.url);
+  open.push(a);
+  const before = node.output().length;
+  await a.client.send({ action: "message", message: "secret-words ".repeat(400) });
+  await a.client.action("error", (f) => f.code === "too_long");
+  await say(a, "flush");
+  const logged = node
+    .output()
+    .slice(before)
+    .split("\n")
+    .filter((l) => l.includes("request refused"));
+  expect(logged).toHaveLength(1);
+  expect(logged[0]).toContain('"code":"too_long"');
+  expect(logged[0]).toContain(a.id);
+  expect(node.output()).not.toContain("secret-words");
+});

@@ -1,0 +1,194 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectUser, joinedUser, joinRoom, messagesIn, say, type User } from "./support/chat.js";
+import { type NodeProcess, startNode } from "./support/processes.js";
+import type { Transport } from "./support/sockjs-client.js";
+
+let node: NodeProcess;
+const open: User[] = [];
+
+beforeAll(async () => {
+  node = await startNode();
+});
+afterAll(async () => {
+  for (const u of open) u.client.close();
+  await node.stop();
+});
+
+const transports: Transport[] = ["websocket", "xhr-streaming", "xhr-polling"];
+
+describe.each(transports)("the original protocol over %s", (transport) => {
+  const user = async () => {
+    const u = await joinedUser(node.url, { transport });
+    open.push(u);
+    return u;
+  };
+
+  it("greets a new connection with its id and a guest name", async () => {
+    const a = await connectUser(node.url, { transport });
+    open.push(a);
+    expect(a.id).toMatch(new RegExp(`^${node.nodeId}\\.`));
+    expect(a.name).toMatch(/^User #\d{3}$/);
+    expect(a.client.frames[0]?.action).toBe("user_info");
+  });
+
+  it("announces a newcomer to the others, not to itself", async () => {
+    const a = await user();
+    const b = await user();
+    const join = await a.client.action("user_join", (f) => f.id === b.id);
+    expect(join).toEqual({ action: "user_join", id: b.id, name: b.name, room: "lobby" });
+    expect(b.client.all("user_join").some((f) => f.id === b.id)).toBe(false);
+  });
+
+  it("relays a message to everyone, the sender included, under the sender's real id and name", async () => {
+    const a = await user();
+    const b = await user();
+    await a.client.send({ action: "message", message: "hello there", id: "forged", name: "Mallory", html: "<b>" });
+    const got = await b.client.action("message", (f) => f.message === "hello there");
+    const echo = await a.client.action("message", (f) => f.message === "hello there");
+    expect(echo).toEqual(got);
+    expect(Object.keys(got).sort()).toEqual(["action", "id", "message", "mid", "name", "room", "ts"]);
+    expect(got).toMatchObject({ id: a.id, name: a.name, room: "lobby" });
+    expect(typeof got.mid).toBe("number");
+    expect(Math.abs(Number(got.ts) - Date.now())).toBeLessThan(10000);
+  });
+
+  it("numbers a room's messages in increasing order", async () => {
+    const a = await user();
+    const first = await say(a, "one");
+    const second = await say(a, "two");
+    expect(second).toBeGreaterThan(first);
+    const [m1, m2] = messagesIn(a, "lobby").filter((f) => f.message === "one" || f.message === "two");
+    expect([m1?.message, m2?.message]).toEqual(["one", "two"]);
+  });
+
+  it("delivers a private message to its target only, and confirms it to the sender", async () => {
+    const a = await user();
+    const b = await user();
+    const c = await user();
+    await a.client.send({ action: "pm", target: { id: b.id, user: b.name }, message: "psst" });
+    const pm = await b.client.action("pm");
+    expect(pm).toMatchObject({ message: "psst", id: a.id, name: a.name, target: { id: b.id, name: b.name } });
+    const sent = await a.client.action("pm_sent");
+    expect(sent).toMatchObject({ message: "psst", id: a.id, target: { id: b.id, name: b.name, user: b.name } });
+    // The original page names the target `name` as often as `user`: both route by id.
+    await a.client.send({ action: "pm", target: { id: c.id, name: c.name }, message: "to c" });
+    await c.client.action("pm", (f) => f.message === "to c");
+    const marker = await say(a, "after the pms");
+    await b.client.action("message", (f) => f.mid === marker);
+    await c.client.action("message", (f) => f.mid === marker);
+    expect(c.client.all("pm").map((f) => f.message)).toEqual(["to c"]);
+    expect(b.client.all("pm").map((f) => f.message)).toEqual(["psst"]);
+  });
+
+  it("tells everyone when a connection closes", async () => {
+    const a = await user();
+    const b = await user();
+    b.client.close();
+    // HTTP transports are only known to be gone after SockJS's disconnect delay (5 s).
+    const left = await a.client.action("user_left", (f) => f.id === b.id, 10000);
+    expect(left).toEqual({ action: "user_left", id: b.id, name: b.name, room: "lobby" });
+  });
+});
+
+describe("rooms and the extensions", () => {
+  const user = async () => {
+    const u = await joinedUser(node.url);
+    open.push(u);
+    return u;
+  };
+
+  it("keeps rooms apart", async () => {
+    const a = await user();
+    const b = await user();
+    const c = await user();
+    await joinRoom(a, "apart");
+    await joinRoom(b, "apart");
+    const mid = await say(a, "only for apart", "apart");
+    await b.client.action("message", (f) => f.mid === mid && f.room === "apart");
+    const marker = await say(a, "lobby marker");
+    await c.client.action("message", (f) => f.mid === marker);
+    expect(c.client.all("message").some((f) => f.room === "apart")).toBe(false);
+    expect(b.client.all("user_join").some((f) => f.id === a.id && f.room === "apart")).toBe(false);
+    expect(a.client.all("user_join").some((f) => f.id === b.id && f.room === "apart")).toBe(true);
+  });
+
+  it("lists who is in a room after joining it", async () => {
+    const a = await user();
+    const b = await user();
+    await joinRoom(a, "listing");
+    const users = await joinRoom(b, "listing");
+    expect(users.users).toEqual(
+      expect.arrayContaining([
+        { id: a.id, name: a.name },
+        { id: b.id, name: b.name },
+      ]),
+    );
+    expect((users.users as unknown[]).length).toBe(2);
+  });
+
+  it("leaves a room: the others are told, and its messages stop", async () => {
+    const a = await user();
+    const b = await user();
+    await joinRoom(a, "leaving");
+    await joinRoom(b, "leaving");
+    await b.client.send({ action: "leave", room: "leaving", ref: "bye" });
+    await b.client.action("left", (f) => f.ref === "bye" && f.room === "leaving");
+    await a.client.action("user_left", (f) => f.id === b.id && f.room === "leaving");
+    await say(a, "after b left", "leaving");
+    await b.client.send({ action: "message", room: "leaving", message: "still here?", ref: "r1" });
+    const err = await b.client.action("error", (f) => f.ref === "r1");
+    expect(err.code).toBe("not_in_room");
+    expect(messagesIn(b, "leaving").some((f) => f.message === "after b left")).toBe(false);
+  });
+
+  it("renames with nick and announces it to the rooms the user is in", async () => {
+    const a = await user();
+    const b = await user();
+    await a.client.send({ action: "nick", name: "  Ada Lovelace  ", ref: "n" });
+    const renamed = await b.client.action("user_renamed", (f) => f.id === a.id);
+    expect(renamed).toEqual({
+      action: "user_renamed",
+      id: a.id,
+      name: "Ada Lovelace",
+      previous: a.name,
+      room: "lobby",
+    });
+    await a.client.action("ack", (f) => f.ref === "n");
+    const mid = await say(a, "signed");
+    const msg = await b.client.action("message", (f) => f.mid === mid);
+    expect(msg.name).toBe("Ada Lovelace");
+    const list = await joinRoom(b, "lobby");
+    expect(list.users).toContainEqual({ id: a.id, name: "Ada Lovelace" });
+  });
+
+  it("passes typing to the others in the room, not back to the typist", async () => {
+    const a = await user();
+    const b = await user();
+    await a.client.send({ action: "typing", room: "lobby" });
+    const t = await b.client.action("typing", (f) => f.id === a.id);
+    expect(t).toEqual({ action: "typing", room: "lobby", id: a.id, name: a.name });
+    const marker = await say(a, "typed");
+    await a.client.action("message", (f) => f.mid === marker);
+    expect(a.client.all("typing").some((f) => f.id === a.id)).toBe(false);
+  });
+
+  it("echoes ref on replies", async () => {
+    const a = await user();
+    await a.client.send({ action: "users", room: "lobby", ref: 99 });
+    const users = await a.client.action("users", (f) => f.ref === 99);
+    expect(users.room).toBe("lobby");
+    await a.client.send({ action: "message", message: "with ref", ref: "m-1" });
+    const ack = await a.client.action("ack", (f) => f.ref === "m-1");
+    expect(ack).toMatchObject({ of: "message", room: "lobby" });
+    expect(typeof ack.mid).toBe("number");
+  });
+
+  it("can start without the lobby when asked", async () => {
+    const a = await connectUser(node.url, { query: "lobby=0" });
+    open.push(a);
+    await a.client.send({ action: "message", message: "nowhere", ref: "x" });
+    const err = await a.client.action("error", (f) => f.ref === "x");
+    expect(err.code).toBe("not_in_room");
+    expect(a.client.all("users")).toEqual([]);
+  });
+});

@@ -1,0 +1,40 @@
+import { type ClientOptions, type Frame, SockClient } from "./sockjs-client.js";
+
+/** A connected chat user: the client plus its own id and name from `user_info`. */
+export interface User {
+  client: SockClient;
+  id: string;
+  name: string;
+}
+
+export async function connectUser(base: string, options: ClientOptions = {}): Promise<User> {
+  const client = await SockClient.connect(base, options);
+  const info = await client.action("user_info");
+  return { client, id: String(info.id), name: String(info.name) };
+}
+
+/** Connects and waits until the automatic lobby join has been answered. */
+export async function joinedUser(base: string, options: ClientOptions = {}): Promise<User> {
+  const user = await connectUser(base, options);
+  await user.client.action("users", (f) => f.room === "lobby");
+  return user;
+}
+
+export async function joinRoom(user: User, room: string, extra: Record<string, unknown> = {}): Promise<Frame> {
+  const ref = `join-${room}-${Math.random()}`;
+  await user.client.send({ action: "join", room, ref, ...extra });
+  return user.client.action("users", (f) => f.ref === ref);
+}
+
+/** Sends a message with a ref and resolves with its ack (or throws on its error). */
+export async function say(user: User, message: string, room?: string): Promise<number> {
+  const ref = `say-${Math.random()}`;
+  await user.client.send({ action: "message", message, room, ref });
+  const reply = await user.client.next((f) => f.ref === ref && (f.action === "ack" || f.action === "error"));
+  if (reply.action === "error") throw new Error(`message refused: ${JSON.stringify(reply)}`);
+  return Number(reply.mid);
+}
+
+export function messagesIn(user: User, room: string): Frame[] {
+  return user.client.all("message").filter((f) => f.room === room);
+}

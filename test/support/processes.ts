@@ -1,0 +1,134 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const SERVER_ENTRY = path.join(root, "dist/server.js");
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves when a line of the child's output matches, rejects if it exits first. */
+function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number, what: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      const line = seen.split("\n").find((l) => pattern.test(l));
+      if (line !== undefined) {
+        cleanup();
+        resolve(line);
+      }
+    };
+    const onExit = (code: number | null) => {
+      cleanup();
+      reject(new Error(`${what} exited (${code}) before it was ready:\n${seen.slice(-2000)}`));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`${what} not ready after ${timeoutMs} ms:\n${seen.slice(-2000)}`));
+    }, timeoutMs);
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.stdout?.off("data", onData);
+      child.stderr?.off("data", onData);
+      child.off("exit", onExit);
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.once("exit", onExit);
+  });
+}
+
+function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM", graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill(signal);
+  });
+}
+
+export interface NodeProcess {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly url: string;
+  readonly nodeId: string;
+  /** Everything the process has written so far. */
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  kill(): Promise<void>;
+}
+
+/** Starts `node dist/server.js` as its own OS process on a free port. */
+export async function startNode(env: Record<string, string> = {}, port?: number): Promise<NodeProcess> {
+  const chosen = port ?? (await freePort());
+  const child = spawn(process.execPath, [SERVER_ENTRY], {
+    env: { ...process.env, HOST: "127.0.0.1", LOG_LEVEL: "info", ...env, PORT: String(chosen) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout?.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr?.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  const line = await waitForLine(child, /chat server listening/, 15000, "chat node");
+  const { node } = JSON.parse(line) as { node: string };
+  return {
+    child,
+    port: chosen,
+    url: `http://127.0.0.1:${chosen}`,
+    nodeId: node,
+    output: () => out,
+    stop: (signal = "SIGTERM") => stopChild(child, signal),
+    kill: () => stopChild(child, "SIGKILL"),
+  };
+}
+
+export interface RedisProcess {
+  readonly port: number;
+  readonly url: string;
+  readonly dir: string;
+  stop(): Promise<void>;
+  /** Starts it again on the same port and data directory. */
+  restart(): Promise<void>;
+}
+
+/** Starts a real redis-server on a free port, in a fresh directory; `extra` are config flags. */
+export async function startRedis(extra: string[] = [], fixedPort?: number): Promise<RedisProcess> {
+  const port = fixedPort ?? (await freePort());
+  const dir = mkdtempSync(path.join(os.tmpdir(), "chat-redis-"));
+  let child: ChildProcess;
+  const launch = async () => {
+    child = spawn(
+      "redis-server",
+      ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no", ...extra],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    await waitForLine(child, /Ready to accept connections/, 10000, "redis-server");
+  };
+  await launch();
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    dir,
+    stop: () => stopChild(child, "SIGTERM"),
+    restart: launch,
+  };
+}
