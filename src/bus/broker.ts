@@ -5,6 +5,13 @@
  * broker lets many processes share rooms.
  */
 
+/** The other nodes are out of reach right now; the operation did not happen. */
+export class BrokerUnavailable extends Error {
+  constructor() {
+    super("the other nodes are out of reach");
+  }
+}
+
 /** A room publication as it travels to every subscribed node. */
 export interface Envelope {
   /** Set for stored messages: their position in the room's history. */

@@ -6,25 +6,37 @@ export interface Stored {
   frame: string;
 }
 
-/**
- * Answers a history query from the messages a room still holds (oldest first,
- * consecutive mids). Both brokers use it, so both give the same answers.
- */
 function newest(list: Stored[], n: number): Stored[] {
   return n <= 0 ? [] : list.slice(-n);
 }
 
-export function answerQuery(held: Stored[], top: number, epoch: string, query: HistoryQuery): HistoryPage {
+/**
+ * Answers a history query from the stored messages a broker read for it
+ * (oldest first, consecutive mids): for `since`, every message after it; for
+ * a page, one more than the limit, so that `complete` can tell whether older
+ * ones remain. Both brokers answer through it, so both answer alike.
+ */
+export function answerQuery(
+  read: Stored[],
+  top: number,
+  epoch: string,
+  query: HistoryQuery,
+  maxAgeMs: number,
+): HistoryPage {
+  const cutoff = maxAgeMs > 0 ? Date.now() - maxAgeMs : 0;
+  const held = cutoff > 0 ? read.filter((m) => m.ts >= cutoff) : read;
   const pick = (list: Stored[]) => list.map(({ mid, frame }) => ({ mid, frame }));
-  const oldest = held[0]?.mid ?? top + 1;
   if (query.since !== undefined) {
-    const sameEpoch = query.epoch === undefined || query.epoch === epoch;
-    const after = held.filter((m) => m.mid > (query.since as number));
-    const complete = sameEpoch && query.since <= top && query.since >= oldest - 1;
-    const messages = complete ? after : newest(after, query.limit);
-    return { epoch, top, messages: pick(messages), complete };
+    const since = query.since;
+    // Whoever saw no message at all cannot have seen one of another epoch.
+    const sameEpoch = query.epoch === undefined || query.epoch === epoch || since === 0;
+    const oldest = held[0]?.mid ?? top + 1;
+    const complete = sameEpoch && since <= top && since >= oldest - 1;
+    const after = held.filter((m) => m.mid > since);
+    return { epoch, top, messages: pick(complete ? after : newest(after, query.limit)), complete };
   }
-  const older = query.before === undefined ? held : held.filter((m) => m.mid < (query.before as number));
+  const before = query.before;
+  const older = before === undefined ? held : held.filter((m) => m.mid < before);
   const page = newest(older, query.limit);
   return { epoch, top, messages: pick(page), complete: page.length === older.length };
 }

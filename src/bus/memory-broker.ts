@@ -56,12 +56,7 @@ export class MemoryBroker implements Broker {
 
   async history(room: string, query: HistoryQuery): Promise<HistoryPage> {
     const log = this.logFor(room);
-    if (this.limits.maxAgeMs > 0) {
-      const cutoff = Date.now() - this.limits.maxAgeMs;
-      const fresh = log.held.findIndex((m) => m.ts >= cutoff);
-      log.held.splice(0, fresh === -1 ? log.held.length : fresh);
-    }
-    return answerQuery(log.held, log.top, this.epoch, query);
+    return answerQuery(log.held, log.top, this.epoch, query, this.limits.maxAgeMs);
   }
 
   async sendToNode(nodeId: string, message: NodeMessage): Promise<boolean> {

@@ -39,6 +39,10 @@ export function chatMessage(room: string, message: string, from: Member, ts: num
   };
 }
 
+/** A message that only this node's members got, while the other nodes were out of reach: no mid, not stored. */
+export const localMessage = (room: string, message: string, from: Member, ts: number) =>
+  json({ action: "message", room, message, id: from.id, name: from.name, ts, local: true });
+
 export function pm(action: "pm" | "pm_sent", target: Member, message: string, from: Member, ts: number, ref: Ref) {
   // The original page reads the target's name as `user` in some places and `name` in others.
   return json({

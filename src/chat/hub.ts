@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Broker, BrokerHandler, Envelope, NodeMessage } from "../bus/broker.js";
+import { type Broker, type BrokerHandler, BrokerUnavailable, type Envelope, type NodeMessage } from "../bus/broker.js";
 import * as frames from "./frames.js";
 
 /** What the hub needs of a connection's session. */
@@ -72,9 +72,19 @@ export class Hub implements BrokerHandler {
     await this.reconcile(room);
   }
 
-  /** Local members of a room: what a node can still deliver while the bus is down. */
-  localMembers(room: string): ReadonlySet<Recipient> {
-    return this.rooms.get(room) ?? new Set();
+  /** Publishes an unstored frame; while the other nodes are out of reach, this node's members still get it. */
+  async publish(room: string, frame: string, exclude?: string): Promise<void> {
+    try {
+      await this.broker.publish(room, frame, exclude);
+    } catch (err) {
+      if (!(err instanceof BrokerUnavailable)) throw err;
+      this.onRoom(room, { frame, exclude });
+    }
+  }
+
+  /** Delivers to this node's members of a room only. */
+  deliverLocally(room: string, frame: string): void {
+    this.onRoom(room, { frame });
   }
 
   subscribedRooms(): string[] {

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Broker, Envelope, HistoryQuery } from "../bus/broker.js";
+import { type Broker, BrokerUnavailable, type Envelope, type HistoryPage, type HistoryQuery } from "../bus/broker.js";
 import type { Presence } from "../storage/presence.js";
 import type { Peer } from "../transport/sockjs-endpoint.js";
 import * as frames from "./frames.js";
@@ -76,6 +76,11 @@ export class Session implements Recipient {
 
   private refuse(err: unknown, raw: string | undefined): void {
     const ref = raw === undefined ? undefined : salvageRef(raw);
+    if (err instanceof BrokerUnavailable) {
+      this.log.info({ code: "unavailable" }, "request refused");
+      this.send(frames.error("unavailable", "the chat cannot reach its other nodes right now; try again", ref));
+      return;
+    }
     if (err instanceof RequestError) {
       this.log.info({ code: err.code }, "request refused");
       this.send(frames.error(err.code, err.message, ref));
@@ -116,7 +121,18 @@ export class Session implements Recipient {
   private async message(req: Req<"message">): Promise<void> {
     const room = this.memberRoom(req.room);
     const text = checkText(req.message, this.ctx.limits);
-    const mid = await this.ctx.broker.publishStored(room, frames.chatMessage(room, text, this, Date.now()));
+    const ts = Date.now();
+    let mid: number;
+    try {
+      mid = await this.ctx.broker.publishStored(room, frames.chatMessage(room, text, this, ts));
+    } catch (err) {
+      if (!(err instanceof BrokerUnavailable)) throw err;
+      this.ctx.hub.deliverLocally(room, frames.localMessage(room, text, this, ts));
+      throw new RequestError(
+        "unavailable",
+        "the other nodes are out of reach: only users on this server got your message, and it was not stored",
+      );
+    }
     if (req.ref !== undefined) this.send(frames.ack("message", req.ref, { room, mid }));
   }
 
@@ -143,11 +159,19 @@ export class Session implements Recipient {
         this.rooms.add(room);
         await hub.enter(room, this);
         await presence.add(room, this);
-        await broker.publish(room, frames.userJoin(room, this), this.id);
+        await hub.publish(room, frames.userJoin(room, this), this.id);
       }
       const query: HistoryQuery = { since: req.since, epoch: req.epoch, limit: this.ctx.historySize };
-      const page = await broker.history(room, query);
+      const page = await broker.history(room, query).catch((err: unknown) => {
+        if (err instanceof BrokerUnavailable) return undefined;
+        throw err;
+      });
       const list = await presence.list(room);
+      if (!page) {
+        this.send(frames.users(room, list, req.ref));
+        this.flushHeld(room, 0);
+        throw new RequestError("unavailable", "history is out of reach right now; live messages still arrive");
+      }
       const info = { room, epoch: page.epoch, ref: req.ref, more: req.since === undefined && !page.complete };
       const recovered = req.since === undefined ? undefined : page.complete;
       this.send(
@@ -157,12 +181,18 @@ export class Session implements Recipient {
         ),
       );
       this.send(frames.users(room, list, req.ref));
-      for (const envelope of this.held.get(room) ?? []) {
-        if (envelope.mid === undefined || envelope.mid > page.top) this.send(envelope.frame);
-      }
+      this.flushHeld(room, page.top);
     } finally {
       this.held.delete(room);
     }
+  }
+
+  /** Sends what arrived while history loaded, less what the history already held. */
+  private flushHeld(room: string, top: HistoryPage["top"]): void {
+    for (const envelope of this.held.get(room) ?? []) {
+      if (envelope.mid === undefined || envelope.mid > top) this.send(envelope.frame);
+    }
+    this.held.delete(room);
   }
 
   private async leave(req: Req<"leave">): Promise<void> {
@@ -175,7 +205,7 @@ export class Session implements Recipient {
     this.rooms.delete(room);
     await this.ctx.hub.exit(room, this);
     await this.ctx.presence.remove(room, this.id);
-    await this.ctx.broker.publish(room, frames.userLeft(room, this));
+    await this.ctx.hub.publish(room, frames.userLeft(room, this));
   }
 
   private async leaveAll(): Promise<void> {
@@ -195,7 +225,7 @@ export class Session implements Recipient {
     this.name = name;
     for (const room of this.rooms) {
       await this.ctx.presence.add(room, this);
-      await this.ctx.broker.publish(room, frames.userRenamed(room, this, previous));
+      await this.ctx.hub.publish(room, frames.userRenamed(room, this, previous));
     }
     if (this.rooms.size === 0) this.send(frames.userRenamed(undefined, this, previous));
     if (req.ref !== undefined) this.send(frames.ack("nick", req.ref));
@@ -203,7 +233,7 @@ export class Session implements Recipient {
 
   private async typing(req: Req<"typing">): Promise<void> {
     const room = this.memberRoom(req.room);
-    await this.ctx.broker.publish(room, frames.typing(room, this), this.id);
+    await this.ctx.hub.publish(room, frames.typing(room, this), this.id);
   }
 
   private async users(req: Req<"users">): Promise<void> {

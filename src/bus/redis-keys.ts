@@ -1,0 +1,46 @@
+/**
+ * Every Redis key and channel name in one place. A room's keys and channel
+ * share the hash tag `{prefix:room}`, so in a Redis Cluster they live on one
+ * shard, and a script can touch them together.
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  private tag(room: string): string {
+    return `${this.prefix}:{${this.prefix}:${room}}`;
+  }
+
+  roomChannel(room: string): string {
+    return `${this.tag(room)}:msg`;
+  }
+
+  roomSeq(room: string): string {
+    return `${this.tag(room)}:seq`;
+  }
+
+  roomLog(room: string): string {
+    return `${this.tag(room)}:log`;
+  }
+
+  roomEpoch(room: string): string {
+    return `${this.tag(room)}:epoch`;
+  }
+
+  roomMembers(room: string): string {
+    return `${this.tag(room)}:members`;
+  }
+
+  nodeChannel(nodeId: string): string {
+    return `${this.prefix}:node:${nodeId}`;
+  }
+
+  /** Heartbeats: node id scored by the time of its last beat. */
+  nodes(): string {
+    return `${this.prefix}:nodes`;
+  }
+
+  /** The rooms where a node has (or had) members, for cleaning up after it. */
+  nodeRooms(nodeId: string): string {
+    return `${this.prefix}:node:${nodeId}:rooms`;
+  }
+}

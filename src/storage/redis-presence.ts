@@ -1,0 +1,151 @@
+import type { Logger } from "pino";
+import type { RedisKeys } from "../bus/redis-keys.js";
+import type { RedisLink } from "../bus/redis-link.js";
+import { nodeOf } from "../chat/hub.js";
+import type { Member, Presence } from "./presence.js";
+
+export interface RedisPresenceOptions {
+  nodeId: string;
+  /** Milliseconds without a heartbeat after which a node counts as dead. */
+  ttlMs: number;
+  /** Told which members a dead node left behind, so their departure can be announced. */
+  onReaped(room: string, members: Member[]): void;
+}
+
+/**
+ * Room membership in Redis: one hash per room (connection id → name). Each
+ * node keeps a heartbeat in a sorted set; every node looks for peers whose
+ * heartbeat is older than the TTL, and whoever claims a dead node first
+ * removes its members and announces them gone. Each node also mirrors what it
+ * wrote, and writes it again after every reconnect, so presence survives an
+ * outage or a Redis that lost its data.
+ */
+export class RedisPresence implements Presence {
+  private readonly mirror = new Map<string, Map<string, string>>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly link: RedisLink,
+    private readonly keys: RedisKeys,
+    private readonly options: RedisPresenceOptions,
+    private readonly log: Logger,
+  ) {
+    const every = Math.max(500, Math.floor(options.ttlMs / 3));
+    this.timer = setInterval(() => void this.tick(), every);
+    this.timer.unref();
+    link.on("up", () => void this.restore());
+  }
+
+  /** Clears what an earlier process with this node id left (it has no members yet), then starts beating. */
+  async start(): Promise<void> {
+    await this.reapNode(this.options.nodeId);
+    await this.beat();
+  }
+
+  async add(room: string, member: Member): Promise<void> {
+    let members = this.mirror.get(room);
+    if (!members) {
+      members = new Map();
+      this.mirror.set(room, members);
+    }
+    members.set(member.id, member.name);
+    if (!this.link.isUp) return;
+    // Two commands, not a transaction: in a cluster the two keys live on different shards.
+    await Promise.all([
+      this.link.pub.hset(this.keys.roomMembers(room), member.id, member.name),
+      this.link.pub.sadd(this.keys.nodeRooms(this.options.nodeId), room),
+    ]);
+  }
+
+  async remove(room: string, id: string): Promise<void> {
+    const members = this.mirror.get(room);
+    members?.delete(id);
+    if (members?.size === 0) this.mirror.delete(room);
+    if (!this.link.isUp) return;
+    await this.link.pub.hdel(this.keys.roomMembers(room), id);
+  }
+
+  async list(room: string): Promise<Member[]> {
+    if (!this.link.isUp) return this.localList(room);
+    try {
+      const all = await this.link.pub.hgetall(this.keys.roomMembers(room));
+      return Object.entries(all).map(([id, name]) => ({ id, name }));
+    } catch {
+      return this.localList(room);
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    if (!this.link.isUp) return;
+    // A clean exit leaves nothing for the reaper.
+    await this.reapNode(this.options.nodeId).catch(() => undefined);
+    await this.link.pub.zrem(this.keys.nodes(), this.options.nodeId).catch(() => undefined);
+  }
+
+  private localList(room: string): Member[] {
+    return [...(this.mirror.get(room) ?? new Map<string, string>())].map(([id, name]) => ({ id, name }));
+  }
+
+  private async beat(): Promise<void> {
+    await this.link.pub.zadd(this.keys.nodes(), Date.now(), this.options.nodeId);
+  }
+
+  private async tick(): Promise<void> {
+    if (!this.link.isUp) return;
+    try {
+      await this.beat();
+      const dead = await this.link.pub.zrangebyscore(this.keys.nodes(), "-inf", Date.now() - this.options.ttlMs);
+      for (const node of dead) {
+        if (node === this.options.nodeId) continue;
+        // Only the node whose ZREM removes the entry cleans up, so departures are announced once.
+        if ((await this.link.pub.zrem(this.keys.nodes(), node)) === 1) {
+          this.log.warn({ deadNode: node }, "a node stopped beating; removing its users");
+          await this.reapNode(node);
+        }
+      }
+    } catch (err) {
+      this.log.debug({ err }, "presence heartbeat failed");
+    }
+  }
+
+  /** Removes every member a node registered, and reports them. */
+  private async reapNode(node: string): Promise<void> {
+    const roomsKey = this.keys.nodeRooms(node);
+    const rooms = await this.link.pub.smembers(roomsKey);
+    for (const room of rooms) {
+      const all = await this.link.pub.hgetall(this.keys.roomMembers(room));
+      const gone = Object.entries(all)
+        .filter(([id]) => nodeOf(id) === node)
+        .map(([id, name]) => ({ id, name }));
+      if (gone.length === 0) continue;
+      await this.link.pub.hdel(this.keys.roomMembers(room), ...gone.map((m) => m.id));
+      this.options.onReaped(room, gone);
+    }
+    if (node !== this.options.nodeId) await this.link.pub.del(roomsKey);
+  }
+
+  /** After a reconnect: write this node's members again and drop what it no longer has. */
+  private async restore(): Promise<void> {
+    try {
+      await this.beat();
+      const rooms = new Set([
+        ...this.mirror.keys(),
+        ...(await this.link.pub.smembers(this.keys.nodeRooms(this.options.nodeId))),
+      ]);
+      for (const room of rooms) {
+        const key = this.keys.roomMembers(room);
+        const stored = await this.link.pub.hgetall(key);
+        const mine = this.mirror.get(room) ?? new Map<string, string>();
+        const stale = Object.keys(stored).filter((id) => nodeOf(id) === this.options.nodeId && !mine.has(id));
+        if (stale.length > 0) await this.link.pub.hdel(key, ...stale);
+        if (mine.size > 0) {
+          await this.link.pub.hset(key, Object.fromEntries(mine));
+          await this.link.pub.sadd(this.keys.nodeRooms(this.options.nodeId), room);
+        }
+      }
+    } catch (err) {
+      this.log.warn({ err }, "could not restore presence after reconnecting");
+    }
+  }
+}
