@@ -16,18 +16,24 @@ import type { RedisKeys } from "./redis-keys.js";
 import type { RedisLink } from "./redis-link.js";
 
 /**
- * Stores and publishes in one step, so that the order of the stream and the
- * order of the channel can never differ: every node sees mids in order.
- * The mid is a per-room counter; the epoch changes when that counter starts
- * over (a Redis that lost its data), so clients can tell their mids are stale.
+ * A room's epoch names one lifetime of its counter: it is made with the first
+ * read or write of the room and is gone with the counter when Redis loses its
+ * data, so a client holding mids of the old lifetime can tell.
  */
-const PUBLISH_STORED = `
-local mid = redis.call('INCR', KEYS[1])
+const EPOCH = `
 local epoch = redis.call('GET', KEYS[3])
-if mid == 1 or not epoch then
-  epoch = ARGV[6]
+if not epoch then
+  epoch = ARGV[#ARGV]
   redis.call('SET', KEYS[3], epoch)
 end
+`;
+
+/**
+ * Stores and publishes in one step, so that the order of the stream and the
+ * order of the channel can never differ: every node sees mids in order.
+ */
+const PUBLISH_STORED = `${EPOCH}
+local mid = redis.call('INCR', KEYS[1])
 local frame = ARGV[2] .. mid .. ARGV[3]
 if tonumber(ARGV[4]) > 0 then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], mid .. '-0', 'ts', ARGV[5], 'f', frame)
@@ -37,9 +43,8 @@ return mid
 `;
 
 /** Reads the counter, the epoch and a window of the stream in one consistent step. */
-const READ_HISTORY = `
+const READ_HISTORY = `${EPOCH}
 local top = tonumber(redis.call('GET', KEYS[1]) or '0')
-local epoch = redis.call('GET', KEYS[3]) or ''
 local entries
 if ARGV[1] == 'since' then
   entries = redis.call('XRANGE', KEYS[2], '(' .. ARGV[2] .. '-0', '+')
@@ -62,6 +67,8 @@ interface RoomFeed {
   /** While the stream is replayed after a gap, live envelopes wait here. */
   held: Envelope[] | undefined;
 }
+
+const newEpoch = () => randomBytes(4).toString("hex");
 
 function parseEnvelope(payload: string): Envelope & { epoch?: string } {
   const nl = payload.indexOf("\n");
@@ -148,7 +155,7 @@ export class RedisBroker implements Broker {
         message.tail,
         String(this.limits.size),
         String(Date.now()),
-        randomBytes(4).toString("hex"),
+        newEpoch(),
       ),
     );
     return Number(mid);
@@ -171,6 +178,7 @@ export class RedisBroker implements Broker {
         mode,
         String(arg),
         String(query.limit + 1),
+        newEpoch(),
       ),
     );
     const stored = entries.map(toStored);

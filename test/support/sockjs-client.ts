@@ -23,6 +23,7 @@ export class SockClient {
   readonly frames: Frame[] = [];
   closed: { code: number; reason: string } | undefined;
   private waiters: Waiter[] = [];
+  private listeners: ((f: Frame) => void)[] = [];
   private closeWaiters: (() => void)[] = [];
   private sendChain: Promise<void> = Promise.resolve();
   private ws: WebSocket | undefined;
@@ -72,7 +73,7 @@ export class SockClient {
   private startWebsocket(): void {
     const ws = new WebSocket(this.url("websocket").replace(/^http/, "ws"), { headers: this.options.headers });
     this.ws = ws;
-    ws.on("message", (data) => this.onFrame(String(data)));
+    ws.on("message", (data) => this.onWire(String(data)));
     ws.on("error", (err) => this.fail(err));
     ws.on("close", () => this.markClosed(this.closed?.code ?? 1006, this.closed?.reason ?? "socket closed"));
   }
@@ -94,7 +95,7 @@ export class SockClient {
           const line = buffer.slice(0, nl);
           buffer = buffer.slice(nl + 1);
           // The 2 KiB prelude of `h`s primes browsers' streaming; it is not a frame.
-          if (line.length > 0 && !/^h{2,}$/.test(line)) this.onFrame(line);
+          if (line.length > 0 && !/^h{2,}$/.test(line)) this.onWire(line);
           nl = buffer.indexOf("\n");
         }
       }
@@ -113,11 +114,11 @@ export class SockClient {
         signal: this.abort.signal,
       });
       if (!res.ok) throw new Error(`xhr answered ${res.status}`);
-      this.onFrame((await res.text()).trimEnd());
+      this.onWire((await res.text()).trimEnd());
     }
   }
 
-  private onFrame(frame: string): void {
+  private onWire(frame: string): void {
     const kind = frame[0];
     if (kind === "o") this.opened();
     else if (kind === "a") for (const text of JSON.parse(frame.slice(1)) as string[]) this.onMessage(text);
@@ -131,6 +132,7 @@ export class SockClient {
   private onMessage(text: string): void {
     const frame = JSON.parse(text) as Frame;
     this.frames.push(frame);
+    for (const listener of this.listeners) listener(frame);
     this.waiters = this.waiters.filter((w) => {
       if (!w.match(frame)) return true;
       w.resolve(frame);
@@ -147,6 +149,11 @@ export class SockClient {
   private stop(): void {
     this.abort.abort();
     this.ws?.close();
+  }
+
+  /** Calls `listener` with every frame from now on, in arrival order. */
+  onFrame(listener: (f: Frame) => void): void {
+    this.listeners.push(listener);
   }
 
   /** Sends an object as JSON, or a string as the raw message text. */

@@ -1,0 +1,139 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectUser, joinedUser, joinRoom, say, type User } from "./support/chat.js";
+import { type NodeProcess, type RedisProcess, startNode, startRedis } from "./support/processes.js";
+import type { Frame } from "./support/sockjs-client.js";
+
+let redis: RedisProcess;
+let a: NodeProcess;
+let b: NodeProcess;
+let embedded: NodeProcess;
+const open: User[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  const env = { REDIS_URL: redis.url, HISTORY_SIZE: "20" };
+  [a, b, embedded] = await Promise.all([startNode(env), startNode(env), startNode({ HISTORY_SIZE: "20" })]);
+});
+afterAll(async () => {
+  for (const u of open) u.client.close();
+  await Promise.all([a?.stop(), b?.stop(), embedded?.stop()]);
+  await redis?.stop();
+});
+
+async function user(node: NodeProcess, query?: string): Promise<User> {
+  const u = query ? await connectUser(node.url, { query }) : await joinedUser(node.url);
+  open.push(u);
+  return u;
+}
+
+const texts = (messages: Frame[]) => messages.map((m) => m.message);
+
+async function historyOf(u: User, room: string, request: Record<string, unknown>): Promise<Frame> {
+  const ref = `h-${Math.random()}`;
+  await u.client.send({ ...request, room, ref });
+  return u.client.action("history", (f) => f.ref === ref);
+}
+
+describe("recovery across nodes (Redis)", () => {
+  it("replays exactly the missed messages, in order, to a client that comes back on another node", async () => {
+    const sender = await user(b);
+    await joinRoom(sender, "resume");
+    const reader = await user(a, "lobby=0");
+    const joined = await historyOf(reader, "resume", { action: "join" });
+    const epoch = joined.epoch;
+    const seen = await say(sender, "seen", "resume");
+    await reader.client.action("message", (f) => f.mid === seen);
+    reader.client.close();
+
+    const missed: number[] = [];
+    for (let i = 1; i <= 5; i++) missed.push(await say(sender, `missed ${i}`, "resume"));
+
+    const back = await user(b, "lobby=0");
+    const replay = await historyOf(back, "resume", { action: "join", since: seen, epoch });
+    expect(replay.recovered).toBe(true);
+    expect(texts(replay.messages as Frame[])).toEqual(["missed 1", "missed 2", "missed 3", "missed 4", "missed 5"]);
+    expect((replay.messages as Frame[]).map((m) => m.mid)).toEqual(missed);
+    const live = await say(sender, "live again", "resume");
+    await back.client.action("message", (f) => f.mid === live);
+    expect(back.client.all("message").map((f) => f.mid)).toEqual([live]);
+  });
+
+  it("says recovered: false when history no longer reaches back", async () => {
+    const sender = await user(a);
+    await joinRoom(sender, "forgetful");
+    const first = await say(sender, "first", "forgetful");
+    for (let i = 0; i < 250; i++) await say(sender, `filler ${i}`, "forgetful");
+    const late = await user(b, "lobby=0");
+    const replay = await historyOf(late, "forgetful", { action: "join", since: first });
+    expect(replay.recovered).toBe(false);
+    const got = replay.messages as Frame[];
+    expect(got.length).toBe(20);
+    expect(got.at(-1)?.message).toBe("filler 249");
+  });
+
+  it("says recovered: false for a since from another epoch", async () => {
+    const sender = await user(a);
+    await joinRoom(sender, "epochs");
+    const mid = await say(sender, "x", "epochs");
+    const other = await user(b, "lobby=0");
+    const replay = await historyOf(other, "epochs", { action: "join", since: mid, epoch: "not-this-one" });
+    expect(replay.recovered).toBe(false);
+  });
+
+  it("sends history then live messages with no gap and no duplicate, while messages keep coming", async () => {
+    const sender = await user(a);
+    await joinRoom(sender, "busy");
+    let sending = true;
+    const flood = (async () => {
+      let n = 0;
+      while (sending) await say(sender, `busy ${n++}`, "busy");
+    })();
+    await new Promise((r) => setTimeout(r, 200));
+    const joiners = await Promise.all([user(a, "lobby=0"), user(b, "lobby=0")]);
+    await Promise.all(joiners.map((j) => historyOf(j, "busy", { action: "join" })));
+    await new Promise((r) => setTimeout(r, 300));
+    sending = false;
+    await flood;
+    const last = await say(sender, "done", "busy");
+    for (const j of joiners) {
+      await j.client.action("message", (f) => f.mid === last);
+      const history = j.client.all("history")[0]?.messages as Frame[];
+      const mids = [...history, ...j.client.all("message")].map((m) => Number(m.mid));
+      expect(mids.length).toBeGreaterThan(5);
+      expect(mids).toEqual(Array.from({ length: mids.length }, (_, i) => mids[0]! + i));
+    }
+  });
+});
+
+describe.each([
+  ["Redis", () => [a, b] as const],
+  ["embedded", () => [embedded, embedded] as const],
+])("history paging (%s)", (_name, nodes) => {
+  it("pages backwards through what was stored, in order, and stops at the start", async () => {
+    const [n1, n2] = nodes();
+    const room = `pages-${Math.floor(Math.random() * 1e6)}`;
+    const sender = await user(n1);
+    await joinRoom(sender, room);
+    const sent: string[] = [];
+    for (let i = 0; i < 15; i++) {
+      sent.push(`page ${i}`);
+      await say(sender, `page ${i}`, room);
+    }
+    const reader = await user(n2, "lobby=0");
+    const joined = await historyOf(reader, room, { action: "join" });
+    expect(texts(joined.messages as Frame[])).toEqual(sent);
+    expect(joined.more).toBe(false);
+
+    const pages: unknown[][] = [];
+    let before: number | undefined;
+    for (;;) {
+      const page = await historyOf(reader, room, { action: "history", before, limit: 4 });
+      const msgs = page.messages as Frame[];
+      pages.unshift(texts(msgs));
+      if (!page.more) break;
+      before = Number(msgs[0]?.mid);
+    }
+    expect(pages.map((p) => p.length)).toEqual([3, 4, 4, 4]);
+    expect(pages.flat()).toEqual(sent);
+  });
+});

@@ -1,0 +1,135 @@
+import { joinedUser, type User } from "./chat.js";
+import { type Frame, SockClient } from "./sockjs-client.js";
+
+/**
+ * A subscriber that behaves as a resuming client must: it remembers the last
+ * mid and epoch of its room, and after every reconnect joins again with
+ * `since`. It records exactly what the server sent it, without deduplicating,
+ * so a test sees any gap or duplicate the server let through.
+ */
+export class ResumingSubscriber {
+  readonly numbers: number[] = [];
+  readonly problems: string[] = [];
+  reconnects = 0;
+  private lastMid = 0;
+  private epoch: string | undefined;
+  private client: SockClient | undefined;
+  private stopped = false;
+
+  constructor(
+    readonly name: string,
+    private readonly room: string,
+    private readonly pickNode: () => string,
+  ) {}
+
+  get connected(): boolean {
+    return this.client !== undefined && this.client.closed === undefined;
+  }
+
+  async connect(): Promise<void> {
+    for (;;) {
+      if (this.stopped) return;
+      try {
+        const client = await SockClient.connect(this.pickNode(), { query: "lobby=0" });
+        this.client = client;
+        client.onFrame((f) => this.onFrame(client, f));
+        const ref = `resume-${this.reconnects}-${Math.random()}`;
+        await client.send({ action: "join", room: this.room, since: this.lastMid, epoch: this.epoch, ref });
+        const reply = await client.next(
+          (f) => f.ref === ref && (f.action === "history" || f.action === "error"),
+          10000,
+        );
+        // Without its history (Redis away) the join cannot resume: drop it and try again.
+        if (reply.action === "history") return;
+        client.close();
+        throw new Error(String(reply.code));
+      } catch {
+        // The node may be down or restarting: try again, possibly elsewhere.
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  private onFrame(client: SockClient, f: Frame): void {
+    if (client !== this.client) return;
+    if (f.action === "history" && f.room === this.room) {
+      if (f.recovered !== true && this.lastMid > 0) this.problems.push(`not recovered after mid ${this.lastMid}`);
+      this.epoch = String(f.epoch);
+      for (const m of f.messages as Frame[]) this.take(m);
+    } else if (f.action === "message" && f.room === this.room && f.mid !== undefined) {
+      this.take(f);
+    }
+  }
+
+  private take(m: Frame): void {
+    const mid = Number(m.mid);
+    if (mid !== this.lastMid + 1) this.problems.push(`mid ${mid} after ${this.lastMid}`);
+    this.lastMid = Math.max(this.lastMid, mid);
+    this.numbers.push(Number(m.message));
+  }
+
+  /** Drops the connection as a flaky network would, and resumes after a pause. */
+  async cut(pauseMs: number): Promise<void> {
+    this.client?.close();
+    this.client = undefined;
+    await new Promise((r) => setTimeout(r, pauseMs));
+    this.reconnects++;
+    await this.connect();
+  }
+
+  /** Reconnects if the node it was on went away. */
+  async ensureConnected(): Promise<void> {
+    if (this.connected || this.stopped) return;
+    this.client = undefined;
+    this.reconnects++;
+    await this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.client?.close();
+  }
+}
+
+/**
+ * Sends 1, 2, 3… at a steady rate. A number the server refused (Redis away)
+ * is sent again after a pause; one that was acknowledged is never resent.
+ */
+export class SequencePublisher {
+  sent = 0;
+  refusals = 0;
+  private user: User | undefined;
+
+  constructor(
+    private readonly room: string,
+    private readonly url: () => string,
+  ) {}
+
+  async start(): Promise<void> {
+    this.user = await joinedUser(this.url());
+    const ref = "pub-join";
+    await this.user.client.send({ action: "join", room: this.room, ref });
+    await this.user.client.action("users", (f) => f.ref === ref);
+  }
+
+  /** Sends numbers until `durationMs` has passed, about `perSecond` a second. */
+  async run(durationMs: number, perSecond: number): Promise<number> {
+    const end = Date.now() + durationMs;
+    const gap = 1000 / perSecond;
+    while (Date.now() < end) {
+      const n = this.sent + 1;
+      const ref = `n-${n}-${Math.random()}`;
+      const client = this.user!.client;
+      await client.send({ action: "message", room: this.room, message: String(n), ref });
+      const reply = await client.next((f) => f.ref === ref && (f.action === "ack" || f.action === "error"), 10000);
+      if (reply.action === "ack") this.sent = n;
+      else this.refusals++;
+      await new Promise((r) => setTimeout(r, reply.action === "ack" ? gap : 250));
+    }
+    return this.sent;
+  }
+
+  close(): void {
+    this.user?.client.close();
+  }
+}
