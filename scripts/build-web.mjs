@@ -21,6 +21,8 @@ const result = await build({
   entryNames: "[name]-[hash]",
   metafile: true,
   logLevel: "warning",
+  // sockjs-client reads Node's `global`, which browsers call globalThis.
+  define: { global: "globalThis" },
 });
 
 const names = {};

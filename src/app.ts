@@ -6,11 +6,15 @@ import { type HistoryLimits, MemoryBroker } from "./bus/memory-broker.js";
 import { RedisBroker } from "./bus/redis-broker.js";
 import { RedisKeys } from "./bus/redis-keys.js";
 import { RedisLink } from "./bus/redis-link.js";
+import { tokenVerifier } from "./chat/auth.js";
+import { CloseCode } from "./chat/close-codes.js";
 import * as frames from "./chat/frames.js";
 import { Hub } from "./chat/hub.js";
+import type { Limits } from "./chat/protocol.js";
 import { type ChatContext, Session } from "./chat/session.js";
 import type { Config } from "./config.js";
 import { createHttpApp, finishHttpApp } from "./http/routes.js";
+import { createMetrics } from "./metrics.js";
 import { MemoryPresence } from "./storage/memory-presence.js";
 import type { Member, Presence } from "./storage/presence.js";
 import { RedisPresence } from "./storage/redis-presence.js";
@@ -19,13 +23,14 @@ import { installSockjs, type Peer } from "./transport/sockjs-endpoint.js";
 export interface ChatServer {
   readonly nodeId: string;
   readonly port: number;
+  /** Graceful: no new connections, clients told to reconnect elsewhere, departures announced, Redis closed. */
   close(): Promise<void>;
 }
 
 interface Backends {
   broker: Broker;
   presence: Presence;
-  kind: "memory" | "redis";
+  link: RedisLink | undefined;
   /** Runs once the hub is listening to the broker. */
   start(): Promise<void>;
 }
@@ -38,12 +43,17 @@ function embeddedBackends(config: Config): Backends {
   return {
     broker: new MemoryBroker(config.NODE_ID, historyLimits(config)),
     presence: new MemoryPresence(),
-    kind: "memory",
+    link: undefined,
     start: async () => undefined,
   };
 }
 
-function redisBackends(config: Config, url: string, log: Logger, onReaped: (room: string, gone: Member[]) => void) {
+function redisBackends(
+  config: Config,
+  url: string,
+  log: Logger,
+  onReaped: (room: string, gone: Member[]) => void,
+): Backends {
   const link = new RedisLink({ url, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT }, log);
   const keys = new RedisKeys(config.REDIS_PREFIX);
   const presence = new RedisPresence(
@@ -52,13 +62,12 @@ function redisBackends(config: Config, url: string, log: Logger, onReaped: (room
     { nodeId: config.NODE_ID, ttlMs: config.PRESENCE_TTL * 1000, onReaped },
     log,
   );
-  const backends: Backends = {
+  return {
     broker: new RedisBroker(config.NODE_ID, link, keys, historyLimits(config), log),
     presence,
-    kind: "redis",
+    link,
     start: () => presence.start(),
   };
-  return backends;
 }
 
 /** `?lobby=0` on the SockJS URL: the client will join its rooms itself (with `since`, after a reconnect). */
@@ -67,44 +76,110 @@ function wantsLobby(url: string | undefined): boolean {
   return new URLSearchParams(query ?? "").get("lobby") !== "0";
 }
 
+/** Counts open connections per client address. */
+class AddressCounter {
+  private readonly counts = new Map<string, number>();
+
+  constructor(private readonly max: number) {}
+
+  /** Takes a slot for the address, or returns false when it has none left. */
+  acquire(address: string): boolean {
+    const n = this.counts.get(address) ?? 0;
+    if (this.max > 0 && n >= this.max) return false;
+    this.counts.set(address, n + 1);
+    return true;
+  }
+
+  release(address: string): void {
+    const n = (this.counts.get(address) ?? 1) - 1;
+    if (n <= 0) this.counts.delete(address);
+    else this.counts.set(address, n);
+  }
+}
+
 export async function startChatServer(config: Config, log: Logger): Promise<ChatServer> {
-  let hub: Hub | undefined;
-  const announceGone = (room: string, gone: Member[]) => {
-    for (const m of gone) void hub?.publish(room, frames.userLeft(room, m));
-  };
+  let announceGone = (_room: string, _gone: Member[]) => {};
   const backends = config.REDIS_URL
-    ? redisBackends(config, config.REDIS_URL, log, announceGone)
+    ? redisBackends(config, config.REDIS_URL, log, (room, gone) => announceGone(room, gone))
     : embeddedBackends(config);
-  const { broker, presence } = backends;
-  hub = new Hub(broker, log);
+  const { broker, presence, link } = backends;
+  const hub = new Hub(broker, log);
+  announceGone = (room, gone) => {
+    for (const m of gone) void hub.publish(room, frames.userLeft(room, m));
+  };
   await broker.start(hub);
   await backends.start();
 
+  const sessions = new Map<Session, Peer>();
+  const metrics = createMetrics({
+    connectionsByTransport: () => {
+      const counts = new Map<string, number>();
+      for (const peer of sessions.values()) counts.set(peer.transport, (counts.get(peer.transport) ?? 0) + 1);
+      return counts;
+    },
+    redisUp: () => link?.isUp,
+  });
+  const limits: Limits = {
+    maxMessageLength: config.MAX_MESSAGE_LENGTH,
+    maxNameLength: config.MAX_NAME_LENGTH,
+    maxRoomLength: config.MAX_ROOM_LENGTH,
+  };
   const ctx: ChatContext = {
     hub,
     broker,
     presence,
     log,
-    limits: {
-      maxMessageLength: config.MAX_MESSAGE_LENGTH,
-      maxNameLength: config.MAX_NAME_LENGTH,
-      maxRoomLength: config.MAX_ROOM_LENGTH,
-    },
+    limits,
     historySize: config.HISTORY_SIZE,
+    metrics,
+    policy: {
+      rateLimit: config.RATE_LIMIT,
+      rateBurst: config.RATE_BURST,
+      floodCloseAfter: config.FLOOD_CLOSE_AFTER,
+      maxRooms: config.MAX_ROOMS_PER_CONNECTION,
+      maxPendingBytes: config.MAX_PENDING_BYTES,
+    },
+    authenticate: config.AUTH_SECRET ? tokenVerifier(config.AUTH_SECRET, limits) : undefined,
   };
 
   const app = createHttpApp({
     nodeId: config.NODE_ID,
     ready: () => broker.isUp(),
-    connections: () => hub.connectionCount,
+    connections: () => sessions.size,
+    metrics: metrics.registry,
   });
   const server = http.createServer(app);
-  installSockjs(server, log, (peer: Peer) => {
+  const perAddress = new AddressCounter(config.MAX_CONNECTIONS_PER_IP);
+  let draining = false;
+
+  const onPeer = (peer: Peer) => {
+    if (draining) {
+      peer.close(CloseCode.shuttingDown, "Server shutting down");
+      return;
+    }
+    if (!perAddress.acquire(peer.clientAddress)) {
+      metrics.refused("too_many_connections");
+      log.info({ code: "too_many_connections", addr: peer.clientAddress }, "connection refused");
+      peer.send(frames.error("too_many_connections", "too many connections from your address", undefined));
+      peer.close(CloseCode.tooManyConnections, "Too many connections");
+      return;
+    }
     const session = new Session(peer, ctx);
-    log.info({ conn: session.id, transport: peer.transport, addr: peer.remoteAddress }, "connection opened");
-    peer.onClose(() => log.info({ conn: session.id }, "connection closed"));
-    session.open(wantsLobby(peer.url));
-  });
+    sessions.set(session, peer);
+    log.info({ conn: session.id, transport: peer.transport, addr: peer.clientAddress }, "connection opened");
+    peer.onClose(() => {
+      perAddress.release(peer.clientAddress);
+      log.info({ conn: session.id }, "connection closed");
+      void session.settled.finally(() => sessions.delete(session));
+    });
+    void session.open(wantsLobby(peer.url));
+  };
+  installSockjs(
+    server,
+    { maxFrameBytes: config.MAX_FRAME_BYTES, allowedOrigins: config.ALLOWED_ORIGINS, trustProxy: config.TRUST_PROXY },
+    log,
+    onPeer,
+  );
   finishHttpApp(app);
 
   await new Promise<void>((resolve, reject) => {
@@ -112,14 +187,21 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     server.listen(config.PORT, config.HOST, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  log.info({ node: config.NODE_ID, port, host: config.HOST, bus: backends.kind }, "chat server listening");
+  log.info({ node: config.NODE_ID, port, host: config.HOST, bus: link ? "redis" : "memory" }, "chat server listening");
 
   return {
     nodeId: config.NODE_ID,
     port,
     async close() {
+      draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const open = [...sessions.keys()];
+      log.info({ connections: open.length }, "closing connections");
+      for (const session of open) session.close(CloseCode.shuttingDown, "Server shutting down");
+      // Each session announces its departure to the other nodes as it goes.
+      await Promise.allSettled(open.map((s) => s.settled));
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closed;
       await presence.close();
       await broker.close();
     },

@@ -38,6 +38,53 @@ const spec = {
   MAX_NAME_LENGTH: { schema: int(32, 1, 256), help: "characters in a nickname" },
   MAX_ROOM_LENGTH: { schema: int(32, 1, 256), help: "characters in a room name" },
   HISTORY_SIZE: { schema: int(100, 0, 100_000), help: "messages kept per room" },
+  RATE_LIMIT: { schema: int(20, 0, 1_000_000), help: "requests per second per connection, sustained (0 = no limit)" },
+  RATE_BURST: { schema: int(40, 1, 1_000_000), help: "requests a connection may send at once before the rate applies" },
+  FLOOD_CLOSE_AFTER: {
+    schema: int(20, 1, 1_000_000),
+    help: "rate-limited requests within 10 s after which the connection is closed",
+  },
+  MAX_ROOMS_PER_CONNECTION: { schema: int(20, 1, 10_000), help: "rooms one connection may be in at once" },
+  MAX_CONNECTIONS_PER_IP: {
+    schema: int(100, 0, 1_000_000),
+    help: "open connections per client address (0 = no limit)",
+  },
+  TRUST_PROXY: {
+    schema: z
+      .enum(["true", "false"])
+      .default("false")
+      .transform((v) => v === "true"),
+    help: "take the client address from X-Forwarded-For (only behind a proxy you run)",
+  },
+  MAX_FRAME_BYTES: {
+    schema: int(65_536, 1024, 16_777_216),
+    help: "bytes in one incoming SockJS frame or request body",
+  },
+  MAX_PENDING_BYTES: {
+    schema: int(4_194_304, 65_536, 1_073_741_824),
+    help: "unsent bytes a connection may hold before it is closed as a slow consumer",
+  },
+  ALLOWED_ORIGINS: {
+    schema: z
+      .string()
+      .transform((v) =>
+        v
+          .split(",")
+          .map((o) => o.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, "comma-separated origins like https://chat.example.com")))
+      .optional(),
+    help: "origins whose pages may connect, comma-separated (unset = any origin)",
+  },
+  AUTH_SECRET: {
+    schema: z.string().min(32, "must be at least 32 characters").optional(),
+    help: "HS256 secret; when set, clients must connect with ?token=<JWT> (sub, name)",
+  },
+  SHUTDOWN_TIMEOUT: {
+    schema: int(10_000, 100, 600_000),
+    help: "ms a graceful shutdown may take before the process exits anyway",
+  },
   HISTORY_MAX_AGE: { schema: int(0, 0, 31_536_000), help: "seconds a stored message is kept (0 = no limit)" },
 } as const;
 

@@ -20,10 +20,21 @@ const log = createLogger(config.LOG_LEVEL);
 try {
   const server = await startChatServer(config, log);
   const stop = (signal: string) => {
-    log.info({ signal }, "shutting down");
+    log.info({ signal, timeoutMs: config.SHUTDOWN_TIMEOUT }, "shutting down");
+    const deadline = setTimeout(() => {
+      log.error("shutdown timed out; exiting anyway");
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT);
+    deadline.unref();
     server.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+      () => {
+        log.info("shut down cleanly");
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
     );
   };
   process.once("SIGTERM", () => stop("SIGTERM"));

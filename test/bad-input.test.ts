@@ -79,6 +79,8 @@ describe.each(["websocket", "xhr-polling"] as Transport[])("bad input over %s", 
     await a.client.action("message", (f) => f.mid === back);
     expect(b.client.all("error")).toEqual([]);
     expect(a.client.closed).toBeUndefined();
+    a.client.close();
+    b.client.close();
   });
 });
 

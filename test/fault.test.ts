@@ -15,8 +15,16 @@ interface Cluster {
   pick(): string;
 }
 
+const nodeEnv = (redis: RedisProcess) => ({
+  REDIS_URL: redis.url,
+  PRESENCE_TTL: "3",
+  HISTORY_SIZE: "1000",
+  // The publisher sends 50 a second, over the default per-connection limit.
+  RATE_LIMIT: "0",
+});
+
 async function twoNodes(redis: RedisProcess): Promise<Cluster> {
-  const env = { REDIS_URL: redis.url, PRESENCE_TTL: "3", HISTORY_SIZE: "1000" };
+  const env = nodeEnv(redis);
   const procs = await Promise.all([startNode(env), startNode(env)]);
   const nodes = procs.map((proc) => ({ proc, alive: true }));
   cleanups.push(() => Promise.all(nodes.map((n) => n.proc.stop())).then(() => undefined));
@@ -96,7 +104,7 @@ describe("sustained traffic under faults", () => {
           a.alive = false;
           await a.proc.kill();
           await sleep(800);
-          a.proc = await startNode({ REDIS_URL: redis.url, PRESENCE_TTL: "3", HISTORY_SIZE: "1000" }, a.proc.port);
+          a.proc = await startNode(nodeEnv(redis), a.proc.port);
           a.alive = true;
         }
       })();

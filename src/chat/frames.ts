@@ -10,7 +10,8 @@ type Ref = string | number | undefined;
 
 const json = JSON.stringify;
 
-export const userInfo = (m: Member) => json({ action: "user_info", id: m.id, name: m.name });
+export const userInfo = (m: Member, uid: string | undefined) =>
+  json({ action: "user_info", id: m.id, name: m.name, uid });
 
 export const userJoin = (room: string, m: Member) => json({ action: "user_join", id: m.id, name: m.name, room });
 

@@ -12,6 +12,11 @@ export type ErrorCode =
   | "bad_name"
   | "not_in_room"
   | "unavailable"
+  | "rate_limited"
+  | "too_many_rooms"
+  | "too_many_connections"
+  | "unauthorized"
+  | "forbidden"
   | "internal";
 
 export class RequestError extends Error {

@@ -1,11 +1,15 @@
 import type { Logger } from "pino";
 import { type Broker, BrokerUnavailable, type Envelope, type HistoryPage, type HistoryQuery } from "../bus/broker.js";
+import type { Metrics } from "../metrics.js";
 import type { Presence } from "../storage/presence.js";
 import type { Peer } from "../transport/sockjs-endpoint.js";
+import type { Identity } from "./auth.js";
+import { CloseCode } from "./close-codes.js";
 import * as frames from "./frames.js";
 import type { Hub, Recipient } from "./hub.js";
 import type { Request } from "./protocol.js";
 import { checkName, checkRoom, checkText, type Limits, parseRequest, RequestError, salvageRef } from "./protocol.js";
+import { TokenBucket, WindowCounter } from "./rate-limit.js";
 
 export const DEFAULT_ROOM = "lobby";
 
@@ -17,7 +21,21 @@ export interface ChatContext {
   limits: Limits;
   /** How many messages a plain `join` replays. */
   historySize: number;
+  policy: Policy;
+  metrics: Metrics;
+  /** Set when connections must prove who they are (AUTH_SECRET). */
+  authenticate: ((url: string | undefined) => Promise<Identity>) | undefined;
 }
+
+export interface Policy {
+  rateLimit: number;
+  rateBurst: number;
+  floodCloseAfter: number;
+  maxRooms: number;
+  maxPendingBytes: number;
+}
+
+const FLOOD_WINDOW_MS = 10_000;
 
 type Req<A extends Request["action"]> = Extract<Request, { action: A }>;
 
@@ -33,12 +51,16 @@ function guestName(): string {
 export class Session implements Recipient {
   readonly id: string;
   name = guestName();
+  /** The user id a token vouched for; undefined for a guest. */
+  private uid: string | undefined;
   private readonly rooms = new Set<string>();
   /** Rooms whose history is being loaded: their live publications wait here. */
   private readonly held = new Map<string, Envelope[]>();
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly log: Logger;
+  private readonly bucket: TokenBucket;
+  private readonly floods = new WindowCounter(FLOOD_WINDOW_MS);
 
   constructor(
     private readonly peer: Peer,
@@ -46,28 +68,94 @@ export class Session implements Recipient {
   ) {
     this.id = `${ctx.hub.nodeId}.${peer.sessionId}`;
     this.log = ctx.log.child({ conn: this.id });
+    this.bucket = new TokenBucket(ctx.policy.rateLimit, ctx.policy.rateBurst);
   }
 
-  /** Greets the connection and, unless it asked not to be, puts it in the default room. */
-  open(autoJoin: boolean): void {
-    this.ctx.hub.register(this);
-    this.send(frames.userInfo(this));
-    if (autoJoin) this.enqueue(() => this.join({ action: "join", room: DEFAULT_ROOM }));
-    this.peer.onMessage((raw) => this.enqueue(() => this.handle(raw), raw));
+  /**
+   * Greets the connection (once its token checks out, where one is needed)
+   * and, unless it asked not to be, puts it in the default room. Listeners are
+   * attached at once so no frame is lost; requests wait in the queue behind
+   * the greeting.
+   */
+  open(autoJoin: boolean): Promise<void> {
+    this.peer.onMessage((raw) => this.onRaw(raw));
     this.peer.onClose(() => {
       this.closed = true;
       this.enqueue(() => this.leaveAll());
     });
+    this.enqueue(() => this.greet());
+    if (autoJoin) this.enqueue(() => this.join({ action: "join", room: DEFAULT_ROOM }));
+    return this.queue;
+  }
+
+  /** Resolves once the connection has left all its rooms (after it closed). */
+  get settled(): Promise<void> {
+    return this.queue;
+  }
+
+  private async greet(): Promise<void> {
+    if (this.ctx.authenticate) {
+      try {
+        const identity = await this.ctx.authenticate(this.peer.url);
+        this.uid = identity.uid;
+        this.name = identity.name;
+      } catch (err) {
+        const why = err instanceof RequestError ? err.message : "authentication failed";
+        this.ctx.metrics.refused("unauthorized");
+        this.log.info({ code: "unauthorized" }, "connection refused");
+        this.send(frames.error("unauthorized", why, undefined));
+        this.close(CloseCode.unauthorized, "Unauthorized");
+        return;
+      }
+    }
+    this.ctx.hub.register(this);
+    this.send(frames.userInfo(this, this.uid));
   }
 
   send(frame: string): void {
-    if (!this.closed) this.peer.send(frame);
+    if (this.closed) return;
+    this.peer.send(frame);
+    this.ctx.metrics.stats.framesOut++;
+    if (this.peer.pendingBytes() > this.ctx.policy.maxPendingBytes) {
+      this.ctx.metrics.refused("slow_consumer");
+      this.log.warn({ code: "slow_consumer", pending: this.peer.pendingBytes() }, "closing a slow consumer");
+      this.close(CloseCode.slowConsumer, "Slow consumer: too much unsent data");
+    }
   }
 
   receive(room: string, envelope: Envelope): void {
+    this.ctx.metrics.stats.deliveries++;
     const waiting = this.held.get(room);
     if (waiting) waiting.push(envelope);
     else this.send(envelope.frame);
+  }
+
+  /** Closes the connection; its departure is announced once SockJS reports it closed. */
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.peer.close(code, reason);
+  }
+
+  /** Rate-limited before queueing, so a flood never grows the queue. */
+  private onRaw(raw: string): void {
+    this.ctx.metrics.stats.framesIn++;
+    if (this.closed) return;
+    if (this.bucket.take()) {
+      this.enqueue(() => this.handle(raw), raw);
+      return;
+    }
+    this.ctx.metrics.refused("rate_limited");
+    const floods = this.floods.hit();
+    // One log line per flood, not one per refused frame.
+    if (floods === 1) this.log.info({ code: "rate_limited" }, "request refused");
+    if (floods >= this.ctx.policy.floodCloseAfter) {
+      this.log.warn({ code: "rate_limited", refused: floods }, "closing a flooding connection");
+      this.send(frames.error("rate_limited", "too many requests: closing the connection", salvageRef(raw)));
+      this.close(CloseCode.flooding, "Flooding");
+      return;
+    }
+    this.send(frames.error("rate_limited", "too many requests: slow down", salvageRef(raw)));
   }
 
   private enqueue(task: () => Promise<void>, raw?: string): void {
@@ -77,20 +165,24 @@ export class Session implements Recipient {
   private refuse(err: unknown, raw: string | undefined): void {
     const ref = raw === undefined ? undefined : salvageRef(raw);
     if (err instanceof BrokerUnavailable) {
+      this.ctx.metrics.refused("unavailable");
       this.log.info({ code: "unavailable" }, "request refused");
       this.send(frames.error("unavailable", "the chat cannot reach its other nodes right now; try again", ref));
       return;
     }
     if (err instanceof RequestError) {
+      this.ctx.metrics.refused(err.code);
       this.log.info({ code: err.code }, "request refused");
       this.send(frames.error(err.code, err.message, ref));
       return;
     }
+    this.ctx.metrics.refused("internal");
     this.log.error({ err }, "request failed");
     this.send(frames.error("internal", "the server could not complete this request", ref));
   }
 
   private async handle(raw: string): Promise<void> {
+    if (this.closed) return;
     const req = parseRequest(raw);
     switch (req.action) {
       case "message":
@@ -123,8 +215,10 @@ export class Session implements Recipient {
     const text = checkText(req.message, this.ctx.limits);
     const ts = Date.now();
     let mid: number;
+    const done = this.ctx.metrics.publishTimer();
     try {
       mid = await this.ctx.broker.publishStored(room, frames.chatMessage(room, text, this, ts));
+      done();
     } catch (err) {
       if (!(err instanceof BrokerUnavailable)) throw err;
       this.ctx.hub.deliverLocally(room, frames.localMessage(room, text, this, ts));
@@ -153,6 +247,9 @@ export class Session implements Recipient {
     const room = checkRoom(req.room, this.ctx.limits);
     const { hub, presence, broker } = this.ctx;
     const fresh = !this.rooms.has(room);
+    if (fresh && this.rooms.size >= this.ctx.policy.maxRooms) {
+      throw new RequestError("too_many_rooms", `a connection may be in at most ${this.ctx.policy.maxRooms} rooms`);
+    }
     this.held.set(room, this.held.get(room) ?? []);
     try {
       if (fresh) {
@@ -220,6 +317,7 @@ export class Session implements Recipient {
   }
 
   private async nick(req: Req<"nick">): Promise<void> {
+    if (this.uid !== undefined) throw new RequestError("forbidden", "your name comes from your token");
     const name = checkName(req.name, this.ctx.limits);
     const previous = this.name;
     this.name = name;

@@ -2,6 +2,8 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import helmet from "helmet";
+import type { Registry } from "prom-client";
 import { SOCKJS_CLIENT_PATH } from "../transport/sockjs-endpoint.js";
 
 const require = createRequire(import.meta.url);
@@ -15,11 +17,26 @@ export interface Status {
   /** False while the link to the other nodes (Redis) is down. */
   ready(): boolean;
   connections(): number;
+  metrics: Registry;
 }
 
 export function createHttpApp(status: Status): Express {
   const app = express();
   app.disable("x-powered-by");
+  // Only our own routes pass through here: sockjs answers /sock before express
+  // sees it, so its CORS, caching and cookie headers stay exactly its own.
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: {
+          "default-src": ["'self'"],
+          "connect-src": ["'self'"],
+          "frame-src": ["'self'"],
+          "img-src": ["'self'", "data:"],
+        },
+      },
+    }),
+  );
 
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok", node: status.nodeId, connections: status.connections() });
@@ -29,7 +46,13 @@ export function createHttpApp(status: Status): Express {
     res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "unavailable", node: status.nodeId });
   });
 
+  app.get("/metrics", async (_req, res) => {
+    res.type(status.metrics.contentType).send(await status.metrics.metrics());
+  });
+
   app.get(SOCKJS_CLIENT_PATH, (_req, res) => {
+    // Pages on other sites that embed the chat may load the client from here.
+    res.setHeader("Cross-Origin-Resource-Policy", "cross-origin");
     res.sendFile(SOCKJS_CLIENT_FILE, { maxAge: "1d" });
   });
   // Bundles carry a content hash in their names, so they may be cached for good;

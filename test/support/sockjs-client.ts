@@ -24,6 +24,7 @@ export class SockClient {
   closed: { code: number; reason: string } | undefined;
   private waiters: Waiter[] = [];
   private listeners: ((f: Frame) => void)[] = [];
+  private closeListeners: ((closed: { code: number; reason: string }) => void)[] = [];
   private closeWaiters: (() => void)[] = [];
   private sendChain: Promise<void> = Promise.resolve();
   private ws: WebSocket | undefined;
@@ -75,7 +76,7 @@ export class SockClient {
     this.ws = ws;
     ws.on("message", (data) => this.onWire(String(data)));
     ws.on("error", (err) => this.fail(err));
-    ws.on("close", () => this.markClosed(this.closed?.code ?? 1006, this.closed?.reason ?? "socket closed"));
+    ws.on("close", (code, reason) => this.markClosed(code, String(reason) || "socket closed"));
   }
 
   private async startStreaming(): Promise<void> {
@@ -140,8 +141,11 @@ export class SockClient {
     });
   }
 
-  private markClosed(code: number, reason: string): void {
-    if (!this.closed) this.closed = { code, reason };
+  private markClosed(code: number, reason: string, byServer = true): void {
+    if (!this.closed) {
+      this.closed = { code, reason };
+      if (byServer) for (const l of this.closeListeners) l(this.closed);
+    }
     for (const w of this.closeWaiters) w();
     this.closeWaiters = [];
   }
@@ -149,6 +153,11 @@ export class SockClient {
   private stop(): void {
     this.abort.abort();
     this.ws?.close();
+  }
+
+  /** Calls `listener` if the server ends the connection (not when this client closes it). */
+  onClose(listener: (closed: { code: number; reason: string }) => void): void {
+    this.closeListeners.push(listener);
   }
 
   /** Calls `listener` with every frame from now on, in arrival order. */
@@ -226,7 +235,7 @@ export class SockClient {
 
   /** Ends the session the way a closing browser does: drop the transport. */
   close(): void {
-    this.markClosed(1000, "client closed");
+    this.markClosed(1000, "client closed", false);
     this.stop();
   }
 }

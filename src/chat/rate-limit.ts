@@ -1,0 +1,37 @@
+/** A token bucket: `rate` tokens a second, holding at most `burst`. A rate of 0 never refuses. */
+export class TokenBucket {
+  private tokens: number;
+  private last = performance.now();
+
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+  ) {
+    this.tokens = burst;
+  }
+
+  take(): boolean {
+    if (this.rate === 0) return true;
+    const now = performance.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+/** Counts events in a sliding window of `windowMs`. */
+export class WindowCounter {
+  private times: number[] = [];
+
+  constructor(private readonly windowMs: number) {}
+
+  /** Records one event; returns how many fall in the window, this one included. */
+  hit(): number {
+    const now = performance.now();
+    this.times.push(now);
+    while (this.times.length > 0 && (this.times[0] as number) < now - this.windowMs) this.times.shift();
+    return this.times.length;
+  }
+}

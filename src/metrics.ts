@@ -1,0 +1,85 @@
+import client from "prom-client";
+import type { ErrorCode } from "./chat/protocol.js";
+
+/**
+ * Counters bumped on the hot path are plain numbers: prom-client reads them
+ * only when /metrics is scraped, so a delivery costs one increment.
+ */
+export interface ChatStats {
+  framesIn: number;
+  framesOut: number;
+  deliveries: number;
+}
+
+export interface Metrics {
+  readonly registry: client.Registry;
+  readonly stats: ChatStats;
+  refused(code: ErrorCode | "rate_limited" | "too_many_connections" | "unauthorized" | "slow_consumer"): void;
+  /** Starts a timer for one bus publication; call the result when it is done. */
+  publishTimer(): () => void;
+}
+
+export interface MetricsSources {
+  connectionsByTransport(): Map<string, number>;
+  redisUp(): boolean | undefined;
+}
+
+function counterFrom(registry: client.Registry, name: string, help: string, read: () => number): void {
+  new client.Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
+
+export function createMetrics(sources: MetricsSources): Metrics {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const stats: ChatStats = { framesIn: 0, framesOut: 0, deliveries: 0 };
+
+  new client.Gauge({
+    name: "chat_connections",
+    help: "Open client connections, by SockJS transport",
+    labelNames: ["transport"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [transport, n] of sources.connectionsByTransport()) this.set({ transport }, n);
+    },
+  });
+  counterFrom(registry, "chat_messages_in_total", "Frames received from clients", () => stats.framesIn);
+  counterFrom(registry, "chat_messages_out_total", "Frames sent to clients", () => stats.framesOut);
+  counterFrom(registry, "chat_deliveries_total", "Room publications written to a local member", () => stats.deliveries);
+  const errors = new client.Counter({
+    name: "chat_errors_total",
+    help: "Refused requests and connections, by error code",
+    labelNames: ["code"],
+    registers: [registry],
+  });
+  const publish = new client.Histogram({
+    name: "chat_bus_publish_seconds",
+    help: "Time to store and publish a chat message on the bus",
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  new client.Gauge({
+    name: "chat_redis_up",
+    help: "1 while Redis is reachable, 0 while not; absent in the embedded mode",
+    registers: [registry],
+    collect() {
+      const up = sources.redisUp();
+      if (up !== undefined) this.set(up ? 1 : 0);
+    },
+  });
+
+  return {
+    registry,
+    stats,
+    refused: (code) => errors.inc({ code }),
+    publishTimer: () => publish.startTimer(),
+  };
+}

@@ -1,0 +1,303 @@
+import { SignJWT } from "jose";
+import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { connectUser, joinedUser, joinRoom, say, type User } from "./support/chat.js";
+import { type NodeProcess, type RedisProcess, startNode, startRedis } from "./support/processes.js";
+import { SockClient } from "./support/sockjs-client.js";
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function node(env: Record<string, string>): Promise<NodeProcess> {
+  const n = await startNode(env);
+  cleanups.push(() => n.stop());
+  return n;
+}
+
+async function user(n: NodeProcess, query?: string): Promise<User> {
+  const u = query ? await connectUser(n.url, { query }) : await joinedUser(n.url);
+  cleanups.push(() => u.client.close());
+  return u;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("limits", () => {
+  it("refuses requests over the rate with 'rate_limited', and closes a connection that keeps flooding", async () => {
+    const n = await node({ RATE_LIMIT: "5", RATE_BURST: "5", FLOOD_CLOSE_AFTER: "10" });
+    const flooder = await user(n);
+    const calm = await user(n);
+    // The automatic lobby join took no token: it is the server's own request.
+    for (let i = 0; i < 8; i++) await flooder.client.send({ action: "message", message: `burst ${i}`, ref: i });
+    for (let i = 0; i < 8; i++)
+      await flooder.client.next((f) => f.ref === i && (f.action === "ack" || f.action === "error"));
+    const acks = flooder.client.all("ack").map((f) => f.ref);
+    const limited = flooder.client
+      .all("error")
+      .filter((f) => f.code === "rate_limited")
+      .map((f) => f.ref);
+    expect(acks).toEqual([0, 1, 2, 3, 4]);
+    expect(limited).toEqual([5, 6, 7]);
+    expect(calm.client.all("message").map((f) => f.message)).toEqual([
+      "burst 0",
+      "burst 1",
+      "burst 2",
+      "burst 3",
+      "burst 4",
+    ]);
+
+    await sleep(1100);
+    expect(await say(flooder, "after a pause")).toBeGreaterThan(0);
+    for (let i = 0; i < 30; i++) void flooder.client.send({ action: "typing" });
+    const closed = await flooder.client.waitClosed();
+    expect(closed).toEqual({ code: 4002, reason: "Flooding" });
+    // The others did not notice.
+    expect(await say(calm, "still fine")).toBeGreaterThan(0);
+    const lines = n
+      .output()
+      .split("\n")
+      .filter((l) => l.includes('"rate_limited"') && l.includes(flooder.id));
+    expect(lines.length).toBeLessThanOrEqual(4);
+  });
+
+  it("caps the rooms one connection may be in", async () => {
+    const n = await node({ MAX_ROOMS_PER_CONNECTION: "3" });
+    const u = await user(n);
+    await joinRoom(u, "two");
+    await joinRoom(u, "three");
+    await u.client.send({ action: "join", room: "four", ref: "4" });
+    expect(await u.client.action("error", (f) => f.ref === "4")).toMatchObject({ code: "too_many_rooms" });
+    await u.client.send({ action: "leave", room: "two", ref: "l" });
+    await u.client.action("left", (f) => f.ref === "l");
+    await joinRoom(u, "four");
+  });
+
+  it("caps the connections from one address", async () => {
+    const n = await node({ MAX_CONNECTIONS_PER_IP: "3" });
+    const first = await user(n);
+    await user(n);
+    await user(n);
+    const refused = await SockClient.connect(n.url);
+    cleanups.push(() => refused.close());
+    expect(await refused.action("error")).toMatchObject({ code: "too_many_connections" });
+    expect(await refused.waitClosed()).toEqual({ code: 4004, reason: "Too many connections" });
+    first.client.close();
+    await sleep(300);
+    await user(n);
+  });
+
+  it("closes a websocket whose frame is over MAX_FRAME_BYTES, and refuses such an HTTP body", async () => {
+    const n = await node({ MAX_FRAME_BYTES: "4096" });
+    const big = await user(n);
+    const other = await user(n);
+    await big.client.send({ action: "message", message: "y".repeat(5000) });
+    const closed = await big.client.waitClosed();
+    expect(closed.code).not.toBe(1000);
+    const res = await fetch(`${n.url}/sock/000/bigbody/xhr_send`, { method: "POST", body: "x".repeat(5000) });
+    expect(res.status).toBe(413);
+    expect(await say(other, "unharmed")).toBeGreaterThan(0);
+  });
+});
+
+describe("slow consumers", () => {
+  it("closes a websocket client that stops reading, with code 4003, and nobody else slows down", async () => {
+    const n = await node({ MAX_PENDING_BYTES: "262144", RATE_LIMIT: "0" });
+    const url = `${n.url.replace("http", "ws")}/sock/000/slowpoke/websocket`;
+    const slow = new WebSocket(url);
+    const seen: string[] = [];
+    slow.on("message", (d) => seen.push(String(d)));
+    await new Promise((r) => slow.once("open", r));
+    cleanups.push(() => slow.terminate());
+    await new Promise((r) => setTimeout(r, 300));
+    // Stop reading: the kernel buffers fill, then the server's.
+    (slow as unknown as { _socket: { pause(): void } })._socket.pause();
+
+    const sender = await user(n);
+    const reader = await user(n);
+    const text = "z".repeat(3500);
+    let sent = 0;
+    while (!n.output().includes("closing a slow consumer") && sent < 30000) {
+      const batch = Array.from({ length: 200 }, () => sender.client.send({ action: "message", message: text }));
+      await Promise.all(batch);
+      sent += 200;
+      await sleep(20);
+    }
+    expect(n.output()).toContain("closing a slow consumer");
+    const last = await say(sender, "after the slow one");
+    await reader.client.action("message", (f) => f.mid === last, 20000);
+    expect(reader.client.all("message").length).toBe(sent + 1);
+
+    (slow as unknown as { _socket: { resume(): void } })._socket.resume();
+    const closeFrame = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("no close frame")), 20000);
+      const check = () => {
+        const c = seen.find((f) => f.startsWith("c["));
+        if (c) {
+          clearTimeout(timer);
+          resolve(c);
+        } else setTimeout(check, 50);
+      };
+      check();
+    });
+    expect(closeFrame).toBe('c[4003,"Slow consumer: too much unsent data"]');
+    const metrics = await (await fetch(`${n.url}/metrics`)).text();
+    expect(metrics).toMatch(/chat_errors_total\{code="slow_consumer"\} 1/);
+  }, 60000);
+});
+
+describe("origins and headers", () => {
+  const good = "https://good.example";
+  const evil = "https://evil.example";
+
+  it("lets only allowed origins in, on every transport including the websocket upgrade", async () => {
+    const n = await node({ ALLOWED_ORIGINS: `${good},http://other.example:8080` });
+    const ws = (origin: string) =>
+      new Promise<string>((resolve) => {
+        const s = new WebSocket(
+          `${n.url.replace("http", "ws")}/sock/000/o${Math.random().toString(36).slice(2)}/websocket`,
+          { origin },
+        );
+        s.on("message", (d) => {
+          resolve(String(d));
+          s.close();
+        });
+        s.on("error", (e) => resolve(e.message));
+      });
+    expect(await ws(good)).toBe("o");
+    expect(await ws(evil)).toMatch(/403/);
+
+    const xhr = (headers: Record<string, string>) =>
+      fetch(`${n.url}/sock/000/x${Math.random().toString(36).slice(2)}/xhr`, { method: "POST", headers });
+    expect((await xhr({ Origin: evil })).status).toBe(403);
+    const allowed = await xhr({ Origin: good });
+    expect(allowed.status).toBe(200);
+    expect(await allowed.text()).toBe("o\n");
+    expect((await xhr({ Origin: n.url })).status).toBe(200);
+    expect((await xhr({})).status).toBe(200);
+    expect((await fetch(`${n.url}/sock/info`, { headers: { Origin: evil } })).status).toBe(403);
+    expect((await fetch(`${n.url}/sock/iframe.html`, { headers: { Referer: `${evil}/page` } })).status).toBe(403);
+    expect((await fetch(`${n.url}/sock/iframe.html`, { headers: { Referer: `${good}/page` } })).status).toBe(200);
+  });
+
+  it("puts security headers on its own routes and leaves SockJS's responses as sockjs sends them", async () => {
+    const n = await node({});
+    const page = await fetch(`${n.url}/`);
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
+    expect(page.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(page.headers.get("x-frame-options")).toBe("SAMEORIGIN");
+    expect(page.headers.get("x-powered-by")).toBeNull();
+
+    const info = await fetch(`${n.url}/sock/info`, { headers: { Origin: "https://embedder.example" } });
+    expect(info.status).toBe(200);
+    expect(info.headers.get("access-control-allow-origin")).toBe("https://embedder.example");
+    expect(info.headers.get("access-control-allow-credentials")).toBe("true");
+    expect(info.headers.get("cache-control")).toBe("no-store, no-cache, no-transform, must-revalidate, max-age=0");
+    for (const h of [
+      "content-security-policy",
+      "x-content-type-options",
+      "x-frame-options",
+      "strict-transport-security",
+    ]) {
+      expect(info.headers.get(h), h).toBeNull();
+    }
+    const iframe = await fetch(`${n.url}/sock/iframe.html`);
+    expect(iframe.headers.get("x-frame-options")).toBeNull();
+    expect(iframe.headers.get("cache-control")).toMatch(/public, max-age=/);
+  });
+});
+
+describe("authentication", () => {
+  const secret = "a-test-secret-that-is-long-enough-0123456789";
+  const sign = (claims: Record<string, unknown>, key = secret) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime("5m")
+      .sign(new TextEncoder().encode(key));
+
+  it("refuses connections without a valid token, and names users from theirs", async () => {
+    const n = await node({ AUTH_SECRET: secret });
+    for (const query of [
+      undefined,
+      "token=not-a-jwt",
+      `token=${await sign({ sub: "u1", name: "Ada" }, "another-secret-another-secret-0123456")}`,
+    ]) {
+      const c = await SockClient.connect(n.url, { query });
+      cleanups.push(() => c.close());
+      const err = await c.action("error");
+      expect(err.code).toBe("unauthorized");
+      expect(await c.waitClosed()).toEqual({ code: 4001, reason: "Unauthorized" });
+      expect(c.all("user_info")).toEqual([]);
+    }
+    const ada = await user(n, `token=${await sign({ sub: "u-ada", name: "Ada" })}`);
+    expect(ada.name).toBe("Ada");
+    expect(ada.client.frames[0]).toMatchObject({ action: "user_info", uid: "u-ada", name: "Ada" });
+    await ada.client.send({ action: "nick", name: "Mallory", ref: "n" });
+    expect(await ada.client.action("error", (f) => f.ref === "n")).toMatchObject({ code: "forbidden" });
+    await ada.client.send({ action: "join", room: "lobby", ref: "j" });
+    await ada.client.action("users", (f) => f.ref === "j");
+    expect(await say(ada, "signed in")).toBeGreaterThan(0);
+  });
+});
+
+describe("operations", () => {
+  let redis: RedisProcess;
+
+  it("shuts down on SIGTERM during traffic: clients told to reconnect, departures announced, exit 0 in time", async () => {
+    redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const env = { REDIS_URL: redis.url, SHUTDOWN_TIMEOUT: "5000", RATE_LIMIT: "0" };
+    const a = await node(env);
+    const b = await node(env);
+    const leaving = await Promise.all([user(a), user(a), user(a)]);
+    const staying = await user(b);
+    let sending = true;
+    const traffic = (async () => {
+      while (sending) await say(staying, "traffic").catch(() => undefined);
+    })();
+    await sleep(200);
+    const started = Date.now();
+    const exited = new Promise<number | null>((r) => a.child.once("exit", (code) => r(code)));
+    a.child.kill("SIGTERM");
+    for (const u of leaving)
+      expect(await u.client.waitClosed(5000)).toEqual({ code: 4000, reason: "Server shutting down" });
+    expect(await exited).toBe(0);
+    const took = Date.now() - started;
+    expect(took).toBeLessThan(5000);
+    for (const u of leaving) await staying.client.action("user_left", (f) => f.id === u.id, 2000);
+    sending = false;
+    await traffic;
+    expect(a.output()).toContain("shut down cleanly");
+    console.log(`SIGTERM to exit during traffic: ${took} ms`);
+  });
+
+  it("serves Prometheus metrics and logs one line per connection and per refusal", async () => {
+    redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const n = await node({ REDIS_URL: redis.url });
+    const u = await user(n);
+    await say(u, "counted");
+    await u.client.send({ action: "nope" });
+    await u.client.action("error");
+    const text = await (await fetch(`${n.url}/metrics`)).text();
+    expect(text).toMatch(/chat_connections\{transport="websocket"\} 1/);
+    expect(text).toMatch(/chat_messages_in_total \d+/);
+    expect(text).toMatch(/chat_messages_out_total \d+/);
+    expect(text).toMatch(/chat_deliveries_total [1-9]/);
+    expect(text).toMatch(/chat_errors_total\{code="unknown_action"\} 1/);
+    expect(text).toMatch(/chat_bus_publish_seconds_count 1/);
+    expect(text).toMatch(/chat_redis_up 1/);
+    expect(text).toMatch(/nodejs_eventloop_lag_seconds/);
+    u.client.close();
+    await sleep(200);
+    const lines = n
+      .output()
+      .split("\n")
+      .filter((l) => l.includes(u.id));
+    expect(lines.filter((l) => l.includes("connection opened"))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes("connection closed"))).toHaveLength(1);
+    expect(lines.filter((l) => l.includes("request refused"))).toHaveLength(1);
+    for (const l of lines) expect(() => JSON.parse(l)).not.toThrow();
+  });
+});
