@@ -5,7 +5,7 @@ import type { Broker } from "./bus/broker.js";
 import { type HistoryLimits, MemoryBroker } from "./bus/memory-broker.js";
 import { RedisBroker } from "./bus/redis-broker.js";
 import { RedisKeys } from "./bus/redis-keys.js";
-import { RedisLink } from "./bus/redis-link.js";
+import { RedisLink, type RedisTarget } from "./bus/redis-link.js";
 import { tokenVerifier } from "./chat/auth.js";
 import { CloseCode } from "./chat/close-codes.js";
 import * as frames from "./chat/frames.js";
@@ -48,13 +48,29 @@ function embeddedBackends(config: Config): Backends {
   };
 }
 
+function redisTarget(config: Config): RedisTarget | undefined {
+  if (config.REDIS_URL) return { kind: "single", url: config.REDIS_URL };
+  if (config.REDIS_CLUSTER_NODES) {
+    return { kind: "cluster", nodes: config.REDIS_CLUSTER_NODES, password: config.REDIS_PASSWORD };
+  }
+  if (config.REDIS_SENTINELS) {
+    return {
+      kind: "sentinel",
+      sentinels: config.REDIS_SENTINELS,
+      name: config.REDIS_SENTINEL_NAME,
+      password: config.REDIS_PASSWORD,
+    };
+  }
+  return undefined;
+}
+
 function redisBackends(
   config: Config,
-  url: string,
+  target: RedisTarget,
   log: Logger,
   onReaped: (room: string, gone: Member[]) => void,
 ): Backends {
-  const link = new RedisLink({ url, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT }, log);
+  const link = new RedisLink({ target, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT }, log);
   const keys = new RedisKeys(config.REDIS_PREFIX);
   const presence = new RedisPresence(
     link,
@@ -63,7 +79,8 @@ function redisBackends(
     log,
   );
   return {
-    broker: new RedisBroker(config.NODE_ID, link, keys, historyLimits(config), log),
+    // Behind Sentinel a message must reach the replica before anyone sees it, or a failover could lose it.
+    broker: new RedisBroker(config.NODE_ID, link, keys, historyLimits(config), log, target.kind === "sentinel" ? 1 : 0),
     presence,
     link,
     start: () => presence.start(),
@@ -99,8 +116,9 @@ class AddressCounter {
 
 export async function startChatServer(config: Config, log: Logger): Promise<ChatServer> {
   let announceGone = (_room: string, _gone: Member[]) => {};
-  const backends = config.REDIS_URL
-    ? redisBackends(config, config.REDIS_URL, log, (room, gone) => announceGone(room, gone))
+  const target = redisTarget(config);
+  const backends = target
+    ? redisBackends(config, target, log, (room, gone) => announceGone(room, gone))
     : embeddedBackends(config);
   const { broker, presence, link } = backends;
   const hub = new Hub(broker, log);
@@ -187,7 +205,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     server.listen(config.PORT, config.HOST, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  log.info({ node: config.NODE_ID, port, host: config.HOST, bus: link ? "redis" : "memory" }, "chat server listening");
+  log.info({ node: config.NODE_ID, port, host: config.HOST, bus: target?.kind ?? "memory" }, "chat server listening");
 
   return {
     nodeId: config.NODE_ID,

@@ -3,6 +3,28 @@ import { z } from "zod";
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
+const hostPorts = z
+  .string()
+  .transform((v) =>
+    v
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z
+      .array(
+        z
+          .string()
+          .regex(/^[^\s:,]+:\d{1,5}$/, "host:port,host:port")
+          .transform((hp) => {
+            const i = hp.lastIndexOf(":");
+            return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)) };
+          }),
+      )
+      .min(1, "host:port,host:port"),
+  );
+
 /** One row per variable: the schema validates it, `help` documents it in `--help` and the README. */
 const spec = {
   PORT: { schema: int(3000, 0, 65535), help: "HTTP port (0 picks a free one)" },
@@ -13,6 +35,23 @@ const spec = {
       .regex(/^rediss?:\/\/.+/, "must be a redis:// or rediss:// URL")
       .optional(),
     help: "Redis to scale out through; unset = embedded in-memory bus (one process)",
+  },
+  REDIS_CLUSTER_NODES: {
+    schema: z
+      .string()
+      .transform((v) => v.replace(/^redis-cluster:\/\//, ""))
+      .pipe(hostPorts)
+      .optional(),
+    help: "Redis Cluster seeds, host:port,host:port (or redis-cluster://host:port,...); rooms use sharded Pub/Sub",
+  },
+  REDIS_SENTINELS: {
+    schema: hostPorts.optional(),
+    help: "Sentinels watching a primary/replica pair, host:port,host:port",
+  },
+  REDIS_SENTINEL_NAME: { schema: z.string().min(1).default("mymaster"), help: "the primary's name in Sentinel" },
+  REDIS_PASSWORD: {
+    schema: z.string().min(1).optional(),
+    help: "password for REDIS_CLUSTER_NODES or REDIS_SENTINELS (REDIS_URL carries its own)",
   },
   REDIS_PREFIX: {
     schema: z
@@ -27,7 +66,7 @@ const spec = {
       .string()
       .regex(/^[A-Za-z0-9_-]{1,32}$/, "1-32 of A-Z a-z 0-9 _ -")
       .default(() => randomBytes(4).toString("hex")),
-    help: "this process's id in a cluster (default: random)",
+    help: "this process's id among the nodes",
   },
   PRESENCE_TTL: { schema: int(15, 2, 300), help: "seconds after which a silent node's users are dropped" },
   LOG_LEVEL: {
@@ -38,6 +77,7 @@ const spec = {
   MAX_NAME_LENGTH: { schema: int(32, 1, 256), help: "characters in a nickname" },
   MAX_ROOM_LENGTH: { schema: int(32, 1, 256), help: "characters in a room name" },
   HISTORY_SIZE: { schema: int(100, 0, 100_000), help: "messages kept per room" },
+  HISTORY_MAX_AGE: { schema: int(0, 0, 31_536_000), help: "seconds a stored message is kept (0 = no limit)" },
   RATE_LIMIT: { schema: int(20, 0, 1_000_000), help: "requests per second per connection, sustained (0 = no limit)" },
   RATE_BURST: { schema: int(40, 1, 1_000_000), help: "requests a connection may send at once before the rate applies" },
   FLOOD_CLOSE_AFTER: {
@@ -85,7 +125,6 @@ const spec = {
     schema: int(10_000, 100, 600_000),
     help: "ms a graceful shutdown may take before the process exits anyway",
   },
-  HISTORY_MAX_AGE: { schema: int(0, 0, 31_536_000), help: "seconds a stored message is kept (0 = no limit)" },
 } as const;
 
 type Spec = typeof spec;
@@ -104,14 +143,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
     out[key] = parsed.data;
   }
-  return out as Config;
+  const config = out as Config;
+  const redisModes = [config.REDIS_URL, config.REDIS_CLUSTER_NODES, config.REDIS_SENTINELS].filter(
+    (v) => v !== undefined,
+  );
+  if (redisModes.length > 1) {
+    throw new ConfigError("set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS");
+  }
+  return config;
 }
 
 export function configHelp(): string {
   const rows = Object.entries(spec).map(([key, { schema, help }]) => {
     const def = (schema as z.ZodType).safeParse(undefined);
     const shown = key === "NODE_ID" ? "random" : def.success && def.data !== undefined ? String(def.data) : "unset";
-    return `  ${key.padEnd(22)} ${help} (default: ${shown})`;
+    return `  ${key.padEnd(26)} ${help} (default: ${shown})`;
   });
   return ["Usage: node dist/server.js", "", "Configuration comes from environment variables:", ...rows, ""].join("\n");
 }

@@ -125,8 +125,8 @@ describe("two nodes, one Redis", () => {
     await onA.client.action("left", (f) => f.ref === "l");
     expect(await roomSubscribers("sparse")).toBe(1);
     const channels = (await inspect.pubsub("CHANNELS", "chat:*")) as string[];
-    expect(channels).toContain(`chat:node:${a.nodeId}`);
-    expect(channels).toContain(`chat:node:${b.nodeId}`);
+    expect(channels).toContain(`chat:{chat:node:${a.nodeId}}`);
+    expect(channels).toContain(`chat:{chat:node:${b.nodeId}}`);
     // One subscription per node and room, never one per user.
     expect(await roomSubscribers("lobby")).toBe(2);
   });

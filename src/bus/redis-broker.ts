@@ -29,29 +29,52 @@ end
 `;
 
 /**
- * Stores and publishes in one step, so that the order of the stream and the
- * order of the channel can never differ: every node sees mids in order.
+ * Stores a message and, unless told to leave that to the caller (ARGV[6] is
+ * empty), publishes it in the same step, so that the order of the stream and
+ * the order of the channel can never differ. ARGV[6] names the command:
+ * PUBLISH, or SPUBLISH in a Cluster, where the channel shares the keys' slot.
  */
-const PUBLISH_STORED = `${EPOCH}
+const STORE_AND_PUBLISH = `${EPOCH}
 local mid = redis.call('INCR', KEYS[1])
 local frame = ARGV[2] .. mid .. ARGV[3]
 if tonumber(ARGV[4]) > 0 then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], mid .. '-0', 'ts', ARGV[5], 'f', frame)
 end
-redis.call('PUBLISH', ARGV[1], mid .. '\\t' .. epoch .. '\\t\\n' .. frame)
-return mid
+local payload = mid .. '\\t' .. epoch .. '\\t\\n' .. frame
+if ARGV[6] ~= '' then
+  redis.call(ARGV[6], ARGV[1], payload)
+end
+return {mid, payload}
 `;
 
-/** Reads the counter, the epoch and a window of the stream in one consistent step. */
+/**
+ * Publishes a message stored earlier, once the replicas have it, and moves
+ * the room's published mark (KEYS[1]) up to it: history shows nothing above
+ * that mark, so nobody sees a message a failover could still take back.
+ */
+const PUBLISH_REPLICATED = `
+local mid = tonumber(ARGV[3])
+if mid > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('SET', KEYS[1], mid)
+end
+return redis.call(ARGV[4], ARGV[1], ARGV[2])
+`;
+
+/**
+ * Reads the top mid, the epoch and a window of the stream in one consistent
+ * step. The top is the published mark where there is one (behind Sentinel),
+ * else the counter.
+ */
 const READ_HISTORY = `${EPOCH}
-local top = tonumber(redis.call('GET', KEYS[1]) or '0')
+local top = tonumber(redis.call('GET', KEYS[4]) or redis.call('GET', KEYS[1]) or '0')
 local entries
 if ARGV[1] == 'since' then
-  entries = redis.call('XRANGE', KEYS[2], '(' .. ARGV[2] .. '-0', '+')
+  entries = redis.call('XRANGE', KEYS[2], '(' .. ARGV[2] .. '-0', top .. '-0')
 elseif ARGV[1] == 'before' then
-  entries = redis.call('XREVRANGE', KEYS[2], '(' .. ARGV[2] .. '-0', '-', 'COUNT', ARGV[3])
+  local below = math.min(tonumber(ARGV[2]) - 1, top)
+  entries = redis.call('XREVRANGE', KEYS[2], below .. '-0', '-', 'COUNT', ARGV[3])
 else
-  entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', ARGV[3])
+  entries = redis.call('XREVRANGE', KEYS[2], top .. '-0', '-', 'COUNT', ARGV[3])
 end
 return {top, epoch, entries}
 `;
@@ -94,6 +117,10 @@ export class RedisBroker implements Broker {
   private readonly byChannel = new Map<string, RoomFeed>();
   private readonly nodeChannel: string;
   private up = false;
+  private connectedReplicas = 0;
+  private replicaTimer: NodeJS.Timeout | undefined;
+  /** Channels to subscribe to on the next (re)connect: all of them for one Redis; in a Cluster, the new ones. */
+  private readonly pending = new Set<string>();
 
   constructor(
     readonly nodeId: string,
@@ -101,19 +128,31 @@ export class RedisBroker implements Broker {
     private readonly keys: RedisKeys,
     private readonly limits: HistoryLimits,
     private readonly log: Logger,
+    /**
+     * Replicas that must hold a message before it is published (Sentinel):
+     * a failover then cannot lose a message that anyone has seen, nor give
+     * its mid to another.
+     */
+    private readonly replicas = 0,
   ) {
     this.nodeChannel = keys.nodeChannel(nodeId);
-    link.pub.defineCommand("chatPublishStored", { numberOfKeys: 3, lua: PUBLISH_STORED });
-    link.pub.defineCommand("chatReadHistory", { numberOfKeys: 3, lua: READ_HISTORY });
+    this.pending.add(this.nodeChannel);
+    link.pub.defineCommand("chatPublishStored", { numberOfKeys: 3, lua: STORE_AND_PUBLISH });
+    link.pub.defineCommand("chatReadHistory", { numberOfKeys: 4, lua: READ_HISTORY });
+    link.pub.defineCommand("chatPublishReplicated", { numberOfKeys: 1, lua: PUBLISH_REPLICATED });
   }
 
   async start(handler: BrokerHandler): Promise<void> {
     this.handler = handler;
-    this.link.sub.on("message", (channel: string, payload: string) => this.onMessage(channel, payload));
+    this.link.onMessage((channel, payload) => this.onMessage(channel, payload));
+    await this.link.start();
     this.link.on("down", () => this.setUp(false));
     this.link.on("up", () => void this.resume());
-    await this.link.start();
     await this.resume();
+    if (this.replicas > 0) {
+      this.connectedReplicas = this.replicas;
+      this.watchReplicas();
+    }
   }
 
   isUp(): boolean {
@@ -126,7 +165,8 @@ export class RedisBroker implements Broker {
     this.feeds.set(room, feed);
     this.byChannel.set(feed.channel, feed);
     // While Redis is away the room still works locally; resume() subscribes it later.
-    if (this.up) await this.link.sub.subscribe(feed.channel);
+    if (this.up) await this.link.subscribe([feed.channel]);
+    else this.pending.add(feed.channel);
   }
 
   async unsubscribe(room: string): Promise<void> {
@@ -134,30 +174,35 @@ export class RedisBroker implements Broker {
     if (!feed) return;
     this.feeds.delete(room);
     this.byChannel.delete(feed.channel);
-    if (this.up) await this.link.sub.unsubscribe(feed.channel).catch(() => undefined);
+    this.pending.delete(feed.channel);
+    if (this.up) await this.link.unsubscribe(feed.channel).catch(() => undefined);
   }
 
   async publish(room: string, frame: string, exclude?: string): Promise<void> {
     this.link.assertUp();
-    await this.command(() => this.link.pub.publish(this.keys.roomChannel(room), `\t\t${exclude ?? ""}\n${frame}`));
+    await this.command(() => this.link.publish(this.keys.roomChannel(room), `\t\t${exclude ?? ""}\n${frame}`));
   }
 
   async publishStored(room: string, message: StoredFrame): Promise<number> {
     this.link.assertUp();
     const k = this.keys;
-    const mid = await this.command(() =>
+    const channel = k.roomChannel(room);
+    const publishNow = this.replicas === 0 ? (this.link.sharded ? "SPUBLISH" : "PUBLISH") : "";
+    const [mid, payload] = await this.command(() =>
       (this.link.pub as unknown as Scripts).chatPublishStored(
         k.roomSeq(room),
         k.roomLog(room),
         k.roomEpoch(room),
-        k.roomChannel(room),
+        channel,
         message.head,
         message.tail,
         String(this.limits.size),
         String(Date.now()),
+        publishNow,
         newEpoch(),
       ),
     );
+    if (publishNow === "") await this.publishReplicated(room, Number(mid), payload);
     return Number(mid);
   }
 
@@ -175,6 +220,7 @@ export class RedisBroker implements Broker {
         k.roomSeq(room),
         k.roomLog(room),
         k.roomEpoch(room),
+        k.roomPublished(room),
         mode,
         String(arg),
         String(query.limit + 1),
@@ -186,15 +232,52 @@ export class RedisBroker implements Broker {
     return answerQuery(stored, Number(top), epoch, query, this.limits.maxAgeMs);
   }
 
+  /**
+   * Waits for the replicas that are connected, then publishes. With none
+   * connected (right after a failover) it publishes at once rather than stall
+   * every message. Should the publication itself be lost, the message is
+   * stored all the same: every node fetches it from the stream when the next
+   * mid shows it the gap.
+   */
+  private async publishReplicated(room: string, mid: number, payload: string): Promise<void> {
+    const wanted = Math.min(this.replicas, this.connectedReplicas);
+    if (wanted > 0) {
+      const acked = Number(await this.command(() => this.link.pub.call("WAIT", wanted, 1000)));
+      if (acked < wanted) this.log.warn({ acked, wanted }, "a message reached fewer replicas than wanted");
+    }
+    const k = this.keys;
+    await (this.link.pub as unknown as Scripts)
+      .chatPublishReplicated(k.roomPublished(room), k.roomChannel(room), payload, String(mid), "PUBLISH")
+      .catch((err: unknown) => {
+        this.log.warn({ err }, "stored a message but could not publish it; nodes will fetch it from history");
+      });
+  }
+
+  /** Behind Sentinel: how many replicas the primary has now, read from ROLE once a second. */
+  private watchReplicas(): void {
+    this.replicaTimer = setInterval(() => {
+      if (!this.link.isUp) return;
+      this.link.pub
+        .call("ROLE")
+        .then((role) => {
+          const [kind, , replicas] = role as [string, number, unknown[]];
+          this.connectedReplicas = kind === "master" ? replicas.length : 0;
+        })
+        .catch(() => undefined);
+    }, 1000);
+    this.replicaTimer.unref();
+  }
+
   async sendToNode(nodeId: string, message: NodeMessage): Promise<boolean> {
     this.link.assertUp();
     const receivers = await this.command(() =>
-      this.link.pub.publish(this.keys.nodeChannel(nodeId), JSON.stringify(message)),
+      this.link.publish(this.keys.nodeChannel(nodeId), JSON.stringify(message)),
     );
     return receivers > 0;
   }
 
   async close(): Promise<void> {
+    clearInterval(this.replicaTimer);
     this.setUp(false);
     await this.link.close();
   }
@@ -217,8 +300,10 @@ export class RedisBroker implements Broker {
   /** After (re)connecting: subscribe to everything this node needs, then replay what it missed. */
   private async resume(): Promise<void> {
     try {
-      const channels = [this.nodeChannel, ...this.byChannel.keys()];
-      await this.link.sub.subscribe(...channels);
+      // In a Cluster, ioredis keeps sharded subscriptions itself, following their slots.
+      const channels = this.link.sharded ? [...this.pending] : [this.nodeChannel, ...this.byChannel.keys()];
+      await this.link.subscribe(channels);
+      this.pending.clear();
       this.setUp(true);
       for (const feed of this.feeds.values()) {
         if (feed.lastMid > 0) void this.replay(feed);
@@ -289,8 +374,9 @@ export class RedisBroker implements Broker {
 }
 
 interface Scripts {
-  chatPublishStored(...args: string[]): Promise<number>;
+  chatPublishStored(...args: string[]): Promise<[number, string]>;
   chatReadHistory(...args: string[]): Promise<[number, string, StreamEntry[]]>;
+  chatPublishReplicated(...args: string[]): Promise<number>;
 }
 
 function toStored([id, fields]: StreamEntry): Stored {

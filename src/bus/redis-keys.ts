@@ -22,6 +22,11 @@ export class RedisKeys {
     return `${this.tag(room)}:log`;
   }
 
+  /** The highest mid published after its replicas had it (Sentinel only). */
+  roomPublished(room: string): string {
+    return `${this.tag(room)}:pub`;
+  }
+
   roomEpoch(room: string): string {
     return `${this.tag(room)}:epoch`;
   }
@@ -30,8 +35,9 @@ export class RedisKeys {
     return `${this.tag(room)}:members`;
   }
 
+  /** Tagged like a room's names, so in a Cluster it is a sharded channel of its own. */
   nodeChannel(nodeId: string): string {
-    return `${this.prefix}:node:${nodeId}`;
+    return `${this.prefix}:{${this.prefix}:node:${nodeId}}`;
   }
 
   /** Heartbeats: node id scored by the time of its last beat. */

@@ -1,10 +1,21 @@
 import { EventEmitter } from "node:events";
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
 import { BrokerUnavailable } from "./broker.js";
 
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Where Redis is: one server, a Cluster, or a primary that Sentinel watches. */
+export type RedisTarget =
+  | { kind: "single"; url: string }
+  | { kind: "cluster"; nodes: HostPort[]; password: string | undefined }
+  | { kind: "sentinel"; sentinels: HostPort[]; name: string; password: string | undefined };
+
 export interface RedisLinkOptions {
-  url: string;
+  target: RedisTarget;
   /** How long start() may wait for Redis before giving up. */
   connectTimeoutMs: number;
 }
@@ -22,14 +33,46 @@ const clientOptions: RedisOptions = {
   retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000) + Math.floor(Math.random() * 100),
 };
 
+export type RedisClient = Redis | Cluster;
+
+function connect(target: RedisTarget, role: "pub" | "sub"): RedisClient {
+  const connectionName = `chat-${role}`;
+  switch (target.kind) {
+    case "single":
+      return new Redis(target.url, { ...clientOptions, connectionName });
+    case "sentinel":
+      return new Redis({
+        ...clientOptions,
+        connectionName,
+        sentinels: target.sentinels,
+        name: target.name,
+        password: target.password,
+        // Listen to the sentinels' +switch-master rather than wait for the old primary to time out.
+        failoverDetector: true,
+      });
+    case "cluster":
+      return new Cluster(target.nodes, {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        // Each shard's channels get a subscriber connection to that shard, which
+        // ioredis moves with the slots (MOVED, SUNSUBSCRIBE on migration).
+        shardedSubscribers: role === "sub",
+        clusterRetryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2000),
+        redisOptions: { ...clientOptions, connectionName, password: target.password },
+      });
+  }
+}
+
 /**
  * The process's two connections to Redis, as the tutorial had them: one to
- * publish and run commands, one to subscribe. Emits `down` once per outage and
- * `up` when both are back.
+ * publish and run commands, one to subscribe (in a Cluster, one of each per
+ * shard). Emits `down` once per outage and `up` when both are back.
  */
 export class RedisLink extends EventEmitter<{ up: []; down: [] }> {
-  readonly pub: Redis;
-  readonly sub: Redis;
+  readonly pub: RedisClient;
+  readonly sub: RedisClient;
+  /** Cluster rooms use sharded Pub/Sub, so each room's traffic stays on the shard that owns it. */
+  readonly sharded: boolean;
   private up = false;
 
   constructor(
@@ -37,18 +80,27 @@ export class RedisLink extends EventEmitter<{ up: []; down: [] }> {
     private readonly log: Logger,
   ) {
     super();
-    this.pub = new Redis(options.url, { ...clientOptions, connectionName: "chat-pub" });
-    this.sub = new Redis(options.url, { ...clientOptions, connectionName: "chat-sub" });
+    this.sharded = options.target.kind === "cluster";
+    this.pub = connect(options.target, "pub");
+    this.sub = connect(options.target, "sub");
     for (const client of [this.pub, this.sub]) {
       // ioredis reports each failed reconnect; the outage is logged once, in markDown.
       client.on("error", () => undefined);
       client.on("close", () => this.markDown());
+      client.on("end", () => this.markDown());
       client.on("ready", () => this.checkUp());
     }
   }
 
   get isUp(): boolean {
     return this.up;
+  }
+
+  describe(): string {
+    const t = this.options.target;
+    if (t.kind === "single") return redactUrl(t.url);
+    const list = (t.kind === "cluster" ? t.nodes : t.sentinels).map((n) => `${n.host}:${n.port}`).join(",");
+    return t.kind === "cluster" ? `cluster ${list}` : `sentinel ${t.name} via ${list}`;
   }
 
   /** Connects both, or rejects with the reason once `connectTimeoutMs` has passed. */
@@ -64,9 +116,7 @@ export class RedisLink extends EventEmitter<{ up: []; down: [] }> {
         const timer = setTimeout(() => {
           const why = lastError?.message ?? "no answer";
           reject(
-            new Error(
-              `Redis at ${redactUrl(this.options.url)} not reachable within ${this.options.connectTimeoutMs} ms: ${why}`,
-            ),
+            new Error(`Redis at ${this.describe()} not reachable within ${this.options.connectTimeoutMs} ms: ${why}`),
           );
         }, this.options.connectTimeoutMs);
         this.once("up", () => {
@@ -100,6 +150,29 @@ export class RedisLink extends EventEmitter<{ up: []; down: [] }> {
   /** Throws BrokerUnavailable unless Redis can take commands now. */
   assertUp(): void {
     if (this.pub.status !== "ready") throw new BrokerUnavailable();
+  }
+
+  async subscribe(channels: string[]): Promise<void> {
+    if (channels.length === 0) return;
+    if (!this.sharded) {
+      await this.sub.subscribe(...channels);
+      return;
+    }
+    // Sharded subscriptions go one channel at a time: each may live on another shard.
+    await Promise.all(channels.map((c) => this.sub.ssubscribe(c)));
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    if (this.sharded) await this.sub.sunsubscribe(channel);
+    else await this.sub.unsubscribe(channel);
+  }
+
+  async publish(channel: string, payload: string): Promise<number> {
+    return Number(await (this.sharded ? this.pub.spublish(channel, payload) : this.pub.publish(channel, payload)));
+  }
+
+  onMessage(listener: (channel: string, payload: string) => void): void {
+    this.sub.on(this.sharded ? "smessage" : "message", listener);
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,6 @@
+import { expect } from "vitest";
 import { joinedUser, type User } from "./chat.js";
+import type { NodeProcess } from "./processes.js";
 import { type Frame, SockClient } from "./sockjs-client.js";
 
 /**
@@ -132,4 +134,69 @@ export class SequencePublisher {
   close(): void {
     this.user?.client.close();
   }
+}
+
+/** The chat nodes of a fault test; `alive` is false while a test has one down. */
+export interface Nodes {
+  nodes: { proc: NodeProcess; alive: boolean }[];
+  pick(): string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const between = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
+
+/** Runs the publisher while `chaos` does its worst, then checks every subscriber got 1..N once, in order. */
+export async function sequenceSurvives(
+  label: string,
+  cluster: Nodes,
+  durationMs: number,
+  cleanups: (() => unknown)[],
+  chaos: (subscribers: ResumingSubscriber[], until: number) => Promise<void>,
+): Promise<void> {
+  const room = `fault-${label.replace(/\W/g, "").toLowerCase()}`;
+  const subscribers = Array.from({ length: 5 }, (_, i) => new ResumingSubscriber(`sub${i}`, room, cluster.pick));
+  cleanups.push(() => {
+    for (const s of subscribers) s.stop();
+  });
+  await Promise.all(subscribers.map((s) => s.connect()));
+  // The publisher stays on node B, which is never killed: it must not lose its own unacknowledged sends.
+  const publisher = new SequencePublisher(room, () => cluster.nodes[1]!.proc.url);
+  cleanups.push(() => publisher.close());
+  await publisher.start();
+
+  const until = Date.now() + durationMs;
+  const watchdog = setInterval(() => {
+    for (const s of subscribers) void s.ensureConnected();
+  }, 100);
+  const [sent] = await Promise.all([publisher.run(durationMs, 50), chaos(subscribers, until)]);
+  const deadline = Date.now() + 20000;
+  while (Date.now() < deadline && subscribers.some((s) => s.numbers.length < sent)) await sleep(100);
+  clearInterval(watchdog);
+
+  const expected = Array.from({ length: sent }, (_, i) => i + 1);
+  console.log(`${label}: published ${sent} (refused and resent: ${publisher.refusals})`);
+  for (const s of subscribers) {
+    const unique = new Set(s.numbers).size;
+    console.log(
+      `  ${s.name}: received ${s.numbers.length}, distinct ${unique}, lost ${sent - unique}, ` +
+        `duplicated ${s.numbers.length - unique}, reconnects ${s.reconnects}`,
+    );
+  }
+  for (const s of subscribers) {
+    expect(s.problems, s.name).toEqual([]);
+    expect(s.numbers, s.name).toEqual(expected);
+  }
+  // Enough traffic that the faults above fell in the middle of it.
+  expect(sent).toBeGreaterThan(100);
+}
+
+/** Cuts random subscribers' connections at random moments until `until`. */
+export async function cutRandomly(subscribers: ResumingSubscriber[], until: number): Promise<void> {
+  const cuts: Promise<void>[] = [];
+  while (Date.now() < until - 1500) {
+    await sleep(between(200, 900));
+    const s = subscribers[Math.floor(Math.random() * subscribers.length)]!;
+    if (s.connected) cuts.push(s.cut(between(0, 1500)));
+  }
+  await Promise.all(cuts);
 }

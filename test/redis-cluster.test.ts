@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { joinedUser, joinRoom, say, type User } from "./support/chat.js";
+import { type NodeProcess, startNode } from "./support/processes.js";
+import { type RedisCluster, startCluster } from "./support/redis-topologies.js";
+import { cutRandomly, type Nodes, sequenceSurvives } from "./support/sequence.js";
+
+let cluster: RedisCluster;
+let chat: Nodes;
+const cleanups: (() => unknown)[] = [];
+
+const env = () => ({ REDIS_CLUSTER_NODES: `redis-cluster://${cluster.seeds}`, RATE_LIMIT: "0", HISTORY_SIZE: "1000" });
+
+beforeAll(async () => {
+  cluster = await startCluster(3);
+  const procs = await Promise.all([startNode(env()), startNode(env())]);
+  const nodes = procs.map((proc) => ({ proc, alive: true }));
+  chat = {
+    nodes,
+    pick: () => {
+      const alive = nodes.filter((n) => n.alive);
+      return alive[Math.floor(Math.random() * alive.length)]!.proc.url;
+    },
+  };
+}, 60000);
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+  await Promise.all(chat?.nodes.map((n) => n.proc.stop()) ?? []);
+  await cluster?.stop();
+});
+
+const channelOf = (room: string) => `chat:{chat:${room}}:msg`;
+
+/** Which primary owns a channel's slot. */
+async function ownerOf(channel: string): Promise<number> {
+  const probe = cluster.client(cluster.primaries[0]!.port);
+  const slot = Number(await probe.cluster("KEYSLOT", channel));
+  const ranges = (await probe.cluster("SLOTS")) as unknown as [number, number, [string, number]][];
+  const range = ranges.find(([lo, hi]) => slot >= lo && slot <= hi)!;
+  return range[2][1];
+}
+
+async function user(node: NodeProcess): Promise<User> {
+  const u = await joinedUser(node.url);
+  cleanups.push(() => u.client.close());
+  return u;
+}
+
+describe("Redis Cluster with sharded Pub/Sub", () => {
+  it("serves rooms on every shard across nodes, each room's channel only on the shard that owns it", async () => {
+    // One room per shard.
+    const byOwner = new Map<number, string>();
+    for (let i = 0; byOwner.size < cluster.primaries.length && i < 1000; i++) {
+      const owner = await ownerOf(channelOf(`shard-${i}`));
+      if (!byOwner.has(owner)) byOwner.set(owner, `shard-${i}`);
+    }
+    expect(byOwner.size).toBe(3);
+    const [a, b] = chat.nodes.map((n) => n.proc) as [NodeProcess, NodeProcess];
+    for (const room of byOwner.values()) {
+      const onA = await user(a);
+      const onB = await user(b);
+      await joinRoom(onA, room);
+      await joinRoom(onB, room);
+      const mid = await say(onA, `hello ${room}`, room);
+      const got = await onB.client.action("message", (f) => f.mid === mid && f.room === room);
+      expect(got.message).toBe(`hello ${room}`);
+      const back = await say(onB, `back ${room}`, room);
+      await onA.client.action("message", (f) => f.mid === back && f.room === room);
+    }
+    for (const primary of cluster.primaries) {
+      const c = cluster.client(primary.port);
+      const owned = (await c.call("PUBSUB", "SHARDCHANNELS")) as string[];
+      for (const channel of owned) expect(await ownerOf(channel), channel).toBe(primary.port);
+      for (const [owner, room] of byOwner) {
+        const [, count] = (await c.call("PUBSUB", "SHARDNUMSUB", channelOf(room))) as [string, number];
+        expect(Number(count), `${room} on ${primary.port}`).toBe(owner === primary.port ? 2 : 0);
+      }
+      console.log(`shard ${primary.port}: ${owned.length} sharded channels`);
+    }
+  });
+
+  it("passes the history/recovery fault test on the cluster", async () => {
+    await sequenceSurvives("cluster cuts and a node kill", chat, 12000, cleanups, async (subscribers, until) => {
+      const killer = (async () => {
+        await new Promise((r) => setTimeout(r, 4000));
+        const a = chat.nodes[0]!;
+        a.alive = false;
+        await a.proc.kill();
+        await new Promise((r) => setTimeout(r, 800));
+        a.proc = await startNode(env(), a.proc.port);
+        a.alive = true;
+      })();
+      await Promise.all([cutRandomly(subscribers, until), killer]);
+    });
+  }, 90000);
+});

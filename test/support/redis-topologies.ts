@@ -1,0 +1,189 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { Redis } from "ioredis";
+import { freePort, stopChild, waitForLine } from "./processes.js";
+
+const run = promisify(execFile);
+
+export interface ServerProcess {
+  readonly port: number;
+  readonly dir: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+  restart(): Promise<void>;
+}
+
+/** One redis-server (or sentinel) on a free port, in a directory of its own. */
+async function serverProcess(args: (port: number, dir: string) => string[], ready: RegExp): Promise<ServerProcess> {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), "chat-redis-"));
+  const launch = async () => {
+    const child = spawn("redis-server", args(port, dir), { stdio: ["ignore", "pipe", "pipe"], cwd: dir });
+    await waitForLine(child, ready, 15000, `redis-server on ${port}`);
+    return child;
+  };
+  const proc: ServerProcess = {
+    port,
+    dir,
+    child: await launch(),
+    stop: () => stopChild(proc.child, "SIGTERM"),
+    kill: () => stopChild(proc.child, "SIGKILL"),
+    restart: async () => {
+      proc.child = await launch();
+    },
+  };
+  return proc;
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`not within ${timeoutMs} ms: ${what}`);
+}
+
+export interface RedisCluster {
+  readonly primaries: ServerProcess[];
+  /** For REDIS_CLUSTER_NODES. */
+  readonly seeds: string;
+  /** A client to the primary on `port`, for inspection. */
+  client(port: number): Redis;
+  stop(): Promise<void>;
+}
+
+/** Three primaries with --cluster-enabled, joined by `redis-cli --cluster create`, no replicas. */
+export async function startCluster(primaries = 3): Promise<RedisCluster> {
+  const servers = await Promise.all(
+    Array.from({ length: primaries }, () =>
+      serverProcess(
+        (port, dir) => [
+          "--port",
+          String(port),
+          "--bind",
+          "127.0.0.1",
+          "--dir",
+          dir,
+          "--save",
+          "",
+          "--appendonly",
+          "yes",
+          "--cluster-enabled",
+          "yes",
+          "--cluster-config-file",
+          "nodes.conf",
+          "--cluster-node-timeout",
+          "2000",
+        ],
+        /Ready to accept connections/,
+      ),
+    ),
+  );
+  const addresses = servers.map((s) => `127.0.0.1:${s.port}`);
+  await run("redis-cli", ["--cluster", "create", ...addresses, "--cluster-replicas", "0", "--cluster-yes"]);
+  const clients: Redis[] = [];
+  const client = (port: number) => {
+    const c = new Redis({ host: "127.0.0.1", port, maxRetriesPerRequest: 1 });
+    clients.push(c);
+    return c;
+  };
+  for (const s of servers) {
+    const c = client(s.port);
+    await until(async () => String(await c.cluster("INFO")).includes("cluster_state:ok"), 20000, "cluster state ok");
+  }
+  return {
+    primaries: servers,
+    seeds: addresses.join(","),
+    client,
+    stop: async () => {
+      for (const c of clients) c.disconnect();
+      await Promise.all(servers.map((s) => s.stop()));
+    },
+  };
+}
+
+export interface SentinelSetup {
+  primary: ServerProcess;
+  replica: ServerProcess;
+  sentinels: ServerProcess[];
+  /** For REDIS_SENTINELS. */
+  readonly addresses: string;
+  readonly name: string;
+  /** The port of whichever server the sentinels call primary now. */
+  currentPrimaryPort(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** A primary, one replica and three sentinels on loopback, failing over after 1 s of silence. */
+export async function startSentinels(): Promise<SentinelSetup> {
+  const name = "chatmaster";
+  const redisArgs = (port: number, dir: string) => [
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    dir,
+    "--save",
+    "",
+    "--appendonly",
+    "yes",
+  ];
+  const primary = await serverProcess(redisArgs, /Ready to accept connections/);
+  const replica = await serverProcess(
+    (port, dir) => [...redisArgs(port, dir), "--replicaof", "127.0.0.1", String(primary.port)],
+    /MASTER <-> REPLICA sync: Finished with success/,
+  );
+  const sentinels = await Promise.all(
+    [0, 1, 2].map(() =>
+      serverProcess((port, dir) => {
+        const conf = path.join(dir, "sentinel.conf");
+        writeFileSync(
+          conf,
+          [
+            `port ${port}`,
+            "bind 127.0.0.1",
+            `dir ${dir}`,
+            `sentinel monitor ${name} 127.0.0.1 ${primary.port} 2`,
+            `sentinel down-after-milliseconds ${name} 1000`,
+            `sentinel failover-timeout ${name} 5000`,
+            `sentinel parallel-syncs ${name} 1`,
+            "",
+          ].join("\n"),
+        );
+        return [conf, "--sentinel"];
+      }, /Sentinel ID is|monitor master/),
+    ),
+  );
+  const ask = new Redis({ host: "127.0.0.1", port: sentinels[0]!.port, maxRetriesPerRequest: 1 });
+  const currentPrimaryPort = async () => {
+    const [, port] = (await ask.call("SENTINEL", "get-master-addr-by-name", name)) as [string, string];
+    return Number(port);
+  };
+  // Every sentinel must know the replica before a failover can pick it.
+  await until(
+    async () => {
+      const replicas = (await ask.call("SENTINEL", "replicas", name)) as unknown[];
+      return replicas.length === 1;
+    },
+    20000,
+    "sentinels see the replica",
+  );
+  return {
+    primary,
+    replica,
+    sentinels,
+    addresses: sentinels.map((s) => `127.0.0.1:${s.port}`).join(","),
+    name,
+    currentPrimaryPort,
+    stop: async () => {
+      ask.disconnect();
+      await Promise.all([...sentinels, replica, primary].map((s) => s.stop()));
+    },
+  };
+}
