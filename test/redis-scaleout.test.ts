@@ -23,6 +23,8 @@ beforeAll(async () => {
   const env = { REDIS_URL: redis.url, PRESENCE_TTL: "3" };
   [a, b] = await Promise.all([startNode(env), startNode(env)]);
   inspect = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  // It loses its server on purpose during the outage test.
+  inspect.on("error", () => undefined);
 });
 afterAll(async () => {
   for (const u of open) u.client.close();
@@ -177,7 +179,13 @@ describe("a Redis outage", () => {
     // The subscriptions came back with the connection: B hears A again.
     expect(await roomSubscribers("lobby")).toBe(2);
     const after = await say(a1, "after the outage");
-    await b1.client.action("message", (f) => f.mid === after);
+    await b1.client.action("message", (f) => f.mid === after && f.message === "after the outage");
+    // That Redis kept nothing: the room's mids start over, and members are told so before the first new one.
+    const firstEpoch = b1.client.all("history")[0]?.epoch;
+    const reset = b1.client.frames.findIndex((f) => f.action === "history" && f.epoch !== firstEpoch);
+    expect(b1.client.frames[reset]).toMatchObject({ room: "lobby", recovered: false, messages: [] });
+    expect(after).toBe(1);
+    expect(b1.client.frames.findIndex((f) => f.message === "after the outage")).toBeGreaterThan(reset);
     const back = await say(b1, "and back");
     await a1.client.action("message", (f) => f.mid === back);
     expect(b1.client.all("message").some((f) => f.message === "during the outage")).toBe(false);

@@ -347,6 +347,7 @@ export class RedisBroker implements Broker {
   private accept(feed: RoomFeed, envelope: Envelope & { epoch?: string }): void {
     if (envelope.mid !== undefined) {
       if (envelope.epoch !== undefined && envelope.epoch !== feed.epoch) {
+        if (feed.epoch !== "") this.handler?.onReset(feed.room, envelope.epoch);
         feed.epoch = envelope.epoch;
         feed.lastMid = 0;
       }

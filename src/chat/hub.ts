@@ -116,6 +116,15 @@ export class Hub implements BrokerHandler {
     );
   }
 
+  /** Tells local members the room's mids start over, as an empty, unrecovered history of the new epoch. */
+  onReset(room: string, epoch: string): void {
+    const members = this.rooms.get(room);
+    if (!members) return;
+    this.log.warn({ room, epoch }, "a room's history started over");
+    const frame = frames.history({ room, epoch, recovered: false, more: false, ref: undefined }, []);
+    for (const m of members) m.send(frame);
+  }
+
   onState(up: boolean): void {
     this.up = up;
   }
