@@ -18,6 +18,7 @@ import { createMetrics } from "./metrics.js";
 import { MemoryPresence } from "./storage/memory-presence.js";
 import type { Member, Presence } from "./storage/presence.js";
 import { RedisPresence } from "./storage/redis-presence.js";
+import { OutFrame } from "./transport/out-frame.js";
 import { installSockjs, type Peer } from "./transport/sockjs-endpoint.js";
 
 export interface ChatServer {
@@ -155,7 +156,6 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       rateBurst: config.RATE_BURST,
       floodCloseAfter: config.FLOOD_CLOSE_AFTER,
       maxRooms: config.MAX_ROOMS_PER_CONNECTION,
-      maxPendingBytes: config.MAX_PENDING_BYTES,
     },
     authenticate: config.AUTH_SECRET ? tokenVerifier(config.AUTH_SECRET, limits) : undefined,
   };
@@ -178,7 +178,9 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     if (!perAddress.acquire(peer.clientAddress)) {
       metrics.refused("too_many_connections");
       log.info({ code: "too_many_connections", addr: peer.clientAddress }, "connection refused");
-      peer.send(frames.error("too_many_connections", "too many connections from your address", undefined));
+      peer.send(
+        new OutFrame(frames.error("too_many_connections", "too many connections from your address", undefined)),
+      );
       peer.close(CloseCode.tooManyConnections, "Too many connections");
       return;
     }
@@ -194,7 +196,12 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
   };
   installSockjs(
     server,
-    { maxFrameBytes: config.MAX_FRAME_BYTES, allowedOrigins: config.ALLOWED_ORIGINS, trustProxy: config.TRUST_PROXY },
+    {
+      maxFrameBytes: config.MAX_FRAME_BYTES,
+      maxPendingBytes: config.MAX_PENDING_BYTES,
+      allowedOrigins: config.ALLOWED_ORIGINS,
+      trustProxy: config.TRUST_PROXY,
+    },
     log,
     onPeer,
   );

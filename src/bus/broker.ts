@@ -66,8 +66,6 @@ export interface BrokerHandler {
   onNode(message: NodeMessage): void;
   /** A room's history started over (Redis lost it): mids begin again at 1 under this epoch. */
   onReset(room: string, epoch: string): void;
-  /** The link to the other nodes went down (false) or came back (true). */
-  onState(up: boolean): void;
 }
 
 export interface Broker {

@@ -292,9 +292,7 @@ export class RedisBroker implements Broker {
   }
 
   private setUp(up: boolean): void {
-    if (this.up === up) return;
     this.up = up;
-    this.handler?.onState(up);
   }
 
   /** After (re)connecting: subscribe to everything this node needs, then replay what it missed. */

@@ -1,13 +1,14 @@
 import type { Logger } from "pino";
 import { type Broker, type BrokerHandler, BrokerUnavailable, type Envelope, type NodeMessage } from "../bus/broker.js";
+import { OutFrame } from "../transport/out-frame.js";
 import * as frames from "./frames.js";
 
 /** What the hub needs of a connection's session. */
 export interface Recipient {
   readonly id: string;
   readonly name: string;
-  /** Takes a room publication; a session still loading history holds it back. */
-  receive(room: string, envelope: Envelope): void;
+  /** Takes a room publication (encoded once for all recipients); a session still loading history holds it back. */
+  receive(room: string, envelope: Envelope, frame: OutFrame): void;
   send(frame: string): void;
 }
 
@@ -27,7 +28,6 @@ export class Hub implements BrokerHandler {
   private readonly rooms = new Map<string, Set<Recipient>>();
   private readonly subscribed = new Set<string>();
   private readonly roomOps = new Map<string, Promise<void>>();
-  private up = true;
 
   constructor(
     private readonly broker: Broker,
@@ -36,14 +36,6 @@ export class Hub implements BrokerHandler {
 
   get nodeId(): string {
     return this.broker.nodeId;
-  }
-
-  get connectionCount(): number {
-    return this.local.size;
-  }
-
-  get isUp(): boolean {
-    return this.up;
   }
 
   register(r: Recipient): void {
@@ -87,15 +79,12 @@ export class Hub implements BrokerHandler {
     this.onRoom(room, { frame });
   }
 
-  subscribedRooms(): string[] {
-    return [...this.subscribed];
-  }
-
   onRoom(room: string, envelope: Envelope): void {
     const members = this.rooms.get(room);
     if (!members) return;
+    const frame = new OutFrame(envelope.frame);
     for (const m of members) {
-      if (m.id !== envelope.exclude) m.receive(room, envelope);
+      if (m.id !== envelope.exclude) m.receive(room, envelope, frame);
     }
   }
 
@@ -123,10 +112,6 @@ export class Hub implements BrokerHandler {
     this.log.warn({ room, epoch }, "a room's history started over");
     const frame = frames.history({ room, epoch, recovered: false, more: false, ref: undefined }, []);
     for (const m of members) m.send(frame);
-  }
-
-  onState(up: boolean): void {
-    this.up = up;
   }
 
   /** Hands a private message to the target's node; false when that node is gone. */

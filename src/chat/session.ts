@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { type Broker, BrokerUnavailable, type Envelope, type HistoryPage, type HistoryQuery } from "../bus/broker.js";
 import type { Metrics } from "../metrics.js";
 import type { Presence } from "../storage/presence.js";
+import { OutFrame } from "../transport/out-frame.js";
 import type { Peer } from "../transport/sockjs-endpoint.js";
 import type { Identity } from "./auth.js";
 import { CloseCode } from "./close-codes.js";
@@ -32,7 +33,6 @@ export interface Policy {
   rateBurst: number;
   floodCloseAfter: number;
   maxRooms: number;
-  maxPendingBytes: number;
 }
 
 const FLOOD_WINDOW_MS = 10_000;
@@ -79,6 +79,12 @@ export class Session implements Recipient {
    */
   open(autoJoin: boolean): Promise<void> {
     this.peer.onMessage((raw) => this.onRaw(raw));
+    this.peer.onSlowConsumer(() => {
+      if (this.closed) return;
+      this.ctx.metrics.refused("slow_consumer");
+      this.log.warn({ code: "slow_consumer" }, "closing a slow consumer");
+      this.close(CloseCode.slowConsumer, "Slow consumer: too much unsent data");
+    });
     this.peer.onClose(() => {
       this.closed = true;
       this.enqueue(() => this.leaveAll());
@@ -113,21 +119,20 @@ export class Session implements Recipient {
   }
 
   send(frame: string): void {
+    this.write(new OutFrame(frame));
+  }
+
+  private write(frame: OutFrame): void {
     if (this.closed) return;
     this.peer.send(frame);
     this.ctx.metrics.stats.framesOut++;
-    if (this.peer.pendingBytes() > this.ctx.policy.maxPendingBytes) {
-      this.ctx.metrics.refused("slow_consumer");
-      this.log.warn({ code: "slow_consumer", pending: this.peer.pendingBytes() }, "closing a slow consumer");
-      this.close(CloseCode.slowConsumer, "Slow consumer: too much unsent data");
-    }
   }
 
-  receive(room: string, envelope: Envelope): void {
+  receive(room: string, envelope: Envelope, frame: OutFrame): void {
     this.ctx.metrics.stats.deliveries++;
     const waiting = this.held.get(room);
     if (waiting) waiting.push(envelope);
-    else this.send(envelope.frame);
+    else this.write(frame);
   }
 
   /** Closes the connection; its departure is announced once SockJS reports it closed. */
