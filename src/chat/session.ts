@@ -58,17 +58,22 @@ export class Session implements Recipient {
   private readonly held = new Map<string, Envelope[]>();
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
-  private readonly log: Logger;
+  // Made on first use: most connections never log, and each costs memory held for its lifetime.
+  private logger: Logger | undefined;
+  private floods: WindowCounter | undefined;
   private readonly bucket: TokenBucket;
-  private readonly floods = new WindowCounter(FLOOD_WINDOW_MS);
 
   constructor(
     private readonly peer: Peer,
     private readonly ctx: ChatContext,
   ) {
     this.id = `${ctx.hub.nodeId}.${peer.sessionId}`;
-    this.log = ctx.log.child({ conn: this.id });
     this.bucket = new TokenBucket(ctx.policy.rateLimit, ctx.policy.rateBurst);
+  }
+
+  private get log(): Logger {
+    this.logger ??= this.ctx.log.child({ conn: this.id });
+    return this.logger;
   }
 
   /**
@@ -151,6 +156,7 @@ export class Session implements Recipient {
       return;
     }
     this.ctx.metrics.refused("rate_limited");
+    this.floods ??= new WindowCounter(FLOOD_WINDOW_MS);
     const floods = this.floods.hit();
     // One log line per flood, not one per refused frame.
     if (floods === 1) this.log.info({ code: "rate_limited" }, "request refused");
