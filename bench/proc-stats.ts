@@ -1,0 +1,23 @@
+import { readFileSync } from "node:fs";
+
+/** Linux reports utime/stime in clock ticks; USER_HZ is 100 on every mainstream kernel build. */
+const TICK_US = 10_000;
+
+/** CPU time (user + system) a process has used so far, in µs, from /proc/<pid>/stat. */
+export function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // The command name may contain spaces and parentheses: fields are counted after its closing one.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after "pid (comm) ".
+  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+}
+
+/** Resident set size in bytes, from /proc/<pid>/status. */
+export function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  return match ? Number(match[1]) * 1024 : 0;
+}
+
+export const sum = (pids: number[], read: (pid: number) => number): number =>
+  pids.reduce((total, pid) => total + read(pid), 0);

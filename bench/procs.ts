@@ -1,0 +1,90 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { freePort } from "../test/support/processes.js";
+
+export interface Proc {
+  readonly pid: number;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Every child this process started, so an interrupted run still leaves nothing behind. */
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of live) child.kill("SIGKILL");
+});
+
+function stopChild(child: ChildProcess, graceMs = 15_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      live.delete(child);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+function launch(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+): { child: ChildProcess; output: () => string } {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  live.add(child);
+  child.once("exit", () => live.delete(child));
+  let out = "";
+  const keep = (chunk: Buffer) => {
+    // Only the tail matters, for an error message.
+    out = (out + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  return { child, output: () => out };
+}
+
+/** Polls until `ready` says yes; fails if the child exits first or the deadline passes. */
+async function waitReady(child: ChildProcess, output: () => string, ready: () => Promise<boolean>, what: string) {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode}):\n${output()}`);
+    if (await ready().catch(() => false)) return;
+    await sleep(50);
+  }
+  await stopChild(child);
+  throw new Error(`${what} not ready after 15 s:\n${output()}`);
+}
+
+export async function startRedis(): Promise<Proc> {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), "bench-redis-"));
+  const { child, output } = launch(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"],
+    {},
+  );
+  await waitReady(child, output, async () => /Ready to accept connections/.test(output()), "redis-server");
+  return {
+    pid: child.pid as number,
+    port,
+    stop: async () => {
+      await stopChild(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts a Node server that answers 200 on GET /readyz once it can take connections. */
+export async function startNodeServer(args: string[], env: Record<string, string>, what: string): Promise<Proc> {
+  const port = await freePort();
+  const { child, output } = launch(process.execPath, args, { ...env, PORT: String(port), HOST: "127.0.0.1" });
+  const ready = async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200;
+  await waitReady(child, output, ready, what);
+  return { pid: child.pid as number, port, stop: () => stopChild(child) };
+}

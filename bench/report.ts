@@ -1,0 +1,89 @@
+import type { Idle, Step } from "./scenario.js";
+
+export interface Row {
+  metric: string;
+  values: number[];
+  digits: number;
+}
+
+const fmt = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : "—");
+
+/** A plain text table: one column per target, then ours ÷ the other. */
+export function table(title: string, targets: string[], rows: Row[]): string {
+  const paired = targets.length === 2;
+  const header = ["", ...targets, ...(paired ? [`${targets[0]} / ${targets[1]}`] : [])];
+  const body = rows.map((r) => {
+    const [a = Number.NaN, b = Number.NaN] = r.values;
+    const ratio = b === 0 ? "—" : `${fmt(a / b, 2)}×`;
+    return [r.metric, ...r.values.map((v) => fmt(v, r.digits)), ...(paired ? [ratio] : [])];
+  });
+  const widths = header.map((_, c) => Math.max(...[header, ...body].map((line) => (line[c] ?? "").length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join(" | ")} |`;
+  const rule = `|${widths.map((w, c) => (c === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|`;
+  return [`${title}`, "", line(header), rule, ...body.map(line)].join("\n");
+}
+
+/** Several runs of one scenario on one target as one: totals for rates and CPU, the worst tail. */
+export function combine(steps: Step[]): Step {
+  const total = (pick: (s: Step) => number) => steps.reduce((n, s) => n + pick(s), 0);
+  const received = total((s) => s.received);
+  const weighted = (pick: (s: Step) => number) => total((s) => pick(s) * s.received) / Math.max(1, received);
+  const median = (pick: (s: Step) => number) => {
+    const v = steps.map(pick).sort((a, b) => a - b);
+    return v[Math.floor((v.length - 1) / 2)] ?? Number.NaN;
+  };
+  return {
+    rate: steps[0]?.rate ?? 0,
+    seconds: total((s) => s.seconds),
+    sent: total((s) => s.sent),
+    expected: total((s) => s.expected),
+    received,
+    lost: total((s) => s.lost),
+    deliveredPerSec: median((s) => s.deliveredPerSec),
+    serverUsPerDelivery: weighted((s) => s.serverUsPerDelivery),
+    redisUsPerDelivery: weighted((s) => s.redisUsPerDelivery),
+    generatorPct: Math.max(...steps.map((s) => s.generatorPct)),
+    dropped: total((s) => s.dropped),
+    p50: median((s) => s.p50),
+    p90: median((s) => s.p90),
+    p99: Math.max(...steps.map((s) => s.p99)),
+    max: Math.max(...steps.map((s) => s.max)),
+  };
+}
+
+export function loadRows(steps: Step[]): Row[] {
+  const pick = (metric: string, digits: number, f: (s: Step) => number): Row => ({
+    metric,
+    digits,
+    values: steps.map(f),
+  });
+  return [
+    pick("server CPU µs/delivery", 2, (s) => s.serverUsPerDelivery),
+    pick("Redis CPU µs/delivery", 3, (s) => s.redisUsPerDelivery),
+    pick("deliveries/s", 0, (s) => s.deliveredPerSec),
+    pick("deliveries lost", 0, (s) => s.lost),
+    pick("latency p50 ms", 1, (s) => s.p50),
+    pick("latency p99 ms", 1, (s) => s.p99),
+    pick("latency max ms", 1, (s) => s.max),
+    pick("generator CPU % of a core", 0, (s) => s.generatorPct),
+  ];
+}
+
+export function idleRows(idle: Idle[]): Row[] {
+  return [
+    { metric: "RSS KiB/connection", digits: 1, values: idle.map((i) => i.rssPerConnKiB) },
+    { metric: "RSS MiB, all nodes, connected", digits: 0, values: idle.map((i) => i.rssAfterMiB) },
+    { metric: "idle CPU µs/conn/s", digits: 3, values: idle.map((i) => i.idleUsPerConnSec) },
+  ];
+}
+
+export function sweepTable(target: string, steps: Step[]): string {
+  const head = "| offered msg/s | delivered/s | lost | p50 ms | p99 ms | server µs/delivery | generator % |";
+  const rule = "|---:|---:|---:|---:|---:|---:|---:|";
+  const rows = steps.map(
+    (s) =>
+      `| ${s.rate} | ${fmt(s.deliveredPerSec, 0)} | ${s.lost} | ${fmt(s.p50, 1)} | ${fmt(s.p99, 1)} | ${fmt(s.serverUsPerDelivery, 2)} | ${fmt(s.generatorPct, 0)} |`,
+  );
+  return [`${target}`, "", head, rule, ...rows].join("\n");
+}
