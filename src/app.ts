@@ -1,5 +1,5 @@
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "pino";
 import type { Broker } from "./bus/broker.js";
 import { type HistoryLimits, MemoryBroker } from "./bus/memory-broker.js";
@@ -167,6 +167,12 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     metrics: metrics.registry,
   });
   const server = http.createServer(app);
+  // Upgraded (websocket) sockets leave the HTTP server's books; shutdown must still end them.
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
   const perAddress = new AddressCounter(config.MAX_CONNECTIONS_PER_IP);
   let draining = false;
 
@@ -226,6 +232,11 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       // Each session announces its departure to the other nodes as it goes.
       await Promise.allSettled(open.map((s) => s.settled));
       server.closeAllConnections();
+      for (const socket of sockets) {
+        // A clean end lets the close frames out; a peer that never answers is cut off after a second.
+        socket.end();
+        setTimeout(() => socket.destroy(), 1000).unref();
+      }
       await closed;
       await presence.close();
       await broker.close();

@@ -20,12 +20,13 @@ const log = createLogger(config.LOG_LEVEL);
 try {
   const server = await startChatServer(config, log);
   const stop = (signal: string) => {
-    log.info({ signal, timeoutMs: config.SHUTDOWN_TIMEOUT }, "shutting down");
+    // The deadline comes first, so that nothing below (a log line to a closed pipe) can stop it.
     const deadline = setTimeout(() => {
       log.error("shutdown timed out; exiting anyway");
       process.exit(1);
     }, config.SHUTDOWN_TIMEOUT);
     deadline.unref();
+    log.info({ signal, timeoutMs: config.SHUTDOWN_TIMEOUT }, "shutting down");
     server.close().then(
       () => {
         log.info("shut down cleanly");

@@ -274,6 +274,23 @@ describe("operations", () => {
     console.log(`SIGTERM to exit during traffic: ${took} ms`);
   });
 
+  it("shuts down cleanly with a client that stopped reading and Redis gone", async () => {
+    redis = await startRedis();
+    const n = await startNode({ REDIS_URL: redis.url, SHUTDOWN_TIMEOUT: "5000" });
+    const silent = new WebSocket(`${n.url.replace("http", "ws")}/sock/000/silent/websocket`);
+    await new Promise((r) => silent.once("open", r));
+    cleanups.push(() => silent.terminate());
+    (silent as unknown as { _socket: { pause(): void } })._socket.pause();
+    await redis.stop();
+    await sleep(300);
+    const started = Date.now();
+    const exited = new Promise<number | null>((r) => n.child.once("exit", (code) => r(code)));
+    n.child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(n.output()).toContain("shut down cleanly");
+  });
+
   it("serves Prometheus metrics and logs one line per connection and per refusal", async () => {
     redis = await startRedis();
     cleanups.push(() => redis.stop());
