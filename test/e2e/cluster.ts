@@ -1,0 +1,28 @@
+import { type NodeProcess, type RedisProcess, startNode, startRedis } from "../support/processes.js";
+
+/** The smallest scaled-out deployment: one redis-server and two chat nodes sharing it. */
+export interface Cluster {
+  readonly redis: RedisProcess;
+  /** What every node is started with; a restarted node needs the same. */
+  readonly env: Record<string, string>;
+  /** A test that restarts a node puts the new process here, so `stop` still reaches it. */
+  readonly nodes: [NodeProcess, NodeProcess];
+  stop(): Promise<void>;
+}
+
+export async function startCluster(): Promise<Cluster> {
+  const redis = await startRedis();
+  const env = { REDIS_URL: redis.url };
+  const started = await Promise.allSettled([startNode(env), startNode(env)]);
+  const nodes = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  const stop = async () => {
+    await Promise.all(nodes.map((node) => node.stop()));
+    await redis.stop();
+  };
+  const failed = started.find((s) => s.status === "rejected");
+  if (failed) {
+    await stop();
+    throw failed.reason;
+  }
+  return { redis, env, nodes: nodes as [NodeProcess, NodeProcess], stop };
+}

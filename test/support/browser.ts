@@ -1,0 +1,131 @@
+import { type Browser, chromium, type Locator, type Page } from "playwright-core";
+
+/** Debian's Chromium: the suite drives the browser installed on the machine and never downloads one. */
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-default-apps",
+];
+/** How long a page may take to show what a step waits for; the machine may be busy with other work. */
+const STEP_MS = 15_000;
+/** For a test that drives a few pages through a dozen such steps. */
+export const BROWSER_TEST_MS = 60_000;
+
+/** Every SockJS transport sockjs-client offers in Chromium (the xdr-* ones are for old IE only). */
+export const TRANSPORTS = [
+  "websocket",
+  "xhr-streaming",
+  "xhr-polling",
+  "eventsource",
+  "iframe-eventsource",
+  "iframe-htmlfile",
+  "iframe-xhr-polling",
+  "jsonp-polling",
+] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+export interface PageOptions {
+  viewport?: { width: number; height: number };
+}
+
+/** A blank page in a fresh context: its own storage, so nothing (a saved nickname) leaks between users. */
+export async function newPage(browser: Browser, options: PageOptions = {}): Promise<Page> {
+  const context = await browser.newContext({ viewport: options.viewport });
+  context.setDefaultTimeout(STEP_MS);
+  return context.newPage();
+}
+
+export interface ChatOptions extends PageOptions {
+  /** Pins one SockJS transport through the page's `?transport=`. */
+  transport?: Transport;
+}
+
+/** Opens the web client and waits until it is online and has put the user in the lobby. */
+export async function openChat(browser: Browser, base: string, options: ChatOptions = {}): Promise<Page> {
+  const url = options.transport ? `${base}/?transport=${options.transport}` : `${base}/`;
+  const page = await newPage(browser, options);
+  await page.goto(url);
+  await page.locator('body[data-state="online"]').waitFor();
+  await currentRoom(page, "lobby").waitFor();
+  return page;
+}
+
+export function closePage(page: Page): Promise<void> {
+  return page.context().close();
+}
+
+/** The transport the page says it is online over; absent while it is not online. */
+export function shownTransport(page: Page): Promise<string | null> {
+  return page.locator("body").getAttribute("data-transport");
+}
+
+export function shownState(page: Page): Promise<string | null> {
+  return page.locator("body").getAttribute("data-state");
+}
+
+/** The room list entry of `room`, once it is the room on screen. */
+export function currentRoom(page: Page, room: string): Locator {
+  return page.locator(`#rooms li.active[data-room="${room}"]`);
+}
+
+/** Sets the nickname, and waits for the server's confirmation in the room on screen. */
+export async function setNick(page: Page, name: string): Promise<void> {
+  await page.locator("#nick").fill(name);
+  await page.locator("#nick-form button[type=submit]").click();
+  await systemLines(page, `You are now known as ${name}`).waitFor();
+}
+
+/** Joins a room through the join form and waits until it is on screen. */
+export async function enterRoom(page: Page, room: string): Promise<void> {
+  await page.locator("#room-input").fill(room);
+  await page.locator("#join-form button[type=submit]").click();
+  await currentRoom(page, room).waitFor();
+}
+
+/** Writes in the composer and sends: to the room on screen, or privately once a user was picked. */
+export async function say(page: Page, text: string): Promise<void> {
+  await page.locator("#text").fill(text);
+  await page.locator("#send").click();
+}
+
+/** The user's entry in the online list of the room on screen. */
+export function userEntry(page: Page, name: string): Locator {
+  return page.locator("#users li.user").filter({ has: page.locator(".user-name").getByText(name, { exact: true }) });
+}
+
+/** Picks a user in the online list as the target of the next message. */
+export async function startPm(page: Page, name: string): Promise<void> {
+  await userEntry(page, name).click();
+  await page.locator("#pm-chip").getByText(name, { exact: true }).waitFor();
+}
+
+/** Room messages (not private ones) whose text is exactly `text`. */
+export function roomMessages(page: Page, text: string): Locator {
+  return page
+    .locator("#messages .msg:not(.pm)")
+    .filter({ has: page.locator(".text").getByText(text, { exact: true }) });
+}
+
+export function privateMessages(page: Page, text: string): Locator {
+  return page.locator("#messages .msg.pm").filter({ has: page.locator(".text").getByText(text, { exact: true }) });
+}
+
+export function systemLines(page: Page, text: string): Locator {
+  return page.locator("#messages .sys").getByText(text, { exact: true });
+}
+
+/** Waits for the first of `messages` and returns who the page says sent it ("You" for one's own). */
+export async function senderOf(messages: Locator): Promise<string | null> {
+  const first = messages.first();
+  await first.waitFor();
+  return first.locator(".from").textContent();
+}
