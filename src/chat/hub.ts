@@ -10,6 +10,8 @@ export interface Recipient {
   /** Takes a room publication (encoded once for all recipients); a session still loading history holds it back. */
   receive(room: string, envelope: Envelope, frame: OutFrame): void;
   send(frame: string): void;
+  /** The room's history started over; `frame` tells the client so. */
+  restart(room: string, frame: string): void;
 }
 
 /** The node id is the part of a connection id before its first dot. */
@@ -111,7 +113,7 @@ export class Hub implements BrokerHandler {
     if (!members) return;
     this.log.warn({ room, epoch }, "a room's history started over");
     const frame = frames.history({ room, epoch, recovered: false, more: false, ref: undefined }, []);
-    for (const m of members) m.send(frame);
+    for (const m of members) m.restart(room, frame);
   }
 
   /** Hands a private message to the target's node; false when that node is gone. */

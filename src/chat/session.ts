@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { type Broker, BrokerUnavailable, type Envelope, type HistoryPage, type HistoryQuery } from "../bus/broker.js";
+import { type Broker, BrokerUnavailable, type Envelope, type HistoryQuery } from "../bus/broker.js";
 import type { Metrics } from "../metrics.js";
 import type { Presence } from "../storage/presence.js";
 import { OutFrame } from "../transport/out-frame.js";
@@ -53,7 +53,12 @@ export class Session implements Recipient {
   name = guestName();
   /** The user id a token vouched for; undefined for a guest. */
   private uid: string | undefined;
-  private readonly rooms = new Set<string>();
+  /**
+   * The rooms this connection is in, each with the newest mid it was sent:
+   * whatever path a message takes (its join's history, live, a node's replay
+   * after a gap), the connection gets it once.
+   */
+  private readonly rooms = new Map<string, number>();
   /** Rooms whose history is being loaded: their live publications wait here. */
   private readonly held = new Map<string, Envelope[]>();
   private queue: Promise<void> = Promise.resolve();
@@ -134,10 +139,25 @@ export class Session implements Recipient {
   }
 
   receive(room: string, envelope: Envelope, frame: OutFrame): void {
-    this.ctx.metrics.stats.deliveries++;
     const waiting = this.held.get(room);
     if (waiting) waiting.push(envelope);
-    else this.write(frame);
+    else if (this.isNew(room, envelope)) this.write(frame);
+  }
+
+  /** A room's history started over: its mids count from 1 again. */
+  restart(room: string, frame: string): void {
+    if (!this.rooms.has(room)) return;
+    this.rooms.set(room, 0);
+    this.send(frame);
+  }
+
+  private isNew(room: string, envelope: Envelope): boolean {
+    if (envelope.mid !== undefined) {
+      if (envelope.mid <= (this.rooms.get(room) ?? 0)) return false;
+      this.rooms.set(room, envelope.mid);
+    }
+    this.ctx.metrics.stats.deliveries++;
+    return true;
   }
 
   /** Closes the connection; its departure is announced once SockJS reports it closed. */
@@ -264,7 +284,7 @@ export class Session implements Recipient {
     this.held.set(room, this.held.get(room) ?? []);
     try {
       if (fresh) {
-        this.rooms.add(room);
+        this.rooms.set(room, 0);
         await hub.enter(room, this);
         await presence.add(room, this);
         await hub.publish(room, frames.userJoin(room, this), this.id);
@@ -277,7 +297,7 @@ export class Session implements Recipient {
       const list = await presence.list(room);
       if (!page) {
         this.send(frames.users(room, list, req.ref));
-        this.flushHeld(room, 0);
+        this.flushHeld(room);
         throw new RequestError("unavailable", "history is out of reach right now; live messages still arrive");
       }
       const info = { room, epoch: page.epoch, ref: req.ref, more: req.since === undefined && !page.complete };
@@ -289,18 +309,20 @@ export class Session implements Recipient {
         ),
       );
       this.send(frames.users(room, list, req.ref));
-      this.flushHeld(room, page.top);
+      this.rooms.set(room, Math.max(page.top, this.rooms.get(room) ?? 0));
+      this.flushHeld(room);
     } finally {
       this.held.delete(room);
     }
   }
 
   /** Sends what arrived while history loaded, less what the history already held. */
-  private flushHeld(room: string, top: HistoryPage["top"]): void {
-    for (const envelope of this.held.get(room) ?? []) {
-      if (envelope.mid === undefined || envelope.mid > top) this.send(envelope.frame);
-    }
+  private flushHeld(room: string): void {
+    const waiting = this.held.get(room) ?? [];
     this.held.delete(room);
+    for (const envelope of waiting) {
+      if (this.isNew(room, envelope)) this.send(envelope.frame);
+    }
   }
 
   private async leave(req: Req<"leave">): Promise<void> {
@@ -318,7 +340,7 @@ export class Session implements Recipient {
 
   private async leaveAll(): Promise<void> {
     this.ctx.hub.unregister(this);
-    for (const room of [...this.rooms]) {
+    for (const room of [...this.rooms.keys()]) {
       try {
         await this.exit(room);
       } catch (err) {
@@ -332,7 +354,7 @@ export class Session implements Recipient {
     const name = checkName(req.name, this.ctx.limits);
     const previous = this.name;
     this.name = name;
-    for (const room of this.rooms) {
+    for (const room of this.rooms.keys()) {
       await this.ctx.presence.add(room, this);
       await this.ctx.hub.publish(room, frames.userRenamed(room, this, previous));
     }
