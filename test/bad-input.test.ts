@@ -87,15 +87,16 @@ describe.each(["websocket", "xhr-polling"] as Transport[])("bad input over %s", 
 it("logs a refused request once, with its code and without its text", async () => {
   const a = await joinedUser(node.url);
   open.push(a);
-  const before = node.output().length;
   await a.client.send({ action: "message", message: "secret-words ".repeat(400) });
   await a.client.action("error", (f) => f.code === "too_long");
   await say(a, "flush");
+  await node.waitForOutput(new RegExp(`${a.id}.*request refused`));
+  // Anything logged twice would have arrived by now too.
+  await new Promise((r) => setTimeout(r, 300));
   const logged = node
     .output()
-    .slice(before)
     .split("\n")
-    .filter((l) => l.includes("request refused"));
+    .filter((l) => l.includes(a.id) && l.includes("request refused"));
   expect(logged).toHaveLength(1);
   expect(logged[0]).toContain('"code":"too_long"');
   expect(logged[0]).toContain(a.id);

@@ -270,7 +270,7 @@ describe("operations", () => {
     for (const u of leaving) await staying.client.action("user_left", (f) => f.id === u.id, 2000);
     sending = false;
     await traffic;
-    expect(a.output()).toContain("shut down cleanly");
+    await a.waitForOutput(/shut down cleanly/);
     console.log(`SIGTERM to exit during traffic: ${took} ms`);
   });
 
@@ -288,7 +288,7 @@ describe("operations", () => {
     n.child.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(Date.now() - started).toBeLessThan(5000);
-    expect(n.output()).toContain("shut down cleanly");
+    await n.waitForOutput(/shut down cleanly/);
   });
 
   it("serves Prometheus metrics and logs one line per connection and per refusal", async () => {
@@ -309,7 +309,8 @@ describe("operations", () => {
     expect(text).toMatch(/chat_redis_up 1/);
     expect(text).toMatch(/nodejs_eventloop_lag_seconds/);
     u.client.close();
-    await sleep(200);
+    await n.waitForOutput(new RegExp(`${u.id}.*connection closed`));
+    await sleep(300);
     const lines = n
       .output()
       .split("\n")

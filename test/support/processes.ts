@@ -70,6 +70,8 @@ export interface NodeProcess {
   readonly nodeId: string;
   /** Everything the process has written so far. */
   output(): string;
+  /** Resolves once the output holds a line matching `pattern`: it comes through a pipe, after any reply a client saw. */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
   stop(signal?: NodeJS.Signals): Promise<void>;
   kill(): Promise<void>;
 }
@@ -96,6 +98,13 @@ export async function startNode(env: Record<string, string> = {}, port?: number)
     url: `http://127.0.0.1:${chosen}`,
     nodeId: node,
     output: () => out,
+    waitForOutput: async (pattern, timeoutMs = 5000) => {
+      const end = Date.now() + timeoutMs;
+      while (!out.split("\n").some((l) => pattern.test(l))) {
+        if (Date.now() > end) throw new Error(`no output line matching ${pattern} within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
     stop: (signal = "SIGTERM") => stopChild(child, signal),
     kill: () => stopChild(child, "SIGKILL"),
   };
