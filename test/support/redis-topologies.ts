@@ -39,6 +39,11 @@ async function serverProcess(args: (port: number, dir: string) => string[], read
   return proc;
 }
 
+/** A loopback redis-server with AOF on, so a restart keeps what it had. */
+function persistentServer(port: number, dir: string): string[] {
+  return ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes"];
+}
+
 async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
@@ -63,16 +68,7 @@ export async function startCluster(primaries = 3): Promise<RedisCluster> {
     Array.from({ length: primaries }, () =>
       serverProcess(
         (port, dir) => [
-          "--port",
-          String(port),
-          "--bind",
-          "127.0.0.1",
-          "--dir",
-          dir,
-          "--save",
-          "",
-          "--appendonly",
-          "yes",
+          ...persistentServer(port, dir),
           "--cluster-enabled",
           "yes",
           "--cluster-config-file",
@@ -122,21 +118,9 @@ export interface SentinelSetup {
 /** A primary, one replica and three sentinels on loopback, failing over after 1 s of silence. */
 export async function startSentinels(): Promise<SentinelSetup> {
   const name = "chatmaster";
-  const redisArgs = (port: number, dir: string) => [
-    "--port",
-    String(port),
-    "--bind",
-    "127.0.0.1",
-    "--dir",
-    dir,
-    "--save",
-    "",
-    "--appendonly",
-    "yes",
-  ];
-  const primary = await serverProcess(redisArgs, /Ready to accept connections/);
+  const primary = await serverProcess(persistentServer, /Ready to accept connections/);
   const replica = await serverProcess(
-    (port, dir) => [...redisArgs(port, dir), "--replicaof", "127.0.0.1", String(primary.port)],
+    (port, dir) => [...persistentServer(port, dir), "--replicaof", "127.0.0.1", String(primary.port)],
     /MASTER <-> REPLICA sync: Finished with success/,
   );
   const sentinels = await Promise.all(
