@@ -78,6 +78,32 @@ describe("Redis Cluster with sharded Pub/Sub", () => {
     }
   });
 
+  it("keeps the guarantee while a room's slot moves to another shard and that shard restarts", async () => {
+    const room = "fault-clustermigrationandrestart";
+    const probe = cluster.client(cluster.primaries[0]!.port);
+    const slot = Number(await probe.cluster("KEYSLOT", channelOf(room)));
+    const from = await ownerOf(channelOf(room));
+    const to = cluster.primaries.find((p) => p.port !== from)!;
+    await sequenceSurvives("cluster migration and restart", chat, 14000, cleanups, async (subscribers, until) => {
+      const chaos = (async () => {
+        await new Promise((r) => setTimeout(r, 3000));
+        await cluster.migrateSlot(slot, from, to.port);
+        expect(await ownerOf(channelOf(room))).toBe(to.port);
+        await new Promise((r) => setTimeout(r, 3000));
+        await to.stop();
+        await new Promise((r) => setTimeout(r, 1000));
+        await to.restart();
+        await cluster.healthy();
+      })();
+      await Promise.all([cutRandomly(subscribers, until), chaos]);
+    });
+    const [, count] = (await cluster.client(to.port).call("PUBSUB", "SHARDNUMSUB", channelOf(room))) as [
+      string,
+      number,
+    ];
+    expect(Number(count)).toBeGreaterThan(0);
+  }, 120000);
+
   it("passes the history/recovery fault test on the cluster", async () => {
     await sequenceSurvives("cluster cuts and a node kill", chat, 12000, cleanups, async (subscribers, until) => {
       const killer = (async () => {

@@ -91,6 +91,15 @@ interface RoomFeed {
   held: Envelope[] | undefined;
 }
 
+/**
+ * Replies that mean "not now" rather than "never": a Cluster moving a slot
+ * or short of a shard, a replica promoted or still loading its data. The
+ * sender is told `unavailable` and may try again.
+ */
+function isPassing(err: unknown): boolean {
+  return err instanceof Error && /^(TRYAGAIN|CLUSTERDOWN|MOVED|ASK|LOADING|READONLY|MASTERDOWN)\b/.test(err.message);
+}
+
 const newEpoch = () => randomBytes(4).toString("hex");
 
 function parseEnvelope(payload: string): Envelope & { epoch?: string } {
@@ -286,7 +295,7 @@ export class RedisBroker implements Broker {
     try {
       return await run();
     } catch (err) {
-      if (this.link.pub.status !== "ready") throw new BrokerUnavailable();
+      if (this.link.pub.status !== "ready" || isPassing(err)) throw new BrokerUnavailable();
       throw err;
     }
   }

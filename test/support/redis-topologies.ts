@@ -59,6 +59,10 @@ export interface RedisCluster {
   readonly seeds: string;
   /** A client to the primary on `port`, for inspection. */
   client(port: number): Redis;
+  /** Moves one hash slot, keys and all, from one primary to another, as `redis-cli --cluster reshard` does. */
+  migrateSlot(slot: number, fromPort: number, toPort: number): Promise<void>;
+  /** Resolves once every primary reports the cluster healthy. */
+  healthy(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -85,17 +89,38 @@ export async function startCluster(primaries = 3): Promise<RedisCluster> {
   const clients: Redis[] = [];
   const client = (port: number) => {
     const c = new Redis({ host: "127.0.0.1", port, maxRetriesPerRequest: 1 });
+    // Tests restart shards on purpose; a refused reconnect is expected then.
+    c.on("error", () => undefined);
     clients.push(c);
     return c;
   };
-  for (const s of servers) {
-    const c = client(s.port);
-    await until(async () => String(await c.cluster("INFO")).includes("cluster_state:ok"), 20000, "cluster state ok");
-  }
+  const healthy = async () => {
+    for (const s of servers) {
+      const c = client(s.port);
+      await until(async () => String(await c.cluster("INFO")).includes("cluster_state:ok"), 20000, "cluster state ok");
+    }
+  };
+  await healthy();
+  const migrateSlot = async (slot: number, fromPort: number, toPort: number) => {
+    const from = client(fromPort);
+    const to = client(toPort);
+    const fromId = String(await from.cluster("MYID"));
+    const toId = String(await to.cluster("MYID"));
+    await to.cluster("SETSLOT", slot, "IMPORTING", fromId);
+    await from.cluster("SETSLOT", slot, "MIGRATING", toId);
+    for (;;) {
+      const keys = (await from.cluster("GETKEYSINSLOT", slot, 100)) as string[];
+      if (keys.length === 0) break;
+      await from.migrate("127.0.0.1", toPort, "", 0, 5000, "KEYS", ...keys);
+    }
+    for (const s of servers) await client(s.port).cluster("SETSLOT", slot, "NODE", toId);
+  };
   return {
     primaries: servers,
     seeds: addresses.join(","),
     client,
+    migrateSlot,
+    healthy,
     stop: async () => {
       for (const c of clients) c.disconnect();
       await Promise.all(servers.map((s) => s.stop()));
