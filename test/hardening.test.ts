@@ -27,9 +27,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe("limits", () => {
   it("refuses requests over the rate with 'rate_limited', and closes a connection that keeps flooding", async () => {
     const n = await node({ RATE_LIMIT: "5", RATE_BURST: "5", FLOOD_CLOSE_AFTER: "10" });
-    const flooder = await user(n);
     const calm = await user(n);
-    // The automatic lobby join took no token: it is the server's own request.
+    // Only the automatic lobby join, which is the server's own and takes no token.
+    const flooder = await connectUser(n.url);
+    cleanups.push(() => flooder.client.close());
     for (let i = 0; i < 8; i++) await flooder.client.send({ action: "message", message: `burst ${i}`, ref: i });
     for (let i = 0; i < 8; i++)
       await flooder.client.next((f) => f.ref === i && (f.action === "ack" || f.action === "error"));

@@ -100,7 +100,8 @@ export class Session implements Recipient {
       this.enqueue(() => this.leaveAll());
     });
     this.enqueue(() => this.greet());
-    if (autoJoin) this.enqueue(() => this.join({ action: "join", room: DEFAULT_ROOM }));
+    // The original page's lobby: announced, but answered with nothing that page does not know.
+    if (autoJoin) this.enqueue(() => this.enter(DEFAULT_ROOM));
     return this.queue;
   }
 
@@ -276,19 +277,14 @@ export class Session implements Recipient {
 
   private async join(req: Req<"join">): Promise<void> {
     const room = checkRoom(req.room, this.ctx.limits);
-    const { hub, presence, broker } = this.ctx;
+    const { presence, broker } = this.ctx;
     const fresh = !this.rooms.has(room);
     if (fresh && this.rooms.size >= this.ctx.policy.maxRooms) {
       throw new RequestError("too_many_rooms", `a connection may be in at most ${this.ctx.policy.maxRooms} rooms`);
     }
     this.held.set(room, this.held.get(room) ?? []);
     try {
-      if (fresh) {
-        this.rooms.set(room, 0);
-        await hub.enter(room, this);
-        await presence.add(room, this);
-        await hub.publish(room, frames.userJoin(room, this), this.id);
-      }
+      if (fresh) await this.enter(room);
       const query: HistoryQuery = { since: req.since, epoch: req.epoch, limit: this.ctx.historySize };
       const page = await broker.history(room, query).catch((err: unknown) => {
         if (err instanceof BrokerUnavailable) return undefined;
@@ -314,6 +310,14 @@ export class Session implements Recipient {
     } finally {
       this.held.delete(room);
     }
+  }
+
+  /** Makes the connection a member of a room and tells the others there. */
+  private async enter(room: string): Promise<void> {
+    this.rooms.set(room, 0);
+    await this.ctx.hub.enter(room, this);
+    await this.ctx.presence.add(room, this);
+    await this.ctx.hub.publish(room, frames.userJoin(room, this), this.id);
   }
 
   /** Sends what arrived while history loaded, less what the history already held. */

@@ -13,10 +13,14 @@ export async function connectUser(base: string, options: ClientOptions = {}): Pr
   return { client, id: String(info.id), name: String(info.name) };
 }
 
-/** Connects and waits until the automatic lobby join has been answered. */
+/**
+ * Connects and waits until it is in the lobby: the automatic join sends no
+ * reply (the original page knows none), so an explicit `join`, queued behind
+ * it, says when it is done.
+ */
 export async function joinedUser(base: string, options: ClientOptions = {}): Promise<User> {
   const user = await connectUser(base, options);
-  await user.client.action("users", (f) => f.room === "lobby");
+  await joinRoom(user, "lobby");
   return user;
 }
 
