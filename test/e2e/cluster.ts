@@ -1,3 +1,6 @@
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll } from "vitest";
+import { launchBrowser } from "../support/browser.js";
 import { type NodeProcess, type RedisProcess, startNode, startRedis } from "../support/processes.js";
 
 /** The smallest scaled-out deployment: one redis-server and two chat nodes sharing it. */
@@ -25,4 +28,28 @@ export async function startCluster(): Promise<Cluster> {
     throw failed.reason;
   }
   return { redis, env, nodes: nodes as [NodeProcess, NodeProcess], stop };
+}
+
+/** Starts a cluster and Chromium before a file's tests and stops both after them; read them inside the tests. */
+export function clusterAndBrowser(): { readonly cluster: Cluster; readonly browser: Browser } {
+  const env = {} as { cluster: Cluster; browser: Browser };
+  beforeAll(async () => {
+    // Each is kept as soon as it is up, so afterAll stops it even if the other failed to start.
+    await Promise.all([
+      startCluster().then((c) => {
+        env.cluster = c;
+      }),
+      launchBrowser().then((b) => {
+        env.browser = b;
+      }),
+    ]);
+  });
+  afterAll(async () => {
+    try {
+      await env.browser?.close();
+    } finally {
+      await env.cluster?.stop();
+    }
+  });
+  return env;
 }

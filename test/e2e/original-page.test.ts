@@ -1,26 +1,13 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BROWSER_TEST_MS, closePage, launchBrowser, newPage } from "../support/browser.js";
-import { type Cluster, startCluster } from "./cluster.js";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { BROWSER_TEST_MS, closePage, newPage } from "../support/browser.js";
+import { clusterAndBrowser } from "./cluster.js";
 
 const ORIGINAL_PAGE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../original-page/index.html");
 
-let cluster: Cluster;
-let browser: Browser;
-
-beforeAll(async () => {
-  // Each is kept as soon as it is up, so afterAll stops it even if the other failed to start.
-  await Promise.all([startCluster().then((c) => (cluster = c)), launchBrowser().then((b) => (browser = b))]);
-});
-afterAll(async () => {
-  try {
-    await browser?.close();
-  } finally {
-    await cluster?.stop();
-  }
-});
+const env = clusterAndBrowser();
 
 /**
  * Opens the original page as if `base` served it: same origin as the node, so
@@ -28,7 +15,7 @@ afterAll(async () => {
  * its welcome line gives the user.
  */
 async function openOriginal(base: string): Promise<{ page: Page; name: string }> {
-  const page = await newPage(browser);
+  const page = await newPage(env.browser);
   await page.route("**/original.html", (route) => route.fulfill({ path: ORIGINAL_PAGE }));
   await page.goto(`${base}/original.html`);
   const welcome = page.locator("#log li").getByText(/^Welcome! /);
@@ -48,7 +35,7 @@ async function say(page: Page, text: string): Promise<void> {
 
 describe("the original page, in Chromium on two nodes", { timeout: BROWSER_TEST_MS }, () => {
   it("shows joins, messages both ways, a private message and a leave", async () => {
-    const [a, b] = cluster.nodes;
+    const [a, b] = env.cluster.nodes;
     const ada = await openOriginal(a.url);
     // Opened after Ada's, so that Ada is there to see Grace join.
     const grace = await openOriginal(b.url);

@@ -1,12 +1,11 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { afterEach, describe, expect, it } from "vitest";
 import {
   BROWSER_TEST_MS,
   closePage,
   enterRoom,
-  launchBrowser,
   openChat,
   type PageOptions,
   privateMessages,
@@ -19,33 +18,21 @@ import {
   userEntry,
 } from "../support/browser.js";
 import { startNode } from "../support/processes.js";
-import { type Cluster, startCluster } from "./cluster.js";
+import { clusterAndBrowser } from "./cluster.js";
 import { freshRoom } from "./two-users.js";
 
 const SCREENSHOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../docs/screenshot.png");
 
-let cluster: Cluster;
-let browser: Browser;
+const env = clusterAndBrowser();
 const pages: Page[] = [];
 
-beforeAll(async () => {
-  // Each is kept as soon as it is up, so afterAll stops it even if the other failed to start.
-  await Promise.all([startCluster().then((c) => (cluster = c)), launchBrowser().then((b) => (browser = b))]);
-});
 afterEach(async () => {
   await Promise.all(pages.splice(0).map(closePage));
-});
-afterAll(async () => {
-  try {
-    await browser?.close();
-  } finally {
-    await cluster?.stop();
-  }
 });
 
 /** A user on node `node` of the cluster, named `name`, in `room`. */
 async function userIn(node: 0 | 1, name: string, room: string, options: PageOptions = {}): Promise<Page> {
-  const page = await openChat(browser, cluster.nodes[node].url, options);
+  const page = await openChat(env.browser, env.cluster.nodes[node].url, options);
   pages.push(page);
   await setNick(page, name);
   await enterRoom(page, room);
@@ -60,7 +47,7 @@ describe("the web client in Chromium", { timeout: BROWSER_TEST_MS }, () => {
     await say(ada, "see you on the other side");
     await roomMessages(grace, "see you on the other side").waitFor();
 
-    const [restarted] = cluster.nodes;
+    const [restarted] = env.cluster.nodes;
     await restarted.stop();
     await ada.locator('body:not([data-state="online"])').waitFor();
     expect(["offline", "connecting"]).toContain(await shownState(ada));
@@ -70,7 +57,7 @@ describe("the web client in Chromium", { timeout: BROWSER_TEST_MS }, () => {
       await say(grace, text);
       await roomMessages(grace, text).waitFor();
     }
-    cluster.nodes[0] = await startNode(cluster.env, restarted.port);
+    env.cluster.nodes[0] = await startNode(env.cluster.env, restarted.port);
     // The web client's backoff has grown while its node was down.
     await ada.locator('body[data-state="online"]').waitFor({ timeout: 20_000 });
     for (const text of meanwhile) expect(await senderOf(roomMessages(ada, text))).toBe("Grace");
