@@ -13,13 +13,16 @@ import { Hub } from "./chat/hub.js";
 import type { Limits } from "./chat/protocol.js";
 import { type ChatContext, Session } from "./chat/session.js";
 import type { Config } from "./config.js";
-import { createHttpApp, finishHttpApp } from "./http/routes.js";
+import { createHttpApp, finishHttpApp, SOCKJS_CLIENT_PATH } from "./http/routes.js";
 import { createMetrics } from "./metrics.js";
 import { MemoryPresence } from "./storage/memory-presence.js";
 import type { Member, Presence } from "./storage/presence.js";
 import { RedisPresence } from "./storage/redis-presence.js";
+import { clientAddress } from "./transport/client-address.js";
+import { frameAncestors, originAllowed } from "./transport/origin-policy.js";
 import { OutFrame } from "./transport/out-frame.js";
-import { installSockjs, type Peer } from "./transport/sockjs-endpoint.js";
+import type { Peer } from "./transport/peer.js";
+import { attachSockjs, SOCKJS_DEFAULTS, SockjsServer } from "./transport/sockjs-server.js";
 
 export interface ChatServer {
   readonly nodeId: string;
@@ -88,10 +91,11 @@ function redisBackends(
   };
 }
 
+const SOCK_PREFIX = "/sock";
+
 /** `?lobby=0` on the SockJS URL: the client will join its rooms itself (with `since`, after a reconnect). */
-function wantsLobby(url: string | undefined): boolean {
-  const query = url?.split("?")[1];
-  return new URLSearchParams(query ?? "").get("lobby") !== "0";
+function wantsLobby(query: string): boolean {
+  return new URLSearchParams(query).get("lobby") !== "0";
 }
 
 /** Counts open connections per client address. */
@@ -129,11 +133,12 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
   await broker.start(hub);
   await backends.start();
 
-  const sessions = new Map<Session, Peer>();
+  const sessions = new Set<Session>();
+  const perAddress = new AddressCounter(config.MAX_CONNECTIONS_PER_IP);
   const metrics = createMetrics({
     connectionsByTransport: () => {
       const counts = new Map<string, number>();
-      for (const peer of sessions.values()) counts.set(peer.transport, (counts.get(peer.transport) ?? 0) + 1);
+      for (const { transport } of sessions) counts.set(transport, (counts.get(transport) ?? 0) + 1);
       return counts;
     },
     redisUp: () => link?.isUp,
@@ -158,6 +163,11 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       maxRooms: config.MAX_ROOMS_PER_CONNECTION,
     },
     authenticate: config.AUTH_SECRET ? tokenVerifier(config.AUTH_SECRET, limits) : undefined,
+    ended: (session) => {
+      perAddress.release(session.clientAddress);
+      log.info({ conn: session.id }, "connection closed");
+      void session.settled.finally(() => sessions.delete(session));
+    },
   };
 
   const app = createHttpApp({
@@ -166,14 +176,13 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     connections: () => sessions.size,
     metrics: metrics.registry,
   });
-  const server = http.createServer(app);
+  const server = http.createServer();
   // Upgraded (websocket) sockets leave the HTTP server's books; shutdown must still end them.
   const sockets = new Set<Socket>();
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
   });
-  const perAddress = new AddressCounter(config.MAX_CONNECTIONS_PER_IP);
   let draining = false;
 
   const onPeer = (peer: Peer) => {
@@ -191,27 +200,27 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       return;
     }
     const session = new Session(peer, ctx);
-    sessions.set(session, peer);
+    sessions.add(session);
     log.info({ conn: session.id, transport: peer.transport, addr: peer.clientAddress }, "connection opened");
-    peer.onClose(() => {
-      perAddress.release(peer.clientAddress);
-      log.info({ conn: session.id }, "connection closed");
-      void session.settled.finally(() => sessions.delete(session));
-    });
-    void session.open(wantsLobby(peer.url));
+    void session.open(wantsLobby(peer.query));
   };
-  installSockjs(
-    server,
+  const sockjs = new SockjsServer(
     {
-      maxFrameBytes: config.MAX_FRAME_BYTES,
+      ...SOCKJS_DEFAULTS,
+      prefix: SOCK_PREFIX,
+      sockjsUrl: SOCKJS_CLIENT_PATH,
+      heartbeatMs: config.HEARTBEAT_INTERVAL,
+      maxMessageBytes: config.MAX_FRAME_BYTES,
       maxPendingBytes: config.MAX_PENDING_BYTES,
-      allowedOrigins: config.ALLOWED_ORIGINS,
-      trustProxy: config.TRUST_PROXY,
+      frameAncestors: frameAncestors(config.ALLOWED_ORIGINS),
+      allowRequest: (req) => originAllowed(req, config.ALLOWED_ORIGINS),
+      clientAddress: (req) => clientAddress(req, config.TRUST_PROXY),
+      log,
     },
-    log,
     onPeer,
   );
   finishHttpApp(app);
+  attachSockjs(server, [sockjs], app);
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -226,11 +235,12 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     async close() {
       draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      const open = [...sessions.keys()];
+      const open = [...sessions];
       log.info({ connections: open.length }, "closing connections");
       for (const session of open) session.close(CloseCode.shuttingDown, "Server shutting down");
       // Each session announces its departure to the other nodes as it goes.
       await Promise.allSettled(open.map((s) => s.settled));
+      sockjs.close(CloseCode.shuttingDown, "Server shutting down");
       server.closeAllConnections();
       for (const socket of sockets) {
         // A clean end lets the close frames out; a peer that never answers is cut off after a second.

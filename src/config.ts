@@ -121,6 +121,10 @@ const spec = {
     schema: z.string().min(32, "must be at least 32 characters").optional(),
     help: "HS256 secret; when set, clients must connect with ?token=<JWT> (sub, name)",
   },
+  HEARTBEAT_INTERVAL: {
+    schema: int(25_000, 100, 600_000),
+    help: "ms between heartbeats on every connection; one silent for two is dropped",
+  },
   SHUTDOWN_TIMEOUT: {
     schema: int(10_000, 100, 600_000),
     help: "ms a graceful shutdown may take before the process exits anyway",

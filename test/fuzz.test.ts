@@ -132,3 +132,54 @@ it("survives thousands of random and malformed frames, and two other users still
   expect(grownMiB).toBeLessThan(150);
   expect(node.output()).not.toMatch(/"level":(50|60)/);
 }, 120000);
+
+it("survives frames of 50-500 messages that trip the flood close, hold bad JSON or outrun an auth failure", async () => {
+  // Default limits: a frame of more than 60 requests is refused and then closed in the middle.
+  const limited = await startNode({});
+  const secret = "a-test-secret-that-is-long-enough-0123456789";
+  const guarded = await startNode({ AUTH_SECRET: secret });
+  try {
+    const alice = await joinedUser(limited.url);
+    const bob = await joinedUser(limited.url);
+    open.push(alice, bob);
+    const closes = new Map<string, number>();
+    const request = fc.oneof(
+      fc.constant(JSON.stringify({ action: "message", message: "m" })),
+      fc.constant(JSON.stringify({ action: "typing" })),
+      fc.constant(JSON.stringify({ action: "join", room: "fuzz" })),
+      fc.constant(JSON.stringify({ action: "nick", name: "Many" })),
+      fc.constantFrom("{not json", "[]", "null", '{"action":"history","limit":1000}'),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("websocket", "xhr-polling") as fc.Arbitrary<"websocket" | "xhr-polling">,
+        fc.boolean(),
+        fc.array(request, { minLength: 50, maxLength: 500 }),
+        async (transport, unauthenticated, texts) => {
+          const url = unauthenticated ? guarded.url : limited.url;
+          const client = await SockClient.connect(url, { transport });
+          await client.sendFrame(texts).catch(() => undefined);
+          if (unauthenticated || texts.length > 60) {
+            const closed = await client.waitClosed(10_000);
+            closes.set(String(closed.code), (closes.get(String(closed.code)) ?? 0) + 1);
+          }
+          client.close();
+          expect((await fetch(`${url}/healthz`)).status).toBe(200);
+        },
+      ),
+      { numRuns: 60 },
+    );
+    console.log(`multi-message frames: closes by code ${JSON.stringify(Object.fromEntries(closes))}`);
+    expect(closes.get("4002")).toBeGreaterThan(0);
+    expect(closes.get("4001")).toBeGreaterThan(0);
+    expect(limited.child.exitCode).toBeNull();
+    expect(guarded.child.exitCode).toBeNull();
+    const mid = await say(alice, "after the floods");
+    await bob.client.action("message", (f) => f.mid === mid);
+    expect(limited.output()).not.toMatch(/"level":(50|60)/);
+    expect(guarded.output()).not.toMatch(/"level":(50|60)/);
+  } finally {
+    await limited.stop();
+    await guarded.stop();
+  }
+}, 120000);

@@ -8,14 +8,14 @@ export interface Identity {
 }
 
 /**
- * Checks the `token` query parameter of a connection: a JWT signed with
+ * Checks the `token` parameter of a connection's query string: a JWT signed with
  * HS256 and the shared secret, whose `sub` is the user id and `name` the
  * display name.
  */
-export function tokenVerifier(secret: string, limits: Limits): (url: string | undefined) => Promise<Identity> {
+export function tokenVerifier(secret: string, limits: Limits): (query: string) => Promise<Identity> {
   const key = new TextEncoder().encode(secret);
-  return async (url) => {
-    const token = new URLSearchParams(url?.split("?")[1] ?? "").get("token");
+  return async (query) => {
+    const token = new URLSearchParams(query).get("token");
     if (!token) throw new RequestError("unauthorized", "this chat needs a token: connect with ?token=<JWT>");
     let payload: Record<string, unknown>;
     try {

@@ -1,9 +1,10 @@
+import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { type Broker, BrokerUnavailable, type Envelope, type HistoryQuery } from "../bus/broker.js";
 import type { Metrics } from "../metrics.js";
 import type { Presence } from "../storage/presence.js";
 import { OutFrame } from "../transport/out-frame.js";
-import type { Peer } from "../transport/sockjs-endpoint.js";
+import type { Peer, PeerListener } from "../transport/peer.js";
 import type { Identity } from "./auth.js";
 import { CloseCode } from "./close-codes.js";
 import * as frames from "./frames.js";
@@ -25,7 +26,9 @@ export interface ChatContext {
   policy: Policy;
   metrics: Metrics;
   /** Set when connections must prove who they are (AUTH_SECRET). */
-  authenticate: ((url: string | undefined) => Promise<Identity>) | undefined;
+  authenticate: ((query: string) => Promise<Identity>) | undefined;
+  /** Told once when a session's connection has ended. */
+  ended(session: Session): void;
 }
 
 export interface Policy {
@@ -36,6 +39,8 @@ export interface Policy {
 }
 
 const FLOOD_WINDOW_MS = 10_000;
+/** Messages of one connection that may wait for the broker at once. */
+const MAX_IN_FLIGHT = 64;
 
 type Req<A extends Request["action"]> = Extract<Request, { action: A }>;
 
@@ -48,7 +53,7 @@ function guestName(): string {
  * presence operations, one request at a time so a client's messages keep
  * their order, and answers each refused request with one `error`.
  */
-export class Session implements Recipient {
+export class Session implements Recipient, PeerListener {
   readonly id: string;
   name = guestName();
   /** The user id a token vouched for; undefined for a guest. */
@@ -60,8 +65,9 @@ export class Session implements Recipient {
    */
   private readonly rooms = new Map<string, number>();
   /** Rooms whose history is being loaded: their live publications wait here. */
-  private readonly held = new Map<string, Envelope[]>();
+  private held: Map<string, Envelope[]> | undefined;
   private queue: Promise<void> = Promise.resolve();
+  private inFlight = 0;
   private closed = false;
   // Made on first use: most connections never log, and each costs memory held for its lifetime.
   private logger: Logger | undefined;
@@ -72,8 +78,18 @@ export class Session implements Recipient {
     private readonly peer: Peer,
     private readonly ctx: ChatContext,
   ) {
-    this.id = `${ctx.hub.nodeId}.${peer.sessionId}`;
+    // Made here, never the SockJS session id: ids are shown to everyone, and
+    // whoever knows an HTTP session's id could send and read on it.
+    this.id = `${ctx.hub.nodeId}.${randomBytes(9).toString("base64url")}`;
     this.bucket = new TokenBucket(ctx.policy.rateLimit, ctx.policy.rateBurst);
+  }
+
+  get transport(): string {
+    return this.peer.transport;
+  }
+
+  get clientAddress(): string {
+    return this.peer.clientAddress;
   }
 
   private get log(): Logger {
@@ -88,17 +104,7 @@ export class Session implements Recipient {
    * the greeting.
    */
   open(autoJoin: boolean): Promise<void> {
-    this.peer.onMessage((raw) => this.onRaw(raw));
-    this.peer.onSlowConsumer(() => {
-      if (this.closed) return;
-      this.ctx.metrics.refused("slow_consumer");
-      this.log.warn({ code: "slow_consumer" }, "closing a slow consumer");
-      this.close(CloseCode.slowConsumer, "Slow consumer: too much unsent data");
-    });
-    this.peer.onClose(() => {
-      this.closed = true;
-      this.enqueue(() => this.leaveAll());
-    });
+    this.peer.listen(this);
     this.enqueue(() => this.greet());
     // The original page's lobby: announced, but answered with nothing that page does not know.
     if (autoJoin) this.enqueue(() => this.enter(DEFAULT_ROOM));
@@ -113,7 +119,7 @@ export class Session implements Recipient {
   private async greet(): Promise<void> {
     if (this.ctx.authenticate) {
       try {
-        const identity = await this.ctx.authenticate(this.peer.url);
+        const identity = await this.ctx.authenticate(this.peer.query);
         this.uid = identity.uid;
         this.name = identity.name;
       } catch (err) {
@@ -140,7 +146,7 @@ export class Session implements Recipient {
   }
 
   receive(room: string, envelope: Envelope, frame: OutFrame): void {
-    const waiting = this.held.get(room);
+    const waiting = this.held?.get(room);
     if (waiting) waiting.push(envelope);
     else if (this.isNew(room, envelope)) this.write(frame);
   }
@@ -168,8 +174,21 @@ export class Session implements Recipient {
     this.peer.close(code, reason);
   }
 
+  onSlowConsumer(): void {
+    if (this.closed) return;
+    this.ctx.metrics.refused("slow_consumer");
+    this.log.warn({ code: "slow_consumer" }, "closing a slow consumer");
+    this.close(CloseCode.slowConsumer, "Slow consumer: too much unsent data");
+  }
+
+  onClose(): void {
+    this.closed = true;
+    this.enqueue(() => this.leaveAll());
+    this.ctx.ended(this);
+  }
+
   /** Rate-limited before queueing, so a flood never grows the queue. */
-  private onRaw(raw: string): void {
+  onMessage(raw: string): void {
     this.ctx.metrics.stats.framesIn++;
     if (this.closed) return;
     if (this.bucket.take()) {
@@ -190,12 +209,13 @@ export class Session implements Recipient {
     this.send(frames.error("rate_limited", "too many requests: slow down", salvageRef(raw)));
   }
 
-  private enqueue(task: () => Promise<void>, raw?: string): void {
-    this.queue = this.queue.then(task).catch((err: unknown) => this.refuse(err, raw));
+  private enqueue(task: () => Promise<void> | undefined, raw?: string): void {
+    this.queue = this.queue
+      .then(task)
+      .catch((err: unknown) => this.refuse(err, raw === undefined ? undefined : salvageRef(raw)));
   }
 
-  private refuse(err: unknown, raw: string | undefined): void {
-    const ref = raw === undefined ? undefined : salvageRef(raw);
+  private refuse(err: unknown, ref: string | number | undefined): void {
     if (err instanceof BrokerUnavailable) {
       this.ctx.metrics.refused("unavailable");
       this.log.info({ code: "unavailable" }, "request refused");
@@ -242,24 +262,39 @@ export class Session implements Recipient {
     return room;
   }
 
-  private async message(req: Req<"message">): Promise<void> {
+  /**
+   * Issues the publication and lets the next request start at once: the
+   * broker keeps the order publications were issued in (one connection,
+   * commands in order), so waiting a round trip between two messages of one
+   * client would only cap how fast that client can talk. The ack or the
+   * error follows when it settles; a client that outruns the broker waits
+   * once it has MAX_IN_FLIGHT messages out.
+   */
+  private message(req: Req<"message">): Promise<void> | undefined {
     const room = this.memberRoom(req.room);
     const text = checkText(req.message, this.ctx.limits);
     const ts = Date.now();
-    let mid: number;
     const done = this.ctx.metrics.publishTimer();
-    try {
-      mid = await this.ctx.broker.publishStored(room, frames.chatMessage(room, text, this, ts));
-      done();
-    } catch (err) {
-      if (!(err instanceof BrokerUnavailable)) throw err;
-      this.ctx.hub.deliverLocally(room, frames.localMessage(room, text, this, ts));
-      throw new RequestError(
-        "unavailable",
-        "the other nodes are out of reach: only users on this server got your message, and it was not stored",
-      );
-    }
-    if (req.ref !== undefined) this.send(frames.ack("message", req.ref, { room, mid }));
+    this.inFlight++;
+    const settled = this.ctx.broker.publishStored(room, frames.chatMessage(room, text, this, ts)).then(
+      (mid) => {
+        this.inFlight--;
+        done();
+        if (req.ref !== undefined) this.send(frames.ack("message", req.ref, { room, mid }));
+      },
+      (err: unknown) => {
+        this.inFlight--;
+        if (err instanceof BrokerUnavailable) {
+          this.ctx.hub.deliverLocally(room, frames.localMessage(room, text, this, ts));
+          err = new RequestError(
+            "unavailable",
+            "the other nodes are out of reach: only users on this server got your message, and it was not stored",
+          );
+        }
+        this.refuse(err, req.ref);
+      },
+    );
+    return this.inFlight >= MAX_IN_FLIGHT ? settled : undefined;
   }
 
   private async pm(req: Req<"pm">): Promise<void> {
@@ -282,6 +317,7 @@ export class Session implements Recipient {
     if (fresh && this.rooms.size >= this.ctx.policy.maxRooms) {
       throw new RequestError("too_many_rooms", `a connection may be in at most ${this.ctx.policy.maxRooms} rooms`);
     }
+    this.held ??= new Map();
     this.held.set(room, this.held.get(room) ?? []);
     try {
       if (fresh) await this.enter(room);
@@ -308,7 +344,8 @@ export class Session implements Recipient {
       this.rooms.set(room, Math.max(page.top, this.rooms.get(room) ?? 0));
       this.flushHeld(room);
     } finally {
-      this.held.delete(room);
+      this.held?.delete(room);
+      if (this.held?.size === 0) this.held = undefined;
     }
   }
 
@@ -322,8 +359,8 @@ export class Session implements Recipient {
 
   /** Sends what arrived while history loaded, less what the history already held. */
   private flushHeld(room: string): void {
-    const waiting = this.held.get(room) ?? [];
-    this.held.delete(room);
+    const waiting = this.held?.get(room) ?? [];
+    this.held?.delete(room);
     for (const envelope of waiting) {
       if (this.isNew(room, envelope)) this.send(envelope.frame);
     }

@@ -4,13 +4,14 @@ import { fileURLToPath } from "node:url";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import helmet from "helmet";
 import type { Registry } from "prom-client";
-import { SOCKJS_CLIENT_PATH } from "../transport/sockjs-endpoint.js";
 
 const require = createRequire(import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The bundled web client, written by scripts/build-web.mjs. */
 export const PUBLIC_DIR = path.resolve(here, "../public");
 const SOCKJS_CLIENT_FILE = require.resolve("sockjs-client/dist/sockjs.min.js");
+/** Where our own copy of sockjs-client is served; the iframe transports load it from here. */
+export const SOCKJS_CLIENT_PATH = "/vendor/sockjs.min.js";
 
 export interface Status {
   nodeId: string;
@@ -23,8 +24,8 @@ export interface Status {
 export function createHttpApp(status: Status): Express {
   const app = express();
   app.disable("x-powered-by");
-  // Only our own routes pass through here: sockjs answers /sock before express
-  // sees it, so its CORS, caching and cookie headers stay exactly its own.
+  // Only our own routes pass through here: the SockJS server answers /sock
+  // before express sees it, with the headers its protocol prescribes.
   app.use(
     helmet({
       contentSecurityPolicy: {

@@ -44,17 +44,18 @@ export class RedisPresence implements Presence {
 
   async add(room: string, member: Member): Promise<void> {
     let members = this.mirror.get(room);
+    const firstHere = !members;
     if (!members) {
       members = new Map();
       this.mirror.set(room, members);
     }
     members.set(member.id, member.name);
     if (!this.link.isUp) return;
+    const hset = this.link.pub.hset(this.keys.roomMembers(room), member.id, member.name);
+    // The node's room list changes only with its first member there; restore() repairs it after an outage.
     // Two commands, not a transaction: in a cluster the two keys live on different shards.
-    await Promise.all([
-      this.link.pub.hset(this.keys.roomMembers(room), member.id, member.name),
-      this.link.pub.sadd(this.keys.nodeRooms(this.options.nodeId), room),
-    ]);
+    if (firstHere) await Promise.all([hset, this.link.pub.sadd(this.keys.nodeRooms(this.options.nodeId), room)]);
+    else await hset;
   }
 
   async remove(room: string, id: string): Promise<void> {

@@ -1,18 +1,20 @@
-import { createRequire } from "node:module";
-
-const require = createRequire(import.meta.url);
-/** sockjs's own quoting: JSON plus escapes for the characters some browsers mangle in transit. */
-const { quote } = require("sockjs/lib/utils.js") as { quote(text: string): string };
+import { quote } from "./sockjs-json.js";
+import { PreparedFrame } from "./ws-frames.js";
 
 /**
- * One outgoing chat frame, encoded at most once however many connections it
- * goes to: its SockJS-quoted form, and the complete websocket frame that
- * carries it alone (server frames are unmasked, so the bytes are the same
- * for every recipient).
+ * One outgoing message, encoded at most once however many connections it
+ * goes to: its SockJS-quoted text, and the websocket frames that carry it.
  */
 export class OutFrame {
   private quotedText: string | undefined;
-  private websocketFrame: Buffer | undefined;
+  private sockjsFrame: PreparedFrame | undefined;
+  private rawFrame: PreparedFrame | undefined;
+  /**
+   * The last batch this frame began. The members of a room get the room's
+   * publications of one tick in the same order, so the first connection to
+   * flush encodes the batch and the others reuse it.
+   */
+  private batch: { frames: readonly OutFrame[]; prepared: PreparedFrame } | undefined;
 
   constructor(readonly text: string) {}
 
@@ -21,33 +23,44 @@ export class OutFrame {
     return this.quotedText;
   }
 
-  /** `a["..."]` in a websocket text frame. */
-  get websocketBytes(): Buffer {
-    this.websocketFrame ??= websocketTextFrame(`a[${this.quoted}]`);
-    return this.websocketFrame;
+  /** `a["..."]` in a websocket frame. */
+  get websocket(): PreparedFrame {
+    this.sockjsFrame ??= new PreparedFrame(`a[${this.quoted}]`);
+    return this.sockjsFrame;
+  }
+
+  /** The text alone in a websocket frame, for the raw websocket endpoint. */
+  get raw(): PreparedFrame {
+    this.rawFrame ??= new PreparedFrame(this.text);
+    return this.rawFrame;
+  }
+
+  /** `frames` (which begin with this one) as one SockJS frame in one websocket frame. */
+  batchWith(frames: readonly OutFrame[]): PreparedFrame {
+    const cached = this.batch;
+    if (cached && sameFrames(cached.frames, frames)) return cached.prepared;
+    const prepared = new PreparedFrame(arrayFrame(frames));
+    this.batch = { frames, prepared };
+    return prepared;
   }
 }
 
-/** Several frames as one SockJS array frame, for a connection that has more than one waiting. */
-export function websocketBatch(frames: OutFrame[]): Buffer {
-  return websocketTextFrame(`a[${frames.map((f) => f.quoted).join(",")}]`);
+function sameFrames(a: readonly OutFrame[], b: readonly OutFrame[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
-function websocketTextFrame(text: string): Buffer {
-  const length = Buffer.byteLength(text);
-  const headerLength = length < 126 ? 2 : length < 65536 ? 4 : 10;
-  const frame = Buffer.allocUnsafe(headerLength + length);
-  // FIN and the text opcode.
-  frame[0] = 0x81;
-  if (length < 126) {
-    frame[1] = length;
-  } else if (length < 65536) {
-    frame[1] = 126;
-    frame.writeUInt16BE(length, 2);
-  } else {
-    frame[1] = 127;
-    frame.writeBigUInt64BE(BigInt(length), 2);
-  }
-  frame.write(text, headerLength, "utf8");
-  return frame;
+/** `a[...]`: several messages as one SockJS frame. */
+export function arrayFrame(frames: readonly OutFrame[]): string {
+  if (frames.length === 1) return `a[${(frames[0] as OutFrame).quoted}]`;
+  let text = "a[";
+  for (let i = 0; i < frames.length; i++) text += (i === 0 ? "" : ",") + (frames[i] as OutFrame).quoted;
+  return `${text}]`;
+}
+
+/** What goes to a SockJS websocket for one tick's frames. */
+export function websocketFrameFor(frames: readonly OutFrame[]): PreparedFrame {
+  const first = frames[0] as OutFrame;
+  return frames.length === 1 ? first.websocket : first.batchWith(frames);
 }

@@ -167,16 +167,20 @@ export class SockClient {
 
   /** Sends an object as JSON, or a string as the raw message text. */
   send(message: unknown): Promise<void> {
-    const text = typeof message === "string" ? message : JSON.stringify(message);
+    return this.sendFrame([typeof message === "string" ? message : JSON.stringify(message)]);
+  }
+
+  /** Sends several message texts as one SockJS frame: one websocket message, or one xhr_send body. */
+  sendFrame(texts: string[]): Promise<void> {
     if (this.ws) {
-      this.ws.send(JSON.stringify([text]));
+      this.ws.send(JSON.stringify(texts));
       return Promise.resolve();
     }
     this.sendChain = this.sendChain.then(async () => {
       const res = await fetch(this.url("xhr_send"), {
         method: "POST",
         headers: { "Content-Type": "text/plain", ...this.options.headers },
-        body: JSON.stringify([text]),
+        body: JSON.stringify(texts),
       });
       await res.arrayBuffer();
       if (res.status !== 204 && res.status !== 200) throw new Error(`xhr_send answered ${res.status}`);

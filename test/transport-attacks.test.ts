@@ -1,0 +1,179 @@
+/**
+ * What one hostile client could do to the node through the transport, each
+ * reproduced against a real node process: one frame that closes its own
+ * connection half-way, script smuggled into the htmlfile transport, a raw
+ * websocket that stops reading, upgrades outside /sock, session hijacking.
+ */
+import net from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { joinedUser, say, type User } from "./support/chat.js";
+import { type NodeProcess, startNode } from "./support/processes.js";
+import { rawRequest } from "./support/raw-http.js";
+import { SockClient } from "./support/sockjs-client.js";
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function node(env: Record<string, string> = {}): Promise<NodeProcess> {
+  const n = await startNode(env);
+  cleanups.push(() => n.stop());
+  return n;
+}
+
+async function user(n: NodeProcess): Promise<User> {
+  const u = await joinedUser(n.url);
+  cleanups.push(() => u.client.close());
+  return u;
+}
+
+/** The node is up, answers HTTP and carries chat between two users. */
+async function stillServing(n: NodeProcess, a: User, b: User): Promise<void> {
+  expect(n.child.exitCode).toBeNull();
+  expect((await fetch(`${n.url}/healthz`)).status).toBe(200);
+  const mid = await say(a, "still here");
+  await b.client.action("message", (f) => f.mid === mid);
+  expect(n.output()).not.toMatch(/"level":(50|60)/);
+}
+
+const flood = JSON.stringify(Array.from({ length: 100 }, () => JSON.stringify({ action: "message", message: "x" })));
+
+describe("a frame whose handling closes its own connection", () => {
+  it("over a websocket: the flooder is closed with 4002, the node and its users carry on", async () => {
+    const n = await node();
+    const a = await user(n);
+    const b = await user(n);
+    const ws = new WebSocket(`${n.url.replace("http", "ws")}/sock/000/abcdefgh/websocket`);
+    cleanups.push(() => ws.terminate());
+    const frames: string[] = [];
+    ws.on("message", (d) => frames.push(String(d)));
+    await new Promise((r) => ws.once("open", r));
+    await expect.poll(() => frames.some((f) => f.includes("user_info"))).toBe(true);
+    ws.send(flood);
+    const closed = await new Promise<number>((r) => ws.once("close", (code) => r(code)));
+    expect(closed).toBe(1000);
+    expect(frames.at(-1)).toBe('c[4002,"Flooding"]');
+    await stillServing(n, a, b);
+  });
+
+  it("over xhr_send: one body of 100 messages closes the sender's session, nothing else", async () => {
+    const n = await node();
+    const a = await user(n);
+    const b = await user(n);
+    const flooder = await SockClient.connect(n.url, { transport: "xhr-polling" });
+    cleanups.push(() => flooder.close());
+    await flooder.action("user_info");
+    const res = await fetch(`${flooder.sessionUrl}/xhr_send`, { method: "POST", body: flood });
+    expect(res.status).toBe(204);
+    expect(await flooder.waitClosed()).toEqual({ code: 4002, reason: "Flooding" });
+    await stillServing(n, a, b);
+  });
+});
+
+describe("the htmlfile transport", () => {
+  it("never lets a name or a message end the script it travels in", async () => {
+    const n = await node({ ALLOWED_ORIGINS: "https://good.example" });
+    const listener = await rawRequest(`${n.url}/sock/000/listening/htmlfile?c=cb`, "GET");
+    cleanups.push(() => listener.destroy());
+    expect(listener.headers["x-content-type-options"]).toBe("nosniff");
+    expect(listener.headers["content-security-policy"]).toBe(
+      "default-src 'none'; script-src 'unsafe-inline'; frame-ancestors 'self' https://good.example",
+    );
+    await listener.chunk();
+    const hostile = await user(n);
+    const name = "</script><script src=//a.bc>";
+    await hostile.client.send({ action: "nick", name, ref: "n" });
+    await hostile.client.action("ack", (f) => f.ref === "n");
+    await say(hostile, "<!-- </script><script>alert(1)</script> \u2028");
+    await hostile.client.send({ action: "typing" });
+
+    const received: unknown[] = [];
+    while (!received.some((f) => JSON.stringify(f).includes('"typing"'))) {
+      const chunk = await listener.chunk(5000);
+      // Each chunk is one script element holding one string literal with no markup in it.
+      expect(chunk).toMatch(/^<script>\np\("[^<>&\u2028\u2029]*"\);\n<\/script>\r\n$/);
+      const frame = JSON.parse(chunk.slice("<script>\np(".length, -");\n</script>\r\n".length)) as string;
+      if (frame.startsWith("a")) received.push(...(JSON.parse(frame.slice(1)) as string[]).map((m) => JSON.parse(m)));
+    }
+    expect(received).toContainEqual(expect.objectContaining({ action: "user_renamed", name }));
+    expect(received).toContainEqual(expect.objectContaining({ action: "typing", name }));
+  });
+});
+
+describe("the raw websocket endpoint", () => {
+  it("closes a client that stops reading once MAX_PENDING_BYTES wait for it, with 4003", async () => {
+    const n = await node({ MAX_PENDING_BYTES: "262144", RATE_LIMIT: "0" });
+    const slow = new WebSocket(`${n.url.replace("http", "ws")}/sock/websocket`);
+    cleanups.push(() => slow.terminate());
+    const closed = new Promise<number>((r) => slow.once("close", (code) => r(code)));
+    const seen: string[] = [];
+    slow.on("message", (d) => seen.push(String(d)));
+    await new Promise((r) => slow.once("open", r));
+    await expect.poll(() => seen.some((f) => f.includes("user_info"))).toBe(true);
+    const sender = await user(n);
+    const reader = await user(n);
+    (slow as unknown as { _socket: { pause(): void } })._socket.pause();
+
+    const text = "z".repeat(3500);
+    let sent = 0;
+    while (!n.output().includes("closing a slow consumer")) {
+      expect(sent, "the slow consumer was never closed").toBeLessThan(20_000);
+      await Promise.all(Array.from({ length: 200 }, () => sender.client.send({ action: "message", message: text })));
+      sent += 200;
+      await expect.poll(() => reader.client.all("message").length, { timeout: 10_000 }).toBe(sent);
+    }
+    (slow as unknown as { _socket: { resume(): void } })._socket.resume();
+    expect(await closed).toBe(4003);
+    const metrics = await (await fetch(`${n.url}/metrics`)).text();
+    expect(metrics).toMatch(/chat_errors_total\{code="slow_consumer"\} 1/);
+  }, 60_000);
+});
+
+describe("upgrade requests outside /sock", () => {
+  it("are answered with an HTTP error and their socket closed at once", async () => {
+    const n = await node();
+    const { port } = new URL(n.url);
+    for (const path of ["/x", "/", "/sockx", "/sock", "/sock/info"]) {
+      const socket = net.connect(Number(port), "127.0.0.1");
+      cleanups.push(() => socket.destroy());
+      let answer = "";
+      socket.on("data", (d: Buffer) => {
+        answer += d.toString("latin1");
+      });
+      const ended = new Promise<void>((r) => socket.once("close", () => r()));
+      socket.write(
+        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+          "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n\r\n",
+      );
+      await Promise.race([
+        ended,
+        new Promise((_, reject) => setTimeout(() => reject(new Error(`${path}: socket still open`)), 2000)),
+      ]);
+      expect(answer, path).toMatch(/^HTTP\/1\.1 404 /);
+    }
+    const health = await fetch(`${n.url}/healthz`);
+    expect(await health.json()).toMatchObject({ connections: 0 });
+  });
+});
+
+describe("connection ids", () => {
+  it("never reveal the SockJS session id, so nobody can send or read on another's session", async () => {
+    const n = await node();
+    const watcher = await user(n);
+    const victim = await SockClient.connect(n.url, { transport: "xhr-polling" });
+    cleanups.push(() => victim.close());
+    const info = await victim.action("user_info");
+    const joined = await watcher.client.action("user_join", (f) => f.id === info.id);
+    const sessionId = victim.sessionUrl.split("/").at(-1) as string;
+    expect(String(joined.id)).not.toContain(sessionId);
+    // What an attacker can build from the id everyone sees goes nowhere.
+    const guess = String(joined.id).split(".").at(-1);
+    const res = await fetch(`${n.url}/sock/000/${guess}/xhr_send`, {
+      method: "POST",
+      body: JSON.stringify([JSON.stringify({ action: "message", message: "not me" })]),
+    });
+    expect(res.status).toBe(404);
+  });
+});
