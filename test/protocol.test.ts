@@ -192,3 +192,22 @@ describe("rooms and the extensions", () => {
     expect(a.client.all("users")).toEqual([]);
   });
 });
+
+describe("sending again", () => {
+  it("stores a message sent twice with the same ref once, and acknowledges both with its mid", async () => {
+    const a = await joinedUser(node.url);
+    const b = await joinedUser(node.url);
+    open.push(a, b);
+    const acks: unknown[] = [];
+    for (let i = 0; i < 2; i++) {
+      const ack = a.client.waitNew((f) => f.action === "ack" && f.ref === "same-ref");
+      await a.client.send({ action: "message", message: "only once", ref: "same-ref" });
+      acks.push((await ack).mid);
+    }
+    expect(acks[1]).toBe(acks[0]);
+    const marker = await say(a, "after the resend");
+    expect(marker).toBe(Number(acks[0]) + 1);
+    await b.client.action("message", (f) => f.mid === marker);
+    expect(b.client.all("message").filter((f) => f.message === "only once")).toHaveLength(1);
+  });
+});

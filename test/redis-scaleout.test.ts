@@ -78,6 +78,22 @@ describe("two nodes, one Redis", () => {
     }
   });
 
+  it("stores a message sent again with the same ref once, whichever node hears it", async () => {
+    const sender = await user(a);
+    const onB = await user(b);
+    const mids: unknown[] = [];
+    for (let i = 0; i < 2; i++) {
+      const ack = sender.client.waitNew((f) => f.action === "ack" && f.ref === "again");
+      await sender.client.send({ action: "message", message: "stored once", ref: "again" });
+      mids.push((await ack).mid);
+    }
+    expect(mids[1]).toBe(mids[0]);
+    const marker = await say(sender, "marker after the resend");
+    expect(marker).toBe(Number(mids[0]) + 1);
+    await onB.client.action("message", (f) => f.mid === marker);
+    expect(onB.client.all("message").filter((f) => f.message === "stored once")).toHaveLength(1);
+  });
+
   it("shares rooms across nodes and keeps them apart", async () => {
     const x1 = await user(a);
     const x2 = await user(b);

@@ -76,8 +76,12 @@ export interface Broker {
   unsubscribe(room: string): Promise<void>;
   /** Fan out a frame that is not stored (presence, typing). */
   publish(room: string, frame: string, exclude?: string): Promise<void>;
-  /** Append a chat message to the room's history and fan it out, atomically; resolves with its mid. */
-  publishStored(room: string, message: StoredFrame): Promise<number>;
+  /**
+   * Append a chat message to the room's history and fan it out, atomically;
+   * resolves with its mid. With an idempotency key, a message sent again
+   * within IDEMPOTENCY_WINDOW_S is not stored again: the first one's mid comes back.
+   */
+  publishStored(room: string, message: StoredFrame, idempotencyKey?: string): Promise<number>;
   history(room: string, query: HistoryQuery): Promise<HistoryPage>;
   /** Resolves false when no such node is listening. */
   sendToNode(nodeId: string, message: NodeMessage): Promise<boolean>;

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Broker, BrokerHandler, Envelope, HistoryPage, HistoryQuery, NodeMessage, StoredFrame } from "./broker.js";
 import { answerQuery, type Stored } from "./history-window.js";
+import { RecentKeys } from "./idempotency.js";
 
 export interface HistoryLimits {
   size: number;
@@ -18,6 +19,7 @@ export class MemoryBroker implements Broker {
   private handler: BrokerHandler | undefined;
   private readonly subscribed = new Set<string>();
   private readonly logs = new Map<string, RoomLog>();
+  private readonly sent = new RecentKeys<number>();
   // A restarted process forgets its history, so clients must be able to tell.
   private readonly epoch = randomBytes(4).toString("hex");
 
@@ -42,7 +44,10 @@ export class MemoryBroker implements Broker {
     this.deliver(room, { frame, exclude });
   }
 
-  async publishStored(room: string, message: StoredFrame): Promise<number> {
+  async publishStored(room: string, message: StoredFrame, idempotencyKey?: string): Promise<number> {
+    const sentKey = idempotencyKey === undefined ? undefined : `${room}\n${idempotencyKey}`;
+    const seen = sentKey === undefined ? undefined : this.sent.get(sentKey);
+    if (seen !== undefined) return seen;
     const log = this.logFor(room);
     const mid = ++log.top;
     const frame = message.head + mid + message.tail;
@@ -50,6 +55,7 @@ export class MemoryBroker implements Broker {
       log.held.push({ mid, ts: Date.now(), frame });
       if (log.held.length > this.limits.size) log.held.splice(0, log.held.length - this.limits.size);
     }
+    if (sentKey !== undefined) this.sent.set(sentKey, mid);
     this.deliver(room, { mid, frame });
     return mid;
   }

@@ -11,6 +11,7 @@ import {
   type StoredFrame,
 } from "./broker.js";
 import { answerQuery, type Stored } from "./history-window.js";
+import { IDEMPOTENCY_WINDOW_S } from "./idempotency.js";
 import type { HistoryLimits } from "./memory-broker.js";
 import type { RedisKeys } from "./redis-keys.js";
 import type { RedisLink } from "./redis-link.js";
@@ -33,12 +34,21 @@ end
  * empty), publishes it in the same step, so that the order of the stream and
  * the order of the channel can never differ. ARGV[6] names the command:
  * PUBLISH, or SPUBLISH in a Cluster, where the channel shares the keys' slot.
+ * With an idempotency key (KEYS[4], kept ARGV[7] seconds) a message sent
+ * again is not stored twice: the first one's mid comes back, with no payload.
  */
 const STORE_AND_PUBLISH = `${EPOCH}
+if ARGV[7] ~= '' then
+  local seen = redis.call('GET', KEYS[4])
+  if seen then return {tonumber(seen), ''} end
+end
 local mid = redis.call('INCR', KEYS[1])
 local frame = ARGV[2] .. mid .. ARGV[3]
 if tonumber(ARGV[4]) > 0 then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], mid .. '-0', 'ts', ARGV[5], 'f', frame)
+end
+if ARGV[7] ~= '' then
+  redis.call('SET', KEYS[4], mid, 'EX', ARGV[7])
 end
 local payload = mid .. '\\t' .. epoch .. '\\t\\n' .. frame
 if ARGV[6] ~= '' then
@@ -93,11 +103,17 @@ interface RoomFeed {
 
 /**
  * Replies that mean "not now" rather than "never": a Cluster moving a slot
- * or short of a shard, a replica promoted or still loading its data. The
+ * or short of a shard (ioredis gives up redirecting while the shard's
+ * connection is closed), a replica promoted or still loading its data. The
  * sender is told `unavailable` and may try again.
  */
 function isPassing(err: unknown): boolean {
-  return err instanceof Error && /^(TRYAGAIN|CLUSTERDOWN|MOVED|ASK|LOADING|READONLY|MASTERDOWN)\b/.test(err.message);
+  return (
+    err instanceof Error &&
+    /^(TRYAGAIN|CLUSTERDOWN|MOVED|ASK|LOADING|READONLY|MASTERDOWN)\b|^Too many Cluster redirections|^Connection is closed/.test(
+      err.message,
+    )
+  );
 }
 
 const newEpoch = () => randomBytes(4).toString("hex");
@@ -146,7 +162,7 @@ export class RedisBroker implements Broker {
   ) {
     this.nodeChannel = keys.nodeChannel(nodeId);
     this.pending.add(this.nodeChannel);
-    link.pub.defineCommand("chatPublishStored", { numberOfKeys: 3, lua: STORE_AND_PUBLISH });
+    link.pub.defineCommand("chatPublishStored", { numberOfKeys: 4, lua: STORE_AND_PUBLISH });
     link.pub.defineCommand("chatReadHistory", { numberOfKeys: 4, lua: READ_HISTORY });
     link.pub.defineCommand("chatPublishReplicated", { numberOfKeys: 1, lua: PUBLISH_REPLICATED });
   }
@@ -192,7 +208,7 @@ export class RedisBroker implements Broker {
     await this.command(() => this.link.publish(this.keys.roomChannel(room), `\t\t${exclude ?? ""}\n${frame}`));
   }
 
-  async publishStored(room: string, message: StoredFrame): Promise<number> {
+  async publishStored(room: string, message: StoredFrame, idempotencyKey?: string): Promise<number> {
     this.link.assertUp();
     const k = this.keys;
     const channel = k.roomChannel(room);
@@ -202,16 +218,19 @@ export class RedisBroker implements Broker {
         k.roomSeq(room),
         k.roomLog(room),
         k.roomEpoch(room),
+        k.roomSent(room, idempotencyKey ?? ""),
         channel,
         message.head,
         message.tail,
         String(this.limits.size),
         String(Date.now()),
         publishNow,
+        idempotencyKey === undefined ? "" : String(IDEMPOTENCY_WINDOW_S),
         newEpoch(),
       ),
     );
-    if (publishNow === "") await this.publishReplicated(room, Number(mid), payload);
+    // An empty payload: the same message was stored before, and published then.
+    if (publishNow === "" && payload !== "") await this.publishReplicated(room, Number(mid), payload);
     return Number(mid);
   }
 

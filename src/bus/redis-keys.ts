@@ -31,6 +31,11 @@ export class RedisKeys {
     return `${this.tag(room)}:epoch`;
   }
 
+  /** A message sent with an idempotency key: its mid, for a while. */
+  roomSent(room: string, key: string): string {
+    return `${this.tag(room)}:sent:${key}`;
+  }
+
   roomMembers(room: string): string {
     return `${this.tag(room)}:members`;
   }

@@ -276,7 +276,9 @@ export class Session implements Recipient, PeerListener {
     const ts = Date.now();
     const done = this.ctx.metrics.publishTimer();
     this.inFlight++;
-    const settled = this.ctx.broker.publishStored(room, frames.chatMessage(room, text, this, ts)).then(
+    // With a ref, a message sent again after an `unavailable` is stored at most once.
+    const key = req.ref === undefined ? undefined : `${this.id}\n${req.ref}`;
+    const settled = this.ctx.broker.publishStored(room, frames.chatMessage(room, text, this, ts), key).then(
       (mid) => {
         this.inFlight--;
         done();
@@ -288,7 +290,8 @@ export class Session implements Recipient, PeerListener {
           this.ctx.hub.deliverLocally(room, frames.localMessage(room, text, this, ts));
           err = new RequestError(
             "unavailable",
-            "the other nodes are out of reach: only users on this server got your message, and it was not stored",
+            "the other nodes are out of reach: only users on this server got your message, and it may not have " +
+              "been stored; send it again with the same ref to store it at most once",
           );
         }
         this.refuse(err, req.ref);

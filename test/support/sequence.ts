@@ -120,12 +120,16 @@ export class SequencePublisher {
     const gap = 1000 / perSecond;
     while (Date.now() < end) {
       const n = this.sent + 1;
-      const ref = `n-${n}-${Math.random()}`;
+      // The same ref on every attempt: a number the server stored but could not acknowledge is not stored twice.
+      const ref = `n-${n}`;
       const client = this.user!.client;
+      // Only a reply to this attempt: an earlier attempt's error carries the same ref.
+      const replied = client.waitNew((f) => f.ref === ref && (f.action === "ack" || f.action === "error"), 10000);
       await client.send({ action: "message", room: this.room, message: String(n), ref });
-      const reply = await client.next((f) => f.ref === ref && (f.action === "ack" || f.action === "error"), 10000);
+      const reply = await replied;
       if (reply.action === "ack") this.sent = n;
-      else this.refusals++;
+      else if (reply.code === "unavailable") this.refusals++;
+      else throw new Error(`the server refused message ${n}: ${JSON.stringify(reply)}`);
       await new Promise((r) => setTimeout(r, reply.action === "ack" ? gap : 250));
     }
     return this.sent;
