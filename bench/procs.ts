@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { freePort } from "../test/support/processes.js";
 
 export interface Proc {
   readonly pid: number;
@@ -11,6 +11,18 @@ export interface Proc {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A port the OS says is free now; the bench runs alone, so nothing takes it before the server binds it. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
 
 /** Every child this process started, so an interrupted run still leaves nothing behind. */
 const live = new Set<ChildProcess>();

@@ -8,14 +8,14 @@ export interface Row {
 
 const fmt = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : "—");
 
-/** A plain text table: one column per target, then ours ÷ the other. */
+/** A plain text table: one column per target, then the first (ours) ÷ each of the others. */
 export function table(title: string, targets: string[], rows: Row[]): string {
-  const paired = targets.length === 2;
-  const header = ["", ...targets, ...(paired ? [`${targets[0]} / ${targets[1]}`] : [])];
+  const others = targets.slice(1);
+  const header = ["", ...targets, ...others.map((t) => `${targets[0]} / ${t}`)];
   const body = rows.map((r) => {
-    const [a = Number.NaN, b = Number.NaN] = r.values;
-    const ratio = b === 0 ? "—" : `${fmt(a / b, 2)}×`;
-    return [r.metric, ...r.values.map((v) => fmt(v, r.digits)), ...(paired ? [ratio] : [])];
+    const [a = Number.NaN, ...rest] = r.values;
+    const ratios = rest.map((b) => (b === 0 || !Number.isFinite(b) ? "—" : `${fmt(a / b, 2)}×`));
+    return [r.metric, ...r.values.map((v) => fmt(v, r.digits)), ...ratios];
   });
   const widths = header.map((_, c) => Math.max(...[header, ...body].map((line) => (line[c] ?? "").length)));
   const line = (cells: string[]) =>
@@ -45,6 +45,7 @@ export function combine(steps: Step[]): Step {
     redisUsPerDelivery: weighted((s) => s.redisUsPerDelivery),
     generatorPct: Math.max(...steps.map((s) => s.generatorPct)),
     dropped: total((s) => s.dropped),
+    rssPerConnKiB: Math.max(...steps.map((s) => s.rssPerConnKiB)),
     p50: median((s) => s.p50),
     p90: median((s) => s.p90),
     p99: Math.max(...steps.map((s) => s.p99)),
@@ -66,6 +67,7 @@ export function loadRows(steps: Step[]): Row[] {
     pick("latency p50 ms", 1, (s) => s.p50),
     pick("latency p99 ms", 1, (s) => s.p99),
     pick("latency max ms", 1, (s) => s.max),
+    pick("RSS KiB/connection under load", 1, (s) => s.rssPerConnKiB),
     pick("generator CPU % of a core", 0, (s) => s.generatorPct),
   ];
 }
@@ -79,11 +81,13 @@ export function idleRows(idle: Idle[]): Row[] {
 }
 
 export function sweepTable(target: string, steps: Step[]): string {
-  const head = "| offered msg/s | delivered/s | lost | p50 ms | p99 ms | server µs/delivery | generator % |";
-  const rule = "|---:|---:|---:|---:|---:|---:|---:|";
+  const head =
+    "| offered msg/s | delivered/s | lost | p50 ms | p99 ms | server µs/delivery | RSS KiB/conn | generator % |";
+  const rule = "|---:|---:|---:|---:|---:|---:|---:|---:|";
   const rows = steps.map(
     (s) =>
-      `| ${s.rate} | ${fmt(s.deliveredPerSec, 0)} | ${s.lost} | ${fmt(s.p50, 1)} | ${fmt(s.p99, 1)} | ${fmt(s.serverUsPerDelivery, 2)} | ${fmt(s.generatorPct, 0)} |`,
+      `| ${s.rate} | ${fmt(s.deliveredPerSec, 0)} | ${s.lost} | ${fmt(s.p50, 1)} | ${fmt(s.p99, 1)} | ` +
+      `${fmt(s.serverUsPerDelivery, 2)} | ${fmt(s.rssPerConnKiB, 1)} | ${fmt(s.generatorPct, 0)} |`,
   );
   return [`${target}`, "", head, rule, ...rows].join("\n");
 }

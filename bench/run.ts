@@ -1,8 +1,9 @@
 /**
- * Our SockJS chat against Socket.IO + its Redis adapter, on the same machine,
- * with the same load generator. `npm run bench` compares them briefly;
- * `-- --sweep` raises the rate until one breaks; `-- --profile` profiles ours.
- * Run `npm run build` first: ours runs from dist/ (or --server).
+ * Our SockJS chat against Socket.IO + its Redis adapter and against a bare
+ * `ws` server (the floor), on the same machine, with the same load
+ * generator. `npm run bench` compares them; `-- --sweep` raises the rate
+ * until each breaks; `-- --profile` profiles ours. Run `npm run build`
+ * first: ours runs from dist/ (or --server).
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -12,9 +13,9 @@ import { Generator } from "./generator/pool.js";
 import { summarize } from "./profile-summary.js";
 import { progressDone } from "./progress.js";
 import { combine, idleRows, loadRows, sweepTable, table } from "./report.js";
-import { type Idle, idle, type Load, prepare, type Step, step } from "./scenario.js";
+import { type Idle, idle, type Load, prepare, type Step, stackRss, step } from "./scenario.js";
 import { chart } from "./svg.js";
-import { ours, socketIo, startStack, type Target } from "./targets.js";
+import { floor, ours, socketIo, startStack, type Target } from "./targets.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const resultsDir = path.join(root, "bench/results");
@@ -29,11 +30,18 @@ const { values: opts } = parseArgs({
     seconds: { type: "string" },
     rate: { type: "string" },
     "idle-seconds": { type: "string", default: "5" },
+    settle: { type: "string", default: "30" },
+    targets: { type: "string", default: "ours,socket.io,floor" },
+    // Node/V8 flags for every target's server processes, e.g. "--max-semi-space-size=2".
+    "node-args": { type: "string", default: "" },
+    // Ours without the node flags `npm start` gives it, to see what they change.
+    bare: { type: "boolean", default: false },
     only: { type: "string", default: "fanout,rooms,idle" },
     passes: { type: "string", default: "2" },
   },
 });
 const nodes = Number(opts.nodes);
+const nodeArgs = opts["node-args"].split(" ").filter(Boolean);
 const workers = Number(opts.workers);
 
 const FANOUT: Load = {
@@ -60,19 +68,21 @@ async function runLoad(
   seconds: number,
   label: string,
   stop: (s: Step) => boolean = () => false,
-  nodeArgs: string[] = [],
+  extraArgs: string[] = [],
 ): Promise<Step[]> {
-  const stack = await startStack(target, nodes, nodeArgs);
+  const stack = await startStack(target, nodes, [...nodeArgs, ...extraArgs]);
   const gen = new Generator(workers);
   const steps: Step[] = [];
   try {
+    await sleep(1000);
+    const rssBefore = stackRss(stack);
     await prepare(gen, target, stack, load, label);
     for (const rate of rates) {
-      let s = await step(gen, stack, load, rate, seconds, label);
+      let s = await step(gen, stack, load, rate, seconds, label, rssBefore);
       // On a shared machine one bad step can be someone else's burst: a rate fails only twice in a row.
       if (stop(s)) {
         await sleep(2000);
-        s = await step(gen, stack, load, rate, seconds, `${label} (again)`);
+        s = await step(gen, stack, load, rate, seconds, `${label} (again)`, rssBefore);
       }
       steps.push(s);
       if (stop(s)) break;
@@ -88,10 +98,10 @@ async function runLoad(
 }
 
 async function runIdle(target: Target, label: string): Promise<Idle> {
-  const stack = await startStack(target, nodes);
+  const stack = await startStack(target, nodes, nodeArgs);
   const gen = new Generator(workers);
   try {
-    return await idle(gen, target, stack, IDLE, 3, Number(opts["idle-seconds"]), label);
+    return await idle(gen, target, stack, IDLE, Number(opts.settle), Number(opts["idle-seconds"]), label);
   } finally {
     await gen.stop();
     await stack.stop();
@@ -126,7 +136,9 @@ async function compare(targets: Target[]): Promise<void> {
     const results: Idle[] = [];
     for (const t of targets) results.push(await runIdle(t, `idle ${t.name}`));
     record.idle = results;
-    out.push(table(`${IDLE.name}, ${opts["idle-seconds"]} s idle window`, names, idleRows(results)));
+    out.push(
+      table(`${IDLE.name}, settled ${opts.settle} s, ${opts["idle-seconds"]} s idle window`, names, idleRows(results)),
+    );
   }
   progressDone();
   writeResults("compare.json", record);
@@ -138,15 +150,15 @@ const sustained = (s: Step) => s.lost === 0 && s.dropped === 0 && s.p99 <= 500;
 
 async function sweep(targets: Target[]): Promise<void> {
   const seconds = Number(opts.seconds ?? 5);
-  const start = Number(opts.rate ?? 10);
-  const rates = Array.from({ length: 14 }, (_, i) => Math.round(start * 1.35 ** i));
+  const start = Number(opts.rate ?? 50);
+  const rates = Array.from({ length: 16 }, (_, i) => Math.round(start * 1.3 ** i));
   const results = new Map<string, Step[]>();
   for (const t of targets) {
     results.set(t.name, await runLoad(t, FANOUT, rates, seconds, `sweep ${t.name}`, (s) => !sustained(s)));
   }
   progressDone();
   writeResults("sweep.json", Object.fromEntries(results));
-  const colors = ["#1f77b4", "#d62728"];
+  const colors = ["#1f77b4", "#d62728", "#2ca02c"];
   const series = (pick: (s: Step) => number) =>
     targets.map((t, i) => ({
       name: t.name,
@@ -183,7 +195,7 @@ async function profile(target: Target): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const seconds = Number(opts.seconds ?? 20);
-  const [s] = await runLoad(target, FANOUT, [Number(opts.rate ?? 20)], seconds, "profile ours", undefined, [
+  const [s] = await runLoad(target, FANOUT, [Number(opts.rate ?? 20)], seconds, `profile ${target.name}`, undefined, [
     "--cpu-prof",
     "--cpu-prof-dir",
     dir,
@@ -200,7 +212,20 @@ function writeResults(name: string, data: unknown): void {
   writeFileSync(path.join(resultsDir, name), JSON.stringify(data, null, 1));
 }
 
-const mine = ours(opts.server ? path.resolve(opts.server) : undefined);
-if (opts.profile) await profile(mine);
-else if (opts.sweep) await sweep([mine, await socketIo()]);
-else await compare([mine, await socketIo()]);
+/** The targets `--targets` names, ours first: every ratio is ours against another. */
+async function chosenTargets(): Promise<Target[]> {
+  const mine = ours(opts.server ? path.resolve(opts.server) : undefined, !opts.bare);
+  const known: Record<string, () => Promise<Target>> = {
+    ours: async () => mine,
+    "socket.io": socketIo,
+    floor,
+  };
+  const names = opts.targets.split(",");
+  const unknown = names.filter((n) => !(n in known));
+  if (unknown.length > 0) throw new Error(`unknown target ${unknown.join(", ")}: choose from ${Object.keys(known)}`);
+  return Promise.all(names.map((n) => (known[n] as () => Promise<Target>)()));
+}
+
+if (opts.profile) await profile((await chosenTargets())[0] as Target);
+else if (opts.sweep) await sweep(await chosenTargets());
+else await compare(await chosenTargets());

@@ -30,6 +30,8 @@ export interface Step extends Latency {
   generatorPct: number;
   /** Client connections the servers closed during the step. */
   dropped: number;
+  /** RSS of every node while the step ran (mean of samples), less what they held before any client connected, per client. */
+  rssPerConnKiB: number;
 }
 
 const roomOf = (load: Load) => (i: number) => `r${Math.floor(i / load.roomSize)}`;
@@ -79,11 +81,28 @@ async function drain(gen: Generator, expected: number): Promise<void> {
   }
 }
 
+/** The nodes' RSS now, in bytes: taken before clients connect, it is what the load's figures are read against. */
+export const stackRss = (stack: Stack): number =>
+  sum(
+    stack.nodes.map((n) => n.pid),
+    rssBytes,
+  );
+
 /** Offers `rate` messages per second for `seconds` and measures what comes back. */
-export async function step(gen: Generator, stack: Stack, load: Load, rate: number, seconds: number, label: string) {
+export async function step(
+  gen: Generator,
+  stack: Stack,
+  load: Load,
+  rate: number,
+  seconds: number,
+  label: string,
+  rssBefore: number,
+) {
   const run = ++runs;
   await gen.begin(run);
   const serverPids = stack.nodes.map((n) => n.pid);
+  const rssSamples = [stackRss(stack)];
+  const sampler = setInterval(() => rssSamples.push(stackRss(stack)), 200);
   const server0 = sum(serverPids, cpuMicros);
   const redis0 = cpuMicros(stack.redis.pid);
   const gen0 = process.cpuUsage();
@@ -95,7 +114,7 @@ export async function step(gen: Generator, stack: Stack, load: Load, rate: numbe
   const sentByRoom = await gen.publish(run, rate, seconds, senders(load)).finally(() => clearInterval(ticker));
   const sizes = roomSizes(load);
   const expected = Object.entries(sentByRoom).reduce((n, [room, sent]) => n + sent * (sizes.get(room) ?? 0), 0);
-  await drain(gen, expected);
+  await drain(gen, expected).finally(() => clearInterval(sampler));
   const wall = (performance.now() - started) / 1000;
   const genCpu = process.cpuUsage(gen0);
   const serverUs = sum(serverPids, cpuMicros) - server0;
@@ -113,6 +132,7 @@ export async function step(gen: Generator, stack: Stack, load: Load, rate: numbe
     redisUsPerDelivery: redisUs / Math.max(1, received),
     generatorPct: ((genCpu.user + genCpu.system) / (wall * 1e6)) * 100,
     dropped: closed,
+    rssPerConnKiB: (rssSamples.reduce((a, b) => a + b, 0) / rssSamples.length - rssBefore) / 1024 / load.clients,
     ...latency(latencies),
   };
   return result;

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { WireKind } from "./generator/codec.js";
@@ -13,13 +14,23 @@ export interface Target {
   startNode(redisUrl: string, nodeArgs: string[]): Promise<Proc>;
 }
 
-export function ours(serverEntry = path.join(root, "dist/server.js")): Target {
+/** The node flags `npm start` runs our server with (package.json), so that the bench measures it as shipped. */
+function shippedNodeFlags(): string[] {
+  const { scripts } = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as {
+    scripts: Record<string, string>;
+  };
+  const start = scripts.start ?? "";
+  return start.split(" ").filter((word) => word.startsWith("--"));
+}
+
+export function ours(serverEntry = path.join(root, "dist/server.js"), asShipped = true): Target {
+  const flags = asShipped ? shippedNodeFlags() : [];
   return {
     name: "ours",
     wire: "sockjs",
     startNode: (redisUrl, nodeArgs) =>
       startNodeServer(
-        [...nodeArgs, serverEntry],
+        [...flags, ...nodeArgs, serverEntry],
         {
           REDIS_URL: redisUrl,
           LOG_LEVEL: "warn",
@@ -34,11 +45,21 @@ export function ours(serverEntry = path.join(root, "dist/server.js")): Target {
 }
 
 export async function socketIo(): Promise<Target> {
-  const entry = await buildPeer();
+  const entry = await buildPeer("socketio-server");
   return {
     name: "socket.io",
     wire: "engineio",
     startNode: (redisUrl, nodeArgs) => startNodeServer([...nodeArgs, entry], { REDIS_URL: redisUrl }, "socket.io node"),
+  };
+}
+
+/** The bare `ws` server every figure is also read against (bench/peers/ws-floor.ts). */
+export async function floor(): Promise<Target> {
+  const entry = await buildPeer("ws-floor");
+  return {
+    name: "ws floor",
+    wire: "sockjs",
+    startNode: (redisUrl, nodeArgs) => startNodeServer([...nodeArgs, entry], { REDIS_URL: redisUrl }, "ws floor node"),
   };
 }
 
