@@ -1,4 +1,5 @@
-import { afterAll, describe, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { allocatePort } from "./support/ports.js";
 import { type RedisProcess, startNode, startRedis } from "./support/processes.js";
 import { cutRandomly, type Nodes, sequenceSurvives } from "./support/sequence.js";
 
@@ -19,7 +20,8 @@ const nodeEnv = (redis: RedisProcess) => ({
 
 async function twoNodes(redis: RedisProcess): Promise<Nodes> {
   const env = nodeEnv(redis);
-  const procs = await Promise.all([startNode(env), startNode(env)]);
+  // Node A is killed and restarted on the port its clients know: one no other test can have meanwhile.
+  const procs = await Promise.all([startNode(env, await allocatePort()), startNode(env)]);
   const nodes = procs.map((proc) => ({ proc, alive: true }));
   cleanups.push(() => Promise.all(nodes.map((n) => n.proc.stop())).then(() => undefined));
   return {
@@ -56,7 +58,7 @@ describe("sustained traffic under faults", () => {
     const redis = await startRedis(["--appendonly", "yes", "--appendfsync", "always"]);
     cleanups.push(() => redis.stop());
     const cluster = await twoNodes(redis);
-    await sequenceSurvives("Redis restart", cluster, 12000, cleanups, async (subscribers, until) => {
+    const seen = await sequenceSurvives("Redis restart", cluster, 12000, cleanups, async (subscribers, until) => {
       const restart = (async () => {
         await sleep(4000);
         await redis.stop();
@@ -65,5 +67,7 @@ describe("sustained traffic under faults", () => {
       })();
       await Promise.all([cutRandomly(subscribers, until), restart]);
     });
+    // The outage fell in the traffic: the publisher was refused while Redis was away.
+    expect(seen.refusals).toBeGreaterThan(0);
   }, 90000);
 });

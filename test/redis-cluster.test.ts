@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { joinedUser, joinRoom, say, type User } from "./support/chat.js";
+import { allocatePort } from "./support/ports.js";
 import { type NodeProcess, startNode } from "./support/processes.js";
 import { type RedisCluster, startCluster } from "./support/redis-topologies.js";
 import { cutRandomly, type Nodes, sequenceSurvives } from "./support/sequence.js";
@@ -12,7 +13,8 @@ const env = () => ({ REDIS_CLUSTER_NODES: `redis-cluster://${cluster.seeds}`, RA
 
 beforeAll(async () => {
   cluster = await startCluster(3);
-  const procs = await Promise.all([startNode(env()), startNode(env())]);
+  // Node A is killed and restarted on its port: one no other test can have meanwhile.
+  const procs = await Promise.all([startNode(env(), await allocatePort()), startNode(env())]);
   const nodes = procs.map((proc) => ({ proc, alive: true }));
   chat = {
     nodes,

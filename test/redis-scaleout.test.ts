@@ -3,14 +3,8 @@ import net from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { joinedUser, joinRoom, messagesIn, say, type User } from "./support/chat.js";
-import {
-  freePort,
-  type NodeProcess,
-  type RedisProcess,
-  SERVER_ENTRY,
-  startNode,
-  startRedis,
-} from "./support/processes.js";
+import { allocatePort } from "./support/ports.js";
+import { type NodeProcess, type RedisProcess, SERVER_ENTRY, startNode, startRedis } from "./support/processes.js";
 
 let redis: RedisProcess;
 let a: NodeProcess;
@@ -235,7 +229,7 @@ describe("start-up against a bad Redis", () => {
   });
 
   it("exits 1 within the timeout when nothing listens", async () => {
-    const r = await run({ REDIS_URL: `redis://127.0.0.1:${await freePort()}`, REDIS_CONNECT_TIMEOUT: "1500" });
+    const r = await run({ REDIS_URL: `redis://127.0.0.1:${await allocatePort()}`, REDIS_CONNECT_TIMEOUT: "1500" });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/not reachable within 1500 ms/);
     expect(r.ms).toBeLessThan(8000);

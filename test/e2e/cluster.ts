@@ -1,6 +1,7 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll } from "vitest";
 import { launchBrowser } from "../support/browser.js";
+import { allocatePort } from "../support/ports.js";
 import { type NodeProcess, type RedisProcess, startNode, startRedis } from "../support/processes.js";
 
 /** The smallest scaled-out deployment: one redis-server and two chat nodes sharing it. */
@@ -16,7 +17,9 @@ export interface Cluster {
 export async function startCluster(): Promise<Cluster> {
   const redis = await startRedis();
   const env = { REDIS_URL: redis.url };
-  const started = await Promise.allSettled([startNode(env), startNode(env)]);
+  // On ports no other test can take: a test may restart a node where its clients look for it.
+  const [p1, p2] = [await allocatePort(), await allocatePort()];
+  const started = await Promise.allSettled([startNode(env, p1), startNode(env, p2)]);
   const nodes = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
   const stop = async () => {
     await Promise.all(nodes.map((node) => node.stop()));

@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, stopChild } from "./processes.js";
+import { allocatePort } from "./ports.js";
+import { stopChild } from "./processes.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 /** The production example; the tests run it, not a look-alike. */
@@ -70,7 +71,7 @@ async function untilServing(child: ChildProcess, url: string, logs: () => string
 export async function startNginx(options: NginxOptions): Promise<Nginx> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "chat-nginx-"));
   for (const name of TEMP_DIRS) mkdirSync(path.join(dir, name));
-  const port = await freePort();
+  const port = await allocatePort();
   const confFile = path.join(dir, "nginx.conf");
   writeFileSync(confFile, renderConf({ ...options, port, dir }));
   // -e: the error log nginx opens before it has read the config, by default under /var/log.

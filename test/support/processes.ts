@@ -1,23 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { allocatePort } from "./ports.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const SERVER_ENTRY = path.join(root, "dist/server.js");
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resolves when a line of the child's output matches, rejects if it exits first. */
 export function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs: number, what: string): Promise<string> {
@@ -76,11 +65,14 @@ export interface NodeProcess {
   kill(): Promise<void>;
 }
 
-/** Starts `node dist/server.js` as its own OS process on a free port. */
+/**
+ * Starts `node dist/server.js` as its own OS process. Without `port` it
+ * listens on port 0 and reports the port it got, so no two tests can race
+ * for one; a restart passes the port its clients know.
+ */
 export async function startNode(env: Record<string, string> = {}, port?: number): Promise<NodeProcess> {
-  const chosen = port ?? (await freePort());
   const child = spawn(process.execPath, [SERVER_ENTRY], {
-    env: { ...process.env, HOST: "127.0.0.1", LOG_LEVEL: "info", ...env, PORT: String(chosen) },
+    env: { ...process.env, HOST: "127.0.0.1", LOG_LEVEL: "info", ...env, PORT: String(port ?? 0) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -91,7 +83,7 @@ export async function startNode(env: Record<string, string> = {}, port?: number)
     out += c.toString();
   });
   const line = await waitForLine(child, /chat server listening/, 15000, "chat node");
-  const { node } = JSON.parse(line) as { node: string };
+  const { node, port: chosen } = JSON.parse(line) as { node: string; port: number };
   return {
     child,
     port: chosen,
@@ -119,9 +111,9 @@ export interface RedisProcess {
   restart(): Promise<void>;
 }
 
-/** Starts a real redis-server on a free port, in a fresh directory; `extra` are config flags. */
+/** Starts a real redis-server on a port of its own, in a fresh directory; `extra` are config flags. */
 export async function startRedis(extra: string[] = [], fixedPort?: number): Promise<RedisProcess> {
-  const port = fixedPort ?? (await freePort());
+  const port = fixedPort ?? (await allocatePort());
   const dir = mkdtempSync(path.join(os.tmpdir(), "chat-redis-"));
   let child: ChildProcess;
   const launch = async () => {

@@ -4,7 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
-import { freePort, stopChild, waitForLine } from "./processes.js";
+import { allocatePort } from "./ports.js";
+import { stopChild, waitForLine } from "./processes.js";
 
 const run = promisify(execFile);
 
@@ -17,9 +18,13 @@ export interface ServerProcess {
   restart(): Promise<void>;
 }
 
-/** One redis-server (or sentinel) on a free port, in a directory of its own. */
-async function serverProcess(args: (port: number, dir: string) => string[], ready: RegExp): Promise<ServerProcess> {
-  const port = await freePort();
+/** One redis-server (or sentinel) on a port of its own, in a directory of its own; a Cluster node's bus port too. */
+async function serverProcess(
+  args: (port: number, dir: string) => string[],
+  ready: RegExp,
+  clusterBus = false,
+): Promise<ServerProcess> {
+  const port = await allocatePort(clusterBus);
   const dir = mkdtempSync(path.join(os.tmpdir(), "chat-redis-"));
   const launch = async () => {
     const child = spawn("redis-server", args(port, dir), { stdio: ["ignore", "pipe", "pipe"], cwd: dir });
@@ -81,6 +86,7 @@ export async function startCluster(primaries = 3): Promise<RedisCluster> {
           "2000",
         ],
         /Ready to accept connections/,
+        true,
       ),
     ),
   );

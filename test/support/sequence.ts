@@ -41,14 +41,19 @@ export class ResumingSubscriber {
           (f) => f.ref === ref && (f.action === "history" || f.action === "error"),
           10000,
         );
-        // Without its history (Redis away) the join cannot resume: drop it and try again.
         if (reply.action === "history") return;
         client.close();
-        throw new Error(String(reply.code));
+        // Without its history (Redis away) the join cannot resume: drop it and try again. Any other refusal
+        // is a fault of the server's, not of the network.
+        if (reply.code !== "unavailable") {
+          this.problems.push(`resume refused: ${JSON.stringify(reply)}`);
+          this.stopped = true;
+          return;
+        }
       } catch {
         // The node may be down or restarting: try again, possibly elsewhere.
-        await new Promise((r) => setTimeout(r, 200));
       }
+      await new Promise((r) => setTimeout(r, 200));
     }
   }
 
@@ -149,14 +154,17 @@ export interface Nodes {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const between = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
 
-/** Runs the publisher while `chaos` does its worst, then checks every subscriber got 1..N once, in order. */
+/**
+ * Runs the publisher while `chaos` does its worst, then checks every subscriber got 1..N once, in order.
+ * Resolves with what the publisher saw, so that a test can check its fault really hit the traffic.
+ */
 export async function sequenceSurvives(
   label: string,
   cluster: Nodes,
   durationMs: number,
   cleanups: (() => unknown)[],
   chaos: (subscribers: ResumingSubscriber[], until: number) => Promise<void>,
-): Promise<void> {
+): Promise<{ sent: number; refusals: number; reconnects: number }> {
   const room = `fault-${label.replace(/\W/g, "").toLowerCase()}`;
   const subscribers = Array.from({ length: 5 }, (_, i) => new ResumingSubscriber(`sub${i}`, room, cluster.pick));
   cleanups.push(() => {
@@ -192,6 +200,7 @@ export async function sequenceSurvives(
   }
   // Enough traffic that the faults above fell in the middle of it.
   expect(sent).toBeGreaterThan(100);
+  return { sent, refusals: publisher.refusals, reconnects: subscribers.reduce((n, s) => n + s.reconnects, 0) };
 }
 
 /** Cuts random subscribers' connections at random moments until `until`. */
