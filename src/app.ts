@@ -9,6 +9,7 @@ import { RedisLink, type RedisTarget } from "./bus/redis-link.js";
 import { tokenVerifier } from "./chat/auth.js";
 import { CloseCode } from "./chat/close-codes.js";
 import * as frames from "./chat/frames.js";
+import { HistoryPages } from "./chat/history-pages.js";
 import { Hub } from "./chat/hub.js";
 import type { Limits } from "./chat/protocol.js";
 import { type ChatContext, Session } from "./chat/session.js";
@@ -19,7 +20,7 @@ import { MemoryPresence } from "./storage/memory-presence.js";
 import type { Member, Presence } from "./storage/presence.js";
 import { RedisPresence } from "./storage/redis-presence.js";
 import { clientAddress } from "./transport/client-address.js";
-import { frameAncestors, originAllowed } from "./transport/origin-policy.js";
+import { OriginPolicy } from "./transport/origin-policy.js";
 import { OutFrame } from "./transport/out-frame.js";
 import type { Peer } from "./transport/peer.js";
 import { attachSockjs, SOCKJS_DEFAULTS, SockjsServer } from "./transport/sockjs-server.js";
@@ -40,7 +41,14 @@ interface Backends {
 }
 
 function historyLimits(config: Config): HistoryLimits {
-  return { size: config.HISTORY_SIZE, maxAgeMs: config.HISTORY_MAX_AGE * 1000 };
+  return {
+    size: config.HISTORY_SIZE,
+    maxAgeMs: config.HISTORY_MAX_AGE * 1000,
+    // A room older than its messages' age limit has nothing left worth keeping.
+    idleMs:
+      (config.HISTORY_MAX_AGE > 0 ? Math.min(config.ROOM_IDLE_TTL, config.HISTORY_MAX_AGE) : config.ROOM_IDLE_TTL) *
+      1000,
+  };
 }
 
 function embeddedBackends(config: Config): Backends {
@@ -126,9 +134,13 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     ? redisBackends(config, target, log, (room, gone) => announceGone(room, gone))
     : embeddedBackends(config);
   const { broker, presence, link } = backends;
-  const hub = new Hub(broker, log);
+  const hub = new Hub(broker, log, config.MAX_ROOMS_PER_NODE);
   announceGone = (room, gone) => {
-    for (const m of gone) void hub.publish(room, frames.userLeft(room, m));
+    for (const m of gone) {
+      hub.publish(room, frames.userLeft(room, m)).catch((err: unknown) => {
+        log.warn({ err, room }, "could not announce that a dead node's user left");
+      });
+    }
   };
   await broker.start(hub);
   await backends.start();
@@ -142,6 +154,8 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       return counts;
     },
     redisUp: () => link?.isUp,
+    roomsHere: () => hub.roomCount,
+    roomsStored: () => (broker instanceof MemoryBroker ? broker.storedRooms : undefined),
   });
   const limits: Limits = {
     maxMessageLength: config.MAX_MESSAGE_LENGTH,
@@ -162,7 +176,10 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       floodCloseAfter: config.FLOOD_CLOSE_AFTER,
       maxRooms: config.MAX_ROOMS_PER_CONNECTION,
     },
-    authenticate: config.AUTH_SECRET ? tokenVerifier(config.AUTH_SECRET, limits) : undefined,
+    authenticate: config.AUTH_SECRET
+      ? tokenVerifier(config.AUTH_SECRET, limits, config.AUTH_MAX_TOKEN_LIFETIME)
+      : undefined,
+    pages: new HistoryPages(),
     ended: (session) => {
       perAddress.release(session.clientAddress);
       log.info({ conn: session.id }, "connection closed");
@@ -204,6 +221,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     log.info({ conn: session.id, transport: peer.transport, addr: peer.clientAddress }, "connection opened");
     void session.open(wantsLobby(peer.query));
   };
+  const origins = new OriginPolicy(config.ALLOWED_ORIGINS);
   const sockjs = new SockjsServer(
     {
       ...SOCKJS_DEFAULTS,
@@ -212,8 +230,8 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       heartbeatMs: config.HEARTBEAT_INTERVAL,
       maxMessageBytes: config.MAX_FRAME_BYTES,
       maxPendingBytes: config.MAX_PENDING_BYTES,
-      frameAncestors: frameAncestors(config.ALLOWED_ORIGINS),
-      allowRequest: (req) => originAllowed(req, config.ALLOWED_ORIGINS),
+      frameAncestors: origins.frameAncestors,
+      allowRequest: (req) => origins.allows(req),
       clientAddress: (req) => clientAddress(req, config.TRUST_PROXY),
       log,
     },

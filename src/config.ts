@@ -78,6 +78,10 @@ const spec = {
   MAX_ROOM_LENGTH: { schema: int(32, 1, 256), help: "characters in a room name" },
   HISTORY_SIZE: { schema: int(100, 0, 100_000), help: "messages kept per room" },
   HISTORY_MAX_AGE: { schema: int(0, 0, 31_536_000), help: "seconds a stored message is kept (0 = no limit)" },
+  ROOM_IDLE_TTL: {
+    schema: int(86_400, 1, 31_536_000),
+    help: "seconds after which a room nobody used is forgotten, history and all",
+  },
   RATE_LIMIT: { schema: int(20, 0, 1_000_000), help: "requests per second per connection, sustained (0 = no limit)" },
   RATE_BURST: { schema: int(40, 1, 1_000_000), help: "requests a connection may send at once before the rate applies" },
   FLOOD_CLOSE_AFTER: {
@@ -85,16 +89,21 @@ const spec = {
     help: "rate-limited requests within 10 s after which the connection is closed",
   },
   MAX_ROOMS_PER_CONNECTION: { schema: int(20, 1, 10_000), help: "rooms one connection may be in at once" },
+  MAX_ROOMS_PER_NODE: {
+    schema: int(10_000, 1, 10_000_000),
+    help: "rooms with members on one node at once",
+  },
   MAX_CONNECTIONS_PER_IP: {
     schema: int(100, 0, 1_000_000),
     help: "open connections per client address (0 = no limit)",
   },
   TRUST_PROXY: {
     schema: z
-      .enum(["true", "false"])
+      .string()
+      .regex(/^(true|false|[0-9])$/, "true, false, or how many proxies (0-9) stand in front")
       .default("false")
-      .transform((v) => v === "true"),
-    help: "take the client address from X-Forwarded-For (only behind a proxy you run)",
+      .transform((v) => (v === "true" ? 1 : v === "false" ? 0 : Number(v))),
+    help: "proxies you run in front (true = 1): the client is the address the outermost one saw in X-Forwarded-For",
   },
   MAX_FRAME_BYTES: {
     schema: int(65_536, 1024, 16_777_216),
@@ -117,9 +126,13 @@ const spec = {
       .optional(),
     help: "origins whose pages may connect, comma-separated (unset = any origin)",
   },
+  AUTH_MAX_TOKEN_LIFETIME: {
+    schema: int(86_400, 60, 31_536_000),
+    help: "seconds a token may be valid for, from its iat (or from now); tokens must carry exp",
+  },
   AUTH_SECRET: {
     schema: z.string().min(32, "must be at least 32 characters").optional(),
-    help: "HS256 secret; when set, clients must connect with ?token=<JWT> (sub, name)",
+    help: "HS256 secret; when set, clients must connect with ?token=<JWT> (sub, name, exp)",
   },
   HEARTBEAT_INTERVAL: {
     schema: int(25_000, 100, 600_000),

@@ -22,6 +22,10 @@ export interface Metrics {
 export interface MetricsSources {
   connectionsByTransport(): Map<string, number>;
   redisUp(): boolean | undefined;
+  /** Rooms with a member on this node. */
+  roomsHere(): number;
+  /** Rooms whose history this process keeps (embedded mode only). */
+  roomsStored(): number | undefined;
 }
 
 function counterFrom(registry: client.Registry, name: string, help: string, read: () => number): void {
@@ -65,6 +69,17 @@ export function createMetrics(sources: MetricsSources): Metrics {
     help: "Time to store and publish a chat message on the bus",
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [registry],
+  });
+  new client.Gauge({
+    name: "chat_rooms",
+    help: "Rooms with a member on this node (where=here); rooms whose history this process keeps (where=stored)",
+    labelNames: ["where"],
+    registers: [registry],
+    collect() {
+      this.set({ where: "here" }, sources.roomsHere());
+      const stored = sources.roomsStored();
+      if (stored !== undefined) this.set({ where: "stored" }, stored);
+    },
   });
   new client.Gauge({
     name: "chat_redis_up",

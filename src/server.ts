@@ -17,6 +17,11 @@ try {
 }
 
 const log = createLogger(config.LOG_LEVEL);
+// Every asynchronous path has its own handler; should one be missed, it is a
+// fault to log, not a reason to drop every user on this node.
+process.on("unhandledRejection", (err) => {
+  log.error({ err }, "unhandled rejection");
+});
 try {
   const server = await startChatServer(config, log);
   const stop = (signal: string) => {

@@ -177,14 +177,16 @@ describe("origins and headers", () => {
     const allowed = await xhr({ Origin: good });
     expect(allowed.status).toBe(200);
     expect(await allowed.text()).toBe("o\n");
-    expect((await xhr({ Origin: n.url })).status).toBe(200);
+    // The server's own origin is no exception: it must be in the list like any other.
+    expect((await xhr({ Origin: n.url })).status).toBe(403);
+    // No Origin, no Referer, no Sec-Fetch-Site: no browser, so no page, is involved.
     expect((await xhr({})).status).toBe(200);
     expect((await fetch(`${n.url}/sock/info`, { headers: { Origin: evil } })).status).toBe(403);
     expect((await fetch(`${n.url}/sock/iframe.html`, { headers: { Referer: `${evil}/page` } })).status).toBe(403);
     expect((await fetch(`${n.url}/sock/iframe.html`, { headers: { Referer: `${good}/page` } })).status).toBe(200);
   });
 
-  it("puts security headers on its own routes and leaves SockJS's responses as sockjs sends them", async () => {
+  it("puts security headers on its own routes, and the SockJS endpoint's own on its responses", async () => {
     const n = await node({});
     const page = await fetch(`${n.url}/`);
     expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
@@ -205,9 +207,12 @@ describe("origins and headers", () => {
     ]) {
       expect(info.headers.get(h), h).toBeNull();
     }
+    // The iframe page is meant to be framed by pages of the allowed origins (here: any), under its own policy.
     const iframe = await fetch(`${n.url}/sock/iframe.html`);
     expect(iframe.headers.get("x-frame-options")).toBeNull();
     expect(iframe.headers.get("cache-control")).toMatch(/public, max-age=/);
+    expect(iframe.headers.get("content-security-policy")).toMatch(/^default-src 'none'; .*frame-ancestors \*$/);
+    expect(iframe.headers.get("x-content-type-options")).toBe("nosniff");
   });
 });
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectUser, joinedUser, joinRoom, say, type User } from "./support/chat.js";
+import { allocatePort } from "./support/ports.js";
 import { type NodeProcess, type RedisProcess, startNode, startRedis } from "./support/processes.js";
 import type { Frame } from "./support/sockjs-client.js";
 
@@ -141,4 +142,60 @@ describe.each([
     expect(pages.map((p) => p.length)).toEqual([3, 4, 4, 4]);
     expect(pages.flat()).toEqual(sent);
   });
+});
+
+describe.each(["embedded", "Redis"])("a history that started over (%s)", (mode) => {
+  it("gives a client that rejoins with the old epoch every message of the new one, the first included", async () => {
+    const cleanups: (() => Promise<void>)[] = [];
+    try {
+      const store = mode === "Redis" ? await startRedis() : undefined;
+      if (store) cleanups.push(() => store.stop());
+      const env: Record<string, string> = store ? { REDIS_URL: store.url } : {};
+      let node = await startNode(env, await allocatePort());
+      cleanups.push(() => node.stop());
+      const room = "restarted";
+      const alice = await user(node, "lobby=0");
+      const bob = await user(node, "lobby=0");
+      await historyOf(alice, room, { action: "join" });
+      const first = await historyOf(bob, room, { action: "join" });
+      const oldEpoch = first.epoch;
+      let seen = 0;
+      for (let i = 1; i <= 3; i++) seen = await say(alice, `before ${i}`, room);
+      await bob.client.action("message", (f) => f.mid === seen && f.room === room);
+
+      // The history is lost: the embedded node restarts, or Redis restarts without persistence.
+      alice.client.close();
+      bob.client.close();
+      if (store) {
+        const resubscribed = () => node.output().split("subscribed to Redis").length;
+        const before = resubscribed();
+        await store.stop();
+        await store.restart();
+        await expect.poll(resubscribed, { timeout: 15_000 }).toBeGreaterThan(before);
+      } else {
+        const port = node.port;
+        await node.stop();
+        node = await startNode(env, port);
+      }
+
+      const alice2 = await user(node, "lobby=0");
+      const aliceBack = await historyOf(alice2, room, { action: "join", since: seen, epoch: oldEpoch });
+      expect(aliceBack.recovered).toBe(false);
+      expect(aliceBack.epoch).not.toBe(oldEpoch);
+      const newFirst = await say(alice2, "first of the new history", room);
+      expect(newFirst).toBe(1);
+
+      const bob2 = await user(node, "lobby=0");
+      const bobBack = await historyOf(bob2, room, { action: "join", since: seen, epoch: oldEpoch });
+      expect(bobBack.recovered).toBe(false);
+      expect(texts(bobBack.messages as Frame[])).toEqual(["first of the new history"]);
+      // And traffic after the rejoin arrives live, right after what the history held.
+      const next = await say(alice2, "after the rejoin", room);
+      expect(next).toBe(2);
+      const live = await bob2.client.action("message", (f) => f.mid === next && f.room === room);
+      expect(live.message).toBe("after the rejoin");
+    } finally {
+      for (const c of cleanups.reverse()) await c();
+    }
+  }, 60_000);
 });

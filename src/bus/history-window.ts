@@ -32,7 +32,9 @@ export function answerQuery(
     const sameEpoch = query.epoch === undefined || query.epoch === epoch || since === 0;
     const oldest = held[0]?.mid ?? top + 1;
     const complete = sameEpoch && since <= top && since >= oldest - 1;
-    const after = held.filter((m) => m.mid > since);
+    // A `since` of another epoch counts messages that no longer exist: every
+    // message of this epoch is new to the client, the first one included.
+    const after = sameEpoch ? held.filter((m) => m.mid > since) : held;
     return { epoch, top, messages: pick(complete ? after : newest(after, query.limit)), complete };
   }
   const before = query.before;

@@ -7,11 +7,16 @@ export interface HistoryLimits {
   size: number;
   /** Milliseconds; 0 keeps messages until `size` pushes them out. */
   maxAgeMs: number;
+  /** A room nobody reads or writes for this long is forgotten: it starts over as a new epoch. */
+  idleMs: number;
 }
 
 interface RoomLog {
   top: number;
   held: Stored[];
+  /** Each lifetime of a room's log has its own: a forgotten room's mids start over. */
+  epoch: string;
+  lastUsed: number;
 }
 
 /** The embedded broker: one process, no Redis, the same semantics as the Redis broker. */
@@ -20,13 +25,20 @@ export class MemoryBroker implements Broker {
   private readonly subscribed = new Set<string>();
   private readonly logs = new Map<string, RoomLog>();
   private readonly sent = new RecentKeys<number>();
-  // A restarted process forgets its history, so clients must be able to tell.
-  private readonly epoch = randomBytes(4).toString("hex");
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(
     readonly nodeId: string,
     private readonly limits: HistoryLimits,
-  ) {}
+  ) {
+    this.sweeper = setInterval(() => this.forgetIdle(), Math.min(60_000, Math.max(250, limits.idleMs / 2)));
+    this.sweeper.unref();
+  }
+
+  /** Rooms whose log is still kept, for the metrics and the soak test. */
+  get storedRooms(): number {
+    return this.logs.size;
+  }
 
   async start(handler: BrokerHandler): Promise<void> {
     this.handler = handler;
@@ -62,7 +74,7 @@ export class MemoryBroker implements Broker {
 
   async history(room: string, query: HistoryQuery): Promise<HistoryPage> {
     const log = this.logFor(room);
-    return answerQuery(log.held, log.top, this.epoch, query, this.limits.maxAgeMs);
+    return answerQuery(log.held, log.top, log.epoch, query, this.limits.maxAgeMs);
   }
 
   async sendToNode(nodeId: string, message: NodeMessage): Promise<boolean> {
@@ -76,15 +88,31 @@ export class MemoryBroker implements Broker {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweeper);
     this.subscribed.clear();
+  }
+
+  /** Drops what no one will be sent again: messages past their age, and rooms left alone too long. */
+  private forgetIdle(): void {
+    const now = Date.now();
+    const cutoff = this.limits.maxAgeMs > 0 ? now - this.limits.maxAgeMs : 0;
+    for (const [room, log] of this.logs) {
+      if (!this.subscribed.has(room) && now - log.lastUsed > this.limits.idleMs) {
+        this.logs.delete(room);
+        continue;
+      }
+      if (cutoff > 0 && (log.held[0]?.ts ?? now) < cutoff) log.held = log.held.filter((m) => m.ts >= cutoff);
+    }
   }
 
   private logFor(room: string): RoomLog {
     let log = this.logs.get(room);
     if (!log) {
-      log = { top: 0, held: [] };
+      // A restarted process, or a forgotten room, starts a new epoch: clients must be able to tell.
+      log = { top: 0, held: [], epoch: randomBytes(4).toString("hex"), lastUsed: 0 };
       this.logs.set(room, log);
     }
+    log.lastUsed = Date.now();
     return log;
   }
 

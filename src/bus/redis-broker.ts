@@ -19,7 +19,8 @@ import type { RedisLink } from "./redis-link.js";
 /**
  * A room's epoch names one lifetime of its counter: it is made with the first
  * read or write of the room and is gone with the counter when Redis loses its
- * data, so a client holding mids of the old lifetime can tell.
+ * data, so a client holding mids of the old lifetime can tell. The last
+ * argument is a new epoch, in case; the one before it the room's idle time.
  */
 const EPOCH = `
 local epoch = redis.call('GET', KEYS[3])
@@ -27,6 +28,15 @@ if not epoch then
   epoch = ARGV[#ARGV]
   redis.call('SET', KEYS[3], epoch)
 end
+`;
+
+/**
+ * Every read or write of a room keeps its keys for its idle time more: a room
+ * nobody uses for that long is forgotten, counter, history and epoch
+ * together, and starts over as a new epoch.
+ */
+const TOUCH = (keys: number) => `
+for i = 1, ${keys} do redis.call('EXPIRE', KEYS[i], ARGV[#ARGV - 1]) end
 `;
 
 /**
@@ -50,6 +60,7 @@ end
 if ARGV[7] ~= '' then
   redis.call('SET', KEYS[4], mid, 'EX', ARGV[7])
 end
+${TOUCH(3)}
 local payload = mid .. '\\t' .. epoch .. '\\t\\n' .. frame
 if ARGV[6] ~= '' then
   redis.call(ARGV[6], ARGV[1], payload)
@@ -65,7 +76,7 @@ return {mid, payload}
 const PUBLISH_REPLICATED = `
 local mid = tonumber(ARGV[3])
 if mid > tonumber(redis.call('GET', KEYS[1]) or '0') then
-  redis.call('SET', KEYS[1], mid)
+  redis.call('SET', KEYS[1], mid, 'EX', ARGV[5])
 end
 return redis.call(ARGV[4], ARGV[1], ARGV[2])
 `;
@@ -75,11 +86,14 @@ return redis.call(ARGV[4], ARGV[1], ARGV[2])
  * step. The top is the published mark where there is one (behind Sentinel),
  * else the counter.
  */
-const READ_HISTORY = `${EPOCH}
+const READ_HISTORY = `${EPOCH}${TOUCH(4)}
 local top = tonumber(redis.call('GET', KEYS[4]) or redis.call('GET', KEYS[1]) or '0')
 local entries
 if ARGV[1] == 'since' then
-  entries = redis.call('XRANGE', KEYS[2], '(' .. ARGV[2] .. '-0', top .. '-0')
+  -- A since of another epoch counts messages that are gone: all of this epoch's are new to the client.
+  local from = '(' .. ARGV[2] .. '-0'
+  if ARGV[4] ~= '' and ARGV[4] ~= epoch then from = '-' end
+  entries = redis.call('XRANGE', KEYS[2], from, top .. '-0')
 elseif ARGV[1] == 'before' then
   local below = math.min(tonumber(ARGV[2]) - 1, top)
   entries = redis.call('XREVRANGE', KEYS[2], below .. '-0', '-', 'COUNT', ARGV[3])
@@ -104,16 +118,16 @@ interface RoomFeed {
 /**
  * Replies that mean "not now" rather than "never": a Cluster moving a slot
  * or short of a shard (ioredis gives up redirecting while the shard's
- * connection is closed), a replica promoted or still loading its data. The
- * sender is told `unavailable` and may try again.
+ * connection is closed), a replica promoted or still loading its data, a
+ * Redis out of memory, busy with a script or unable to persist. The sender
+ * is told `unavailable` and may try again; the operator reads the cause in
+ * the log.
  */
+const PASSING =
+  /^(TRYAGAIN|CLUSTERDOWN|MOVED|ASK|LOADING|READONLY|MASTERDOWN|OOM|BUSY|MISCONF|NOREPLICAS)\b|^Too many Cluster redirections|^Connection is closed/;
+
 function isPassing(err: unknown): boolean {
-  return (
-    err instanceof Error &&
-    /^(TRYAGAIN|CLUSTERDOWN|MOVED|ASK|LOADING|READONLY|MASTERDOWN)\b|^Too many Cluster redirections|^Connection is closed/.test(
-      err.message,
-    )
-  );
+  return err instanceof Error && PASSING.test(err.message);
 }
 
 const newEpoch = () => randomBytes(4).toString("hex");
@@ -142,6 +156,7 @@ export class RedisBroker implements Broker {
   private readonly byChannel = new Map<string, RoomFeed>();
   private readonly nodeChannel: string;
   private up = false;
+  private lastRefusal = 0;
   private connectedReplicas = 0;
   private replicaTimer: NodeJS.Timeout | undefined;
   /** Channels to subscribe to on the next (re)connect: all of them for one Redis; in a Cluster, the new ones. */
@@ -182,6 +197,11 @@ export class RedisBroker implements Broker {
 
   isUp(): boolean {
     return this.up;
+  }
+
+  /** How long a room's keys outlive its last use. */
+  private get idleSeconds(): string {
+    return String(Math.max(1, Math.ceil(this.limits.idleMs / 1000)));
   }
 
   async subscribe(room: string): Promise<void> {
@@ -226,6 +246,7 @@ export class RedisBroker implements Broker {
         String(Date.now()),
         publishNow,
         idempotencyKey === undefined ? "" : String(IDEMPOTENCY_WINDOW_S),
+        this.idleSeconds,
         newEpoch(),
       ),
     );
@@ -252,6 +273,8 @@ export class RedisBroker implements Broker {
         mode,
         String(arg),
         String(query.limit + 1),
+        query.epoch ?? "",
+        this.idleSeconds,
         newEpoch(),
       ),
     );
@@ -275,7 +298,14 @@ export class RedisBroker implements Broker {
     }
     const k = this.keys;
     await (this.link.pub as unknown as Scripts)
-      .chatPublishReplicated(k.roomPublished(room), k.roomChannel(room), payload, String(mid), "PUBLISH")
+      .chatPublishReplicated(
+        k.roomPublished(room),
+        k.roomChannel(room),
+        payload,
+        String(mid),
+        "PUBLISH",
+        this.idleSeconds,
+      )
       .catch((err: unknown) => {
         this.log.warn({ err }, "stored a message but could not publish it; nodes will fetch it from history");
       });
@@ -314,9 +344,21 @@ export class RedisBroker implements Broker {
     try {
       return await run();
     } catch (err) {
-      if (this.link.pub.status !== "ready" || isPassing(err)) throw new BrokerUnavailable();
+      if (this.link.pub.status !== "ready") throw new BrokerUnavailable();
+      if (isPassing(err)) {
+        this.refusedByRedis(err);
+        throw new BrokerUnavailable();
+      }
       throw err;
     }
+  }
+
+  /** A reply that refuses work (out of memory, read-only): logged once in ten seconds, so an operator sees why. */
+  private refusedByRedis(err: unknown): void {
+    const now = Date.now();
+    if (now - this.lastRefusal < 10_000) return;
+    this.lastRefusal = now;
+    this.log.warn({ err }, "Redis refused a command; senders are told 'unavailable'");
   }
 
   private setUp(up: boolean): void {

@@ -1,32 +1,45 @@
-import { jwtVerify } from "jose";
+import { errors, jwtVerify } from "jose";
 import { checkName, type Limits, RequestError } from "./protocol.js";
 
 export interface Identity {
   /** The user id the token vouches for. */
   uid: string;
   name: string;
+  /** When the token stops vouching for it, ms since the epoch. */
+  expiresAt: number;
 }
 
 /**
- * Checks the `token` parameter of a connection's query string: a JWT signed with
- * HS256 and the shared secret, whose `sub` is the user id and `name` the
- * display name.
+ * Checks a connection's token: a JWT signed with HS256 and the shared
+ * secret, whose `sub` is the user id, `name` the display name and `exp` its
+ * end, at most `maxLifetimeS` after it was issued (or after now, for a token
+ * without `iat`). A token that never expires would be a password.
  */
-export function tokenVerifier(secret: string, limits: Limits): (query: string) => Promise<Identity> {
+export function tokenVerifier(
+  secret: string,
+  limits: Limits,
+  maxLifetimeS: number,
+): (token: string) => Promise<Identity> {
   const key = new TextEncoder().encode(secret);
-  return async (query) => {
-    const token = new URLSearchParams(query).get("token");
-    if (!token) throw new RequestError("unauthorized", "this chat needs a token: connect with ?token=<JWT>");
+  return async (token) => {
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, key, { algorithms: ["HS256"] }));
-    } catch {
-      throw new RequestError("unauthorized", "the token is invalid or expired");
+      ({ payload } = await jwtVerify(token, key, { algorithms: ["HS256"], requiredClaims: ["exp"] }));
+    } catch (err) {
+      if (err instanceof errors.JWTExpired) throw new RequestError("unauthorized", "the token has expired");
+      if (err instanceof errors.JWTClaimValidationFailed) {
+        throw new RequestError("unauthorized", "the token must carry 'exp'");
+      }
+      throw new RequestError("unauthorized", "the token is invalid");
     }
-    const { sub, name } = payload;
+    const { sub, name, exp, iat } = payload;
     if (typeof sub !== "string" || sub.length === 0 || sub.length > 128 || typeof name !== "string") {
       throw new RequestError("unauthorized", "the token must carry a 'sub' and a 'name'");
     }
-    return { uid: sub, name: checkName(name, limits) };
+    const issued = typeof iat === "number" ? iat : Date.now() / 1000;
+    if (typeof exp !== "number" || exp - issued > maxLifetimeS) {
+      throw new RequestError("unauthorized", `the token must expire within ${maxLifetimeS} s of being issued`);
+    }
+    return { uid: sub, name: checkName(name, limits), expiresAt: exp * 1000 };
   };
 }

@@ -6,4 +6,6 @@ export const CloseCode = {
   flooding: 4002,
   slowConsumer: 4003,
   tooManyConnections: 4004,
+  /** The token the connection was admitted with has expired and no fresh one came (`auth`). */
+  tokenExpired: 4005,
 } as const;

@@ -1,5 +1,6 @@
 import type { StoredFrame } from "../bus/broker.js";
 import type { Member } from "../storage/presence.js";
+import { OutFrame } from "../transport/out-frame.js";
 import type { ErrorCode } from "./protocol.js";
 
 /**
@@ -65,8 +66,11 @@ export interface HistoryFrameInfo {
   ref: Ref;
 }
 
-/** Stored frames are already JSON: splice them in rather than parse and re-serialize them. */
-export function history(info: HistoryFrameInfo, frames: string[]): string {
+/** A page's stored messages, already JSON, as the array a `history` frame carries: shared by every requester. */
+export const historyMessages = (frames: string[]) => new OutFrame(`[${frames.join(",")}]`);
+
+/** The requester's own head, then the shared page: its JSON and its quoted form are made once. */
+export function history(info: HistoryFrameInfo, messages: OutFrame): OutFrame {
   const head = json({
     action: "history",
     room: info.room,
@@ -75,5 +79,5 @@ export function history(info: HistoryFrameInfo, frames: string[]): string {
     more: info.more,
     ref: info.ref,
   });
-  return `${head.slice(0, -1)},"messages":[${frames.join(",")}]}`;
+  return OutFrame.join([`${head.slice(0, -1)},"messages":`, messages, "}"]);
 }

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { type Broker, type BrokerHandler, BrokerUnavailable, type Envelope, type NodeMessage } from "../bus/broker.js";
 import { OutFrame } from "../transport/out-frame.js";
 import * as frames from "./frames.js";
+import { RequestError } from "./protocol.js";
 
 /** What the hub needs of a connection's session. */
 export interface Recipient {
@@ -11,7 +12,7 @@ export interface Recipient {
   receive(room: string, envelope: Envelope, frame: OutFrame): void;
   send(frame: string): void;
   /** The room's history started over; `frame` tells the client so. */
-  restart(room: string, frame: string): void;
+  restart(room: string, frame: OutFrame): void;
 }
 
 /** The node id is the part of a connection id before its first dot. */
@@ -34,10 +35,15 @@ export class Hub implements BrokerHandler {
   constructor(
     private readonly broker: Broker,
     private readonly log: Logger,
+    private readonly maxRooms: number,
   ) {}
 
   get nodeId(): string {
     return this.broker.nodeId;
+  }
+
+  get roomCount(): number {
+    return this.rooms.size;
   }
 
   register(r: Recipient): void {
@@ -52,6 +58,9 @@ export class Hub implements BrokerHandler {
   async enter(room: string, r: Recipient): Promise<void> {
     let members = this.rooms.get(room);
     if (!members) {
+      if (this.rooms.size >= this.maxRooms) {
+        throw new RequestError("too_many_rooms", "this server holds as many rooms as it can; try again later");
+      }
       members = new Set();
       this.rooms.set(room, members);
     }
@@ -112,7 +121,10 @@ export class Hub implements BrokerHandler {
     const members = this.rooms.get(room);
     if (!members) return;
     this.log.warn({ room, epoch }, "a room's history started over");
-    const frame = frames.history({ room, epoch, recovered: false, more: false, ref: undefined }, []);
+    const frame = frames.history(
+      { room, epoch, recovered: false, more: false, ref: undefined },
+      frames.historyMessages([]),
+    );
     for (const m of members) m.restart(room, frame);
   }
 

@@ -17,6 +17,7 @@ export type ErrorCode =
   | "too_many_connections"
   | "unauthorized"
   | "forbidden"
+  | "name_taken"
   | "internal";
 
 export class RequestError extends Error {
@@ -35,6 +36,8 @@ export interface Limits {
 }
 
 const ref = z.union([z.string().max(64), z.number().finite()]).optional();
+/** The most messages one `history` page may hold: a screenful or two, not a download. */
+export const HISTORY_PAGE_MAX = 100;
 const roomName = z.string();
 const text = z.string();
 const mid = z.number().int().nonnegative();
@@ -57,10 +60,12 @@ export const requestSchemas = {
   users: z.object({ room: roomName.optional(), ref }),
   history: z.object({
     room: roomName.optional(),
-    before: mid.optional(),
-    limit: z.number().int().min(1).max(1000).optional(),
+    // mid 1 is the first: nothing is older than it.
+    before: z.number().int().min(1).optional(),
+    limit: z.number().int().min(1).max(HISTORY_PAGE_MAX).optional(),
     ref,
   }),
+  auth: z.object({ token: z.string().min(1).max(8192), ref }),
 } as const;
 
 export type Action = keyof typeof requestSchemas;
@@ -108,18 +113,42 @@ export function salvageRef(raw: string): string | number | undefined {
   return undefined;
 }
 
-// C0/C1 controls, plus the bidi overrides and zero-width characters that let a
-// name impersonate another when rendered.
-const forbiddenInNames = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/;
+// Characters that draw nothing or change how the rest is drawn: controls,
+// format characters (bidi overrides, zero-width joiners, the soft hyphen),
+// default-ignorable ones (the combining grapheme joiner, Hangul fillers),
+// private use, unassigned code points and line or paragraph separators.
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u;
+// Spaces, marks and the blank braille pattern: a name of only these looks empty.
+const BLANK = /^[\p{White_Space}\p{M}\u2800]*$/u;
+/** Labels the web client gives things; a name must not pass for them. */
+const RESERVED = new Set(["you"]);
 
+/**
+ * A name as it will be shown: NFKC-normalised (so that full-width and other
+ * compatibility forms become what they look like), runs of spaces made one,
+ * trimmed. Refused if empty, too long, blank when drawn, holding a character
+ * that draws nothing or rearranges the rest, or one of the client's labels.
+ */
 export function checkName(raw: string, limits: Limits): string {
-  const name = raw.trim().normalize("NFC");
+  // Variation selectors only pick a glyph style (❤ or ❤️): dropped, not refused.
+  const name = raw
+    .normalize("NFKC")
+    .replace(/[\ufe00-\ufe0f]/gu, "")
+    .replace(/\s+/gu, " ")
+    .trim();
   if (name.length === 0) throw new RequestError("bad_name", "name must not be empty");
   if (name.length > limits.maxNameLength) {
     throw new RequestError("bad_name", `name is longer than ${limits.maxNameLength} characters`);
   }
-  if (forbiddenInNames.test(name)) throw new RequestError("bad_name", "name contains control characters");
+  if (HIDDEN.test(name)) throw new RequestError("bad_name", "name contains invisible or control characters");
+  if (BLANK.test(name)) throw new RequestError("bad_name", "name would show as blank");
+  if (RESERVED.has(foldName(name))) throw new RequestError("bad_name", `'${name}' is reserved`);
   return name;
+}
+
+/** What two names are compared by: 'ALICE', 'alice' and 'Ａｌｉｃｅ' are one name. */
+export function foldName(name: string): string {
+  return name.normalize("NFKC").toLowerCase();
 }
 
 const roomPattern = /^[a-z0-9][a-z0-9_-]*$/;

@@ -12,12 +12,27 @@ export class TokenBucket {
 
   take(): boolean {
     if (this.rate === 0) return true;
-    const now = performance.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
-    this.last = now;
+    this.refill();
     if (this.tokens < 1) return false;
     this.tokens -= 1;
     return true;
+  }
+
+  /**
+   * Takes `cost` more tokens for work already done (a large reply): the
+   * bucket may go into debt, down to minus a burst, and the requests that
+   * follow wait for it to refill.
+   */
+  charge(cost: number): void {
+    if (this.rate === 0 || cost <= 0) return;
+    this.refill();
+    this.tokens = Math.max(-this.burst, this.tokens - cost);
+  }
+
+  private refill(): void {
+    const now = performance.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
+    this.last = now;
   }
 }
 

@@ -8,9 +8,20 @@ import type { Peer, PeerListener } from "../transport/peer.js";
 import type { Identity } from "./auth.js";
 import { CloseCode } from "./close-codes.js";
 import * as frames from "./frames.js";
+import type { HistoryPages } from "./history-pages.js";
 import type { Hub, Recipient } from "./hub.js";
 import type { Request } from "./protocol.js";
-import { checkName, checkRoom, checkText, type Limits, parseRequest, RequestError, salvageRef } from "./protocol.js";
+import {
+  checkName,
+  checkRoom,
+  checkText,
+  foldName,
+  HISTORY_PAGE_MAX,
+  type Limits,
+  parseRequest,
+  RequestError,
+  salvageRef,
+} from "./protocol.js";
 import { TokenBucket, WindowCounter } from "./rate-limit.js";
 
 export const DEFAULT_ROOM = "lobby";
@@ -29,6 +40,8 @@ export interface ChatContext {
   authenticate: ((query: string) => Promise<Identity>) | undefined;
   /** Told once when a session's connection has ended. */
   ended(session: Session): void;
+  /** Encoded history pages, shared by the node's sessions. */
+  pages: HistoryPages;
 }
 
 export interface Policy {
@@ -39,6 +52,8 @@ export interface Policy {
 }
 
 const FLOOD_WINDOW_MS = 10_000;
+/** History bytes that cost one request's worth of the rate budget. */
+const HISTORY_BYTES_PER_TOKEN = 8192;
 /** Messages of one connection that may wait for the broker at once. */
 const MAX_IN_FLIGHT = 64;
 
@@ -68,6 +83,8 @@ export class Session implements Recipient, PeerListener {
   private held: Map<string, Envelope[]> | undefined;
   private queue: Promise<void> = Promise.resolve();
   private inFlight = 0;
+  /** Set while a token admitted the connection: when it ends. */
+  private expiry: NodeJS.Timeout | undefined;
   private closed = false;
   // Made on first use: most connections never log, and each costs memory held for its lifetime.
   private logger: Logger | undefined;
@@ -105,9 +122,12 @@ export class Session implements Recipient, PeerListener {
    */
   open(autoJoin: boolean): Promise<void> {
     this.peer.listen(this);
-    this.enqueue(() => this.greet());
-    // The original page's lobby: announced, but answered with nothing that page does not know.
-    if (autoJoin) this.enqueue(() => this.enter(DEFAULT_ROOM));
+    this.enqueue(async () => {
+      // A connection that is refused is never seen by anyone: no room, no presence.
+      if (!(await this.greet())) return;
+      // The original page's lobby: announced, but answered with nothing that page does not know.
+      if (autoJoin) await this.enter(DEFAULT_ROOM);
+    });
     return this.queue;
   }
 
@@ -116,23 +136,52 @@ export class Session implements Recipient, PeerListener {
     return this.queue;
   }
 
-  private async greet(): Promise<void> {
+  /** Admits the connection (once its token checks out, where one is needed) and says who it is; false if refused. */
+  private async greet(): Promise<boolean> {
     if (this.ctx.authenticate) {
       try {
-        const identity = await this.ctx.authenticate(this.peer.query);
+        const token = new URLSearchParams(this.peer.query).get("token");
+        if (!token) throw new RequestError("unauthorized", "this chat needs a token: connect with ?token=<JWT>");
+        const identity = await this.ctx.authenticate(token);
         this.uid = identity.uid;
         this.name = identity.name;
+        this.expireAt(identity.expiresAt);
       } catch (err) {
         const why = err instanceof RequestError ? err.message : "authentication failed";
         this.ctx.metrics.refused("unauthorized");
         this.log.info({ code: "unauthorized" }, "connection refused");
         this.send(frames.error("unauthorized", why, undefined));
         this.close(CloseCode.unauthorized, "Unauthorized");
-        return;
+        return false;
       }
     }
+    if (this.closed) return false;
     this.ctx.hub.register(this);
     this.send(frames.userInfo(this, this.uid));
+    return true;
+  }
+
+  /** The connection ends when its token does, unless `auth` brings a fresh one first. */
+  private expireAt(expiresAt: number): void {
+    clearTimeout(this.expiry);
+    this.expiry = setTimeout(
+      () => {
+        this.log.info({ code: "token_expired" }, "closing a connection whose token expired");
+        this.close(CloseCode.tokenExpired, "Token expired");
+      },
+      Math.max(0, Math.min(expiresAt - Date.now(), 2 ** 31 - 1)),
+    );
+    this.expiry.unref();
+  }
+
+  /** A fresh token for the same user, handed over the open connection. */
+  private async auth(req: Req<"auth">): Promise<void> {
+    if (!this.ctx.authenticate) throw new RequestError("forbidden", "this chat does not use tokens");
+    const identity = await this.ctx.authenticate(req.token);
+    if (identity.uid !== this.uid) throw new RequestError("forbidden", "the token is for another user");
+    this.expireAt(identity.expiresAt);
+    if (identity.name !== this.name) await this.rename(identity.name);
+    if (req.ref !== undefined) this.send(frames.ack("auth", req.ref));
   }
 
   send(frame: string): void {
@@ -152,10 +201,10 @@ export class Session implements Recipient, PeerListener {
   }
 
   /** A room's history started over: its mids count from 1 again. */
-  restart(room: string, frame: string): void {
+  restart(room: string, frame: OutFrame): void {
     if (!this.rooms.has(room)) return;
     this.rooms.set(room, 0);
-    this.send(frame);
+    this.write(frame);
   }
 
   private isNew(room: string, envelope: Envelope): boolean {
@@ -183,6 +232,7 @@ export class Session implements Recipient, PeerListener {
 
   onClose(): void {
     this.closed = true;
+    clearTimeout(this.expiry);
     this.enqueue(() => this.leaveAll());
     this.ctx.ended(this);
   }
@@ -253,6 +303,8 @@ export class Session implements Recipient, PeerListener {
         return this.users(req);
       case "history":
         return this.history(req);
+      case "auth":
+        return this.auth(req);
     }
   }
 
@@ -324,7 +376,8 @@ export class Session implements Recipient, PeerListener {
     this.held.set(room, this.held.get(room) ?? []);
     try {
       if (fresh) await this.enter(room);
-      const query: HistoryQuery = { since: req.since, epoch: req.epoch, limit: this.ctx.historySize };
+      const limit = req.since === undefined ? Math.min(this.ctx.historySize, HISTORY_PAGE_MAX) : this.ctx.historySize;
+      const query: HistoryQuery = { since: req.since, epoch: req.epoch, limit };
       const page = await broker.history(room, query).catch((err: unknown) => {
         if (err instanceof BrokerUnavailable) return undefined;
         throw err;
@@ -337,12 +390,7 @@ export class Session implements Recipient, PeerListener {
       }
       const info = { room, epoch: page.epoch, ref: req.ref, more: req.since === undefined && !page.complete };
       const recovered = req.since === undefined ? undefined : page.complete;
-      this.send(
-        frames.history(
-          { ...info, recovered },
-          page.messages.map((m) => m.frame),
-        ),
-      );
+      this.sendHistory(frames.history({ ...info, recovered }, this.ctx.pages.messagesOf(room, query, page)));
       this.send(frames.users(room, list, req.ref));
       this.rooms.set(room, Math.max(page.top, this.rooms.get(room) ?? 0));
       this.flushHeld(room);
@@ -355,7 +403,12 @@ export class Session implements Recipient, PeerListener {
   /** Makes the connection a member of a room and tells the others there. */
   private async enter(room: string): Promise<void> {
     this.rooms.set(room, 0);
-    await this.ctx.hub.enter(room, this);
+    try {
+      await this.ctx.hub.enter(room, this);
+    } catch (err) {
+      this.rooms.delete(room);
+      throw err;
+    }
     await this.ctx.presence.add(room, this);
     await this.ctx.hub.publish(room, frames.userJoin(room, this), this.id);
   }
@@ -396,6 +449,18 @@ export class Session implements Recipient, PeerListener {
   private async nick(req: Req<"nick">): Promise<void> {
     if (this.uid !== undefined) throw new RequestError("forbidden", "your name comes from your token");
     const name = checkName(req.name, this.ctx.limits);
+    const folded = foldName(name);
+    for (const room of this.rooms.keys()) {
+      const members = await this.ctx.presence.list(room);
+      if (members.some((m) => m.id !== this.id && foldName(m.name) === folded)) {
+        throw new RequestError("name_taken", `someone in '${room}' is already called that`);
+      }
+    }
+    await this.rename(name);
+    if (req.ref !== undefined) this.send(frames.ack("nick", req.ref));
+  }
+
+  private async rename(name: string): Promise<void> {
     const previous = this.name;
     this.name = name;
     for (const room of this.rooms.keys()) {
@@ -403,7 +468,6 @@ export class Session implements Recipient, PeerListener {
       await this.ctx.hub.publish(room, frames.userRenamed(room, this, previous));
     }
     if (this.rooms.size === 0) this.send(frames.userRenamed(undefined, this, previous));
-    if (req.ref !== undefined) this.send(frames.ack("nick", req.ref));
   }
 
   private async typing(req: Req<"typing">): Promise<void> {
@@ -418,16 +482,18 @@ export class Session implements Recipient, PeerListener {
 
   private async history(req: Req<"history">): Promise<void> {
     const room = this.memberRoom(req.room);
-    const page = await this.ctx.broker.history(room, {
-      before: req.before,
-      limit: req.limit ?? this.ctx.historySize,
-    });
+    const query = { before: req.before, limit: req.limit ?? Math.min(this.ctx.historySize, HISTORY_PAGE_MAX) };
+    const page = await this.ctx.broker.history(room, query);
     const info = { room, epoch: page.epoch, ref: req.ref, more: !page.complete };
-    this.send(
-      frames.history(
-        info,
-        page.messages.map((m) => m.frame),
-      ),
-    );
+    this.sendHistory(frames.history(info, this.ctx.pages.messagesOf(room, query, page)));
+  }
+
+  /**
+   * A page of history costs its size against the connection's rate budget:
+   * a small request that returns a large page must not be cheap to repeat.
+   */
+  private sendHistory(frame: OutFrame): void {
+    this.write(frame);
+    this.bucket.charge(Math.floor(frame.text.length / HISTORY_BYTES_PER_TOKEN));
   }
 }

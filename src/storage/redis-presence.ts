@@ -22,6 +22,9 @@ export interface RedisPresenceOptions {
  */
 export class RedisPresence implements Presence {
   private readonly mirror = new Map<string, Map<string, string>>();
+  private lastWarning = 0;
+  /** No node is declared dead before this: right after an outage every heartbeat is stale. */
+  private reapAfter = 0;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -54,16 +57,32 @@ export class RedisPresence implements Presence {
     const hset = this.link.pub.hset(this.keys.roomMembers(room), member.id, member.name);
     // The node's room list changes only with its first member there; restore() repairs it after an outage.
     // Two commands, not a transaction: in a cluster the two keys live on different shards.
-    if (firstHere) await Promise.all([hset, this.link.pub.sadd(this.keys.nodeRooms(this.options.nodeId), room)]);
-    else await hset;
+    const writes = firstHere ? [hset, this.link.pub.sadd(this.keys.nodeRooms(this.options.nodeId), room)] : [hset];
+    await Promise.all(writes).catch((err: unknown) => this.writeFailed(err));
+  }
+
+  /**
+   * Presence is kept in this node's mirror too: a write Redis refuses (out
+   * of memory, read-only) leaves the member out of other nodes' lists until
+   * the next reconnect, and the chat goes on. Logged once in ten seconds.
+   */
+  private writeFailed(err: unknown): void {
+    const now = Date.now();
+    if (now - this.lastWarning < 10_000) return;
+    this.lastWarning = now;
+    this.log.warn({ err }, "Redis refused a presence write; other nodes may not list a member for now");
   }
 
   async remove(room: string, id: string): Promise<void> {
     const members = this.mirror.get(room);
     members?.delete(id);
-    if (members?.size === 0) this.mirror.delete(room);
+    const lastHere = members?.size === 0;
+    if (lastHere) this.mirror.delete(room);
     if (!this.link.isUp) return;
-    await this.link.pub.hdel(this.keys.roomMembers(room), id);
+    const hdel = this.link.pub.hdel(this.keys.roomMembers(room), id);
+    // The node's room list loses a room with the node's last member there: it never grows without end.
+    const writes = lastHere ? [hdel, this.link.pub.srem(this.keys.nodeRooms(this.options.nodeId), room)] : [hdel];
+    await Promise.all(writes).catch((err: unknown) => this.writeFailed(err));
   }
 
   async list(room: string): Promise<Member[]> {
@@ -95,7 +114,16 @@ export class RedisPresence implements Presence {
   private async tick(): Promise<void> {
     if (!this.link.isUp) return;
     try {
-      await this.beat();
+      try {
+        await this.beat();
+      } catch (err) {
+        // While this node cannot beat, the others likely cannot either: a silent peer proves nothing, now or
+        // for one TTL after the beats come back.
+        this.reapAfter = Date.now() + this.options.ttlMs;
+        this.writeFailed(err);
+        return;
+      }
+      if (Date.now() < this.reapAfter) return;
       const dead = await this.link.pub.zrangebyscore(this.keys.nodes(), "-inf", Date.now() - this.options.ttlMs);
       for (const node of dead) {
         if (node === this.options.nodeId) continue;
@@ -128,6 +156,7 @@ export class RedisPresence implements Presence {
 
   /** After a reconnect: write this node's members again and drop what it no longer has. */
   private async restore(): Promise<void> {
+    this.reapAfter = Date.now() + this.options.ttlMs;
     try {
       await this.beat();
       const rooms = new Set([

@@ -16,7 +16,28 @@ export class OutFrame {
    */
   private batch: { frames: readonly OutFrame[]; prepared: PreparedFrame } | undefined;
 
-  constructor(readonly text: string) {}
+  constructor(
+    readonly text: string,
+    quoted?: string,
+  ) {
+    this.quotedText = quoted;
+  }
+
+  /**
+   * Text made of parts, some of them frames whose quoted form exists already
+   * (a page of history many requesters get): quoting is per character, so the
+   * parts' quoted forms make the whole's, and the large parts are quoted once.
+   */
+  static join(parts: readonly (string | OutFrame)[]): OutFrame {
+    let text = "";
+    let inner = "";
+    for (const part of parts) {
+      const frame = typeof part === "string" ? new OutFrame(part) : part;
+      text += frame.text;
+      inner += frame.quoted.slice(1, -1);
+    }
+    return new OutFrame(text, `"${inner}"`);
+  }
 
   get quoted(): string {
     this.quotedText ??= quote(this.text);

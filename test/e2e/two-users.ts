@@ -57,18 +57,18 @@ export async function twoUsersChat(
     const hello = `Hello Grace, this is ${transport}`;
     await say(ada, hello);
     expect(await senderOf(roomMessages(grace, hello))).toBe("Ada");
-    expect(await senderOf(roomMessages(ada, hello))).toBe("You");
+    expect(await senderOf(roomMessages(ada, hello))).toBe("Ada (you)");
 
     const reply = `Hi Ada, loud and clear over ${transport}`;
     await say(grace, reply);
     expect(await senderOf(roomMessages(ada, reply))).toBe("Grace");
-    expect(await senderOf(roomMessages(grace, reply))).toBe("You");
+    expect(await senderOf(roomMessages(grace, reply))).toBe("Grace (you)");
 
     const secret = `Just between us (${transport})`;
     await startPm(ada, "Grace");
     await say(ada, secret);
     expect(await senderOf(privateMessages(grace, secret))).toBe("Ada");
-    expect(await senderOf(privateMessages(ada, secret))).toBe("You");
+    expect(await senderOf(privateMessages(ada, secret))).toBe("Ada (you)");
     expect(await roomMessages(grace, secret).count()).toBe(0);
 
     await closePage(grace);

@@ -105,7 +105,7 @@ describe("the web client in Chromium", { timeout: BROWSER_TEST_MS }, () => {
     ];
     for (const [page, text] of conversation) {
       await say(page, text);
-      expect(await senderOf(roomMessages(ada, text))).toBe(page === ada ? "You" : "Grace Hopper");
+      expect(await senderOf(roomMessages(ada, text))).toBe(page === ada ? "Ada Lovelace (you)" : "Grace Hopper");
     }
     await startPm(grace, "Ada Lovelace");
     await say(grace, "Lunch at noon? My treat.");

@@ -29,9 +29,18 @@ export const TRANSPORTS = [
 ] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
-export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+export function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
+
+/**
+ * For a test in which a page of a public site reaches the chat: Chromium
+ * keeps public pages away from loopback addresses (Local Network Access),
+ * and the chat under test listens on one.
+ */
+export const AS_IF_PUBLIC = [
+  "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessSendPreflights",
+];
 
 export interface PageOptions {
   viewport?: { width: number; height: number };
@@ -123,9 +132,11 @@ export function systemLines(page: Page, text: string): Locator {
   return page.locator("#messages .sys").getByText(text, { exact: true });
 }
 
-/** Waits for the first of `messages` and returns who the page says sent it ("You" for one's own). */
+/** Waits for the first of `messages` and returns who the page says sent it, marked "(you)" where the page marks it as one's own. */
 export async function senderOf(messages: Locator): Promise<string | null> {
   const first = messages.first();
   await first.waitFor();
-  return first.locator(".from").textContent();
+  const name = await first.locator(".from").textContent();
+  const own = (await first.locator(".self-badge").count()) > 0 && (await first.getAttribute("class"))?.includes("own");
+  return own ? `${name} (you)` : name;
 }

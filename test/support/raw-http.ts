@@ -42,7 +42,9 @@ export function rawRequest(
     notify();
   });
   socket.on("error", () => undefined);
-  const lines = [`${method} ${pathname}${search} HTTP/1.1`, `Host: ${hostname}:${port}`];
+  const lines = [`${method} ${pathname}${search} HTTP/1.1`];
+  // A test may claim another host (DNS rebinding), which fetch() would not let it.
+  if (!Object.keys(headers).some((k) => k.toLowerCase() === "host")) lines.push(`Host: ${hostname}:${port}`);
   for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
   if (body !== "" || method === "POST") lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
   socket.write(`${lines.join("\r\n")}\r\n\r\n${body}`);

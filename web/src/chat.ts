@@ -311,8 +311,12 @@ export class Chat {
     // Earlier connections of this page linger in the list until the server notices they are gone.
     const users = [...(room?.users ?? [])]
       .filter(([id]) => id === myId || !this.state.isOwn(id))
-      .map(([id, name]) => ({ id, name, me: id === myId }))
+      .map(([id, name]) => ({ id, name, me: id === myId, tag: undefined as string | undefined }))
       .sort((a, b) => a.name.localeCompare(b.name));
+    // Two people may carry one name (guests, or the same name in two tokens): each then shows a tag of its id.
+    const counts = new Map<string, number>();
+    for (const u of users) counts.set(u.name.toLowerCase(), (counts.get(u.name.toLowerCase()) ?? 0) + 1);
+    for (const u of users) if ((counts.get(u.name.toLowerCase()) ?? 0) > 1) u.tag = `#${u.id.slice(-4)}`;
     this.view.renderHead(room?.name ?? null, users.length);
     this.view.renderUsers(users);
     this.renderTyping();

@@ -15,11 +15,20 @@ function clock(ts: number): HTMLTimeElement {
   );
 }
 
+/**
+ * Who sent it. One's own messages carry a badge beside the name, drawn by the
+ * page and never by a name: nobody can pass for "you" by choosing a name.
+ */
+function sender(name: string, own: boolean): HTMLElement[] {
+  const from = el("span", { class: "from" }, name);
+  return own ? [from, el("span", { class: "self-badge", title: "sent by you" }, "you")] : [from];
+}
+
 export function messageNode(message: ChatMessage, own: boolean): HTMLElement {
   return el(
     "div",
     { class: own ? "msg own" : "msg", "data-mid": String(message.mid) },
-    el("div", { class: "meta" }, el("span", { class: "from" }, own ? "You" : message.name), clock(message.ts)),
+    el("div", { class: "meta" }, ...sender(message.name, own), clock(message.ts)),
     el("div", { class: "text" }, message.message),
   );
 }
@@ -31,7 +40,7 @@ export function pmNode(message: PrivateMessage, sent: boolean): HTMLElement {
     el(
       "div",
       { class: "meta" },
-      el("span", { class: "from" }, sent ? "You" : message.name),
+      ...sender(message.name, sent),
       el("span", { class: "to" }, sent ? `to ${message.target.name}` : "to you"),
       el("span", { class: "pm-label" }, "private"),
       clock(message.ts),

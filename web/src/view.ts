@@ -11,6 +11,8 @@ export interface UserItem {
   id: string;
   name: string;
   me: boolean;
+  /** Set when another member has the same name: tells the two apart. */
+  tag: string | undefined;
 }
 
 const NOTICE_MS = 8000;
@@ -97,6 +99,8 @@ export class View {
           user.me
             ? el("span", { class: "user-name" }, user.name)
             : el("button", { class: "user-name", type: "button", title: `Private message to ${user.name}` }, user.name),
+          user.tag ? el("span", { class: "user-tag", title: "another member has the same name" }, user.tag) : null,
+          user.me ? el("span", { class: "self-badge" }, "you") : null,
         ),
       ),
     );

@@ -1,0 +1,38 @@
+import type { HistoryPage, HistoryQuery } from "../bus/broker.js";
+import type { OutFrame } from "../transport/out-frame.js";
+import { historyMessages } from "./frames.js";
+
+/** Encoded pages kept at most, and their bytes; the least recently used go first. */
+const MAX_PAGES = 256;
+const MAX_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Encoded history pages, shared by everyone who asks for the same page while
+ * the room's history is unchanged: after a node restart a whole room rejoins
+ * with the same `since`, and a page is encoded once, not once per member.
+ */
+export class HistoryPages {
+  private readonly pages = new Map<string, OutFrame>();
+  private bytes = 0;
+
+  /** The page's messages as the `messages` array of a `history` frame. */
+  messagesOf(room: string, query: HistoryQuery, page: HistoryPage): OutFrame {
+    // The epoch and the newest mid pin what the room held when the page was read.
+    const key = [room, page.epoch, page.top, query.since, query.before, query.limit, page.messages.length].join("\n");
+    const cached = this.pages.get(key);
+    if (cached) {
+      this.pages.delete(key);
+      this.pages.set(key, cached);
+      return cached;
+    }
+    const encoded = historyMessages(page.messages.map((m) => m.frame));
+    this.pages.set(key, encoded);
+    this.bytes += encoded.text.length;
+    for (const [oldKey, old] of this.pages) {
+      if (this.bytes <= MAX_BYTES && this.pages.size <= MAX_PAGES) break;
+      this.pages.delete(oldKey);
+      this.bytes -= old.text.length;
+    }
+    return encoded;
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * What a hostile client could still do after the transport was ours: pass
+ * the origin list through the iframe page or DNS rebinding, hold a token
+ * forever, be seen while refused, buy large replies with small requests,
+ * pass for someone else by name, and make Redis's refusals crash a node.
+ */
+import { Redis } from "ioredis";
+import { SignJWT } from "jose";
+import { afterEach, describe, expect, it } from "vitest";
+import { connectUser, joinedUser, joinRoom, say, type User } from "./support/chat.js";
+import { allocatePort } from "./support/ports.js";
+import { type NodeProcess, startNode, startRedis } from "./support/processes.js";
+import { rawRequest } from "./support/raw-http.js";
+import { SockClient } from "./support/sockjs-client.js";
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function node(env: Record<string, string>, port?: number): Promise<NodeProcess> {
+  const n = await startNode(env, port);
+  cleanups.push(() => n.stop());
+  return n;
+}
+
+async function user(n: NodeProcess, query?: string): Promise<User> {
+  const u = query ? await connectUser(n.url, { query }) : await joinedUser(n.url);
+  cleanups.push(() => u.client.close());
+  return u;
+}
+
+describe("origins", () => {
+  it("refuses a cross-site page that hides its origin, and a rebound host, on the iframe page and every transport", async () => {
+    const port = await allocatePort();
+    const own = `http://127.0.0.1:${port}`;
+    const n = await node({ ALLOWED_ORIGINS: `${own},https://good.example` }, port);
+    const get = (path: string, headers: Record<string, string>) => fetch(`${n.url}${path}`, { headers });
+    // What Chromium sends for <iframe src=".../sock/iframe.html" referrerpolicy="no-referrer"> on another site.
+    const framed = { "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "iframe", "Sec-Fetch-Mode": "navigate" };
+    expect((await get("/sock/iframe.html", framed)).status).toBe(403);
+    expect((await get("/sock/000/hidden/htmlfile?c=x", framed)).status).toBe(403);
+    expect((await get("/sock/000/hidden/eventsource", { "Sec-Fetch-Site": "cross-site" })).status).toBe(403);
+    // DNS rebinding: the attacker's own name, pointed at this server; the browser calls that same-origin.
+    const rebound = { Host: "evil.example:8080", "Sec-Fetch-Site": "same-origin" };
+    const stream = await rawRequest(`${n.url}/sock/000/rebound/eventsource`, "GET", rebound);
+    stream.destroy();
+    expect(stream.status).toBe(403);
+    const post = await rawRequest(`${n.url}/sock/000/rebound/xhr`, "POST", {
+      Host: "evil.example:8080",
+      Origin: "http://evil.example:8080",
+    });
+    post.destroy();
+    expect(post.status).toBe(403);
+    // The same request to the host the chat is published under is one of its own pages'.
+    const ownPage = await rawRequest(`${n.url}/sock/000/own/eventsource`, "GET", { "Sec-Fetch-Site": "same-origin" });
+    ownPage.destroy();
+    expect(ownPage.status).toBe(200);
+    // The allowed pages, same-origin or framing from an allowed site, and native clients get in.
+    expect((await get("/sock/iframe.html", { "Sec-Fetch-Site": "same-origin" })).status).toBe(200);
+    expect((await get("/sock/iframe.html", { ...framed, Referer: "https://good.example/chat" })).status).toBe(200);
+    expect((await get("/sock/info", { Origin: own })).status).toBe(200);
+    expect((await get("/sock/info", {})).status).toBe(200);
+    const iframe = await get("/sock/iframe.html", {});
+    expect(iframe.headers.get("content-security-policy")).toMatch(
+      /frame-ancestors 'self' http:\/\/127\.0\.0\.1:\d+ https:\/\/good\.example$/,
+    );
+    await n.waitForOutput(/"why":"origin"/);
+  });
+});
+
+describe("tokens", () => {
+  const secret = "a-test-secret-that-is-long-enough-0123456789";
+  const key = new TextEncoder().encode(secret);
+  const sign = async (claims: Record<string, unknown>, expires?: number | string) => {
+    const jwt = new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setIssuedAt();
+    if (expires !== undefined) jwt.setExpirationTime(expires);
+    return jwt.sign(key);
+  };
+
+  it("refuses a token without exp, or valid for longer than AUTH_MAX_TOKEN_LIFETIME", async () => {
+    const n = await node({ AUTH_SECRET: secret, AUTH_MAX_TOKEN_LIFETIME: "3600" });
+    for (const [token, why] of [
+      [await sign({ sub: "u1", name: "Ada" }), "exp"],
+      [await sign({ sub: "u1", name: "Ada" }, "2h"), "3600"],
+    ] as const) {
+      const c = await SockClient.connect(n.url, { query: `token=${token}` });
+      cleanups.push(() => c.close());
+      const err = await c.action("error");
+      expect(err.code).toBe("unauthorized");
+      expect(String(err.message)).toContain(why);
+      expect(await c.waitClosed()).toEqual({ code: 4001, reason: "Unauthorized" });
+    }
+    const ok = await user(n, `token=${await sign({ sub: "u1", name: "Ada" }, "1h")}`);
+    expect(ok.name).toBe("Ada");
+  });
+
+  it("closes a connection whose token expires with 4005, unless a fresh token came over it", async () => {
+    const n = await node({ AUTH_SECRET: secret });
+    const expiring = await user(
+      n,
+      `token=${await sign({ sub: "u-a", name: "Ada" }, Math.floor(Date.now() / 1000) + 2)}`,
+    );
+    const refreshed = await user(
+      n,
+      `token=${await sign({ sub: "u-b", name: "Bob" }, Math.floor(Date.now() / 1000) + 2)}`,
+    );
+    // Handing over another user's token is refused, and changes nothing.
+    await refreshed.client.send({ action: "auth", token: await sign({ sub: "u-a", name: "Ada" }, "1h"), ref: "x" });
+    expect(await refreshed.client.action("error", (f) => f.ref === "x")).toMatchObject({ code: "forbidden" });
+    await refreshed.client.send({ action: "auth", token: await sign({ sub: "u-b", name: "Bob" }, "1h"), ref: "r" });
+    await refreshed.client.action("ack", (f) => f.ref === "r");
+    expect(await expiring.client.waitClosed(6000)).toEqual({ code: 4005, reason: "Token expired" });
+    // Past the first token's end, the refreshed connection still chats.
+    expect(await say(refreshed, "still here")).toBeGreaterThan(0);
+    expect(refreshed.client.closed).toBeUndefined();
+  });
+
+  it("never writes a token to the log", async () => {
+    const n = await node({ AUTH_SECRET: secret, ALLOWED_ORIGINS: "https://good.example", LOG_LEVEL: "trace" });
+    const tokens = [await sign({ sub: "u1", name: "Ada" }, "1h"), await sign({ sub: "u1", name: "Ada" })];
+    for (const token of tokens) {
+      const c = await SockClient.connect(n.url, { query: `token=${token}` });
+      cleanups.push(() => c.close());
+      await c.next((f) => f.action === "user_info" || f.action === "error");
+      await fetch(`${n.url}/sock/000/t${Math.random()}/xhr?token=${token}`, {
+        method: "POST",
+        headers: { Origin: "https://evil.example" },
+      });
+    }
+    await n.waitForOutput(/"why":"origin"/);
+    for (const token of tokens) expect(n.output()).not.toContain(token.split(".")[2]);
+  });
+});
+
+describe("a refused connection", () => {
+  it("is never seen by anyone: no user_join, no user_left, not in the user list, on any transport", async () => {
+    const secret = "a-test-secret-that-is-long-enough-0123456789";
+    const n = await node({ AUTH_SECRET: secret });
+    const token = await new SignJWT({ sub: "u-ada", name: "Ada" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime("1h")
+      .sign(new TextEncoder().encode(secret));
+    const ada = await user(n, `token=${token}`);
+    await joinRoom(ada, "lobby");
+    for (const transport of ["websocket", "xhr-polling", "xhr-streaming"] as const) {
+      const stranger = await SockClient.connect(n.url, { transport });
+      cleanups.push(() => stranger.close());
+      expect(await stranger.waitClosed()).toEqual({ code: 4001, reason: "Unauthorized" });
+    }
+    const users = await joinRoom(ada, "lobby");
+    expect(users.users).toEqual([{ id: ada.id, name: "Ada" }]);
+    await say(ada, "marker");
+    expect(ada.client.all("user_join")).toEqual([]);
+    expect(ada.client.all("user_left")).toEqual([]);
+  });
+});
+
+describe("replies a request buys", () => {
+  it("caps a history page at 100 messages and charges a large page against the rate budget", async () => {
+    const n = await node({ RATE_LIMIT: "20", RATE_BURST: "40", FLOOD_CLOSE_AFTER: "1000", HISTORY_SIZE: "100" });
+    const writer = await user(n);
+    // Within the writer's own burst of 40 (its join took one).
+    for (let i = 0; i < 38; i++) await say(writer, `${i} ${"x".repeat(3900)}`);
+    const reader = await user(n);
+    await reader.client.send({ action: "history", limit: 101, ref: "too-many" });
+    expect(await reader.client.action("error", (f) => f.ref === "too-many")).toMatchObject({ code: "bad_request" });
+    // Each page of 38 messages of 4 KB (about 150 KB) costs about 19 requests' worth, the join's included:
+    // of the 40 requests a burst allows, ten small ones would all be answered, ten such pages are not.
+    let answered = 0;
+    for (let i = 0; i < 10; i++) {
+      const reply = reader.client.waitNew((f) => f.ref === `p${i}`);
+      await reader.client.send({ action: "history", ref: `p${i}` });
+      if ((await reply).action === "history") answered++;
+    }
+    expect(answered).toBeGreaterThanOrEqual(1);
+    expect(answered).toBeLessThanOrEqual(2);
+    expect(reader.client.all("error").filter((e) => e.code === "rate_limited").length).toBe(10 - answered);
+  });
+
+  it("answers a history page before mid 1 with bad_request, on Redis too, and logs no error", async () => {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    for (const n of [await node({}), await node({ REDIS_URL: redis.url })]) {
+      const u = await user(n);
+      await u.client.send({ action: "history", before: 0, ref: "zero" });
+      expect(await u.client.action("error", (f) => f.ref === "zero")).toMatchObject({ code: "bad_request" });
+      await u.client.send({ action: "history", before: 1, ref: "one" });
+      expect(await u.client.action("history", (f) => f.ref === "one")).toMatchObject({ messages: [], more: false });
+      expect(n.output()).not.toMatch(/"level":(50|60)/);
+    }
+  });
+});
+
+describe("names", () => {
+  it("normalises names, refuses invisible, blank and reserved ones, and one already in use in a room", async () => {
+    const n = await node({});
+    const a = await user(n);
+    const b = await user(n);
+    const nick = async (u: User, name: string) => {
+      const ref = `n-${Math.random()}`;
+      await u.client.send({ action: "nick", name, ref });
+      return u.client.next((f) => f.ref === ref);
+    };
+    for (const name of [
+      "alice\u00ad",
+      "alice\u034f",
+      "\u3164",
+      "\u2800\u2800",
+      "ali\u200dce",
+      "You",
+      "ｙｏｕ",
+      "evil\u202eecila",
+      " \u0301 ",
+    ]) {
+      expect(await nick(a, name), JSON.stringify(name)).toMatchObject({ action: "error", code: "bad_name" });
+    }
+    expect(await nick(a, "Ａｌｉｃｅ  Smith")).toMatchObject({ action: "ack" });
+    await b.client.action("user_renamed", (f) => f.id === a.id && f.name === "Alice Smith");
+    for (const taken of ["alice smith", "ALICE SMITH", "Ａｌｉｃｅ Smith"]) {
+      expect(await nick(b, taken), taken).toMatchObject({ action: "error", code: "name_taken" });
+    }
+    expect(await nick(b, "Bob")).toMatchObject({ action: "ack" });
+  });
+});
+
+describe("Redis refusing writes", () => {
+  it("keeps the nodes up while Redis is out of memory and users come, talk and go, and says so", async () => {
+    const redis = await startRedis(["--maxmemory-policy", "noeviction"]);
+    cleanups.push(() => redis.stop());
+    const env = { REDIS_URL: redis.url, PRESENCE_TTL: "2" };
+    const a = await node(env);
+    const b = await node(env);
+    const alice = await user(a);
+    const bob = await user(b);
+    await say(alice, "before the memory ran out");
+    const admin = new Redis(redis.url);
+    cleanups.push(() => admin.disconnect());
+    // Any limit under what Redis holds already: every write that needs memory is refused with OOM.
+    await admin.config("SET", "maxmemory", "1");
+    const started = Date.now();
+    // Three presence TTLs of users coming, talking and going on both nodes.
+    while (Date.now() - started < 6000) {
+      const carol = await user(Math.random() < 0.5 ? a : b);
+      await carol.client.send({ action: "message", message: "while Redis is full", ref: "full" });
+      expect(await carol.client.action("error", (f) => f.ref === "full")).toMatchObject({ code: "unavailable" });
+      await carol.client.send({ action: "nick", name: `Carol ${Date.now()}`, ref: "nick" });
+      await carol.client.next((f) => f.ref === "nick");
+      carol.client.close();
+    }
+    for (const n of [a, b]) {
+      expect(n.child.exitCode).toBeNull();
+      expect((await fetch(`${n.url}/healthz`)).status).toBe(200);
+      await n.waitForOutput(/Redis refused/);
+      const metrics = await (await fetch(`${n.url}/metrics`)).text();
+      expect(metrics).toMatch(/chat_errors_total\{code="unavailable"\} [1-9]/);
+    }
+    await admin.config("SET", "maxmemory", "0");
+    expect(await say(alice, "after Redis has room again")).toBeGreaterThan(0);
+    // Nobody was taken for dead because heartbeats could not be written, then or after.
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(bob.client.all("user_left").filter((f) => f.id === alice.id)).toEqual([]);
+    expect(alice.client.all("user_left").filter((f) => f.id === bob.id)).toEqual([]);
+    for (const n of [a, b]) expect(n.output()).not.toMatch(/"level":60|unhandled rejection/);
+  }, 60_000);
+});
