@@ -1,12 +1,10 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { allocatePort } from "./support/ports.js";
 import { type RedisProcess, startNode, startRedis } from "./support/processes.js";
+import { perFile } from "./support/scope.js";
 import { cutRandomly, type Nodes, sequenceSurvives } from "./support/sequence.js";
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
+const scope = perFile();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -23,7 +21,7 @@ async function twoNodes(redis: RedisProcess): Promise<Nodes> {
   // Node A is killed and restarted on the port its clients know: one no other test can have meanwhile.
   const procs = await Promise.all([startNode(env, await allocatePort()), startNode(env)]);
   const nodes = procs.map((proc) => ({ proc, alive: true }));
-  cleanups.push(() => Promise.all(nodes.map((n) => n.proc.stop())).then(() => undefined));
+  scope.defer(() => Promise.all(nodes.map((n) => n.proc.stop())).then(() => undefined));
   return {
     nodes,
     pick: () => {
@@ -36,9 +34,9 @@ async function twoNodes(redis: RedisProcess): Promise<Nodes> {
 describe("sustained traffic under faults", () => {
   it("delivers every number exactly once, in order, through cuts and node kills", async () => {
     const redis = await startRedis();
-    cleanups.push(() => redis.stop());
+    scope.defer(() => redis.stop());
     const cluster = await twoNodes(redis);
-    await sequenceSurvives("cuts and node kills", cluster, 20000, cleanups, async (subscribers, until) => {
+    await sequenceSurvives("cuts and node kills", cluster, 20000, scope, async (subscribers, until) => {
       const killer = (async () => {
         const a = cluster.nodes[0]!;
         for (const at of [5000, 12000]) {
@@ -56,9 +54,9 @@ describe("sustained traffic under faults", () => {
 
   it("delivers every number exactly once, in order, through a Redis restart (AOF on)", async () => {
     const redis = await startRedis(["--appendonly", "yes", "--appendfsync", "always"]);
-    cleanups.push(() => redis.stop());
+    scope.defer(() => redis.stop());
     const cluster = await twoNodes(redis);
-    const seen = await sequenceSurvives("Redis restart", cluster, 12000, cleanups, async (subscribers, until) => {
+    const seen = await sequenceSurvives("Redis restart", cluster, 12000, scope, async (subscribers, until) => {
       const restart = (async () => {
         await sleep(4000);
         await redis.stop();

@@ -1,36 +1,23 @@
 import { SignJWT } from "jose";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { connectUser, joinedUser, joinRoom, say, type User } from "./support/chat.js";
-import { type NodeProcess, type RedisProcess, startNode, startRedis } from "./support/processes.js";
+import { connectUser, joinRoom, say } from "./support/chat.js";
+import type { RedisProcess } from "./support/processes.js";
+import { rawRequest } from "./support/raw-http.js";
+import { perTest } from "./support/scope.js";
 import { SockClient } from "./support/sockjs-client.js";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function node(env: Record<string, string>): Promise<NodeProcess> {
-  const n = await startNode(env);
-  cleanups.push(() => n.stop());
-  return n;
-}
-
-async function user(n: NodeProcess, query?: string): Promise<User> {
-  const u = query ? await connectUser(n.url, { query }) : await joinedUser(n.url);
-  cleanups.push(() => u.client.close());
-  return u;
-}
+const scope = perTest();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("limits", () => {
   it("refuses requests over the rate with 'rate_limited', and closes a connection that keeps flooding", async () => {
-    const n = await node({ RATE_LIMIT: "5", RATE_BURST: "5", FLOOD_CLOSE_AFTER: "10" });
-    const calm = await user(n);
+    const n = await scope.node({ RATE_LIMIT: "5", RATE_BURST: "5", FLOOD_CLOSE_AFTER: "10" });
+    const calm = await scope.user(n);
     // Only the automatic lobby join, which is the server's own and takes no token.
     const flooder = await connectUser(n.url);
-    cleanups.push(() => flooder.client.close());
+    scope.defer(() => flooder.client.close());
     for (let i = 0; i < 8; i++) await flooder.client.send({ action: "message", message: `burst ${i}`, ref: i });
     for (let i = 0; i < 8; i++)
       await flooder.client.next((f) => f.ref === i && (f.action === "ack" || f.action === "error"));
@@ -57,16 +44,19 @@ describe("limits", () => {
     expect(closed).toEqual({ code: 4002, reason: "Flooding" });
     // The others did not notice.
     expect(await say(calm, "still fine")).toBeGreaterThan(0);
+    // One line when the flooding starts, one when the connection is closed for it: not one per refused frame.
+    await n.waitForOutput(new RegExp(`${flooder.id}.*closing a flooding connection`));
     const lines = n
       .output()
       .split("\n")
-      .filter((l) => l.includes('"rate_limited"') && l.includes(flooder.id));
-    expect(lines.length).toBeLessThanOrEqual(4);
+      .filter((l) => l.includes('"rate_limited"') && l.includes(flooder.id))
+      .map((l) => JSON.parse(l).msg);
+    expect(lines).toEqual(["request refused", "closing a flooding connection"]);
   });
 
   it("caps the rooms one connection may be in", async () => {
-    const n = await node({ MAX_ROOMS_PER_CONNECTION: "3" });
-    const u = await user(n);
+    const n = await scope.node({ MAX_ROOMS_PER_CONNECTION: "3" });
+    const u = await scope.user(n);
     await joinRoom(u, "two");
     await joinRoom(u, "three");
     await u.client.send({ action: "join", room: "four", ref: "4" });
@@ -77,26 +67,27 @@ describe("limits", () => {
   });
 
   it("caps the connections from one address", async () => {
-    const n = await node({ MAX_CONNECTIONS_PER_IP: "3" });
-    const first = await user(n);
-    await user(n);
-    await user(n);
+    const n = await scope.node({ MAX_CONNECTIONS_PER_IP: "3" });
+    const first = await scope.user(n);
+    await scope.user(n);
+    await scope.user(n);
     const refused = await SockClient.connect(n.url);
-    cleanups.push(() => refused.close());
+    scope.defer(() => refused.close());
     expect(await refused.action("error")).toMatchObject({ code: "too_many_connections" });
     expect(await refused.waitClosed()).toEqual({ code: 4004, reason: "Too many connections" });
     first.client.close();
-    await sleep(300);
-    await user(n);
+    // Its slot is free once the server has seen it go.
+    await n.waitForOutput(new RegExp(`${first.id}.*connection closed`));
+    await scope.user(n);
   });
 
   it("closes a websocket whose frame is over MAX_FRAME_BYTES, and refuses such an HTTP body", async () => {
-    const n = await node({ MAX_FRAME_BYTES: "4096" });
-    const big = await user(n);
-    const other = await user(n);
+    const n = await scope.node({ MAX_FRAME_BYTES: "4096" });
+    const big = await scope.user(n);
+    const other = await scope.user(n);
     await big.client.send({ action: "message", message: "y".repeat(5000) });
     const closed = await big.client.waitClosed();
-    expect(closed.code).not.toBe(1000);
+    expect(closed.code).toBe(1009);
     const res = await fetch(`${n.url}/sock/000/bigbody/xhr_send`, { method: "POST", body: "x".repeat(5000) });
     expect(res.status).toBe(413);
     expect(await say(other, "unharmed")).toBeGreaterThan(0);
@@ -105,19 +96,19 @@ describe("limits", () => {
 
 describe("slow consumers", () => {
   it("closes a websocket client that stops reading, with code 4003, and nobody else slows down", async () => {
-    const n = await node({ MAX_PENDING_BYTES: "262144", RATE_LIMIT: "0" });
+    const n = await scope.node({ MAX_PENDING_BYTES: "262144", RATE_LIMIT: "0" });
     const url = `${n.url.replace("http", "ws")}/sock/000/slowpoke/websocket`;
     const slow = new WebSocket(url);
     const seen: string[] = [];
     slow.on("message", (d) => seen.push(String(d)));
+    scope.defer(() => slow.terminate());
     await new Promise((r) => slow.once("open", r));
-    cleanups.push(() => slow.terminate());
-    await new Promise((r) => setTimeout(r, 300));
+    await expect.poll(() => seen.some((f) => f.includes("user_info"))).toBe(true);
     // Stop reading: the kernel buffers fill, then the server's.
     (slow as unknown as { _socket: { pause(): void } })._socket.pause();
 
-    const sender = await user(n);
-    const reader = await user(n);
+    const sender = await scope.user(n);
+    const reader = await scope.user(n);
     const text = "z".repeat(3500);
     let sent = 0;
     while (!n.output().includes("closing a slow consumer") && sent < 30000) {
@@ -125,7 +116,7 @@ describe("slow consumers", () => {
       await Promise.all(batch);
       sent += 200;
       // Healthy readers keep up, so only the paused one falls behind.
-      while (reader.client.all("message").length < sent) await sleep(10);
+      await expect.poll(() => reader.client.all("message").length, { timeout: 10_000 }).toBe(sent);
     }
     expect(n.output()).toContain("closing a slow consumer");
     const last = await say(sender, "after the slow one");
@@ -150,12 +141,37 @@ describe("slow consumers", () => {
   }, 60000);
 });
 
+describe("slow consumers over HTTP", () => {
+  it("closes an xhr-streaming client that stops reading, with code 4003, by the same limit", async () => {
+    const n = await scope.node({ MAX_PENDING_BYTES: "262144", RATE_LIMIT: "0" });
+    const stream = await rawRequest(`${n.url}/sock/000/slowstream/xhr_streaming`, "POST");
+    scope.defer(() => stream.destroy());
+    await stream.chunk();
+    expect(await stream.chunk()).toBe("o\n");
+    stream.pause();
+    const sender = await scope.user(n);
+    const text = "z".repeat(3500);
+    for (let sent = 0; !n.output().includes("closing a slow consumer"); sent += 200) {
+      expect(sent, "the slow consumer was never closed").toBeLessThan(20_000);
+      await Promise.all(Array.from({ length: 200 }, () => sender.client.send({ action: "message", message: text })));
+      await say(sender, "paced");
+    }
+    stream.resume();
+    await stream.rest(10_000);
+    // The stream it had ended at its response limit; the next one is told why the session is over.
+    const next = await rawRequest(`${n.url}/sock/000/slowstream/xhr_streaming`, "POST");
+    scope.defer(() => next.destroy());
+    await next.chunk();
+    expect(await next.rest()).toEqual(['c[4003,"Slow consumer: too much unsent data"]\n']);
+  }, 60_000);
+});
+
 describe("origins and headers", () => {
   const good = "https://good.example";
   const evil = "https://evil.example";
 
   it("lets only allowed origins in, on every transport including the websocket upgrade", async () => {
-    const n = await node({ ALLOWED_ORIGINS: `${good},http://other.example:8080` });
+    const n = await scope.node({ ALLOWED_ORIGINS: `${good},http://other.example:8080` });
     const ws = (origin: string) =>
       new Promise<string>((resolve) => {
         const s = new WebSocket(
@@ -187,7 +203,7 @@ describe("origins and headers", () => {
   });
 
   it("puts security headers on its own routes, and the SockJS endpoint's own on its responses", async () => {
-    const n = await node({});
+    const n = await scope.node({});
     const page = await fetch(`${n.url}/`);
     expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
     expect(page.headers.get("x-content-type-options")).toBe("nosniff");
@@ -225,20 +241,20 @@ describe("authentication", () => {
       .sign(new TextEncoder().encode(key));
 
   it("refuses connections without a valid token, and names users from theirs", async () => {
-    const n = await node({ AUTH_SECRET: secret });
+    const n = await scope.node({ AUTH_SECRET: secret });
     for (const query of [
       undefined,
       "token=not-a-jwt",
       `token=${await sign({ sub: "u1", name: "Ada" }, "another-secret-another-secret-0123456")}`,
     ]) {
       const c = await SockClient.connect(n.url, { query });
-      cleanups.push(() => c.close());
+      scope.defer(() => c.close());
       const err = await c.action("error");
       expect(err.code).toBe("unauthorized");
       expect(await c.waitClosed()).toEqual({ code: 4001, reason: "Unauthorized" });
       expect(c.all("user_info")).toEqual([]);
     }
-    const ada = await user(n, `token=${await sign({ sub: "u-ada", name: "Ada" })}`);
+    const ada = await scope.user(n, `token=${await sign({ sub: "u-ada", name: "Ada" })}`);
     expect(ada.name).toBe("Ada");
     expect(ada.client.frames[0]).toMatchObject({ action: "user_info", uid: "u-ada", name: "Ada" });
     await ada.client.send({ action: "nick", name: "Mallory", ref: "n" });
@@ -253,27 +269,36 @@ describe("operations", () => {
   let redis: RedisProcess;
 
   it("shuts down on SIGTERM during traffic: clients told to reconnect, departures announced, exit 0 in time", async () => {
-    redis = await startRedis();
-    cleanups.push(() => redis.stop());
-    const env = { REDIS_URL: redis.url, SHUTDOWN_TIMEOUT: "5000", RATE_LIMIT: "0" };
-    const a = await node(env);
-    const b = await node(env);
-    const leaving = await Promise.all([user(a), user(a), user(a)]);
-    const staying = await user(b);
+    redis = await scope.redis();
+    const timeoutMs = 8000;
+    const env = { REDIS_URL: redis.url, SHUTDOWN_TIMEOUT: String(timeoutMs), RATE_LIMIT: "0" };
+    const a = await scope.node(env);
+    const b = await scope.node(env);
+    const leaving = await Promise.all([scope.user(a), scope.user(a), scope.user(a)]);
+    const staying = await scope.user(b);
     let sending = true;
+    let delivered = 0;
     const traffic = (async () => {
-      while (sending) await say(staying, "traffic").catch(() => undefined);
+      while (sending) {
+        await say(staying, "traffic");
+        delivered++;
+      }
     })();
-    await sleep(200);
+    // The shutdown must fall in the middle of traffic that is flowing.
+    await expect.poll(() => delivered).toBeGreaterThan(5);
+    const before = delivered;
     const started = Date.now();
     const exited = new Promise<number | null>((r) => a.child.once("exit", (code) => r(code)));
     a.child.kill("SIGTERM");
     for (const u of leaving)
-      expect(await u.client.waitClosed(5000)).toEqual({ code: 4000, reason: "Server shutting down" });
+      expect(await u.client.waitClosed(timeoutMs)).toEqual({ code: 4000, reason: "Server shutting down" });
+    // Exit 0 means the shutdown finished before its deadline forced an exit 1; within half of it, with room to spare.
     expect(await exited).toBe(0);
     const took = Date.now() - started;
-    expect(took).toBeLessThan(5000);
+    expect(took).toBeLessThan(timeoutMs / 2);
     for (const u of leaving) await staying.client.action("user_left", (f) => f.id === u.id, 2000);
+    // The other node's traffic went on throughout, without a refusal.
+    await expect.poll(() => delivered).toBeGreaterThan(before + 5);
     sending = false;
     await traffic;
     await a.waitForOutput(/shut down cleanly/);
@@ -281,34 +306,35 @@ describe("operations", () => {
   });
 
   it("shuts down cleanly with a client that stopped reading and Redis gone", async () => {
-    redis = await startRedis();
-    const n = await startNode({ REDIS_URL: redis.url, SHUTDOWN_TIMEOUT: "5000" });
+    const timeoutMs = 8000;
+    redis = await scope.redis();
+    const n = await scope.node({ REDIS_URL: redis.url, SHUTDOWN_TIMEOUT: String(timeoutMs) });
     const silent = new WebSocket(`${n.url.replace("http", "ws")}/sock/000/silent/websocket`);
+    scope.defer(() => silent.terminate());
     await new Promise((r) => silent.once("open", r));
-    cleanups.push(() => silent.terminate());
     (silent as unknown as { _socket: { pause(): void } })._socket.pause();
     await redis.stop();
-    await sleep(300);
+    await n.waitForOutput(/lost the connection to Redis/);
     const started = Date.now();
     const exited = new Promise<number | null>((r) => n.child.once("exit", (code) => r(code)));
     n.child.kill("SIGTERM");
+    // Exit 0 means it beat the deadline (which exits 1); within half of it, with room to spare.
     expect(await exited).toBe(0);
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect(Date.now() - started).toBeLessThan(timeoutMs / 2);
     await n.waitForOutput(/shut down cleanly/);
   });
 
   it("serves Prometheus metrics and logs one line per connection and per refusal", async () => {
-    redis = await startRedis();
-    cleanups.push(() => redis.stop());
-    const n = await node({ REDIS_URL: redis.url });
-    const u = await user(n);
+    redis = await scope.redis();
+    const n = await scope.node({ REDIS_URL: redis.url });
+    const u = await scope.user(n);
     await say(u, "counted");
     await u.client.send({ action: "nope" });
     await u.client.action("error");
     const text = await (await fetch(`${n.url}/metrics`)).text();
     expect(text).toMatch(/chat_connections\{transport="websocket"\} 1/);
-    expect(text).toMatch(/chat_messages_in_total \d+/);
-    expect(text).toMatch(/chat_messages_out_total \d+/);
+    expect(text).toMatch(/chat_messages_in_total [1-9]/);
+    expect(text).toMatch(/chat_messages_out_total [1-9]/);
     expect(text).toMatch(/chat_deliveries_total [1-9]/);
     expect(text).toMatch(/chat_errors_total\{code="unknown_action"\} 1/);
     expect(text).toMatch(/chat_bus_publish_seconds_count 1/);
@@ -316,7 +342,9 @@ describe("operations", () => {
     expect(text).toMatch(/nodejs_eventloop_lag_seconds/);
     u.client.close();
     await n.waitForOutput(new RegExp(`${u.id}.*connection closed`));
-    await sleep(300);
+    // Lines are written in order: once a later connection's line is in, any more about this one would be too.
+    const later = await scope.user(n);
+    await n.waitForOutput(new RegExp(`${later.id}.*connection opened`));
     const lines = n
       .output()
       .split("\n")

@@ -56,7 +56,8 @@ describe.each(transports)("the original protocol over %s", (transport) => {
     const a = await user();
     const first = await say(a, "one");
     const second = await say(a, "two");
-    expect(second).toBeGreaterThan(first);
+    // Nobody else speaks in this file's lobby meanwhile: the next message takes the next number.
+    expect(second).toBe(first + 1);
     const [m1, m2] = messagesIn(a, "lobby").filter((f) => f.message === "one" || f.message === "two");
     expect([m1?.message, m2?.message]).toEqual(["one", "two"]);
   });
@@ -184,12 +185,16 @@ describe("rooms and the extensions", () => {
   });
 
   it("can start without the lobby when asked", async () => {
+    const watcher = await user();
     const a = await connectUser(node.url, { query: "lobby=0" });
     open.push(a);
     await a.client.send({ action: "message", message: "nowhere", ref: "x" });
     const err = await a.client.action("error", (f) => f.ref === "x");
     expect(err.code).toBe("not_in_room");
-    expect(a.client.all("users")).toEqual([]);
+    // Nobody in the lobby saw it come, and it is not on the lobby's list.
+    const list = await joinRoom(watcher, "lobby");
+    expect((list.users as { id: string }[]).map((u) => u.id)).not.toContain(a.id);
+    expect(watcher.client.all("user_join").filter((f) => f.id === a.id)).toEqual([]);
   });
 });
 
@@ -209,5 +214,93 @@ describe("sending again", () => {
     expect(marker).toBe(Number(acks[0]) + 1);
     await b.client.action("message", (f) => f.mid === marker);
     expect(b.client.all("message").filter((f) => f.message === "only once")).toHaveLength(1);
+  });
+});
+
+describe("what docs/protocol.md promises, action by action", () => {
+  const user = async (query?: string) => {
+    const u = query ? await connectUser(node.url, { query }) : await joinedUser(node.url);
+    open.push(u);
+    return u;
+  };
+  const ask = async (u: User, request: Record<string, unknown>) => {
+    const ref = `r-${Math.random()}`;
+    await u.client.send({ ...request, ref });
+    return u.client.next((f) => f.ref === ref && f.action !== "ack");
+  };
+
+  it("answers not_in_room for every action on a room the connection is not in", async () => {
+    const a = await user();
+    for (const request of [
+      { action: "message", room: "elsewhere", message: "hi" },
+      { action: "typing", room: "elsewhere" },
+      { action: "leave", room: "elsewhere" },
+      { action: "users", room: "elsewhere" },
+      { action: "history", room: "elsewhere" },
+    ]) {
+      expect(await ask(a, request), request.action).toMatchObject({ action: "error", code: "not_in_room" });
+    }
+  });
+
+  it("refuses a ref of more than 64 characters, and echoes one of exactly 64", async () => {
+    const a = await user();
+    await a.client.send({ action: "users", ref: "r".repeat(65) });
+    expect(await a.client.action("error")).toMatchObject({ code: "bad_request" });
+    await a.client.send({ action: "users", ref: "r".repeat(64) });
+    expect(await a.client.action("users", (f) => f.ref === "r".repeat(64))).toMatchObject({ room: "lobby" });
+  });
+
+  it("folds room names to lower case and trims them", async () => {
+    const a = await user();
+    const joined = await ask(a, { action: "join", room: "  Dev-Team_1 " });
+    expect(joined).toMatchObject({ action: "history", room: "dev-team_1" });
+    expect(await say(a, "folded", "DEV-TEAM_1")).toBeGreaterThan(0);
+    expect(await ask(a, { action: "join", room: "-dash-first" })).toMatchObject({ code: "bad_room" });
+  });
+
+  it("pages history from 1 to 100 messages, and refuses 0 and 101", async () => {
+    const a = await user();
+    await joinRoom(a, "bounds");
+    for (let i = 0; i < 3; i++) await say(a, `m${i}`, "bounds");
+    expect(await ask(a, { action: "history", room: "bounds", limit: 1 })).toMatchObject({
+      action: "history",
+      more: true,
+      messages: [{ message: "m2" }],
+    });
+    expect(((await ask(a, { action: "history", room: "bounds", limit: 100 })).messages as unknown[]).length).toBe(3);
+    for (const limit of [0, 101, 1.5]) {
+      expect(await ask(a, { action: "history", room: "bounds", limit }), String(limit)).toMatchObject({
+        code: "bad_request",
+      });
+    }
+  });
+
+  it("announces a rename to each room the renamer is in, and tells one in no room alone", async () => {
+    const a = await user();
+    const b = await user();
+    await joinRoom(a, "second");
+    await joinRoom(b, "second");
+    await a.client.send({ action: "nick", name: "Twice Over", ref: "n" });
+    await a.client.action("ack", (f) => f.ref === "n");
+    for (const room of ["lobby", "second"]) {
+      await b.client.action("user_renamed", (f) => f.id === a.id && f.room === room && f.name === "Twice Over");
+    }
+    const loner = await user("lobby=0");
+    await loner.client.send({ action: "nick", name: "Nobody Near", ref: "n" });
+    const renamed = await loner.client.action("user_renamed");
+    expect(renamed).toEqual({ action: "user_renamed", id: loner.id, name: "Nobody Near", previous: loner.name });
+  });
+
+  it("answers a join of a room one is in with history and users again, and no second user_join", async () => {
+    const a = await user();
+    const b = await user();
+    await joinRoom(a, "again");
+    await joinRoom(b, "again");
+    await a.client.action("user_join", (f) => f.id === b.id && f.room === "again");
+    const list = await joinRoom(b, "again");
+    expect((list.users as { id: string }[]).map((u) => u.id).sort()).toEqual([a.id, b.id].sort());
+    const marker = await say(b, "after the rejoin", "again");
+    await a.client.action("message", (f) => f.mid === marker);
+    expect(a.client.all("user_join").filter((f) => f.id === b.id && f.room === "again")).toHaveLength(1);
   });
 });

@@ -2,35 +2,26 @@
  * The client's address behind the shipped nginx config: what a client writes
  * in X-Forwarded-For changes nothing, so per-address limits hold.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type Nginx, startNginx } from "./support/nginx.js";
-import { type NodeProcess, startNode } from "./support/processes.js";
+import { perTest } from "./support/scope.js";
 import { SockClient } from "./support/sockjs-client.js";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function node(env: Record<string, string>): Promise<NodeProcess> {
-  const n = await startNode(env);
-  cleanups.push(() => n.stop());
-  return n;
-}
+const scope = perTest();
 
 /** Opens a websocket connection claiming to come from `claimed`, and returns the server's first verdict. */
 async function connect(base: string, claimed: string): Promise<string> {
   const c = await SockClient.connect(base, { headers: { "X-Forwarded-For": claimed } });
-  cleanups.push(() => c.close());
+  scope.defer(() => c.close());
   const first = await c.next((f) => f.action === "user_info" || f.action === "error");
   return first.action === "error" ? String(first.code) : "admitted";
 }
 
 describe("behind deploy/nginx.conf", () => {
   it("counts every client by the address nginx saw, whatever X-Forwarded-For it sends", async () => {
-    const n = await node({ TRUST_PROXY: "true", MAX_CONNECTIONS_PER_IP: "2" });
+    const n = await scope.node({ TRUST_PROXY: "true", MAX_CONNECTIONS_PER_IP: "2" });
     const nginx: Nginx = await startNginx({ upstreams: [n.port], sticky: true });
-    cleanups.push(() => nginx.stop());
+    scope.defer(() => nginx.stop());
     const verdicts: string[] = [];
     for (const claimed of ["10.0.0.1", "10.0.0.2", "10.0.0.3, 10.0.0.4", "203.0.113.9"]) {
       verdicts.push(await connect(nginx.url, claimed));
@@ -53,7 +44,7 @@ describe("TRUST_PROXY", () => {
       ["3", "127.0.0.1"],
     ];
     for (const [trust, expected] of cases) {
-      const n = await node({ TRUST_PROXY: trust });
+      const n = await scope.node({ TRUST_PROXY: trust });
       await connect(n.url, "198.51.100.1, 198.51.100.2");
       await n.waitForOutput(/connection opened/);
       const line = n

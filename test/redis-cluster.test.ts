@@ -3,11 +3,13 @@ import { joinedUser, joinRoom, say, type User } from "./support/chat.js";
 import { allocatePort } from "./support/ports.js";
 import { type NodeProcess, startNode } from "./support/processes.js";
 import { type RedisCluster, startCluster } from "./support/redis-topologies.js";
+import { Scope } from "./support/scope.js";
 import { cutRandomly, type Nodes, sequenceSurvives } from "./support/sequence.js";
 
 let cluster: RedisCluster;
 let chat: Nodes;
-const cleanups: (() => unknown)[] = [];
+// Closed in afterAll, before the nodes and the cluster it depends on stop.
+const scope = new Scope();
 
 const env = () => ({ REDIS_CLUSTER_NODES: `redis-cluster://${cluster.seeds}`, RATE_LIMIT: "0", HISTORY_SIZE: "1000" });
 
@@ -25,7 +27,7 @@ beforeAll(async () => {
   };
 }, 60000);
 afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
+  await scope.close();
   await Promise.all(chat?.nodes.map((n) => n.proc.stop()) ?? []);
   await cluster?.stop();
 });
@@ -43,7 +45,7 @@ async function ownerOf(channel: string): Promise<number> {
 
 async function user(node: NodeProcess): Promise<User> {
   const u = await joinedUser(node.url);
-  cleanups.push(() => u.client.close());
+  scope.defer(() => u.client.close());
   return u;
 }
 
@@ -86,7 +88,7 @@ describe("Redis Cluster with sharded Pub/Sub", () => {
     const slot = Number(await probe.cluster("KEYSLOT", channelOf(room)));
     const from = await ownerOf(channelOf(room));
     const to = cluster.primaries.find((p) => p.port !== from)!;
-    await sequenceSurvives("cluster migration and restart", chat, 14000, cleanups, async (subscribers, until) => {
+    await sequenceSurvives("cluster migration and restart", chat, 14000, scope, async (subscribers, until) => {
       const chaos = (async () => {
         await new Promise((r) => setTimeout(r, 3000));
         await cluster.migrateSlot(slot, from, to.port);
@@ -107,7 +109,15 @@ describe("Redis Cluster with sharded Pub/Sub", () => {
   }, 120000);
 
   it("passes the history/recovery fault test on the cluster", async () => {
-    await sequenceSurvives("cluster cuts and a node kill", chat, 12000, cleanups, async (subscribers, until) => {
+    // Whatever the previous test left, this one starts from a healthy cluster and two serving nodes.
+    await cluster.healthy();
+    for (const n of chat.nodes) {
+      if (!n.alive) {
+        n.proc = await startNode(env(), n.proc.port);
+        n.alive = true;
+      }
+    }
+    await sequenceSurvives("cluster cuts and a node kill", chat, 12000, scope, async (subscribers, until) => {
       const killer = (async () => {
         await new Promise((r) => setTimeout(r, 4000));
         const a = chat.nodes[0]!;
@@ -120,4 +130,46 @@ describe("Redis Cluster with sharded Pub/Sub", () => {
       await Promise.all([cutRandomly(subscribers, until), killer]);
     });
   }, 90000);
+});
+
+describe("Redis Cluster with replicas", () => {
+  it("keeps the guarantee when the primary of a room's shard dies during traffic and its replica takes over", async () => {
+    const replicated = await startCluster(3, { replicas: 1 });
+    const started: NodeProcess[] = [];
+    try {
+      const replicatedEnv = { REDIS_CLUSTER_NODES: replicated.seeds, RATE_LIMIT: "0", HISTORY_SIZE: "1000" };
+      started.push(await startNode(replicatedEnv), await startNode(replicatedEnv));
+      const nodes: Nodes = {
+        nodes: started.map((proc) => ({ proc, alive: true })),
+        pick: () => started[Math.floor(Math.random() * started.length)]!.url,
+      };
+      const label = "cluster primary failover";
+      const channel = channelOf(`fault-${label.replace(/\W/g, "").toLowerCase()}`);
+      const probe = replicated.client(replicated.primaries[0]!.port);
+      const slot = Number(await probe.cluster("KEYSLOT", channel));
+      const owner = async () => {
+        const ranges = (await probe.cluster("SLOTS")) as unknown as [number, number, [string, number]][];
+        return ranges.find(([lo, hi]) => slot >= lo && slot <= hi)?.[2][1];
+      };
+      const primaryPort = await owner();
+      const primary = replicated.servers.find((s) => s.port === primaryPort)!;
+      let promotedMs = 0;
+      await sequenceSurvives(label, nodes, 14000, scope, async (subscribers, until) => {
+        const failover = (async () => {
+          await new Promise((r) => setTimeout(r, 3000));
+          const killed = Date.now();
+          await primary.kill();
+          // The replica is elected once the others have missed the primary for the node timeout (2 s).
+          await expect.poll(owner, { timeout: 20_000, interval: 200 }).not.toBe(primaryPort);
+          promotedMs = Date.now() - killed;
+        })();
+        await Promise.all([cutRandomly(subscribers, until), failover]);
+      });
+      console.log(`the cluster promoted the replica of port ${primaryPort} ${promotedMs} ms after it was killed`);
+      expect(promotedMs).toBeGreaterThan(0);
+    } finally {
+      await Promise.all(started.map((n) => n.stop()));
+      await replicated.stop();
+    }
+  }, 120000);
 });

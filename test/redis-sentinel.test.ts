@@ -1,37 +1,34 @@
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { startNode } from "./support/processes.js";
 import { type SentinelSetup, startSentinels } from "./support/redis-topologies.js";
+import { perFile } from "./support/scope.js";
 import { cutRandomly, type Nodes, sequenceSurvives } from "./support/sequence.js";
 
-const cleanups: (() => unknown)[] = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
+const scope = perFile();
 
 it("keeps the chat and its delivery guarantee through a Sentinel failover", async () => {
   const setup: SentinelSetup = await startSentinels();
-  cleanups.push(() => setup.stop());
+  scope.defer(() => setup.stop());
   const env = {
     REDIS_SENTINELS: setup.addresses,
     REDIS_SENTINEL_NAME: setup.name,
     RATE_LIMIT: "0",
     HISTORY_SIZE: "1000",
   };
-  const procs = await Promise.all([startNode(env), startNode(env)]);
+  const procs = await Promise.all([scope.node(env), scope.node(env)]);
   const nodes: Nodes = {
     nodes: procs.map((proc) => ({ proc, alive: true })),
     pick: () => procs[Math.floor(Math.random() * procs.length)]!.url,
   };
-  cleanups.push(() => Promise.all(procs.map((p) => p.stop())));
   expect(await setup.currentPrimaryPort()).toBe(setup.primary.port);
 
   let failoverMs = 0;
-  await sequenceSurvives("Sentinel failover", nodes, 16000, cleanups, async (subscribers, until) => {
+  await sequenceSurvives("Sentinel failover", nodes, 16000, scope, async (subscribers, until) => {
     const failover = (async () => {
       await new Promise((r) => setTimeout(r, 3000));
       const killed = Date.now();
       await setup.primary.kill();
-      while ((await setup.currentPrimaryPort()) !== setup.replica.port) await new Promise((r) => setTimeout(r, 100));
+      await expect.poll(() => setup.currentPrimaryPort(), { timeout: 30_000, interval: 100 }).toBe(setup.replica.port);
       failoverMs = Date.now() - killed;
     })();
     await Promise.all([cutRandomly(subscribers, until), failover]);

@@ -6,35 +6,20 @@
  */
 import { Redis } from "ioredis";
 import { SignJWT } from "jose";
-import { afterEach, describe, expect, it } from "vitest";
-import { connectUser, joinedUser, joinRoom, say, type User } from "./support/chat.js";
+import { describe, expect, it } from "vitest";
+import { joinRoom, say, type User } from "./support/chat.js";
 import { allocatePort } from "./support/ports.js";
-import { type NodeProcess, startNode, startRedis } from "./support/processes.js";
 import { rawRequest } from "./support/raw-http.js";
+import { perTest } from "./support/scope.js";
 import { SockClient } from "./support/sockjs-client.js";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function node(env: Record<string, string>, port?: number): Promise<NodeProcess> {
-  const n = await startNode(env, port);
-  cleanups.push(() => n.stop());
-  return n;
-}
-
-async function user(n: NodeProcess, query?: string): Promise<User> {
-  const u = query ? await connectUser(n.url, { query }) : await joinedUser(n.url);
-  cleanups.push(() => u.client.close());
-  return u;
-}
+const scope = perTest();
 
 describe("origins", () => {
   it("refuses a cross-site page that hides its origin, and a rebound host, on the iframe page and every transport", async () => {
     const port = await allocatePort();
     const own = `http://127.0.0.1:${port}`;
-    const n = await node({ ALLOWED_ORIGINS: `${own},https://good.example` }, port);
+    const n = await scope.node({ ALLOWED_ORIGINS: `${own},https://good.example` }, port);
     const get = (path: string, headers: Record<string, string>) => fetch(`${n.url}${path}`, { headers });
     // What Chromium sends for <iframe src=".../sock/iframe.html" referrerpolicy="no-referrer"> on another site.
     const framed = { "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "iframe", "Sec-Fetch-Mode": "navigate" };
@@ -79,29 +64,30 @@ describe("tokens", () => {
   };
 
   it("refuses a token without exp, or valid for longer than AUTH_MAX_TOKEN_LIFETIME", async () => {
-    const n = await node({ AUTH_SECRET: secret, AUTH_MAX_TOKEN_LIFETIME: "3600" });
+    const n = await scope.node({ AUTH_SECRET: secret, AUTH_MAX_TOKEN_LIFETIME: "3600" });
     for (const [token, why] of [
       [await sign({ sub: "u1", name: "Ada" }), "exp"],
       [await sign({ sub: "u1", name: "Ada" }, "2h"), "3600"],
+      [await sign({ sub: "u1", name: "Ada" }, Math.floor(Date.now() / 1000) - 60), "expired"],
     ] as const) {
       const c = await SockClient.connect(n.url, { query: `token=${token}` });
-      cleanups.push(() => c.close());
+      scope.defer(() => c.close());
       const err = await c.action("error");
       expect(err.code).toBe("unauthorized");
       expect(String(err.message)).toContain(why);
       expect(await c.waitClosed()).toEqual({ code: 4001, reason: "Unauthorized" });
     }
-    const ok = await user(n, `token=${await sign({ sub: "u1", name: "Ada" }, "1h")}`);
+    const ok = await scope.user(n, `token=${await sign({ sub: "u1", name: "Ada" }, "1h")}`);
     expect(ok.name).toBe("Ada");
   });
 
   it("closes a connection whose token expires with 4005, unless a fresh token came over it", async () => {
-    const n = await node({ AUTH_SECRET: secret });
-    const expiring = await user(
+    const n = await scope.node({ AUTH_SECRET: secret });
+    const expiring = await scope.user(
       n,
       `token=${await sign({ sub: "u-a", name: "Ada" }, Math.floor(Date.now() / 1000) + 2)}`,
     );
-    const refreshed = await user(
+    const refreshed = await scope.user(
       n,
       `token=${await sign({ sub: "u-b", name: "Bob" }, Math.floor(Date.now() / 1000) + 2)}`,
     );
@@ -117,11 +103,11 @@ describe("tokens", () => {
   });
 
   it("never writes a token to the log", async () => {
-    const n = await node({ AUTH_SECRET: secret, ALLOWED_ORIGINS: "https://good.example", LOG_LEVEL: "trace" });
+    const n = await scope.node({ AUTH_SECRET: secret, ALLOWED_ORIGINS: "https://good.example", LOG_LEVEL: "trace" });
     const tokens = [await sign({ sub: "u1", name: "Ada" }, "1h"), await sign({ sub: "u1", name: "Ada" })];
     for (const token of tokens) {
       const c = await SockClient.connect(n.url, { query: `token=${token}` });
-      cleanups.push(() => c.close());
+      scope.defer(() => c.close());
       await c.next((f) => f.action === "user_info" || f.action === "error");
       await fetch(`${n.url}/sock/000/t${Math.random()}/xhr?token=${token}`, {
         method: "POST",
@@ -136,16 +122,16 @@ describe("tokens", () => {
 describe("a refused connection", () => {
   it("is never seen by anyone: no user_join, no user_left, not in the user list, on any transport", async () => {
     const secret = "a-test-secret-that-is-long-enough-0123456789";
-    const n = await node({ AUTH_SECRET: secret });
+    const n = await scope.node({ AUTH_SECRET: secret });
     const token = await new SignJWT({ sub: "u-ada", name: "Ada" })
       .setProtectedHeader({ alg: "HS256" })
       .setExpirationTime("1h")
       .sign(new TextEncoder().encode(secret));
-    const ada = await user(n, `token=${token}`);
+    const ada = await scope.user(n, `token=${token}`);
     await joinRoom(ada, "lobby");
     for (const transport of ["websocket", "xhr-polling", "xhr-streaming"] as const) {
       const stranger = await SockClient.connect(n.url, { transport });
-      cleanups.push(() => stranger.close());
+      scope.defer(() => stranger.close());
       expect(await stranger.waitClosed()).toEqual({ code: 4001, reason: "Unauthorized" });
     }
     const users = await joinRoom(ada, "lobby");
@@ -158,11 +144,11 @@ describe("a refused connection", () => {
 
 describe("replies a request buys", () => {
   it("caps a history page at 100 messages and charges a large page against the rate budget", async () => {
-    const n = await node({ RATE_LIMIT: "20", RATE_BURST: "40", FLOOD_CLOSE_AFTER: "1000", HISTORY_SIZE: "100" });
-    const writer = await user(n);
+    const n = await scope.node({ RATE_LIMIT: "20", RATE_BURST: "40", FLOOD_CLOSE_AFTER: "1000", HISTORY_SIZE: "100" });
+    const writer = await scope.user(n);
     // Within the writer's own burst of 40 (its join took one).
     for (let i = 0; i < 38; i++) await say(writer, `${i} ${"x".repeat(3900)}`);
-    const reader = await user(n);
+    const reader = await scope.user(n);
     await reader.client.send({ action: "history", limit: 101, ref: "too-many" });
     expect(await reader.client.action("error", (f) => f.ref === "too-many")).toMatchObject({ code: "bad_request" });
     // Each page of 38 messages of 4 KB (about 150 KB) costs about 19 requests' worth, the join's included:
@@ -179,10 +165,9 @@ describe("replies a request buys", () => {
   });
 
   it("answers a history page before mid 1 with bad_request, on Redis too, and logs no error", async () => {
-    const redis = await startRedis();
-    cleanups.push(() => redis.stop());
-    for (const n of [await node({}), await node({ REDIS_URL: redis.url })]) {
-      const u = await user(n);
+    const redis = await scope.redis();
+    for (const n of [await scope.node({}), await scope.node({ REDIS_URL: redis.url })]) {
+      const u = await scope.user(n);
       await u.client.send({ action: "history", before: 0, ref: "zero" });
       expect(await u.client.action("error", (f) => f.ref === "zero")).toMatchObject({ code: "bad_request" });
       await u.client.send({ action: "history", before: 1, ref: "one" });
@@ -194,9 +179,9 @@ describe("replies a request buys", () => {
 
 describe("names", () => {
   it("normalises names, refuses invisible, blank and reserved ones, and one already in use in a room", async () => {
-    const n = await node({});
-    const a = await user(n);
-    const b = await user(n);
+    const n = await scope.node({});
+    const a = await scope.user(n);
+    const b = await scope.user(n);
     const nick = async (u: User, name: string) => {
       const ref = `n-${Math.random()}`;
       await u.client.send({ action: "nick", name, ref });
@@ -226,22 +211,21 @@ describe("names", () => {
 
 describe("Redis refusing writes", () => {
   it("keeps the nodes up while Redis is out of memory and users come, talk and go, and says so", async () => {
-    const redis = await startRedis(["--maxmemory-policy", "noeviction"]);
-    cleanups.push(() => redis.stop());
+    const redis = await scope.redis(["--maxmemory-policy", "noeviction"]);
     const env = { REDIS_URL: redis.url, PRESENCE_TTL: "2" };
-    const a = await node(env);
-    const b = await node(env);
-    const alice = await user(a);
-    const bob = await user(b);
+    const a = await scope.node(env);
+    const b = await scope.node(env);
+    const alice = await scope.user(a);
+    const bob = await scope.user(b);
     await say(alice, "before the memory ran out");
     const admin = new Redis(redis.url);
-    cleanups.push(() => admin.disconnect());
+    scope.defer(() => admin.disconnect());
     // Any limit under what Redis holds already: every write that needs memory is refused with OOM.
     await admin.config("SET", "maxmemory", "1");
     const started = Date.now();
     // Three presence TTLs of users coming, talking and going on both nodes.
     while (Date.now() - started < 6000) {
-      const carol = await user(Math.random() < 0.5 ? a : b);
+      const carol = await scope.user(Math.random() < 0.5 ? a : b);
       await carol.client.send({ action: "message", message: "while Redis is full", ref: "full" });
       expect(await carol.client.action("error", (f) => f.ref === "full")).toMatchObject({ code: "unavailable" });
       await carol.client.send({ action: "nick", name: `Carol ${Date.now()}`, ref: "nick" });

@@ -7,14 +7,12 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
-import { afterEach, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { connectUser, say } from "./support/chat.js";
-import { type NodeProcess, startNode, startRedis } from "./support/processes.js";
+import { type NodeProcess, startRedis } from "./support/processes.js";
+import { perTest } from "./support/scope.js";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const scope = perTest();
 
 const ROOMS = 10_000;
 
@@ -27,7 +25,7 @@ async function metric(n: NodeProcess, name: string): Promise<number> {
 /** Joins, writes in and leaves ROOMS rooms, a batch at a time, as fast as the node answers. */
 async function churn(n: NodeProcess): Promise<void> {
   const u = await connectUser(n.url, { query: "lobby=0" });
-  cleanups.push(() => u.client.close());
+  scope.defer(() => u.client.close());
   for (let start = 0; start < ROOMS; start += 250) {
     const texts: string[] = [];
     for (let i = start; i < start + 250; i++) {
@@ -48,9 +46,9 @@ it.each(["embedded", "Redis"])(
   "forgets 10 000 rooms nobody is in once their idle time has passed (%s)",
   async (mode) => {
     const redis = mode === "Redis" ? await startRedis() : undefined;
-    if (redis) cleanups.push(() => redis.stop());
+    if (redis) scope.defer(() => redis.stop());
     const inspect = redis ? new Redis(redis.url) : undefined;
-    if (inspect) cleanups.push(() => inspect.disconnect());
+    if (inspect) scope.defer(() => inspect.disconnect());
     const env: Record<string, string> = {
       RATE_LIMIT: "0",
       ROOM_IDLE_TTL: "2",
@@ -59,12 +57,11 @@ it.each(["embedded", "Redis"])(
     };
     // A heap snapshot runs a full collection first: the node's heap is then what it holds, not its garbage.
     const snapshots = mkdtempSync(path.join(os.tmpdir(), "chat-soak-"));
-    cleanups.push(() => rmSync(snapshots, { recursive: true, force: true }));
-    const n = await startNode({
+    scope.defer(() => rmSync(snapshots, { recursive: true, force: true }));
+    const n = await scope.node({
       ...env,
       NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshots}`,
     });
-    cleanups.push(() => n.stop());
     let taken = 0;
     const heldHeap = async () => {
       n.child.kill("SIGUSR2");

@@ -315,8 +315,8 @@ describe("streaming transports", () => {
       stream.pause();
       await post(`${url}/xhr_send`, '["go"]');
       expect(quick.server.connections).toBe(1);
-      await new Promise((r) => setTimeout(r, 1500));
-      expect(quick.server.connections).toBe(0);
+      // Two heartbeats with nothing taken: gone.
+      await expect.poll(() => quick.server.connections, { timeout: 3000 }).toBe(0);
       stream.destroy();
     } finally {
       await quick.close();
@@ -434,8 +434,7 @@ describe("websocket", () => {
       expect(quick.server.connections).toBe(1);
       // A client that no longer answers pings: its socket stays open, nothing comes back.
       (c.ws as unknown as { _socket: { pause(): void } })._socket.pause();
-      await new Promise((r) => setTimeout(r, 800));
-      expect(quick.server.connections).toBe(0);
+      await expect.poll(() => quick.server.connections, { timeout: 3000 }).toBe(0);
       c.ws.terminate();
     } finally {
       await quick.close();
@@ -460,8 +459,7 @@ describe("sessions", () => {
     try {
       const url = `${quick.url}/t/000/${randomUUID()}`;
       expect(await (await post(`${url}/xhr`)).text()).toBe("o\n");
-      await new Promise((r) => setTimeout(r, 700));
-      expect(quick.server.connections).toBe(0);
+      await expect.poll(() => quick.server.connections, { timeout: 3000 }).toBe(0);
       expect(await (await post(`${url}/xhr`)).text()).toBe("o\n");
     } finally {
       await quick.close();

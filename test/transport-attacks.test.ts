@@ -5,29 +5,15 @@
  * websocket that stops reading, upgrades outside /sock, session hijacking.
  */
 import net from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { joinedUser, say, type User } from "./support/chat.js";
-import { type NodeProcess, startNode } from "./support/processes.js";
+import { say, type User } from "./support/chat.js";
+import type { NodeProcess } from "./support/processes.js";
 import { rawRequest } from "./support/raw-http.js";
+import { perTest } from "./support/scope.js";
 import { SockClient } from "./support/sockjs-client.js";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function node(env: Record<string, string> = {}): Promise<NodeProcess> {
-  const n = await startNode(env);
-  cleanups.push(() => n.stop());
-  return n;
-}
-
-async function user(n: NodeProcess): Promise<User> {
-  const u = await joinedUser(n.url);
-  cleanups.push(() => u.client.close());
-  return u;
-}
+const scope = perTest();
 
 /** The node is up, answers HTTP and carries chat between two users. */
 async function stillServing(n: NodeProcess, a: User, b: User): Promise<void> {
@@ -42,11 +28,11 @@ const flood = JSON.stringify(Array.from({ length: 100 }, () => JSON.stringify({ 
 
 describe("a frame whose handling closes its own connection", () => {
   it("over a websocket: the flooder is closed with 4002, the node and its users carry on", async () => {
-    const n = await node();
-    const a = await user(n);
-    const b = await user(n);
+    const n = await scope.node();
+    const a = await scope.user(n);
+    const b = await scope.user(n);
     const ws = new WebSocket(`${n.url.replace("http", "ws")}/sock/000/abcdefgh/websocket`);
-    cleanups.push(() => ws.terminate());
+    scope.defer(() => ws.terminate());
     const frames: string[] = [];
     ws.on("message", (d) => frames.push(String(d)));
     await new Promise((r) => ws.once("open", r));
@@ -59,11 +45,11 @@ describe("a frame whose handling closes its own connection", () => {
   });
 
   it("over xhr_send: one body of 100 messages closes the sender's session, nothing else", async () => {
-    const n = await node();
-    const a = await user(n);
-    const b = await user(n);
+    const n = await scope.node();
+    const a = await scope.user(n);
+    const b = await scope.user(n);
     const flooder = await SockClient.connect(n.url, { transport: "xhr-polling" });
-    cleanups.push(() => flooder.close());
+    scope.defer(() => flooder.close());
     await flooder.action("user_info");
     const res = await fetch(`${flooder.sessionUrl}/xhr_send`, { method: "POST", body: flood });
     expect(res.status).toBe(204);
@@ -74,15 +60,15 @@ describe("a frame whose handling closes its own connection", () => {
 
 describe("the htmlfile transport", () => {
   it("never lets a name or a message end the script it travels in", async () => {
-    const n = await node({ ALLOWED_ORIGINS: "https://good.example" });
+    const n = await scope.node({ ALLOWED_ORIGINS: "https://good.example" });
     const listener = await rawRequest(`${n.url}/sock/000/listening/htmlfile?c=cb`, "GET");
-    cleanups.push(() => listener.destroy());
+    scope.defer(() => listener.destroy());
     expect(listener.headers["x-content-type-options"]).toBe("nosniff");
     expect(listener.headers["content-security-policy"]).toBe(
       "default-src 'none'; script-src 'unsafe-inline'; frame-ancestors 'self' https://good.example",
     );
     await listener.chunk();
-    const hostile = await user(n);
+    const hostile = await scope.user(n);
     const name = "</script><script src=//a.bc>";
     await hostile.client.send({ action: "nick", name, ref: "n" });
     await hostile.client.action("ack", (f) => f.ref === "n");
@@ -104,16 +90,16 @@ describe("the htmlfile transport", () => {
 
 describe("the raw websocket endpoint", () => {
   it("closes a client that stops reading once MAX_PENDING_BYTES wait for it, with 4003", async () => {
-    const n = await node({ MAX_PENDING_BYTES: "262144", RATE_LIMIT: "0" });
+    const n = await scope.node({ MAX_PENDING_BYTES: "262144", RATE_LIMIT: "0" });
     const slow = new WebSocket(`${n.url.replace("http", "ws")}/sock/websocket`);
-    cleanups.push(() => slow.terminate());
+    scope.defer(() => slow.terminate());
     const closed = new Promise<number>((r) => slow.once("close", (code) => r(code)));
     const seen: string[] = [];
     slow.on("message", (d) => seen.push(String(d)));
     await new Promise((r) => slow.once("open", r));
     await expect.poll(() => seen.some((f) => f.includes("user_info"))).toBe(true);
-    const sender = await user(n);
-    const reader = await user(n);
+    const sender = await scope.user(n);
+    const reader = await scope.user(n);
     (slow as unknown as { _socket: { pause(): void } })._socket.pause();
 
     const text = "z".repeat(3500);
@@ -133,11 +119,11 @@ describe("the raw websocket endpoint", () => {
 
 describe("upgrade requests outside /sock", () => {
   it("are answered with an HTTP error and their socket closed at once", async () => {
-    const n = await node();
+    const n = await scope.node();
     const { port } = new URL(n.url);
     for (const path of ["/x", "/", "/sockx", "/sock", "/sock/info"]) {
       const socket = net.connect(Number(port), "127.0.0.1");
-      cleanups.push(() => socket.destroy());
+      scope.defer(() => socket.destroy());
       let answer = "";
       socket.on("data", (d: Buffer) => {
         answer += d.toString("latin1");
@@ -160,10 +146,10 @@ describe("upgrade requests outside /sock", () => {
 
 describe("connection ids", () => {
   it("never reveal the SockJS session id, so nobody can send or read on another's session", async () => {
-    const n = await node();
-    const watcher = await user(n);
+    const n = await scope.node();
+    const watcher = await scope.user(n);
     const victim = await SockClient.connect(n.url, { transport: "xhr-polling" });
-    cleanups.push(() => victim.close());
+    scope.defer(() => victim.close());
     const info = await victim.action("user_info");
     const joined = await watcher.client.action("user_join", (f) => f.id === info.id);
     const sessionId = victim.sessionUrl.split("/").at(-1) as string;

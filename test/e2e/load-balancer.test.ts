@@ -2,7 +2,9 @@ import { randomBytes } from "node:crypto";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BROWSER_TEST_MS, closePage, launchBrowser, newPage, type Transport } from "../support/browser.js";
+import { joinedUser, say, type User } from "../support/chat.js";
 import { type Nginx, startNginx } from "../support/nginx.js";
+import type { Transport as ClientTransport } from "../support/sockjs-client.js";
 import { type Cluster, startCluster } from "./cluster.js";
 import { twoUsersChat } from "./two-users.js";
 
@@ -62,6 +64,42 @@ describe("behind nginx with sticky sessions, as in deploy/nginx.conf", { timeout
   });
 });
 
+describe("behind nginx with sticky sessions, users on different nodes", () => {
+  // ip_hash keys an IPv4 client by its first three bytes: connecting from 127.0.K.1, for a few K, spreads the
+  // test's clients over both nodes, as real users' addresses would be.
+  const spread = async (transport: ClientTransport): Promise<[User, User]> => {
+    const byNode = new Map<string, User>();
+    for (let k = 1; k <= 32 && byNode.size < 2; k++) {
+      const u = await joinedUser(sticky.url, { transport, localAddress: `127.0.${k}.1` });
+      const node = u.id.split(".")[0] as string;
+      if (byNode.has(node)) u.client.close();
+      else byNode.set(node, u);
+    }
+    const users = [...byNode.values()];
+    expect(users, "no two client addresses reached different nodes").toHaveLength(2);
+    return users as [User, User];
+  };
+
+  it.each(["websocket", "xhr-streaming", "xhr-polling"] as const)(
+    "over %s: messages and a private message cross between the nodes",
+    async (transport) => {
+      const [a, b] = await spread(transport);
+      try {
+        expect(a.id.split(".")[0]).not.toBe(b.id.split(".")[0]);
+        const there = await say(a, `across nginx over ${transport}`);
+        await b.client.action("message", (f) => f.mid === there);
+        const back = await say(b, "and back");
+        await a.client.action("message", (f) => f.mid === back);
+        await a.client.send({ action: "pm", target: { id: b.id }, message: "just you" });
+        await b.client.action("pm", (f) => f.message === "just you" && f.id === a.id);
+      } finally {
+        a.client.close();
+        b.client.close();
+      }
+    },
+  );
+});
+
 describe("behind nginx without sticky sessions (round-robin)", { timeout: BROWSER_TEST_MS }, () => {
   // A SockJS session exists only in the memory of the node that opened it.
   // Round-robin sends the xhr-polling page's next request, a poll or a send,
@@ -90,7 +128,13 @@ describe("behind nginx without sticky sessions (round-robin)", { timeout: BROWSE
 
   it("sends reach the node holding the session only with stickiness", async () => {
     expect(await sendStatuses(sticky.url)).toEqual([204, 204, 204, 204]);
-    // The open went to one node; the sends alternate between the other (no such session) and it.
-    expect(await sendStatuses(roundRobin.url)).toEqual([404, 204, 404, 204]);
+    // A round-robin nginx of its own, so that no earlier request has moved its counter.
+    const fresh = await startNginx({ upstreams: cluster.nodes.map((node) => node.port), sticky: false });
+    try {
+      // The open went to one node; the sends alternate between the other (no such session) and it.
+      expect(await sendStatuses(fresh.url)).toEqual([404, 204, 404, 204]);
+    } finally {
+      await fresh.stop();
+    }
   });
 });

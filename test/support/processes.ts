@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { allocatePort } from "./ports.js";
 
@@ -65,14 +66,42 @@ export interface NodeProcess {
   kill(): Promise<void>;
 }
 
+/** How a server run that was meant to end ended. */
+export interface Exit {
+  code: number | null;
+  /** From start to exit. */
+  ms: number;
+  stderr: string;
+}
+
+/** Runs the server to its exit (it is killed at `deadlineMs`), for configurations that must not start. */
+export function runToExit(env: Record<string, string>, deadlineMs = 20_000): Promise<Exit> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, [SERVER_ENTRY], { env: { ...process.env, PORT: "0", ...env } });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const killer = setTimeout(() => child.kill("SIGKILL"), deadlineMs);
+    child.on("exit", (code) => {
+      clearTimeout(killer);
+      resolve({ code, ms: Date.now() - started, stderr });
+    });
+  });
+}
+
 /**
  * Starts `node dist/server.js` as its own OS process. Without `port` it
  * listens on port 0 and reports the port it got, so no two tests can race
  * for one; a restart passes the port its clients know.
  */
 export async function startNode(env: Record<string, string> = {}, port?: number): Promise<NodeProcess> {
+  // Below info the server does not say it is listening: it gets a port of its own and is asked instead.
+  const quiet = ["warn", "error", "fatal", "silent"].includes(env.LOG_LEVEL ?? "info");
+  const wanted = port ?? (quiet ? await allocatePort() : 0);
   const child = spawn(process.execPath, [SERVER_ENTRY], {
-    env: { ...process.env, HOST: "127.0.0.1", LOG_LEVEL: "info", ...env, PORT: String(port ?? 0) },
+    env: { ...process.env, HOST: "127.0.0.1", LOG_LEVEL: "info", ...env, PORT: String(wanted) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -82,8 +111,27 @@ export async function startNode(env: Record<string, string> = {}, port?: number)
   child.stderr?.on("data", (c: Buffer) => {
     out += c.toString();
   });
-  const line = await waitForLine(child, /chat server listening/, 15000, "chat node");
-  const { node, port: chosen } = JSON.parse(line) as { node: string; port: number };
+  let chosen = wanted;
+  let node: string;
+  if (quiet) {
+    const exited = new Promise<never>((_, reject) =>
+      child.once("exit", (code) => reject(new Error(`chat node exited (${code}):\n${out.slice(-2000)}`))),
+    );
+    const health = async () =>
+      (await fetch(`http://127.0.0.1:${wanted}/healthz`).then((r) => r.json())) as { node: string };
+    const answered = (async () => {
+      for (const end = Date.now() + 15_000; Date.now() < end; await sleep(50)) {
+        const h = await health().catch(() => undefined);
+        if (h) return h.node;
+      }
+      child.kill("SIGKILL");
+      throw new Error(`chat node not answering /healthz after 15000 ms:\n${out.slice(-2000)}`);
+    })();
+    node = await Promise.race([answered, exited]);
+  } else {
+    const line = await waitForLine(child, /chat server listening/, 15000, "chat node");
+    ({ node, port: chosen } = JSON.parse(line) as { node: string; port: number });
+  }
   return {
     child,
     port: chosen,
@@ -94,7 +142,7 @@ export async function startNode(env: Record<string, string> = {}, port?: number)
       const end = Date.now() + timeoutMs;
       while (!out.split("\n").some((l) => pattern.test(l))) {
         if (Date.now() > end) throw new Error(`no output line matching ${pattern} within ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 20));
+        await sleep(20);
       }
     },
     stop: (signal = "SIGTERM") => stopChild(child, signal),

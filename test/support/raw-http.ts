@@ -16,6 +16,7 @@ export interface RawResponse {
   closedByServer(timeoutMs?: number): Promise<boolean>;
   /** Stops reading from the socket, as a client that hung would. */
   pause(): void;
+  resume(): void;
   destroy(): void;
 }
 
@@ -115,6 +116,7 @@ export function rawRequest(
       },
       closedByServer: (timeoutMs = 3000) => until(() => false, timeoutMs, "the server to close").then(() => ended),
       pause: () => socket.pause(),
+      resume: () => socket.resume(),
       destroy: () => socket.destroy(),
     };
   })();

@@ -44,9 +44,15 @@ async function serverProcess(
   return proc;
 }
 
-/** A loopback redis-server with AOF on, so a restart keeps what it had. */
-function persistentServer(port: number, dir: string): string[] {
-  return ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes"];
+/** A loopback redis-server with AOF on, so a restart keeps what it had; with a password, replicas use it too. */
+function persistentServer(port: number, dir: string, password?: string): string[] {
+  const auth = password ? ["--requirepass", password, "--masterauth", password] : [];
+  return ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes", ...auth];
+}
+
+export interface TopologyOptions {
+  /** Every server requires it (requirepass), replicas and sentinels included. */
+  password?: string;
 }
 
 async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -59,7 +65,10 @@ async function until(check: () => Promise<boolean>, timeoutMs: number, what: str
 }
 
 export interface RedisCluster {
+  /** The servers that were primaries when the cluster was made. */
   readonly primaries: ServerProcess[];
+  /** Every server, replicas included. */
+  readonly servers: ServerProcess[];
   /** For REDIS_CLUSTER_NODES. */
   readonly seeds: string;
   /** A client to the primary on `port`, for inspection. */
@@ -71,13 +80,20 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
-/** Three primaries with --cluster-enabled, joined by `redis-cli --cluster create`, no replicas. */
-export async function startCluster(primaries = 3): Promise<RedisCluster> {
+/**
+ * Primaries with --cluster-enabled, joined by `redis-cli --cluster create`,
+ * each with `replicas` replicas that take over when it fails.
+ */
+export async function startCluster(
+  primaries = 3,
+  options: TopologyOptions & { replicas?: number } = {},
+): Promise<RedisCluster> {
+  const replicas = options.replicas ?? 0;
   const servers = await Promise.all(
-    Array.from({ length: primaries }, () =>
+    Array.from({ length: primaries * (1 + replicas) }, () =>
       serverProcess(
         (port, dir) => [
-          ...persistentServer(port, dir),
+          ...persistentServer(port, dir, options.password),
           "--cluster-enabled",
           "yes",
           "--cluster-config-file",
@@ -91,10 +107,19 @@ export async function startCluster(primaries = 3): Promise<RedisCluster> {
     ),
   );
   const addresses = servers.map((s) => `127.0.0.1:${s.port}`);
-  await run("redis-cli", ["--cluster", "create", ...addresses, "--cluster-replicas", "0", "--cluster-yes"]);
+  const auth = options.password ? ["-a", options.password, "--no-auth-warning"] : [];
+  await run("redis-cli", [
+    ...auth,
+    "--cluster",
+    "create",
+    ...addresses,
+    "--cluster-replicas",
+    String(replicas),
+    "--cluster-yes",
+  ]);
   const clients: Redis[] = [];
   const client = (port: number) => {
-    const c = new Redis({ host: "127.0.0.1", port, maxRetriesPerRequest: 1 });
+    const c = new Redis({ host: "127.0.0.1", port, maxRetriesPerRequest: 1, password: options.password });
     // Tests restart shards on purpose; a refused reconnect is expected then.
     c.on("error", () => undefined);
     clients.push(c);
@@ -121,8 +146,34 @@ export async function startCluster(primaries = 3): Promise<RedisCluster> {
     }
     for (const s of servers) await client(s.port).cluster("SETSLOT", slot, "NODE", toId);
   };
+  if (replicas > 0) {
+    // Replicas are usable once the cluster lists them under their primary's slots and they have synced.
+    const probe = client(servers[0]!.port);
+    await until(
+      async () => {
+        const ranges = (await probe.cluster("SLOTS")) as unknown as unknown[][];
+        return ranges.length === primaries && ranges.every((range) => range.length === 3 + replicas);
+      },
+      20000,
+      "every shard has its replicas",
+    );
+    for (const server of servers) {
+      await until(
+        async () => {
+          const info = await client(server.port).info("replication");
+          return info.includes("role:master") || info.includes("master_link_status:up");
+        },
+        20000,
+        `replica on ${server.port} in sync`,
+      );
+    }
+  }
+  const isPrimary = await Promise.all(
+    servers.map(async (server) => (await client(server.port).info("replication")).includes("role:master")),
+  );
   return {
-    primaries: servers,
+    primaries: servers.filter((_, i) => isPrimary[i]),
+    servers,
     seeds: addresses.join(","),
     client,
     migrateSlot,
@@ -147,11 +198,15 @@ export interface SentinelSetup {
 }
 
 /** A primary, one replica and three sentinels on loopback, failing over after 1 s of silence. */
-export async function startSentinels(): Promise<SentinelSetup> {
+export async function startSentinels(options: TopologyOptions = {}): Promise<SentinelSetup> {
   const name = "chatmaster";
-  const primary = await serverProcess(persistentServer, /Ready to accept connections/);
+  const { password } = options;
+  const primary = await serverProcess(
+    (port, dir) => persistentServer(port, dir, password),
+    /Ready to accept connections/,
+  );
   const replica = await serverProcess(
-    (port, dir) => [...persistentServer(port, dir), "--replicaof", "127.0.0.1", String(primary.port)],
+    (port, dir) => [...persistentServer(port, dir, password), "--replicaof", "127.0.0.1", String(primary.port)],
     /MASTER <-> REPLICA sync: Finished with success/,
   );
   const sentinels = await Promise.all(
@@ -168,6 +223,7 @@ export async function startSentinels(): Promise<SentinelSetup> {
             `sentinel down-after-milliseconds ${name} 1000`,
             `sentinel failover-timeout ${name} 5000`,
             `sentinel parallel-syncs ${name} 1`,
+            ...(password ? [`sentinel auth-pass ${name} ${password}`] : []),
             "",
           ].join("\n"),
         );

@@ -1,6 +1,8 @@
 import { expect } from "vitest";
 import { joinedUser, type User } from "./chat.js";
 import type { NodeProcess } from "./processes.js";
+import type { Scope } from "./scope.js";
+import { seededRandom, testSeed } from "./seed.js";
 import { type Frame, SockClient } from "./sockjs-client.js";
 
 /**
@@ -152,7 +154,8 @@ export interface Nodes {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const between = (lo: number, hi: number) => lo + Math.random() * (hi - lo);
+const chaos = seededRandom(testSeed("connection cuts"));
+const between = (lo: number, hi: number) => lo + chaos() * (hi - lo);
 
 /**
  * Runs the publisher while `chaos` does its worst, then checks every subscriber got 1..N once, in order.
@@ -162,18 +165,18 @@ export async function sequenceSurvives(
   label: string,
   cluster: Nodes,
   durationMs: number,
-  cleanups: (() => unknown)[],
+  scope: Scope,
   chaos: (subscribers: ResumingSubscriber[], until: number) => Promise<void>,
 ): Promise<{ sent: number; refusals: number; reconnects: number }> {
   const room = `fault-${label.replace(/\W/g, "").toLowerCase()}`;
   const subscribers = Array.from({ length: 5 }, (_, i) => new ResumingSubscriber(`sub${i}`, room, cluster.pick));
-  cleanups.push(() => {
+  scope.defer(() => {
     for (const s of subscribers) s.stop();
   });
   await Promise.all(subscribers.map((s) => s.connect()));
   // The publisher stays on node B, which is never killed: it must not lose its own unacknowledged sends.
   const publisher = new SequencePublisher(room, () => cluster.nodes[1]!.proc.url);
-  cleanups.push(() => publisher.close());
+  scope.defer(() => publisher.close());
   await publisher.start();
 
   const until = Date.now() + durationMs;
@@ -208,7 +211,7 @@ export async function cutRandomly(subscribers: ResumingSubscriber[], until: numb
   const cuts: Promise<void>[] = [];
   while (Date.now() < until - 1500) {
     await sleep(between(200, 900));
-    const s = subscribers[Math.floor(Math.random() * subscribers.length)]!;
+    const s = subscribers[Math.floor(chaos() * subscribers.length)]!;
     if (s.connected) cuts.push(s.cut(between(0, 1500)));
   }
   await Promise.all(cuts);

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import http from "node:http";
 import WebSocket from "ws";
 
 /**
@@ -15,6 +16,44 @@ export interface ClientOptions {
   /** Query string for the session URL, e.g. `lobby=0`. */
   query?: string;
   headers?: Record<string, string>;
+  /** The address to connect from (127.x.y.z): a load balancer that hashes the client's address then sees another client. */
+  localAddress?: string;
+}
+
+interface Reply {
+  ok: boolean;
+  status: number;
+  body: AsyncIterable<Uint8Array>;
+  text(): Promise<string>;
+}
+
+/** fetch() for this client's few requests, from a chosen local address (fetch cannot pick one). */
+function request(
+  url: string,
+  init: { method: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal },
+  localAddress?: string,
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      { method: init.method, headers: init.headers, localAddress, signal: init.signal },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        resolve({
+          ok: status >= 200 && status < 300,
+          status,
+          body: res,
+          text: async () => {
+            let text = "";
+            for await (const chunk of res) text += String(chunk);
+            return text;
+          },
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(init.body);
+  });
 }
 
 type Waiter = { match: (f: Frame) => boolean; resolve: (f: Frame) => void };
@@ -72,7 +111,10 @@ export class SockClient {
   }
 
   private startWebsocket(): void {
-    const ws = new WebSocket(this.url("websocket").replace(/^http/, "ws"), { headers: this.options.headers });
+    const ws = new WebSocket(this.url("websocket").replace(/^http/, "ws"), {
+      headers: this.options.headers,
+      localAddress: this.options.localAddress,
+    });
     this.ws = ws;
     ws.on("message", (data) => this.onWire(String(data)));
     ws.on("error", (err) => this.fail(err));
@@ -80,11 +122,11 @@ export class SockClient {
   }
 
   private async startStreaming(): Promise<void> {
-    const res = await fetch(this.url("xhr_streaming"), {
-      method: "POST",
-      headers: this.options.headers,
-      signal: this.abort.signal,
-    });
+    const res = await request(
+      this.url("xhr_streaming"),
+      { method: "POST", headers: this.options.headers, signal: this.abort.signal },
+      this.options.localAddress,
+    );
     if (!res.ok || !res.body) throw new Error(`xhr_streaming answered ${res.status}`);
     const decoder = new TextDecoder();
     let buffer = "";
@@ -109,11 +151,11 @@ export class SockClient {
 
   private async startPolling(): Promise<void> {
     while (!this.closed && !this.abort.signal.aborted) {
-      const res = await fetch(this.url("xhr"), {
-        method: "POST",
-        headers: this.options.headers,
-        signal: this.abort.signal,
-      });
+      const res = await request(
+        this.url("xhr"),
+        { method: "POST", headers: this.options.headers, signal: this.abort.signal },
+        this.options.localAddress,
+      );
       if (!res.ok) throw new Error(`xhr answered ${res.status}`);
       this.onWire((await res.text()).trimEnd());
     }
@@ -177,12 +219,16 @@ export class SockClient {
       return Promise.resolve();
     }
     this.sendChain = this.sendChain.then(async () => {
-      const res = await fetch(this.url("xhr_send"), {
-        method: "POST",
-        headers: { "Content-Type": "text/plain", ...this.options.headers },
-        body: JSON.stringify(texts),
-      });
-      await res.arrayBuffer();
+      const res = await request(
+        this.url("xhr_send"),
+        {
+          method: "POST",
+          headers: { "Content-Type": "text/plain", ...this.options.headers },
+          body: JSON.stringify(texts),
+        },
+        this.options.localAddress,
+      );
+      await res.text();
       if (res.status !== 204 && res.status !== 200) throw new Error(`xhr_send answered ${res.status}`);
     });
     return this.sendChain;
