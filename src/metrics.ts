@@ -1,22 +1,9 @@
 import client from "prom-client";
-import type { ErrorCode } from "./chat/protocol.js";
+import type { ChatStats, Meter } from "./chat/meter.js";
 
-/**
- * Counters bumped on the hot path are plain numbers: prom-client reads them
- * only when /metrics is scraped, so a delivery costs one increment.
- */
-export interface ChatStats {
-  framesIn: number;
-  framesOut: number;
-  deliveries: number;
-}
-
-export interface Metrics {
+/** What /metrics serves, and the chat's counters behind it. */
+export interface Metrics extends Meter {
   readonly registry: client.Registry;
-  readonly stats: ChatStats;
-  refused(code: ErrorCode | "rate_limited" | "too_many_connections" | "unauthorized" | "slow_consumer"): void;
-  /** Starts a timer for one bus publication; call the result when it is done. */
-  publishTimer(): () => void;
 }
 
 export interface MetricsSources {

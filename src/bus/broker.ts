@@ -1,3 +1,5 @@
+import type { Envelope, NodeMessage } from "./envelope.js";
+
 /**
  * The seam between a chat node and the other nodes, after centrifuge's Broker:
  * room pub/sub, the per-room history that publication appends to, and direct
@@ -12,18 +14,18 @@ export class BrokerUnavailable extends Error {
   }
 }
 
-/** A room publication as it travels to every subscribed node. */
-export interface Envelope {
-  /** Set for stored messages: their position in the room's history. */
-  mid?: number;
-  /** A connection id that must not receive this frame (the sender of `typing`, `user_join`). */
-  exclude?: string;
-  /** The exact text every local recipient is sent. */
-  frame: string;
+/** How much of a room's history is kept, and for how long. */
+export interface HistoryLimits {
+  /** Messages kept per room (HISTORY_SIZE). */
+  size: number;
+  /** Milliseconds; 0 keeps messages until `size` pushes them out. */
+  maxAgeMs: number;
+  /** A room nobody reads or writes for this long is forgotten: it starts over as a new epoch. */
+  idleMs: number;
 }
 
-/** A chat message to store and publish: its frame is `head + mid + tail`, since only the broker knows the mid. */
-export interface StoredFrame {
+/** A chat message to store and publish: its JSON is `head + mid + tail`, since only the broker knows the mid. */
+export interface UnnumberedMessage {
   head: string;
   tail: string;
 }
@@ -43,29 +45,18 @@ export interface HistoryPage {
   epoch: string;
   /** The newest mid the room has ever had (0 for none). */
   top: number;
-  /** Oldest first. */
-  messages: { mid: number; frame: string }[];
+  /** Oldest first; `json` is the message's frame as every member was sent it. */
+  messages: { mid: number; json: string }[];
   /** For `since`: history still held every message after it. For a page: nothing older is left. */
   complete: boolean;
 }
 
-/** What one node asks another: routed by the node id inside a connection id. */
-export type NodeMessage =
-  | { t: "frame"; to: string; frame: string }
-  | {
-      t: "pm";
-      to: string;
-      from: { id: string; name: string };
-      message: string;
-      ts: number;
-      ref?: string | number;
-    };
-
 export interface BrokerHandler {
+  /** A room publication, in the room's mid order, each mid once. */
   onRoom(room: string, envelope: Envelope): void;
   onNode(message: NodeMessage): void;
   /** A room's history started over (Redis lost it): mids begin again at 1 under this epoch. */
-  onReset(room: string, epoch: string): void;
+  onHistoryReset(room: string, epoch: string): void;
 }
 
 export interface Broker {
@@ -74,14 +65,14 @@ export interface Broker {
   /** Begin receiving a room's publications; resolves once none can be missed. */
   subscribe(room: string): Promise<void>;
   unsubscribe(room: string): Promise<void>;
-  /** Fan out a frame that is not stored (presence, typing). */
-  publish(room: string, frame: string, exclude?: string): Promise<void>;
+  /** Fan out a frame that is not stored (presence, typing); `exclude` is a connection that must not get it. */
+  publish(room: string, json: string, exclude?: string): Promise<void>;
   /**
    * Append a chat message to the room's history and fan it out, atomically;
    * resolves with its mid. With an idempotency key, a message sent again
    * within IDEMPOTENCY_WINDOW_S is not stored again: the first one's mid comes back.
    */
-  publishStored(room: string, message: StoredFrame, idempotencyKey?: string): Promise<number>;
+  publishStored(room: string, message: UnnumberedMessage, idempotencyKey?: string): Promise<number>;
   history(room: string, query: HistoryQuery): Promise<HistoryPage>;
   /** Resolves false when no such node is listening. */
   sendToNode(nodeId: string, message: NodeMessage): Promise<boolean>;

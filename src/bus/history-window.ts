@@ -3,7 +3,7 @@ import type { HistoryPage, HistoryQuery } from "./broker.js";
 export interface Stored {
   mid: number;
   ts: number;
-  frame: string;
+  json: string;
 }
 
 function newest(list: Stored[], n: number): Stored[] {
@@ -24,21 +24,22 @@ export function answerQuery(
   maxAgeMs: number,
 ): HistoryPage {
   const cutoff = maxAgeMs > 0 ? Date.now() - maxAgeMs : 0;
-  const held = cutoff > 0 ? read.filter((m) => m.ts >= cutoff) : read;
-  const pick = (list: Stored[]) => list.map(({ mid, frame }) => ({ mid, frame }));
+  // Messages past HISTORY_MAX_AGE are gone, whether or not the store has dropped them yet.
+  const fresh = cutoff > 0 ? read.filter((m) => m.ts >= cutoff) : read;
+  const pick = (list: Stored[]) => list.map(({ mid, json }) => ({ mid, json }));
   if (query.since !== undefined) {
     const since = query.since;
     // Whoever saw no message at all cannot have seen one of another epoch.
     const sameEpoch = query.epoch === undefined || query.epoch === epoch || since === 0;
-    const oldest = held[0]?.mid ?? top + 1;
+    const oldest = fresh[0]?.mid ?? top + 1;
     const complete = sameEpoch && since <= top && since >= oldest - 1;
     // A `since` of another epoch counts messages that no longer exist: every
     // message of this epoch is new to the client, the first one included.
-    const after = sameEpoch ? held.filter((m) => m.mid > since) : held;
+    const after = sameEpoch ? fresh.filter((m) => m.mid > since) : fresh;
     return { epoch, top, messages: pick(complete ? after : newest(after, query.limit)), complete };
   }
   const before = query.before;
-  const older = before === undefined ? held : held.filter((m) => m.mid < before);
+  const older = before === undefined ? fresh : fresh.filter((m) => m.mid < before);
   const page = newest(older, query.limit);
   return { epoch, top, messages: pick(page), complete: page.length === older.length };
 }

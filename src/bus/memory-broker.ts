@@ -1,19 +1,13 @@
 import { randomBytes } from "node:crypto";
-import type { Broker, BrokerHandler, Envelope, HistoryPage, HistoryQuery, NodeMessage, StoredFrame } from "./broker.js";
+import type { Broker, BrokerHandler, HistoryLimits, HistoryPage, HistoryQuery, UnnumberedMessage } from "./broker.js";
+import type { Envelope, NodeMessage } from "./envelope.js";
 import { answerQuery, type Stored } from "./history-window.js";
 import { RecentKeys } from "./idempotency.js";
 
-export interface HistoryLimits {
-  size: number;
-  /** Milliseconds; 0 keeps messages until `size` pushes them out. */
-  maxAgeMs: number;
-  /** A room nobody reads or writes for this long is forgotten: it starts over as a new epoch. */
-  idleMs: number;
-}
-
 interface RoomLog {
   top: number;
-  held: Stored[];
+  /** The messages still kept, oldest first. */
+  kept: Stored[];
   /** Each lifetime of a room's log has its own: a forgotten room's mids start over. */
   epoch: string;
   lastUsed: number;
@@ -52,29 +46,29 @@ export class MemoryBroker implements Broker {
     this.subscribed.delete(room);
   }
 
-  async publish(room: string, frame: string, exclude?: string): Promise<void> {
-    this.deliver(room, { frame, exclude });
+  async publish(room: string, json: string, exclude?: string): Promise<void> {
+    this.deliver(room, { json, exclude });
   }
 
-  async publishStored(room: string, message: StoredFrame, idempotencyKey?: string): Promise<number> {
+  async publishStored(room: string, message: UnnumberedMessage, idempotencyKey?: string): Promise<number> {
     const sentKey = idempotencyKey === undefined ? undefined : `${room}\n${idempotencyKey}`;
     const seen = sentKey === undefined ? undefined : this.sent.get(sentKey);
     if (seen !== undefined) return seen;
     const log = this.logFor(room);
     const mid = ++log.top;
-    const frame = message.head + mid + message.tail;
+    const json = message.head + mid + message.tail;
     if (this.limits.size > 0) {
-      log.held.push({ mid, ts: Date.now(), frame });
-      if (log.held.length > this.limits.size) log.held.splice(0, log.held.length - this.limits.size);
+      log.kept.push({ mid, ts: Date.now(), json });
+      if (log.kept.length > this.limits.size) log.kept.splice(0, log.kept.length - this.limits.size);
     }
     if (sentKey !== undefined) this.sent.set(sentKey, mid);
-    this.deliver(room, { mid, frame });
+    this.deliver(room, { mid, epoch: log.epoch, json });
     return mid;
   }
 
   async history(room: string, query: HistoryQuery): Promise<HistoryPage> {
     const log = this.logFor(room);
-    return answerQuery(log.held, log.top, log.epoch, query, this.limits.maxAgeMs);
+    return answerQuery(log.kept, log.top, log.epoch, query, this.limits.maxAgeMs);
   }
 
   async sendToNode(nodeId: string, message: NodeMessage): Promise<boolean> {
@@ -101,7 +95,7 @@ export class MemoryBroker implements Broker {
         this.logs.delete(room);
         continue;
       }
-      if (cutoff > 0 && (log.held[0]?.ts ?? now) < cutoff) log.held = log.held.filter((m) => m.ts >= cutoff);
+      if (cutoff > 0 && (log.kept[0]?.ts ?? now) < cutoff) log.kept = log.kept.filter((m) => m.ts >= cutoff);
     }
   }
 
@@ -109,7 +103,7 @@ export class MemoryBroker implements Broker {
     let log = this.logs.get(room);
     if (!log) {
       // A restarted process, or a forgotten room, starts a new epoch: clients must be able to tell.
-      log = { top: 0, held: [], epoch: randomBytes(4).toString("hex"), lastUsed: 0 };
+      log = { top: 0, kept: [], epoch: randomBytes(4).toString("hex"), lastUsed: 0 };
       this.logs.set(room, log);
     }
     log.lastUsed = Date.now();

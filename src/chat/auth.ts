@@ -1,5 +1,6 @@
 import { errors, jwtVerify } from "jose";
-import { checkName, type Limits, RequestError } from "./protocol.js";
+import { RequestError } from "../protocol/errors.js";
+import { checkName, type Limits } from "../protocol/rules.js";
 
 export interface Identity {
   /** The user id the token vouches for. */

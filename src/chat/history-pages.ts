@@ -25,7 +25,7 @@ export class HistoryPages {
       this.pages.set(key, cached);
       return cached;
     }
-    const encoded = historyMessages(page.messages.map((m) => m.frame));
+    const encoded = historyMessages(page.messages.map((m) => m.json));
     this.pages.set(key, encoded);
     this.bytes += encoded.text.length;
     for (const [oldKey, old] of this.pages) {

@@ -1,183 +1,202 @@
 import type { Logger } from "pino";
-import { type Broker, type BrokerHandler, BrokerUnavailable, type Envelope, type NodeMessage } from "../bus/broker.js";
-import { OutFrame } from "../transport/out-frame.js";
+import {
+  type Broker,
+  type BrokerHandler,
+  BrokerUnavailable,
+  type HistoryPage,
+  type HistoryQuery,
+} from "../bus/broker.js";
+import type { Envelope, NodeMessage } from "../bus/envelope.js";
+import { nodeOf } from "../ids/connection-id.js";
+import type { Member, Presence, PresenceHandler } from "../presence/presence.js";
+import { RequestError } from "../protocol/errors.js";
+import type { Ref } from "../protocol/requests.js";
 import * as frames from "./frames.js";
-import { RequestError } from "./protocol.js";
-
-/** What the hub needs of a connection's session. */
-export interface Recipient {
-  readonly id: string;
-  readonly name: string;
-  /** Takes a room publication (encoded once for all recipients); a session still loading history holds it back. */
-  receive(room: string, envelope: Envelope, frame: OutFrame): void;
-  send(frame: string): void;
-  /** The room's history started over; `frame` tells the client so. */
-  restart(room: string, frame: OutFrame): void;
-}
-
-/** The node id is the part of a connection id before its first dot. */
-export function nodeOf(connectionId: string): string | undefined {
-  const dot = connectionId.indexOf(".");
-  return dot > 0 ? connectionId.slice(0, dot) : undefined;
-}
+import { LocalRooms, type Recipient } from "./local-rooms.js";
+import type { Meter } from "./meter.js";
 
 /**
- * This process's connections and rooms. It holds one broker subscription per
- * room with a local member (never one per user) and fans each publication out
- * to the local members, writing the same string to each.
+ * The node's one way to the other nodes: sessions ask the hub, and the hub
+ * owns the broker and presence. It keeps this node's connections and rooms
+ * (LocalRooms), and it alone decides what happens while the other nodes are
+ * out of reach: frames still reach this node's members.
  */
-export class Hub implements BrokerHandler {
+export class Hub implements BrokerHandler, PresenceHandler {
   private readonly local = new Map<string, Recipient>();
-  private readonly rooms = new Map<string, Set<Recipient>>();
-  private readonly subscribed = new Set<string>();
-  private readonly roomOps = new Map<string, Promise<void>>();
+  private readonly rooms: LocalRooms;
 
   constructor(
     private readonly broker: Broker,
+    private readonly presence: Presence,
     private readonly log: Logger,
-    private readonly maxRooms: number,
-  ) {}
+    maxRoomsHere: number,
+    meter: Meter,
+  ) {
+    this.rooms = new LocalRooms(broker, maxRoomsHere, meter);
+  }
+
+  async start(): Promise<void> {
+    await this.broker.start(this);
+    await this.presence.start(this);
+  }
 
   get nodeId(): string {
     return this.broker.nodeId;
   }
 
+  /** Rooms with a member on this node. */
   get roomCount(): number {
-    return this.rooms.size;
+    return this.rooms.count;
   }
 
-  register(r: Recipient): void {
+  isUp(): boolean {
+    return this.broker.isUp();
+  }
+
+  /** A new connection of this node: from now on it can be sent private messages. */
+  async register(r: Recipient): Promise<void> {
     this.local.set(r.id, r);
+    await this.presence.connect(r);
   }
 
-  unregister(r: Recipient): void {
+  async unregister(r: Recipient): Promise<void> {
     this.local.delete(r.id);
+    await this.presence.disconnect(r.id);
   }
 
-  /** Adds a local member; resolves once the room's publications reach this node. */
-  async enter(room: string, r: Recipient): Promise<void> {
-    let members = this.rooms.get(room);
-    if (!members) {
-      if (this.rooms.size >= this.maxRooms) {
-        throw new RequestError("too_many_rooms", "this server holds as many rooms as it can; try again later");
-      }
-      members = new Set();
-      this.rooms.set(room, members);
-    }
-    members.add(r);
-    await this.reconcile(room);
+  isMember(room: string, r: Recipient): boolean {
+    return this.rooms.has(room, r);
+  }
+
+  /**
+   * Makes `r` a member of a room and tells the others there. A `holding`
+   * member is written nothing until release(): it is about to be sent the
+   * room's history, and must get what arrives meanwhile after it, once.
+   */
+  async enter(room: string, r: Recipient, holding: boolean): Promise<void> {
+    await this.rooms.add(room, r, holding);
+    await this.presence.add(room, r);
+    await this.publish(room, frames.userJoin(room, r), r.id);
+  }
+
+  /** A member is about to be sent the room's history again (a rejoin). */
+  hold(room: string, r: Recipient): void {
+    this.rooms.hold(room, r);
+  }
+
+  /** The member was sent the room's history up to `top`; what arrived meanwhile follows, less that. */
+  release(room: string, r: Recipient, top: number): void {
+    this.rooms.release(room, r, top);
   }
 
   async exit(room: string, r: Recipient): Promise<void> {
-    const members = this.rooms.get(room);
-    if (!members?.delete(r)) return;
-    if (members.size === 0) this.rooms.delete(room);
-    await this.reconcile(room);
+    await this.rooms.remove(room, r);
+    await this.presence.remove(room, r.id);
+    await this.publish(room, frames.userLeft(room, r));
+  }
+
+  /** `r` (already renamed) was called `previous`: every list it is on, and each of `rooms`, learn the new name. */
+  async renamed(r: Recipient, previous: string, rooms: Iterable<string>): Promise<void> {
+    await this.presence.connect(r);
+    for (const room of rooms) {
+      await this.presence.add(room, r);
+      await this.publish(room, frames.userRenamed(room, r, previous));
+    }
+  }
+
+  history(room: string, query: HistoryQuery): Promise<HistoryPage> {
+    return this.broker.history(room, query);
+  }
+
+  /** Who is in a room, on every node. */
+  members(room: string): Promise<Member[]> {
+    return this.presence.list(room);
   }
 
   /** Publishes an unstored frame; while the other nodes are out of reach, this node's members still get it. */
-  async publish(room: string, frame: string, exclude?: string): Promise<void> {
+  async publish(room: string, json: string, exclude?: string): Promise<void> {
     try {
-      await this.broker.publish(room, frame, exclude);
+      await this.broker.publish(room, json, exclude);
     } catch (err) {
       if (!(err instanceof BrokerUnavailable)) throw err;
-      this.onRoom(room, { frame, exclude });
-    }
-  }
-
-  /** Delivers to this node's members of a room only. */
-  deliverLocally(room: string, frame: string): void {
-    this.onRoom(room, { frame });
-  }
-
-  onRoom(room: string, envelope: Envelope): void {
-    const members = this.rooms.get(room);
-    if (!members) return;
-    const frame = new OutFrame(envelope.frame);
-    for (const m of members) {
-      if (m.id !== envelope.exclude) m.receive(room, envelope, frame);
-    }
-  }
-
-  onNode(message: NodeMessage): void {
-    const target = this.local.get(message.to);
-    if (message.t === "frame") {
-      target?.send(message.frame);
-      return;
-    }
-    if (!target) {
-      void this.route(message.from.id, frames.error("offline", "that user is not connected", message.ref));
-      return;
-    }
-    target.send(frames.pm("pm", target, message.message, message.from, message.ts, undefined));
-    void this.route(
-      message.from.id,
-      frames.pm("pm_sent", target, message.message, message.from, message.ts, message.ref),
-    );
-  }
-
-  /** Tells local members the room's mids start over, as an empty, unrecovered history of the new epoch. */
-  onReset(room: string, epoch: string): void {
-    const members = this.rooms.get(room);
-    if (!members) return;
-    this.log.warn({ room, epoch }, "a room's history started over");
-    const frame = frames.history(
-      { room, epoch, recovered: false, more: false, ref: undefined },
-      frames.historyMessages([]),
-    );
-    for (const m of members) m.restart(room, frame);
-  }
-
-  /** Hands a private message to the target's node; false when that node is gone. */
-  async sendPm(message: Extract<NodeMessage, { t: "pm" }>): Promise<boolean> {
-    const node = nodeOf(message.to);
-    if (node === undefined) return false;
-    if (node === this.nodeId) {
-      this.onNode(message);
-      return true;
-    }
-    return this.broker.sendToNode(node, message);
-  }
-
-  /** Sends a frame to one connection on whichever node holds it. */
-  async route(connectionId: string, frame: string): Promise<void> {
-    const node = nodeOf(connectionId);
-    if (node === this.nodeId) {
-      this.local.get(connectionId)?.send(frame);
-      return;
-    }
-    if (node === undefined) return;
-    try {
-      await this.broker.sendToNode(node, { t: "frame", to: connectionId, frame });
-    } catch (err) {
-      this.log.warn({ err, to: connectionId }, "could not route a frame to another node");
+      this.rooms.deliver(room, { json, exclude });
     }
   }
 
   /**
-   * Brings the broker subscription in line with membership. Operations on one
-   * room run one after another so a quick leave-then-join can't end unsubscribed.
+   * Stores and publishes a chat message; resolves with its mid. While the
+   * other nodes are out of reach, this node's members get it unnumbered and
+   * the sender is refused with `unavailable`.
    */
-  private reconcile(room: string): Promise<void> {
-    const previous = this.roomOps.get(room) ?? Promise.resolve();
-    const next = previous
-      .catch(() => undefined)
-      .then(async () => {
-        const wanted = this.rooms.has(room);
-        if (wanted && !this.subscribed.has(room)) {
-          await this.broker.subscribe(room);
-          this.subscribed.add(room);
-        } else if (!wanted && this.subscribed.has(room)) {
-          this.subscribed.delete(room);
-          await this.broker.unsubscribe(room);
-        }
+  async publishMessage(room: string, from: Member, text: string, idempotencyKey: string | undefined): Promise<number> {
+    const fields = { room, message: text, id: from.id, name: from.name, ts: Date.now() };
+    try {
+      return await this.broker.publishStored(room, frames.chatMessage(fields), idempotencyKey);
+    } catch (err) {
+      if (!(err instanceof BrokerUnavailable)) throw err;
+      this.rooms.deliver(room, { json: frames.localMessage(fields) });
+      throw new RequestError(
+        "unavailable",
+        "the other nodes are out of reach: only users on this server got your message, and it may not have " +
+          "been stored; send it again with the same ref to store it at most once",
+      );
+    }
+  }
+
+  /**
+   * A private message: `pm` to the target, on whatever node holds it, then
+   * `pm_sent` to the sender, who is on this node. It crosses to the other
+   * node once; presence says who the target is.
+   */
+  async sendPm(from: Recipient, targetId: string, text: string, ref: Ref): Promise<void> {
+    const node = nodeOf(targetId);
+    const offline = new RequestError("offline", "that user is not connected");
+    if (node === undefined) throw offline;
+    const here = node === this.nodeId ? this.local.get(targetId) : undefined;
+    const target = node === this.nodeId ? here : await this.findElsewhere(targetId);
+    if (!target) throw offline;
+    const ts = Date.now();
+    const json = frames.pm("pm", target, text, from, ts, undefined);
+    if (here) here.send(json);
+    else if (!(await this.broker.sendToNode(node, { to: targetId, json }))) throw offline;
+    from.send(frames.pm("pm_sent", target, text, from, ts, ref));
+  }
+
+  private async findElsewhere(id: string): Promise<Member | undefined> {
+    if (!this.broker.isUp()) throw new BrokerUnavailable();
+    try {
+      return await this.presence.find(id);
+    } catch {
+      throw new BrokerUnavailable();
+    }
+  }
+
+  onRoom(room: string, envelope: Envelope): void {
+    this.rooms.deliver(room, envelope);
+  }
+
+  onNode(message: NodeMessage): void {
+    this.local.get(message.to)?.send(message.json);
+  }
+
+  /** Tells local members the room's mids start over, as an empty, unrecovered history of the new epoch. */
+  onHistoryReset(room: string, epoch: string): void {
+    this.rooms.historyReset(room, () => {
+      this.log.warn({ room, epoch }, "a room's history started over");
+      return frames.history({ room, epoch, recovered: false, more: false, ref: undefined }, frames.historyMessages([]));
+    });
+  }
+
+  onGone(room: string, members: Member[]): void {
+    for (const m of members) {
+      this.publish(room, frames.userLeft(room, m)).catch((err: unknown) => {
+        this.log.warn({ err, room }, "could not announce that a dead node's user left");
       });
-    this.roomOps.set(room, next);
-    void next
-      .finally(() => {
-        if (this.roomOps.get(room) === next) this.roomOps.delete(room);
-      })
-      .catch(() => undefined);
-    return next;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.presence.close();
+    await this.broker.close();
   }
 }

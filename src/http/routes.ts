@@ -7,8 +7,11 @@ import type { Registry } from "prom-client";
 
 const require = createRequire(import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
-/** The bundled web client, written by scripts/build-web.mjs. */
-export const PUBLIC_DIR = path.resolve(here, "../public");
+/**
+ * The bundled web client, written by scripts/build-web.mjs to dist/public:
+ * found from dist/http (npm start) and from src/http (npm run dev) alike.
+ */
+export const PUBLIC_DIR = path.resolve(here, "../../dist/public");
 const SOCKJS_CLIENT_FILE = require.resolve("sockjs-client/dist/sockjs.min.js");
 /** Where our own copy of sockjs-client is served; the iframe transports load it from here. */
 export const SOCKJS_CLIENT_PATH = "/vendor/sockjs.min.js";

@@ -1,3 +1,11 @@
+/**
+ * The SockJS endpoint: every URL of the SockJS protocol under one prefix
+ * (info, iframe page, the HTTP transports, the websocket upgrades), and the
+ * registry of HTTP sessions they share. It runs past 250 lines because the
+ * request router, the upgrade router and the session registry answer the
+ * same URLs and must agree on them; each transport's own work lives in its
+ * module (http-transports, websocket-peer, hixie76, sockjs-session).
+ */
 import { type Server as HttpServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";

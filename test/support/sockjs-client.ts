@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import WebSocket from "ws";
+import { checkServerFrame } from "./protocol-check.js";
 
 /**
  * A SockJS client for tests and the benchmark, speaking the protocol's framed
@@ -173,6 +174,7 @@ export class SockClient {
   }
 
   private onMessage(text: string): void {
+    checkServerFrame(text);
     const frame = JSON.parse(text) as Frame;
     this.frames.push(frame);
     for (const listener of this.listeners) listener(frame);

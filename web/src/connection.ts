@@ -1,5 +1,5 @@
 import SockJS from "sockjs-client";
-import { type ClientFrame, parseFrame, type ServerFrame } from "./protocol";
+import { type ClientRequest, parseFrame, type ServerFrame } from "./protocol";
 
 export type LinkState = "connecting" | "online" | "offline";
 
@@ -36,7 +36,7 @@ export class Connection {
   }
 
   /** False when there is no open link: the frame is not queued. */
-  send(frame: ClientFrame): boolean {
+  send(frame: ClientRequest): boolean {
     if (this.sock?.readyState !== SockJS.OPEN) return false;
     this.sock.send(JSON.stringify(frame));
     return true;

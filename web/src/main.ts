@@ -1,10 +1,10 @@
 import { Chat } from "./chat";
 import { Connection } from "./connection";
-import { MessageLog } from "./log";
+import { MessageList } from "./message-list";
 import { View } from "./view";
 
 const view = new View();
-const chat = new Chat(view, new MessageLog(view.messages), (frame) => connection.send(frame));
+const chat = new Chat(view, new MessageList(view.messages), (frame) => connection.send(frame));
 
 // ?transport=NAME pins one SockJS transport, so each can be tried on its own.
 const pinned = new URLSearchParams(location.search).get("transport");

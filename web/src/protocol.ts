@@ -1,60 +1,16 @@
-// Frame shapes from docs/protocol.md, as far as this client uses them.
+// The wire protocol's types come from its one definition, src/protocol: a
+// frame this client reads wrongly, or a request it writes wrongly, does not
+// compile. Types only: the schemas (and zod) stay out of the bundle.
+import type { FrameOf, ServerFrame, StoredMessage } from "../../src/protocol/frames";
+import type { ClientRequest } from "../../src/protocol/requests";
 
-interface User {
-  id: string;
-  name: string;
-}
-
-export interface ChatMessage {
-  action: "message";
-  mid: number;
-  room: string;
-  message: string;
-  id: string;
-  name: string;
-  ts: number;
-}
-
-export interface PrivateMessage {
-  action: "pm" | "pm_sent";
-  target: { id: string; name: string };
-  message: string;
-  id: string;
-  name: string;
-  ts: number;
-}
-
-export interface HistoryFrame {
-  action: "history";
-  room: string;
-  epoch: string;
-  messages: ChatMessage[];
-  more: boolean;
-  recovered?: boolean;
-  ref?: string | number;
-}
-
-export type ServerFrame =
-  | { action: "user_info"; id: string; name: string }
-  | { action: "user_join" | "user_left"; id: string; name: string; room: string }
-  | { action: "user_renamed"; id: string; name: string; previous: string; room?: string }
-  | ChatMessage
-  | PrivateMessage
-  | HistoryFrame
-  | { action: "users"; room: string; users: User[] }
-  | { action: "typing"; room: string; id: string; name: string }
-  | { action: "left"; room: string }
-  | { action: "ack"; of: string; ref: string | number }
-  | { action: "error"; code: string; message: string; ref?: string | number };
-
-export type ClientFrame =
-  | { action: "message"; room: string; message: string }
-  | { action: "pm"; target: { id: string }; message: string }
-  | { action: "join"; room: string; since?: number; epoch?: string }
-  | { action: "leave"; room: string }
-  | { action: "nick"; name: string }
-  | { action: "typing"; room: string }
-  | { action: "history"; room: string; before: number; limit: number; ref: string };
+export type { ClientRequest, ServerFrame };
+/** A room message as stored and replayed: numbered. */
+export type ChatMessage = StoredMessage;
+/** A room message as it arrives live: numbered, or local-only while the server's other nodes are out of reach. */
+export type LiveMessage = FrameOf<"message">;
+export type PrivateMessage = FrameOf<"pm"> | FrameOf<"pm_sent">;
+export type HistoryFrame = FrameOf<"history">;
 
 /**
  * The server is trusted to send the documented shapes, so this only checks the

@@ -1,7 +1,6 @@
 import { EventEmitter } from "node:events";
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
-import { BrokerUnavailable } from "./broker.js";
 
 export interface HostPort {
   host: string;
@@ -147,9 +146,9 @@ export class RedisLink extends EventEmitter<{ up: []; down: [] }> {
     this.emit("down");
   }
 
-  /** Throws BrokerUnavailable unless Redis can take commands now. */
-  assertUp(): void {
-    if (this.pub.status !== "ready") throw new BrokerUnavailable();
+  /** True while Redis can take commands now (the subscriber may still be reconnecting). */
+  get ready(): boolean {
+    return this.pub.status === "ready";
   }
 
   async subscribe(channels: string[]): Promise<void> {

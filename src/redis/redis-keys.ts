@@ -50,6 +50,11 @@ export class RedisKeys {
     return `${this.prefix}:nodes`;
   }
 
+  /** A node's connections (connection id → name), so that other nodes can find them. */
+  nodeConnections(nodeId: string): string {
+    return `${this.prefix}:node:${nodeId}:conns`;
+  }
+
   /** The rooms where a node has (or had) members, for cleaning up after it. */
   nodeRooms(nodeId: string): string {
     return `${this.prefix}:node:${nodeId}:rooms`;

@@ -1,7 +1,19 @@
 import type { Member, Presence } from "./presence.js";
 
+/** Presence for a lone process: rooms' member lists, and no other node to find connections on. */
 export class MemoryPresence implements Presence {
   private readonly rooms = new Map<string, Map<string, Member>>();
+
+  async start(): Promise<void> {}
+
+  // Every connection is this node's own, and the hub knows those: there is nothing to publish or find.
+  async connect(): Promise<void> {}
+
+  async disconnect(): Promise<void> {}
+
+  async find(): Promise<Member | undefined> {
+    return undefined;
+  }
 
   async add(room: string, member: Member): Promise<void> {
     let members = this.rooms.get(room);

@@ -1,5 +1,5 @@
 import { el } from "./dom";
-import type { ChatMessage, PrivateMessage } from "./protocol";
+import type { LiveMessage, PrivateMessage } from "./protocol";
 
 /** Within this many pixels of an edge counts as being at it. */
 const EDGE_PX = 48;
@@ -24,10 +24,14 @@ function sender(name: string, own: boolean): HTMLElement[] {
   return own ? [from, el("span", { class: "self-badge", title: "sent by you" }, "you")] : [from];
 }
 
-export function messageNode(message: ChatMessage, own: boolean): HTMLElement {
+export function messageNode(message: LiveMessage, own: boolean): HTMLElement {
+  const attributes =
+    "local" in message
+      ? { class: own ? "msg own local" : "msg local", title: "Reached only the people on this server" }
+      : { class: own ? "msg own" : "msg", "data-mid": String(message.mid) };
   return el(
     "div",
-    { class: own ? "msg own" : "msg", "data-mid": String(message.mid) },
+    attributes,
     el("div", { class: "meta" }, ...sender(message.name, own), clock(message.ts)),
     el("div", { class: "text" }, message.message),
   );
@@ -61,7 +65,7 @@ export function gapNode(): HTMLElement {
  * The message list: one log element per room, kept while the room is not shown
  * so switching back is instant and keeps its scroll position.
  */
-export class MessageLog {
+export class MessageList {
   private readonly logs = new Map<string, HTMLElement>();
   /** Scroll offset of each hidden log; null when it was following the newest message. */
   private readonly saved = new Map<string, number | null>();

@@ -1,63 +1,91 @@
 import type { Logger } from "pino";
-import type { RedisKeys } from "../bus/redis-keys.js";
-import type { RedisLink } from "../bus/redis-link.js";
-import { nodeOf } from "../chat/hub.js";
-import type { Member, Presence } from "./presence.js";
+import { nodeOf } from "../ids/connection-id.js";
+import type { RedisKeys } from "../redis/redis-keys.js";
+import type { RedisLink } from "../redis/redis-link.js";
+import type { Member, Presence, PresenceHandler } from "./presence.js";
 
 export interface RedisPresenceOptions {
   nodeId: string;
   /** Milliseconds without a heartbeat after which a node counts as dead. */
   ttlMs: number;
-  /** Told which members a dead node left behind, so their departure can be announced. */
-  onReaped(room: string, members: Member[]): void;
 }
 
 /**
- * Room membership in Redis: one hash per room (connection id → name). Each
- * node keeps a heartbeat in a sorted set; every node looks for peers whose
- * heartbeat is older than the TTL, and whoever claims a dead node first
- * removes its members and announces them gone. Each node also mirrors what it
- * wrote, and writes it again after every reconnect, so presence survives an
- * outage or a Redis that lost its data.
+ * Presence in Redis: one hash per room (connection id → name) and one per
+ * node (its connections, for other nodes to find). Each node keeps a
+ * heartbeat in a sorted set; every node looks for peers whose heartbeat is
+ * older than the TTL, and whoever claims a dead node first removes what it
+ * left and reports its members gone. Each node also mirrors what it wrote,
+ * and writes it again after every reconnect, so presence survives an outage
+ * or a Redis that lost its data.
  */
 export class RedisPresence implements Presence {
-  private readonly mirror = new Map<string, Map<string, string>>();
+  private handler: PresenceHandler | undefined;
+  private readonly rooms = new Map<string, Map<string, string>>();
+  private readonly connections = new Map<string, string>();
   private lastWarning = 0;
   /** No node is declared dead before this: right after an outage every heartbeat is stale. */
   private reapAfter = 0;
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly link: RedisLink,
     private readonly keys: RedisKeys,
     private readonly options: RedisPresenceOptions,
     private readonly log: Logger,
-  ) {
-    const every = Math.max(500, Math.floor(options.ttlMs / 3));
-    this.timer = setInterval(() => void this.tick(), every);
-    this.timer.unref();
-    link.on("up", () => void this.restore());
-  }
+  ) {}
 
   /** Clears what an earlier process with this node id left (it has no members yet), then starts beating. */
-  async start(): Promise<void> {
+  async start(handler: PresenceHandler): Promise<void> {
+    this.handler = handler;
+    // Redis may itself have just come back, with every node's last beat stale: wait one TTL before judging.
+    this.reapAfter = Date.now() + this.options.ttlMs;
     await this.reapNode(this.options.nodeId);
     await this.beat();
+    this.timer = setInterval(() => void this.tick(), Math.max(500, Math.floor(this.options.ttlMs / 3)));
+    this.timer.unref();
+    this.link.on("up", () => void this.restore());
+  }
+
+  private get self(): string {
+    return this.options.nodeId;
+  }
+
+  async connect(member: Member): Promise<void> {
+    this.connections.set(member.id, member.name);
+    if (!this.link.isUp) return;
+    await this.link.pub
+      .hset(this.keys.nodeConnections(this.self), member.id, member.name)
+      .catch((err: unknown) => this.writeFailed(err));
+  }
+
+  async disconnect(id: string): Promise<void> {
+    this.connections.delete(id);
+    if (!this.link.isUp) return;
+    await this.link.pub.hdel(this.keys.nodeConnections(this.self), id).catch((err: unknown) => this.writeFailed(err));
+  }
+
+  async find(id: string): Promise<Member | undefined> {
+    const node = nodeOf(id);
+    if (node === undefined) return undefined;
+    if (!this.link.ready) throw new Error("Redis is out of reach");
+    const name = await this.link.pub.hget(this.keys.nodeConnections(node), id);
+    return name === null ? undefined : { id, name };
   }
 
   async add(room: string, member: Member): Promise<void> {
-    let members = this.mirror.get(room);
+    let members = this.rooms.get(room);
     const firstHere = !members;
     if (!members) {
       members = new Map();
-      this.mirror.set(room, members);
+      this.rooms.set(room, members);
     }
     members.set(member.id, member.name);
     if (!this.link.isUp) return;
     const hset = this.link.pub.hset(this.keys.roomMembers(room), member.id, member.name);
     // The node's room list changes only with its first member there; restore() repairs it after an outage.
     // Two commands, not a transaction: in a cluster the two keys live on different shards.
-    const writes = firstHere ? [hset, this.link.pub.sadd(this.keys.nodeRooms(this.options.nodeId), room)] : [hset];
+    const writes = firstHere ? [hset, this.link.pub.sadd(this.keys.nodeRooms(this.self), room)] : [hset];
     await Promise.all(writes).catch((err: unknown) => this.writeFailed(err));
   }
 
@@ -74,14 +102,14 @@ export class RedisPresence implements Presence {
   }
 
   async remove(room: string, id: string): Promise<void> {
-    const members = this.mirror.get(room);
+    const members = this.rooms.get(room);
     members?.delete(id);
     const lastHere = members?.size === 0;
-    if (lastHere) this.mirror.delete(room);
+    if (lastHere) this.rooms.delete(room);
     if (!this.link.isUp) return;
     const hdel = this.link.pub.hdel(this.keys.roomMembers(room), id);
     // The node's room list loses a room with the node's last member there: it never grows without end.
-    const writes = lastHere ? [hdel, this.link.pub.srem(this.keys.nodeRooms(this.options.nodeId), room)] : [hdel];
+    const writes = lastHere ? [hdel, this.link.pub.srem(this.keys.nodeRooms(this.self), room)] : [hdel];
     await Promise.all(writes).catch((err: unknown) => this.writeFailed(err));
   }
 
@@ -99,16 +127,16 @@ export class RedisPresence implements Presence {
     clearInterval(this.timer);
     if (!this.link.isUp) return;
     // A clean exit leaves nothing for the reaper.
-    await this.reapNode(this.options.nodeId).catch(() => undefined);
-    await this.link.pub.zrem(this.keys.nodes(), this.options.nodeId).catch(() => undefined);
+    await this.reapNode(this.self).catch(() => undefined);
+    await this.link.pub.zrem(this.keys.nodes(), this.self).catch(() => undefined);
   }
 
   private localList(room: string): Member[] {
-    return [...(this.mirror.get(room) ?? new Map<string, string>())].map(([id, name]) => ({ id, name }));
+    return [...(this.rooms.get(room) ?? new Map<string, string>())].map(([id, name]) => ({ id, name }));
   }
 
   private async beat(): Promise<void> {
-    await this.link.pub.zadd(this.keys.nodes(), Date.now(), this.options.nodeId);
+    await this.link.pub.zadd(this.keys.nodes(), Date.now(), this.self);
   }
 
   private async tick(): Promise<void> {
@@ -126,7 +154,7 @@ export class RedisPresence implements Presence {
       if (Date.now() < this.reapAfter) return;
       const dead = await this.link.pub.zrangebyscore(this.keys.nodes(), "-inf", Date.now() - this.options.ttlMs);
       for (const node of dead) {
-        if (node === this.options.nodeId) continue;
+        if (node === this.self) continue;
         // Only the node whose ZREM removes the entry cleans up, so departures are announced once.
         if ((await this.link.pub.zrem(this.keys.nodes(), node)) === 1) {
           this.log.warn({ deadNode: node }, "a node stopped beating; removing its users");
@@ -138,7 +166,7 @@ export class RedisPresence implements Presence {
     }
   }
 
-  /** Removes every member a node registered, and reports them. */
+  /** Removes every member and connection a node registered, and reports the members gone. */
   private async reapNode(node: string): Promise<void> {
     const roomsKey = this.keys.nodeRooms(node);
     const rooms = await this.link.pub.smembers(roomsKey);
@@ -149,33 +177,34 @@ export class RedisPresence implements Presence {
         .map(([id, name]) => ({ id, name }));
       if (gone.length === 0) continue;
       await this.link.pub.hdel(this.keys.roomMembers(room), ...gone.map((m) => m.id));
-      this.options.onReaped(room, gone);
+      this.handler?.onGone(room, gone);
     }
-    if (node !== this.options.nodeId) await this.link.pub.del(roomsKey);
+    await this.link.pub.del(this.keys.nodeConnections(node));
+    if (node !== this.self) await this.link.pub.del(roomsKey);
   }
 
-  /** After a reconnect: write this node's members again and drop what it no longer has. */
+  /** After a reconnect: write this node's rooms and connections again, and drop what it no longer has. */
   private async restore(): Promise<void> {
     this.reapAfter = Date.now() + this.options.ttlMs;
     try {
       await this.beat();
-      const rooms = new Set([
-        ...this.mirror.keys(),
-        ...(await this.link.pub.smembers(this.keys.nodeRooms(this.options.nodeId))),
-      ]);
+      const rooms = new Set([...this.rooms.keys(), ...(await this.link.pub.smembers(this.keys.nodeRooms(this.self)))]);
       for (const room of rooms) {
         const key = this.keys.roomMembers(room);
-        const stored = await this.link.pub.hgetall(key);
-        const mine = this.mirror.get(room) ?? new Map<string, string>();
-        const stale = Object.keys(stored).filter((id) => nodeOf(id) === this.options.nodeId && !mine.has(id));
-        if (stale.length > 0) await this.link.pub.hdel(key, ...stale);
-        if (mine.size > 0) {
-          await this.link.pub.hset(key, Object.fromEntries(mine));
-          await this.link.pub.sadd(this.keys.nodeRooms(this.options.nodeId), room);
-        }
+        const mine = this.rooms.get(room) ?? new Map<string, string>();
+        await this.rewrite(key, mine, (id) => nodeOf(id) === this.self);
+        if (mine.size > 0) await this.link.pub.sadd(this.keys.nodeRooms(this.self), room);
       }
+      await this.rewrite(this.keys.nodeConnections(this.self), this.connections, () => true);
     } catch (err) {
       this.log.warn({ err }, "could not restore presence after reconnecting");
     }
+  }
+
+  /** Makes a hash hold `mine` for the ids this node owns: writes them, deletes the others. */
+  private async rewrite(key: string, mine: Map<string, string>, owned: (id: string) => boolean): Promise<void> {
+    const stale = (await this.link.pub.hkeys(key)).filter((id) => owned(id) && !mine.has(id));
+    if (stale.length > 0) await this.link.pub.hdel(key, ...stale);
+    if (mine.size > 0) await this.link.pub.hset(key, Object.fromEntries(mine));
   }
 }

@@ -1,0 +1,62 @@
+import type { Logger } from "pino";
+import type { Broker, HistoryLimits } from "./bus/broker.js";
+import { MemoryBroker } from "./bus/memory-broker.js";
+import { RedisBroker } from "./bus/redis-broker.js";
+import type { Config } from "./config.js";
+import { MemoryPresence } from "./presence/memory-presence.js";
+import type { Presence } from "./presence/presence.js";
+import { RedisPresence } from "./presence/redis-presence.js";
+import { RedisKeys } from "./redis/redis-keys.js";
+import { RedisLink, type RedisTarget } from "./redis/redis-link.js";
+
+/** The bus and presence a node runs on: both in memory (embedded), or both on one Redis deployment. */
+export interface Backends {
+  broker: Broker;
+  presence: Presence;
+  /** How this node reaches Redis; undefined when embedded. */
+  redis: { kind: RedisTarget["kind"]; link: RedisLink } | undefined;
+  /** Rooms whose history this process keeps itself (embedded mode only). */
+  storedRooms(): number | undefined;
+}
+
+function historyLimits(config: Config): HistoryLimits {
+  const idleS =
+    // A room older than its messages' age limit has nothing left worth keeping.
+    config.HISTORY_MAX_AGE > 0 ? Math.min(config.ROOM_IDLE_TTL, config.HISTORY_MAX_AGE) : config.ROOM_IDLE_TTL;
+  return { size: config.HISTORY_SIZE, maxAgeMs: config.HISTORY_MAX_AGE * 1000, idleMs: idleS * 1000 };
+}
+
+function redisTarget(config: Config): RedisTarget | undefined {
+  if (config.REDIS_URL) return { kind: "single", url: config.REDIS_URL };
+  if (config.REDIS_CLUSTER_NODES) {
+    return { kind: "cluster", nodes: config.REDIS_CLUSTER_NODES, password: config.REDIS_PASSWORD };
+  }
+  if (config.REDIS_SENTINELS) {
+    return {
+      kind: "sentinel",
+      sentinels: config.REDIS_SENTINELS,
+      name: config.REDIS_SENTINEL_NAME,
+      password: config.REDIS_PASSWORD,
+    };
+  }
+  return undefined;
+}
+
+export function createBackends(config: Config, log: Logger): Backends {
+  const limits = historyLimits(config);
+  const target = redisTarget(config);
+  if (!target) {
+    const broker = new MemoryBroker(config.NODE_ID, limits);
+    return { broker, presence: new MemoryPresence(), redis: undefined, storedRooms: () => broker.storedRooms };
+  }
+  const link = new RedisLink({ target, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT }, log);
+  const keys = new RedisKeys(config.REDIS_PREFIX);
+  // Behind Sentinel a message must reach the replica before anyone sees it, or a failover could lose it.
+  const replicas = target.kind === "sentinel" ? 1 : 0;
+  return {
+    broker: new RedisBroker(config.NODE_ID, link, keys, limits, log, replicas),
+    presence: new RedisPresence(link, keys, { nodeId: config.NODE_ID, ttlMs: config.PRESENCE_TTL * 1000 }, log),
+    redis: { kind: target.kind, link },
+    storedRooms: () => undefined,
+  };
+}

@@ -1,0 +1,29 @@
+import type { Logger } from "pino";
+import type { Limits } from "../protocol/rules.js";
+import type { Identity } from "./auth.js";
+import type { HistoryPages } from "./history-pages.js";
+import type { Hub } from "./hub.js";
+import type { Meter } from "./meter.js";
+
+/** How much one connection may ask of the node. */
+export interface Policy {
+  rateLimit: number;
+  rateBurst: number;
+  floodCloseAfter: number;
+  maxRooms: number;
+}
+
+/** What every session of a node shares. */
+export interface ChatContext {
+  hub: Hub;
+  log: Logger;
+  limits: Limits;
+  /** How many messages a plain `join` replays. */
+  historySize: number;
+  policy: Policy;
+  meter: Meter;
+  /** Set when connections must prove who they are (AUTH_SECRET). */
+  authenticate: ((token: string) => Promise<Identity>) | undefined;
+  /** Encoded history pages, shared by the node's sessions. */
+  pages: HistoryPages;
+}

@@ -1,0 +1,40 @@
+import { RequestError } from "../../protocol/errors.js";
+import type { Action, Ref, RequestOf } from "../../protocol/requests.js";
+import { checkRoom, DEFAULT_ROOM } from "../../protocol/rules.js";
+import type { OutFrame } from "../../transport/out-frame.js";
+import type { TokenLease } from "../admission.js";
+import type { ChatContext } from "../context.js";
+import type { Recipient } from "../local-rooms.js";
+
+/** What a request handler may use of the connection that sent the request (a Session). */
+export interface Caller extends Recipient {
+  name: string;
+  /** The user id a token vouched for; undefined for a guest. */
+  readonly uid: string | undefined;
+  /** The rooms the connection is in. */
+  readonly rooms: Set<string>;
+  readonly ctx: ChatContext;
+  /** Set while a token admitted the connection. */
+  readonly lease: TokenLease | undefined;
+  /** Sends a page of history, charged against the connection's rate budget by its size. */
+  sendHistory(frame: OutFrame): void;
+  /**
+   * Lets the next request start while `op` is still out; its failure is
+   * refused with `ref`. Returns what the handler must wait for when too many
+   * are out.
+   */
+  pipeline(op: Promise<void>, ref: Ref): Promise<void> | undefined;
+}
+
+/**
+ * Handles one action. Throwing (or rejecting) refuses the request with one
+ * `error`: a RequestError with its code, anything else as `internal`.
+ */
+export type Handler<A extends Action> = (caller: Caller, request: RequestOf<A>) => Promise<void> | undefined;
+
+/** The room a request names (the lobby when it names none), which the caller must be in. */
+export function memberRoom(caller: Caller, raw: string | undefined): string {
+  const room = checkRoom(raw ?? DEFAULT_ROOM, caller.ctx.limits);
+  if (!caller.rooms.has(room)) throw new RequestError("not_in_room", `you are not in room '${room}'`);
+  return room;
+}

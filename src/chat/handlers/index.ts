@@ -1,0 +1,15 @@
+import type { Action, Request } from "../../protocol/requests.js";
+import { auth } from "./auth.js";
+import type { Caller, Handler } from "./caller.js";
+import { pm } from "./direct.js";
+import { history, message } from "./messages.js";
+import { nick, typing, users } from "./people.js";
+import { join, leave } from "./rooms.js";
+
+/** One handler per action: an action of the protocol without one does not compile. */
+const handlers: { [A in Action]: Handler<A> } = { message, history, join, leave, nick, typing, users, pm, auth };
+
+export function dispatch(caller: Caller, request: Request): Promise<void> | undefined {
+  // The table pairs each action with its handler; TypeScript cannot follow that through a union.
+  return (handlers[request.action] as Handler<Action>)(caller, request as never);
+}

@@ -1,0 +1,34 @@
+import { HISTORY_PAGE_MAX } from "../../protocol/requests.js";
+import { checkText } from "../../protocol/rules.js";
+import * as frames from "../frames.js";
+import { type Handler, memberRoom } from "./caller.js";
+
+/**
+ * `message`: stores and publishes it, and lets the next request start at
+ * once: the broker keeps the order publications were issued in, so waiting a
+ * round trip between two messages of one client would only cap how fast that
+ * client can talk. The `ack` (or the error) follows when it settles.
+ */
+export const message: Handler<"message"> = (caller, req) => {
+  const { hub, limits, meter } = caller.ctx;
+  const room = memberRoom(caller, req.room);
+  const text = checkText(req.message, limits);
+  const done = meter.publishTimer();
+  // With a ref, a message sent again after an `unavailable` is stored at most once.
+  const key = req.ref === undefined ? undefined : `${caller.id}\n${req.ref}`;
+  const sent = hub.publishMessage(room, caller, text, key).then((mid) => {
+    done();
+    if (req.ref !== undefined) caller.send(frames.ack({ of: "message", ref: req.ref, room, mid }));
+  });
+  return caller.pipeline(sent, req.ref);
+};
+
+/** `history`: a page of stored messages, older than `before` (the newest without it). */
+export const history: Handler<"history"> = async (caller, req) => {
+  const { hub, historySize, pages } = caller.ctx;
+  const room = memberRoom(caller, req.room);
+  const query = { before: req.before, limit: req.limit ?? Math.min(historySize, HISTORY_PAGE_MAX) };
+  const page = await hub.history(room, query);
+  const fields = { room, epoch: page.epoch, ref: req.ref, more: !page.complete };
+  caller.sendHistory(frames.history(fields, pages.messagesOf(room, query, page)));
+};

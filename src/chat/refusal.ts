@@ -1,0 +1,18 @@
+import { BrokerUnavailable } from "../bus/broker.js";
+import { type ErrorCode, RequestError } from "../protocol/errors.js";
+
+/** What a client is told about a request that failed, and whether the failure is the server's fault. */
+export interface Refusal {
+  code: ErrorCode;
+  message: string;
+  /** Set for a fault of the server's: logged with its stack, never sent. */
+  fault?: unknown;
+}
+
+export function refusalOf(err: unknown): Refusal {
+  if (err instanceof RequestError) return { code: err.code, message: err.message };
+  if (err instanceof BrokerUnavailable) {
+    return { code: "unavailable", message: "the chat cannot reach its other nodes right now; try again" };
+  }
+  return { code: "internal", message: "the server could not complete this request", fault: err };
+}

@@ -1,0 +1,32 @@
+/** Codes of the `error` action (docs/protocol.md#errors). Each refused request gets exactly one. */
+export const ERROR_CODES = [
+  "bad_json",
+  "bad_request",
+  "unknown_action",
+  "too_long",
+  "empty",
+  "offline",
+  "bad_room",
+  "bad_name",
+  "not_in_room",
+  "unavailable",
+  "rate_limited",
+  "too_many_rooms",
+  "too_many_connections",
+  "unauthorized",
+  "forbidden",
+  "name_taken",
+  "internal",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** A request refused for a reason the client is told, as an `error` with this code. */
+export class RequestError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,72 @@
+import { RequestError } from "./errors.js";
+
+/** The lengths a deployment sets (MAX_MESSAGE_LENGTH, MAX_NAME_LENGTH, MAX_ROOM_LENGTH). */
+export interface Limits {
+  maxMessageLength: number;
+  maxNameLength: number;
+  maxRoomLength: number;
+}
+
+/** The room a connection is put in, and that requests without a `room` mean. */
+export const DEFAULT_ROOM = "lobby";
+
+// Characters that draw nothing or change how the rest is drawn: controls,
+// format characters (bidi overrides, zero-width joiners, the soft hyphen),
+// default-ignorable ones (the combining grapheme joiner, Hangul fillers),
+// private use, unassigned code points and line or paragraph separators.
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u;
+// Spaces, marks and the blank braille pattern: a name of only these looks empty.
+const BLANK = /^[\p{White_Space}\p{M}\u2800]*$/u;
+/** Labels the web client gives things; a name must not pass for them. */
+const RESERVED = new Set(["you"]);
+
+/**
+ * A name as it will be shown: NFKC-normalised (so that full-width and other
+ * compatibility forms become what they look like), runs of spaces made one,
+ * trimmed. Refused if empty, too long, blank when drawn, holding a character
+ * that draws nothing or rearranges the rest, or one of the client's labels.
+ */
+export function checkName(raw: string, limits: Limits): string {
+  // Variation selectors only pick a glyph style (❤ or ❤️): dropped, not refused.
+  const name = raw
+    .normalize("NFKC")
+    .replace(/[\ufe00-\ufe0f]/gu, "")
+    .replace(/\s+/gu, " ")
+    .trim();
+  if (name.length === 0) throw new RequestError("bad_name", "name must not be empty");
+  if (name.length > limits.maxNameLength) {
+    throw new RequestError("bad_name", `name is longer than ${limits.maxNameLength} characters`);
+  }
+  if (HIDDEN.test(name)) throw new RequestError("bad_name", "name contains invisible or control characters");
+  if (BLANK.test(name)) throw new RequestError("bad_name", "name would show as blank");
+  if (RESERVED.has(foldName(name))) throw new RequestError("bad_name", `'${name}' is reserved`);
+  return name;
+}
+
+/** What two names are compared by: 'ALICE', 'alice' and 'Ａｌｉｃｅ' are one name. */
+export function foldName(name: string): string {
+  return name.normalize("NFKC").toLowerCase();
+}
+
+const roomPattern = /^[a-z0-9][a-z0-9_-]*$/;
+
+/** A room name folded to lower case and trimmed, or a `bad_room` refusal. */
+export function checkRoom(raw: string, limits: Limits): string {
+  const room = raw.trim().toLowerCase();
+  if (room.length === 0 || room.length > limits.maxRoomLength || !roomPattern.test(room)) {
+    throw new RequestError(
+      "bad_room",
+      `room must be 1-${limits.maxRoomLength} of a-z 0-9 _ - and start with a letter or digit`,
+    );
+  }
+  return room;
+}
+
+/** Message text as sent, or an `empty` or `too_long` refusal. */
+export function checkText(raw: string, limits: Limits): string {
+  if (raw.trim().length === 0) throw new RequestError("empty", "message is empty");
+  if (raw.length > limits.maxMessageLength) {
+    throw new RequestError("too_long", `message is longer than ${limits.maxMessageLength} characters`);
+  }
+  return raw;
+}
