@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { allocatePort } from "./support/ports.js";
-import { type RedisProcess, startNode, startRedis } from "./support/processes.js";
+import { startNode } from "./support/processes.js";
+import { type RedisProcess, startRedis } from "./support/redis-servers.js";
 import { perFile } from "./support/scope.js";
 import { cutRandomly, type Nodes, sequenceSurvives } from "./support/sequence.js";
 

@@ -2,8 +2,8 @@ import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { connectUser, joinRoom, say } from "./support/chat.js";
-import type { RedisProcess } from "./support/processes.js";
 import { rawRequest } from "./support/raw-http.js";
+import type { RedisProcess } from "./support/redis-servers.js";
 import { perTest } from "./support/scope.js";
 import { SockClient } from "./support/sockjs-client.js";
 

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectUser, joinedUser, joinRoom, say, type User } from "./support/chat.js";
 import { allocatePort } from "./support/ports.js";
-import { type NodeProcess, type RedisProcess, startNode, startRedis } from "./support/processes.js";
+import { type NodeProcess, startNode } from "./support/processes.js";
+import { type RedisProcess, startRedis } from "./support/redis-servers.js";
 import type { Frame } from "./support/sockjs-client.js";
 
 let redis: RedisProcess;

@@ -10,8 +10,8 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { say } from "./support/chat.js";
 import { allocatePort } from "./support/ports.js";
-import { SERVER_ENTRY, startRedis } from "./support/processes.js";
-import { startCluster, startSentinels } from "./support/redis-topologies.js";
+import { SERVER_ENTRY } from "./support/processes.js";
+import { startCluster, startRedis, startSentinels } from "./support/redis-servers.js";
 import { perTest } from "./support/scope.js";
 
 const run = promisify(execFile);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { joinedUser, joinRoom, say, type User } from "./support/chat.js";
 import { allocatePort } from "./support/ports.js";
 import { type NodeProcess, startNode } from "./support/processes.js";
-import { type RedisCluster, startCluster } from "./support/redis-topologies.js";
+import { type RedisCluster, startCluster } from "./support/redis-servers.js";
 import { Scope } from "./support/scope.js";
 import { cutRandomly, type Nodes, sequenceSurvives } from "./support/sequence.js";
 

@@ -1,9 +1,10 @@
 import net from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { joinedUser, joinRoom, messagesIn, say, type User } from "./support/chat.js";
+import { connectUser, joinedUser, joinRoom, messagesIn, say, type User } from "./support/chat.js";
 import { allocatePort } from "./support/ports.js";
-import { type NodeProcess, type RedisProcess, runToExit, startNode, startRedis } from "./support/processes.js";
+import { type NodeProcess, runToExit, startNode } from "./support/processes.js";
+import { type RedisProcess, startRedis } from "./support/redis-servers.js";
 
 let redis: RedisProcess;
 let a: NodeProcess;
@@ -104,6 +105,22 @@ describe("two nodes, one Redis", () => {
     const marker = await say(sender, "pm marker");
     for (const u of [bystanderA, bystanderB]) await u.client.action("message", (f) => f.mid === marker);
     expect([...bystanderA.client.all("pm"), ...bystanderB.client.all("pm")]).toEqual([]);
+  });
+
+  it("finds a connection on the other node that is in no room, under the name it has now", async () => {
+    const sender = await user(a);
+    const target = await connectUser(b.url, { query: "lobby=0" });
+    open.push(target);
+    await target.client.send({ action: "nick", name: "Roomless", ref: "n" });
+    await target.client.action("ack", (f) => f.ref === "n");
+    await sender.client.send({ action: "pm", target: { id: target.id }, message: "anyone there?", ref: "p" });
+    const sent = await sender.client.next((f) => f.ref === "p");
+    expect(sent).toMatchObject({ action: "pm_sent", target: { id: target.id, name: "Roomless", user: "Roomless" } });
+    expect(await target.client.action("pm")).toMatchObject({
+      id: sender.id,
+      message: "anyone there?",
+      target: { id: target.id, name: "Roomless" },
+    });
   });
 
   it("answers offline for a pm to a connection that left another node", async () => {

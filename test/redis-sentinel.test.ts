@@ -1,6 +1,5 @@
 import { expect, it } from "vitest";
-import { startNode } from "./support/processes.js";
-import { type SentinelSetup, startSentinels } from "./support/redis-topologies.js";
+import { type SentinelSetup, startSentinels } from "./support/redis-servers.js";
 import { perFile } from "./support/scope.js";
 import { cutRandomly, type Nodes, sequenceSurvives } from "./support/sequence.js";
 

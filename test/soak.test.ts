@@ -9,7 +9,8 @@ import path from "node:path";
 import { Redis } from "ioredis";
 import { expect, it } from "vitest";
 import { connectUser, say } from "./support/chat.js";
-import { type NodeProcess, startRedis } from "./support/processes.js";
+import type { NodeProcess } from "./support/processes.js";
+import { startRedis } from "./support/redis-servers.js";
 import { perTest } from "./support/scope.js";
 
 const scope = perTest();

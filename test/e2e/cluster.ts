@@ -2,7 +2,8 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll } from "vitest";
 import { launchBrowser } from "../support/browser.js";
 import { allocatePort } from "../support/ports.js";
-import { type NodeProcess, type RedisProcess, startNode, startRedis } from "../support/processes.js";
+import { type NodeProcess, startNode } from "../support/processes.js";
+import { type RedisProcess, startRedis } from "../support/redis-servers.js";
 
 /** The smallest scaled-out deployment: one redis-server and two chat nodes sharing it. */
 export interface Cluster {

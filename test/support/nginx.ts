@@ -3,8 +3,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { vi } from "vitest";
+import { stopChild } from "./child-process.js";
 import { allocatePort } from "./ports.js";
-import { stopChild } from "./processes.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 /** The production example; the tests run it, not a look-alike. */
@@ -52,19 +53,16 @@ function renderConf(options: NginxOptions & { port: number; dir: string }): stri
   return conf;
 }
 
-/** Resolves once nginx answers through to a node, rejects if it exits or never does. */
+/** Resolves once nginx answers through to a node, rejects if it never does. */
 async function untilServing(child: ChildProcess, url: string, logs: () => string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`nginx exited (${child.exitCode}):\n${logs()}`);
-    const ok = await fetch(`${url}/healthz`).then(
-      (res) => res.ok,
-      () => false,
-    );
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`nginx not serving ${url} after 10 s:\n${logs()}`);
+  await vi.waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`nginx exited (${child.exitCode}):\n${logs()}`);
+      const res = await fetch(`${url}/healthz`).catch(() => undefined);
+      if (!res?.ok) throw new Error(`nginx not serving ${url} after 10 s:\n${logs()}`);
+    },
+    { timeout: 10_000, interval: 50 },
+  );
 }
 
 /** Runs /usr/sbin/nginx in the foreground with a test copy of deploy/nginx.conf. */

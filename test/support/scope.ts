@@ -1,6 +1,7 @@
 import { afterAll, afterEach } from "vitest";
 import { connectUser, joinedUser, type User } from "./chat.js";
-import { type NodeProcess, type RedisProcess, startNode, startRedis } from "./processes.js";
+import { type NodeProcess, startNode } from "./processes.js";
+import { type RedisProcess, startRedis } from "./redis-servers.js";
 
 /**
  * What a test starts, stopped in reverse order when it ends. Each thing is

@@ -4,8 +4,9 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
+import { vi } from "vitest";
+import { stopChild, waitForLine } from "./child-process.js";
 import { allocatePort } from "./ports.js";
-import { stopChild, waitForLine } from "./processes.js";
 
 const run = promisify(execFile);
 
@@ -44,6 +45,35 @@ async function serverProcess(
   return proc;
 }
 
+export interface RedisProcess extends ServerProcess {
+  readonly url: string;
+}
+
+/**
+ * A real redis-server on a port of its own, in a fresh directory, without
+ * persistence unless `extra` (config flags) asks for it. The one way the
+ * tests start Redis: Cluster and Sentinel setups are made of these too.
+ */
+export async function startRedis(extra: string[] = []): Promise<RedisProcess> {
+  const server = await serverProcess(
+    (port, dir) => [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--dir",
+      dir,
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      ...extra,
+    ],
+    /Ready to accept connections/,
+  );
+  return Object.assign(server, { url: `redis://127.0.0.1:${server.port}` });
+}
+
 /** A loopback redis-server with AOF on, so a restart keeps what it had; with a password, replicas use it too. */
 function persistentServer(port: number, dir: string, password?: string): string[] {
   const auth = password ? ["--requirepass", password, "--masterauth", password] : [];
@@ -55,13 +85,14 @@ export interface TopologyOptions {
   password?: string;
 }
 
+/** Waits for `check` to hold, asking every 200 ms. */
 async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`not within ${timeoutMs} ms: ${what}`);
+  await vi.waitFor(
+    async () => {
+      if (!(await check().catch(() => false))) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    },
+    { timeout: timeoutMs, interval: 200 },
+  );
 }
 
 export interface RedisCluster {
