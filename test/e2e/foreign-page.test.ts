@@ -68,7 +68,7 @@ async function drive(origin: string, hideReferrer: boolean, ms: number): Promise
         },
       )
       .catch(() => undefined);
-    return page.evaluate(() => (window as unknown as { events: string[] }).events);
+    return await page.evaluate(() => (window as unknown as { events: string[] }).events);
   } finally {
     await closePage(page);
   }

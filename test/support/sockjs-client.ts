@@ -31,27 +31,27 @@ interface Reply {
 /** fetch() for this client's few requests, from a chosen local address (fetch cannot pick one). */
 function request(
   url: string,
-  init: { method: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal },
+  init: { method: string; headers?: Record<string, string>; body?: string; open?: Set<http.ClientRequest> },
   localAddress?: string,
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request(
-      url,
-      { method: init.method, headers: init.headers, localAddress, signal: init.signal },
-      (res) => {
-        const status = res.statusCode ?? 0;
-        resolve({
-          ok: status >= 200 && status < 300,
-          status,
-          body: res,
-          text: async () => {
-            let text = "";
-            for await (const chunk of res) text += String(chunk);
-            return text;
-          },
-        });
-      },
-    );
+    const req = http.request(url, { method: init.method, headers: init.headers, localAddress }, (res) => {
+      // A request this client cuts short (it closed) ends its response early; its reader sees that.
+      res.on("error", () => undefined);
+      res.once("close", () => init.open?.delete(req));
+      const status = res.statusCode ?? 0;
+      resolve({
+        ok: status >= 200 && status < 300,
+        status,
+        body: res,
+        text: async () => {
+          let text = "";
+          for await (const chunk of res) text += String(chunk);
+          return text;
+        },
+      });
+    });
+    init.open?.add(req);
     req.on("error", reject);
     req.end(init.body);
   });
@@ -68,7 +68,9 @@ export class SockClient {
   private closeWaiters: (() => void)[] = [];
   private sendChain: Promise<void> = Promise.resolve();
   private ws: WebSocket | undefined;
-  private abort = new AbortController();
+  /** This client's long-lived HTTP requests, cut short when it stops. */
+  private readonly open = new Set<http.ClientRequest>();
+  private stopped = false;
   private opened!: () => void;
   private failed!: (err: Error) => void;
   readonly ready: Promise<void>;
@@ -125,7 +127,7 @@ export class SockClient {
   private async startStreaming(): Promise<void> {
     const res = await request(
       this.url("xhr_streaming"),
-      { method: "POST", headers: this.options.headers, signal: this.abort.signal },
+      { method: "POST", headers: this.options.headers, open: this.open },
       this.options.localAddress,
     );
     if (!res.ok || !res.body) throw new Error(`xhr_streaming answered ${res.status}`);
@@ -144,17 +146,17 @@ export class SockClient {
         }
       }
     } catch (err) {
-      if (!this.abort.signal.aborted) throw err;
+      if (!this.stopped) throw err;
     }
     // sockjs ends a streaming response after response_limit bytes; the client reopens it.
-    if (!this.closed && !this.abort.signal.aborted) await this.startStreaming();
+    if (!this.closed && !this.stopped) await this.startStreaming();
   }
 
   private async startPolling(): Promise<void> {
-    while (!this.closed && !this.abort.signal.aborted) {
+    while (!this.closed && !this.stopped) {
       const res = await request(
         this.url("xhr"),
-        { method: "POST", headers: this.options.headers, signal: this.abort.signal },
+        { method: "POST", headers: this.options.headers, open: this.open },
         this.options.localAddress,
       );
       if (!res.ok) throw new Error(`xhr answered ${res.status}`);
@@ -195,7 +197,9 @@ export class SockClient {
   }
 
   private stop(): void {
-    this.abort.abort();
+    this.stopped = true;
+    for (const req of this.open) req.destroy();
+    this.open.clear();
     this.ws?.close();
   }
 
