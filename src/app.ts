@@ -5,6 +5,7 @@ import { createBackends } from "./backends.js";
 import { tokenVerifier } from "./chat/auth.js";
 import { ChatNode } from "./chat/chat-node.js";
 import type { ChatContext } from "./chat/context.js";
+import { GuestIdentities } from "./chat/guests.js";
 import { HistoryPages } from "./chat/history-pages.js";
 import { Hub } from "./chat/hub.js";
 import type { Config } from "./config.js";
@@ -34,8 +35,18 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     roomsHere: () => hub.roomCount,
     roomsStored: () => backends.storedRooms(),
   });
-  const hub = new Hub(backends.broker, backends.presence, log, config.MAX_ROOMS_PER_NODE, metrics);
+  const hub = new Hub(
+    backends.broker,
+    backends.presence,
+    log,
+    { maxRoomsHere: config.MAX_ROOMS_PER_NODE, bigRoom: config.PRESENCE_BIG_ROOM },
+    metrics,
+  );
   await hub.start();
+  // Every node signs guests with one secret: GUEST_SECRET, or the one the user store keeps.
+  const guests = config.AUTH_SECRET
+    ? undefined
+    : new GuestIdentities(config.GUEST_SECRET ?? (await backends.users.guestSecret()));
 
   const limits: Limits = {
     maxMessageLength: config.MAX_MESSAGE_LENGTH,
@@ -44,6 +55,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
   };
   const ctx: ChatContext = {
     hub,
+    users: backends.users,
     log,
     limits,
     historySize: config.HISTORY_SIZE,
@@ -53,10 +65,13 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       rateBurst: config.RATE_BURST,
       floodCloseAfter: config.FLOOD_CLOSE_AFTER,
       maxRooms: config.MAX_ROOMS_PER_CONNECTION,
+      maxConversations: config.MAX_CONVERSATIONS_PER_CONNECTION,
     },
     authenticate: config.AUTH_SECRET
       ? tokenVerifier(config.AUTH_SECRET, limits, config.AUTH_MAX_TOKEN_LIFETIME)
       : undefined,
+    guests,
+    graceMs: config.PRESENCE_GRACE * 1000,
     pages: new HistoryPages(),
   };
   const node = new ChatNode(ctx, config.MAX_CONNECTIONS_PER_IP);
@@ -115,7 +130,8 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
         setTimeout(() => socket.destroy(), 1000).unref();
       }
       await closed;
-      await hub.close();
+      await hub.stop();
+      await backends.users.close();
     },
   };
 }

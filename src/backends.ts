@@ -8,11 +8,15 @@ import type { Presence } from "./presence/presence.js";
 import { RedisPresence } from "./presence/redis-presence.js";
 import { RedisKeys } from "./redis/redis-keys.js";
 import { RedisLink, type RedisTarget } from "./redis/redis-link.js";
+import { MemoryUserStore } from "./users/memory-user-store.js";
+import { RedisUserStore } from "./users/redis-user-store.js";
+import type { UserStore } from "./users/user-store.js";
 
-/** The bus and presence a node runs on: both in memory (embedded), or both on one Redis deployment. */
+/** The bus, presence and user store a node runs on: all in memory (embedded), or all on one Redis deployment. */
 export interface Backends {
   broker: Broker;
   presence: Presence;
+  users: UserStore;
   /** How this node reaches Redis; undefined when embedded. */
   redis: { kind: RedisTarget["kind"]; link: RedisLink } | undefined;
   /** Rooms whose history this process keeps itself (embedded mode only). */
@@ -47,7 +51,13 @@ export function createBackends(config: Config, log: Logger): Backends {
   const target = redisTarget(config);
   if (!target) {
     const broker = new MemoryBroker(config.NODE_ID, limits);
-    return { broker, presence: new MemoryPresence(), redis: undefined, storedRooms: () => broker.storedRooms };
+    return {
+      broker,
+      presence: new MemoryPresence(),
+      users: new MemoryUserStore(config.USER_IDLE_TTL * 1000),
+      redis: undefined,
+      storedRooms: () => broker.storedRooms,
+    };
   }
   const link = new RedisLink({ target, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT }, log);
   const keys = new RedisKeys(config.REDIS_PREFIX);
@@ -55,7 +65,13 @@ export function createBackends(config: Config, log: Logger): Backends {
   const replicas = target.kind === "sentinel" ? 1 : 0;
   return {
     broker: new RedisBroker(config.NODE_ID, link, keys, limits, log, replicas),
-    presence: new RedisPresence(link, keys, { nodeId: config.NODE_ID, ttlMs: config.PRESENCE_TTL * 1000 }, log),
+    presence: new RedisPresence(
+      link,
+      keys,
+      { nodeId: config.NODE_ID, ttlMs: config.PRESENCE_TTL * 1000, graceMs: config.PRESENCE_GRACE * 1000 },
+      log,
+    ),
+    users: new RedisUserStore(link, keys, config.USER_IDLE_TTL),
     redis: { kind: target.kind, link },
     storedRooms: () => undefined,
   };

@@ -69,6 +69,14 @@ const spec = {
     help: "this process's id among the nodes",
   },
   PRESENCE_TTL: { schema: int(15, 2, 300), help: "seconds after which a silent node's users are dropped" },
+  PRESENCE_GRACE: {
+    schema: int(5, 0, 300),
+    help: "seconds a user's last connection may be gone before the rooms hear they left (a reload, a reconnect)",
+  },
+  PRESENCE_BIG_ROOM: {
+    schema: int(200, 2, 10_000_000),
+    help: "users in a room from which arrivals and departures are counted, not announced one by one",
+  },
   LOG_LEVEL: {
     schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     help: "pino log level",
@@ -133,6 +141,18 @@ const spec = {
   AUTH_SECRET: {
     schema: z.string().min(32, "must be at least 32 characters").optional(),
     help: "HS256 secret; when set, clients must connect with ?token=<JWT> (sub, name, exp)",
+  },
+  GUEST_SECRET: {
+    schema: z.string().min(32, "must be at least 32 characters").optional(),
+    help: "HS256 secret for guest identities; unset = one kept in Redis (made once), or per process when embedded",
+  },
+  USER_IDLE_TTL: {
+    schema: int(2_592_000, 60, 315_360_000),
+    help: "seconds a user's rooms, conversations and read state are kept after their last connection",
+  },
+  MAX_CONVERSATIONS_PER_CONNECTION: {
+    schema: int(100, 1, 10_000),
+    help: "conversations (direct messages) one connection may have open at once",
   },
   HEARTBEAT_INTERVAL: {
     schema: int(25_000, 100, 600_000),

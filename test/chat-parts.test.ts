@@ -89,7 +89,13 @@ describe("RoomFeed", () => {
 
 describe("FloodGuard", () => {
   it("passes a burst, refuses past it (naming the first refusal), and closes after FLOOD_CLOSE_AFTER", () => {
-    const guard = new FloodGuard({ rateLimit: 0.001, rateBurst: 2, floodCloseAfter: 3, maxRooms: 1 });
+    const guard = new FloodGuard({
+      rateLimit: 0.001,
+      rateBurst: 2,
+      floodCloseAfter: 3,
+      maxRooms: 1,
+      maxConversations: 1,
+    });
     expect(Array.from({ length: 5 }, () => guard.check())).toEqual([
       "pass",
       "pass",
@@ -135,15 +141,26 @@ describe("RequestQueue", () => {
 describe("Hub over the embedded broker", () => {
   class Member implements Recipient {
     readonly got: string[] = [];
+    readonly uid: string;
     constructor(
       readonly id: string,
-      readonly name: string,
-    ) {}
+      public name: string,
+      readonly proto: 1 | 2 = 1,
+    ) {
+      this.uid = `u-${id}`;
+    }
     write(frame: OutFrame): void {
       this.got.push(frame.text);
     }
     send(json: string): void {
       this.got.push(json);
+    }
+    left(): void {}
+    renamed(name: string): void {
+      this.name = name;
+    }
+    peerIn(): string | undefined {
+      return undefined;
     }
   }
 
@@ -152,7 +169,7 @@ describe("Hub over the embedded broker", () => {
       new MemoryBroker("n1", { size: 100, maxAgeMs: 0, idleMs: 60_000 }),
       new MemoryPresence(),
       log,
-      100,
+      { maxRoomsHere: 100, bigRoom: 3 },
       meter(),
     );
     await h.start();
@@ -180,7 +197,7 @@ describe("Hub over the embedded broker", () => {
     expect(page.messages.map((m) => m.mid)).toEqual([1, 2]);
     expect(mids(joiner)).toEqual([3]);
     expect(mids(talker)).toEqual([1, 2, 3]);
-    await h.close();
+    await h.stop();
   });
 
   it("sends a private message to a local connection and pm_sent back, and refuses an unknown one as offline", async () => {
@@ -194,6 +211,90 @@ describe("Hub over the embedded broker", () => {
     expect(JSON.parse(from.got[0] ?? "{}")).toMatchObject({ action: "pm_sent", ref: 7, target: { name: "B" } });
     await expect(h.sendPm(from, "n1.gone", "hi", undefined)).rejects.toMatchObject({ code: "offline" });
     await expect(h.sendPm(from, "other-node.x", "hi", undefined)).rejects.toMatchObject({ code: "offline" });
-    await h.close();
+    await h.stop();
+  });
+});
+
+describe("presence, per user and coalesced", () => {
+  const frames = (m: { got: string[] }) => m.got.map((t) => JSON.parse(t) as Record<string, unknown>);
+  class Conn implements Recipient {
+    readonly got: string[] = [];
+    constructor(
+      readonly id: string,
+      readonly uid: string,
+      readonly name: string,
+      readonly proto: 1 | 2,
+    ) {}
+    write(frame: OutFrame): void {
+      this.got.push(frame.text);
+    }
+    send(json: string): void {
+      this.got.push(json);
+    }
+    left(): void {}
+    renamed(): void {}
+    peerIn(): string | undefined {
+      return undefined;
+    }
+  }
+
+  async function hub(bigRoom = 100) {
+    const h = new Hub(
+      new MemoryBroker("n1", { size: 100, maxAgeMs: 0, idleMs: 60_000 }),
+      new MemoryPresence(),
+      log,
+      { maxRoomsHere: 100, bigRoom },
+      meter(),
+    );
+    await h.start();
+    return h;
+  }
+
+  it("announces a user once however many connections, and their departure only when the last is gone", async () => {
+    const h = await hub();
+    const watcherNew = new Conn("n1.w2", "w2", "W2", 2);
+    const watcherOld = new Conn("n1.w1", "w1", "W1", 1);
+    await h.enter("r", watcherNew, false);
+    await h.enter("r", watcherOld, false);
+    const tab1 = new Conn("n1.a1", "alice", "Alice", 2);
+    const tab2 = new Conn("n1.a2", "alice", "Alice", 2);
+    await h.enter("r", tab1, false);
+    await h.enter("r", tab2, false);
+    await new Promise((r) => setImmediate(r));
+    await h.exit("r", tab1, 0);
+    await new Promise((r) => setTimeout(r, 20));
+    const joins = frames(watcherOld).filter((f) => f.action === "user_join" && f.uid === "alice");
+    expect(joins).toHaveLength(1);
+    expect(
+      frames(watcherNew).filter((f) => f.action === "presence" && JSON.stringify(f.joined).includes("alice")),
+    ).toHaveLength(1);
+    expect(frames(watcherOld).some((f) => f.action === "user_left")).toBe(false);
+    await h.exit("r", tab2, 30);
+    await expect.poll(() => frames(watcherOld).filter((f) => f.action === "user_left")).toHaveLength(1);
+    const left = frames(watcherNew).filter((f) => f.action === "presence" && (f.left as unknown[]).length > 0);
+    expect(left).toEqual([
+      { action: "presence", room: "r", joined: [], left: [expect.objectContaining({ uid: "alice" })], count: 2 },
+    ]);
+    await h.stop();
+  });
+
+  it("coalesces a crowd into one presence frame a step, and names nobody once the room is big", async () => {
+    const h = await hub(5);
+    const watcher = new Conn("n1.w", "w", "W", 2);
+    const old = new Conn("n1.o", "o", "O", 1);
+    await h.enter("r", watcher, false);
+    await h.enter("r", old, false);
+    await new Promise((r) => setImmediate(r));
+    await Promise.all([1, 2].map((i) => h.enter("r", new Conn(`n1.c${i}`, `c${i}`, `C${i}`, 1), false)));
+    await new Promise((r) => setImmediate(r));
+    const steps = frames(watcher).filter((f) => f.action === "presence");
+    expect(steps.at(-1)).toMatchObject({ count: 4 });
+    expect(steps.at(-1)?.joined).toHaveLength(2);
+    // Past five, arrivals are only counted, and the original protocol's clients hear nothing of them.
+    const before = old.got.length;
+    await Promise.all([3, 4, 5].map((i) => h.enter("r", new Conn(`n1.c${i}`, `c${i}`, `C${i}`, 1), false)));
+    await expect.poll(() => frames(watcher).at(-1), { timeout: 3000 }).toMatchObject({ joined: [], count: 7 });
+    expect(old.got.length).toBe(before);
+    await h.stop();
   });
 });

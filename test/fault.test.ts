@@ -33,7 +33,7 @@ async function twoNodes(redis: RedisProcess): Promise<Nodes> {
 }
 
 describe("sustained traffic under faults", () => {
-  it("delivers every number exactly once, in order, through cuts and node kills", async () => {
+  it("delivers every number, in a room and by direct message, exactly once, in order, through cuts and node kills", async () => {
     const redis = await startRedis();
     scope.defer(() => redis.stop());
     const cluster = await twoNodes(redis);
@@ -53,7 +53,7 @@ describe("sustained traffic under faults", () => {
     });
   }, 90000);
 
-  it("delivers every number exactly once, in order, through a Redis restart (AOF on)", async () => {
+  it("delivers every number, in a room and by direct message, exactly once, in order, through a Redis restart (AOF on)", async () => {
     const redis = await startRedis(["--appendonly", "yes", "--appendfsync", "always"]);
     scope.defer(() => redis.stop());
     const cluster = await twoNodes(redis);
@@ -66,7 +66,8 @@ describe("sustained traffic under faults", () => {
       })();
       await Promise.all([cutRandomly(subscribers, until), restart]);
     });
-    // The outage fell in the traffic: the publisher was refused while Redis was away.
+    // The outage fell in the traffic: both publishers were refused while Redis was away.
     expect(seen.refusals).toBeGreaterThan(0);
+    expect(seen.dms.refusals).toBeGreaterThan(0);
   }, 90000);
 });

@@ -125,7 +125,7 @@ it("survives thousands of random and malformed frames, and two other users still
   const mid = await say(alice, "still chatting after the fuzz");
   const got = await bob.client.action("message", (f) => f.mid === mid);
   expect(got).toMatchObject({ id: alice.id, name: alice.name, message: "still chatting after the fuzz" });
-  expect(Object.keys(got).sort()).toEqual(["action", "id", "message", "mid", "name", "room", "ts"]);
+  expect(Object.keys(got).sort()).toEqual(["action", "id", "message", "mid", "name", "room", "ts", "uid"]);
   const back = await say(bob, "me too");
   await alice.client.action("message", (f) => f.mid === back);
 

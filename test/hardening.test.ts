@@ -271,7 +271,13 @@ describe("operations", () => {
   it("shuts down on SIGTERM during traffic: clients told to reconnect, departures announced, exit 0 in time", async () => {
     redis = await scope.redis();
     const timeoutMs = 8000;
-    const env = { REDIS_URL: redis.url, SHUTDOWN_TIMEOUT: String(timeoutMs), RATE_LIMIT: "0" };
+    const graceMs = 2000;
+    const env = {
+      REDIS_URL: redis.url,
+      SHUTDOWN_TIMEOUT: String(timeoutMs),
+      RATE_LIMIT: "0",
+      PRESENCE_GRACE: String(graceMs / 1000),
+    };
     const a = await scope.node(env);
     const b = await scope.node(env);
     const leaving = await Promise.all([scope.user(a), scope.user(a), scope.user(a)]);
@@ -296,7 +302,9 @@ describe("operations", () => {
     expect(await exited).toBe(0);
     const took = Date.now() - started;
     expect(took).toBeLessThan(timeoutMs / 2);
-    for (const u of leaving) await staying.client.action("user_left", (f) => f.id === u.id, 2000);
+    // Announced by the other node once the grace period is over: clients that came back in time would not be.
+    for (const u of leaving) await staying.client.action("user_left", (f) => f.id === u.id, graceMs + 3000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(graceMs);
     // The other node's traffic went on throughout, without a refusal.
     await expect.poll(() => delivered).toBeGreaterThan(before + 5);
     sending = false;

@@ -6,8 +6,10 @@ import type { Transport } from "./support/sockjs-client.js";
 let node: NodeProcess;
 const open: User[] = [];
 
+const GRACE_MS = 1000;
+
 beforeAll(async () => {
-  node = await startNode();
+  node = await startNode({ PRESENCE_GRACE: String(GRACE_MS / 1000) });
 });
 afterAll(async () => {
   for (const u of open) u.client.close();
@@ -35,7 +37,7 @@ describe.each(transports)("the original protocol over %s", (transport) => {
     const a = await user();
     const b = await user();
     const join = await a.client.action("user_join", (f) => f.id === b.id);
-    expect(join).toEqual({ action: "user_join", id: b.id, name: b.name, room: "lobby" });
+    expect(join).toEqual({ action: "user_join", id: b.id, uid: b.uid, name: b.name, room: "lobby" });
     expect(b.client.all("user_join").some((f) => f.id === b.id)).toBe(false);
   });
 
@@ -46,8 +48,8 @@ describe.each(transports)("the original protocol over %s", (transport) => {
     const got = await b.client.action("message", (f) => f.message === "hello there");
     const echo = await a.client.action("message", (f) => f.message === "hello there");
     expect(echo).toEqual(got);
-    expect(Object.keys(got).sort()).toEqual(["action", "id", "message", "mid", "name", "room", "ts"]);
-    expect(got).toMatchObject({ id: a.id, name: a.name, room: "lobby" });
+    expect(Object.keys(got).sort()).toEqual(["action", "id", "message", "mid", "name", "room", "ts", "uid"]);
+    expect(got).toMatchObject({ id: a.id, uid: a.uid, name: a.name, room: "lobby" });
     expect(typeof got.mid).toBe("number");
     expect(Math.abs(Number(got.ts) - Date.now())).toBeLessThan(10000);
   });
@@ -81,13 +83,16 @@ describe.each(transports)("the original protocol over %s", (transport) => {
     expect(b.client.all("pm").map((f) => f.message)).toEqual(["psst"]);
   });
 
-  it("tells everyone when a connection closes", async () => {
+  it("tells everyone when a connection closes, once PRESENCE_GRACE has passed", async () => {
     const a = await user();
     const b = await user();
+    const closedAt = Date.now();
     b.client.close();
     // HTTP transports are only known to be gone after SockJS's disconnect delay (5 s).
     const left = await a.client.action("user_left", (f) => f.id === b.id, 10000);
-    expect(left).toEqual({ action: "user_left", id: b.id, name: b.name, room: "lobby" });
+    expect(left).toEqual({ action: "user_left", id: b.id, uid: b.uid, name: b.name, room: "lobby" });
+    // A reconnect within the grace period would have announced nothing.
+    expect(Date.now() - closedAt).toBeGreaterThanOrEqual(GRACE_MS - 50);
   });
 });
 
@@ -120,8 +125,8 @@ describe("rooms and the extensions", () => {
     const users = await joinRoom(b, "listing");
     expect(users.users).toEqual(
       expect.arrayContaining([
-        { id: a.id, name: a.name },
-        { id: b.id, name: b.name },
+        { id: a.id, uid: a.uid, name: a.name },
+        { id: b.id, uid: b.uid, name: b.name },
       ]),
     );
     expect((users.users as unknown[]).length).toBe(2);
@@ -150,6 +155,7 @@ describe("rooms and the extensions", () => {
     expect(renamed).toEqual({
       action: "user_renamed",
       id: a.id,
+      uid: a.uid,
       name: "Ada Lovelace",
       previous: a.name,
       room: "lobby",
@@ -159,7 +165,7 @@ describe("rooms and the extensions", () => {
     const msg = await b.client.action("message", (f) => f.mid === mid);
     expect(msg.name).toBe("Ada Lovelace");
     const list = await joinRoom(b, "lobby");
-    expect(list.users).toContainEqual({ id: a.id, name: "Ada Lovelace" });
+    expect(list.users).toContainEqual({ id: a.id, uid: a.uid, name: "Ada Lovelace" });
   });
 
   it("passes typing to the others in the room, not back to the typist", async () => {
@@ -167,7 +173,7 @@ describe("rooms and the extensions", () => {
     const b = await user();
     await a.client.send({ action: "typing", room: "lobby" });
     const t = await b.client.action("typing", (f) => f.id === a.id);
-    expect(t).toEqual({ action: "typing", room: "lobby", id: a.id, name: a.name });
+    expect(t).toEqual({ action: "typing", room: "lobby", id: a.id, uid: a.uid, name: a.name });
     const marker = await say(a, "typed");
     await a.client.action("message", (f) => f.mid === marker);
     expect(a.client.all("typing").some((f) => f.id === a.id)).toBe(false);
@@ -288,7 +294,13 @@ describe("what docs/protocol.md promises, action by action", () => {
     const loner = await user("lobby=0");
     await loner.client.send({ action: "nick", name: "Nobody Near", ref: "n" });
     const renamed = await loner.client.action("user_renamed");
-    expect(renamed).toEqual({ action: "user_renamed", id: loner.id, name: "Nobody Near", previous: loner.name });
+    expect(renamed).toEqual({
+      action: "user_renamed",
+      id: loner.id,
+      uid: loner.uid,
+      name: "Nobody Near",
+      previous: loner.name,
+    });
   });
 
   it("answers a join of a room one is in with history and users again, and no second user_join", async () => {

@@ -14,7 +14,7 @@ const open: User[] = [];
 
 beforeAll(async () => {
   redis = await startRedis();
-  const env = { REDIS_URL: redis.url, PRESENCE_TTL: "3" };
+  const env = { REDIS_URL: redis.url, PRESENCE_TTL: "3", PRESENCE_GRACE: "1" };
   [a, b] = await Promise.all([startNode(env), startNode(env)]);
   inspect = new Redis(redis.url, { maxRetriesPerRequest: 1 });
   // It loses its server on purpose during the outage test.

@@ -135,7 +135,7 @@ describe("a refused connection", () => {
       expect(await stranger.waitClosed()).toEqual({ code: 4001, reason: "Unauthorized" });
     }
     const users = await joinRoom(ada, "lobby");
-    expect(users.users).toEqual([{ id: ada.id, name: "Ada" }]);
+    expect(users.users).toEqual([{ id: ada.id, uid: "u-ada", name: "Ada" }]);
     await say(ada, "marker");
     expect(ada.client.all("user_join")).toEqual([]);
     expect(ada.client.all("user_left")).toEqual([]);

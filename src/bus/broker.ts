@@ -65,8 +65,8 @@ export interface Broker {
   /** Begin receiving a room's publications; resolves once none can be missed. */
   subscribe(room: string): Promise<void>;
   unsubscribe(room: string): Promise<void>;
-  /** Fan out a frame that is not stored (presence, typing); `exclude` is a connection that must not get it. */
-  publish(room: string, json: string, exclude?: string): Promise<void>;
+  /** Fan out a frame that is not stored (presence, typing): `json`, and the envelope's `exclude` and `kind`. */
+  publish(room: string, envelope: Envelope): Promise<void>;
   /**
    * Append a chat message to the room's history and fan it out, atomically;
    * resolves with its mid. With an idempotency key, a message sent again

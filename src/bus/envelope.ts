@@ -3,7 +3,7 @@
  *
  * A room channel carries envelopes, one per publication, as text:
  *
- *     <mid> TAB <epoch> TAB <exclude> LF <json>
+ *     <mid> TAB <epoch> TAB <exclude> TAB <kind> LF <json>
  *
  * - `mid` and `epoch`: a stored message's number and the lifetime of the
  *   room's history it belongs to; both empty for what is not stored
@@ -11,37 +11,50 @@
  *   stores them (src/redis/lua/store-and-publish.lua), so the script and
  *   encodeEnvelope below must agree.
  * - `exclude`: a connection id that must not be sent this (the sender of its
- *   own `typing` or `user_join`); empty for none.
+ *   own `typing`); empty for none.
+ * - `kind`: empty for a frame every member is sent as it is; `presence` for
+ *   a coalesced `presence` frame, which a node expands into the original
+ *   protocol's `user_join` and `user_left` for the connections that want those.
  * - `json`: the frame exactly as every local member is sent it, so a node
  *   never parses or re-encodes it.
  *
  * A node channel carries NodeMessage as JSON.
  */
 
+export type EnvelopeKind = "presence";
+
 export interface Envelope {
   mid?: number;
   epoch?: string;
   exclude?: string;
+  kind?: EnvelopeKind;
   json: string;
 }
 
-/** A frame for one connection, sent to the node that holds it. */
-export interface NodeMessage {
-  to: string;
-  json: string;
-}
+/** What one node asks of another, about connections it holds. */
+export type NodeMessage =
+  /** A frame for one connection (the original protocol's `pm`). */
+  | { kind: "conn"; to: string; json: string }
+  /** A frame for every `proto=2` connection of a user, except those in `unlessIn` (a room or conversation). */
+  | { kind: "user"; uid: string; json: string; unlessIn?: string }
+  /** The user left a room on some connection: their connections here leave it too. */
+  | { kind: "leave"; uid: string; room: string }
+  /** The user has a new name: their connections here take it. */
+  | { kind: "renamed"; uid: string; name: string };
 
 export function encodeEnvelope(envelope: Envelope): string {
-  return `${envelope.mid ?? ""}\t${envelope.epoch ?? ""}\t${envelope.exclude ?? ""}\n${envelope.json}`;
+  const { mid, epoch, exclude, kind } = envelope;
+  return `${mid ?? ""}\t${epoch ?? ""}\t${exclude ?? ""}\t${kind ?? ""}\n${envelope.json}`;
 }
 
 export function parseEnvelope(payload: string): Envelope {
   const lf = payload.indexOf("\n");
-  const [mid = "", epoch = "", exclude = ""] = payload.slice(0, lf).split("\t");
+  const [mid = "", epoch = "", exclude = "", kind = ""] = payload.slice(0, lf).split("\t");
   return {
     mid: mid === "" ? undefined : Number(mid),
     epoch: epoch === "" ? undefined : epoch,
     exclude: exclude === "" ? undefined : exclude,
+    kind: kind === "presence" ? kind : undefined,
     json: payload.slice(lf + 1),
   };
 }
@@ -52,8 +65,27 @@ export function encodeNodeMessage(message: NodeMessage): string {
 
 /** Throws on a payload that is not a NodeMessage. */
 export function parseNodeMessage(payload: string): NodeMessage {
-  const value: unknown = JSON.parse(payload);
-  const { to, json } = (value ?? {}) as Partial<NodeMessage>;
-  if (typeof to !== "string" || typeof json !== "string") throw new Error("not a node message");
-  return { to, json };
+  const value = JSON.parse(payload) as Record<string, unknown>;
+  const str = (key: string) => {
+    const v = value[key];
+    if (typeof v !== "string") throw new Error(`node message without '${key}'`);
+    return v;
+  };
+  switch (value.kind) {
+    case "conn":
+      return { kind: "conn", to: str("to"), json: str("json") };
+    case "user":
+      return {
+        kind: "user",
+        uid: str("uid"),
+        json: str("json"),
+        unlessIn: typeof value.unlessIn === "string" ? value.unlessIn : undefined,
+      };
+    case "leave":
+      return { kind: "leave", uid: str("uid"), room: str("room") };
+    case "renamed":
+      return { kind: "renamed", uid: str("uid"), name: str("name") };
+    default:
+      throw new Error("not a node message");
+  }
 }

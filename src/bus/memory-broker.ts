@@ -46,8 +46,8 @@ export class MemoryBroker implements Broker {
     this.subscribed.delete(room);
   }
 
-  async publish(room: string, json: string, exclude?: string): Promise<void> {
-    this.deliver(room, { json, exclude });
+  async publish(room: string, envelope: Envelope): Promise<void> {
+    this.deliver(room, { json: envelope.json, exclude: envelope.exclude, kind: envelope.kind });
   }
 
   async publishStored(room: string, message: UnnumberedMessage, idempotencyKey?: string): Promise<number> {

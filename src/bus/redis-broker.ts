@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { RedisKeys } from "../redis/redis-keys.js";
 import type { RedisLink } from "../redis/redis-link.js";
 import { ReplicaWatch } from "../redis/replica-watch.js";
-import { defineRoomScripts, type StreamEntry } from "../redis/scripts.js";
+import type { StreamEntry } from "../redis/scripts.js";
 import { isTransient } from "../redis/transient-errors.js";
 import {
   type Broker,
@@ -14,11 +14,20 @@ import {
   type HistoryQuery,
   type UnnumberedMessage,
 } from "./broker.js";
-import { encodeEnvelope, encodeNodeMessage, type NodeMessage, parseEnvelope, parseNodeMessage } from "./envelope.js";
+import {
+  type Envelope,
+  encodeEnvelope,
+  encodeNodeMessage,
+  type NodeMessage,
+  parseEnvelope,
+  parseNodeMessage,
+} from "./envelope.js";
 import { answerQuery, type Stored } from "./history-window.js";
 import { IDEMPOTENCY_WINDOW_S } from "./idempotency.js";
 import { RoomFeed } from "./room-feed.js";
 
+/** How soon a resubscription that failed while the link stayed up is tried again. */
+const RESUBSCRIBE_RETRY_MS = 500;
 const newEpoch = () => randomBytes(4).toString("hex");
 
 function toStored([id, fields]: StreamEntry): Stored {
@@ -58,7 +67,6 @@ export class RedisBroker implements Broker {
   ) {
     this.nodeChannel = keys.nodeChannel(nodeId);
     this.pending.add(this.nodeChannel);
-    defineRoomScripts(link.pub);
   }
 
   async start(handler: BrokerHandler): Promise<void> {
@@ -102,8 +110,9 @@ export class RedisBroker implements Broker {
     if (this.up) await this.link.unsubscribe(feed.channel).catch(() => undefined);
   }
 
-  async publish(room: string, json: string, exclude?: string): Promise<void> {
-    await this.command(() => this.link.publish(this.keys.roomChannel(room), encodeEnvelope({ json, exclude })));
+  async publish(room: string, envelope: Envelope): Promise<void> {
+    const { json, exclude, kind } = envelope;
+    await this.command(() => this.link.publish(this.keys.roomChannel(room), encodeEnvelope({ json, exclude, kind })));
   }
 
   async publishStored(room: string, message: UnnumberedMessage, idempotencyKey?: string): Promise<number> {
@@ -222,16 +231,28 @@ export class RedisBroker implements Broker {
 
   /** After (re)connecting: subscribe to everything this node needs, then read what it missed. */
   private async resume(): Promise<void> {
+    // In a Cluster, ioredis keeps sharded subscriptions itself, following their slots.
+    let channels = this.link.sharded ? [...this.pending] : [this.nodeChannel, ...this.byChannel.keys()];
+    this.pending.clear();
     try {
-      // In a Cluster, ioredis keeps sharded subscriptions itself, following their slots.
-      const channels = this.link.sharded ? [...this.pending] : [this.nodeChannel, ...this.byChannel.keys()];
       await this.link.subscribe(channels);
-      this.pending.clear();
+      // A room first joined here while that was under way was only noted in `pending`:
+      // without this it would get no live messages until the next reconnect.
+      while (this.pending.size > 0) {
+        channels = [...this.pending];
+        this.pending.clear();
+        await this.link.subscribe(channels);
+      }
       this.up = true;
       for (const feed of this.feeds.values()) feed.resume();
-      this.log.info({ channels: channels.length }, "subscribed to Redis");
+      this.log.info({ channels: this.byChannel.size + 1 }, "subscribed to Redis");
     } catch (err) {
-      this.log.warn({ err }, "could not resubscribe; will retry on the next reconnect");
+      for (const channel of channels) this.pending.add(channel);
+      // The link may stay up (a subscribe refused between two status events): then nothing else would retry.
+      this.log.warn({ err }, "could not resubscribe; trying again");
+      setTimeout(() => {
+        if (this.link.isUp && !this.up) void this.resume();
+      }, RESUBSCRIBE_RETRY_MS).unref();
     }
   }
 

@@ -1,5 +1,7 @@
 import type { Logger } from "pino";
-import type { ErrorCode } from "../protocol/errors.js";
+import { type ErrorCode, RequestError } from "../protocol/errors.js";
+import type { ConnectOptions } from "../protocol/requests.js";
+import type { ChatContext } from "./context.js";
 import * as frames from "./frames.js";
 import type { Meter } from "./meter.js";
 
@@ -77,4 +79,40 @@ export class AddressCounter {
     if (n <= 0) this.counts.delete(address);
     else this.counts.set(address, n);
   }
+}
+
+/** Who a new connection is. */
+export interface Identified {
+  uid: string;
+  /** The token's name; undefined for a guest, whose name is kept or made up. */
+  name: string | undefined;
+  /** Kept between connections: a token's user, or a `proto=2` guest. */
+  persistent: boolean;
+  /** When the token that admitted it ends (AUTH_SECRET). */
+  expiresAt: number | undefined;
+  /** A fresh guest token for a `proto=2` guest to keep. */
+  guestToken: string | undefined;
+}
+
+/**
+ * With AUTH_SECRET, the token says who the user is and for how long; without
+ * a good one the connection is refused (RequestError `unauthorized`).
+ * Without it, a guest: the same user as before when a `proto=2` client
+ * brings back its guest token, a new one otherwise. A client of the original
+ * protocol is a new guest each time.
+ */
+export async function identify(ctx: ChatContext, options: ConnectOptions): Promise<Identified> {
+  if (ctx.authenticate) {
+    if (!options.token) throw new RequestError("unauthorized", "this chat needs a token: connect with ?token=<JWT>");
+    const identity = await ctx.authenticate(options.token);
+    const { uid, name, expiresAt } = identity;
+    return { uid, name, persistent: true, expiresAt, guestToken: undefined };
+  }
+  const guests = ctx.guests;
+  if (!guests) throw new Error("a chat without AUTH_SECRET needs guest identities");
+  if (options.proto !== 2) {
+    return { uid: guests.newUserId(), name: undefined, persistent: false, expiresAt: undefined, guestToken: undefined };
+  }
+  const uid = (options.guest ? await guests.verify(options.guest) : undefined) ?? guests.newUserId();
+  return { uid, name: undefined, persistent: true, expiresAt: undefined, guestToken: await guests.issue(uid) };
 }

@@ -1,6 +1,8 @@
 import type { Logger } from "pino";
 import type { Limits } from "../protocol/rules.js";
+import type { UserStore } from "../users/user-store.js";
 import type { Identity } from "./auth.js";
+import type { GuestIdentities } from "./guests.js";
 import type { HistoryPages } from "./history-pages.js";
 import type { Hub } from "./hub.js";
 import type { Meter } from "./meter.js";
@@ -11,11 +13,13 @@ export interface Policy {
   rateBurst: number;
   floodCloseAfter: number;
   maxRooms: number;
+  maxConversations: number;
 }
 
 /** What every session of a node shares. */
 export interface ChatContext {
   hub: Hub;
+  users: UserStore;
   log: Logger;
   limits: Limits;
   /** How many messages a plain `join` replays. */
@@ -24,6 +28,10 @@ export interface ChatContext {
   meter: Meter;
   /** Set when connections must prove who they are (AUTH_SECRET). */
   authenticate: ((token: string) => Promise<Identity>) | undefined;
+  /** Guest identities, when there is no AUTH_SECRET. */
+  guests: GuestIdentities | undefined;
+  /** How long a user whose connections all closed stays in their rooms (PRESENCE_GRACE). */
+  graceMs: number;
   /** Encoded history pages, shared by the node's sessions. */
   pages: HistoryPages;
 }

@@ -1,7 +1,6 @@
 import type { UnnumberedMessage } from "../bus/broker.js";
-import type { Member } from "../presence/presence.js";
 import type { ErrorCode } from "../protocol/errors.js";
-import type { FrameOf, ServerFrame, StoredMessage } from "../protocol/frames.js";
+import type { FrameOf, Person, ServerFrame, StoredDm, StoredMessage } from "../protocol/frames.js";
 import type { Ref } from "../protocol/requests.js";
 import { OutFrame } from "../transport/out-frame.js";
 
@@ -13,28 +12,44 @@ import { OutFrame } from "../transport/out-frame.js";
  */
 const encode = (frame: ServerFrame): string => JSON.stringify(frame);
 
-export const userInfo = (m: Member, uid: string | undefined) =>
-  encode({ action: "user_info", id: m.id, name: m.name, uid });
+type Fields<A extends ServerFrame["action"]> = Omit<Extract<ServerFrame, { action: A }>, "action">;
 
-export const userJoin = (room: string, m: Member) => encode({ action: "user_join", id: m.id, name: m.name, room });
+const person = (p: Person): Person => ({ id: p.id, uid: p.uid, name: p.name });
 
-export const userLeft = (room: string, m: Member) => encode({ action: "user_left", id: m.id, name: m.name, room });
+export const userInfo = (fields: Fields<"user_info">) => encode({ action: "user_info", ...fields });
 
-export const userRenamed = (room: string | undefined, m: Member, previous: string) =>
-  encode({ action: "user_renamed", id: m.id, name: m.name, previous, room });
+export const userJoin = (room: string, p: Person) => encode({ action: "user_join", ...person(p), room });
 
-export const typing = (room: string, m: Member) => encode({ action: "typing", room, id: m.id, name: m.name });
+export const userLeft = (room: string, p: Person) => encode({ action: "user_left", ...person(p), room });
 
-export const users = (room: string, list: Member[], ref: Ref) =>
-  encode({ action: "users", room, users: list.map((m) => ({ id: m.id, name: m.name })), ref });
+/** Arrivals and departures of one step in a room, for `proto=2`; a big room's carry only the count. */
+export const presence = (room: string, joined: Person[], left: Person[], count: number) =>
+  encode({ action: "presence", room, joined: joined.map(person), left: left.map(person), count });
+
+export const userRenamed = (room: string | undefined, p: Person, previous: string) =>
+  encode({ action: "user_renamed", ...person(p), previous, room });
+
+export const typing = (room: string, p: Person) => encode({ action: "typing", room, ...person(p) });
+
+export const typingTo = (to: string, p: Person) => encode({ action: "typing", to, ...person(p) });
+
+export const users = (fields: Fields<"users">) => encode({ action: "users", ...fields });
 
 export const left = (room: string, ref: Ref) => encode({ action: "left", room, ref });
 
-export const ack = (fields: Omit<FrameOf<"ack">, "action">) => encode({ action: "ack", ...fields });
+export const joined = (room: string) => encode({ action: "joined", room });
+
+export const conversation = (other: { uid: string; name: string }) =>
+  encode({ action: "conversation", with: { uid: other.uid, name: other.name } });
+
+export const read = (fields: Fields<"read">) => encode({ action: "read", ...fields });
+
+export const ack = (fields: Fields<"ack">) => encode({ action: "ack", ...fields });
 
 export const error = (code: ErrorCode, message: string, ref: Ref) => encode({ action: "error", code, message, ref });
 
 type MessageFields = Omit<StoredMessage, "action" | "mid">;
+type DmFields = Omit<StoredDm, "action" | "mid">;
 
 /** A room chat message, split around its mid, which only the broker assigns. */
 export function chatMessage(fields: MessageFields): UnnumberedMessage {
@@ -44,7 +59,14 @@ export function chatMessage(fields: MessageFields): UnnumberedMessage {
 /** A message that only this node's members got, while the other nodes were out of reach: no mid, not stored. */
 export const localMessage = (fields: MessageFields) => encode({ action: "message", ...fields, local: true });
 
-export function pm(action: "pm" | "pm_sent", target: Member, message: string, from: Member, ts: number, ref: Ref) {
+/** A direct message, split around its mid like a room's. */
+export function dm(fields: DmFields): UnnumberedMessage {
+  return { head: '{"action":"dm","mid":', tail: `,${JSON.stringify(fields).slice(1)}` };
+}
+
+export const localDm = (fields: DmFields) => encode({ action: "dm", ...fields, local: true });
+
+export function pm(action: "pm" | "pm_sent", target: Person, message: string, from: Person, ts: number, ref: Ref) {
   const fields = {
     target: { id: target.id, name: target.name, user: target.name },
     message,
@@ -63,9 +85,12 @@ export function history(fields: Omit<FrameOf<"history">, "action" | "messages">,
   const head = encode({
     action: "history",
     room: fields.room,
+    with: fields.with,
     epoch: fields.epoch,
     recovered: fields.recovered,
     more: fields.more,
+    top: fields.top,
+    read: fields.read,
     ref: fields.ref,
     messages: [],
   });

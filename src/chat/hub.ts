@@ -8,31 +8,55 @@ import {
 } from "../bus/broker.js";
 import type { Envelope, NodeMessage } from "../bus/envelope.js";
 import { nodeOf } from "../ids/connection-id.js";
-import type { Member, Presence, PresenceHandler } from "../presence/presence.js";
+import type { Member, Presence, PresenceHandler, UserPage } from "../presence/presence.js";
 import { RequestError } from "../protocol/errors.js";
+import type { Person } from "../protocol/frames.js";
 import type { Ref } from "../protocol/requests.js";
+import { isConversation } from "./conversations.js";
 import * as frames from "./frames.js";
 import { LocalRooms, type Recipient } from "./local-rooms.js";
 import type { Meter } from "./meter.js";
+import { PresenceBatches } from "./presence-batches.js";
+
+export interface HubSettings {
+  /** Rooms with a member on this node, at most (MAX_ROOMS_PER_NODE). */
+  maxRoomsHere: number;
+  /** Users in a room from which presence is counted, not announced (PRESENCE_BIG_ROOM). */
+  bigRoom: number;
+}
+
+const UNAVAILABLE_MESSAGE =
+  "the other nodes are out of reach: only users on this server got your message, and it may not have " +
+  "been stored; send it again with the same ref to store it at most once";
 
 /**
  * The node's one way to the other nodes: sessions ask the hub, and the hub
- * owns the broker and presence. It keeps this node's connections and rooms
- * (LocalRooms), and it alone decides what happens while the other nodes are
- * out of reach: frames still reach this node's members.
+ * owns the broker and presence. It keeps this node's connections (by
+ * connection and by user) and rooms (LocalRooms), coalesces presence into
+ * one frame per room per step (PresenceBatches), and it alone decides what
+ * happens while the other nodes are out of reach: frames still reach this
+ * node's members.
  */
 export class Hub implements BrokerHandler, PresenceHandler {
   private readonly local = new Map<string, Recipient>();
+  private readonly byUser = new Map<string, Set<Recipient>>();
   private readonly rooms: LocalRooms;
+  private readonly batches: PresenceBatches;
 
   constructor(
     private readonly broker: Broker,
     private readonly presence: Presence,
     private readonly log: Logger,
-    maxRoomsHere: number,
+    settings: HubSettings,
     meter: Meter,
   ) {
-    this.rooms = new LocalRooms(broker, maxRoomsHere, meter);
+    this.rooms = new LocalRooms(broker, settings.maxRoomsHere, meter);
+    this.batches = new PresenceBatches(settings.bigRoom, (room, joined, left, count) => {
+      const json = frames.presence(room, joined, left, count);
+      this.publish(room, { json, kind: "presence" }).catch((err: unknown) => {
+        this.log.warn({ err, room }, "could not publish a room's presence");
+      });
+    });
   }
 
   async start(): Promise<void> {
@@ -53,15 +77,24 @@ export class Hub implements BrokerHandler, PresenceHandler {
     return this.broker.isUp();
   }
 
-  /** A new connection of this node: from now on it can be sent private messages. */
+  /** A new connection of this node: from now on it can be found, and sent what is for its user. */
   async register(r: Recipient): Promise<void> {
     this.local.set(r.id, r);
+    let mine = this.byUser.get(r.uid);
+    if (!mine) {
+      mine = new Set();
+      this.byUser.set(r.uid, mine);
+    }
+    mine.add(r);
     await this.presence.connect(r);
   }
 
   async unregister(r: Recipient): Promise<void> {
     this.local.delete(r.id);
-    await this.presence.disconnect(r.id);
+    const mine = this.byUser.get(r.uid);
+    mine?.delete(r);
+    if (mine?.size === 0) this.byUser.delete(r.uid);
+    await this.presence.disconnect(r);
   }
 
   isMember(room: string, r: Recipient): boolean {
@@ -69,14 +102,20 @@ export class Hub implements BrokerHandler, PresenceHandler {
   }
 
   /**
-   * Makes `r` a member of a room and tells the others there. A `holding`
-   * member is written nothing until release(): it is about to be sent the
-   * room's history, and must get what arrives meanwhile after it, once.
+   * Makes `r` a member of a room and, if its user was not there, tells the
+   * others. A `holding` member is written nothing until release(): it is
+   * about to be sent the room's history, and must get what arrives meanwhile
+   * after it, once.
    */
   async enter(room: string, r: Recipient, holding: boolean): Promise<void> {
     await this.rooms.add(room, r, holding);
-    await this.presence.add(room, r);
-    await this.publish(room, frames.userJoin(room, r), r.id);
+    const entered = await this.presence.enter(room, r);
+    if (entered.first) this.batches.joined(room, r, entered.count);
+  }
+
+  /** Makes `r` receive a conversation's messages: a room nobody is announced in. */
+  async openConversation(conversation: string, r: Recipient, holding: boolean): Promise<void> {
+    await this.rooms.add(conversation, r, holding);
   }
 
   /** A member is about to be sent the room's history again (a rejoin). */
@@ -89,37 +128,47 @@ export class Hub implements BrokerHandler, PresenceHandler {
     this.rooms.release(room, r, top);
   }
 
-  async exit(room: string, r: Recipient): Promise<void> {
+  /**
+   * Takes `r` out of a room. If it was its user's last connection there, the
+   * user leaves after `graceMs` unless a connection comes back: none for a
+   * `leave`, PRESENCE_GRACE for a connection that closed.
+   */
+  async exit(room: string, r: Recipient, graceMs: number): Promise<void> {
     await this.rooms.remove(room, r);
-    await this.presence.remove(room, r.id);
-    await this.publish(room, frames.userLeft(room, r));
+    await this.presence.exit(room, r, graceMs);
   }
 
-  /** `r` (already renamed) was called `previous`: every list it is on, and each of `rooms`, learn the new name. */
+  async closeConversation(conversation: string, r: Recipient): Promise<void> {
+    await this.rooms.remove(conversation, r);
+  }
+
+  /** `r` (already renamed) was called `previous`: its rooms, and its user's other connections, learn the new name. */
   async renamed(r: Recipient, previous: string, rooms: Iterable<string>): Promise<void> {
+    for (const other of this.byUser.get(r.uid) ?? []) if (other !== r) other.renamed(r.name);
     await this.presence.connect(r);
     for (const room of rooms) {
-      await this.presence.add(room, r);
-      await this.publish(room, frames.userRenamed(room, r, previous));
+      await this.presence.rename(room, r);
+      await this.publish(room, { json: frames.userRenamed(room, r, previous) });
     }
+    await this.toNodesOf(r.uid, { kind: "renamed", uid: r.uid, name: r.name });
   }
 
   history(room: string, query: HistoryQuery): Promise<HistoryPage> {
     return this.broker.history(room, query);
   }
 
-  /** Who is in a room, on every node. */
-  members(room: string): Promise<Member[]> {
-    return this.presence.list(room);
+  /** A page of who is in a room, on every node. */
+  members(room: string, limit: number, after?: string): Promise<UserPage> {
+    return this.presence.list(room, limit, after);
   }
 
   /** Publishes an unstored frame; while the other nodes are out of reach, this node's members still get it. */
-  async publish(room: string, json: string, exclude?: string): Promise<void> {
+  async publish(room: string, envelope: Envelope): Promise<void> {
     try {
-      await this.broker.publish(room, json, exclude);
+      await this.broker.publish(room, envelope);
     } catch (err) {
       if (!(err instanceof BrokerUnavailable)) throw err;
-      this.rooms.deliver(room, { json, exclude });
+      this.rooms.deliver(room, envelope);
     }
   }
 
@@ -128,25 +177,56 @@ export class Hub implements BrokerHandler, PresenceHandler {
    * other nodes are out of reach, this node's members get it unnumbered and
    * the sender is refused with `unavailable`.
    */
-  async publishMessage(room: string, from: Member, text: string, idempotencyKey: string | undefined): Promise<number> {
-    const fields = { room, message: text, id: from.id, name: from.name, ts: Date.now() };
+  async publishMessage(room: string, from: Person, text: string, idempotencyKey: string | undefined): Promise<number> {
+    const fields = { room, message: text, id: from.id, uid: from.uid, name: from.name, ts: Date.now() };
     try {
       return await this.broker.publishStored(room, frames.chatMessage(fields), idempotencyKey);
     } catch (err) {
       if (!(err instanceof BrokerUnavailable)) throw err;
       this.rooms.deliver(room, { json: frames.localMessage(fields) });
-      throw new RequestError(
-        "unavailable",
-        "the other nodes are out of reach: only users on this server got your message, and it may not have " +
-          "been stored; send it again with the same ref to store it at most once",
-      );
+      throw new RequestError("unavailable", UNAVAILABLE_MESSAGE);
+    }
+  }
+
+  /** Stores and publishes a direct message in a conversation; as publishMessage. */
+  async publishDm(
+    conversation: string,
+    from: Person,
+    to: string,
+    text: string,
+    idempotencyKey: string | undefined,
+  ): Promise<number> {
+    const fields = { id: from.id, uid: from.uid, name: from.name, to, message: text, ts: Date.now() };
+    try {
+      return await this.broker.publishStored(conversation, frames.dm(fields), idempotencyKey);
+    } catch (err) {
+      if (!(err instanceof BrokerUnavailable)) throw err;
+      this.rooms.deliver(conversation, { json: frames.localDm(fields) });
+      throw new RequestError("unavailable", UNAVAILABLE_MESSAGE);
     }
   }
 
   /**
-   * A private message: `pm` to the target, on whatever node holds it, then
-   * `pm_sent` to the sender, who is on this node. It crosses to the other
-   * node once; presence says who the target is.
+   * Sends a frame to every `proto=2` connection of a user, on every node,
+   * but those in `unlessIn`; `except` is a connection here that already knows.
+   */
+  async toUser(uid: string, json: string, options: { unlessIn?: string; except?: Recipient } = {}): Promise<void> {
+    const { unlessIn, except } = options;
+    this.deliverToUser(uid, json, unlessIn, except);
+    await this.toNodesOf(uid, { kind: "user", uid, json, unlessIn });
+  }
+
+  /** The user left a room: their connections on every node leave it too, and are told. */
+  async leftEverywhere(uid: string, room: string, except: Recipient): Promise<void> {
+    await this.leaveHere(uid, room, except);
+    await this.toNodesOf(uid, { kind: "leave", uid, room });
+  }
+
+  /**
+   * A private message (the original protocol's): `pm` to the target
+   * connection, on whatever node holds it, then `pm_sent` to the sender, who
+   * is on this node. It crosses to the other node once; presence says who
+   * the target is.
    */
   async sendPm(from: Recipient, targetId: string, text: string, ref: Ref): Promise<void> {
     const node = nodeOf(targetId);
@@ -158,7 +238,7 @@ export class Hub implements BrokerHandler, PresenceHandler {
     const ts = Date.now();
     const json = frames.pm("pm", target, text, from, ts, undefined);
     if (here) here.send(json);
-    else if (!(await this.broker.sendToNode(node, { to: targetId, json }))) throw offline;
+    else if (!(await this.broker.sendToNode(node, { kind: "conn", to: targetId, json }))) throw offline;
     from.send(frames.pm("pm_sent", target, text, from, ts, ref));
   }
 
@@ -171,31 +251,80 @@ export class Hub implements BrokerHandler, PresenceHandler {
     }
   }
 
+  /** Sends a node message to every other node holding a connection of the user. */
+  private async toNodesOf(uid: string, message: NodeMessage): Promise<void> {
+    let nodes: string[];
+    try {
+      nodes = await this.presence.nodesOf(uid);
+    } catch {
+      // The other nodes are out of reach: their connections of this user catch up when they next join.
+      return;
+    }
+    await Promise.all(
+      nodes.map((node) =>
+        this.broker.sendToNode(node, message).catch((err: unknown) => {
+          this.log.warn({ err, node }, "could not reach another node about a user");
+        }),
+      ),
+    );
+  }
+
+  private deliverToUser(uid: string, json: string, unlessIn: string | undefined, except?: Recipient): void {
+    for (const r of this.byUser.get(uid) ?? []) {
+      if (r === except || r.proto !== 2 || (unlessIn !== undefined && this.rooms.has(unlessIn, r))) continue;
+      r.send(json);
+    }
+  }
+
+  private async leaveHere(uid: string, room: string, except?: Recipient): Promise<void> {
+    for (const r of [...(this.byUser.get(uid) ?? [])]) {
+      if (r === except || !this.rooms.has(room, r)) continue;
+      await this.exit(room, r, 0);
+      r.left(room);
+    }
+  }
+
   onRoom(room: string, envelope: Envelope): void {
     this.rooms.deliver(room, envelope);
   }
 
   onNode(message: NodeMessage): void {
-    this.local.get(message.to)?.send(message.json);
+    switch (message.kind) {
+      case "conn":
+        this.local.get(message.to)?.send(message.json);
+        return;
+      case "user":
+        this.deliverToUser(message.uid, message.json, message.unlessIn);
+        return;
+      case "leave":
+        void this.leaveHere(message.uid, message.room).catch((err: unknown) => {
+          this.log.warn({ err, room: message.room }, "could not take a user's connection out of a room");
+        });
+        return;
+      case "renamed":
+        for (const r of this.byUser.get(message.uid) ?? []) r.renamed(message.name);
+        return;
+    }
   }
 
   /** Tells local members the room's mids start over, as an empty, unrecovered history of the new epoch. */
   onHistoryReset(room: string, epoch: string): void {
-    this.rooms.historyReset(room, () => {
-      this.log.warn({ room, epoch }, "a room's history started over");
-      return frames.history({ room, epoch, recovered: false, more: false, ref: undefined }, frames.historyMessages([]));
+    this.log.warn({ room, epoch }, "a room's history started over");
+    const empty = frames.historyMessages([]);
+    const fields = { epoch, recovered: false, more: false, top: 0, read: 0, ref: undefined };
+    // Room names are the same for all; one frame serves them.
+    const forRoom = frames.history({ ...fields, room }, empty);
+    this.rooms.historyReset(room, (member) => {
+      if (!isConversation(room)) return forRoom;
+      return frames.history({ ...fields, with: member.peerIn(room) }, empty);
     });
   }
 
-  onGone(room: string, members: Member[]): void {
-    for (const m of members) {
-      this.publish(room, frames.userLeft(room, m)).catch((err: unknown) => {
-        this.log.warn({ err, room }, "could not announce that a dead node's user left");
-      });
-    }
+  onGone(room: string, people: Member[], count: number): void {
+    for (const who of people) this.batches.left(room, who, count);
   }
 
-  async close(): Promise<void> {
+  async stop(): Promise<void> {
     await this.presence.close();
     await this.broker.close();
   }

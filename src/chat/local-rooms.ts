@@ -1,17 +1,41 @@
 import type { Broker } from "../bus/broker.js";
 import type { Envelope } from "../bus/envelope.js";
 import { MidGate } from "../bus/mid-gate.js";
+import type { Member } from "../presence/presence.js";
 import { RequestError } from "../protocol/errors.js";
+import type { FrameOf } from "../protocol/frames.js";
 import { OutFrame } from "../transport/out-frame.js";
+import * as frames from "./frames.js";
 import type { Meter } from "./meter.js";
 
 /** What the hub needs of a connection. */
-export interface Recipient {
-  readonly id: string;
-  readonly name: string;
+export interface Recipient extends Member {
+  /** 2 for a client that reads coalesced `presence` and the other `proto=2` frames. */
+  readonly proto: 1 | 2;
   /** Writes a frame encoded once for all its recipients. */
   write(frame: OutFrame): void;
   send(json: string): void;
+  /** The hub took it out of a room: its user left the room on another connection. */
+  left(room: string): void;
+  /** Its user took a new name on another connection. */
+  renamed(name: string): void;
+  /** The other user of a conversation it has open (by the conversation's room name). */
+  peerIn(conversation: string): string | undefined;
+}
+
+/** A `presence` frame as the original protocol has it: one `user_join` or `user_left` per person. */
+interface Expanded {
+  /** The connection a frame is about, which is not sent its own arrival. */
+  about: string;
+  frame: OutFrame;
+}
+
+function expand(json: string): Expanded[] {
+  const p = JSON.parse(json) as FrameOf<"presence">;
+  return [
+    ...p.joined.map((who) => ({ about: who.id, frame: new OutFrame(frames.userJoin(p.room, who)) })),
+    ...p.left.map((who) => ({ about: who.id, frame: new OutFrame(frames.userLeft(p.room, who)) })),
+  ];
 }
 
 /** A publication as it waits for a member still being sent the room's history. */
@@ -40,6 +64,11 @@ export class LocalRooms {
 
   get count(): number {
     return this.rooms.size;
+  }
+
+  /** This node's members of a room. */
+  membersOf(room: string): Iterable<Recipient> {
+    return this.rooms.get(room)?.keys() ?? [];
   }
 
   has(room: string, r: Recipient): boolean {
@@ -95,20 +124,31 @@ export class LocalRooms {
     if (!members) return;
     const frame = new OutFrame(envelope.json);
     const delivery: Delivery = { mid: envelope.mid, frame };
+    // Made once per node, and only when a member here wants the original protocol's frames.
+    let expanded: Expanded[] | undefined;
     for (const [member, gate] of members) {
-      if (member.id === envelope.exclude || gate.keep(delivery)) continue;
-      if (gate.admit(delivery)) this.writeTo(member, frame);
+      if (member.id === envelope.exclude) continue;
+      if (envelope.kind === "presence" && member.proto === 1) {
+        expanded ??= expand(envelope.json);
+        for (const one of expanded) if (one.about !== member.id) this.offer(member, gate, { frame: one.frame });
+      } else {
+        this.offer(member, gate, delivery);
+      }
     }
   }
 
+  private offer(member: Recipient, gate: MidGate<Delivery>, delivery: Delivery): void {
+    if (!gate.keep(delivery) && gate.admit(delivery)) this.writeTo(member, delivery.frame);
+  }
+
   /** The room's mids start over: members are told (`frame`) and their gates reset. */
-  historyReset(room: string, frame: () => OutFrame): void {
+  /** `frame` says it to one member: a conversation is named differently to each of its two users. */
+  historyReset(room: string, frame: (member: Recipient) => OutFrame): void {
     const members = this.rooms.get(room);
     if (!members) return;
-    const out = frame();
     for (const [member, gate] of members) {
       gate.last = 0;
-      member.write(out);
+      member.write(frame(member));
     }
   }
 

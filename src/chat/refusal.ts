@@ -1,5 +1,6 @@
 import { BrokerUnavailable } from "../bus/broker.js";
 import { type ErrorCode, RequestError } from "../protocol/errors.js";
+import { UserStoreUnavailable } from "../users/user-store.js";
 
 /** What a client is told about a request that failed, and whether the failure is the server's fault. */
 export interface Refusal {
@@ -11,7 +12,7 @@ export interface Refusal {
 
 export function refusalOf(err: unknown): Refusal {
   if (err instanceof RequestError) return { code: err.code, message: err.message };
-  if (err instanceof BrokerUnavailable) {
+  if (err instanceof BrokerUnavailable || err instanceof UserStoreUnavailable) {
     return { code: "unavailable", message: "the chat cannot reach its other nodes right now; try again" };
   }
   return { code: "internal", message: "the server could not complete this request", fault: err };

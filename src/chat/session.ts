@@ -6,13 +6,14 @@ import { type ConnectOptions, parseRequest, type Ref, salvageRef } from "../prot
 import { DEFAULT_ROOM } from "../protocol/rules.js";
 import { OutFrame } from "../transport/out-frame.js";
 import type { Peer, PeerListener } from "../transport/peer.js";
-import { type ConnectionRefusal, refuseConnection, TokenLease } from "./admission.js";
+import type { UserRecord } from "../users/user-store.js";
+import { type ConnectionRefusal, type Identified, identify, refuseConnection, TokenLease } from "./admission.js";
 import type { ChatContext } from "./context.js";
 import { FloodGuard } from "./flood-guard.js";
 import * as frames from "./frames.js";
 import type { Caller } from "./handlers/caller.js";
 import { dispatch } from "./handlers/index.js";
-import { enterRoom, exitRoom } from "./handlers/rooms.js";
+import { enterRoom, exitRoom, keep } from "./handlers/rooms.js";
 import { refusalOf } from "./refusal.js";
 import { RequestQueue } from "./request-queue.js";
 
@@ -22,14 +23,17 @@ function guestName(): string {
 
 /**
  * One connection's part in the chat: it ties a transport peer to the
- * connection's admission, its rate limit, its queue of requests and the
- * handlers they go to, and leaves its rooms when the peer closes.
+ * connection's admission and identity, its rate limit, its queue of requests
+ * and the handlers they go to, and leaves its rooms when the peer closes.
  */
 export class Session implements Caller, PeerListener {
   readonly id: string;
   name = guestName();
-  uid: string | undefined;
+  uid = "";
+  proto: 1 | 2 = 1;
+  persistent = false;
   readonly rooms = new Set<string>();
+  readonly conversations = new Map<string, string>();
   lease: TokenLease | undefined;
   private readonly queue: RequestQueue;
   private readonly guard: FloodGuard;
@@ -68,9 +72,10 @@ export class Session implements Caller, PeerListener {
    * queue behind the greeting.
    */
   open(options: ConnectOptions): Promise<void> {
+    this.proto = options.proto;
     this.peer.listen(this);
     this.queue.push(async () => {
-      if (!(await this.admit(options.token))) return;
+      if (!(await this.admit(options))) return;
       // The original page's lobby: announced, but answered with nothing that page does not know.
       if (options.lobby) await enterRoom(this, DEFAULT_ROOM, false);
     });
@@ -83,34 +88,46 @@ export class Session implements Caller, PeerListener {
   }
 
   /** False when the connection was refused: then it is never seen by anyone, in no room and on no list. */
-  private async admit(token: string | undefined): Promise<boolean> {
-    const { authenticate } = this.ctx;
-    if (authenticate) {
-      try {
-        if (!token) throw new RequestError("unauthorized", "this chat needs a token: connect with ?token=<JWT>");
-        const identity = await authenticate(token);
-        this.uid = identity.uid;
-        this.name = identity.name;
-        this.lease = new TokenLease(() => {
-          this.log.info({ code: "token_expired" }, "closing a connection whose token expired");
-          this.close(CloseCode.tokenExpired, "Token expired");
-        });
-        this.lease.renew(identity.expiresAt);
-      } catch (err) {
-        const message = err instanceof RequestError ? err.message : "authentication failed";
-        const refusal: ConnectionRefusal = {
-          code: "unauthorized",
-          message,
-          closeCode: CloseCode.unauthorized,
-          closeReason: "Unauthorized",
-        };
-        refuseConnection(this, refusal, this.log, this.ctx.meter);
-        return false;
-      }
+  private async admit(options: ConnectOptions): Promise<boolean> {
+    let who: Identified;
+    try {
+      who = await identify(this.ctx, options);
+    } catch (err) {
+      const refusal: ConnectionRefusal = {
+        code: "unauthorized",
+        message: err instanceof RequestError ? err.message : "authentication failed",
+        closeCode: CloseCode.unauthorized,
+        closeReason: "Unauthorized",
+      };
+      refuseConnection(this, refusal, this.log, this.ctx.meter);
+      return false;
+    }
+    this.uid = who.uid;
+    this.persistent = who.persistent;
+    if (who.name !== undefined) this.name = who.name;
+    if (who.expiresAt !== undefined) {
+      this.lease = new TokenLease(() => {
+        this.log.info({ code: "token_expired" }, "closing a connection whose token expired");
+        this.close(CloseCode.tokenExpired, "Token expired");
+      });
+      this.lease.renew(who.expiresAt);
     }
     if (this.closed) return false;
+    let record: UserRecord | undefined;
+    if (this.persistent) {
+      // Without the store (Redis away) the user is admitted all the same, with nothing restored.
+      record = await this.ctx.users.load(this.uid).catch((err: unknown) => {
+        this.log.warn({ err }, "could not load the user's state");
+        return undefined;
+      });
+      // A guest keeps the name it chose; a token's name is the token's, and others must find it to write to it.
+      if (this.lease === undefined && record?.name !== undefined) this.name = record.name;
+      else await keep(this, this.ctx.users.setName(this.uid, this.name), "keep the user's name");
+    }
     await this.ctx.hub.register(this);
-    this.send(frames.userInfo(this, this.uid));
+    const more =
+      this.proto === 2 ? { guest: who.guestToken, rooms: record?.rooms, conversations: record?.conversations } : {};
+    this.send(frames.userInfo({ id: this.id, uid: this.uid, name: this.name, ...more }));
     return true;
   }
 
@@ -131,6 +148,23 @@ export class Session implements Caller, PeerListener {
 
   pipeline(op: Promise<void>, ref: Ref): Promise<void> | undefined {
     return this.queue.detach(op, ref);
+  }
+
+  left(room: string): void {
+    this.rooms.delete(room);
+    this.send(frames.left(room, undefined));
+  }
+
+  peerIn(conversation: string): string | undefined {
+    for (const [other, room] of this.conversations) if (room === conversation) return other;
+    return undefined;
+  }
+
+  renamed(name: string): void {
+    const previous = this.name;
+    this.name = name;
+    // In a room, the room's `user_renamed` tells it; in none, it is told alone.
+    if (this.rooms.size === 0) this.send(frames.userRenamed(undefined, this, previous));
   }
 
   /** Closes the connection; its departure is announced once the transport reports it closed. */
@@ -186,14 +220,17 @@ export class Session implements Caller, PeerListener {
     this.send(frames.error(refusal.code, refusal.message, ref));
   }
 
+  /** The connection closed: it leaves its rooms, where its user stays for the grace period in case it returns. */
   private async leaveAll(): Promise<void> {
-    await this.ctx.hub.unregister(this).catch((err: unknown) => this.log.warn({ err }, "could not unregister"));
+    const { hub, graceMs } = this.ctx;
+    await hub.unregister(this).catch((err: unknown) => this.log.warn({ err }, "could not unregister"));
     for (const room of [...this.rooms]) {
       try {
-        await exitRoom(this, room);
+        await exitRoom(this, room, graceMs);
       } catch (err) {
         this.log.warn({ err, room }, "could not announce a departure");
       }
     }
+    for (const conversation of this.conversations.values()) await hub.closeConversation(conversation, this);
   }
 }

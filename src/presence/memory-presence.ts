@@ -1,12 +1,31 @@
-import type { Member, Presence } from "./presence.js";
+import type { Entered, Member, Presence, PresenceHandler, UserPage } from "./presence.js";
 
-/** Presence for a lone process: rooms' member lists, and no other node to find connections on. */
+interface InRoom {
+  name: string;
+  /** The connection that stands for the user (the newest). */
+  rep: string;
+  /** The user's connections in the room. */
+  count: number;
+  /** Set while the user's last connection is gone and the grace period runs. */
+  leaving: NodeJS.Timeout | undefined;
+}
+
+interface RoomState {
+  /** connection → user */
+  conns: Map<string, string>;
+  users: Map<string, InRoom>;
+}
+
+/** Presence for a lone process: every connection is this node's, so there is no one to find elsewhere. */
 export class MemoryPresence implements Presence {
-  private readonly rooms = new Map<string, Map<string, Member>>();
+  private handler: PresenceHandler | undefined;
+  private readonly rooms = new Map<string, RoomState>();
 
-  async start(): Promise<void> {}
+  async start(handler: PresenceHandler): Promise<void> {
+    this.handler = handler;
+  }
 
-  // Every connection is this node's own, and the hub knows those: there is nothing to publish or find.
+  // The hub finds this node's connections itself; there are no other nodes.
   async connect(): Promise<void> {}
 
   async disconnect(): Promise<void> {}
@@ -15,27 +34,67 @@ export class MemoryPresence implements Presence {
     return undefined;
   }
 
-  async add(room: string, member: Member): Promise<void> {
-    let members = this.rooms.get(room);
-    if (!members) {
-      members = new Map();
-      this.rooms.set(room, members);
+  async nodesOf(): Promise<string[]> {
+    return [];
+  }
+
+  async enter(room: string, member: Member): Promise<Entered> {
+    let state = this.rooms.get(room);
+    if (!state) {
+      state = { conns: new Map(), users: new Map() };
+      this.rooms.set(room, state);
     }
-    members.set(member.id, { id: member.id, name: member.name });
+    let user = state.users.get(member.uid);
+    const first = user === undefined;
+    if (!user) {
+      user = { name: member.name, rep: member.id, count: 0, leaving: undefined };
+      state.users.set(member.uid, user);
+    }
+    if (!state.conns.has(member.id)) {
+      state.conns.set(member.id, member.uid);
+      user.count++;
+    }
+    user.name = member.name;
+    user.rep = member.id;
+    clearTimeout(user.leaving);
+    user.leaving = undefined;
+    return { first, count: state.users.size };
   }
 
-  async remove(room: string, id: string): Promise<void> {
-    const members = this.rooms.get(room);
-    if (!members) return;
-    members.delete(id);
-    if (members.size === 0) this.rooms.delete(room);
+  async exit(room: string, member: Member, graceMs: number): Promise<void> {
+    const state = this.rooms.get(room);
+    if (!state?.conns.delete(member.id)) return;
+    const user = state.users.get(member.uid);
+    if (!user || --user.count > 0) return;
+    clearTimeout(user.leaving);
+    user.leaving = setTimeout(() => this.gone(room, member.uid), graceMs);
+    user.leaving.unref();
   }
 
-  async list(room: string): Promise<Member[]> {
-    return [...(this.rooms.get(room)?.values() ?? [])];
+  async rename(room: string, member: Member): Promise<void> {
+    const user = this.rooms.get(room)?.users.get(member.uid);
+    if (user) user.name = member.name;
+  }
+
+  async list(room: string, limit: number, after?: string): Promise<UserPage> {
+    const users = [...(this.rooms.get(room)?.users ?? [])];
+    const from = after === undefined ? 0 : Math.max(0, Number.parseInt(after, 10) || 0);
+    const page = users.slice(from, from + limit).map(([uid, u]) => ({ id: u.rep, uid, name: u.name }));
+    const next = from + limit < users.length ? String(from + limit) : undefined;
+    return { users: page, count: users.length, next };
   }
 
   async close(): Promise<void> {
+    for (const state of this.rooms.values()) for (const user of state.users.values()) clearTimeout(user.leaving);
     this.rooms.clear();
+  }
+
+  private gone(room: string, uid: string): void {
+    const state = this.rooms.get(room);
+    const user = state?.users.get(uid);
+    if (!state || !user || user.count > 0) return;
+    state.users.delete(uid);
+    if (state.users.size === 0) this.rooms.delete(room);
+    this.handler?.onGone(room, [{ id: user.rep, uid, name: user.name }], state.users.size);
   }
 }

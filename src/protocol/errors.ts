@@ -6,6 +6,7 @@ export const ERROR_CODES = [
   "too_long",
   "empty",
   "offline",
+  "no_such_user",
   "bad_room",
   "bad_name",
   "not_in_room",

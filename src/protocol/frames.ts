@@ -10,40 +10,61 @@ import { ref } from "./requests.js";
  * definition is a compile error or a failing test.
  */
 
+/** A connection id: the original protocol's `id`, and where its `pm` goes. */
 const id = z.string();
+/** A user id: the same on every connection of one person. */
+const uid = z.string();
 const name = z.string();
 const room = z.string();
-const person = { id, name };
+const mid = z.number().int().positive();
+/** Someone in a room: one of their connections, the person, their name. */
+const person = { id, uid, name };
+export const personSchema = z.object(person);
+
+const messageFields = { room, message: z.string(), ...person, ts: z.number() };
 
 /** A room message as it is stored and replayed: numbered. */
-export const storedMessage = z.object({
-  action: z.literal("message"),
-  mid: z.number().int().positive(),
-  room,
-  message: z.string(),
-  id,
-  name,
-  ts: z.number(),
-});
+export const storedMessage = z.object({ action: z.literal("message"), mid, ...messageFields });
 
 /** A message that only the sender's node got while the other nodes were out of reach: no mid, not stored. */
-export const localMessage = z.object({
-  action: z.literal("message"),
-  room,
-  message: z.string(),
-  id,
-  name,
-  ts: z.number(),
-  local: z.literal(true),
-});
+export const localMessage = z.object({ action: z.literal("message"), ...messageFields, local: z.literal(true) });
+
+/**
+ * A direct message, the same bytes for both members of the conversation:
+ * `uid` wrote it, `to` is the other member (each member's peer is whichever
+ * of the two is not itself).
+ */
+const dmFields = { ...person, to: uid, message: z.string(), ts: z.number() };
+export const storedDm = z.object({ action: z.literal("dm"), mid, ...dmFields });
+export const localDm = z.object({ action: z.literal("dm"), ...dmFields, local: z.literal(true) });
 
 /** The original page reads the target's name as `user` in some places and `name` in others. */
 const pmTarget = z.object({ id, name, user: name });
 
+/** Where a per-user frame points: a room, or the conversation with `with`. */
+const place = { room: room.optional(), with: uid.optional() };
+
 export const serverFrames = {
-  user_info: z.object({ action: z.literal("user_info"), ...person, uid: z.string().optional() }),
+  user_info: z.object({
+    action: z.literal("user_info"),
+    ...person,
+    /** To a `proto=2` guest: the token that makes it the same user next time (`?guest=`). */
+    guest: z.string().optional(),
+    /** To `proto=2`: the rooms this user is in, to join again. */
+    rooms: z.array(room).optional(),
+    /** To `proto=2`: this user's conversations, most recent first. */
+    conversations: z.array(z.object({ uid, name })).optional(),
+  }),
   user_join: z.object({ action: z.literal("user_join"), ...person, room }),
   user_left: z.object({ action: z.literal("user_left"), ...person, room }),
+  /** To `proto=2`: who arrived and left in one step, and how many are there now. */
+  presence: z.object({
+    action: z.literal("presence"),
+    room,
+    joined: z.array(personSchema),
+    left: z.array(personSchema),
+    count: z.number().int().nonnegative(),
+  }),
   user_renamed: z.object({
     action: z.literal("user_renamed"),
     ...person,
@@ -52,33 +73,57 @@ export const serverFrames = {
     room: room.optional(),
   }),
   message: z.union([storedMessage, localMessage]),
-  pm: z.object({ action: z.literal("pm"), target: pmTarget, message: z.string(), ...person, ts: z.number() }),
+  dm: z.union([storedDm, localDm]),
+  pm: z.object({ action: z.literal("pm"), target: pmTarget, message: z.string(), id, name, ts: z.number() }),
   pm_sent: z.object({
     action: z.literal("pm_sent"),
     target: pmTarget,
     message: z.string(),
-    ...person,
+    id,
+    name,
     ts: z.number(),
     ref,
   }),
   history: z.object({
     action: z.literal("history"),
-    room,
+    ...place,
     epoch: z.string(),
-    messages: z.array(storedMessage),
+    messages: z.array(z.union([storedMessage, storedDm])),
     more: z.boolean(),
     recovered: z.boolean().optional(),
+    /** The newest mid the room or conversation has (0 for none). */
+    top: z.number().int().nonnegative(),
+    /** The newest mid this user has read there, in this epoch (0 for none). */
+    read: z.number().int().nonnegative(),
     ref,
   }),
-  users: z.object({ action: z.literal("users"), room, users: z.array(z.object(person)), ref }),
-  typing: z.object({ action: z.literal("typing"), room, ...person }),
+  users: z.object({
+    action: z.literal("users"),
+    room,
+    users: z.array(personSchema),
+    /** Everyone in the room, on every node; a big room's `users` is one page of them. */
+    count: z.number().int().nonnegative(),
+    /** Set when more pages follow: send `users` with `after` set to it. */
+    next: z.string().optional(),
+    ref,
+  }),
+  typing: z.union([
+    z.object({ action: z.literal("typing"), room, ...person }),
+    z.object({ action: z.literal("typing"), to: uid, ...person }),
+  ]),
   left: z.object({ action: z.literal("left"), room, ref }),
+  /** To `proto=2`: this user joined a room on another connection. */
+  joined: z.object({ action: z.literal("joined"), room }),
+  /** To `proto=2`: a direct message came in a conversation this connection has not joined. */
+  conversation: z.object({ action: z.literal("conversation"), with: z.object({ uid, name }) }),
+  /** To `proto=2`: this user has read up to `mid` (in `epoch`), on some connection. */
+  read: z.object({ action: z.literal("read"), ...place, mid: z.number().int().nonnegative(), epoch: z.string() }),
   ack: z.object({
     action: z.literal("ack"),
-    of: z.enum(["message", "nick", "auth"]),
+    of: z.enum(["message", "dm", "nick", "auth", "read"]),
     ref: z.union([z.string().max(64), z.number()]),
-    room: room.optional(),
-    mid: z.number().int().positive().optional(),
+    ...place,
+    mid: mid.optional(),
   }),
   error: z.object({ action: z.literal("error"), code: z.enum(ERROR_CODES), message: z.string(), ref }),
 } as const;
@@ -87,3 +132,5 @@ export type ServerAction = keyof typeof serverFrames;
 export type FrameOf<A extends ServerAction> = z.output<(typeof serverFrames)[A]>;
 export type ServerFrame = { [A in ServerAction]: FrameOf<A> }[ServerAction];
 export type StoredMessage = z.output<typeof storedMessage>;
+export type StoredDm = z.output<typeof storedDm>;
+export type Person = z.output<typeof personSchema>;

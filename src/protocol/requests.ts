@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { RequestError } from "./errors.js";
 
-/** Echoed on every reply to the request that carried it; on a `message`, also its idempotency key. */
+/** Echoed on every reply to the request that carried it; on a `message` or `dm`, also its idempotency key. */
 export const ref = z.union([z.string().max(64), z.number().finite()]).optional();
 export type Ref = z.output<typeof ref>;
 
@@ -11,6 +11,13 @@ export const HISTORY_PAGE_MAX = 100;
 const roomName = z.string();
 const text = z.string();
 const mid = z.number().int().nonnegative();
+const epoch = z.string().max(64);
+/** A user id: a token's `sub`, or a guest id the server made. */
+export const userId = z.string().min(1).max(128);
+
+/** `room` names a room, `with` the other user of a conversation; never both. */
+const oneOf = (r: { room?: string; with?: string }) => r.room === undefined || r.with === undefined;
+const ONE_OF = { message: "give 'room' or 'with', not both" };
 
 /**
  * What a client may send, one schema per action (docs/protocol.md#what-a-client-sends).
@@ -19,6 +26,7 @@ const mid = z.number().int().nonnegative();
  */
 export const requestSchemas = {
   message: z.object({ action: z.literal("message"), message: text, room: roomName.optional(), ref }),
+  dm: z.object({ action: z.literal("dm"), to: userId, message: text, ref }),
   pm: z.object({
     action: z.literal("pm"),
     // The original page adds the target's `name` or `user`: dropped, routing is by id alone.
@@ -26,25 +34,49 @@ export const requestSchemas = {
     message: text,
     ref,
   }),
-  join: z.object({
-    action: z.literal("join"),
-    room: roomName,
-    since: mid.optional(),
-    epoch: z.string().max(64).optional(),
-    ref,
-  }),
+  join: z
+    .object({
+      action: z.literal("join"),
+      room: roomName.optional(),
+      with: userId.optional(),
+      since: mid.optional(),
+      epoch: epoch.optional(),
+      ref,
+    })
+    .refine((r) => (r.room === undefined) !== (r.with === undefined), { message: "give 'room' or 'with'" }),
   leave: z.object({ action: z.literal("leave"), room: roomName, ref }),
   nick: z.object({ action: z.literal("nick"), name: z.string(), ref }),
-  typing: z.object({ action: z.literal("typing"), room: roomName.optional(), ref }),
-  users: z.object({ action: z.literal("users"), room: roomName.optional(), ref }),
-  history: z.object({
-    action: z.literal("history"),
+  typing: z
+    .object({ action: z.literal("typing"), room: roomName.optional(), with: userId.optional(), ref })
+    .refine(oneOf, ONE_OF),
+  users: z.object({
+    action: z.literal("users"),
     room: roomName.optional(),
-    // mid 1 is the first: nothing is older than it.
-    before: z.number().int().min(1).optional(),
-    limit: z.number().int().min(1).max(HISTORY_PAGE_MAX).optional(),
+    // The `next` of the page before, for the rooms too big to list at once.
+    after: z.string().max(64).optional(),
     ref,
   }),
+  history: z
+    .object({
+      action: z.literal("history"),
+      room: roomName.optional(),
+      with: userId.optional(),
+      // mid 1 is the first: nothing is older than it.
+      before: z.number().int().min(1).optional(),
+      limit: z.number().int().min(1).max(HISTORY_PAGE_MAX).optional(),
+      ref,
+    })
+    .refine(oneOf, ONE_OF),
+  read: z
+    .object({
+      action: z.literal("read"),
+      room: roomName.optional(),
+      with: userId.optional(),
+      mid,
+      epoch,
+      ref,
+    })
+    .refine(oneOf, ONE_OF),
   auth: z.object({ action: z.literal("auth"), token: z.string().min(1).max(8192), ref }),
 } as const;
 
@@ -100,11 +132,24 @@ export function salvageRef(raw: string): Ref {
 export interface ConnectOptions {
   /** `?token=`: the JWT a server with AUTH_SECRET admits the connection by. */
   token: string | undefined;
+  /** `?guest=`: the guest token the server gave this client before, to be the same user again. */
+  guest: string | undefined;
   /** False for `?lobby=0`: the client joins its rooms itself. */
   lobby: boolean;
+  /**
+   * `?proto=2`: the client understands what the original page does not
+   * (coalesced `presence`, conversations, read state, `joined`); without it a
+   * connection gets the original protocol's frames, and is a new guest each time.
+   */
+  proto: 1 | 2;
 }
 
 export function parseConnectQuery(query: string): ConnectOptions {
   const params = new URLSearchParams(query);
-  return { token: params.get("token") ?? undefined, lobby: params.get("lobby") !== "0" };
+  return {
+    token: params.get("token") ?? undefined,
+    guest: params.get("guest") ?? undefined,
+    lobby: params.get("lobby") !== "0",
+    proto: params.get("proto") === "2" ? 2 : 1,
+  };
 }

@@ -36,8 +36,62 @@ export class RedisKeys {
     return `${this.tag(room)}:sent:${key}`;
   }
 
-  roomMembers(room: string): string {
-    return `${this.tag(room)}:members`;
+  /** Presence: a room's connections here and on every node (connection id → user id). */
+  roomConnections(room: string): string {
+    return `${this.tag(room)}:conns`;
+  }
+
+  /** Presence: the users in a room (user id → name), those in their grace period included. */
+  roomUsers(room: string): string {
+    return `${this.tag(room)}:users`;
+  }
+
+  /** Presence: how many connections each user has in a room (user id → count). */
+  roomCounts(room: string): string {
+    return `${this.tag(room)}:counts`;
+  }
+
+  /** Presence: one connection of each user in a room, for the original protocol's `id` (user id → connection id). */
+  roomReps(room: string): string {
+    return `${this.tag(room)}:reps`;
+  }
+
+  /** Presence: users whose last connection left a room, scored by when the room is to hear it ("room\nuid"). */
+  leaving(): string {
+    return `${this.prefix}:leaving`;
+  }
+
+  private userTag(uid: string): string {
+    return `${this.prefix}:{${this.prefix}:user:${uid}}`;
+  }
+
+  /** A user's connections on every node (connection id → node id). */
+  userConnections(uid: string): string {
+    return `${this.userTag(uid)}:conns`;
+  }
+
+  userName(uid: string): string {
+    return `${this.userTag(uid)}:name`;
+  }
+
+  /** The rooms a user is in, whichever connection joined them. */
+  userRooms(uid: string): string {
+    return `${this.userTag(uid)}:rooms`;
+  }
+
+  /** The users a user has conversations with, scored by the last message's time. */
+  userConversations(uid: string): string {
+    return `${this.userTag(uid)}:convs`;
+  }
+
+  /** What a user has read: room or conversation → "epoch:mid". */
+  userRead(uid: string): string {
+    return `${this.userTag(uid)}:read`;
+  }
+
+  /** The secret guest identities are signed with, when GUEST_SECRET does not give one. */
+  guestSecret(): string {
+    return `${this.prefix}:guest-secret`;
   }
 
   /** Tagged like a room's names, so in a Cluster it is a sharded channel of its own. */
@@ -50,7 +104,7 @@ export class RedisKeys {
     return `${this.prefix}:nodes`;
   }
 
-  /** A node's connections (connection id → name), so that other nodes can find them. */
+  /** A node's connections (connection id → "uid\tname"), so that other nodes can find them. */
   nodeConnections(nodeId: string): string {
     return `${this.prefix}:node:${nodeId}:conns`;
   }

@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
+import { defineScripts } from "./scripts.js";
 
 export interface HostPort {
   host: string;
@@ -64,7 +65,7 @@ function connect(target: RedisTarget, role: "pub" | "sub"): RedisClient {
 
 /**
  * The process's two connections to Redis, as the tutorial had them: one to
- * publish and run commands, one to subscribe (in a Cluster, one of each per
+ * publish and run commands (the scripts of ./lua defined on it), one to subscribe (in a Cluster, one of each per
  * shard). Emits `down` once per outage and `up` when both are back.
  */
 export class RedisLink extends EventEmitter<{ up: []; down: [] }> {
@@ -82,6 +83,7 @@ export class RedisLink extends EventEmitter<{ up: []; down: [] }> {
     this.sharded = options.target.kind === "cluster";
     this.pub = connect(options.target, "pub");
     this.sub = connect(options.target, "sub");
+    defineScripts(this.pub);
     for (const client of [this.pub, this.sub]) {
       // ioredis reports each failed reconnect; the outage is logged once, in markDown.
       client.on("error", () => undefined);

@@ -3,7 +3,7 @@ import type { Result } from "ioredis";
 import type { RedisClient } from "./redis-link.js";
 
 /**
- * The room scripts, read once from ./lua (copied next to the build by
+ * The scripts (rooms, presence, read marks), read once from ./lua (copied next to the build by
  * `npm run build:server`) and defined on a client as ioredis custom commands:
  * ioredis sends EVALSHA and falls back to EVAL, on every shard of a Cluster.
  */
@@ -14,6 +14,10 @@ const SCRIPTS = {
   chatStoreAndPublish: { numberOfKeys: 4, lua: roomEpoch + read("store-and-publish.lua") },
   chatReadHistory: { numberOfKeys: 4, lua: roomEpoch + read("read-history.lua") },
   chatPublishReplicated: { numberOfKeys: 1, lua: read("publish-replicated.lua") },
+  chatPresenceEnter: { numberOfKeys: 4, lua: read("presence-enter.lua") },
+  chatPresenceExit: { numberOfKeys: 2, lua: read("presence-exit.lua") },
+  chatPresenceGone: { numberOfKeys: 3, lua: read("presence-gone.lua") },
+  chatMarkRead: { numberOfKeys: 1, lua: read("mark-read.lua") },
 } as const;
 
 /** A stream entry as XRANGE returns it: id, then field, value, field, value. */
@@ -26,9 +30,14 @@ declare module "ioredis" {
     chatStoreAndPublish(...args: Arg[]): Result<[mid: number, payload: string], Context>;
     chatReadHistory(...args: Arg[]): Result<[top: number, epoch: string, entries: StreamEntry[]], Context>;
     chatPublishReplicated(...args: Arg[]): Result<number, Context>;
+    chatPresenceEnter(...args: Arg[]): Result<[isNew: number, users: number], Context>;
+    chatPresenceExit(...args: Arg[]): Result<number, Context>;
+    chatPresenceGone(...args: Arg[]): Result<[name: string, rep: string, users: number] | [], Context>;
+    chatMarkRead(...args: Arg[]): Result<number, Context>;
   }
 }
 
-export function defineRoomScripts(client: RedisClient): void {
+/** Defines every script on a client; defining them again is harmless. */
+export function defineScripts(client: RedisClient): void {
   for (const [name, definition] of Object.entries(SCRIPTS)) client.defineCommand(name, definition);
 }

@@ -3,14 +3,22 @@ import { type ClientOptions, type Frame, SockClient } from "./sockjs-client.js";
 /** A connected chat user: the client plus its own id and name from `user_info`. */
 export interface User {
   client: SockClient;
+  /** The connection. */
   id: string;
+  /** The person: the same on each of their connections. */
+  uid: string;
   name: string;
+  /** The guest token a `proto=2` guest was given, to come back as the same user. */
+  guest: string | undefined;
+  /** What `user_info` said. */
+  info: Frame;
 }
 
 export async function connectUser(base: string, options: ClientOptions = {}): Promise<User> {
   const client = await SockClient.connect(base, options);
   const info = await client.action("user_info");
-  return { client, id: String(info.id), name: String(info.name) };
+  const guest = typeof info.guest === "string" ? info.guest : undefined;
+  return { client, id: String(info.id), uid: String(info.uid), name: String(info.name), guest, info };
 }
 
 /**

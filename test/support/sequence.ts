@@ -1,20 +1,27 @@
 import { expect } from "vitest";
-import { joinedUser, type User } from "./chat.js";
+import { connectUser, joinedUser, type User } from "./chat.js";
 import type { NodeProcess } from "./processes.js";
 import type { Scope } from "./scope.js";
 import { seededRandom, testSeed } from "./seed.js";
 import { type Frame, SockClient } from "./sockjs-client.js";
 
+/** What a fault test's numbers travel through: a room, or direct messages from one user. */
+export type Feed = { room: string } | { dmFrom: () => string };
+
 /**
  * A subscriber that behaves as a resuming client must: it remembers the last
- * mid and epoch of its room, and after every reconnect joins again with
- * `since`. It records exactly what the server sent it, without deduplicating,
- * so a test sees any gap or duplicate the server let through.
+ * mid and epoch of its room (or of its conversation with the publisher), and
+ * after every reconnect joins again with `since`. It records exactly what the
+ * server sent it, without deduplicating, so a test sees any gap or duplicate
+ * the server let through.
  */
 export class ResumingSubscriber {
   readonly numbers: number[] = [];
   readonly problems: string[] = [];
   reconnects = 0;
+  /** The user, once connected; a direct-message subscriber comes back as the same one. */
+  uid = "";
+  private guest: string | undefined;
   private lastMid = 0;
   private epoch: string | undefined;
   private client: SockClient | undefined;
@@ -22,7 +29,7 @@ export class ResumingSubscriber {
 
   constructor(
     readonly name: string,
-    private readonly room: string,
+    private readonly feed: Feed,
     private readonly pickNode: () => string,
   ) {}
 
@@ -30,15 +37,25 @@ export class ResumingSubscriber {
     return this.client !== undefined && this.client.closed === undefined;
   }
 
+  private get query(): string {
+    if ("room" in this.feed) return "lobby=0";
+    return `proto=2&lobby=0${this.guest ? `&guest=${encodeURIComponent(this.guest)}` : ""}`;
+  }
+
   async connect(): Promise<void> {
     for (;;) {
       if (this.stopped) return;
       try {
-        const client = await SockClient.connect(this.pickNode(), { query: "lobby=0" });
+        const client = await SockClient.connect(this.pickNode(), { query: this.query });
         this.client = client;
+        const info = await client.action("user_info");
+        this.uid = String(info.uid);
+        this.guest ??= typeof info.guest === "string" ? info.guest : undefined;
         client.onFrame((f) => this.onFrame(client, f));
+        for (const f of client.frames) this.onFrame(client, f);
         const ref = `resume-${this.reconnects}-${Math.random()}`;
-        await client.send({ action: "join", room: this.room, since: this.lastMid, epoch: this.epoch, ref });
+        const where = "room" in this.feed ? { room: this.feed.room } : { with: this.feed.dmFrom() };
+        await client.send({ action: "join", ...where, since: this.lastMid, epoch: this.epoch, ref });
         const reply = await client.next(
           (f) => f.ref === ref && (f.action === "history" || f.action === "error"),
           10000,
@@ -61,11 +78,19 @@ export class ResumingSubscriber {
 
   private onFrame(client: SockClient, f: Frame): void {
     if (client !== this.client) return;
-    if (f.action === "history" && f.room === this.room) {
+    const feed = this.feed;
+    const ours =
+      "room" in feed
+        ? f.room === feed.room
+        : f.action === "history"
+          ? f.with === feed.dmFrom()
+          : f.uid === feed.dmFrom() && f.to === this.uid;
+    if (!ours) return;
+    if (f.action === "history") {
       if (f.recovered !== true && this.lastMid > 0) this.problems.push(`not recovered after mid ${this.lastMid}`);
       this.epoch = String(f.epoch);
       for (const m of f.messages as Frame[]) this.take(m);
-    } else if (f.action === "message" && f.room === this.room && f.mid !== undefined) {
+    } else if (f.action === ("room" in feed ? "message" : "dm") && f.mid !== undefined) {
       this.take(f);
     }
   }
@@ -101,8 +126,9 @@ export class ResumingSubscriber {
 }
 
 /**
- * Sends 1, 2, 3… at a steady rate. A number the server refused (Redis away)
- * is sent again after a pause; one that was acknowledged is never resent.
+ * Sends 1, 2, 3… at a steady rate, to a room or as direct messages to each
+ * of `to`. A number the server refused (Redis away) is sent again after a
+ * pause, under the same ref; one that was acknowledged is never resent.
  */
 export class SequencePublisher {
   sent = 0;
@@ -110,14 +136,22 @@ export class SequencePublisher {
   private user: User | undefined;
 
   constructor(
-    private readonly room: string,
+    private readonly target: { room: string } | { to: () => string[] },
     private readonly url: () => string,
   ) {}
 
+  get uid(): string {
+    return this.user?.uid ?? "";
+  }
+
   async start(): Promise<void> {
+    if (!("room" in this.target)) {
+      this.user = await connectUser(this.url(), { query: "proto=2&lobby=0" });
+      return;
+    }
     this.user = await joinedUser(this.url());
     const ref = "pub-join";
-    await this.user.client.send({ action: "join", room: this.room, ref });
+    await this.user.client.send({ action: "join", room: this.target.room, ref });
     await this.user.client.action("users", (f) => f.ref === ref);
   }
 
@@ -127,17 +161,27 @@ export class SequencePublisher {
     const gap = 1000 / perSecond;
     while (Date.now() < end) {
       const n = this.sent + 1;
-      // The same ref on every attempt: a number the server stored but could not acknowledge is not stored twice.
-      const ref = `n-${n}`;
-      const client = this.user!.client;
-      // Only a reply to this attempt: an earlier attempt's error carries the same ref.
-      const replied = client.waitNew((f) => f.ref === ref && (f.action === "ack" || f.action === "error"), 10000);
-      await client.send({ action: "message", room: this.room, message: String(n), ref });
-      const reply = await replied;
-      if (reply.action === "ack") this.sent = n;
-      else if (reply.code === "unavailable") this.refusals++;
-      else throw new Error(`the server refused message ${n}: ${JSON.stringify(reply)}`);
-      await new Promise((r) => setTimeout(r, reply.action === "ack" ? gap : 250));
+      const sends =
+        "room" in this.target
+          ? [{ action: "message", room: this.target.room }]
+          : this.target.to().map((to) => ({ action: "dm", to }));
+      let refused = false;
+      for (const [i, send] of sends.entries()) {
+        // The same ref on every attempt: a number the server stored but could not acknowledge is not stored twice.
+        const ref = `n-${n}-${i}`;
+        const client = this.user!.client;
+        // Only a reply to this attempt: an earlier attempt's error carries the same ref.
+        const replied = client.waitNew((f) => f.ref === ref && (f.action === "ack" || f.action === "error"), 10000);
+        await client.send({ ...send, message: String(n), ref });
+        const reply = await replied;
+        if (reply.action === "ack") continue;
+        if (reply.code !== "unavailable") throw new Error(`the server refused message ${n}: ${JSON.stringify(reply)}`);
+        refused = true;
+        this.refusals++;
+        break;
+      }
+      if (!refused) this.sent = n;
+      await new Promise((r) => setTimeout(r, refused ? 250 : gap));
     }
     return this.sent;
   }
@@ -157,9 +201,19 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const chaos = seededRandom(testSeed("connection cuts"));
 const between = (lo: number, hi: number) => lo + chaos() * (hi - lo);
 
+export interface Survived {
+  sent: number;
+  refusals: number;
+  reconnects: number;
+  /** The direct messages' publisher: numbers sent to each recipient, and refusals. */
+  dms: { sent: number; refusals: number };
+}
+
 /**
- * Runs the publisher while `chaos` does its worst, then checks every subscriber got 1..N once, in order.
- * Resolves with what the publisher saw, so that a test can check its fault really hit the traffic.
+ * Runs a room's publisher and a direct-message publisher while `chaos` does
+ * its worst, then checks every subscriber got 1..N once, in order. Resolves
+ * with what the publishers saw, so that a test can check its fault really hit
+ * the traffic.
  */
 export async function sequenceSurvives(
   label: string,
@@ -167,15 +221,30 @@ export async function sequenceSurvives(
   durationMs: number,
   scope: Scope,
   chaos: (subscribers: ResumingSubscriber[], until: number) => Promise<void>,
-): Promise<{ sent: number; refusals: number; reconnects: number }> {
+): Promise<Survived> {
   const room = `fault-${label.replace(/\W/g, "").toLowerCase()}`;
-  const subscribers = Array.from({ length: 5 }, (_, i) => new ResumingSubscriber(`sub${i}`, room, cluster.pick));
+  // The publishers stay on node B, which is never killed: they must not lose their own unacknowledged sends.
+  const onB = () => cluster.nodes[1]!.proc.url;
+  const dmPublisher: SequencePublisher = new SequencePublisher(
+    { to: (): string[] => dmSubscribers.map((s) => s.uid) },
+    onB,
+  );
+  scope.defer(() => dmPublisher.close());
+  await dmPublisher.start();
+  const roomSubscribers = Array.from(
+    { length: 5 },
+    (_, i) => new ResumingSubscriber(`sub${i}`, { room }, cluster.pick),
+  );
+  const dmSubscribers: ResumingSubscriber[] = Array.from(
+    { length: 3 },
+    (_, i) => new ResumingSubscriber(`dm${i}`, { dmFrom: (): string => dmPublisher.uid }, cluster.pick),
+  );
+  const subscribers = [...roomSubscribers, ...dmSubscribers];
   scope.defer(() => {
     for (const s of subscribers) s.stop();
   });
   await Promise.all(subscribers.map((s) => s.connect()));
-  // The publisher stays on node B, which is never killed: it must not lose its own unacknowledged sends.
-  const publisher = new SequencePublisher(room, () => cluster.nodes[1]!.proc.url);
+  const publisher = new SequencePublisher({ room }, onB);
   scope.defer(() => publisher.close());
   await publisher.start();
 
@@ -183,27 +252,44 @@ export async function sequenceSurvives(
   const watchdog = setInterval(() => {
     for (const s of subscribers) void s.ensureConnected();
   }, 100);
-  const [sent] = await Promise.all([publisher.run(durationMs, 50), chaos(subscribers, until)]);
+  const [sent, dmsSent] = await Promise.all([
+    publisher.run(durationMs, 50),
+    dmPublisher.run(durationMs, 20),
+    chaos(subscribers, until),
+  ]);
   const deadline = Date.now() + 20000;
-  while (Date.now() < deadline && subscribers.some((s) => s.numbers.length < sent)) await sleep(100);
+  const behind = () =>
+    roomSubscribers.some((s) => s.numbers.length < sent) || dmSubscribers.some((s) => s.numbers.length < dmsSent);
+  while (Date.now() < deadline && behind()) await sleep(100);
   clearInterval(watchdog);
 
-  const expected = Array.from({ length: sent }, (_, i) => i + 1);
   console.log(`${label}: published ${sent} (refused and resent: ${publisher.refusals})`);
-  for (const s of subscribers) {
-    const unique = new Set(s.numbers).size;
-    console.log(
-      `  ${s.name}: received ${s.numbers.length}, distinct ${unique}, lost ${sent - unique}, ` +
-        `duplicated ${s.numbers.length - unique}, reconnects ${s.reconnects}`,
-    );
-  }
-  for (const s of subscribers) {
-    expect(s.problems, s.name).toEqual([]);
-    expect(s.numbers, s.name).toEqual(expected);
+  console.log(`${label}: sent ${dmsSent} direct messages to each of 3 (refused and resent: ${dmPublisher.refusals})`);
+  for (const [group, count] of [
+    [roomSubscribers, sent],
+    [dmSubscribers, dmsSent],
+  ] as const) {
+    for (const s of group) {
+      const unique = new Set(s.numbers).size;
+      console.log(
+        `  ${s.name}: received ${s.numbers.length}, distinct ${unique}, lost ${count - unique}, ` +
+          `duplicated ${s.numbers.length - unique}, reconnects ${s.reconnects}`,
+      );
+    }
+    for (const s of group) {
+      expect(s.problems, s.name).toEqual([]);
+      expect(s.numbers, s.name).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+    }
   }
   // Enough traffic that the faults above fell in the middle of it.
   expect(sent).toBeGreaterThan(100);
-  return { sent, refusals: publisher.refusals, reconnects: subscribers.reduce((n, s) => n + s.reconnects, 0) };
+  expect(dmsSent).toBeGreaterThan(40);
+  return {
+    sent,
+    refusals: publisher.refusals,
+    reconnects: subscribers.reduce((n, s) => n + s.reconnects, 0),
+    dms: { sent: dmsSent, refusals: dmPublisher.refusals },
+  };
 }
 
 /** Cuts random subscribers' connections at random moments until `until`. */

@@ -9,10 +9,15 @@ import type { Recipient } from "../local-rooms.js";
 /** What a request handler may use of the connection that sent the request (a Session). */
 export interface Caller extends Recipient {
   name: string;
-  /** The user id a token vouched for; undefined for a guest. */
-  readonly uid: string | undefined;
+  /**
+   * Whether its user is kept between connections (a token, or a `proto=2`
+   * guest): only those have rooms that follow them, conversations and read state.
+   */
+  readonly persistent: boolean;
   /** The rooms the connection is in. */
   readonly rooms: Set<string>;
+  /** The conversations the connection has open: the other user → the conversation's room. */
+  readonly conversations: Map<string, string>;
   readonly ctx: ChatContext;
   /** Set while a token admitted the connection. */
   readonly lease: TokenLease | undefined;
@@ -37,4 +42,23 @@ export function memberRoom(caller: Caller, raw: string | undefined): string {
   const room = checkRoom(raw ?? DEFAULT_ROOM, caller.ctx.limits);
   if (!caller.rooms.has(room)) throw new RequestError("not_in_room", `you are not in room '${room}'`);
   return room;
+}
+
+/** The conversation with `other`, which the caller must have open (`join {with}`). */
+export function openConversation(caller: Caller, other: string): string {
+  const conversation = caller.conversations.get(other);
+  if (conversation === undefined) {
+    throw new RequestError("not_in_room", "open the conversation first: join with 'with'");
+  }
+  return conversation;
+}
+
+/** Conversations and read state are kept for users who can come back as themselves. */
+export function requirePersistent(caller: Caller): void {
+  if (!caller.persistent) {
+    throw new RequestError(
+      "forbidden",
+      "direct messages and read state need a lasting identity: connect with ?proto=2 (or a token)",
+    );
+  }
 }

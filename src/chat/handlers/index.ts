@@ -1,13 +1,26 @@
 import type { Action, Request } from "../../protocol/requests.js";
 import { auth } from "./auth.js";
 import type { Caller, Handler } from "./caller.js";
-import { pm } from "./direct.js";
+import { dm, pm } from "./direct.js";
 import { history, message } from "./messages.js";
 import { nick, typing, users } from "./people.js";
+import { read } from "./read-state.js";
 import { join, leave } from "./rooms.js";
 
 /** One handler per action: an action of the protocol without one does not compile. */
-const handlers: { [A in Action]: Handler<A> } = { message, history, join, leave, nick, typing, users, pm, auth };
+const handlers: { [A in Action]: Handler<A> } = {
+  message,
+  dm,
+  history,
+  join,
+  leave,
+  nick,
+  typing,
+  users,
+  pm,
+  read,
+  auth,
+};
 
 export function dispatch(caller: Caller, request: Request): Promise<void> | undefined {
   // The table pairs each action with its handler; TypeScript cannot follow that through a union.

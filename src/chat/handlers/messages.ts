@@ -1,7 +1,7 @@
 import { HISTORY_PAGE_MAX } from "../../protocol/requests.js";
 import { checkText } from "../../protocol/rules.js";
 import * as frames from "../frames.js";
-import { type Handler, memberRoom } from "./caller.js";
+import { type Handler, memberRoom, openConversation } from "./caller.js";
 
 /**
  * `message`: stores and publishes it, and lets the next request start at
@@ -23,12 +23,21 @@ export const message: Handler<"message"> = (caller, req) => {
   return caller.pipeline(sent, req.ref);
 };
 
-/** `history`: a page of stored messages, older than `before` (the newest without it). */
+/** `history`: a page of a room's or an open conversation's stored messages, older than `before`. */
 export const history: Handler<"history"> = async (caller, req) => {
   const { hub, historySize, pages } = caller.ctx;
-  const room = memberRoom(caller, req.room);
+  const room = req.with === undefined ? memberRoom(caller, req.room) : openConversation(caller, req.with);
   const query = { before: req.before, limit: req.limit ?? Math.min(historySize, HISTORY_PAGE_MAX) };
   const page = await hub.history(room, query);
-  const fields = { room, epoch: page.epoch, ref: req.ref, more: !page.complete };
+  const fields = {
+    room: req.with === undefined ? room : undefined,
+    with: req.with,
+    epoch: page.epoch,
+    ref: req.ref,
+    more: !page.complete,
+    top: page.top,
+    // Scroll-back does not move what was read; the join said where that is.
+    read: 0,
+  };
   caller.sendHistory(frames.history(fields, pages.messagesOf(room, query, page)));
 };

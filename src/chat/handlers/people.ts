@@ -1,16 +1,20 @@
 import { RequestError } from "../../protocol/errors.js";
 import { checkName, foldName } from "../../protocol/rules.js";
 import * as frames from "../frames.js";
-import { type Caller, type Handler, memberRoom } from "./caller.js";
+import { type Caller, type Handler, memberRoom, openConversation } from "./caller.js";
+import { keep, USERS_PAGE } from "./rooms.js";
 
-/** `nick`: a guest's new name, unless someone in one of its rooms already has it. */
+/** Members a `nick` compares its name with, per room. */
+const NAME_CHECK_LIMIT = 1000;
+
+/** `nick`: a guest's new name, on every connection, unless someone else in one of its rooms has it. */
 export const nick: Handler<"nick"> = async (caller, req) => {
-  if (caller.uid !== undefined) throw new RequestError("forbidden", "your name comes from your token");
+  if (caller.lease !== undefined) throw new RequestError("forbidden", "your name comes from your token");
   const name = checkName(req.name, caller.ctx.limits);
   const folded = foldName(name);
   for (const room of caller.rooms) {
-    const members = await caller.ctx.hub.members(room);
-    if (members.some((m) => m.id !== caller.id && foldName(m.name) === folded)) {
+    const { users } = await caller.ctx.hub.members(room, NAME_CHECK_LIMIT);
+    if (users.some((m) => m.uid !== caller.uid && foldName(m.name) === folded)) {
       throw new RequestError("name_taken", `someone in '${room}' is already called that`);
     }
   }
@@ -18,20 +22,29 @@ export const nick: Handler<"nick"> = async (caller, req) => {
   if (req.ref !== undefined) caller.send(frames.ack({ of: "nick", ref: req.ref }));
 };
 
-/** Renames the caller in every room it is in; in none, it alone is told. */
+/** Renames the caller's user in every room it is in; in none, it alone is told. */
 export async function rename(caller: Caller, name: string): Promise<void> {
   const previous = caller.name;
   caller.name = name;
+  if (caller.persistent) await keep(caller, caller.ctx.users.setName(caller.uid, name), "keep the user's name");
   await caller.ctx.hub.renamed(caller, previous, caller.rooms);
   if (caller.rooms.size === 0) caller.send(frames.userRenamed(undefined, caller, previous));
 }
 
 export const typing: Handler<"typing"> = async (caller, req) => {
+  const { hub } = caller.ctx;
+  if (req.with !== undefined) {
+    const conversation = openConversation(caller, req.with);
+    await hub.publish(conversation, { json: frames.typingTo(req.with, caller), exclude: caller.id });
+    return;
+  }
   const room = memberRoom(caller, req.room);
-  await caller.ctx.hub.publish(room, frames.typing(room, caller), caller.id);
+  await hub.publish(room, { json: frames.typing(room, caller), exclude: caller.id });
 };
 
+/** `users`: who is in a room, a page at a time in a big one. */
 export const users: Handler<"users"> = async (caller, req) => {
   const room = memberRoom(caller, req.room);
-  caller.send(frames.users(room, await caller.ctx.hub.members(room), req.ref));
+  const page = await caller.ctx.hub.members(room, USERS_PAGE, req.after);
+  caller.send(frames.users({ room, users: page.users, count: page.count, next: page.next, ref: req.ref }));
 };

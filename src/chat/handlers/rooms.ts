@@ -1,19 +1,26 @@
 import { BrokerUnavailable, type HistoryPage, type HistoryQuery } from "../../bus/broker.js";
 import { RequestError } from "../../protocol/errors.js";
-import { HISTORY_PAGE_MAX } from "../../protocol/requests.js";
+import { HISTORY_PAGE_MAX, type RequestOf } from "../../protocol/requests.js";
 import { checkRoom } from "../../protocol/rules.js";
+import { conversationOf, conversationPlace } from "../conversations.js";
 import * as frames from "../frames.js";
-import { type Caller, type Handler, memberRoom } from "./caller.js";
+import { type Caller, type Handler, memberRoom, requirePersistent } from "./caller.js";
+
+/** Users one `users` frame lists at most; a bigger room is paged. */
+export const USERS_PAGE = 100;
 
 /**
- * `join`: enters the room (announced to the others), then sends its history
- * and who is there. Live messages that arrive while the history is read
- * follow it, with no gap and no duplicate. Joining a room one is in already
- * only sends the history and the list again.
+ * `join`: a room (`room`) or a conversation (`with`). It sends the history,
+ * and for a room who is there; live messages that arrive while the history
+ * is read follow it, with no gap and no duplicate. Joining what one is in
+ * already only sends those again.
  */
-export const join: Handler<"join"> = async (caller, req) => {
-  const { hub, limits, policy, historySize, pages } = caller.ctx;
-  const room = checkRoom(req.room, limits);
+export const join: Handler<"join"> = (caller, req) =>
+  req.with !== undefined ? joinConversation(caller, req, req.with) : joinRoom(caller, req, req.room ?? "");
+
+async function joinRoom(caller: Caller, req: RequestOf<"join">, raw: string): Promise<void> {
+  const { hub, limits, policy } = caller.ctx;
+  const room = checkRoom(raw, limits);
   const fresh = !caller.rooms.has(room);
   if (fresh && caller.rooms.size >= policy.maxRooms) {
     throw new RequestError("too_many_rooms", `a connection may be in at most ${policy.maxRooms} rooms`);
@@ -22,38 +29,116 @@ export const join: Handler<"join"> = async (caller, req) => {
   try {
     if (fresh) await enterRoom(caller, room, true);
     else hub.hold(room, caller);
-    const limit = req.since === undefined ? Math.min(historySize, HISTORY_PAGE_MAX) : historySize;
-    const query: HistoryQuery = { since: req.since, epoch: req.epoch, limit };
-    const page: HistoryPage | undefined = await hub.history(room, query).catch((err: unknown) => {
-      if (err instanceof BrokerUnavailable) return undefined;
-      throw err;
-    });
-    const list = await hub.members(room);
+    const page = await readHistory(caller, room, req);
+    const members = await hub.members(room, USERS_PAGE);
+    const users = frames.users({ room, users: members.users, count: members.count, next: members.next, ref: req.ref });
     if (!page) {
-      caller.send(frames.users(room, list, req.ref));
+      caller.send(users);
       throw new RequestError("unavailable", "history is out of reach right now; live messages still arrive");
     }
-    const more = req.since === undefined && !page.complete;
-    const recovered = req.since === undefined ? undefined : page.complete;
-    caller.sendHistory(
-      frames.history({ room, epoch: page.epoch, recovered, more, ref: req.ref }, pages.messagesOf(room, query, page)),
-    );
-    caller.send(frames.users(room, list, req.ref));
+    await sendHistory(caller, page, { room, place: room, since: req.since, ref: req.ref });
+    caller.send(users);
     top = page.top;
   } finally {
     hub.release(room, caller, top);
   }
-};
+  // The user's other connections follow it into the room.
+  if (fresh && caller.persistent) await hub.toUser(caller.uid, frames.joined(room), { unlessIn: room, except: caller });
+}
 
+async function joinConversation(caller: Caller, req: RequestOf<"join">, other: string): Promise<void> {
+  requirePersistent(caller);
+  const { hub, users, policy } = caller.ctx;
+  if (other !== caller.uid && (await users.nameOf(other)) === undefined) {
+    throw new RequestError("no_such_user", "there is no such user");
+  }
+  const conversation = conversationOf(caller.uid, other);
+  const fresh = !caller.conversations.has(other);
+  if (fresh && caller.conversations.size >= policy.maxConversations) {
+    throw new RequestError(
+      "too_many_rooms",
+      `a connection may have at most ${policy.maxConversations} conversations open`,
+    );
+  }
+  let top = 0;
+  try {
+    if (fresh) {
+      caller.conversations.set(other, conversation);
+      await hub.openConversation(conversation, caller, true).catch((err: unknown) => {
+        caller.conversations.delete(other);
+        throw err;
+      });
+    } else {
+      hub.hold(conversation, caller);
+    }
+    const page = await readHistory(caller, conversation, req);
+    if (!page) throw new RequestError("unavailable", "history is out of reach right now; live messages still arrive");
+    await sendHistory(caller, page, { with: other, place: conversationPlace(other), since: req.since, ref: req.ref });
+    top = page.top;
+  } finally {
+    hub.release(conversation, caller, top);
+  }
+}
+
+/** The page a join sends: everything after `since`, or the newest; undefined while the other nodes are away. */
+function readHistory(caller: Caller, room: string, req: RequestOf<"join">): Promise<HistoryPage | undefined> {
+  const { hub, historySize } = caller.ctx;
+  const limit = req.since === undefined ? Math.min(historySize, HISTORY_PAGE_MAX) : historySize;
+  const query: HistoryQuery = { since: req.since, epoch: req.epoch, limit };
+  return hub.history(room, query).catch((err: unknown) => {
+    if (err instanceof BrokerUnavailable) return undefined;
+    throw err;
+  });
+}
+
+interface Sent {
+  room?: string;
+  with?: string;
+  /** Where the user's read mark for it is kept. */
+  place: string;
+  since: number | undefined;
+  ref: RequestOf<"join">["ref"];
+}
+
+/** Sends a join's history, with the user's read mark of the same epoch. */
+export async function sendHistory(caller: Caller, page: HistoryPage, sent: Sent): Promise<void> {
+  const { users, pages } = caller.ctx;
+  // Without the store, the history still goes out: as if nothing had been read.
+  const mark = caller.persistent ? await users.readMark(caller.uid, sent.place).catch(() => undefined) : undefined;
+  const key = sent.room ?? conversationOf(caller.uid, sent.with ?? "");
+  const query = { since: sent.since, limit: page.messages.length };
+  caller.sendHistory(
+    frames.history(
+      {
+        room: sent.room,
+        with: sent.with,
+        epoch: page.epoch,
+        recovered: sent.since === undefined ? undefined : page.complete,
+        more: sent.since === undefined && !page.complete,
+        top: page.top,
+        read: mark?.epoch === page.epoch ? mark.mid : 0,
+        ref: sent.ref,
+      },
+      pages.messagesOf(key, query, page),
+    ),
+  );
+}
+
+/** `leave`: the user leaves the room, on this connection and every other. */
 export const leave: Handler<"leave"> = async (caller, req) => {
   const room = memberRoom(caller, req.room);
-  await exitRoom(caller, room);
+  await exitRoom(caller, room, 0);
   caller.send(frames.left(room, req.ref));
+  if (caller.persistent) {
+    await keep(caller, caller.ctx.users.removeRoom(caller.uid, room), "forget a room");
+    await caller.ctx.hub.leftEverywhere(caller.uid, room, caller);
+  }
 };
 
 /**
- * Makes the caller a member of a room and tells the others there. A
- * `holding` member is sent no live message until its history has been sent.
+ * Makes the caller a member of a room (and its user, when kept, for good);
+ * the others hear of it if the user is new there. A `holding` member is sent
+ * no live message until its history has been sent.
  */
 export async function enterRoom(caller: Caller, room: string, holding: boolean): Promise<void> {
   caller.rooms.add(room);
@@ -64,9 +149,17 @@ export async function enterRoom(caller: Caller, room: string, holding: boolean):
     if (!caller.ctx.hub.isMember(room, caller)) caller.rooms.delete(room);
     throw err;
   }
+  // Kept so the room follows the user; should the store be away, the user is in the room all the same.
+  if (caller.persistent) await keep(caller, caller.ctx.users.addRoom(caller.uid, room), "remember a room");
 }
 
-export async function exitRoom(caller: Caller, room: string): Promise<void> {
+/** A write that only keeps state for later: its failure is logged, and the request goes on. */
+export async function keep(caller: Caller, write: Promise<unknown>, what: string): Promise<void> {
+  await write.catch((err: unknown) => caller.ctx.log.warn({ err, uid: caller.uid }, `could not ${what}`));
+}
+
+/** Takes the caller out of a room; its user leaves after `graceMs` if this was their last connection there. */
+export async function exitRoom(caller: Caller, room: string, graceMs: number): Promise<void> {
   caller.rooms.delete(room);
-  await caller.ctx.hub.exit(room, caller);
+  await caller.ctx.hub.exit(room, caller, graceMs);
 }

@@ -24,8 +24,8 @@ end
 -- Every use keeps the room for its idle time more: a room nobody uses for
 -- that long is forgotten, counter, history and epoch together.
 for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[8]) end
--- The envelope of a stored message (src/bus/envelope.ts): mid, epoch, no exclude.
-local payload = mid .. '\t' .. epoch .. '\t\n' .. frame
+-- The envelope of a stored message (src/bus/envelope.ts): mid, epoch, no exclude, no kind.
+local payload = mid .. '\t' .. epoch .. '\t\t\n' .. frame
 if ARGV[6] ~= '' then
   redis.call(ARGV[6], ARGV[1], payload)
 end

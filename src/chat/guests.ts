@@ -1,0 +1,44 @@
+import { randomBytes } from "node:crypto";
+import { jwtVerify, SignJWT } from "jose";
+
+/** How long a guest token stays good; every connection gets a fresh one, so only a guest gone this long is lost. */
+const GUEST_TOKEN_DAYS = 180;
+
+/**
+ * Guest identities, for a chat without AUTH_SECRET: a user id nobody can
+ * guess (128 random bits), in a token signed with the guests' secret, which
+ * the client keeps and presents (`?guest=`) to be the same user again, on any
+ * node. Neither forged nor taken over by guessing.
+ */
+export class GuestIdentities {
+  private readonly key: Uint8Array;
+
+  constructor(secret: string) {
+    this.key = new TextEncoder().encode(secret);
+  }
+
+  newUserId(): string {
+    return `g-${randomBytes(16).toString("base64url")}`;
+  }
+
+  issue(uid: string): Promise<string> {
+    return new SignJWT({ guest: true })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(uid)
+      .setIssuedAt()
+      .setExpirationTime(`${GUEST_TOKEN_DAYS}d`)
+      .sign(this.key);
+  }
+
+  /** The user id a guest token vouches for, or undefined for one that is forged, expired or not a guest's. */
+  async verify(token: string): Promise<string | undefined> {
+    try {
+      const { payload } = await jwtVerify(token, this.key, { algorithms: ["HS256"], requiredClaims: ["exp", "sub"] });
+      return payload.guest === true && typeof payload.sub === "string" && payload.sub.startsWith("g-")
+        ? payload.sub
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,22 @@
+import { conversationOf, conversationPlace } from "../conversations.js";
+import * as frames from "../frames.js";
+import { type Handler, memberRoom, openConversation, requirePersistent } from "./caller.js";
+
+/** `read`: how far the user has read a room or a conversation; their other connections are told. */
+export const read: Handler<"read"> = async (caller, req) => {
+  requirePersistent(caller);
+  const { hub, users } = caller.ctx;
+  // Read marks are kept for what the connection is in: a room it joined, a conversation it opened.
+  if (req.with !== undefined) openConversation(caller, req.with);
+  const where = { room: req.with === undefined ? memberRoom(caller, req.room) : undefined, with: req.with };
+  const place = where.room ?? conversationPlace(req.with ?? "");
+  // A tab still showing a history that has since started over, or naming a mid past the newest,
+  // would move every other tab's mark backwards or past what is there: the mark is kept to the
+  // history as it is now.
+  const head = await hub.history(where.room ?? conversationOf(caller.uid, req.with ?? ""), { limit: 1 });
+  const mark = { epoch: req.epoch, mid: Math.min(req.mid, head.top) };
+  if (head.epoch === req.epoch && (await users.markRead(caller.uid, place, mark))) {
+    await hub.toUser(caller.uid, frames.read({ room: where.room, with: where.with, ...mark }), { except: caller });
+  }
+  if (req.ref !== undefined) caller.send(frames.ack({ of: "read", ref: req.ref, room: where.room, with: where.with }));
+};

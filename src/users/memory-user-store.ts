@@ -1,0 +1,87 @@
+import { randomBytes } from "node:crypto";
+import { CONVERSATIONS_LISTED, isFurther, type ReadMark, type UserRecord, type UserStore } from "./user-store.js";
+
+interface Kept {
+  name: string | undefined;
+  rooms: Set<string>;
+  /** Other user → time of the last message. */
+  conversations: Map<string, number>;
+  read: Map<string, ReadMark>;
+  lastUsed: number;
+}
+
+/** The embedded store: kept in this process, forgotten USER_IDLE_TTL after a user's last use. */
+export class MemoryUserStore implements UserStore {
+  private readonly users = new Map<string, Kept>();
+  private readonly secret = randomBytes(32).toString("hex");
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly idleMs: number) {
+    this.sweeper = setInterval(() => this.forgetIdle(), Math.min(60_000, Math.max(1000, idleMs / 2)));
+    this.sweeper.unref();
+  }
+
+  async load(uid: string): Promise<UserRecord> {
+    const kept = this.get(uid);
+    const conversations = [...kept.conversations]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, CONVERSATIONS_LISTED)
+      .map(([other]) => ({ uid: other, name: this.users.get(other)?.name ?? other }));
+    return { name: kept.name, rooms: [...kept.rooms], conversations };
+  }
+
+  async setName(uid: string, name: string): Promise<void> {
+    this.get(uid).name = name;
+  }
+
+  async nameOf(uid: string): Promise<string | undefined> {
+    return this.users.get(uid)?.name;
+  }
+
+  async addRoom(uid: string, room: string): Promise<void> {
+    this.get(uid).rooms.add(room);
+  }
+
+  async removeRoom(uid: string, room: string): Promise<void> {
+    this.get(uid).rooms.delete(room);
+  }
+
+  async touchConversation(a: string, b: string, ts: number): Promise<void> {
+    this.get(a).conversations.set(b, ts);
+    this.get(b).conversations.set(a, ts);
+  }
+
+  async readMark(uid: string, place: string): Promise<ReadMark | undefined> {
+    return this.users.get(uid)?.read.get(place);
+  }
+
+  async markRead(uid: string, place: string, mark: ReadMark): Promise<boolean> {
+    const read = this.get(uid).read;
+    if (!isFurther(read.get(place), mark)) return false;
+    read.set(place, mark);
+    return true;
+  }
+
+  async guestSecret(): Promise<string> {
+    return this.secret;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+  }
+
+  private get(uid: string): Kept {
+    let kept = this.users.get(uid);
+    if (!kept) {
+      kept = { name: undefined, rooms: new Set(), conversations: new Map(), read: new Map(), lastUsed: 0 };
+      this.users.set(uid, kept);
+    }
+    kept.lastUsed = Date.now();
+    return kept;
+  }
+
+  private forgetIdle(): void {
+    const cutoff = Date.now() - this.idleMs;
+    for (const [uid, kept] of this.users) if (kept.lastUsed < cutoff) this.users.delete(uid);
+  }
+}
