@@ -3,15 +3,18 @@ import type { Browser } from "playwright-core";
 import { expect } from "vitest";
 import {
   closePage,
+  conversationEntry,
+  directMessages,
   enterRoom,
   openChat,
-  privateMessages,
+  openConversation,
   roomMessages,
   say,
   senderOf,
   setNick,
+  showConversation,
   shownTransport,
-  startPm,
+  showRoom,
   systemLines,
   type Transport,
   userEntry,
@@ -21,12 +24,21 @@ import {
  * A closed page's pending request ends abruptly and the server notices at
  * once; over the HTTP transports, a page caught between two requests is only
  * noticed once SockJS's disconnect delay (5 s) has passed without the next.
+ * Then the user's grace period (PRESENCE_GRACE) runs before anyone is told.
  */
 const LEAVE_MS = 15_000;
 
 /** A room no other test uses, so each case sees only its own two users. */
 export function freshRoom(prefix: string): string {
   return `${prefix}-${randomBytes(3).toString("hex")}`;
+}
+
+/**
+ * A name no other test uses: a user whose page closed stays in its rooms for
+ * the grace period, and a name is only free once nobody there has it.
+ */
+export function freshName(name: string): string {
+  return `${name} ${randomBytes(2).toString("hex")}`;
 }
 
 /**
@@ -49,31 +61,37 @@ export async function twoUsersChat(
     expect(await shownTransport(grace)).toBe(transport);
 
     const room = freshRoom(transport);
-    await Promise.all([setNick(ada, "Ada"), setNick(grace, "Grace")]);
+    const [adaName, graceName] = [freshName("Ada"), freshName("Grace")];
+    await Promise.all([setNick(ada, adaName), setNick(grace, graceName)]);
     await Promise.all([enterRoom(ada, room), enterRoom(grace, room)]);
-    await userEntry(ada, "Grace").waitFor();
-    await userEntry(grace, "Ada").waitFor();
+    await userEntry(ada, graceName).waitFor();
+    await userEntry(grace, adaName).waitFor();
 
     const hello = `Hello Grace, this is ${transport}`;
     await say(ada, hello);
-    expect(await senderOf(roomMessages(grace, hello))).toBe("Ada");
-    expect(await senderOf(roomMessages(ada, hello))).toBe("Ada (you)");
+    expect(await senderOf(roomMessages(grace, hello))).toBe(adaName);
+    expect(await senderOf(roomMessages(ada, hello))).toBe(`${adaName} (you)`);
 
     const reply = `Hi Ada, loud and clear over ${transport}`;
     await say(grace, reply);
-    expect(await senderOf(roomMessages(ada, reply))).toBe("Grace");
-    expect(await senderOf(roomMessages(grace, reply))).toBe("Grace (you)");
+    expect(await senderOf(roomMessages(ada, reply))).toBe(graceName);
+    expect(await senderOf(roomMessages(grace, reply))).toBe(`${graceName} (you)`);
 
+    // A direct message opens a conversation; Grace, reading the room, sees it come in as unread.
     const secret = `Just between us (${transport})`;
-    await startPm(ada, "Grace");
+    await openConversation(ada, graceName);
     await say(ada, secret);
-    expect(await senderOf(privateMessages(grace, secret))).toBe("Ada");
-    expect(await senderOf(privateMessages(ada, secret))).toBe("Ada (you)");
+    expect(await senderOf(directMessages(ada, secret))).toBe(`${adaName} (you)`);
+    await conversationEntry(grace, adaName).locator(".badge").getByText("1", { exact: true }).waitFor();
     expect(await roomMessages(grace, secret).count()).toBe(0);
+    await showConversation(grace, adaName);
+    expect(await senderOf(directMessages(grace, secret))).toBe(adaName);
+    await conversationEntry(grace, adaName).locator(".badge").waitFor({ state: "detached" });
 
+    await showRoom(ada, room);
     await closePage(grace);
-    await userEntry(ada, "Grace").waitFor({ state: "detached", timeout: LEAVE_MS });
-    await systemLines(ada, "Grace left").waitFor();
+    await userEntry(ada, graceName).waitFor({ state: "detached", timeout: LEAVE_MS });
+    await systemLines(ada, `${graceName} left`).waitFor();
   } finally {
     await Promise.all([closePage(ada), closePage(grace)]);
   }

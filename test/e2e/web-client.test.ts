@@ -5,21 +5,25 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   BROWSER_TEST_MS,
   closePage,
+  conversationEntry,
+  currentRoom,
+  directMessages,
   enterRoom,
   openChat,
+  openConversation,
   type PageOptions,
-  privateMessages,
   roomMessages,
   say,
   senderOf,
   setNick,
+  showConversation,
   shownState,
-  startPm,
+  systemLines,
   userEntry,
 } from "../support/browser.js";
 import { startNode } from "../support/processes.js";
 import { clusterAndBrowser } from "./cluster.js";
-import { freshRoom } from "./two-users.js";
+import { freshName, freshRoom } from "./two-users.js";
 
 const SCREENSHOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../docs/screenshot.png");
 
@@ -29,6 +33,20 @@ const pages: Page[] = [];
 afterEach(async () => {
   await Promise.all(pages.splice(0).map(closePage));
 });
+
+/** Longer than the cluster's grace period (PRESENCE_GRACE=1) and a close's detection: a leave would have shown. */
+const LONGER_THAN_GRACE_MS = 3000;
+
+/**
+ * Another tab of the same browser, once it is online. It opens the same
+ * origin: the stored identity is the origin's, as it is behind one address.
+ */
+async function secondTab(first: Page): Promise<Page> {
+  const page = await first.context().newPage();
+  await page.goto(first.url());
+  await page.locator('body[data-state="online"]').waitFor();
+  return page;
+}
 
 /** A user on node `node` of the cluster, named `name`, in `room`. */
 async function userIn(node: 0 | 1, name: string, room: string, options: PageOptions = {}): Promise<Page> {
@@ -42,8 +60,9 @@ async function userIn(node: 0 | 1, name: string, room: string, options: PageOpti
 describe("the web client in Chromium", { timeout: BROWSER_TEST_MS }, () => {
   it("reconnects by itself when its node restarts, and shows what was said meanwhile once and without a gap", async () => {
     const room = freshRoom("restart");
-    const ada = await userIn(0, "Ada", room);
-    const grace = await userIn(1, "Grace", room);
+    const [adaName, graceName] = [freshName("Ada"), freshName("Grace")];
+    const ada = await userIn(0, adaName, room);
+    const grace = await userIn(1, graceName, room);
     await say(ada, "see you on the other side");
     await roomMessages(grace, "see you on the other side").waitFor();
 
@@ -63,11 +82,11 @@ describe("the web client in Chromium", { timeout: BROWSER_TEST_MS }, () => {
     }
     // The web client's backoff has grown while its node was down.
     await ada.locator('body[data-state="online"]').waitFor({ timeout: 20_000 });
-    for (const text of meanwhile) expect(await senderOf(roomMessages(ada, text))).toBe("Grace");
+    for (const text of meanwhile) expect(await senderOf(roomMessages(ada, text))).toBe(graceName);
 
     // A message sent after the reconnect comes after anything a replay could have doubled.
     await say(ada, "back again");
-    expect(await senderOf(roomMessages(grace, "back again"))).toBe("Ada");
+    expect(await senderOf(roomMessages(grace, "back again"))).toBe(adaName);
     await roomMessages(ada, "back again").waitFor();
     for (const text of [...meanwhile, "see you on the other side", "back again"]) {
       expect(await roomMessages(ada, text).count()).toBe(1);
@@ -79,7 +98,7 @@ describe("the web client in Chromium", { timeout: BROWSER_TEST_MS }, () => {
     const room = freshRoom("markup");
     const evilName = "<img src=x onerror=__pwned=1>";
     const mallory = await userIn(0, evilName, room);
-    const ada = await userIn(1, "Ada", room);
+    const ada = await userIn(1, freshName("Ada"), room);
     const attacks = ['<img src=x onerror="window.__pwned=1">', "<script>window.__pwned=1</script>"] as const;
     for (const attack of attacks) await say(mallory, attack);
 
@@ -94,6 +113,110 @@ describe("the web client in Chromium", { timeout: BROWSER_TEST_MS }, () => {
     }
     expect(await senderOf(roomMessages(ada, attacks[0]))).toBe(evilName);
     await userEntry(ada, evilName).waitFor();
+
+    // Shift+Enter is a new line and Enter sends; web addresses become links, and nothing else does.
+    await ada.locator("#text").pressSequentially("see https://example.com/a?b=1.");
+    await ada.locator("#text").press("Shift+Enter");
+    await ada.locator("#text").pressSequentially("javascript:alert(1)");
+    await ada.locator("#text").press("Enter");
+    const linked = mallory.locator("#messages .msg").filter({ hasText: "javascript:alert(1)" });
+    expect(await linked.locator(".text").textContent()).toBe("see https://example.com/a?b=1.\njavascript:alert(1)");
+    const links = linked.locator(".text a");
+    expect(await links.count()).toBe(1);
+    expect(await links.getAttribute("href")).toBe("https://example.com/a?b=1");
+    expect(await links.getAttribute("rel")).toBe("noopener noreferrer");
+    expect(await ada.locator("#text").inputValue()).toBe("");
+  });
+
+  it("keeps who you are and your rooms across tabs and a reload, and shows you once", async () => {
+    const room = freshRoom("tabs");
+    const [adaName, graceName] = [freshName("Ada"), freshName("Grace")];
+    const ada = await userIn(0, adaName, room);
+    const grace = await userIn(1, graceName, room);
+    await userEntry(grace, adaName).waitFor();
+
+    // A second tab is the same person, in the same rooms, under the same name.
+    const tab = await secondTab(ada);
+    await tab.locator(`#rooms li[data-room="${room}"]`).waitFor();
+    await tab.locator(`#rooms li[data-room="${room}"] .room-name`).click();
+    await currentRoom(tab, room).waitFor();
+    expect(await tab.locator("#nick").inputValue()).toBe(adaName);
+    await say(tab, "written in the second tab");
+    expect(await senderOf(roomMessages(ada, "written in the second tab"))).toBe(`${adaName} (you)`);
+    expect(await senderOf(roomMessages(grace, "written in the second tab"))).toBe(adaName);
+    expect(await userEntry(grace, adaName).count()).toBe(1);
+    await expect.poll(() => grace.locator("#online-count").textContent()).toBe("2 online");
+
+    // Closing one tab, and reloading the other, announce nothing.
+    await tab.close();
+    await ada.reload();
+    await ada.locator('body[data-state="online"]').waitFor();
+    await ada.locator(`#rooms li[data-room="${room}"]`).waitFor();
+    expect(await ada.locator("#nick").inputValue()).toBe(adaName);
+    await grace.waitForTimeout(LONGER_THAN_GRACE_MS);
+    expect(await systemLines(grace, `${adaName} left`).count()).toBe(0);
+    expect(await userEntry(grace, adaName).count()).toBe(1);
+    // The reloaded page is in the room again: what it says reaches Grace from the same person.
+    await ada.locator(`#rooms li[data-room="${room}"] .room-name`).click();
+    await say(ada, "back after a reload");
+    expect(await senderOf(roomMessages(grace, "back after a reload"))).toBe(adaName);
+  });
+
+  it("keeps a direct conversation with its history, and its unread count in every tab", async () => {
+    const room = freshRoom("dm");
+    const [adaName, graceName] = [freshName("Ada"), freshName("Grace")];
+    const ada = await userIn(0, adaName, room);
+    const grace = await userIn(1, graceName, room);
+    const graceTab = await secondTab(grace);
+
+    await openConversation(ada, graceName);
+    for (const text of ["are you there?", "call me when you can"]) {
+      await say(ada, text);
+      await directMessages(ada, text).waitFor();
+    }
+    for (const page of [grace, graceTab]) {
+      await conversationEntry(page, adaName).locator(".badge").getByText("2", { exact: true }).waitFor();
+    }
+    await grace.locator("#panels-badge").getByText("2", { exact: true }).waitFor({ state: "attached" });
+
+    // A reload keeps the conversation, its history and what is unread in it.
+    await grace.reload();
+    await conversationEntry(grace, adaName).locator(".badge").getByText("2", { exact: true }).waitFor();
+    await showConversation(grace, adaName);
+    expect(await grace.locator("#messages .msg.dm .text").allTextContents()).toEqual([
+      "are you there?",
+      "call me when you can",
+    ]);
+    await grace.locator("#messages .new-line + .msg.dm").getByText("are you there?").waitFor();
+    // Read in one tab is read in the other.
+    await conversationEntry(graceTab, adaName).locator(".badge").waitFor({ state: "detached" });
+
+    await say(grace, "on my way");
+    expect(await senderOf(directMessages(ada, "on my way"))).toBe(graceName);
+    expect(await roomMessages(ada, "on my way").count()).toBe(0);
+    await graceTab.close();
+  });
+
+  it("keeps the text of a message the server refused, with a retry", async () => {
+    // The page lets through up to 4000 characters; this server takes 40.
+    const strict = await startNode({ MAX_MESSAGE_LENGTH: "40" });
+    try {
+      const page = await openChat(env.browser, strict.url);
+      pages.push(page);
+      const long = "This message is longer than forty characters, as the server will say";
+      await say(page, long);
+      await page.locator(".notice").getByText("Not sent: message is longer than 40 characters").waitFor();
+      await page.locator(".notice .notice-action").getByText("Retry").waitFor();
+      expect(await page.locator("#text").inputValue()).toBe(long);
+      expect(await roomMessages(page, long).count()).toBe(0);
+
+      await page.locator("#text").fill("Short enough now");
+      await page.locator("#send").click();
+      await roomMessages(page, "Short enough now").waitFor();
+      expect(await page.locator("#text").inputValue()).toBe("");
+    } finally {
+      await strict.stop();
+    }
   });
 
   it("shows two users chatting, as in docs/screenshot.png", async () => {
@@ -110,10 +233,10 @@ describe("the web client in Chromium", { timeout: BROWSER_TEST_MS }, () => {
       await say(page, text);
       expect(await senderOf(roomMessages(ada, text))).toBe(page === ada ? "Ada Lovelace (you)" : "Grace Hopper");
     }
-    await startPm(grace, "Ada Lovelace");
+    await openConversation(grace, "Ada Lovelace");
     await say(grace, "Lunch at noon? My treat.");
-    expect(await senderOf(privateMessages(ada, "Lunch at noon? My treat."))).toBe("Grace Hopper");
-    await grace.locator("#pm-cancel").click();
+    await conversationEntry(ada, "Grace Hopper").locator(".badge").getByText("1", { exact: true }).waitFor();
+    await grace.locator('#rooms li[data-room="general"] .room-name').click();
     // Typed key by key, as a person types: the page tells others at most every 2 s.
     await grace.locator("#text").pressSequentially("Sure, see you there", { delay: 150 });
     await ada.locator("#typing").getByText("Grace Hopper is typing…").waitFor();

@@ -100,6 +100,12 @@ export async function enterRoom(page: Page, room: string): Promise<void> {
   await currentRoom(page, room).waitFor();
 }
 
+/** Puts a room the user is in back on screen. */
+export async function showRoom(page: Page, room: string): Promise<void> {
+  await page.locator(`#rooms li[data-room="${room}"] .room-name`).click();
+  await currentRoom(page, room).waitFor();
+}
+
 /** Writes in the composer and sends: to the room on screen, or privately once a user was picked. */
 export async function say(page: Page, text: string): Promise<void> {
   await page.locator("#text").fill(text);
@@ -111,21 +117,35 @@ export function userEntry(page: Page, name: string): Locator {
   return page.locator("#users li.user").filter({ has: page.locator(".user-name").getByText(name, { exact: true }) });
 }
 
-/** Picks a user in the online list as the target of the next message. */
-export async function startPm(page: Page, name: string): Promise<void> {
-  await userEntry(page, name).click();
-  await page.locator("#pm-chip").getByText(name, { exact: true }).waitFor();
+/** A conversation in the side list, by the other person's name. */
+export function conversationEntry(page: Page, name: string): Locator {
+  return page
+    .locator("#conversations li")
+    .filter({ has: page.locator(".place-title").getByText(name, { exact: true }) });
 }
 
-/** Room messages (not private ones) whose text is exactly `text`. */
+/** Opens the conversation with a user of the online list, and waits until it is on screen. */
+export async function openConversation(page: Page, name: string): Promise<void> {
+  await userEntry(page, name).locator("button.user-name").click();
+  await conversationEntry(page, name).and(page.locator("li.active")).waitFor();
+}
+
+/** Opens a conversation (or room) already in the side list: `name` as the list shows it. */
+export async function showConversation(page: Page, name: string): Promise<void> {
+  await conversationEntry(page, name).locator(".room-name").click();
+  await conversationEntry(page, name).and(page.locator("li.active")).waitFor();
+}
+
+/** Room messages (not direct ones) whose text is exactly `text`, in the room on screen. */
 export function roomMessages(page: Page, text: string): Locator {
   return page
-    .locator("#messages .msg:not(.pm)")
+    .locator("#messages .msg:not(.dm):not(.pm)")
     .filter({ has: page.locator(".text").getByText(text, { exact: true }) });
 }
 
-export function privateMessages(page: Page, text: string): Locator {
-  return page.locator("#messages .msg.pm").filter({ has: page.locator(".text").getByText(text, { exact: true }) });
+/** Direct messages whose text is exactly `text`, in the conversation on screen. */
+export function directMessages(page: Page, text: string): Locator {
+  return page.locator("#messages .msg.dm").filter({ has: page.locator(".text").getByText(text, { exact: true }) });
 }
 
 export function systemLines(page: Page, text: string): Locator {

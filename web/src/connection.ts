@@ -22,7 +22,8 @@ export class Connection {
   private retry: number | undefined;
 
   constructor(
-    private readonly url: string,
+    /** Asked on every (re)connect: the query carries what the client knows by then (its guest token). */
+    private readonly url: () => string,
     private readonly transports: string[] | undefined,
     private readonly events: LinkEvents,
   ) {}
@@ -46,7 +47,7 @@ export class Connection {
     window.clearTimeout(this.retry);
     this.retry = undefined;
     this.events.state("connecting");
-    const sock: Socket = new SockJS(this.url, null, { transports: this.transports });
+    const sock: Socket = new SockJS(this.url(), null, { transports: this.transports });
     this.sock = sock;
     sock.onopen = () => {
       this.failures = 0;

@@ -1,6 +1,7 @@
 import { Chat } from "./chat";
 import { Connection } from "./connection";
 import { MessageList } from "./message-list";
+import { loadGuest } from "./storage";
 import { View } from "./view";
 
 const view = new View();
@@ -8,11 +9,15 @@ const chat = new Chat(view, new MessageList(view.messages), (frame) => connectio
 
 // ?transport=NAME pins one SockJS transport, so each can be tried on its own.
 const pinned = new URLSearchParams(location.search).get("transport");
-const connection = new Connection("/sock?lobby=0", pinned ? [pinned] : undefined, {
+// proto=2: one person across tabs and reloads, rooms kept by the server; the page joins them itself.
+const url = () => {
+  const guest = loadGuest();
+  return `/sock?lobby=0&proto=2${guest ? `&guest=${encodeURIComponent(guest)}` : ""}`;
+};
+const connection = new Connection(url, pinned ? [pinned] : undefined, {
   state(state, transport) {
     view.setLink(state, transport);
-    if (state === "online") chat.connected();
-    else if (state === "offline") chat.disconnected();
+    if (state === "offline") chat.disconnected();
   },
   frame: (frame) => chat.handle(frame),
 });
@@ -40,28 +45,33 @@ onSubmit(view.joinForm, () => {
 
 onSubmit(view.composer, () => {
   if (chat.submit(view.text.value)) view.text.value = "";
+  view.fitComposer();
 });
 
-view.text.addEventListener("input", () => chat.typed(view.text.value));
+view.text.addEventListener("input", () => {
+  view.fitComposer();
+  chat.typed(view.text.value);
+});
+// Enter sends, as in every chat; Shift+Enter is a new line; Enter that ends an IME composition is neither.
 view.text.addEventListener("keydown", (event) => {
-  if (event.key === "Escape") chat.cancelPm();
-});
-view.pmCancel.addEventListener("click", () => {
-  chat.cancelPm();
-  view.text.focus();
+  if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+  event.preventDefault();
+  view.composer.requestSubmit();
 });
 
-view.rooms.addEventListener("click", (event) => {
-  const target = event.target as Element;
-  const room = target.closest<HTMLElement>("[data-room]")?.dataset.room;
-  if (room === undefined) return;
-  if (target.closest(".leave")) chat.leave(room);
-  else chat.switchTo(room);
-});
+for (const list of [view.rooms, view.conversations]) {
+  list.addEventListener("click", (event) => {
+    const target = event.target as Element;
+    const key = target.closest<HTMLElement>("[data-room]")?.dataset.room;
+    if (key === undefined) return;
+    if (target.closest(".leave")) chat.leave(key);
+    else chat.switchTo(key);
+  });
+}
 
 view.users.addEventListener("click", (event) => {
   const id = (event.target as Element).closest<HTMLElement>(".user")?.dataset.id;
-  if (id !== undefined) chat.startPm(id);
+  if (id !== undefined) chat.startConversation(id);
 });
 
 view.messages.addEventListener("scroll", () => chat.loadOlderIfAtTop(), { passive: true });

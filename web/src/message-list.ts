@@ -1,5 +1,5 @@
 import { el } from "./dom";
-import type { LiveMessage, PrivateMessage } from "./protocol";
+import type { LiveEntry, ServerFrame } from "./protocol";
 
 /** Within this many pixels of an edge counts as being at it. */
 const EDGE_PX = 48;
@@ -24,28 +24,50 @@ function sender(name: string, own: boolean): HTMLElement[] {
   return own ? [from, el("span", { class: "self-badge", title: "sent by you" }, "you")] : [from];
 }
 
-export function messageNode(message: LiveMessage, own: boolean): HTMLElement {
+/** What a message may link to: web addresses, never `javascript:` or `data:`. */
+const LINK = /\bhttps?:\/\/[^\s<>"'`]+/g;
+/** Punctuation that ends a sentence rather than the address before it. */
+const TRAILING = /[.,;:!?)\]]+$/;
+
+/** Message text as text nodes, with its web addresses as links that open apart from the chat. */
+function textWithLinks(text: string): (Node | string)[] {
+  const parts: (Node | string)[] = [];
+  let at = 0;
+  for (const match of text.matchAll(LINK)) {
+    const url = match[0].replace(TRAILING, "");
+    const start = match.index;
+    parts.push(text.slice(at, start));
+    parts.push(el("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, url));
+    at = start + url.length;
+  }
+  parts.push(text.slice(at));
+  return parts;
+}
+
+/** A room message or a direct message: a conversation's log holds only its two people, so both look alike. */
+export function messageNode(message: LiveEntry, own: boolean): HTMLElement {
+  const kind = message.action === "dm" ? "msg dm" : "msg";
   const attributes =
     "local" in message
-      ? { class: own ? "msg own local" : "msg local", title: "Reached only the people on this server" }
-      : { class: own ? "msg own" : "msg", "data-mid": String(message.mid) };
+      ? { class: `${kind}${own ? " own" : ""} local`, title: "Reached only the people on this server" }
+      : { class: `${kind}${own ? " own" : ""}`, "data-mid": String(message.mid) };
   return el(
     "div",
     attributes,
     el("div", { class: "meta" }, ...sender(message.name, own), clock(message.ts)),
-    el("div", { class: "text" }, message.message),
+    el("div", { class: "text" }, ...textWithLinks(message.message)),
   );
 }
 
-export function pmNode(message: PrivateMessage, sent: boolean): HTMLElement {
+/** An original-protocol private message, from someone on the original page: it belongs to no conversation. */
+export function pmNode(message: Extract<ServerFrame, { action: "pm" }>): HTMLElement {
   return el(
     "div",
-    { class: sent ? "msg pm own" : "msg pm" },
+    { class: "msg pm" },
     el(
       "div",
       { class: "meta" },
-      ...sender(message.name, sent),
-      el("span", { class: "to" }, sent ? `to ${message.target.name}` : "to you"),
+      ...sender(message.name, false),
       el("span", { class: "pm-label" }, "private"),
       clock(message.ts),
     ),
@@ -106,6 +128,14 @@ export class MessageList {
     batch.append(...nodes);
     log.insertBefore(batch, anchor);
     if (room === this.shown) this.box.scrollTop = this.box.scrollHeight - fromBottom;
+  }
+
+  /** Puts the "new messages" line above the first message after `read`; none when all is read. */
+  markUnread(room: string, read: number): void {
+    const log = this.logFor(room);
+    log.querySelector(".new-line")?.remove();
+    const first = [...log.querySelectorAll<HTMLElement>(".msg[data-mid]")].find((m) => Number(m.dataset.mid) > read);
+    if (first) log.insertBefore(el("div", { class: "new-line", role: "separator" }, "New messages"), first);
   }
 
   atTop(): boolean {

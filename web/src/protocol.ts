@@ -1,16 +1,16 @@
 // The wire protocol's types come from its one definition, src/protocol: a
 // frame this client reads wrongly, or a request it writes wrongly, does not
 // compile. Types only: the schemas (and zod) stay out of the bundle.
-import type { FrameOf, ServerFrame, StoredMessage } from "../../src/protocol/frames";
+import type { FrameOf, ServerFrame, StoredDm, StoredMessage } from "../../src/protocol/frames";
 import type { ClientRequest } from "../../src/protocol/requests";
 
 export type { ClientRequest, ServerFrame };
-/** A room message as stored and replayed: numbered. */
-export type ChatMessage = StoredMessage;
-/** A room message as it arrives live: numbered, or local-only while the server's other nodes are out of reach. */
-export type LiveMessage = FrameOf<"message">;
-export type PrivateMessage = FrameOf<"pm"> | FrameOf<"pm_sent">;
+/** A numbered entry of a room's or a conversation's history. */
+export type StoredEntry = StoredMessage | StoredDm;
+/** A room message or a direct message as it arrives live: numbered, or local-only while the server's other nodes are out of reach. */
+export type LiveEntry = FrameOf<"message"> | FrameOf<"dm">;
 export type HistoryFrame = FrameOf<"history">;
+export type UserInfo = FrameOf<"user_info">;
 
 /**
  * The server is trusted to send the documented shapes, so this only checks the

@@ -1,8 +1,18 @@
-import type { ChatMessage, HistoryFrame } from "./protocol";
+import type { HistoryFrame, StoredEntry } from "./protocol";
 
-export interface Room {
-  readonly name: string;
-  /** The lifetime of the room's history that `lastMid`/`oldestMid` belong to. */
+/**
+ * A room or a conversation with one other person: both are numbered,
+ * stored and recovered alike, so the page keeps them alike.
+ */
+export interface Place {
+  /** Room names never hold '@', so a conversation's key cannot clash with a room's. */
+  readonly key: string;
+  readonly kind: "room" | "dm";
+  /** The room's name, or the other person's user id. */
+  readonly target: string;
+  /** The room's name, or the other person's name. */
+  title: string;
+  /** The lifetime of the history that the mids below belong to. */
   epoch: string | undefined;
   /** Newest mid shown; anything at or below it is a duplicate. 0 before any. */
   lastMid: number;
@@ -11,81 +21,115 @@ export interface Room {
   /** The server still stores messages older than `oldestMid`. */
   more: boolean;
   loadingOlder: boolean;
-  unread: number;
-  /** Who is in the room: id → name. */
+  /** The newest mid the place has, as far as this page has heard. */
+  top: number;
+  /** The newest mid this user has read, on any tab; kept by the server per user. */
+  read: number;
+  /** Where the "new messages" line goes: the read mark when the reader last came to the place. */
+  readWhenOpened: number;
+  /** Everyone in a room, on every node, even where `users` lists only a page of them. */
+  count: number;
+  /** Who is in the room: user id → name. */
   readonly users: Map<string, string>;
 }
 
-export function newRoom(name: string): Room {
+export const roomKey = (room: string): string => room;
+export const dmKey = (uid: string): string => `@${uid}`;
+
+export function newPlace(kind: Place["kind"], target: string, title: string): Place {
   return {
-    name,
+    key: kind === "room" ? roomKey(target) : dmKey(target),
+    kind,
+    target,
+    title,
     epoch: undefined,
     lastMid: 0,
     oldestMid: 0,
     more: false,
     loadingOlder: false,
-    unread: 0,
+    top: 0,
+    read: 0,
+    readWhenOpened: 0,
+    count: 0,
     users: new Map(),
   };
 }
 
+/** Messages after the user's read mark; one's own count as read. */
+export function unread(place: Place): number {
+  return Math.max(0, place.top - place.read);
+}
+
 /** After a reconnect the replayed history and live frames can overlap; each mid is shown once. */
-export function acceptLive(room: Room, message: ChatMessage): boolean {
-  if (message.mid <= room.lastMid) return false;
-  room.lastMid = message.mid;
-  if (room.oldestMid === 0) room.oldestMid = message.mid;
+export function acceptLive(place: Place, message: StoredEntry, own: boolean): boolean {
+  if (message.mid <= place.lastMid) return false;
+  place.lastMid = message.mid;
+  if (place.oldestMid === 0) place.oldestMid = message.mid;
+  place.top = Math.max(place.top, message.mid);
+  if (own) place.read = Math.max(place.read, message.mid);
   return true;
 }
 
 /** Takes in the `history` that answers a `join`; `gap` means messages may have been lost before these. */
-export function applyJoinHistory(room: Room, history: HistoryFrame): { gap: boolean; messages: ChatMessage[] } {
-  const epochChanged = room.epoch !== undefined && room.epoch !== history.epoch;
+export function applyJoinHistory(place: Place, history: HistoryFrame): { gap: boolean; messages: StoredEntry[] } {
+  const epochChanged = place.epoch !== undefined && place.epoch !== history.epoch;
   const gap = history.recovered === false || epochChanged;
   // A new epoch numbers its messages from 1 again.
-  if (epochChanged) room.lastMid = 0;
-  if (gap) room.oldestMid = 0;
+  if (epochChanged) place.lastMid = 0;
+  if (gap) place.oldestMid = 0;
   // A full recovery only adds newer messages, so what is stored before them is unchanged.
-  if (history.recovered !== true) room.more = history.more;
-  room.epoch = history.epoch;
-  const messages = history.messages.filter((m) => m.mid > room.lastMid);
+  if (history.recovered !== true) place.more = history.more;
+  place.epoch = history.epoch;
+  place.top = history.top;
+  place.read = history.read;
+  const messages = history.messages.filter((m) => m.mid > place.lastMid);
   const first = messages[0];
   const last = messages.at(-1);
-  if (first && room.oldestMid === 0) room.oldestMid = first.mid;
-  if (last) room.lastMid = last.mid;
+  if (first && place.oldestMid === 0) place.oldestMid = first.mid;
+  if (last) place.lastMid = last.mid;
   return { gap, messages };
 }
 
 /** Takes in a page of older messages; returns those to put above the ones shown. */
-export function applyOlderHistory(room: Room, history: HistoryFrame): ChatMessage[] {
-  room.loadingOlder = false;
+export function applyOlderHistory(place: Place, history: HistoryFrame): StoredEntry[] {
+  place.loadingOlder = false;
   // The history was lost while the page was on its way; its mids mean nothing now.
-  if (history.epoch !== room.epoch) return [];
-  room.more = history.more;
-  const messages = history.messages.filter((m) => m.mid < room.oldestMid);
+  if (history.epoch !== place.epoch) return [];
+  place.more = history.more;
+  const messages = history.messages.filter((m) => m.mid < place.oldestMid);
   const first = messages[0];
-  if (first) room.oldestMid = first.mid;
+  if (first) place.oldestMid = first.mid;
   return messages;
 }
 
+/** A `read` from any tab of this user: marks only move forward, and only within the epoch they name. */
+export function applyRead(place: Place, mid: number, epoch: string): boolean {
+  if (epoch !== place.epoch || mid <= place.read) return false;
+  place.read = mid;
+  return true;
+}
+
 export class ClientState {
-  myId = "";
-  readonly rooms = new Map<string, Room>();
-  /** Rooms asked for and not confirmed yet; only these may be added by a `history`. */
+  /** The person, the same on every tab and after a reload. */
+  myUid = "";
+  readonly places = new Map<string, Place>();
+  /** Places asked for and not confirmed yet; only these may be added by a `history`. */
   readonly joining = new Set<string>();
   current: string | null = null;
-  /** Every id this page has had: a reconnect gets a new one, and old messages are still ours. */
-  private readonly ownIds = new Set<string>();
 
-  identify(id: string): void {
-    this.myId = id;
-    this.ownIds.add(id);
+  isOwn(uid: string): boolean {
+    return uid === this.myUid;
   }
 
-  isOwn(id: string): boolean {
-    return this.ownIds.has(id);
+  currentPlace(): Place | undefined {
+    return this.current === null ? undefined : this.places.get(this.current);
   }
 
-  currentRoom(): Room | undefined {
-    return this.current === null ? undefined : this.rooms.get(this.current);
+  rooms(): Place[] {
+    return [...this.places.values()].filter((p) => p.kind === "room");
+  }
+
+  conversations(): Place[] {
+    return [...this.places.values()].filter((p) => p.kind === "dm");
   }
 }

@@ -1,14 +1,16 @@
 import type { LinkState } from "./connection";
 import { byId, el } from "./dom";
 
-export interface RoomItem {
-  name: string;
+/** A room or a conversation in the side list. */
+export interface PlaceItem {
+  key: string;
+  title: string;
   unread: number;
   active: boolean;
 }
 
 export interface UserItem {
-  id: string;
+  uid: string;
   name: string;
   me: boolean;
   /** Set when another member has the same name: tells the two apart. */
@@ -17,6 +19,7 @@ export interface UserItem {
 
 const NOTICE_MS = 8000;
 const MAX_NOTICES = 3;
+const COMPOSER_MAX_PX = 160;
 
 /** Everything on the page except the message list itself. */
 export class View {
@@ -25,11 +28,11 @@ export class View {
   readonly roomInput = byId<HTMLInputElement>("room-input");
   readonly joinForm = byId<HTMLFormElement>("join-form");
   readonly rooms = byId<HTMLUListElement>("rooms");
+  readonly conversations = byId<HTMLUListElement>("conversations");
   readonly users = byId<HTMLUListElement>("users");
   readonly messages = byId("messages");
   readonly composer = byId<HTMLFormElement>("composer");
-  readonly text = byId<HTMLInputElement>("text");
-  readonly pmCancel = byId<HTMLButtonElement>("pm-cancel");
+  readonly text = byId<HTMLTextAreaElement>("text");
   readonly panelsToggle = byId<HTMLButtonElement>("panels-toggle");
   private readonly send = byId<HTMLButtonElement>("send");
   private readonly status = byId("status");
@@ -37,10 +40,10 @@ export class View {
   private readonly onlineCount = byId("online-count");
   private readonly typing = byId("typing");
   private readonly loading = byId("loading");
-  private readonly pmChip = byId("pm-chip");
+  private readonly panelsBadge = byId("panels-badge");
   private readonly notices = byId("notices");
   /** Controls that only make sense with a live link. */
-  private readonly needLink: (HTMLInputElement | HTMLButtonElement)[] = [
+  private readonly needLink: (HTMLInputElement | HTMLTextAreaElement | HTMLButtonElement)[] = [
     this.text,
     this.send,
     ...this.nickForm.querySelectorAll("button"),
@@ -66,44 +69,81 @@ export class View {
     if (document.activeElement !== this.nick) this.nick.value = name;
   }
 
-  renderRooms(items: RoomItem[]): void {
+  renderPlaces(rooms: PlaceItem[], conversations: PlaceItem[]): void {
     this.rooms.replaceChildren(
-      ...items.map((room) =>
+      ...rooms.map((room) =>
         el(
           "li",
-          { class: room.active ? "room active" : "room", "data-room": room.name },
+          { class: room.active ? "room active" : "room", "data-room": room.key },
+          this.placeButton(room, `#${room.title}`),
           el(
             "button",
-            { class: "room-name", type: "button", "aria-current": room.active ? "true" : undefined },
-            `#${room.name}`,
-            room.unread > 0 &&
-              el("span", { class: "badge", "aria-label": `${room.unread} unread` }, String(room.unread)),
+            {
+              class: "leave ghost",
+              type: "button",
+              title: `Leave #${room.title}`,
+              "aria-label": `Leave #${room.title}`,
+            },
+            "×",
           ),
-          el("button", { class: "leave ghost", type: "button", title: `Leave #${room.name}` }, "×"),
+        ),
+      ),
+    );
+    this.conversations.replaceChildren(
+      ...conversations.map((c) =>
+        el(
+          "li",
+          { class: c.active ? "room conversation active" : "room conversation", "data-room": c.key },
+          this.placeButton(c, c.title),
         ),
       ),
     );
   }
 
-  renderHead(room: string | null, online: number): void {
-    this.roomTitle.textContent = room === null ? "No room" : `#${room}`;
-    this.onlineCount.textContent = room === null ? "" : `${online} online`;
+  /** Unread messages outside the place on screen, on the button that opens the lists on a phone. */
+  setPanelsBadge(unread: number): void {
+    this.panelsBadge.hidden = unread === 0;
+    this.panelsBadge.textContent = String(unread);
+    this.panelsBadge.setAttribute("aria-label", `${unread} unread`);
   }
 
-  renderUsers(items: UserItem[]): void {
+  /** `title` is null while no place is open; `sub` says who is there. */
+  renderHead(title: string | null, sub: string): void {
+    this.roomTitle.textContent = title ?? "No room";
+    this.onlineCount.textContent = sub;
+  }
+
+  /** `more`: people in the room beyond those listed (a big room lists a page of them). */
+  renderUsers(items: UserItem[], more = 0): void {
     this.users.replaceChildren(
       ...items.map((user) =>
         el(
           "li",
-          { class: user.me ? "user me" : "user", "data-id": user.id },
+          { class: user.me ? "user me" : "user", "data-id": user.uid },
           user.me
             ? el("span", { class: "user-name" }, user.name)
-            : el("button", { class: "user-name", type: "button", title: `Private message to ${user.name}` }, user.name),
+            : el("button", { class: "user-name", type: "button", title: `Message ${user.name} directly` }, user.name),
           user.tag ? el("span", { class: "user-tag", title: "another member has the same name" }, user.tag) : null,
           user.me ? el("span", { class: "self-badge" }, "you") : null,
         ),
       ),
+      ...(more > 0 ? [el("li", { class: "more-users" }, `and ${more} more`)] : []),
     );
+  }
+
+  private placeButton(place: PlaceItem, label: string): HTMLButtonElement {
+    return el(
+      "button",
+      { class: "room-name", type: "button", "aria-current": place.active ? "true" : undefined },
+      el("span", { class: "place-title" }, label),
+      place.unread > 0 && el("span", { class: "badge", "aria-label": `${place.unread} unread` }, String(place.unread)),
+    );
+  }
+
+  /** The composer grows with what is written, up to a few lines, then scrolls. */
+  fitComposer(): void {
+    this.text.style.height = "auto";
+    this.text.style.height = `${Math.min(this.text.scrollHeight, COMPOSER_MAX_PX)}px`;
   }
 
   setTyping(text: string): void {
@@ -114,18 +154,16 @@ export class View {
     this.loading.hidden = !on;
   }
 
-  setPmTarget(name: string | null): void {
-    this.pmChip.hidden = name === null;
-    const label = this.pmChip.querySelector(".pm-name");
-    if (label) label.textContent = name ?? "";
-    this.text.placeholder = name === null ? "Write a message" : `Private message to ${name}`;
-    this.composer.classList.toggle("pm-mode", name !== null);
-  }
-
-  notice(text: string): void {
+  /** A passing message; with `action`, a button that does something about it (and dismisses it). */
+  notice(text: string, action?: { label: string; run: () => void }): void {
     const close = el("button", { class: "ghost", type: "button", "aria-label": "Dismiss" }, "×");
-    const item = el("div", { class: "notice", role: "alert" }, el("span", { class: "notice-text" }, text), close);
+    const act = action ? el("button", { class: "notice-action", type: "button" }, action.label) : null;
+    const item = el("div", { class: "notice", role: "alert" }, el("span", { class: "notice-text" }, text), act, close);
     close.addEventListener("click", () => item.remove());
+    act?.addEventListener("click", () => {
+      item.remove();
+      action?.run();
+    });
     window.setTimeout(() => item.remove(), NOTICE_MS);
     this.notices.append(item);
     while (this.notices.childElementCount > MAX_NOTICES) this.notices.firstElementChild?.remove();
