@@ -177,19 +177,13 @@ export class Hub implements BrokerHandler, PresenceHandler {
    * other nodes are out of reach, this node's members get it unnumbered and
    * the sender is refused with `unavailable`.
    */
-  async publishMessage(room: string, from: Person, text: string, idempotencyKey: string | undefined): Promise<number> {
+  publishMessage(room: string, from: Person, text: string, idempotencyKey: string | undefined): Promise<number> {
     const fields = { room, message: text, id: from.id, uid: from.uid, name: from.name, ts: Date.now() };
-    try {
-      return await this.broker.publishStored(room, frames.chatMessage(fields), idempotencyKey);
-    } catch (err) {
-      if (!(err instanceof BrokerUnavailable)) throw err;
-      this.rooms.deliver(room, { json: frames.localMessage(fields) });
-      throw new RequestError("unavailable", UNAVAILABLE_MESSAGE);
-    }
+    return this.store(room, frames.chatMessage(fields), frames.localMessage(fields), idempotencyKey);
   }
 
   /** Stores and publishes a direct message in a conversation; as publishMessage. */
-  async publishDm(
+  publishDm(
     conversation: string,
     from: Person,
     to: string,
@@ -197,11 +191,20 @@ export class Hub implements BrokerHandler, PresenceHandler {
     idempotencyKey: string | undefined,
   ): Promise<number> {
     const fields = { id: from.id, uid: from.uid, name: from.name, to, message: text, ts: Date.now() };
+    return this.store(conversation, frames.dm(fields), frames.localDm(fields), idempotencyKey);
+  }
+
+  private async store(
+    room: string,
+    stored: Parameters<Broker["publishStored"]>[1],
+    local: string,
+    idempotencyKey: string | undefined,
+  ): Promise<number> {
     try {
-      return await this.broker.publishStored(conversation, frames.dm(fields), idempotencyKey);
+      return await this.broker.publishStored(room, stored, idempotencyKey);
     } catch (err) {
       if (!(err instanceof BrokerUnavailable)) throw err;
-      this.rooms.deliver(conversation, { json: frames.localDm(fields) });
+      this.rooms.deliver(room, { json: local });
       throw new RequestError("unavailable", UNAVAILABLE_MESSAGE);
     }
   }

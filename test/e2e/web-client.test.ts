@@ -34,8 +34,8 @@ afterEach(async () => {
   await Promise.all(pages.splice(0).map(closePage));
 });
 
-/** Longer than the cluster's grace period (PRESENCE_GRACE=1) and a close's detection: a leave would have shown. */
-const LONGER_THAN_GRACE_MS = 3000;
+/** Longer than the cluster's grace period (PRESENCE_GRACE=3) and a close's detection: a leave would have shown. */
+const LONGER_THAN_GRACE_MS = 5000;
 
 /**
  * Another tab of the same browser, once it is online. It opens the same
