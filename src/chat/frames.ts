@@ -1,6 +1,6 @@
 import type { UnnumberedMessage } from "../bus/broker.js";
 import type { ErrorCode } from "../protocol/errors.js";
-import type { FrameOf, Person, ServerFrame, StoredDm, StoredMessage } from "../protocol/frames.js";
+import type { FrameOf, Person, ServerFrame, StoredChange, StoredDm, StoredMessage } from "../protocol/frames.js";
 import type { Ref } from "../protocol/requests.js";
 import { OutFrame } from "../transport/out-frame.js";
 
@@ -65,6 +65,14 @@ export function dm(fields: DmFields): UnnumberedMessage {
 }
 
 export const localDm = (fields: DmFields) => encode({ action: "dm", ...fields, local: true });
+
+type ChangeFields = StoredChange extends infer C ? (C extends StoredChange ? Omit<C, "mid"> : never) : never;
+
+/** An edit, a deletion or a reaction, split around its mid like a message: it is stored in the same history. */
+export function change(fields: ChangeFields): UnnumberedMessage {
+  const { action, ...rest } = fields;
+  return { head: `{"action":"${action}","mid":`, tail: `,${JSON.stringify(rest).slice(1)}` };
+}
 
 export function pm(action: "pm" | "pm_sent", target: Person, message: string, from: Person, ts: number, ref: Ref) {
   const fields = {

@@ -194,17 +194,26 @@ export class Hub implements BrokerHandler, PresenceHandler {
     return this.store(conversation, frames.dm(fields), frames.localDm(fields), idempotencyKey);
   }
 
+  /**
+   * Stores and publishes a change to a stored message (an edit, a deletion, a
+   * reaction). Unlike a message it is never shown locally while the other
+   * nodes are out of reach: a change nobody else can see would only mislead.
+   */
+  publishChange(room: string, change: Parameters<Broker["publishStored"]>[1], idempotencyKey: string | undefined) {
+    return this.store(room, change, undefined, idempotencyKey);
+  }
+
   private async store(
     room: string,
     stored: Parameters<Broker["publishStored"]>[1],
-    local: string,
+    local: string | undefined,
     idempotencyKey: string | undefined,
   ): Promise<number> {
     try {
       return await this.broker.publishStored(room, stored, idempotencyKey);
     } catch (err) {
       if (!(err instanceof BrokerUnavailable)) throw err;
-      this.rooms.deliver(room, { json: local });
+      if (local !== undefined) this.rooms.deliver(room, { json: local });
       throw new RequestError("unavailable", UNAVAILABLE_MESSAGE);
     }
   }

@@ -7,6 +7,7 @@ export const ERROR_CODES = [
   "empty",
   "offline",
   "no_such_user",
+  "no_such_message",
   "bad_room",
   "bad_name",
   "not_in_room",
@@ -16,6 +17,7 @@ export const ERROR_CODES = [
   "too_many_connections",
   "unauthorized",
   "forbidden",
+  "not_yours",
   "name_taken",
   "internal",
 ] as const;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ERROR_CODES } from "./errors.js";
-import { ref } from "./requests.js";
+import { REACTIONS, ref } from "./requests.js";
 
 /**
  * What the server sends, one schema per action (docs/protocol.md#what-the-server-sends).
@@ -38,6 +38,25 @@ const dmFields = { ...person, to: uid, message: z.string(), ts: z.number() };
 export const storedDm = z.object({ action: z.literal("dm"), mid, ...dmFields });
 export const localDm = z.object({ action: z.literal("dm"), ...dmFields, local: z.literal(true) });
 
+/**
+ * A change to message `target`, stored in the same history with a mid of its
+ * own, so that a joiner, a page of scroll-back and a recovery with `since`
+ * all see it, each once. `uid` made the change; in a conversation `to` is the
+ * other member, as in a `dm`.
+ */
+const changeFields = { mid, target: mid, ...person, ts: z.number(), room: room.optional(), to: uid.optional() };
+export const storedEdit = z.object({ action: z.literal("edit"), ...changeFields, message: z.string() });
+export const storedDelete = z.object({ action: z.literal("delete"), ...changeFields });
+export const storedReact = z.object({
+  action: z.literal("react"),
+  ...changeFields,
+  emoji: z.enum(REACTIONS),
+  /** False when `uid` took the reaction back. */
+  on: z.boolean(),
+});
+/** Anything a history holds: messages, and changes to them. */
+export const storedEntry = z.union([storedMessage, storedDm, storedEdit, storedDelete, storedReact]);
+
 /** The original page reads the target's name as `user` in some places and `name` in others. */
 const pmTarget = z.object({ id, name, user: name });
 
@@ -74,6 +93,9 @@ export const serverFrames = {
   }),
   message: z.union([storedMessage, localMessage]),
   dm: z.union([storedDm, localDm]),
+  edit: storedEdit,
+  delete: storedDelete,
+  react: storedReact,
   pm: z.object({ action: z.literal("pm"), target: pmTarget, message: z.string(), id, name, ts: z.number() }),
   pm_sent: z.object({
     action: z.literal("pm_sent"),
@@ -88,7 +110,7 @@ export const serverFrames = {
     action: z.literal("history"),
     ...place,
     epoch: z.string(),
-    messages: z.array(z.union([storedMessage, storedDm])),
+    messages: z.array(storedEntry),
     more: z.boolean(),
     recovered: z.boolean().optional(),
     /** The newest mid the room or conversation has (0 for none). */
@@ -120,7 +142,7 @@ export const serverFrames = {
   read: z.object({ action: z.literal("read"), ...place, mid: z.number().int().nonnegative(), epoch: z.string() }),
   ack: z.object({
     action: z.literal("ack"),
-    of: z.enum(["message", "dm", "nick", "auth", "read"]),
+    of: z.enum(["message", "dm", "nick", "auth", "read", "edit", "delete", "react"]),
     ref: z.union([z.string().max(64), z.number()]),
     ...place,
     mid: mid.optional(),
@@ -133,4 +155,6 @@ export type FrameOf<A extends ServerAction> = z.output<(typeof serverFrames)[A]>
 export type ServerFrame = { [A in ServerAction]: FrameOf<A> }[ServerAction];
 export type StoredMessage = z.output<typeof storedMessage>;
 export type StoredDm = z.output<typeof storedDm>;
+export type StoredEntry = z.output<typeof storedEntry>;
+export type StoredChange = z.output<typeof storedEdit> | z.output<typeof storedDelete> | z.output<typeof storedReact>;
 export type Person = z.output<typeof personSchema>;

@@ -15,6 +15,9 @@ const epoch = z.string().max(64);
 /** A user id: a token's `sub`, or a guest id the server made. */
 export const userId = z.string().min(1).max(128);
 
+/** The reactions a message can have: a fixed set, so a reaction is never free text. */
+export const REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢"] as const;
+
 /** `room` names a room, `with` the other user of a conversation; never both. */
 const oneOf = (r: { room?: string; with?: string }) => r.room === undefined || r.with === undefined;
 const ONE_OF = { message: "give 'room' or 'with', not both" };
@@ -74,6 +77,26 @@ export const requestSchemas = {
       with: userId.optional(),
       mid,
       epoch,
+      ref,
+    })
+    .refine(oneOf, ONE_OF),
+  /** Changes the text of one's own message `mid`. */
+  edit: z
+    .object({ action: z.literal("edit"), room: roomName.optional(), with: userId.optional(), mid, message: text, ref })
+    .refine(oneOf, ONE_OF),
+  /** Deletes one's own message `mid`. */
+  delete: z
+    .object({ action: z.literal("delete"), room: roomName.optional(), with: userId.optional(), mid, ref })
+    .refine(oneOf, ONE_OF),
+  /** Adds (or, with `remove`, takes back) one's reaction to message `mid`. */
+  react: z
+    .object({
+      action: z.literal("react"),
+      room: roomName.optional(),
+      with: userId.optional(),
+      mid,
+      emoji: z.enum(REACTIONS),
+      remove: z.boolean().optional(),
       ref,
     })
     .refine(oneOf, ONE_OF),

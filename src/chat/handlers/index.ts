@@ -1,6 +1,7 @@
 import type { Action, Request } from "../../protocol/requests.js";
 import { auth } from "./auth.js";
 import type { Caller, Handler } from "./caller.js";
+import { edit, react, remove } from "./changes.js";
 import { dm, pm } from "./direct.js";
 import { history, message } from "./messages.js";
 import { nick, typing, users } from "./people.js";
@@ -19,6 +20,9 @@ const handlers: { [A in Action]: Handler<A> } = {
   users,
   pm,
   read,
+  edit,
+  delete: remove,
+  react,
   auth,
 };
 

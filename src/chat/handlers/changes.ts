@@ -1,0 +1,75 @@
+import type { UnnumberedMessage } from "../../bus/broker.js";
+import { RequestError } from "../../protocol/errors.js";
+import type { RequestOf } from "../../protocol/requests.js";
+import { checkText } from "../../protocol/rules.js";
+import * as frames from "../frames.js";
+import { type Caller, type Handler, memberRoom, openConversation, requirePersistent } from "./caller.js";
+
+/** Where a change goes: the room or conversation it is stored in, and how its frames name it. */
+interface Target {
+  place: string;
+  where: { room: string } | { to: string };
+  reply: { room: string } | { with: string };
+}
+
+type ChangeRequest = RequestOf<"edit"> | RequestOf<"delete"> | RequestOf<"react">;
+
+/**
+ * Finds message `mid` where the request points, and checks that it is a
+ * message (not itself a change) that history still keeps, written by the
+ * caller when `own` is asked.
+ */
+async function target(caller: Caller, req: ChangeRequest, own: boolean): Promise<Target> {
+  let t: Target;
+  if (req.with !== undefined) {
+    requirePersistent(caller);
+    t = { place: openConversation(caller, req.with), where: { to: req.with }, reply: { with: req.with } };
+  } else {
+    const room = memberRoom(caller, req.room);
+    t = { place: room, where: { room }, reply: { room } };
+  }
+  const page = await caller.ctx.hub.history(t.place, { before: req.mid + 1, limit: 1 });
+  const entry = page.messages.find((m) => m.mid === req.mid);
+  const stored = entry === undefined ? undefined : (JSON.parse(entry.json) as { action: string; uid?: string });
+  if (stored === undefined || (stored.action !== "message" && stored.action !== "dm")) {
+    throw new RequestError("no_such_message", `there is no message ${req.mid} here (or it is no longer kept)`);
+  }
+  if (own && stored.uid !== caller.uid) throw new RequestError("not_yours", "only its author may change a message");
+  return t;
+}
+
+/** What every change carries: its message, who made it and when, and where it is. */
+type ChangeBase = { target: number; id: string; uid: string; name: string; ts: number } & Target["where"];
+
+/** Stores the change after its message, so that joiners, scroll-back and recovery all see it once. */
+async function publish(
+  caller: Caller,
+  req: ChangeRequest,
+  t: Target,
+  build: (base: ChangeBase) => UnnumberedMessage,
+): Promise<void> {
+  const base = { target: req.mid, id: caller.id, uid: caller.uid, name: caller.name, ts: Date.now(), ...t.where };
+  const key = req.ref === undefined ? undefined : `${caller.id}\n${req.ref}`;
+  const mid = await caller.ctx.hub.publishChange(t.place, build(base), key);
+  if (req.ref !== undefined) caller.send(frames.ack({ of: req.action, ref: req.ref, ...t.reply, mid }));
+}
+
+/** `edit`: new text for one's own message. */
+export const edit: Handler<"edit"> = async (caller, req) => {
+  const message = checkText(req.message, caller.ctx.limits);
+  const t = await target(caller, req, true);
+  await publish(caller, req, t, (base) => frames.change({ action: "edit", ...base, message }));
+};
+
+/** `delete`: one's own message is shown as deleted, to everyone, from now on. */
+export const remove: Handler<"delete"> = async (caller, req) => {
+  const t = await target(caller, req, true);
+  await publish(caller, req, t, (base) => frames.change({ action: "delete", ...base }));
+};
+
+/** `react`: anyone in the room reacts to a message; each person counts once per emoji. */
+export const react: Handler<"react"> = async (caller, req) => {
+  const t = await target(caller, req, false);
+  const on = req.remove !== true;
+  await publish(caller, req, t, (base) => frames.change({ action: "react", ...base, emoji: req.emoji, on }));
+};
