@@ -5,7 +5,7 @@
  * nodes sharing one Redis.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { connectUser, joinedUser, joinRoom, say, type User } from "./support/chat.js";
 import type { NodeProcess } from "./support/processes.js";
 import { perFile } from "./support/scope.js";
@@ -160,6 +160,43 @@ describe.each(["embedded", "Redis"] as const)("people (%s)", (mode) => {
     const tab2 = await guest(b, tab1);
     await joinRoom(tab1, `follow-${mode.toLowerCase()}`);
     expect(await tab2.client.action("joined")).toEqual({ action: "joined", room: `follow-${mode.toLowerCase()}` });
+  });
+
+  it("lists a user under a connection that is still there, so an original-protocol pm reaches them", async () => {
+    const room = `reps-${mode.toLowerCase()}`;
+    const old = await original(a);
+    await joinRoom(old, room);
+    const tab1 = await guest(a);
+    const tab2 = await guest(b, tab1);
+    await joinRoom(tab1, room);
+    await joinRoom(tab2, room);
+    tab2.client.close();
+    await vi.waitFor(async () => {
+      const ref = `who-${Math.random()}`;
+      await old.client.send({ action: "users", room, ref });
+      const list = await old.client.action("users", (f) => f.ref === ref);
+      expect((list.users as Frame[]).find((u) => u.uid === tab1.uid)?.id).toBe(tab1.id);
+    });
+    await old.client.send({ action: "pm", target: { id: tab1.id }, message: "still there?" });
+    expect(await tab1.client.action("pm")).toMatchObject({ message: "still there?", id: old.id });
+  });
+
+  it("renames a user in every room it is in, also those only its other connections have joined", async () => {
+    const room = `renamed-${mode.toLowerCase()}`;
+    const watcher = await guest(a);
+    await joinRoom(watcher, room);
+    const tab1 = await guest(a);
+    const tab2 = await guest(b, tab1);
+    await joinRoom(tab1, room);
+    await nick(tab2, `Renamed ${mode}`);
+    expect(await watcher.client.action("user_renamed", (f) => f.uid === tab1.uid)).toMatchObject({
+      room,
+      name: `Renamed ${mode}`,
+    });
+    const ref = `who-${mode}`;
+    await watcher.client.send({ action: "users", room, ref });
+    const list = await watcher.client.action("users", (f) => f.ref === ref);
+    expect((list.users as Frame[]).find((u) => u.uid === tab1.uid)?.name).toBe(`Renamed ${mode}`);
   });
 
   it("stores a direct message to a user who is offline, and delivers it when they return, once and in order", async () => {

@@ -65,7 +65,19 @@ export class MemoryPresence implements Presence {
     const state = this.rooms.get(room);
     if (!state?.conns.delete(member.id)) return;
     const user = state.users.get(member.uid);
-    if (!user || --user.count > 0) return;
+    if (!user) return;
+    if (--user.count > 0) {
+      // Another of the user's connections stands for them, so that a `pm` to the listed id still reaches them.
+      if (user.rep === member.id) {
+        for (const [conn, uid] of state.conns) {
+          if (uid === member.uid) {
+            user.rep = conn;
+            break;
+          }
+        }
+      }
+      return;
+    }
     clearTimeout(user.leaving);
     user.leaving = setTimeout(() => this.gone(room, member.uid), graceMs);
     user.leaving.unref();

@@ -144,7 +144,12 @@ export class RedisPresence implements Presence {
 
   async rename(room: string, member: Member): Promise<void> {
     if (!this.link.isUp) return;
-    await this.write([this.link.pub.hset(this.keys.roomUsers(room), member.uid, member.name)]);
+    // Only where the user is now: a renamer's kept rooms may include one it has no connection in.
+    const users = this.keys.roomUsers(room);
+    const rename = async () => {
+      if (await this.link.pub.hexists(users, member.uid)) await this.link.pub.hset(users, member.uid, member.name);
+    };
+    await this.write([rename()]);
   }
 
   async list(room: string, limit: number, after?: string): Promise<UserPage> {
@@ -189,7 +194,13 @@ export class RedisPresence implements Presence {
    */
   private async leave(room: string, conn: string, uid: string, due: number): Promise<boolean> {
     const k = this.keys;
-    const left = await this.link.pub.chatPresenceExit(k.roomConnections(room), k.roomCounts(room), conn, uid);
+    const left = await this.link.pub.chatPresenceExit(
+      k.roomConnections(room),
+      k.roomCounts(room),
+      k.roomReps(room),
+      conn,
+      uid,
+    );
     if (Number(left) !== 0) return false;
     await this.link.pub.zadd(k.leaving(), due, `${room}\n${uid}`);
     return true;

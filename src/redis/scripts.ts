@@ -15,7 +15,7 @@ const SCRIPTS = {
   chatReadHistory: { numberOfKeys: 4, lua: roomEpoch + read("read-history.lua") },
   chatPublishReplicated: { numberOfKeys: 1, lua: read("publish-replicated.lua") },
   chatPresenceEnter: { numberOfKeys: 4, lua: read("presence-enter.lua") },
-  chatPresenceExit: { numberOfKeys: 2, lua: read("presence-exit.lua") },
+  chatPresenceExit: { numberOfKeys: 3, lua: read("presence-exit.lua") },
   chatPresenceGone: { numberOfKeys: 3, lua: read("presence-gone.lua") },
   chatMarkRead: { numberOfKeys: 1, lua: read("mark-read.lua") },
 } as const;

@@ -12,22 +12,34 @@ export const nick: Handler<"nick"> = async (caller, req) => {
   if (caller.lease !== undefined) throw new RequestError("forbidden", "your name comes from your token");
   const name = checkName(req.name, caller.ctx.limits);
   const folded = foldName(name);
-  for (const room of caller.rooms) {
+  const rooms = await roomsOfUser(caller);
+  for (const room of rooms) {
     const { users } = await caller.ctx.hub.members(room, NAME_CHECK_LIMIT);
     if (users.some((m) => m.uid !== caller.uid && foldName(m.name) === folded)) {
       throw new RequestError("name_taken", `someone in '${room}' is already called that`);
     }
   }
-  await rename(caller, name);
+  await rename(caller, name, rooms);
   if (req.ref !== undefined) caller.send(frames.ack({ of: "nick", ref: req.ref }));
 };
 
+/** Every room the user is in: this connection's, and for a kept user those only its other connections are in. */
+async function roomsOfUser(caller: Caller): Promise<Set<string>> {
+  const rooms = new Set(caller.rooms);
+  if (caller.persistent) {
+    // Without the store, the rooms this connection knows still hear of it.
+    const record = await caller.ctx.users.load(caller.uid).catch(() => undefined);
+    for (const room of record?.rooms ?? []) rooms.add(room);
+  }
+  return rooms;
+}
+
 /** Renames the caller's user in every room it is in; in none, it alone is told. */
-export async function rename(caller: Caller, name: string): Promise<void> {
+export async function rename(caller: Caller, name: string, rooms?: Set<string>): Promise<void> {
   const previous = caller.name;
   caller.name = name;
   if (caller.persistent) await keep(caller, caller.ctx.users.setName(caller.uid, name), "keep the user's name");
-  await caller.ctx.hub.renamed(caller, previous, caller.rooms);
+  await caller.ctx.hub.renamed(caller, previous, rooms ?? (await roomsOfUser(caller)));
   if (caller.rooms.size === 0) caller.send(frames.userRenamed(undefined, caller, previous));
 }
 
