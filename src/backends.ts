@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { Broker, HistoryLimits } from "./bus/broker.js";
 import { MemoryBroker } from "./bus/memory-broker.js";
 import { RedisBroker } from "./bus/redis-broker.js";
+import { isConversation } from "./chat/conversations.js";
 import type { Config } from "./config.js";
 import { MemoryPresence } from "./presence/memory-presence.js";
 import type { Presence } from "./presence/presence.js";
@@ -27,7 +28,15 @@ function historyLimits(config: Config): HistoryLimits {
   const idleS =
     // A room older than its messages' age limit has nothing left worth keeping.
     config.HISTORY_MAX_AGE > 0 ? Math.min(config.ROOM_IDLE_TTL, config.HISTORY_MAX_AGE) : config.ROOM_IDLE_TTL;
-  return { size: config.HISTORY_SIZE, maxAgeMs: config.HISTORY_MAX_AGE * 1000, idleMs: idleS * 1000 };
+  // A conversation waits as long as its users are kept: a message to someone away for a week is still there.
+  const conversationIdleS =
+    config.HISTORY_MAX_AGE > 0 ? Math.min(config.USER_IDLE_TTL, config.HISTORY_MAX_AGE) : config.USER_IDLE_TTL;
+  return {
+    size: config.HISTORY_SIZE,
+    maxAgeMs: config.HISTORY_MAX_AGE * 1000,
+    idleMs: idleS * 1000,
+    idleMsOf: (room) => (isConversation(room) ? conversationIdleS : idleS) * 1000,
+  };
 }
 
 function redisTarget(config: Config): RedisTarget | undefined {

@@ -377,3 +377,30 @@ describe("a node restart that users ride out", () => {
     expect(watcher.client.all("user_join").length).toBe(joinsBefore);
   }, 60_000);
 });
+
+describe.each(["embedded", "Redis"] as const)("what is kept while people are away (%s)", (mode) => {
+  it("keeps a conversation for as long as its users, after an idle room has been forgotten", async () => {
+    const env: Record<string, string> = { ROOM_IDLE_TTL: "2", RATE_LIMIT: "0" };
+    if (mode === "Redis") env.REDIS_URL = (await scope.redis()).url;
+    const n = await scope.node(env);
+    const ada = await guest(n);
+    const bob = await guest(n);
+    bob.client.close();
+    await dm(ada, bob, "for when you are back");
+    await joinRoom(ada, "quiet");
+    await say(ada, "anyone?", "quiet");
+    await joinRoom(ada, "lobby");
+    await ada.client.send({ action: "leave", room: "quiet", ref: "bye" });
+    await ada.client.action("left", (f) => f.ref === "bye");
+    // Well past the rooms' idle time (2 s), well within the users' (30 days).
+    await sleep(5000);
+    const again = await guest(n, bob);
+    const conversation = await openWith(again, ada);
+    expect((conversation.messages as Frame[]).map((m) => m.message)).toEqual(["for when you are back"]);
+    const history = await (async () => {
+      await joinRoom(again, "quiet");
+      return again.client.action("history", (f) => f.room === "quiet");
+    })();
+    expect(history).toMatchObject({ top: 0, messages: [] });
+  }, 30_000);
+});

@@ -22,6 +22,13 @@ export interface HistoryLimits {
   maxAgeMs: number;
   /** A room nobody reads or writes for this long is forgotten: it starts over as a new epoch. */
   idleMs: number;
+  /** Where some rooms are kept longer than `idleMs` (a conversation waits for its members to come back). */
+  idleMsOf?: (room: string) => number;
+}
+
+/** How long `room` may go unused before it is forgotten. */
+export function idleMsOf(limits: HistoryLimits, room: string): number {
+  return limits.idleMsOf?.(room) ?? limits.idleMs;
 }
 
 /** A chat message to store and publish: its JSON is `head + mid + tail`, since only the broker knows the mid. */

@@ -1,5 +1,13 @@
 import { randomBytes } from "node:crypto";
-import type { Broker, BrokerHandler, HistoryLimits, HistoryPage, HistoryQuery, UnnumberedMessage } from "./broker.js";
+import {
+  type Broker,
+  type BrokerHandler,
+  type HistoryLimits,
+  type HistoryPage,
+  type HistoryQuery,
+  idleMsOf,
+  type UnnumberedMessage,
+} from "./broker.js";
 import type { Envelope, NodeMessage } from "./envelope.js";
 import { answerQuery, type Stored } from "./history-window.js";
 import { RecentKeys } from "./idempotency.js";
@@ -91,7 +99,7 @@ export class MemoryBroker implements Broker {
     const now = Date.now();
     const cutoff = this.limits.maxAgeMs > 0 ? now - this.limits.maxAgeMs : 0;
     for (const [room, log] of this.logs) {
-      if (!this.subscribed.has(room) && now - log.lastUsed > this.limits.idleMs) {
+      if (!this.subscribed.has(room) && now - log.lastUsed > idleMsOf(this.limits, room)) {
         this.logs.delete(room);
         continue;
       }

@@ -12,6 +12,7 @@ import {
   type HistoryLimits,
   type HistoryPage,
   type HistoryQuery,
+  idleMsOf,
   type UnnumberedMessage,
 } from "./broker.js";
 import {
@@ -86,8 +87,8 @@ export class RedisBroker implements Broker {
   }
 
   /** How long a room's keys outlive its last use. */
-  private get idleSeconds(): number {
-    return Math.max(1, Math.ceil(this.limits.idleMs / 1000));
+  private idleSeconds(room: string): number {
+    return Math.max(1, Math.ceil(idleMsOf(this.limits, room) / 1000));
   }
 
   async subscribe(room: string): Promise<void> {
@@ -131,7 +132,7 @@ export class RedisBroker implements Broker {
         Date.now(),
         publishNow,
         idempotencyKey === undefined ? "" : IDEMPOTENCY_WINDOW_S,
-        this.idleSeconds,
+        this.idleSeconds(room),
         newEpoch(),
       ),
     );
@@ -158,7 +159,7 @@ export class RedisBroker implements Broker {
         arg,
         query.limit + 1,
         query.epoch ?? "",
-        this.idleSeconds,
+        this.idleSeconds(room),
         newEpoch(),
       ),
     );
@@ -187,7 +188,14 @@ export class RedisBroker implements Broker {
     }
     const k = this.keys;
     await this.link.pub
-      .chatPublishReplicated(k.roomPublished(room), k.roomChannel(room), payload, mid, "PUBLISH", this.idleSeconds)
+      .chatPublishReplicated(
+        k.roomPublished(room),
+        k.roomChannel(room),
+        payload,
+        mid,
+        "PUBLISH",
+        this.idleSeconds(room),
+      )
       .catch((err: unknown) => {
         this.log.warn({ err }, "stored a message but could not publish it; nodes will read it from history");
       });
