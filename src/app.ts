@@ -8,6 +8,7 @@ import type { ChatContext } from "./chat/context.js";
 import { GuestIdentities } from "./chat/guests.js";
 import { HistoryPages } from "./chat/history-pages.js";
 import { Hub } from "./chat/hub.js";
+import { keepConnectedUsers } from "./chat/user-upkeep.js";
 import type { Config } from "./config.js";
 import { createHttpApp, finishHttpApp, SOCKJS_CLIENT_PATH } from "./http/routes.js";
 import { createMetrics } from "./metrics.js";
@@ -43,6 +44,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     metrics,
   );
   await hub.start();
+  const stopUpkeep = keepConnectedUsers(hub, backends.users, config.USER_IDLE_TTL * 1000);
   // Every node signs guests with one secret: GUEST_SECRET, or the one the user store keeps.
   const guests = config.AUTH_SECRET
     ? undefined
@@ -130,6 +132,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
         setTimeout(() => socket.destroy(), 1000).unref();
       }
       await closed;
+      stopUpkeep();
       await hub.stop();
       await backends.users.close();
     },

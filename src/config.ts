@@ -147,7 +147,7 @@ const spec = {
     help: "HS256 secret for guest identities; unset = one kept in Redis (made once), or per process when embedded",
   },
   USER_IDLE_TTL: {
-    schema: int(2_592_000, 60, 315_360_000),
+    schema: int(2_592_000, 1, 315_360_000),
     help: "seconds a user's rooms, conversations and read state are kept after their last connection",
   },
   MAX_CONVERSATIONS_PER_CONNECTION: {

@@ -159,6 +159,7 @@ describe("Hub over the embedded broker", () => {
     renamed(name: string): void {
       this.name = name;
     }
+    readonly persistent = false;
     peerIn(): string | undefined {
       return undefined;
     }
@@ -233,6 +234,7 @@ describe("presence, per user and coalesced", () => {
     }
     left(): void {}
     renamed(): void {}
+    readonly persistent = false;
     peerIn(): string | undefined {
       return undefined;
     }

@@ -404,3 +404,26 @@ describe.each(["embedded", "Redis"] as const)("what is kept while people are awa
     expect(history).toMatchObject({ top: 0, messages: [] });
   }, 30_000);
 });
+
+describe.each(["embedded", "Redis"] as const)("USER_IDLE_TTL (%s)", (mode) => {
+  it("keeps a user who stays connected past it, and forgets one gone for longer", async () => {
+    const env: Record<string, string> = { USER_IDLE_TTL: "2", RATE_LIMIT: "0" };
+    if (mode === "Redis") env.REDIS_URL = (await scope.redis()).url;
+    const n = await scope.node(env);
+    const stays = await guest(n);
+    await nick(stays, `Stays ${mode}`);
+    const goes = await guest(n);
+    await nick(goes, `Goes ${mode}`);
+    goes.client.close();
+    const writer = await guest(n);
+    // Three of its idle times: kept only because it is still connected.
+    await sleep(6000);
+    expect(await dm(writer, stays, "still here?")).toBe(1);
+    await writer.client.send({ action: "dm", to: goes.uid, message: "gone?", ref: "gone" });
+    expect(await writer.client.action("error", (f) => f.ref === "gone")).toMatchObject({ code: "no_such_user" });
+    // It comes back with its token as the same user, a fresh one: its kept name is gone.
+    const back = await guest(n, goes);
+    expect(back.uid).toBe(goes.uid);
+    expect(back.name).not.toBe(`Goes ${mode}`);
+  }, 30_000);
+});

@@ -153,6 +153,18 @@ export class Hub implements BrokerHandler, PresenceHandler {
     await this.toNodesOf(r.uid, { kind: "renamed", uid: r.uid, name: r.name });
   }
 
+  /** The kept users with a connection on this node. */
+  *keptUsersHere(): Iterable<string> {
+    for (const [uid, connections] of this.byUser) {
+      for (const r of connections) {
+        if (r.persistent) {
+          yield uid;
+          break;
+        }
+      }
+    }
+  }
+
   history(room: string, query: HistoryQuery): Promise<HistoryPage> {
     return this.broker.history(room, query);
   }

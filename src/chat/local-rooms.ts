@@ -12,6 +12,8 @@ import type { Meter } from "./meter.js";
 export interface Recipient extends Member {
   /** 2 for a client that reads coalesced `presence` and the other `proto=2` frames. */
   readonly proto: 1 | 2;
+  /** Its user is kept between connections (a token, or a `proto=2` guest). */
+  readonly persistent: boolean;
   /** Writes a frame encoded once for all its recipients. */
   write(frame: OutFrame): void;
   send(json: string): void;
