@@ -49,6 +49,20 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
   const guests = config.AUTH_SECRET
     ? undefined
     : new GuestIdentities(config.GUEST_SECRET ?? (await backends.users.guestSecret()));
+  if (guests && !config.GUEST_SECRET) {
+    // A Redis that lost its data (restarted without persistence) lost the secret too: each node
+    // offers back the one it has, the first offer is kept and every node takes it, so guests
+    // stay who they are on every node, instead of each node minting its own.
+    backends.redis?.link.on("up", () => {
+      backends.users.guestSecret(guests.secret).then(
+        (kept) => {
+          if (kept !== guests.secret) log.warn("took the guest secret another node put back into Redis");
+          guests.rekey(kept);
+        },
+        (err: unknown) => log.warn({ err }, "could not check the guest secret in Redis"),
+      );
+    });
+  }
 
   const limits: Limits = {
     maxMessageLength: config.MAX_MESSAGE_LENGTH,

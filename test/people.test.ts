@@ -427,3 +427,29 @@ describe.each(["embedded", "Redis"] as const)("USER_IDLE_TTL (%s)", (mode) => {
     expect(back.name).not.toBe(`Goes ${mode}`);
   }, 30_000);
 });
+
+describe("guest identities when Redis loses its data", () => {
+  it("keeps every guest who they are, on the nodes that were there and on one started after", async () => {
+    const redis = await scope.redis();
+    const env = { REDIS_URL: redis.url, RATE_LIMIT: "0" };
+    const [a, b] = await Promise.all([scope.node(env), scope.node(env)]);
+    const before = await guest(a);
+    await redis.stop();
+    await redis.restart();
+    const ready = async (n: NodeProcess) => (await fetch(`${n.url}/readyz`)).status;
+    for (const n of [a, b]) await expect.poll(() => ready(n), { timeout: 15_000 }).toBe(200);
+    // The nodes that were there put their secret back; a node started now finds it.
+    await expect
+      .poll(
+        async () => {
+          const c = await scope.node(env);
+          const again = await guest(c, before);
+          return again.uid;
+        },
+        { timeout: 15_000 },
+      )
+      .toBe(before.uid);
+    const after = await guest(b);
+    expect((await guest(a, after)).uid).toBe(after.uid);
+  }, 60_000);
+});

@@ -11,9 +11,19 @@ const GUEST_TOKEN_DAYS = 180;
  * node. Neither forged nor taken over by guessing.
  */
 export class GuestIdentities {
-  private readonly key: Uint8Array;
+  private key: Uint8Array;
 
-  constructor(secret: string) {
+  constructor(private secretText: string) {
+    this.key = new TextEncoder().encode(secretText);
+  }
+
+  get secret(): string {
+    return this.secretText;
+  }
+
+  /** Signs and verifies with `secret` from now on: the one every node agreed on after Redis lost its data. */
+  rekey(secret: string): void {
+    this.secretText = secret;
     this.key = new TextEncoder().encode(secret);
   }
 

@@ -108,9 +108,9 @@ export class RedisUserStore implements UserStore {
   }
 
   /** One secret for every node: the first to ask makes it (SET NX), and Redis keeps it. */
-  async guestSecret(): Promise<string> {
+  async guestSecret(proposed?: string): Promise<string> {
     const key = this.keys.guestSecret();
-    await this.link.pub.set(key, randomBytes(32).toString("hex"), "NX");
+    await this.link.pub.set(key, proposed ?? randomBytes(32).toString("hex"), "NX");
     const secret = await this.link.pub.get(key);
     if (secret === null) throw new Error("the guest secret vanished from Redis");
     return secret;

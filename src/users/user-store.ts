@@ -31,8 +31,12 @@ export interface UserStore {
   readMark(uid: string, place: string): Promise<ReadMark | undefined>;
   /** Moves the mark forward (a mark of another epoch is replaced); true when it moved. */
   markRead(uid: string, place: string, mark: ReadMark): Promise<boolean>;
-  /** The secret guest identities are signed with, the same on every node. */
-  guestSecret(): Promise<string>;
+  /**
+   * The secret guest identities are signed with, the same on every node: the
+   * one kept, or else `proposed` (a node's own, after the store lost its data)
+   * or a new one, which is then kept.
+   */
+  guestSecret(proposed?: string): Promise<string>;
   close(): Promise<void>;
 }
 
