@@ -121,8 +121,11 @@ export class Session implements Caller, PeerListener {
         return undefined;
       });
       // A guest keeps the name it chose; a token's name is the token's, and others must find it to write to it.
+      // A guest whose record could not be read keeps its kept name too: its fresh "User #" is not written over it.
       if (this.lease === undefined && record?.name !== undefined) this.name = record.name;
-      else await keep(this, this.ctx.users.setName(this.uid, this.name), "keep the user's name");
+      else if (this.lease !== undefined || record !== undefined) {
+        await keep(this, this.ctx.users.setName(this.uid, this.name), "keep the user's name");
+      }
     }
     await this.ctx.hub.register(this);
     const more =
