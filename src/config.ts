@@ -70,8 +70,8 @@ const spec = {
   },
   PRESENCE_TTL: { schema: int(15, 2, 300), help: "seconds after which a silent node's users are dropped" },
   PRESENCE_GRACE: {
-    schema: int(5, 0, 300),
-    help: "seconds a user's last connection may be gone before the rooms hear they left (a reload, a reconnect)",
+    schema: int(15, 0, 300),
+    help: "seconds a user's last connection may be gone before the rooms hear they left (a reload, a node restart)",
   },
   PRESENCE_BIG_ROOM: {
     schema: int(200, 2, 10_000_000),

@@ -52,10 +52,20 @@ export class Hub implements BrokerHandler, PresenceHandler {
   ) {
     this.rooms = new LocalRooms(broker, settings.maxRoomsHere, meter);
     this.batches = new PresenceBatches(settings.bigRoom, (room, joined, left, count) => {
-      const json = frames.presence(room, joined, left, count);
-      this.publish(room, { json, kind: "presence" }).catch((err: unknown) => {
-        this.log.warn({ err, room }, "could not publish a room's presence");
-      });
+      // A big room's count, sent only as a count, is read again as it goes out: every node
+      // publishes its own, and the last one a member hears should be the newest there is.
+      const counted =
+        joined.length + left.length > 0
+          ? Promise.resolve(count)
+          : this.presence.list(room, 0).then(
+              (page) => page.count,
+              () => count,
+            );
+      counted
+        .then((now) => this.publish(room, { json: frames.presence(room, joined, left, now), kind: "presence" }))
+        .catch((err: unknown) => {
+          this.log.warn({ err, room }, "could not publish a room's presence");
+        });
     });
   }
 

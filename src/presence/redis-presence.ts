@@ -106,8 +106,9 @@ export class RedisPresence implements Presence {
     }
     mine.set(member.id, member);
     // Out of reach, the room is what this node sees of it, and an arrival is new to it.
-    const local: Entered = { first: true, count: this.localUsers(room).length };
-    if (!this.link.isUp) return local;
+    // Counted only then: it walks the node's members of the room, on every arrival.
+    const local = (): Entered => ({ first: true, count: this.localUsers(room).length });
+    if (!this.link.isUp) return local();
     try {
       const [isNew, count] = await this.link.pub.chatPresenceEnter(
         ...this.roomKeys(room),
@@ -121,7 +122,7 @@ export class RedisPresence implements Presence {
       return { first: Number(isNew) === 1, count: Number(count) };
     } catch (err) {
       this.writeFailed(err);
-      return local;
+      return local();
     }
   }
 
@@ -157,6 +158,7 @@ export class RedisPresence implements Presence {
     try {
       const k = this.keys;
       const count = await this.link.pub.hlen(k.roomUsers(room));
+      if (limit === 0) return { users: [], count };
       if (after === undefined && count <= limit) {
         const [users, reps] = await Promise.all([
           this.link.pub.hgetall(k.roomUsers(room)),
