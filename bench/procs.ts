@@ -92,9 +92,14 @@ export async function startRedis(): Promise<Proc> {
   };
 }
 
-/** Starts a Node server that answers 200 on GET /readyz once it can take connections. */
-export async function startNodeServer(args: string[], env: Record<string, string>, what: string): Promise<Proc> {
-  const port = await freePort();
+/** Starts a Node server that answers 200 on GET /readyz once it can take connections; on `port`, or a free one. */
+export async function startNodeServer(
+  args: string[],
+  env: Record<string, string>,
+  what: string,
+  port?: number,
+): Promise<Proc> {
+  port ??= await freePort();
   const { child, output } = launch(process.execPath, args, { ...env, PORT: String(port), HOST: "127.0.0.1" });
   const ready = async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200;
   await waitReady(child, output, ready, what);

@@ -1,3 +1,4 @@
+import { ANY_PRESENCE, type Arrival, COUNTED, type Restart } from "./presence.js";
 import type { Idle, Step } from "./scenario.js";
 
 export interface Row {
@@ -8,14 +9,14 @@ export interface Row {
 
 const fmt = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : "—");
 
-/** A plain text table: one column per target, then the first (ours) ÷ each of the others. */
-export function table(title: string, targets: string[], rows: Row[]): string {
-  const others = targets.slice(1);
+/** A plain text table: one column per target, then (with `ratios`) the first (ours) ÷ each of the others. */
+export function table(title: string, targets: string[], rows: Row[], ratios = true): string {
+  const others = ratios ? targets.slice(1) : [];
   const header = ["", ...targets, ...others.map((t) => `${targets[0]} / ${t}`)];
   const body = rows.map((r) => {
     const [a = Number.NaN, ...rest] = r.values;
-    const ratios = rest.map((b) => (b === 0 || !Number.isFinite(b) ? "—" : `${fmt(a / b, 2)}×`));
-    return [r.metric, ...r.values.map((v) => fmt(v, r.digits)), ...ratios];
+    const quotients = (ratios ? rest : []).map((b) => (b === 0 || !Number.isFinite(b) ? "—" : `${fmt(a / b, 2)}×`));
+    return [r.metric, ...r.values.map((v) => fmt(v, r.digits)), ...quotients];
   });
   const widths = header.map((_, c) => Math.max(...[header, ...body].map((line) => (line[c] ?? "").length)));
   const line = (cells: string[]) =>
@@ -90,4 +91,42 @@ export function sweepTable(target: string, steps: Step[]): string {
       `${fmt(s.serverUsPerDelivery, 2)} | ${fmt(s.rssPerConnKiB, 1)} | ${fmt(s.generatorPct, 0)} |`,
   );
   return [`${target}`, "", head, rule, ...rows].join("\n");
+}
+
+export function arrivalRows(arrivals: Arrival[]): Row[] {
+  const pick = (metric: string, digits: number, f: (a: Arrival) => number): Row => ({
+    metric,
+    digits,
+    values: arrivals.map(f),
+  });
+  return [
+    pick("connected, s", 1, (a) => a.connectSeconds),
+    pick("connected and presence delivered, s", 1, (a) => a.settledSeconds),
+    pick("server CPU, s", 1, (a) => a.serverCpuSeconds),
+    pick("Redis CPU, s", 1, (a) => a.redisCpuSeconds),
+    pick("presence frames/client, mean", 1, (a) => a.frames[ANY_PRESENCE].mean),
+    pick("presence frames/client, max", 0, (a) => a.frames[ANY_PRESENCE].max),
+    pick("frames/client, mean", 1, (a) => a.frames.all.mean),
+    pick("frames/client, max", 0, (a) => a.frames.all.max),
+    pick("told the right room size last, % of those told one", 1, (a) => a.toldRight),
+    pick("load average (1 min) at the end", 1, (a) => a.loadAverage),
+  ];
+}
+
+/** Frames per client over a restart's window, by kind: on the node that kept running, and on the restarted one. */
+export function restartTable(r: Restart): string {
+  const title =
+    `${r.clients} clients (${r.query || "no query"}): the node had stopped ${r.nodeStoppedSeconds.toFixed(1)} s ` +
+    `after SIGTERM and was back ${r.nodeBackSeconds.toFixed(1)} s after, ` +
+    `its ${r.closed} clients ${r.reconnectedSeconds.toFixed(1)} s after; frames counted for ${r.windowSeconds.toFixed(1)} s ` +
+    `(load average ${r.loadAverage.toFixed(1)}); ` +
+    (Number.isFinite(r.remainingToldRight)
+      ? `of the remaining users told the room's size, ${r.remainingToldRight.toFixed(1)} % were last told the right one`
+      : "no remaining user was ever told the room's size");
+  const rows = COUNTED.map((kind) => ({
+    metric: kind,
+    digits: 2,
+    values: [r.remaining[kind].mean, r.remaining[kind].max, r.returning[kind].mean, r.returning[kind].max],
+  }));
+  return table(title, ["remaining, mean", "remaining, max", "returning, mean", "returning, max"], rows, false);
 }

@@ -1,21 +1,23 @@
 /**
  * Our SockJS chat against Socket.IO + its Redis adapter and against a bare
  * `ws` server (the floor), on the same machine, with the same load
- * generator. `npm run bench` compares them; `-- --sweep` raises the rate
- * until each breaks; `-- --profile` profiles ours. Run `npm run build`
- * first: ours runs from dist/ (or --server).
+ * generator. `npm run bench` compares them, and measures ours alone where
+ * the others have no equivalent (presence in a big lobby); `-- --sweep`
+ * raises the rate until each breaks; `-- --profile` profiles ours. Run
+ * `npm run build` first: ours runs from dist/ (or --server).
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Generator } from "./generator/pool.js";
+import { ANY_PRESENCE, type Arrival, arrive, meanArrival, restart } from "./presence.js";
 import { summarize } from "./profile-summary.js";
 import { progressDone } from "./progress.js";
-import { combine, idleRows, loadRows, sweepTable, table } from "./report.js";
+import { arrivalRows, combine, idleRows, loadRows, restartTable, sweepTable, table } from "./report.js";
 import { type Idle, idle, type Load, prepare, type Step, stackRss, step } from "./scenario.js";
 import { chart } from "./svg.js";
-import { floor, ours, socketIo, startStack, type Target } from "./targets.js";
+import { floor, ours, type Stack, socketIo, startStack, type Target } from "./targets.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const resultsDir = path.join(root, "bench/results");
@@ -36,8 +38,12 @@ const { values: opts } = parseArgs({
     "node-args": { type: "string", default: "" },
     // Ours without the node flags `npm start` gives it, to see what they change.
     bare: { type: "boolean", default: false },
+    // `presence` (ours alone, 4–7 minutes) runs only when named: the default run is long enough.
     only: { type: "string", default: "fanout,rooms,idle" },
     passes: { type: "string", default: "2" },
+    // The presence scenario: clients in the lobby (half as many for the restart), and which protocols they speak.
+    "presence-clients": { type: "string", default: "5000" },
+    protos: { type: "string", default: "1,2" },
   },
 });
 const nodes = Number(opts.nodes);
@@ -57,6 +63,11 @@ const ROOMS: Load = {
   publishersPerRoom: 1,
 };
 const IDLE: Load = { name: "idle: 5000 connections in rooms of 10", clients: 5000, roomSize: 10, publishersPerRoom: 0 };
+
+/** Issue 14's targets: a crowd connects into the lobby in at most this multiple of the time it takes without it… */
+const LOBBY_LIMIT = 2;
+/** …and after a node restart each user on the other node is sent "a handful" of presence frames: we read it as this many. */
+const HANDFUL = 10;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -97,15 +108,70 @@ async function runLoad(
   return steps;
 }
 
-async function runIdle(target: Target, label: string): Promise<Idle> {
+/** Runs `measure` on a fresh stack and generator, and tears both down. */
+async function withStack<T>(target: Target, measure: (gen: Generator, stack: Stack) => Promise<T>): Promise<T> {
   const stack = await startStack(target, nodes, nodeArgs);
   const gen = new Generator(workers);
   try {
-    return await idle(gen, target, stack, IDLE, Number(opts.settle), Number(opts["idle-seconds"]), label);
+    return await measure(gen, stack);
   } finally {
     await gen.stop();
     await stack.stop();
   }
+}
+
+const runIdle = (target: Target, label: string): Promise<Idle> =>
+  withStack(target, (gen, stack) =>
+    idle(gen, target, stack, IDLE, Number(opts.settle), Number(opts["idle-seconds"]), label),
+  );
+
+/**
+ * Presence in a big lobby, ours alone: per protocol, a crowd connecting
+ * without the lobby and into it (each on a fresh stack, A B A B over the
+ * passes, so their ratio survives a busy machine), then a node restart
+ * under half that crowd in the lobby.
+ */
+async function presence(target: Target, record: Record<string, unknown>): Promise<string[]> {
+  const clients = Number(opts["presence-clients"]);
+  const passes = Number(opts.passes);
+  const out: string[] = [];
+  for (const proto of opts.protos.split(",").map(Number)) {
+    const query = (lobby: boolean) => [lobby ? "" : "lobby=0", proto === 2 ? "proto=2" : ""].filter(Boolean).join("&");
+    const label = `presence proto ${proto}`;
+    const arrival = (lobby: boolean, pass: number) =>
+      withStack(target, (gen, stack) => {
+        const dial = { query: query(lobby), admitted: true, reconnect: false };
+        return arrive(gen, target, stack, clients, dial, `${label}, ${dial.query || "lobby"}, pass ${pass}/${passes}`);
+      });
+    const alone: Arrival[] = [];
+    const crowd: Arrival[] = [];
+    for (let pass = 1; pass <= passes; pass++) {
+      alone.push(await arrival(false, pass));
+      crowd.push(await arrival(true, pass));
+    }
+    const restarted = await withStack(target, (gen, stack) => {
+      const dial = { query: query(true), admitted: true, reconnect: true };
+      return restart(gen, target, stack, Math.floor(clients / 2), dial, `${label}, restart`);
+    });
+    record[`proto ${proto}`] = { lobby: crowd, noLobby: alone, restart: restarted };
+    const [a, c] = [meanArrival(alone), meanArrival(crowd)];
+    const ratio = c.settledSeconds / a.settledSeconds;
+    const each = crowd.map((x, i) => `${(x.settledSeconds / (alone[i] as Arrival).settledSeconds).toFixed(2)}×`);
+    const most = restarted.remaining[ANY_PRESENCE].max;
+    out.push(
+      table(
+        `${clients} clients connecting over ${nodes} nodes, proto ${proto}, mean of ${passes}`,
+        ["lobby", "lobby=0"],
+        arrivalRows([c, a]),
+      ),
+      `target: into the lobby ≤ ${LOBBY_LIMIT}× as long as without: ${ratio.toFixed(2)}× ` +
+        `(each pass: ${each.join(", ")}) — ${ratio <= LOBBY_LIMIT ? "met" : "missed"}`,
+      restartTable(restarted),
+      `target: a handful (≤ ${HANDFUL}) presence frames per remaining user: at most ${most} — ` +
+        `${most <= HANDFUL ? "met" : "missed"}`,
+    );
+  }
+  return out;
 }
 
 async function compare(targets: Target[]): Promise<void> {
@@ -139,6 +205,13 @@ async function compare(targets: Target[]): Promise<void> {
     out.push(
       table(`${IDLE.name}, settled ${opts.settle} s, ${opts["idle-seconds"]} s idle window`, names, idleRows(results)),
     );
+  }
+  if (only.has("presence")) {
+    const mine = targets.find((t) => t.name === "ours");
+    const presenceRecord: Record<string, unknown> = {};
+    record.presence = presenceRecord;
+    if (mine) out.push(...(await presence(mine, presenceRecord)));
+    else out.push("presence: skipped; it measures ours alone (--targets ours)");
   }
   progressDone();
   writeResults("compare.json", record);

@@ -10,8 +10,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export interface Target {
   readonly name: string;
   readonly wire: WireKind;
-  /** Starts one server node against Redis; `nodeArgs` go to node itself (e.g. --cpu-prof). */
-  startNode(redisUrl: string, nodeArgs: string[]): Promise<Proc>;
+  /** Starts one server node against Redis, on `port` or a free one; `nodeArgs` go to node itself (e.g. --cpu-prof). */
+  startNode(redisUrl: string, nodeArgs: string[], port?: number): Promise<Proc>;
 }
 
 /** The node flags `npm start` runs our server with (package.json), so that the bench measures it as shipped. */
@@ -28,7 +28,7 @@ export function ours(serverEntry = path.join(root, "dist/server.js"), asShipped 
   return {
     name: "ours",
     wire: "sockjs",
-    startNode: (redisUrl, nodeArgs) =>
+    startNode: (redisUrl, nodeArgs, port) =>
       startNodeServer(
         [...flags, ...nodeArgs, serverEntry],
         {
@@ -40,6 +40,7 @@ export function ours(serverEntry = path.join(root, "dist/server.js"), asShipped 
           MAX_CONNECTIONS_PER_IP: "0",
         },
         "chat node",
+        port,
       ),
   };
 }
@@ -49,7 +50,8 @@ export async function socketIo(): Promise<Target> {
   return {
     name: "socket.io",
     wire: "engineio",
-    startNode: (redisUrl, nodeArgs) => startNodeServer([...nodeArgs, entry], { REDIS_URL: redisUrl }, "socket.io node"),
+    startNode: (redisUrl, nodeArgs, port) =>
+      startNodeServer([...nodeArgs, entry], { REDIS_URL: redisUrl }, "socket.io node", port),
   };
 }
 
@@ -59,7 +61,8 @@ export async function floor(): Promise<Target> {
   return {
     name: "ws floor",
     wire: "sockjs",
-    startNode: (redisUrl, nodeArgs) => startNodeServer([...nodeArgs, entry], { REDIS_URL: redisUrl }, "ws floor node"),
+    startNode: (redisUrl, nodeArgs, port) =>
+      startNodeServer([...nodeArgs, entry], { REDIS_URL: redisUrl }, "ws floor node", port),
   };
 }
 
@@ -67,22 +70,36 @@ export async function floor(): Promise<Target> {
 export interface Stack {
   readonly redis: Proc;
   readonly nodes: Proc[];
+  /** Stops node `i` as an orchestrator would (SIGTERM); resolves once it has exited. */
+  stopNode(i: number): Promise<void>;
+  /** Starts node `i` again, on the port it had; resolves once it is ready. */
+  startNode(i: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startStack(target: Target, nodes: number, nodeArgs: string[] = []): Promise<Stack> {
   const redis = await startRedis();
+  const redisUrl = `redis://127.0.0.1:${redis.port}`;
   const started: Proc[] = [];
   try {
-    for (let i = 0; i < nodes; i++) started.push(await target.startNode(`redis://127.0.0.1:${redis.port}`, nodeArgs));
+    for (let i = 0; i < nodes; i++) started.push(await target.startNode(redisUrl, nodeArgs));
   } catch (err) {
     await Promise.all(started.map((n) => n.stop()));
     await redis.stop();
     throw err;
   }
+  const nodeAt = (i: number): Proc => {
+    const node = started[i];
+    if (!node) throw new Error(`there is no node ${i}`);
+    return node;
+  };
   return {
     redis,
     nodes: started,
+    stopNode: (i) => nodeAt(i).stop(),
+    async startNode(i) {
+      started[i] = await target.startNode(redisUrl, nodeArgs, nodeAt(i).port);
+    },
     async stop() {
       await Promise.all(started.map((n) => n.stop()));
       await redis.stop();

@@ -1,27 +1,49 @@
 import { randomBytes } from "node:crypto";
 
+/** The frames the presence figures count, one counter each per client; `other` is every other frame. */
+export type FrameKind = "user_join" | "user_left" | "presence" | "other";
+export type FrameCounts = Record<FrameKind, number>;
+
 /** What a client learns from the server's frames. */
 export interface ClientEvents {
   open(): void;
   joined(): void;
   /** The text of a room chat message. */
   chat(text: string): void;
+  /** Every frame the server sends, by kind. */
+  frame(kind: FrameKind): void;
+  /** A `presence` frame said how many are in the room. */
+  count(members: number): void;
+  /** The server said who the client is; `guest` is the token that makes it the same user next time. */
+  identified(guest: string | undefined): void;
+  /** The server answered the codec's probe. */
+  answered(): void;
 }
 
 /** One wire protocol, client side: the URL path, how to read frames and how to write requests. */
 export interface Codec {
-  /** A fresh session path, query included; clients join their rooms themselves. */
-  path(): string;
+  /** A fresh session path with `query` (URL-encoded, may be empty); clients join their rooms themselves. */
+  path(query: string): string;
   /** Reads one websocket message; returns what the protocol requires sending back, if anything. */
   receive(data: string, events: ClientEvents): string | undefined;
   join(room: string): string;
   message(room: string, text: string): string;
+  /**
+   * A request the server answers at once from memory, if the protocol has one: it waits in the
+   * connection's queue behind the connection's own setup, so its answer says the setup is done.
+   */
+  readonly probe?: string;
 }
 
 export type WireKind = "sockjs" | "engineio";
 
 const MESSAGE = '{"action":"message"';
 const USERS = '{"action":"users"';
+const USER_INFO = '{"action":"user_info"';
+const ERROR = '{"action":"error"';
+const USER_JOIN = '{"action":"user_join"';
+const USER_LEFT = '{"action":"user_left"';
+const PRESENCE = '{"action":"presence"';
 
 /**
  * SockJS's websocket transport as sockjs-client speaks it: `o` opens, `h` is a
@@ -29,24 +51,39 @@ const USERS = '{"action":"users"';
  * closes; the client sends a JSON array of strings.
  */
 const sockjs: Codec = {
-  path: () => {
+  path: (query) => {
     const server = String(Math.floor(Math.random() * 1000)).padStart(3, "0");
-    return `/sock/${server}/${randomBytes(6).toString("hex")}/websocket?lobby=0`;
+    return `/sock/${server}/${randomBytes(6).toString("hex")}/websocket${query ? `?${query}` : ""}`;
   },
   receive(data, events) {
     const kind = data[0];
     if (kind === "o") events.open();
     else if (kind === "a") {
       for (const text of JSON.parse(data.slice(1)) as string[]) {
-        // Only chat messages and join answers matter; the rest is never parsed.
-        if (text.startsWith(MESSAGE)) events.chat((JSON.parse(text) as { message: string }).message);
-        else if (text.startsWith(USERS)) events.joined();
+        // Chat messages first, the bulk of any load; beyond what is counted, only join answers,
+        // the greeting and errors (the probe's answer) are read.
+        if (text.startsWith(MESSAGE)) {
+          events.frame("other");
+          events.chat((JSON.parse(text) as { message: string }).message);
+        } else if (text.startsWith(USER_JOIN)) events.frame("user_join");
+        else if (text.startsWith(USER_LEFT)) events.frame("user_left");
+        else if (text.startsWith(PRESENCE)) {
+          events.frame("presence");
+          events.count((JSON.parse(text) as { count: number }).count);
+        } else {
+          events.frame("other");
+          if (text.startsWith(USERS)) events.joined();
+          else if (text.startsWith(USER_INFO)) events.identified((JSON.parse(text) as { guest?: string }).guest);
+          else if (text.startsWith(ERROR)) events.answered();
+        }
       }
     }
     return undefined;
   },
   join: (room) => JSON.stringify([JSON.stringify({ action: "join", room })]),
   message: (room, text) => JSON.stringify([JSON.stringify({ action: "message", room, message: text })]),
+  // A room nobody joins: refused with `not_in_room` (an `error`) without a look at Redis.
+  probe: JSON.stringify([JSON.stringify({ action: "users", room: "bench-probe" })]),
 };
 
 /**
@@ -55,9 +92,10 @@ const sockjs: Codec = {
  * an event, `43<id>[...]` an acknowledgement, `2` a ping the client answers with `3`.
  */
 const engineio: Codec = {
-  path: () => "/socket.io/?EIO=4&transport=websocket&lobby=0",
+  path: (query) => `/socket.io/?EIO=4&transport=websocket${query ? `&${query}` : ""}`,
   receive(data, events) {
     if (data.startsWith("42")) {
+      events.frame("other");
       const [event, payload] = JSON.parse(data.slice(2)) as [string, { message: string }];
       if (event === "message") events.chat(payload.message);
     } else if (data.startsWith("43")) events.joined();

@@ -1,13 +1,24 @@
-import type { WireKind } from "./codec.js";
+import type { FrameCounts, WireKind } from "./codec.js";
+
+/** How clients connect. */
+export interface Dial {
+  /** The query each connection's URL carries (URL-encoded, may be empty), e.g. "lobby=0" or "proto=2". */
+  query: string;
+  /** A client counts as connected once the server answers the codec's probe (its setup done), not at open. */
+  admitted: boolean;
+  /** A client the server closes connects again, with the web client's backoff (and its guest token, if given one). */
+  reconnect: boolean;
+}
 
 /** What the main thread asks of a generator worker; every request gets one reply with the same id. */
 export type Request =
-  | { t: "connect"; wire: WireKind; ports: number[]; first: number; count: number; batch: number }
+  | { t: "connect"; wire: WireKind; ports: number[]; first: number; count: number; batch: number; dial: Dial }
   | { t: "join"; rooms: string[]; batch: number }
   | { t: "begin"; run: number }
   | { t: "publish"; run: number; perSecond: number; seconds: number; senders: Sender[] }
   | { t: "count" }
   | { t: "collect" }
+  | { t: "frames" }
   | { t: "close" };
 
 export interface Sender {
@@ -31,6 +42,21 @@ export interface CollectReply {
   /** Delivery latencies in ms, one per received message of the current run. */
   latencies: Float64Array;
   /** Connections that closed since they opened: a server dropping clients shows here. */
+  closed: number;
+}
+
+export interface FramesReply {
+  /** Frames each client received since the last `begin` (or since it connected), in client order. */
+  counts: FrameCounts[];
+  /** The room size each client was last told by a `presence` frame, ever; -1 if it never was. */
+  told: number[];
+  /** When the last user_join, user_left or presence frame arrived, ms since the epoch; 0 if none did. */
+  lastPresenceAt: number;
+  /** Clients the server closed that are not connected again yet. */
+  down: number;
+  /** When the last client that came back was connected again, ms since the epoch; 0 if none has. */
+  lastReconnectAt: number;
+  /** Connections that closed since they opened. */
   closed: number;
 }
 

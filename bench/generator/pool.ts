@@ -1,6 +1,15 @@
 import { Worker } from "node:worker_threads";
 import type { WireKind } from "./codec.js";
-import type { CollectReply, ConnectReply, PublishReply, Reply, Request, Sender } from "./messages.js";
+import type {
+  CollectReply,
+  ConnectReply,
+  Dial,
+  FramesReply,
+  PublishReply,
+  Reply,
+  Request,
+  Sender,
+} from "./messages.js";
 
 /** tsx's loader hooks do not reach worker threads by themselves: each worker registers them, then loads its code. */
 const BOOT = `
@@ -61,13 +70,30 @@ export class Generator {
     return { worker, local: index - (this.blocks[worker]?.first ?? 0) };
   }
 
-  async connect(wire: WireKind, ports: number[], clients: number, batch = 100): Promise<ConnectReply> {
+  /**
+   * Connects `clients` clients, each worker `batch` at a time, waiting for each batch: a steady pace
+   * the servers set. By default they skip the lobby and count as connected once the transport is open.
+   */
+  async connect(
+    wire: WireKind,
+    ports: number[],
+    clients: number,
+    dial: Dial = { query: "lobby=0", admitted: false, reconnect: false },
+    batch = 100,
+  ): Promise<ConnectReply> {
     const share = Math.ceil(clients / this.channels.length);
     this.blocks = this.channels.map((_, w) => ({
       first: w * share,
       count: Math.max(0, Math.min(share, clients - w * share)),
     }));
-    const replies = await this.all<ConnectReply>((w) => ({ t: "connect", wire, ports, ...this.blocks[w]!, batch }));
+    const replies = await this.all<ConnectReply>((w) => ({
+      t: "connect",
+      wire,
+      ports,
+      ...this.blocks[w]!,
+      batch,
+      dial,
+    }));
     return {
       opened: replies.reduce((n, r) => n + r.opened, 0),
       failed: replies.reduce((n, r) => n + r.failed, 0),
@@ -118,6 +144,19 @@ export class Generator {
       received: replies.reduce((n, r) => n + r.received, 0),
       closed: replies.reduce((n, r) => n + r.closed, 0),
       latencies,
+    };
+  }
+
+  /** Frames received since `begin`, per client in global index order, and how the clients fare. */
+  async frames(): Promise<FramesReply> {
+    const replies = await this.all<FramesReply>(() => ({ t: "frames" }));
+    return {
+      counts: replies.flatMap((r) => r.counts),
+      told: replies.flatMap((r) => r.told),
+      lastPresenceAt: Math.max(...replies.map((r) => r.lastPresenceAt)),
+      down: replies.reduce((n, r) => n + r.down, 0),
+      lastReconnectAt: Math.max(...replies.map((r) => r.lastReconnectAt)),
+      closed: replies.reduce((n, r) => n + r.closed, 0),
     };
   }
 

@@ -1,7 +1,16 @@
 import { parentPort } from "node:worker_threads";
 import WebSocket from "ws";
-import { type Codec, codecs } from "./codec.js";
-import type { CollectReply, ConnectReply, PublishReply, Reply, Request, Sender } from "./messages.js";
+import { type Codec, codecs, type FrameCounts, type FrameKind } from "./codec.js";
+import type {
+  CollectReply,
+  ConnectReply,
+  Dial,
+  FramesReply,
+  PublishReply,
+  Reply,
+  Request,
+  Sender,
+} from "./messages.js";
 
 /**
  * A share of the load generator's clients, in a worker thread so that more
@@ -10,19 +19,34 @@ import type { CollectReply, ConnectReply, PublishReply, Reply, Request, Sender }
  */
 
 const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Client {
   ws: WebSocket;
+  /** The node it connects to, again after the server closed it. */
+  port: number;
+  /** The token the server gave it (`?proto=2`): connecting again with it, it is the same user. */
+  guest?: string;
+  /** Frames received since the last `begin`, by kind. */
+  frames: FrameCounts;
+  /** The room size the last `presence` frame said; -1 before the first. */
+  told: number;
   /** Resolves the pending join, if any. */
   joined?: () => void;
 }
 
 let codec: Codec = codecs.sockjs;
+let dialing: Dial = { query: "lobby=0", admitted: false, reconnect: false };
 const clients: Client[] = [];
 let run = -1;
 let received = 0;
 let closed = 0;
 let latencies: number[] = [];
+let lastPresenceAt = 0;
+let down = 0;
+let lastReconnectAt = 0;
+
+const noFrames = (): FrameCounts => ({ user_join: 0, user_left: 0, presence: 0, other: 0 });
 
 function onChat(text: string): void {
   // Message text is "<run>:<seq>:<send time in ms since the epoch>".
@@ -32,42 +56,103 @@ function onChat(text: string): void {
   latencies.push(now() - Number(text.slice(text.lastIndexOf(":") + 1)));
 }
 
-function open(url: string): Promise<Client> {
+/** A new connection to a node, as the user with that guest token if there is one. */
+function socketTo(port: number, guest: string | undefined): WebSocket {
+  const query = new URLSearchParams(dialing.query);
+  if (guest !== undefined) query.set("guest", guest);
+  return new WebSocket(`ws://127.0.0.1:${port}${codec.path(query.toString())}`, { perMessageDeflate: false });
+}
+
+/**
+ * Follows the client's websocket; resolves once it is connected (the
+ * transport open, or the probe answered when `dialing.admitted`).
+ */
+function attach(client: Client): Promise<void> {
+  const ws = client.ws;
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
-    const client: Client = { ws };
-    let isOpen = false;
+    let connected = false;
+    const ready = () => {
+      connected = true;
+      resolve();
+    };
     const events = {
       open: () => {
-        isOpen = true;
-        resolve(client);
+        if (!dialing.admitted) return ready();
+        if (codec.probe === undefined) return reject(new Error("this wire has no probe to learn admission by"));
+        ws.send(codec.probe);
+      },
+      answered: () => {
+        if (dialing.admitted && !connected) ready();
       },
       joined: () => client.joined?.(),
       chat: onChat,
+      frame: (kind: FrameKind) => {
+        client.frames[kind]++;
+        if (kind !== "other") lastPresenceAt = now();
+      },
+      count: (members: number) => {
+        client.told = members;
+      },
+      identified: (guest: string | undefined) => {
+        if (guest !== undefined) client.guest = guest;
+      },
     };
     ws.on("message", (data) => {
       const reply = codec.receive(String(data), events);
       if (reply !== undefined) ws.send(reply);
     });
     ws.on("error", (err) => {
-      if (!isOpen) reject(err);
+      if (!connected) reject(err);
     });
     ws.on("close", () => {
-      if (isOpen) closed++;
-      else reject(new Error("closed before it opened"));
+      if (!connected) return reject(new Error("closed before it was connected"));
+      closed++;
+      if (dialing.reconnect) void comeBack(client);
     });
   });
 }
 
+/** The web client's backoff (web/src/connection.ts): from 0.5 s, doubling to 10 s, with jitter so a crowd spreads out. */
+function backoff(failures: number): number {
+  const ceiling = Math.min(10_000, 500 * 2 ** failures);
+  return ceiling / 2 + (Math.random() * ceiling) / 2;
+}
+
+/** The server closed the client: it connects again, as a person's page would, until it is back. */
+async function comeBack(client: Client): Promise<void> {
+  down++;
+  for (let failures = 0; ; failures++) {
+    await sleep(backoff(failures));
+    // The bench closed every client meanwhile: nobody is coming back.
+    if (!dialing.reconnect) break;
+    try {
+      client.ws = socketTo(client.port, client.guest);
+      await attach(client);
+      lastReconnectAt = now();
+      break;
+    } catch {
+      // The node is still down or not ready yet: try again later.
+    }
+  }
+  down--;
+}
+
 async function connect(req: Extract<Request, { t: "connect" }>): Promise<ConnectReply> {
   codec = codecs[req.wire];
+  dialing = req.dial;
   let failed = 0;
   for (let start = 0; start < req.count; start += req.batch) {
     const batch: Promise<Client | undefined>[] = [];
     for (let i = start; i < Math.min(req.count, start + req.batch); i++) {
       // Round-robin over the nodes by the client's global index.
-      const port = req.ports[(req.first + i) % req.ports.length];
-      batch.push(open(`ws://127.0.0.1:${port}${codec.path()}`).catch(() => undefined));
+      const port = req.ports[(req.first + i) % req.ports.length] as number;
+      const client: Client = { ws: socketTo(port, undefined), port, frames: noFrames(), told: -1 };
+      batch.push(
+        attach(client).then(
+          () => client,
+          () => undefined,
+        ),
+      );
     }
     for (const client of await Promise.all(batch)) {
       if (client) clients.push(client);
@@ -129,6 +214,17 @@ function collect(): CollectReply {
   return reply;
 }
 
+function frames(): FramesReply {
+  return {
+    counts: clients.map((c) => c.frames),
+    told: clients.map((c) => c.told),
+    lastPresenceAt,
+    down,
+    lastReconnectAt,
+    closed,
+  };
+}
+
 async function handle(req: Request): Promise<unknown> {
   switch (req.t) {
     case "connect":
@@ -139,6 +235,7 @@ async function handle(req: Request): Promise<unknown> {
       run = req.run;
       received = 0;
       latencies = [];
+      for (const c of clients) c.frames = noFrames();
       return undefined;
     case "publish":
       return publish(req);
@@ -146,7 +243,10 @@ async function handle(req: Request): Promise<unknown> {
       return received;
     case "collect":
       return collect();
+    case "frames":
+      return frames();
     case "close":
+      dialing = { ...dialing, reconnect: false };
       for (const c of clients) c.ws.terminate();
       clients.length = 0;
       return undefined;
