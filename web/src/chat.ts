@@ -2,11 +2,24 @@
  * The chat as the user sees it, driven by server frames and user actions.
  * One class past 250 lines because each of its methods is one reaction of
  * the page (a frame arrives, a place is switched, older history comes in)
- * over the same state; the state's rules live in state.ts, the drawing in
- * view.ts and message-list.ts.
+ * over the same state; the state's rules live in state.ts and changes.ts, the
+ * drawing in view.ts, message-node.ts and message-list.ts.
  */
-import { gapNode, type MessageList, messageNode, NO_ROOM, pmNode, sysNode } from "./message-list";
-import type { ClientRequest, HistoryFrame, LiveEntry, ServerFrame, UserInfo } from "./protocol";
+import type { Attention } from "./attention";
+import { type Composer, MESSAGE_LIMIT } from "./composer";
+import { MessageEditor } from "./message-editor";
+import { type MessageList, NO_ROOM } from "./message-list";
+import { gapNode, mentionsReader, messageNode, pmNode, type Reader, showChanges, sysNode } from "./message-node";
+import {
+  type ClientRequest,
+  type HistoryFrame,
+  isChange,
+  type LiveEntry,
+  type ServerFrame,
+  type StoredChange,
+  type StoredEntry,
+  type UserInfo,
+} from "./protocol";
 import {
   acceptLive,
   applyJoinHistory,
@@ -18,8 +31,10 @@ import {
   type Place,
   roomKey,
   unread,
+  unreadMentions,
+  where,
 } from "./state";
-import { loadNick, saveGuest, saveNick } from "./storage";
+import { loadMuted, loadNick, saveGuest, saveMuted, saveNick } from "./storage";
 import { TypingThrottle, TypingTracker, typingText } from "./typing";
 import type { View } from "./view";
 
@@ -33,6 +48,13 @@ const OLDER_REF = "older:";
 const MORE_USERS_REF = "more-users:";
 const JOIN_REF = "join:";
 const SEND_REF = "send:";
+/** A notification shows the start of a message, not a wall of it. */
+const NOTIFY_CHARS = 200;
+
+/** The messages that the changes among `entries` change. */
+function changedTargets(entries: StoredEntry[]): number[] {
+  return entries.filter(isChange).map((c) => c.target);
+}
 
 interface Pending {
   key: string;
@@ -51,18 +73,42 @@ export class Chat {
   private everJoined = false;
   /** The room the user asked for by hand: shown once the server confirms it. */
   private showOnJoin: string | null = null;
+  /** The room shown on join was asked for by hand (not the first room of a page load): the composer takes the focus. */
+  private focusOnJoin = false;
   /** Sends not yet acknowledged, by ref: a refusal puts the text back for another try. */
   private readonly pending = new Map<string, Pending>();
   private sends = 0;
+  /**
+   * Conversations opened because a message came in (someone wrote first):
+   * that message arrives in their history, not live, and is announced from there.
+   */
+  private readonly announce = new Set<string>();
+  /** Rooms whose unread count and notifications the user turned off, in this browser. */
+  private readonly muted = loadMuted();
+  /** Edits, deletions and reactions the user asks for. */
+  readonly editor: MessageEditor;
 
   constructor(
     private readonly view: View,
     private readonly log: MessageList,
+    private readonly composer: Composer,
+    private readonly attention: Attention,
     private readonly send: (frame: ClientRequest) => boolean,
   ) {
+    this.editor = new MessageEditor(
+      {
+        place: () => this.state.currentPlace(),
+        reader: () => this.reader(),
+        send,
+        notice: (text) => view.notice(text),
+      },
+      log,
+      composer,
+    );
     document.addEventListener("visibilitychange", () => {
       const place = this.state.currentPlace();
       if (place) this.markRead(place);
+      this.renderPlaces();
     });
   }
 
@@ -76,6 +122,7 @@ export class Chat {
     this.view.setLoading(false);
     // Whether these were stored is unknown: the text goes back to the user rather than be lost or sent twice.
     for (const [ref, pending] of this.pending) this.failed(ref, pending, "Not sent: the connection dropped");
+    this.editor.forget();
   }
 
   handle(frame: ServerFrame): void {
@@ -112,7 +159,13 @@ export class Chat {
         this.live(place, frame);
         return;
       }
+      case "edit":
+      case "delete":
+      case "react":
+        this.changed(frame);
+        return;
       case "conversation":
+        if (!state.places.has(dmKey(frame.with.uid))) this.announce.add(dmKey(frame.with.uid));
         this.conversationWith(frame.with.uid, frame.with.name);
         this.renderPlaces();
         return;
@@ -157,7 +210,10 @@ export class Chat {
         return;
       }
       case "ack":
-        if (typeof frame.ref === "string") this.pending.delete(frame.ref);
+        if (typeof frame.ref === "string") {
+          this.pending.delete(frame.ref);
+          this.editor.acked(frame.ref);
+        }
         return;
       case "error":
         this.refused(frame);
@@ -165,14 +221,28 @@ export class Chat {
     }
   }
 
-  /** Sends the composer's text; true when it went out and the composer may be cleared. */
-  submit(text: string): boolean {
-    if (text.trim() === "") return false;
+  /** Sends what the composer holds: a new message, or the edit of one; the composer is cleared once it went out. */
+  submit(): void {
+    const text = this.composer.value;
+    if (text.trim() === "") return;
+    const excess = this.composer.excess();
+    if (excess > 0) {
+      this.view.notice(
+        `Not sent: ${excess} ${excess === 1 ? "character" : "characters"} too long (at most ${MESSAGE_LIMIT})`,
+      );
+      return;
+    }
     const place = this.state.currentPlace();
     if (!place) {
       this.view.notice("Join a room first");
-      return false;
+      return;
     }
+    if (this.composer.editing) this.editor.finishEdit(text);
+    else if (this.sendText(place, text)) this.composer.value = "";
+  }
+
+  /** True when the message went out and the composer may be cleared. */
+  private sendText(place: Place, text: string): boolean {
     const ref = `${SEND_REF}${++this.sends}`;
     const request: ClientRequest =
       place.kind === "room"
@@ -183,15 +253,37 @@ export class Chat {
       return false;
     }
     this.pending.set(ref, { key: place.key, text });
+    // Whatever is typed next is a new message: others hear of it at once.
+    this.typingThrottle.reset();
     return true;
   }
 
+  /** Tells the others in the place on screen that the user is writing (not editing, and not an empty box). */
   typed(text: string): void {
     const place = this.state.currentPlace();
-    if (!place || text.trim() === "" || !this.typingThrottle.ready(place.key, Date.now())) return;
-    this.send(
-      place.kind === "room" ? { action: "typing", room: place.target } : { action: "typing", with: place.target },
-    );
+    if (text.trim() === "") {
+      this.typingThrottle.reset();
+      return;
+    }
+    if (!place || this.composer.editing || !this.typingThrottle.ready(place.key, Date.now())) return;
+    this.send({ action: "typing", ...where(place) });
+  }
+
+  /** The names `@` may complete in the place on screen: the others in the room, or the other member. */
+  mentionable(): string[] {
+    const place = this.state.currentPlace();
+    if (!place) return [];
+    if (place.kind === "dm") return [place.title];
+    return [...place.users].filter(([uid]) => !this.state.isOwn(uid)).map(([, name]) => name);
+  }
+
+  toggleMute(): void {
+    const key = this.state.current;
+    if (key === null || this.state.currentPlace()?.kind !== "room") return;
+    if (!this.muted.delete(key)) this.muted.add(key);
+    saveMuted(this.muted);
+    this.renderPlaces();
+    this.renderPlace();
   }
 
   setNick(name: string): void {
@@ -199,8 +291,8 @@ export class Chat {
   }
 
   join(name: string): void {
-    if (this.state.places.has(roomKey(name))) this.switchTo(roomKey(name));
-    else this.joinRoom(name, true);
+    if (this.state.places.has(roomKey(name))) this.switchTo(roomKey(name), true);
+    else this.joinRoom(name, true, true);
   }
 
   leave(key: string): void {
@@ -209,19 +301,24 @@ export class Chat {
     // Leaving takes effect here at once; offline, not rejoining it on reconnect is leaving enough.
     this.send({ action: "leave", room: place.target });
     this.dropPlace(key);
+    if (this.state.current === null) this.view.roomInput.focus();
+    else this.composer.focus();
   }
 
   /** Opens the conversation with a person of the room on screen. */
   startConversation(uid: string): void {
     const name = this.state.currentPlace()?.users.get(uid);
     if (name === undefined || this.state.isOwn(uid)) return;
-    this.switchTo(this.conversationWith(uid, name).key);
-    this.view.text.focus();
+    this.switchTo(this.conversationWith(uid, name).key, true);
   }
 
-  switchTo(key: string): void {
+  /** Puts a place on screen; `focus` moves the keyboard to the composer, when the user asked for the place. */
+  switchTo(key: string, focus = false): void {
     const place = this.state.places.get(key);
     if (!place) return;
+    // An edit belongs to the place its message is in.
+    if (this.composer.editing && this.composer.editing.key !== key) this.composer.endEdit();
+    this.composer.mentions.close();
     this.state.current = key;
     place.readWhenOpened = place.read;
     this.log.show(key);
@@ -232,15 +329,15 @@ export class Chat {
     this.renderPlaces();
     this.renderPlace();
     this.loadOlderIfAtTop();
+    if (focus) this.composer.focus();
   }
 
   loadOlderIfAtTop(): void {
     const place = this.state.currentPlace();
     if (!place?.more || place.loadingOlder || place.oldestMid <= 1 || !this.log.atTop()) return;
-    const where = place.kind === "room" ? { room: place.target } : { with: place.target };
     const sent = this.send({
       action: "history",
-      ...where,
+      ...where(place),
       before: place.oldestMid,
       limit: PAGE_SIZE,
       ref: OLDER_REF + place.key,
@@ -252,8 +349,14 @@ export class Chat {
 
   /** Sends again what was refused; the composer is cleared if it still holds that text. */
   retry(key: string, text: string): void {
-    this.switchTo(key);
-    if (this.submit(text) && this.view.text.value === text) this.view.text.value = "";
+    const place = this.state.places.get(key);
+    if (!place) return;
+    this.switchTo(key, true);
+    if (this.sendText(place, text) && this.composer.value === text) this.composer.value = "";
+  }
+
+  private reader(): Reader {
+    return { uid: this.state.myUid, name: this.state.myName };
   }
 
   /**
@@ -263,6 +366,7 @@ export class Chat {
   private identified(info: UserInfo): void {
     const { state } = this;
     state.myUid = info.uid;
+    state.myName = info.name;
     if (info.guest !== undefined) saveGuest(info.guest);
     // The name goes first, so the rooms announce us under it rather than as a fresh "User #".
     if (this.chosenNick !== null && this.chosenNick !== info.name) this.send({ action: "nick", name: this.chosenNick });
@@ -273,9 +377,8 @@ export class Chat {
     this.everJoined = true;
     for (const place of state.places.values()) {
       if (state.joining.has(place.key)) continue;
-      const where = place.kind === "room" ? { room: place.target } : { with: place.target };
       const since = place.epoch === undefined ? {} : { since: place.lastMid, epoch: place.epoch };
-      this.send({ action: "join", ...where, ...since, ref: JOIN_REF + place.key });
+      this.send({ action: "join", ...where(place), ...since, ref: JOIN_REF + place.key });
     }
     this.renderPlaces();
   }
@@ -295,23 +398,96 @@ export class Chat {
     return place;
   }
 
-  private joinRoom(name: string, show: boolean): void {
+  /** Joins a room; `show` puts it on screen once joined, `focus` then moves the keyboard to the composer. */
+  private joinRoom(name: string, show: boolean, focus = false): void {
     const key = roomKey(name);
     if (this.send({ action: "join", room: name, ref: JOIN_REF + key })) {
       this.state.joining.add(key);
-      if (show) this.showOnJoin = key;
+      if (show) {
+        this.showOnJoin = key;
+        this.focusOnJoin = focus;
+      }
     } else this.view.notice("Not connected");
   }
 
   private live(place: Place | undefined, frame: LiveEntry): void {
     if (!place) return;
     const own = this.state.isOwn(frame.uid);
+    const reader = this.reader();
+    const mentioned = mentionsReader(frame, reader);
     // A local message (the server could not reach its other nodes) has no mid: shown, but it numbers nothing.
-    if (!("local" in frame) && !acceptLive(place, frame, own)) return;
-    this.log.append(place.key, messageNode(frame, own), own);
+    if ("local" in frame) this.log.append(place.key, messageNode(frame, reader, undefined), own);
+    else {
+      if (!acceptLive(place, frame, own)) return;
+      if (mentioned) place.mentions.add(frame.mid);
+      this.log.append(place.key, messageNode(frame, reader, place.changes.of(frame.mid)), own);
+      if (place.oldestMid === frame.mid) this.markStart(place);
+    }
     this.typists.clear(place.key, frame.uid);
-    if (place.key === this.state.current) this.markRead(place);
-    else this.renderPlaces();
+    if (!own && (mentioned || place.kind === "dm")) this.alert(place, frame);
+    this.markRead(place);
+    this.renderPlaces();
+  }
+
+  /** A notification of a message for the user (a mention, a direct message), unless its room is muted. */
+  private alert(place: Place, message: { name: string; message: string }): void {
+    if (this.muted.has(place.key)) return;
+    const title = place.kind === "dm" ? message.name : `${message.name} in #${place.title}`;
+    this.attention.notify(place.key, title, message.message.slice(0, NOTIFY_CHARS));
+  }
+
+  /** An edit, deletion or reaction as it happens: numbered like a message, shown on the message it changes. */
+  private changed(change: StoredChange): void {
+    const { state } = this;
+    const own = state.isOwn(change.uid);
+    const key =
+      change.room !== undefined
+        ? roomKey(change.room)
+        : change.to !== undefined
+          ? dmKey(own ? change.to : change.uid)
+          : "";
+    const place = state.places.get(key);
+    if (!place || !acceptLive(place, change, own)) return;
+    place.changes.record(change);
+    this.redraw(place, [change.target]);
+    this.markRead(place);
+    this.renderPlaces();
+  }
+
+  /**
+   * A page of history as nodes: its messages drawn as they are now, its
+   * changes recorded. The changes' messages that were on screen already are
+   * to be `redraw`n once the page is in; those not loaded yet wait for it.
+   */
+  private entryNodes(place: Place, entries: StoredEntry[]): HTMLElement[] {
+    const reader = this.reader();
+    for (const entry of entries) if (isChange(entry)) place.changes.record(entry);
+    const nodes: HTMLElement[] = [];
+    for (const entry of entries) {
+      if (isChange(entry)) continue;
+      if (mentionsReader(entry, reader)) place.mentions.add(entry.mid);
+      nodes.push(messageNode(entry, reader, place.changes.of(entry.mid)));
+    }
+    return nodes;
+  }
+
+  /** Draws anew the loaded messages among `targets`, as their changes now have them. */
+  private redraw(place: Place, targets: Iterable<number>): void {
+    const reader = this.reader();
+    for (const target of new Set(targets)) {
+      const node = this.log.find(place.key, target);
+      const state = place.changes.of(target);
+      if (node && state) showChanges(node, state, reader);
+    }
+  }
+
+  /** Once nothing older is stored, the top of the list says so: the first message ever, or the oldest kept. */
+  private markStart(place: Place): void {
+    if (place.more || place.oldestMid === 0) return;
+    this.log.markStart(
+      place.key,
+      place.oldestMid <= 1 ? "Start of the conversation" : "Older messages are no longer kept",
+    );
   }
 
   /** Tells every tab that the place on screen has been read, while the page is visible. */
@@ -319,9 +495,7 @@ export class Chat {
     if (document.visibilityState !== "visible" || place.key !== this.state.current) return;
     if (place.epoch === undefined || place.lastMid <= place.read) return;
     place.read = place.lastMid;
-    const where = place.kind === "room" ? { room: place.target } : { with: place.target };
-    this.send({ action: "read", ...where, mid: place.lastMid, epoch: place.epoch });
-    this.renderPlaces();
+    this.send({ action: "read", ...where(place), mid: place.lastMid, epoch: place.epoch });
   }
 
   private joinHistory(key: string, frame: HistoryFrame): void {
@@ -333,28 +507,43 @@ export class Chat {
       place = newPlace("room", frame.room, frame.room);
       state.places.set(key, place);
     }
-    const { gap, messages } = applyJoinHistory(place, frame);
+    const { gap, epochChanged, entries } = applyJoinHistory(place, frame);
+    if (epochChanged) this.log.retire(place.key);
     const batch = document.createDocumentFragment();
     if (gap) batch.append(gapNode());
-    for (const message of messages) batch.append(messageNode(message, state.isOwn(message.uid)));
+    batch.append(...this.entryNodes(place, entries));
     this.log.append(place.key, batch);
+    this.redraw(place, changedTargets(entries));
+    this.markStart(place);
+    if (this.announce.delete(key)) this.announceNewest(place, entries);
     if (this.showOnJoin === key || state.current === null) {
+      const focus = this.showOnJoin === key && this.focusOnJoin;
       this.showOnJoin = null;
-      this.switchTo(key);
+      this.focusOnJoin = false;
+      this.switchTo(key, focus);
     } else {
-      if (key === state.current) this.markRead(place);
+      this.markRead(place);
       this.renderPlaces();
+    }
+  }
+
+  /** Announces the newest message of `entries`, if someone else wrote it and it is unread. */
+  private announceNewest(place: Place, entries: StoredEntry[]): void {
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const entry = entries[i];
+      if (!entry || isChange(entry)) continue;
+      if (!this.state.isOwn(entry.uid) && entry.mid > place.read) this.alert(place, entry);
+      return;
     }
   }
 
   private olderHistory(key: string, frame: HistoryFrame): void {
     const place = this.state.places.get(key);
     if (!place) return;
-    const messages = applyOlderHistory(place, frame);
-    this.log.prepend(
-      key,
-      messages.map((m) => messageNode(m, this.state.isOwn(m.uid))),
-    );
+    const entries = applyOlderHistory(place, frame);
+    this.log.prepend(key, this.entryNodes(place, entries));
+    this.redraw(place, changedTargets(entries));
+    this.markStart(place);
     if (key !== this.state.current) return;
     this.view.setLoading(false);
     // A short page may still not fill the list, and then there is nothing to scroll up with.
@@ -368,6 +557,7 @@ export class Chat {
       this.failed(ref, pending, `Not sent: ${frame.message}`);
       return;
     }
+    if (this.editor.refused(ref, frame.message)) return;
     this.view.notice(frame.message);
     if (ref.startsWith(OLDER_REF)) {
       const place = this.state.places.get(ref.slice(OLDER_REF.length));
@@ -383,7 +573,9 @@ export class Chat {
   /** A send that did not make it: its text goes back into an empty composer, and the notice offers a retry. */
   private failed(ref: string, pending: Pending, why: string): void {
     this.pending.delete(ref);
-    if (this.view.text.value === "" && pending.key === this.state.current) this.view.text.value = pending.text;
+    if (this.composer.value === "" && !this.composer.editing && pending.key === this.state.current) {
+      this.composer.value = pending.text;
+    }
     this.view.notice(why, { label: "Retry", run: () => this.retry(pending.key, pending.text) });
   }
 
@@ -391,6 +583,7 @@ export class Chat {
     const own = this.state.isOwn(uid);
     if (own) {
       // Only this user's own `nick` renames it, so the name the server settled on is the user's choice.
+      this.state.myName = name;
       this.chosenNick = name;
       saveNick(name);
       this.view.showNick(name);
@@ -441,23 +634,35 @@ export class Chat {
 
   private renderPlaces(): void {
     const { state } = this;
-    const item = (place: Place) => ({
-      key: place.key,
-      title: place.title,
-      unread: place.key === state.current && document.visibilityState === "visible" ? 0 : unread(place),
-      active: place.key === state.current,
-    });
+    const item = (place: Place) => {
+      const onScreen = place.key === state.current && document.visibilityState === "visible";
+      return {
+        key: place.key,
+        title: place.title,
+        unread: onScreen ? 0 : unread(place),
+        mentions: onScreen ? 0 : unreadMentions(place),
+        muted: this.muted.has(place.key),
+        active: place.key === state.current,
+      };
+    };
     const rooms = state.rooms().map(item);
     const conversations = state.conversations().map(item);
     this.view.renderPlaces(rooms, conversations);
-    this.view.setPanelsBadge([...rooms, ...conversations].reduce((n, p) => n + (p.active ? 0 : p.unread), 0));
+    const all = [...rooms, ...conversations];
+    // A muted room keeps its count to itself; a mention of the user gets through all the same.
+    const loud = all.filter((p) => !p.muted);
+    this.view.setPanelsBadge(loud.reduce((n, p) => n + (p.active ? 0 : p.unread), 0));
+    this.attention.showCounts(
+      loud.reduce((n, p) => n + p.unread, 0),
+      all.reduce((n, p) => n + p.mentions, 0),
+    );
   }
 
   private renderPlace(): void {
     const place = this.state.currentPlace();
     const { myUid } = this.state;
     if (place?.kind === "dm") {
-      this.view.renderHead(place.title, "direct messages");
+      this.view.renderHead(place.title, "direct messages", null);
       this.view.renderUsers([]);
       this.renderTyping();
       return;
@@ -470,7 +675,11 @@ export class Chat {
     for (const u of users) counts.set(u.name.toLowerCase(), (counts.get(u.name.toLowerCase()) ?? 0) + 1);
     for (const u of users) if ((counts.get(u.name.toLowerCase()) ?? 0) > 1) u.tag = `#${u.uid.slice(-4)}`;
     const count = Math.max(place?.count ?? 0, users.length);
-    this.view.renderHead(place ? `#${place.title}` : null, place ? `${count} online` : "");
+    this.view.renderHead(
+      place ? `#${place.title}` : null,
+      place ? `${count} online` : "",
+      place ? this.muted.has(place.key) : null,
+    );
     this.view.renderUsers(users, count - users.length);
     this.renderTyping();
   }

@@ -1,11 +1,22 @@
+import { Attention } from "./attention";
 import { Chat } from "./chat";
+import { Composer } from "./composer";
 import { Connection } from "./connection";
+import { wireMessageActions } from "./message-actions";
 import { MessageList } from "./message-list";
 import { loadGuest } from "./storage";
 import { View } from "./view";
 
 const view = new View();
-const chat = new Chat(view, new MessageList(view.messages), (frame) => connection.send(frame));
+const composer: Composer = new Composer(
+  { text: view.text, counter: view.counter, editBar: view.editBar, mentionList: view.mentionList },
+  (): string[] => chat.mentionable(),
+  () => chat.typed(composer.value),
+);
+const attention = new Attention(view.notify, (key) => chat.switchTo(key, true));
+const chat: Chat = new Chat(view, new MessageList(view.messages), composer, attention, (frame) =>
+  connection.send(frame),
+);
 
 // ?transport=NAME pins one SockJS transport, so each can be tried on its own.
 const pinned = new URLSearchParams(location.search).get("transport");
@@ -43,21 +54,33 @@ onSubmit(view.joinForm, () => {
   view.roomInput.value = "";
 });
 
-onSubmit(view.composer, () => {
-  if (chat.submit(view.text.value)) view.text.value = "";
-  view.fitComposer();
-});
+onSubmit(view.composer, () => chat.submit());
 
 view.text.addEventListener("input", () => {
-  view.fitComposer();
-  chat.typed(view.text.value);
+  composer.changed();
+  composer.mentions.update();
+  chat.typed(composer.value);
 });
-// Enter sends, as in every chat; Shift+Enter is a new line; Enter that ends an IME composition is neither.
+// The caret moved by a click or an arrow: the mention before it, if any, is the one to complete.
+view.text.addEventListener("click", () => composer.mentions.update());
+view.text.addEventListener("keyup", (event) => {
+  if (event.key === "ArrowLeft" || event.key === "ArrowRight" || event.key === "Home" || event.key === "End") {
+    composer.mentions.update();
+  }
+});
 view.text.addEventListener("keydown", (event) => {
+  if (composer.mentions.keydown(event)) return;
+  if (event.key === "Escape" && composer.editing) {
+    event.preventDefault();
+    chat.editor.cancelEdit();
+    return;
+  }
+  // Enter sends, as in every chat; Shift+Enter is a new line; Enter that ends an IME composition is neither.
   if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
   event.preventDefault();
   view.composer.requestSubmit();
 });
+view.editCancel.addEventListener("click", () => chat.editor.cancelEdit());
 
 for (const list of [view.rooms, view.conversations]) {
   list.addEventListener("click", (event) => {
@@ -65,7 +88,7 @@ for (const list of [view.rooms, view.conversations]) {
     const key = target.closest<HTMLElement>("[data-room]")?.dataset.room;
     if (key === undefined) return;
     if (target.closest(".leave")) chat.leave(key);
-    else chat.switchTo(key);
+    else chat.switchTo(key, true);
   });
 }
 
@@ -74,7 +97,9 @@ view.users.addEventListener("click", (event) => {
   if (id !== undefined) chat.startConversation(id);
 });
 
+wireMessageActions(view.messages, chat.editor);
 view.messages.addEventListener("scroll", () => chat.loadOlderIfAtTop(), { passive: true });
 view.panelsToggle.addEventListener("click", () => view.togglePanels());
+view.mute.addEventListener("click", () => chat.toggleMute());
 
 connection.start();

@@ -1,87 +1,10 @@
 import { el } from "./dom";
-import type { LiveEntry, ServerFrame } from "./protocol";
+import { layout } from "./layout";
 
 /** Within this many pixels of an edge counts as being at it. */
 const EDGE_PX = 48;
 /** The log shown while no room is open; room names are never empty. */
 export const NO_ROOM = "";
-
-function clock(ts: number): HTMLTimeElement {
-  const when = new Date(ts);
-  return el(
-    "time",
-    { class: "time", datetime: when.toISOString(), title: when.toLocaleString() },
-    when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
-  );
-}
-
-/**
- * Who sent it. One's own messages carry a badge beside the name, drawn by the
- * page and never by a name: nobody can pass for "you" by choosing a name.
- */
-function sender(name: string, own: boolean): HTMLElement[] {
-  const from = el("span", { class: "from" }, name);
-  return own ? [from, el("span", { class: "self-badge", title: "sent by you" }, "you")] : [from];
-}
-
-/** What a message may link to: web addresses, never `javascript:` or `data:`. */
-const LINK = /\bhttps?:\/\/[^\s<>"'`]+/g;
-/** Punctuation that ends a sentence rather than the address before it. */
-const TRAILING = /[.,;:!?)\]]+$/;
-
-/** Message text as text nodes, with its web addresses as links that open apart from the chat. */
-function textWithLinks(text: string): (Node | string)[] {
-  const parts: (Node | string)[] = [];
-  let at = 0;
-  for (const match of text.matchAll(LINK)) {
-    const url = match[0].replace(TRAILING, "");
-    const start = match.index;
-    parts.push(text.slice(at, start));
-    parts.push(el("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, url));
-    at = start + url.length;
-  }
-  parts.push(text.slice(at));
-  return parts;
-}
-
-/** A room message or a direct message: a conversation's log holds only its two people, so both look alike. */
-export function messageNode(message: LiveEntry, own: boolean): HTMLElement {
-  const kind = message.action === "dm" ? "msg dm" : "msg";
-  const attributes =
-    "local" in message
-      ? { class: `${kind}${own ? " own" : ""} local`, title: "Reached only the people on this server" }
-      : { class: `${kind}${own ? " own" : ""}`, "data-mid": String(message.mid) };
-  return el(
-    "div",
-    attributes,
-    el("div", { class: "meta" }, ...sender(message.name, own), clock(message.ts)),
-    el("div", { class: "text" }, ...textWithLinks(message.message)),
-  );
-}
-
-/** An original-protocol private message, from someone on the original page: it belongs to no conversation. */
-export function pmNode(message: Extract<ServerFrame, { action: "pm" }>): HTMLElement {
-  return el(
-    "div",
-    { class: "msg pm" },
-    el(
-      "div",
-      { class: "meta" },
-      ...sender(message.name, false),
-      el("span", { class: "pm-label" }, "private"),
-      clock(message.ts),
-    ),
-    el("div", { class: "text" }, message.message),
-  );
-}
-
-export function sysNode(text: string): HTMLElement {
-  return el("div", { class: "sys" }, text);
-}
-
-export function gapNode(): HTMLElement {
-  return el("div", { class: "gap-marker", role: "note" }, "Some messages may be missing");
-}
 
 /**
  * The message list: one log element per room, kept while the room is not shown
@@ -114,20 +37,59 @@ export class MessageList {
   append(room: string, node: Node, follow = false): void {
     const visible = room === this.shown;
     const stick = visible && (follow || this.atBottom());
-    this.logFor(room).append(node);
+    const log = this.logFor(room);
+    const before = log.lastElementChild;
+    log.append(node);
+    const first = before ? before.nextElementSibling : log.firstElementChild;
+    if (first && log.lastElementChild) layout(first, log.lastElementChild);
     if (stick) this.box.scrollTop = this.box.scrollHeight;
   }
 
   /** Puts older messages above those shown since the last gap, without moving what the reader sees. */
   prepend(room: string, nodes: Node[]): void {
+    if (nodes.length === 0) return;
     const log = this.logFor(room);
-    const gaps = log.querySelectorAll(".gap-marker");
-    const anchor = gaps.length > 0 ? (gaps[gaps.length - 1]?.nextSibling ?? null) : log.firstChild;
+    const anchor = this.top(log);
+    const above = anchor ? anchor.previousElementSibling : log.lastElementChild;
     const fromBottom = this.box.scrollHeight - this.box.scrollTop;
     const batch = document.createDocumentFragment();
     batch.append(...nodes);
     log.insertBefore(batch, anchor);
+    const first = above ? above.nextElementSibling : log.firstElementChild;
+    const last = anchor ? anchor.previousElementSibling : log.lastElementChild;
+    if (first && last) layout(first, last);
     if (room === this.shown) this.box.scrollTop = this.box.scrollHeight - fromBottom;
+  }
+
+  /**
+   * Says at the top of what is shown since the last gap that nothing older
+   * will come: `text` tells why (the first message ever, or the oldest kept).
+   */
+  markStart(room: string, text: string): void {
+    const log = this.logFor(room);
+    const anchor = this.top(log);
+    if (anchor?.classList.contains("history-start")) {
+      anchor.textContent = text;
+      return;
+    }
+    log.insertBefore(el("div", { class: "history-start", role: "note" }, text), anchor);
+  }
+
+  /** The stored message `mid` in a room's log, if it is loaded. */
+  find(room: string, mid: number): HTMLElement | null {
+    return this.logs.get(room)?.querySelector<HTMLElement>(`.msg[data-mid="${mid}"]`) ?? null;
+  }
+
+  /**
+   * The room's history started over: the messages shown keep their place but
+   * lose their numbers, which now belong to others, and with them their controls.
+   */
+  retire(room: string): void {
+    for (const node of this.logFor(room).querySelectorAll<HTMLElement>(".msg[data-mid]")) {
+      delete node.dataset.mid;
+      node.querySelector(".actions")?.remove();
+      node.querySelector(".picker")?.remove();
+    }
   }
 
   /** Puts the "new messages" line above the first message after `read`; none when all is read. */
@@ -136,10 +98,19 @@ export class MessageList {
     log.querySelector(".new-line")?.remove();
     const first = [...log.querySelectorAll<HTMLElement>(".msg[data-mid]")].find((m) => Number(m.dataset.mid) > read);
     if (first) log.insertBefore(el("div", { class: "new-line", role: "separator" }, "New messages"), first);
+    // The line ends a run of messages, and one that moved away no longer does.
+    if (log.firstElementChild && log.lastElementChild) layout(log.firstElementChild, log.lastElementChild);
   }
 
   atTop(): boolean {
     return this.box.scrollTop < EDGE_PX;
+  }
+
+  /** Where older messages go: below the last gap, or at the very top; the start line, if any, is there. */
+  private top(log: HTMLElement): Element | null {
+    const gaps = log.querySelectorAll(".gap-marker");
+    const lastGap = gaps[gaps.length - 1];
+    return lastGap ? lastGap.nextElementSibling : log.firstElementChild;
   }
 
   private atBottom(): boolean {

@@ -1,16 +1,29 @@
 // The wire protocol's types come from its one definition, src/protocol: a
 // frame this client reads wrongly, or a request it writes wrongly, does not
 // compile. Types only: the schemas (and zod) stay out of the bundle.
-import type { FrameOf, ServerFrame, StoredDm, StoredMessage } from "../../src/protocol/frames";
+import type {
+  FrameOf,
+  ServerFrame,
+  StoredChange,
+  StoredDm,
+  StoredEntry,
+  StoredMessage,
+} from "../../src/protocol/frames";
 import type { ClientRequest } from "../../src/protocol/requests";
 
-export type { ClientRequest, ServerFrame };
-/** A numbered entry of a room's or a conversation's history. */
-export type StoredEntry = StoredMessage | StoredDm;
+export type { ClientRequest, ServerFrame, StoredChange, StoredEntry };
+/** A room message or a direct message as history keeps it: numbered. */
+export type StoredText = StoredMessage | StoredDm;
 /** A room message or a direct message as it arrives live: numbered, or local-only while the server's other nodes are out of reach. */
 export type LiveEntry = FrameOf<"message"> | FrameOf<"dm">;
 export type HistoryFrame = FrameOf<"history">;
 export type UserInfo = FrameOf<"user_info">;
+/** One of the fixed reactions the server accepts. */
+export type Emoji = FrameOf<"react">["emoji"];
+
+export function isChange(entry: StoredEntry): entry is StoredChange {
+  return entry.action === "edit" || entry.action === "delete" || entry.action === "react";
+}
 
 /**
  * The server is trusted to send the documented shapes, so this only checks the

@@ -1,3 +1,4 @@
+import { Changes } from "./changes";
 import type { HistoryFrame, StoredEntry } from "./protocol";
 
 /**
@@ -31,9 +32,18 @@ export interface Place {
   count: number;
   /** Who is in the room: user id → name. */
   readonly users: Map<string, string>;
+  /** Edits, deletions and reactions of this epoch's messages. */
+  changes: Changes;
+  /** Mids of this epoch's messages by others that mention this user. */
+  mentions: Set<number>;
 }
 
 export const roomKey = (room: string): string => room;
+
+/** Where a request about `place` points: a room, or the conversation with its other member. */
+export function where(place: Place): { room: string } | { with: string } {
+  return place.kind === "room" ? { room: place.target } : { with: place.target };
+}
 export const dmKey = (uid: string): string => `@${uid}`;
 
 export function newPlace(kind: Place["kind"], target: string, title: string): Place {
@@ -52,15 +62,29 @@ export function newPlace(kind: Place["kind"], target: string, title: string): Pl
     readWhenOpened: 0,
     count: 0,
     users: new Map(),
+    changes: new Changes(),
+    mentions: new Set(),
   };
 }
 
-/** Messages after the user's read mark; one's own count as read. */
+/**
+ * Messages after the user's read mark; one's own count as read. Edits,
+ * deletions and reactions are numbered among the messages but are not
+ * messages: those this page knows of are left out (those in a part of the
+ * history it never loaded cannot be, and count).
+ */
 export function unread(place: Place): number {
-  return Math.max(0, place.top - place.read);
+  return Math.max(0, place.top - place.read - place.changes.countBetween(place.read, place.top));
 }
 
-/** After a reconnect the replayed history and live frames can overlap; each mid is shown once. */
+/** Unread messages that mention this user (and are still there to be read). */
+export function unreadMentions(place: Place): number {
+  let n = 0;
+  for (const mid of place.mentions) if (mid > place.read && !place.changes.of(mid)?.deleted) n++;
+  return n;
+}
+
+/** After a reconnect the replayed history and live frames can overlap; each mid is taken once. */
 export function acceptLive(place: Place, message: StoredEntry, own: boolean): boolean {
   if (message.mid <= place.lastMid) return false;
   place.lastMid = message.mid;
@@ -70,27 +94,37 @@ export function acceptLive(place: Place, message: StoredEntry, own: boolean): bo
   return true;
 }
 
-/** Takes in the `history` that answers a `join`; `gap` means messages may have been lost before these. */
-export function applyJoinHistory(place: Place, history: HistoryFrame): { gap: boolean; messages: StoredEntry[] } {
+/**
+ * Takes in the `history` that answers a `join`; `gap` means messages may have
+ * been lost before these, `epochChanged` that the mids shown so far number another history.
+ */
+export function applyJoinHistory(
+  place: Place,
+  history: HistoryFrame,
+): { gap: boolean; epochChanged: boolean; entries: StoredEntry[] } {
   const epochChanged = place.epoch !== undefined && place.epoch !== history.epoch;
   const gap = history.recovered === false || epochChanged;
-  // A new epoch numbers its messages from 1 again.
-  if (epochChanged) place.lastMid = 0;
+  // A new epoch numbers its messages from 1 again: what was known by the old numbers means nothing now.
+  if (epochChanged) {
+    place.lastMid = 0;
+    place.changes = new Changes();
+    place.mentions = new Set();
+  }
   if (gap) place.oldestMid = 0;
   // A full recovery only adds newer messages, so what is stored before them is unchanged.
   if (history.recovered !== true) place.more = history.more;
   place.epoch = history.epoch;
   place.top = history.top;
   place.read = history.read;
-  const messages = history.messages.filter((m) => m.mid > place.lastMid);
-  const first = messages[0];
-  const last = messages.at(-1);
+  const entries = history.messages.filter((m) => m.mid > place.lastMid);
+  const first = entries[0];
+  const last = entries.at(-1);
   if (first && place.oldestMid === 0) place.oldestMid = first.mid;
   if (last) place.lastMid = last.mid;
-  return { gap, messages };
+  return { gap, epochChanged, entries };
 }
 
-/** Takes in a page of older messages; returns those to put above the ones shown. */
+/** Takes in a page of older entries; returns those to put above the ones shown. */
 export function applyOlderHistory(place: Place, history: HistoryFrame): StoredEntry[] {
   place.loadingOlder = false;
   // The history was lost while the page was on its way; its mids mean nothing now.
@@ -112,6 +146,8 @@ export function applyRead(place: Place, mid: number, epoch: string): boolean {
 export class ClientState {
   /** The person, the same on every tab and after a reload. */
   myUid = "";
+  /** The user's name as the server has it: what mentions of them say. */
+  myName = "";
   readonly places = new Map<string, Place>();
   /** Places asked for and not confirmed yet; only these may be added by a `history`. */
   readonly joining = new Set<string>();

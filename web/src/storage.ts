@@ -25,3 +25,16 @@ export const saveNick = (name: string): void => save(NICK_KEY, name);
 /** The signed guest identity the server handed out: presenting it again makes this browser the same user. */
 export const loadGuest = (): string | null => load(GUEST_KEY);
 export const saveGuest = (token: string): void => save(GUEST_KEY, token);
+
+const MUTED_KEY = "redis-sockjs-chat.muted";
+
+/** The rooms the user muted in this browser: a choice about this screen, not kept by the server. */
+export function loadMuted(): Set<string> {
+  try {
+    const value: unknown = JSON.parse(load(MUTED_KEY) ?? "[]");
+    return new Set(Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : []);
+  } catch {
+    return new Set();
+  }
+}
+export const saveMuted = (rooms: Set<string>): void => save(MUTED_KEY, JSON.stringify([...rooms]));

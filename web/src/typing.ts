@@ -48,6 +48,11 @@ export class TypingThrottle {
 
   constructor(private readonly intervalMs: number) {}
 
+  /** The next keystroke goes out at once: a new message has begun. */
+  reset(): void {
+    this.last = Number.NEGATIVE_INFINITY;
+  }
+
   ready(room: string, now: number): boolean {
     if (room === this.room && now - this.last < this.intervalMs) return false;
     this.room = room;

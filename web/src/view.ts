@@ -1,11 +1,20 @@
 import type { LinkState } from "./connection";
 import { byId, el } from "./dom";
 
+/** Text a screen reader says and the eye does not see. */
+function spoken(text: string): HTMLElement {
+  return el("span", { class: "visually-hidden" }, text);
+}
+
 /** A room or a conversation in the side list. */
 export interface PlaceItem {
   key: string;
   title: string;
   unread: number;
+  /** Unread messages that mention the user. */
+  mentions: number;
+  /** A muted room shows that something is unread, not how much. */
+  muted: boolean;
   active: boolean;
 }
 
@@ -19,7 +28,6 @@ export interface UserItem {
 
 const NOTICE_MS = 8000;
 const MAX_NOTICES = 3;
-const COMPOSER_MAX_PX = 160;
 
 /** Everything on the page except the message list itself. */
 export class View {
@@ -33,6 +41,12 @@ export class View {
   readonly messages = byId("messages");
   readonly composer = byId<HTMLFormElement>("composer");
   readonly text = byId<HTMLTextAreaElement>("text");
+  readonly counter = byId("counter");
+  readonly editBar = byId("edit-bar");
+  readonly editCancel = byId<HTMLButtonElement>("edit-cancel");
+  readonly mentionList = byId("mention-list");
+  readonly notify = byId<HTMLButtonElement>("notify");
+  readonly mute = byId<HTMLButtonElement>("mute");
   readonly panelsToggle = byId<HTMLButtonElement>("panels-toggle");
   private readonly send = byId<HTMLButtonElement>("send");
   private readonly status = byId("status");
@@ -74,7 +88,7 @@ export class View {
       ...rooms.map((room) =>
         el(
           "li",
-          { class: room.active ? "room active" : "room", "data-room": room.key },
+          { class: `room${room.active ? " active" : ""}${room.muted ? " muted" : ""}`, "data-room": room.key },
           this.placeButton(room, `#${room.title}`),
           el(
             "button",
@@ -103,14 +117,17 @@ export class View {
   /** Unread messages outside the place on screen, on the button that opens the lists on a phone. */
   setPanelsBadge(unread: number): void {
     this.panelsBadge.hidden = unread === 0;
-    this.panelsBadge.textContent = String(unread);
-    this.panelsBadge.setAttribute("aria-label", `${unread} unread`);
+    this.panelsBadge.replaceChildren(spoken(", "), el("span", {}, String(unread)), spoken(" unread"));
   }
 
-  /** `title` is null while no place is open; `sub` says who is there. */
-  renderHead(title: string | null, sub: string): void {
+  /** `title` is null while no place is open; `sub` says who is there; `muted` is null where there is nothing to mute. */
+  renderHead(title: string | null, sub: string, muted: boolean | null): void {
     this.roomTitle.textContent = title ?? "No room";
     this.onlineCount.textContent = sub;
+    this.mute.hidden = muted === null;
+    this.mute.setAttribute("aria-pressed", String(muted === true));
+    this.mute.setAttribute("aria-label", `Mute ${title ?? ""}`);
+    this.mute.title = muted ? "Muted: no unread count, no notifications. Click to unmute" : "Mute notifications";
   }
 
   /** `more`: people in the room beyond those listed (a big room lists a page of them). */
@@ -131,19 +148,30 @@ export class View {
     );
   }
 
+  /** A place's button: its name, how much is unread (a dot when muted) and how many of those mention the user. */
   private placeButton(place: PlaceItem, label: string): HTMLButtonElement {
+    const unread =
+      place.unread === 0
+        ? null
+        : place.muted
+          ? el("span", { class: "unread-dot" }, spoken("unread messages"))
+          : el("span", { class: "badge" }, spoken(", "), el("span", {}, String(place.unread)), spoken(" unread"));
+    const mentions =
+      place.mentions > 0 &&
+      el(
+        "span",
+        { class: "mentions-count" },
+        spoken(`, ${place.mentions} ${place.mentions === 1 ? "mention" : "mentions"}`),
+        el("span", { "aria-hidden": "true" }, `@${place.mentions}`),
+      );
     return el(
       "button",
       { class: "room-name", type: "button", "aria-current": place.active ? "true" : undefined },
       el("span", { class: "place-title" }, label),
-      place.unread > 0 && el("span", { class: "badge", "aria-label": `${place.unread} unread` }, String(place.unread)),
+      mentions,
+      unread,
+      place.muted && spoken(", muted"),
     );
-  }
-
-  /** The composer grows with what is written, up to a few lines, then scrolls. */
-  fitComposer(): void {
-    this.text.style.height = "auto";
-    this.text.style.height = `${Math.min(this.text.scrollHeight, COMPOSER_MAX_PX)}px`;
   }
 
   setTyping(text: string): void {

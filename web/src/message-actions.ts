@@ -1,0 +1,81 @@
+import type { MessageEditor } from "./message-editor";
+import { isEmoji } from "./message-node";
+
+/** How long a first click on Delete waits for the second that confirms it. */
+const CONFIRM_MS = 4000;
+
+function closePickers(box: HTMLElement, except?: Element): void {
+  for (const picker of box.querySelectorAll(".picker")) {
+    if (picker === except) continue;
+    picker.parentElement?.querySelector('[data-act="pick"]')?.setAttribute("aria-expanded", "false");
+    picker.remove();
+  }
+}
+
+/** Delete is final: the first click asks, a second one within a few seconds deletes. */
+function confirmDelete(button: HTMLButtonElement, remove: () => void): void {
+  if (button.dataset.confirm === "1") {
+    remove();
+    return;
+  }
+  const { textContent, title } = button;
+  const label = button.getAttribute("aria-label") ?? "";
+  button.dataset.confirm = "1";
+  button.textContent = "Delete?";
+  button.title = "Click again to delete for everyone";
+  button.setAttribute("aria-label", "Click again to delete this message for everyone");
+  window.setTimeout(() => {
+    delete button.dataset.confirm;
+    button.textContent = textContent;
+    button.title = title;
+    button.setAttribute("aria-label", label);
+  }, CONFIRM_MS);
+}
+
+/** The controls on messages (react, edit, delete), handled once for the whole list. */
+export function wireMessageActions(box: HTMLElement, editor: MessageEditor): void {
+  box.addEventListener("click", (event) => {
+    const button = (event.target as Element).closest<HTMLButtonElement>("button[data-act]");
+    const message = button?.closest<HTMLElement>(".msg[data-mid]");
+    if (!button || !message) {
+      closePickers(box);
+      return;
+    }
+    const mid = Number(message.dataset.mid);
+    switch (button.dataset.act) {
+      case "pick": {
+        const open = message.querySelector(".picker");
+        closePickers(box);
+        if (open) break;
+        const picker = editor.picker(mid);
+        message.append(picker);
+        button.setAttribute("aria-expanded", "true");
+        picker.querySelector("button")?.focus();
+        break;
+      }
+      case "react": {
+        const emoji = button.dataset.emoji;
+        if (isEmoji(emoji)) editor.react(mid, emoji);
+        if (button.closest(".picker")) {
+          closePickers(box);
+          message.querySelector<HTMLElement>('[data-act="pick"]')?.focus();
+        }
+        break;
+      }
+      case "edit":
+        editor.startEdit(mid);
+        break;
+      case "delete":
+        confirmDelete(button, () => editor.remove(mid));
+        break;
+    }
+  });
+  // Escape closes an open picker and gives the focus back to the button that opened it.
+  box.addEventListener("keydown", (event) => {
+    const picker = (event.target as Element).closest(".picker");
+    if (event.key !== "Escape" || !picker) return;
+    const opener = picker.parentElement?.querySelector<HTMLElement>('[data-act="pick"]');
+    closePickers(box);
+    opener?.focus();
+  });
+}

@@ -1,0 +1,229 @@
+import { type MessageState, reactors } from "./changes";
+import { el } from "./dom";
+import { mentionPattern, mentions } from "./mentions";
+import type { Emoji, LiveEntry, ServerFrame } from "./protocol";
+
+/** Whose page this is: their own messages get a badge and edit controls, their name is what mentions them. */
+export interface Reader {
+  uid: string;
+  name: string;
+}
+
+/** The server's fixed reactions, in the order the picker offers them, with what a screen reader calls them. */
+const REACTION_NAMES: Record<Emoji, string> = {
+  "👍": "thumbs up",
+  "❤️": "heart",
+  "😂": "laughing",
+  "🎉": "party",
+  "😮": "surprised",
+  "😢": "sad",
+};
+export const REACTIONS = Object.keys(REACTION_NAMES) as Emoji[];
+
+export function isEmoji(text: string | undefined): text is Emoji {
+  return text !== undefined && Object.hasOwn(REACTION_NAMES, text);
+}
+
+/** Text a screen reader says and the eye does not see: the pauses of "sender, time, text". */
+function spoken(text: string): HTMLElement {
+  return el("span", { class: "visually-hidden" }, text);
+}
+
+function clock(ts: number): HTMLTimeElement {
+  const when = new Date(ts);
+  return el(
+    "time",
+    { class: "time", datetime: when.toISOString(), title: when.toLocaleString() },
+    when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
+  );
+}
+
+/**
+ * Who sent it. One's own messages carry a badge beside the name, drawn by the
+ * page and never by a name: nobody can pass for "you" by choosing a name.
+ */
+function sender(name: string, own: boolean): HTMLElement[] {
+  const from = el("span", { class: "from" }, name);
+  return own ? [from, el("span", { class: "self-badge", title: "sent by you" }, "you")] : [from];
+}
+
+/** What a message may link to: web addresses, never `javascript:` or `data:`. */
+const LINK = /\bhttps?:\/\/[^\s<>"'`]+/g;
+/** Punctuation that ends a sentence rather than the address before it. */
+const TRAILING = /[.,;:!?)\]]+$/;
+
+/** Plain text with the mentions of the reader marked. */
+function withMentions(text: string, mention: RegExp | null): (Node | string)[] {
+  if (!mention) return [text];
+  const parts: (Node | string)[] = [];
+  let at = 0;
+  for (const match of text.matchAll(mention)) {
+    parts.push(text.slice(at, match.index), el("mark", { class: "mention" }, match[0]));
+    at = match.index + match[0].length;
+  }
+  parts.push(text.slice(at));
+  return parts;
+}
+
+/**
+ * Message text as text nodes, with its web addresses as links that open apart
+ * from the chat and the reader's `@name` marked; its characters are the
+ * message's, one for one.
+ */
+function messageText(text: string, reader: Reader): (Node | string)[] {
+  const mention = mentionPattern(reader.name);
+  const parts: (Node | string)[] = [];
+  let at = 0;
+  for (const match of text.matchAll(LINK)) {
+    const url = match[0].replace(TRAILING, "");
+    const start = match.index;
+    parts.push(...withMentions(text.slice(at, start), mention));
+    parts.push(el("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, url));
+    at = start + url.length;
+  }
+  parts.push(...withMentions(text.slice(at), mention));
+  return parts;
+}
+
+/** Whether a message by someone else names the reader. */
+export function mentionsReader(message: { uid: string; message: string }, reader: Reader): boolean {
+  return message.uid !== reader.uid && mentions(message.message, reader.name);
+}
+
+function button(act: string, label: string, text: string, extra: Record<string, string> = {}): HTMLButtonElement {
+  return el(
+    "button",
+    { type: "button", class: "ghost", "data-act": act, "aria-label": label, title: label, ...extra },
+    text,
+  );
+}
+
+/** The controls of a stored message: a reaction for anyone, edit and delete for its author. */
+function actions(own: boolean): HTMLElement {
+  return el(
+    "div",
+    { class: "actions" },
+    button("pick", "Add reaction", "☺+", { "aria-expanded": "false" }),
+    own && button("edit", "Edit message", "Edit"),
+    own && button("delete", "Delete message", "Delete"),
+  );
+}
+
+/**
+ * A room message or a direct message: a conversation's log holds only its
+ * two people, so both look alike. Read aloud as "sender, time, text". `state`
+ * is what became of it, when its changes came before it.
+ */
+export function messageNode(message: LiveEntry, reader: Reader, state: MessageState | undefined): HTMLElement {
+  const own = message.uid === reader.uid;
+  const local = "local" in message;
+  const classes = ["msg"];
+  if (message.action === "dm") classes.push("dm");
+  if (own) classes.push("own");
+  if (local) classes.push("local");
+  if (mentionsReader(message, reader)) classes.push("mention");
+  const node = el(
+    "div",
+    {
+      class: classes.join(" "),
+      "data-mid": local ? undefined : String(message.mid),
+      "data-uid": message.uid,
+      "data-ts": String(message.ts),
+      title: local ? "Reached only the people on this server" : undefined,
+    },
+    el("div", { class: "meta" }, ...sender(message.name, own), spoken(", "), clock(message.ts), spoken(", ")),
+    el("div", { class: "text" }, ...messageText(message.message, reader)),
+    !local && actions(own),
+  );
+  if (state) showChanges(node, state, reader);
+  return node;
+}
+
+function reactionChip(emoji: Emoji, uids: string[], reader: Reader): HTMLButtonElement {
+  const mine = uids.includes(reader.uid);
+  // Named by what it shows ("👍 2": a screen reader says the emoji's name), pressed when one of them is the reader's.
+  const label = `${REACTION_NAMES[emoji]}: ${uids.length}`;
+  return el(
+    "button",
+    {
+      type: "button",
+      class: "reaction",
+      "data-act": "react",
+      "data-emoji": emoji,
+      "aria-pressed": String(mine),
+      title: mine ? `${label}, yours among them: click to take it back` : `${label}: click to add yours`,
+    },
+    `${emoji} ${uids.length}`,
+  );
+}
+
+/** Draws what became of a message: its newest text marked "(edited)", its reactions, or that it was deleted. */
+export function showChanges(node: HTMLElement, state: MessageState, reader: Reader): void {
+  const text = node.querySelector(".text");
+  if (!text) return;
+  node.querySelector(".edited")?.remove();
+  node.querySelector(".reactions")?.remove();
+  if (state.deleted) {
+    node.classList.add("deleted");
+    node.classList.remove("mention");
+    text.replaceChildren("message deleted");
+    node.querySelector(".actions")?.remove();
+    node.querySelector(".picker")?.remove();
+    return;
+  }
+  if (state.edit) {
+    const { text: edited, ts } = state.edit;
+    text.replaceChildren(...messageText(edited, reader));
+    node.classList.toggle("mention", mentionsReader({ uid: node.dataset.uid ?? "", message: edited }, reader));
+    text.after(el("span", { class: "edited", title: `edited ${new Date(ts).toLocaleString()}` }, "(edited)"));
+  }
+  const chips = REACTIONS.map((emoji) => ({ emoji, uids: reactors(state, emoji) })).filter((r) => r.uids.length > 0);
+  if (chips.length === 0) return;
+  (node.querySelector(".edited") ?? text).after(
+    el(
+      "div",
+      { class: "reactions", role: "group", "aria-label": "Reactions" },
+      ...chips.map((r) => reactionChip(r.emoji, r.uids, reader)),
+    ),
+  );
+}
+
+/** The emoji to react with, under a message; pressed where the reader has reacted so already. */
+export function pickerNode(state: MessageState | undefined, reader: Reader): HTMLElement {
+  return el(
+    "div",
+    { class: "picker", role: "group", "aria-label": "Pick a reaction" },
+    ...REACTIONS.map((emoji) =>
+      button("react", `React with ${REACTION_NAMES[emoji]}`, emoji, {
+        "data-emoji": emoji,
+        "aria-pressed": String(state ? reactors(state, emoji).includes(reader.uid) : false),
+      }),
+    ),
+  );
+}
+
+/** An original-protocol private message, from someone on the original page: it belongs to no conversation. */
+export function pmNode(message: Extract<ServerFrame, { action: "pm" }>): HTMLElement {
+  return el(
+    "div",
+    { class: "msg pm" },
+    el(
+      "div",
+      { class: "meta" },
+      ...sender(message.name, false),
+      el("span", { class: "pm-label" }, "private"),
+      spoken(", "),
+      clock(message.ts),
+      spoken(", "),
+    ),
+    el("div", { class: "text" }, message.message),
+  );
+}
+
+export function sysNode(text: string): HTMLElement {
+  return el("div", { class: "sys" }, text);
+}
+
+export function gapNode(): HTMLElement {
+  return el("div", { class: "gap-marker", role: "note" }, "Some messages may be missing");
+}
