@@ -172,6 +172,23 @@ describe("the web client's conversation features, in Chromium", { timeout: UX_TE
     expect(grace.url()).toBe(`${env.cluster.nodes[1].url}/`);
   });
 
+  it("sets code apart, a span and a block, as text: no link, no markup inside", async () => {
+    const room = freshRoom("code");
+    const ada = await userIn(0, freshName("Ada"), room);
+    const grace = await userIn(1, freshName("Grace"), room);
+    const text = "run `npm test` first, then:\n```\nnpm start <b>https://example.com</b>\n```";
+    await grace.locator("#text").fill(text);
+    await grace.locator("#send").click();
+    const shown = ada.locator("#messages .msg .text").filter({ has: ada.locator(".code-span") });
+    await shown.waitFor();
+    expect(await shown.locator(".code-span code").textContent()).toBe("npm test");
+    expect(await shown.locator("pre.code-block code").textContent()).toBe("\nnpm start <b>https://example.com</b>\n");
+    expect(await shown.locator("a, b").count()).toBe(0);
+    // The backticks stay in the text, hidden: what is copied or read is what was sent.
+    expect(await shown.textContent()).toBe(text);
+    expect(await shown.locator(".md").first().isVisible()).toBe(false);
+  });
+
   it("completes @name, highlights a mention for the one named, counts it apart and tells a hidden tab", async () => {
     const room = freshRoom("mention");
     const other = freshRoom("elsewhere");

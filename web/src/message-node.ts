@@ -85,6 +85,30 @@ function messageText(text: string, reader: Reader): (Node | string)[] {
   return parts;
 }
 
+/** Code: ```a block``` and `a span`. Inside, text is shown as it is: no links, no mentions. */
+const CODE = /```([\s\S]+?)```|`([^`\n]+)`/g;
+
+/** A code mark: kept in the text, so the message's characters stay one for one, but not shown or read. */
+const fence = (mark: string) => el("span", { class: "md", "aria-hidden": "true" }, mark);
+
+/** Message text with its code set apart in a monospace font; the rest as messageText has it. */
+function formatted(text: string, reader: Reader): (Node | string)[] {
+  const parts: (Node | string)[] = [];
+  let at = 0;
+  for (const match of text.matchAll(CODE)) {
+    parts.push(...messageText(text.slice(at, match.index), reader));
+    const block = match[1] !== undefined;
+    const mark = block ? "```" : "`";
+    const code = el("code", {}, block ? match[1] : match[2]);
+    parts.push(
+      el(block ? "pre" : "span", { class: block ? "code-block" : "code-span" }, fence(mark), code, fence(mark)),
+    );
+    at = match.index + match[0].length;
+  }
+  parts.push(...messageText(text.slice(at), reader));
+  return parts;
+}
+
 /** Whether a message by someone else names the reader. */
 export function mentionsReader(message: { uid: string; message: string }, reader: Reader): boolean {
   return message.uid !== reader.uid && mentions(message.message, reader.name);
@@ -132,7 +156,7 @@ export function messageNode(message: LiveEntry, reader: Reader, state: MessageSt
       title: local ? "Reached only the people on this server" : undefined,
     },
     el("div", { class: "meta" }, ...sender(message.name, own), spoken(", "), clock(message.ts), spoken(", ")),
-    el("div", { class: "text" }, ...messageText(message.message, reader)),
+    el("div", { class: "text" }, ...formatted(message.message, reader)),
     !local && actions(own),
   );
   if (state) showChanges(node, state, reader);
@@ -173,7 +197,7 @@ export function showChanges(node: HTMLElement, state: MessageState, reader: Read
   }
   if (state.edit) {
     const { text: edited, ts } = state.edit;
-    text.replaceChildren(...messageText(edited, reader));
+    text.replaceChildren(...formatted(edited, reader));
     node.classList.toggle("mention", mentionsReader({ uid: node.dataset.uid ?? "", message: edited }, reader));
     text.after(el("span", { class: "edited", title: `edited ${new Date(ts).toLocaleString()}` }, "(edited)"));
   }
