@@ -1,4 +1,4 @@
-import { expect, it } from "vitest";
+import { expect, it, onTestFailed } from "vitest";
 import { type SentinelSetup, startSentinels } from "./support/redis-servers.js";
 import { perFile } from "./support/scope.js";
 import { cutRandomly, type Nodes, sequenceSurvives } from "./support/sequence.js";
@@ -15,6 +15,18 @@ it("keeps the chat and its delivery guarantee through a Sentinel failover", asyn
     HISTORY_SIZE: "1000",
   };
   const procs = await Promise.all([scope.node(env), scope.node(env)]);
+  // A failover that goes wrong shows in the nodes' own words: how their link to Redis went and came back.
+  onTestFailed(() => {
+    for (const p of procs) {
+      const lines = p.output().split("\n");
+      console.log(
+        `node ${p.nodeId}:\n${lines
+          .filter((l) => /"level":[456]0|subscribed/.test(l))
+          .slice(-30)
+          .join("\n")}`,
+      );
+    }
+  });
   const nodes: Nodes = {
     nodes: procs.map((proc) => ({ proc, alive: true })),
     pick: () => procs[Math.floor(Math.random() * procs.length)]!.url,

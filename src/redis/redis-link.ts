@@ -35,6 +35,9 @@ const clientOptions: RedisOptions = {
 
 export type RedisClient = Redis | Cluster;
 
+/** How soon a connection that ioredis ended by itself is started again. */
+const RECONNECT_AFTER_END_MS = 500;
+
 function connect(target: RedisTarget, role: "pub" | "sub"): RedisClient {
   const connectionName = `chat-${role}`;
   switch (target.kind) {
@@ -74,6 +77,7 @@ export class RedisLink extends EventEmitter<{ up: []; down: [] }> {
   /** Cluster rooms use sharded Pub/Sub, so each room's traffic stays on the shard that owns it. */
   readonly sharded: boolean;
   private up = false;
+  private closing = false;
 
   constructor(
     private readonly options: RedisLinkOptions,
@@ -88,9 +92,23 @@ export class RedisLink extends EventEmitter<{ up: []; down: [] }> {
       // ioredis reports each failed reconnect; the outage is logged once, in markDown.
       client.on("error", () => undefined);
       client.on("close", () => this.markDown());
-      client.on("end", () => this.markDown());
+      client.on("end", () => this.ended(client));
       client.on("ready", () => this.checkUp());
     }
+  }
+
+  /**
+   * ioredis ends a connection for good when a reconnect is cut short: its
+   * Sentinel failover detector, hearing +switch-master while the client is
+   * already reconnecting after the primary died, aborts that reconnect, and
+   * nothing tries again. Only close() may end a link, so it starts over.
+   */
+  private ended(client: RedisClient): void {
+    this.markDown();
+    if (this.closing) return;
+    setTimeout(() => {
+      if (!this.closing && client.status === "end") client.connect().catch(() => undefined);
+    }, RECONNECT_AFTER_END_MS).unref();
   }
 
   get isUp(): boolean {
@@ -127,6 +145,7 @@ export class RedisLink extends EventEmitter<{ up: []; down: [] }> {
         for (const c of clients) c.connect().catch(onError);
       });
     } catch (err) {
+      this.closing = true;
       this.pub.disconnect();
       this.sub.disconnect();
       throw err;
@@ -177,6 +196,7 @@ export class RedisLink extends EventEmitter<{ up: []; down: [] }> {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.up = false;
     await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
     this.pub.disconnect();
