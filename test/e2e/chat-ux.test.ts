@@ -9,6 +9,7 @@ import {
   conversationEntry,
   currentRoom,
   enterRoom,
+  joinAs,
   newPage,
   openChat,
   openConversation,
@@ -45,10 +46,8 @@ afterEach(async () => {
 /** A user on node `node` of the cluster (or on `base`), named `name`, in `room`. */
 async function userIn(node: 0 | 1 | string, name: string, room: string, options: PageOptions = {}): Promise<Page> {
   const base = typeof node === "string" ? node : env.cluster.nodes[node].url;
-  const page = await openChat(env.browser, base, options);
+  const page = await joinAs(env.browser, base, name, room, options);
   pages.push(page);
-  await setNick(page, name);
-  await enterRoom(page, room);
   return page;
 }
 

@@ -8,14 +8,13 @@ import {
   conversationEntry,
   currentRoom,
   directMessages,
-  enterRoom,
+  joinAs,
   openChat,
   openConversation,
   type PageOptions,
   roomMessages,
   say,
   senderOf,
-  setNick,
   showConversation,
   shownState,
   systemLines,
@@ -50,10 +49,8 @@ async function secondTab(first: Page): Promise<Page> {
 
 /** A user on node `node` of the cluster, named `name`, in `room`. */
 async function userIn(node: 0 | 1, name: string, room: string, options: PageOptions = {}): Promise<Page> {
-  const page = await openChat(env.browser, env.cluster.nodes[node].url, options);
+  const page = await joinAs(env.browser, env.cluster.nodes[node].url, name, room, options);
   pages.push(page);
-  await setNick(page, name);
-  await enterRoom(page, room);
   return page;
 }
 

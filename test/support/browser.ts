@@ -68,6 +68,20 @@ export async function openChat(browser: Browser, base: string, options: ChatOpti
   return page;
 }
 
+/** Opens the web client as a user named `name` and puts them in `room`. */
+export async function joinAs(
+  browser: Browser,
+  base: string,
+  name: string,
+  room: string,
+  options: PageOptions = {},
+): Promise<Page> {
+  const page = await openChat(browser, base, options);
+  await setNick(page, name);
+  await enterRoom(page, room);
+  return page;
+}
+
 export function closePage(page: Page): Promise<void> {
   return page.context().close();
 }
