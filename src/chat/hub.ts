@@ -8,7 +8,7 @@ import {
 } from "../bus/broker.js";
 import type { Envelope, NodeMessage } from "../bus/envelope.js";
 import { nodeOf } from "../ids/connection-id.js";
-import type { Member, Presence, PresenceHandler, UserPage } from "../presence/presence.js";
+import type { Connection, ListedUser, Presence, PresenceHandler, UserPage } from "../presence/presence.js";
 import { RequestError } from "../protocol/errors.js";
 import type { Person } from "../protocol/frames.js";
 import type { Ref } from "../protocol/requests.js";
@@ -276,7 +276,7 @@ export class Hub implements BrokerHandler, PresenceHandler {
     from.send(frames.pm("pm_sent", target, text, from, ts, ref));
   }
 
-  private async findElsewhere(id: string): Promise<Member | undefined> {
+  private async findElsewhere(id: string): Promise<Connection | undefined> {
     if (!this.broker.isUp()) throw new BrokerUnavailable();
     try {
       return await this.presence.find(id);
@@ -354,8 +354,12 @@ export class Hub implements BrokerHandler, PresenceHandler {
     });
   }
 
-  onGone(room: string, people: Member[], count: number): void {
-    for (const who of people) this.batches.left(room, who, count);
+  onGone(room: string, users: ListedUser[], count: number): void {
+    for (const who of users) this.batches.left(room, who, count);
+  }
+
+  onBack(room: string, users: ListedUser[], count: number): void {
+    for (const who of users) this.batches.joined(room, who, count);
   }
 
   async stop(): Promise<void> {

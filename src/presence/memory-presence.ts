@@ -1,4 +1,4 @@
-import type { Entered, Member, Presence, PresenceHandler, UserPage } from "./presence.js";
+import type { Connection, Entered, Presence, PresenceHandler, UserPage } from "./presence.js";
 
 interface InRoom {
   name: string;
@@ -30,7 +30,7 @@ export class MemoryPresence implements Presence {
 
   async disconnect(): Promise<void> {}
 
-  async find(): Promise<Member | undefined> {
+  async find(): Promise<Connection | undefined> {
     return undefined;
   }
 
@@ -38,39 +38,39 @@ export class MemoryPresence implements Presence {
     return [];
   }
 
-  async enter(room: string, member: Member): Promise<Entered> {
+  async enter(room: string, c: Connection): Promise<Entered> {
     let state = this.rooms.get(room);
     if (!state) {
       state = { conns: new Map(), users: new Map() };
       this.rooms.set(room, state);
     }
-    let user = state.users.get(member.uid);
+    let user = state.users.get(c.uid);
     const first = user === undefined;
     if (!user) {
-      user = { name: member.name, rep: member.id, count: 0, leaving: undefined };
-      state.users.set(member.uid, user);
+      user = { name: c.name, rep: c.id, count: 0, leaving: undefined };
+      state.users.set(c.uid, user);
     }
-    if (!state.conns.has(member.id)) {
-      state.conns.set(member.id, member.uid);
+    if (!state.conns.has(c.id)) {
+      state.conns.set(c.id, c.uid);
       user.count++;
     }
-    user.name = member.name;
-    user.rep = member.id;
+    user.name = c.name;
+    user.rep = c.id;
     clearTimeout(user.leaving);
     user.leaving = undefined;
     return { first, count: state.users.size };
   }
 
-  async exit(room: string, member: Member, graceMs: number): Promise<void> {
+  async exit(room: string, c: Connection, graceMs: number): Promise<void> {
     const state = this.rooms.get(room);
-    if (!state?.conns.delete(member.id)) return;
-    const user = state.users.get(member.uid);
+    if (!state?.conns.delete(c.id)) return;
+    const user = state.users.get(c.uid);
     if (!user) return;
     if (--user.count > 0) {
       // Another of the user's connections stands for them, so that a `pm` to the listed id still reaches them.
-      if (user.rep === member.id) {
+      if (user.rep === c.id) {
         for (const [conn, uid] of state.conns) {
-          if (uid === member.uid) {
+          if (uid === c.uid) {
             user.rep = conn;
             break;
           }
@@ -79,13 +79,13 @@ export class MemoryPresence implements Presence {
       return;
     }
     clearTimeout(user.leaving);
-    user.leaving = setTimeout(() => this.gone(room, member.uid), graceMs);
+    user.leaving = setTimeout(() => this.gone(room, c.uid), graceMs);
     user.leaving.unref();
   }
 
-  async rename(room: string, member: Member): Promise<void> {
-    const user = this.rooms.get(room)?.users.get(member.uid);
-    if (user) user.name = member.name;
+  async rename(room: string, c: Connection): Promise<void> {
+    const user = this.rooms.get(room)?.users.get(c.uid);
+    if (user) user.name = c.name;
   }
 
   async list(room: string, limit: number, after?: string): Promise<UserPage> {

@@ -6,8 +6,8 @@
  * one closed (PRESENCE_GRACE), so a reload or a reconnect announces nothing.
  */
 
-/** One connection of a user. */
-export interface Member {
+/** One connection of a user, as presence knows it. */
+export interface Connection {
   /** The connection. */
   id: string;
   /** The user. */
@@ -15,9 +15,23 @@ export interface Member {
   name: string;
 }
 
+/** One user in a room's list. */
+export interface ListedUser {
+  uid: string;
+  name: string;
+  /** The connection that stands for the user (the original protocol's `id`). */
+  id: string;
+}
+
 export interface PresenceHandler {
   /** Users whose grace period in a room ran out with no connection back; `count` users remain. */
-  onGone(room: string, people: Member[], count: number): void;
+  onGone(room: string, users: ListedUser[], count: number): void;
+  /**
+   * Users listed in a room again without a new arrival: this node's lease on
+   * the room had lapsed (it was silent too long), others announced them gone,
+   * and the node put its connections back.
+   */
+  onBack(room: string, users: ListedUser[], count: number): void;
 }
 
 export interface Entered {
@@ -28,31 +42,35 @@ export interface Entered {
 }
 
 export interface UserPage {
-  /** One entry per user; `id` is one of their connections. */
-  users: Member[];
+  users: ListedUser[];
   /** Users in the room. */
   count: number;
   /** Where the next page starts, when there is one. */
   next?: string;
+  /**
+   * Set when the other nodes could not be asked (Redis out of reach): the page
+   * and the count are only this node's users.
+   */
+  partial?: true;
 }
 
 export interface Presence {
   start(handler: PresenceHandler): Promise<void>;
   /** Makes a connection of this node findable by the other nodes, under its current name. */
-  connect(member: Member): Promise<void>;
-  disconnect(member: Member): Promise<void>;
+  connect(connection: Connection): Promise<void>;
+  disconnect(connection: Connection): Promise<void>;
   /** A connection another node holds, or undefined. Rejects when the other nodes cannot be asked now. */
-  find(id: string): Promise<Member | undefined>;
+  find(id: string): Promise<Connection | undefined>;
   /** The other nodes that hold a connection of the user. Rejects when they cannot be asked now. */
   nodesOf(uid: string): Promise<string[]>;
-  enter(room: string, member: Member): Promise<Entered>;
+  enter(room: string, connection: Connection): Promise<Entered>;
   /**
    * The connection left the room. If it was its user's last there, the user
    * leaves after `graceMs` (onGone) unless a connection comes back first.
    */
-  exit(room: string, member: Member, graceMs: number): Promise<void>;
+  exit(room: string, connection: Connection, graceMs: number): Promise<void>;
   /** The user of a connection in the room has a new name. */
-  rename(room: string, member: Member): Promise<void>;
+  rename(room: string, connection: Connection): Promise<void>;
   /** A page of a room's users: `after` is the `next` of the page before. */
   list(room: string, limit: number, after?: string): Promise<UserPage>;
   close(): Promise<void>;

@@ -127,6 +127,8 @@ export const serverFrames = {
     count: z.number().int().nonnegative(),
     /** Set when more pages follow: send `users` with `after` set to it. */
     next: z.string().optional(),
+    /** Set when the other servers could not be asked: `users` and `count` are this server's users only. */
+    partial: z.literal(true).optional(),
     ref,
   }),
   typing: z.union([

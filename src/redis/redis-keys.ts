@@ -36,9 +36,15 @@ export class RedisKeys {
     return `${this.tag(room)}:sent:${key}`;
   }
 
-  /** Presence: a room's connections here and on every node (connection id → user id). */
-  roomConnections(room: string): string {
-    return `${this.tag(room)}:conns`;
+  /**
+   * Presence, the six keys of a room's presence scripts (src/redis/lua/presence-room.lua):
+   * connection → user, user → name (those in their grace period included), user → connections
+   * there, user → the connection that stands for them (the original protocol's `id`), node → when
+   * its lease on the room runs out, user → when the room is to hear they left.
+   */
+  roomPresence(room: string): [string, string, string, string, string, string] {
+    const t = this.tag(room);
+    return [`${t}:conns`, `${t}:users`, `${t}:counts`, `${t}:reps`, `${t}:leases`, `${t}:leaving`];
   }
 
   /** Presence: the users in a room (user id → name), those in their grace period included. */
@@ -46,19 +52,9 @@ export class RedisKeys {
     return `${this.tag(room)}:users`;
   }
 
-  /** Presence: how many connections each user has in a room (user id → count). */
-  roomCounts(room: string): string {
-    return `${this.tag(room)}:counts`;
-  }
-
-  /** Presence: one connection of each user in a room, for the original protocol's `id` (user id → connection id). */
+  /** Presence: one connection of each user in a room (user id → connection id). */
   roomReps(room: string): string {
     return `${this.tag(room)}:reps`;
-  }
-
-  /** Presence: users whose last connection left a room, scored by when the room is to hear it ("room\nuid"). */
-  leaving(): string {
-    return `${this.prefix}:leaving`;
   }
 
   private userTag(uid: string): string {
@@ -99,7 +95,7 @@ export class RedisKeys {
     return `${this.prefix}:{${this.prefix}:node:${nodeId}}`;
   }
 
-  /** Heartbeats: node id scored by the time of its last beat. */
+  /** Heartbeats: node id scored by the time of its last beat (Redis's clock). */
   nodes(): string {
     return `${this.prefix}:nodes`;
   }
@@ -107,10 +103,5 @@ export class RedisKeys {
   /** A node's connections (connection id → "uid\tname"), so that other nodes can find them. */
   nodeConnections(nodeId: string): string {
     return `${this.prefix}:node:${nodeId}:conns`;
-  }
-
-  /** The rooms where a node has (or had) members, for cleaning up after it. */
-  nodeRooms(nodeId: string): string {
-    return `${this.prefix}:node:${nodeId}:rooms`;
   }
 }

@@ -9,14 +9,21 @@ import type { RedisClient } from "./redis-link.js";
  */
 const read = (file: string) => readFileSync(new URL(`./lua/${file}`, import.meta.url), "utf8");
 const roomEpoch = read("room-epoch.lua");
+const presenceRoom = read("presence-room.lua");
+/** A room's presence: the six keys of RedisKeys.roomPresence, then the script's own arguments. */
+const presence = (file: string) => ({ numberOfKeys: 6, lua: presenceRoom + read(file) });
 
 const SCRIPTS = {
   chatStoreAndPublish: { numberOfKeys: 4, lua: roomEpoch + read("store-and-publish.lua") },
   chatReadHistory: { numberOfKeys: 4, lua: roomEpoch + read("read-history.lua") },
   chatPublishReplicated: { numberOfKeys: 1, lua: read("publish-replicated.lua") },
-  chatPresenceEnter: { numberOfKeys: 4, lua: read("presence-enter.lua") },
-  chatPresenceExit: { numberOfKeys: 3, lua: read("presence-exit.lua") },
-  chatPresenceGone: { numberOfKeys: 3, lua: read("presence-gone.lua") },
+  chatPresenceEnter: presence("presence-enter.lua"),
+  chatPresenceExit: presence("presence-exit.lua"),
+  chatPresenceSweep: presence("presence-sweep.lua"),
+  chatPresenceSync: presence("presence-sync.lua"),
+  chatPresenceRelease: presence("presence-release.lua"),
+  chatPresenceRename: { numberOfKeys: 1, lua: read("presence-rename.lua") },
+  chatPresenceBeat: { numberOfKeys: 1, lua: read("presence-beat.lua") },
   chatMarkRead: { numberOfKeys: 1, lua: read("mark-read.lua") },
 } as const;
 
@@ -30,9 +37,16 @@ declare module "ioredis" {
     chatStoreAndPublish(...args: Arg[]): Result<[mid: number, payload: string], Context>;
     chatReadHistory(...args: Arg[]): Result<[top: number, epoch: string, entries: StreamEntry[]], Context>;
     chatPublishReplicated(...args: Arg[]): Result<number, Context>;
-    chatPresenceEnter(...args: Arg[]): Result<[isNew: number, users: number], Context>;
-    chatPresenceExit(...args: Arg[]): Result<number, Context>;
-    chatPresenceGone(...args: Arg[]): Result<[name: string, rep: string, users: number] | [], Context>;
+    chatPresenceEnter(...args: Arg[]): Result<[isNew: number, users: number, lapsed: number], Context>;
+    /** The user's connections left, then uid, name, rep and users left when the user left at once. */
+    chatPresenceExit(...args: Arg[]): Result<(number | string)[], Context>;
+    /** Lapsed, users, then uid, name, rep of each user gone. */
+    chatPresenceSweep(...args: Arg[]): Result<(number | string)[], Context>;
+    /** Users, then uid, name, connection of each user new to the room. */
+    chatPresenceSync(...args: Arg[]): Result<(number | string)[], Context>;
+    chatPresenceRelease(...args: Arg[]): Result<number, Context>;
+    chatPresenceRename(...args: Arg[]): Result<number, Context>;
+    chatPresenceBeat(...args: Arg[]): Result<[now: number, before: number], Context>;
     chatMarkRead(...args: Arg[]): Result<number, Context>;
   }
 }

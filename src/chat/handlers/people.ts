@@ -58,5 +58,5 @@ export const typing: Handler<"typing"> = async (caller, req) => {
 export const users: Handler<"users"> = async (caller, req) => {
   const room = memberRoom(caller, req.room);
   const page = await caller.ctx.hub.members(room, USERS_PAGE, req.after);
-  caller.send(frames.users({ room, users: page.users, count: page.count, next: page.next, ref: req.ref }));
+  caller.send(frames.users({ room, ...page, ref: req.ref }));
 };

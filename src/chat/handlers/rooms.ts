@@ -31,7 +31,7 @@ async function joinRoom(caller: Caller, req: RequestOf<"join">, raw: string): Pr
     else hub.hold(room, caller);
     const page = await readHistory(caller, room, req);
     const members = await hub.members(room, USERS_PAGE);
-    const users = frames.users({ room, users: members.users, count: members.count, next: members.next, ref: req.ref });
+    const users = frames.users({ room, ...members, ref: req.ref });
     if (!page) {
       caller.send(users);
       throw new RequestError("unavailable", "history is out of reach right now; live messages still arrive");

@@ -2,13 +2,20 @@
 -- connections is, on any node, and through the grace period after the last
 -- one left: only a user not there at all is new.
 --
--- KEYS: 1 connections (conn → uid), 2 users (uid → name), 3 counts (uid → connections), 4 reps (uid → conn)
--- ARGV: 1 connection id, 2 user id, 3 name
--- Returns {1 if the user is new to the room else 0, users in the room}
-if redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) == 1 then
-  redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
+-- ARGV: 1 connection id, 2 user id, 3 name, 4 node id, 5 lease ms, 6 key lifetime ms,
+--       7 '1' if it is the node's first connection in the room, 8 grace ms
+-- Returns {1 if the user is new to the room else 0, users in the room,
+--          1 if the node was in the room but its lease had lapsed else 0}
+local mine = redis.call('ZSCORE', KEYS[5], ARGV[4])
+local lapsed = 0
+if ARGV[7] == '1' then
+  -- A lease this process never took: an earlier process with this node id left
+  -- connections here. Their users get the grace, as after a clean stop.
+  if mine then release({ [ARGV[4]] = true }, now + tonumber(ARGV[8])) end
+elseif not mine or tonumber(mine) < now then
+  lapsed = 1
 end
-local new = redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
--- The newest connection stands for the user where the original protocol wants a connection id.
-redis.call('HSET', KEYS[4], ARGV[2], ARGV[1])
-return {new, redis.call('HLEN', KEYS[2])}
+redis.call('ZADD', KEYS[5], now + tonumber(ARGV[5]), ARGV[4])
+local new = add_conn(ARGV[1], ARGV[2], ARGV[3])
+keep_keys(tonumber(ARGV[6]))
+return {new, redis.call('HLEN', KEYS[2]), lapsed}

@@ -1,0 +1,258 @@
+import type { Logger } from "pino";
+import type { RedisKeys } from "../redis/redis-keys.js";
+import type { RedisLink } from "../redis/redis-link.js";
+import type { Connection, Entered, ListedUser, PresenceHandler, UserPage } from "./presence.js";
+
+export interface RoomPresenceOptions {
+  nodeId: string;
+  /** Milliseconds a node's connections count in a room after its last sweep there (PRESENCE_TTL). */
+  ttlMs: number;
+  /** Milliseconds a user's connections may be gone when their node stops before the rooms hear they left. */
+  graceMs: number;
+}
+
+/** Departures announced per room and sweep. */
+const SWEEP_BATCH = 200;
+/** Rooms swept per tick at least; a node with more sweeps each at least twice a TTL. */
+const ROOMS_PER_TICK = 500;
+/** A room warned about as listed from this node alone is warned about again after this long. */
+const WARN_EVERY_MS = 10_000;
+
+/** Decodes the users a script returns after its leading fields: uid, name, connection, ... */
+function usersFrom(flat: (number | string)[], from: number): ListedUser[] {
+  const users: ListedUser[] = [];
+  for (let i = from; i + 2 < flat.length; i += 3) {
+    users.push({ uid: String(flat[i]), name: String(flat[i + 1]), id: String(flat[i + 2]) });
+  }
+  return users;
+}
+
+/**
+ * Who is in each room, in Redis: each change one script on the room's keys
+ * (src/redis/lua/presence-*.lua), so a node that dies between two of them
+ * leaves nothing half-done. A connection counts while its node's lease on the
+ * room runs; the node renews it with every sweep, and a lapsed node's
+ * connections are taken out by whoever sweeps the room next. A user whose
+ * last connection left is announced after the grace period by the sweep that
+ * finds it due; every node sweeps the rooms it has connections in. This node
+ * mirrors what it wrote and writes it again after every reconnect or lapse.
+ */
+export class RoomPresence {
+  handler: PresenceHandler | undefined;
+  private readonly rooms = new Map<string, Map<string, Connection>>();
+  /** Where the next sweep starts, when there are more rooms than one tick sweeps. */
+  private sweepFrom = 0;
+  private readonly audited = new Map<string, number>();
+  private lastWarning = 0;
+  private lastPartial = 0;
+
+  constructor(
+    private readonly link: RedisLink,
+    private readonly keys: RedisKeys,
+    private readonly options: RoomPresenceOptions,
+    private readonly log: Logger,
+  ) {}
+
+  private get self(): string {
+    return this.options.nodeId;
+  }
+
+  /** How long a room's keys outlive the last write: past every lease and grace then running. */
+  private get keyLifetimeMs(): number {
+    return 2 * this.options.ttlMs + this.options.graceMs;
+  }
+
+  async enter(room: string, c: Connection): Promise<Entered> {
+    let mine = this.rooms.get(room);
+    const firstHere = !mine;
+    if (!mine) {
+      mine = new Map();
+      this.rooms.set(room, mine);
+    }
+    mine.set(c.id, c);
+    // Out of reach, the room is what this node sees of it, and an arrival is new to it.
+    // Counted only then: it walks the node's members of the room, on every arrival.
+    const local = (): Entered => ({ first: true, count: this.localUsers(room).length });
+    if (!this.link.isUp) return local();
+    try {
+      const o = this.options;
+      const [isNew, count, lapsed] = await this.link.pub.chatPresenceEnter(
+        ...this.keys.roomPresence(room),
+        c.id,
+        c.uid,
+        c.name,
+        this.self,
+        o.ttlMs,
+        this.keyLifetimeMs,
+        firstHere ? 1 : 0,
+        o.graceMs,
+      );
+      if (Number(lapsed) === 1) await this.sync(room, true);
+      return { first: Number(isNew) === 1, count: Number(count) };
+    } catch (err) {
+      this.writeFailed(err);
+      return local();
+    }
+  }
+
+  async exit(room: string, c: Connection, graceMs: number): Promise<void> {
+    const mine = this.rooms.get(room);
+    mine?.delete(c.id);
+    if (mine?.size === 0) {
+      this.rooms.delete(room);
+      this.audited.delete(room);
+    }
+    if (!this.link.isUp) return;
+    try {
+      const result = await this.link.pub.chatPresenceExit(
+        ...this.keys.roomPresence(room),
+        c.id,
+        c.uid,
+        graceMs,
+        this.keyLifetimeMs,
+      );
+      // A user who left on purpose is announced now, not at the next sweep.
+      if (result.length > 1) this.handler?.onGone(room, usersFrom(result, 1), Number(result[4]));
+    } catch (err) {
+      this.writeFailed(err);
+    }
+  }
+
+  async rename(room: string, c: Connection): Promise<void> {
+    if (!this.link.isUp) return;
+    await this.link.pub
+      .chatPresenceRename(this.keys.roomUsers(room), c.uid, c.name)
+      .catch((err: unknown) => this.writeFailed(err));
+  }
+
+  async list(room: string, limit: number, after?: string): Promise<UserPage> {
+    if (!this.link.isUp) return this.localPage(room, limit, "Redis is out of reach");
+    try {
+      const k = this.keys;
+      const count = await this.link.pub.hlen(k.roomUsers(room));
+      if (limit === 0) return { users: [], count };
+      if (after === undefined && count <= limit) {
+        const [users, reps] = await Promise.all([
+          this.link.pub.hgetall(k.roomUsers(room)),
+          this.link.pub.hgetall(k.roomReps(room)),
+        ]);
+        return { users: Object.entries(users).map(([uid, name]) => ({ id: reps[uid] ?? "", uid, name })), count };
+      }
+      // A big room is read a page at a time: HSCAN's cursor is the page's `next`.
+      const [cursor, flat] = await this.link.pub.hscan(k.roomUsers(room), after ?? "0", "COUNT", limit);
+      const uids = flat.filter((_, i) => i % 2 === 0);
+      const reps = uids.length > 0 ? await this.link.pub.hmget(k.roomReps(room), ...uids) : [];
+      const users = uids.map((uid, i) => ({ id: reps[i] ?? "", uid, name: flat[i * 2 + 1] ?? "" }));
+      return { users, count, next: cursor === "0" ? undefined : cursor };
+    } catch (err) {
+      return this.localPage(room, limit, err);
+    }
+  }
+
+  /**
+   * Renews this node's lease on the rooms it has connections in, and
+   * announces who left them: every room each tick, or with many rooms a
+   * share of them, so that each is swept at least twice a TTL.
+   */
+  async sweep(mayReap: boolean, tickMs: number): Promise<void> {
+    const rooms = [...this.rooms.keys()];
+    const share = Math.max(ROOMS_PER_TICK, Math.ceil((rooms.length * tickMs) / (this.options.ttlMs / 2)));
+    let chosen = rooms;
+    if (rooms.length > share) {
+      const from = this.sweepFrom % rooms.length;
+      chosen = [...rooms.slice(from), ...rooms.slice(0, from)].slice(0, share);
+      this.sweepFrom = from + share;
+    }
+    const now = Date.now();
+    await Promise.all(chosen.map((room) => this.sweepRoom(room, mayReap, now)));
+  }
+
+  private async sweepRoom(room: string, mayReap: boolean, now: number): Promise<void> {
+    // The whole room is checked twice a TTL: heals what no lease and no departure covers.
+    const audit = mayReap && now - (this.audited.get(room) ?? 0) >= this.options.ttlMs / 2;
+    if (audit) this.audited.set(room, now);
+    const result = await this.link.pub.chatPresenceSweep(
+      ...this.keys.roomPresence(room),
+      this.self,
+      this.options.ttlMs,
+      this.keyLifetimeMs,
+      mayReap ? 1 : 0,
+      audit ? 1 : 0,
+      SWEEP_BATCH,
+    );
+    const gone = usersFrom(result, 2);
+    if (gone.length > 0) this.handler?.onGone(room, gone, Number(result[1]));
+    if (Number(result[0]) === 1 && this.rooms.has(room)) {
+      this.log.warn({ room }, "this node's lease on a room lapsed; listing its connections there again");
+      await this.sync(room, true);
+    }
+  }
+
+  /** After a reconnect or a lapse: every room this node has connections in holds exactly those again. */
+  async restore(announce: boolean): Promise<void> {
+    await Promise.all([...this.rooms.keys()].map((room) => this.sync(room, announce)));
+  }
+
+  /**
+   * Writes the room's connections of this node again, taking out those it no
+   * longer has. Only after a lapse are the users it lists again announced:
+   * the others heard them leave. After a reconnect nobody is: Redis may have
+   * lost its data, and then the room did not change, Redis did.
+   */
+  private async sync(room: string, announce: boolean): Promise<void> {
+    const o = this.options;
+    const listed = [...(this.rooms.get(room)?.values() ?? [])].flatMap((c) => [c.id, c.uid, c.name]);
+    const result = await this.link.pub.chatPresenceSync(
+      ...this.keys.roomPresence(room),
+      this.self,
+      o.ttlMs,
+      this.keyLifetimeMs,
+      o.graceMs,
+      ...listed,
+    );
+    const back = usersFrom(result, 1);
+    if (announce && back.length > 0) this.handler?.onBack(room, back, Number(result[0]));
+  }
+
+  /** A clean stop: this node's connections leave every room, their users after the grace unless they come back. */
+  async close(): Promise<void> {
+    if (!this.link.isUp) return;
+    const o = this.options;
+    await Promise.all(
+      [...this.rooms.keys()].map((room) =>
+        this.link.pub
+          .chatPresenceRelease(...this.keys.roomPresence(room), this.self, o.graceMs, this.keyLifetimeMs)
+          .catch(() => undefined),
+      ),
+    );
+  }
+
+  private localUsers(room: string): ListedUser[] {
+    const byUser = new Map<string, ListedUser>();
+    for (const c of this.rooms.get(room)?.values() ?? []) byUser.set(c.uid, { id: c.id, uid: c.uid, name: c.name });
+    return [...byUser.values()];
+  }
+
+  /** Only this node's users, marked partial: the other nodes could not be asked. Logged once in ten seconds. */
+  private localPage(room: string, limit: number, why: unknown): UserPage {
+    const now = Date.now();
+    if (now - this.lastPartial >= WARN_EVERY_MS) {
+      this.lastPartial = now;
+      this.log.warn({ room, err: why }, "listed a room from this node's users alone: the other nodes are out of reach");
+    }
+    const users = this.localUsers(room);
+    return { users: users.slice(0, limit), count: users.length, partial: true };
+  }
+
+  /**
+   * Presence is kept in this node's mirror too: a write Redis refuses (out
+   * of memory, read-only) leaves the member out of other nodes' lists until
+   * the next reconnect or sweep, and the chat goes on. Logged once in ten seconds.
+   */
+  writeFailed(err: unknown): void {
+    const now = Date.now();
+    if (now - this.lastWarning < WARN_EVERY_MS) return;
+    this.lastWarning = now;
+    this.log.warn({ err }, "Redis refused a presence write; other nodes may not list a member for now");
+  }
+}
