@@ -111,8 +111,37 @@ describe("every presence key expires", () => {
     await joinRoom(u, "expiring");
     const keys = await inspect.keys(roomKey("expiring", "*"));
     const presenceKeys = keys.filter((k) => /:(conns|users|counts|reps|leases|leaving)$/.test(k));
-    expect(presenceKeys.length).toBeGreaterThanOrEqual(5);
+    expect(presenceKeys.length).toBeGreaterThanOrEqual(4);
     for (const key of presenceKeys) expect(await inspect.pttl(key)).toBeGreaterThan(0);
     expect(await inspect.pttl(`chat:node:${a.nodeId}:conns`)).toBeGreaterThan(0);
+  });
+});
+
+describe("a list read while Redis is away", () => {
+  it("says it is partial, lists this node's users only, and logs why at warn", async () => {
+    const own = await scope.redis();
+    const [here, there] = await Promise.all([scope.node(env(own)), scope.node(env(own))]);
+    const mine = await scope.user(here);
+    const theirs = await scope.user(there);
+    await joinRoom(mine, "apart");
+    await joinRoom(theirs, "apart");
+    expect((await joinRoom(mine, "apart")).partial).toBeUndefined();
+    await own.stop();
+    await expect.poll(async () => (await fetch(`${here.url}/readyz`)).status, { timeout: 5000 }).toBe(503);
+    const ref = "while-away";
+    await mine.client.send({ action: "users", room: "apart", ref });
+    const list = await mine.client.action("users", (f) => f.ref === ref);
+    expect(list).toMatchObject({ partial: true, count: 1, users: [{ uid: mine.uid }] });
+    await here.waitForOutput(/"level":40.*listed a room from this node's users alone/);
+    await own.restart();
+    await expect.poll(async () => (await fetch(`${here.url}/readyz`)).status, { timeout: 15_000 }).toBe(200);
+    let asked = 0;
+    const whole = async () => {
+      const again = `after-${++asked}`;
+      await mine.client.send({ action: "users", room: "apart", ref: again });
+      const frame = await mine.client.action("users", (f) => f.ref === again);
+      return { partial: frame.partial, count: frame.count };
+    };
+    await expect.poll(whole, { timeout: 5000 }).toEqual({ partial: undefined, count: 2 });
   });
 });

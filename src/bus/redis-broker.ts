@@ -79,7 +79,10 @@ export class RedisBroker implements Broker {
     });
     this.link.on("up", () => void this.resume());
     await this.resume();
-    if (this.replicas > 0) this.replicaWatch = new ReplicaWatch(this.link, this.replicas);
+    if (this.replicas > 0) {
+      this.replicaWatch = new ReplicaWatch(this.link, this.keys, this.nodeId, this.replicas);
+      await this.replicaWatch.ready();
+    }
   }
 
   isUp(): boolean {
@@ -174,16 +177,16 @@ export class RedisBroker implements Broker {
   }
 
   /**
-   * Waits for the replicas that are connected, then publishes. With none
-   * connected (right after a failover) it publishes at once rather than stall
-   * every message. Should the publication itself be lost, the message is
-   * stored all the same: every node reads it from the stream when the next
-   * mid shows it the gap.
+   * Waits for the replicas that are connected (ReplicaWatch, on a connection
+   * of its own), then publishes. With none connected (right after a
+   * failover) it publishes at once rather than stall every message. Should
+   * the publication itself be lost, the message is stored all the same:
+   * every node reads it from the stream when the next mid shows it the gap.
    */
   private async publishReplicated(room: string, mid: number, payload: string): Promise<void> {
-    const wanted = Math.min(this.replicas, this.replicaWatch?.count ?? this.replicas);
-    if (wanted > 0) {
-      const acked = Number(await this.command(() => this.link.pub.call("WAIT", wanted, 1000)));
+    const watch = this.replicaWatch;
+    if (watch) {
+      const { acked, wanted } = await this.command(() => watch.replicated());
       if (acked < wanted) this.log.warn({ acked, wanted }, "a message reached fewer replicas than wanted");
     }
     const k = this.keys;

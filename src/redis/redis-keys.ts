@@ -100,6 +100,11 @@ export class RedisKeys {
     return `${this.prefix}:nodes`;
   }
 
+  /** A node's mark in the replication stream: written just before WAIT, so WAIT covers the node's writes before it. */
+  nodeReplicationMark(nodeId: string): string {
+    return `${this.prefix}:node:${nodeId}:replicated`;
+  }
+
   /** A node's connections (connection id → "uid\tname"), so that other nodes can find them. */
   nodeConnections(nodeId: string): string {
     return `${this.prefix}:node:${nodeId}:conns`;

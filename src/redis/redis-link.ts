@@ -38,7 +38,10 @@ export type RedisClient = Redis | Cluster;
 /** How soon a connection that ioredis ended by itself is started again. */
 const RECONNECT_AFTER_END_MS = 500;
 
-function connect(target: RedisTarget, role: "pub" | "sub"): RedisClient {
+/** What a connection is for: commands, subscriptions, or one command that blocks (WAIT). */
+type Role = "pub" | "sub" | "wait";
+
+function connect(target: RedisTarget, role: Role): RedisClient {
   const connectionName = `chat-${role}`;
   switch (target.kind) {
     case "single":
@@ -76,6 +79,8 @@ export class RedisLink extends EventEmitter<{ up: []; down: [] }> {
   readonly sub: RedisClient;
   /** Cluster rooms use sharded Pub/Sub, so each room's traffic stays on the shard that owns it. */
   readonly sharded: boolean;
+  /** Connections opened for one purpose besides the two (open()): not counted in up and down, closed with the link. */
+  private readonly others: RedisClient[] = [];
   private up = false;
   private closing = false;
 
@@ -105,6 +110,10 @@ export class RedisLink extends EventEmitter<{ up: []; down: [] }> {
    */
   private ended(client: RedisClient): void {
     this.markDown();
+    this.restartEnded(client);
+  }
+
+  private restartEnded(client: RedisClient): void {
     if (this.closing) return;
     setTimeout(() => {
       if (!this.closing && client.status === "end") client.connect().catch(() => undefined);
@@ -113,6 +122,20 @@ export class RedisLink extends EventEmitter<{ up: []; down: [] }> {
 
   get isUp(): boolean {
     return this.up;
+  }
+
+  /**
+   * One more connection to the same Redis, for a command that blocks its
+   * connection (WAIT), so that nothing else queues behind it. It reconnects
+   * like the others and is closed with the link.
+   */
+  open(role: "wait"): RedisClient {
+    const client = connect(this.options.target, role);
+    this.others.push(client);
+    client.on("error", () => undefined);
+    client.on("end", () => this.restartEnded(client));
+    client.connect().catch(() => undefined);
+    return client;
   }
 
   describe(): string {
@@ -198,9 +221,9 @@ export class RedisLink extends EventEmitter<{ up: []; down: [] }> {
   async close(): Promise<void> {
     this.closing = true;
     this.up = false;
-    await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
-    this.pub.disconnect();
-    this.sub.disconnect();
+    const clients = [this.pub, this.sub, ...this.others];
+    await Promise.allSettled(clients.map((c) => c.quit()));
+    for (const c of clients) c.disconnect();
   }
 }
 
