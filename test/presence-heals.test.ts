@@ -123,16 +123,25 @@ describe("a list read while Redis is away", () => {
     const [here, there] = await Promise.all([scope.node(env(own)), scope.node(env(own))]);
     const mine = await scope.user(here);
     const theirs = await scope.user(there);
-    await joinRoom(mine, "apart");
-    await joinRoom(theirs, "apart");
+    const watcher = await scope.user(here, "proto=2");
+    for (const u of [mine, theirs, watcher]) await joinRoom(u, "apart");
     expect((await joinRoom(mine, "apart")).partial).toBeUndefined();
     await own.stop();
     await expect.poll(async () => (await fetch(`${here.url}/readyz`)).status, { timeout: 5000 }).toBe(503);
     const ref = "while-away";
     await mine.client.send({ action: "users", room: "apart", ref });
     const list = await mine.client.action("users", (f) => f.ref === ref);
-    expect(list).toMatchObject({ partial: true, count: 1, users: [{ uid: mine.uid }] });
+    expect(list).toMatchObject({ partial: true, count: 2 });
+    expect((list.users as { uid: string }[]).map((x) => x.uid).sort()).toEqual([mine.uid, watcher.uid].sort());
     await here.waitForOutput(/"level":40.*listed a room from this node's users alone/);
+    // An arrival meanwhile is counted among this node's users alone, and the frame says so.
+    const arriving = await scope.user(here);
+    await joinRoom(arriving, "apart");
+    const step = await watcher.client.action(
+      "presence",
+      (f) => f.room === "apart" && JSON.stringify(f.joined).includes(arriving.uid),
+    );
+    expect(step).toMatchObject({ room: "apart", count: 3, partial: true });
     await own.restart();
     await expect.poll(async () => (await fetch(`${here.url}/readyz`)).status, { timeout: 15_000 }).toBe(200);
     let asked = 0;
@@ -142,6 +151,6 @@ describe("a list read while Redis is away", () => {
       const frame = await mine.client.action("users", (f) => f.ref === again);
       return { partial: frame.partial, count: frame.count };
     };
-    await expect.poll(whole, { timeout: 5000 }).toEqual({ partial: undefined, count: 2 });
+    await expect.poll(whole, { timeout: 5000 }).toEqual({ partial: undefined, count: 4 });
   });
 });

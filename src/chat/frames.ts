@@ -23,8 +23,8 @@ export const userJoin = (room: string, p: Person) => encode({ action: "user_join
 export const userLeft = (room: string, p: Person) => encode({ action: "user_left", ...person(p), room });
 
 /** Arrivals and departures of one step in a room, for `proto=2`; a big room's carry only the count. */
-export const presence = (room: string, joined: Person[], left: Person[], count: number) =>
-  encode({ action: "presence", room, joined: joined.map(person), left: left.map(person), count });
+export const presence = (room: string, joined: Person[], left: Person[], count: number, partial?: true) =>
+  encode({ action: "presence", room, joined: joined.map(person), left: left.map(person), count, partial });
 
 export const userRenamed = (room: string | undefined, p: Person, previous: string) =>
   encode({ action: "user_renamed", ...person(p), previous, room });

@@ -51,18 +51,20 @@ export class Hub implements BrokerHandler, PresenceHandler {
     meter: Meter,
   ) {
     this.rooms = new LocalRooms(broker, settings.maxRoomsHere, meter);
-    this.batches = new PresenceBatches(settings.bigRoom, (room, joined, left, count) => {
+    this.batches = new PresenceBatches(settings.bigRoom, (room, joined, left, count, partial) => {
       // A big room's count, sent only as a count, is read again as it goes out: every node
       // publishes its own, and the last one a member hears should be the newest there is.
-      const counted =
+      const counted: Promise<{ count: number; partial?: true }> =
         joined.length + left.length > 0
-          ? Promise.resolve(count)
+          ? Promise.resolve(partial ? { count, partial } : { count })
           : this.presence.list(room, 0).then(
-              (page) => page.count,
-              () => count,
+              (page) => page,
+              () => ({ count, partial: true }),
             );
       counted
-        .then((now) => this.publish(room, { json: frames.presence(room, joined, left, now), kind: "presence" }))
+        .then((now) =>
+          this.publish(room, { json: frames.presence(room, joined, left, now.count, now.partial), kind: "presence" }),
+        )
         .catch((err: unknown) => {
           this.log.warn({ err, room }, "could not publish a room's presence");
         });
@@ -120,7 +122,7 @@ export class Hub implements BrokerHandler, PresenceHandler {
   async enter(room: string, r: Recipient, holding: boolean): Promise<void> {
     await this.rooms.add(room, r, holding);
     const entered = await this.presence.enter(room, r);
-    if (entered.first) this.batches.joined(room, r, entered.count);
+    if (entered.first) this.batches.joined(room, r, entered.count, entered.partial);
   }
 
   /** Makes `r` receive a conversation's messages: a room nobody is announced in. */

@@ -7,6 +7,8 @@ interface Batch {
   joined: Map<string, Person>;
   left: Map<string, Person>;
   count: number;
+  /** The count is this node's users only: the other nodes could not be asked. */
+  partial: boolean;
 }
 
 /**
@@ -22,29 +24,30 @@ export class PresenceBatches {
 
   constructor(
     private readonly bigRoom: number,
-    private readonly publish: (room: string, joined: Person[], left: Person[], count: number) => void,
+    private readonly publish: (room: string, joined: Person[], left: Person[], count: number, partial: boolean) => void,
   ) {}
 
-  joined(room: string, who: Person, count: number): void {
-    const batch = this.batchOf(room, count);
+  joined(room: string, who: Person, count: number, partial = false): void {
+    const batch = this.batchOf(room, count, partial);
     // A departure and a return within one step cancel out.
     if (!batch.left.delete(who.uid)) batch.joined.set(who.uid, who);
   }
 
   left(room: string, who: Person, count: number): void {
-    const batch = this.batchOf(room, count);
+    const batch = this.batchOf(room, count, false);
     if (!batch.joined.delete(who.uid)) batch.left.set(who.uid, who);
   }
 
-  private batchOf(room: string, count: number): Batch {
+  private batchOf(room: string, count: number, partial: boolean): Batch {
     let batch = this.batches.get(room);
     if (!batch) {
-      batch = { joined: new Map(), left: new Map(), count };
+      batch = { joined: new Map(), left: new Map(), count, partial };
       this.batches.set(room, batch);
       if (count >= this.bigRoom) setTimeout(() => this.flush(room), BIG_ROOM_EVERY_MS).unref();
       else setImmediate(() => this.flush(room));
     }
     batch.count = count;
+    batch.partial = partial;
     return batch;
   }
 
@@ -55,11 +58,11 @@ export class PresenceBatches {
     if (batch.count >= this.bigRoom) {
       if (this.published.get(room) === batch.count) return;
       this.published.set(room, batch.count);
-      this.publish(room, [], [], batch.count);
+      this.publish(room, [], [], batch.count, batch.partial);
       return;
     }
     this.published.delete(room);
     if (batch.joined.size === 0 && batch.left.size === 0) return;
-    this.publish(room, [...batch.joined.values()], [...batch.left.values()], batch.count);
+    this.publish(room, [...batch.joined.values()], [...batch.left.values()], batch.count, batch.partial);
   }
 }

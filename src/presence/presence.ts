@@ -39,6 +39,8 @@ export interface Entered {
   first: boolean;
   /** Users in the room now. */
   count: number;
+  /** Set when the other nodes could not be asked: `count` is this node's users only. */
+  partial?: true;
 }
 
 export interface UserPage {

@@ -72,7 +72,7 @@ export class RoomPresence {
     mine.set(c.id, c);
     // Out of reach, the room is what this node sees of it, and an arrival is new to it.
     // Counted only then: it walks the node's members of the room, on every arrival.
-    const local = (): Entered => ({ first: true, count: this.localUsers(room).length });
+    const local = (): Entered => ({ first: true, count: this.localUsers(room).length, partial: true });
     if (!this.link.isUp) return local();
     try {
       const o = this.options;

@@ -83,6 +83,8 @@ export const serverFrames = {
     joined: z.array(personSchema),
     left: z.array(personSchema),
     count: z.number().int().nonnegative(),
+    /** Set when the other servers could not be asked: `count` is this server's users only. */
+    partial: z.literal(true).optional(),
   }),
   user_renamed: z.object({
     action: z.literal("user_renamed"),
