@@ -154,3 +154,17 @@ describe("a list read while Redis is away", () => {
     await expect.poll(whole, { timeout: 5000 }).toEqual({ partial: undefined, count: 4 });
   });
 });
+
+describe("a tick Redis refuses", () => {
+  it("is logged at warn, and presence carries on once Redis takes it again", async () => {
+    const u = await scope.user(a);
+    await joinRoom(u, "refused");
+    // Departures kept where no sorted set can be read: this version's, per room, and the one older versions swept.
+    const broken = [roomKey("refused", "leaving"), "chat:leaving"];
+    for (const key of broken) await inspect.set(key, "not a sorted set");
+    scope.defer(() => inspect.del(...broken));
+    await a.waitForOutput(/"level":40.*presence tick failed/, 10_000);
+    await inspect.del(...broken);
+    expect(await listed(u, "refused")).toEqual([u.uid]);
+  });
+});
