@@ -209,3 +209,58 @@ describe.each(["embedded", "Redis"])("a history that started over (%s)", (mode) 
     }
   }, 60_000);
 });
+
+describe.each([
+  ["Redis", () => [a, b] as const],
+  ["embedded", () => [embedded, embedded] as const],
+])("sending again after a lost connection (%s)", (_name, nodes) => {
+  it("stores a message sent again under its ref from a new connection once, and acknowledges it with the first mid", async () => {
+    const [n1, n2] = nodes();
+    const room = `again-${Math.floor(Math.random() * 1e6)}`;
+    const watcher = await user(n2, "proto=2&lobby=0");
+    await joinRoom(watcher, room);
+    for (const action of ["message", "dm"] as const) {
+      const sender = await user(n1, "proto=2&lobby=0");
+      const send = action === "message" ? { action, room } : { action, to: watcher.uid };
+      const text = `once by ${action}`;
+      if (action === "message") await joinRoom(sender, room);
+      else {
+        await watcher.client.send({ action: "join", with: sender.uid, ref: "open" });
+        await watcher.client.action("history", (f) => f.ref === "open" && f.with === sender.uid);
+      }
+      // The first attempt is stored, but its connection drops before the sender hears of it.
+      await sender.client.send({ ...send, message: text, ref: "lost-ack" });
+      sender.client.close();
+      const first = await watcher.client.action(action, (f) => f.message === text);
+
+      const back = await user(n2, `proto=2&lobby=0&guest=${encodeURIComponent(sender.guest ?? "")}`);
+      expect(back.uid).toBe(sender.uid);
+      if (action === "message") await joinRoom(back, room);
+      await back.client.send({ ...send, message: text, ref: "lost-ack" });
+      const ack = await back.client.action("ack", (f) => f.ref === "lost-ack");
+      expect(ack.mid).toBe(first.mid);
+      // Nothing was stored for the resend: the next message takes the next mid, and the watcher saw the text once.
+      await back.client.send({ ...send, message: `after ${action}`, ref: "next" });
+      const next = await back.client.action("ack", (f) => f.ref === "next");
+      expect(next.mid).toBe(Number(first.mid) + 1);
+      await watcher.client.action(action, (f) => f.mid === next.mid && f.message === `after ${action}`);
+      expect(watcher.client.all(action).filter((f) => f.message === text)).toHaveLength(1);
+    }
+  });
+
+  it("keeps each action's refs apart: a reaction under a message's ref is stored", async () => {
+    const [n1, n2] = nodes();
+    const room = `spaces-${Math.floor(Math.random() * 1e6)}`;
+    const watcher = await user(n2, "lobby=0");
+    await joinRoom(watcher, room);
+    const sender = await user(n1, "proto=2&lobby=0");
+    await joinRoom(sender, room);
+    await sender.client.send({ action: "message", room, message: "react to me", ref: "shared" });
+    const sent = await sender.client.action("ack", (f) => f.ref === "shared" && f.of === "message");
+    await sender.client.send({ action: "react", room, mid: sent.mid, emoji: "🎉", ref: "shared" });
+    const reacted = await sender.client.action("ack", (f) => f.ref === "shared" && f.of === "react");
+    expect(reacted.mid).toBe(Number(sent.mid) + 1);
+    const seen = await watcher.client.action("react", (f) => f.room === room);
+    expect(seen).toMatchObject({ mid: reacted.mid, target: sent.mid, emoji: "🎉", on: true, uid: sender.uid });
+  });
+});

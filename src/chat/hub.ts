@@ -26,8 +26,8 @@ export interface HubSettings {
 }
 
 const UNAVAILABLE_MESSAGE =
-  "the other nodes are out of reach: only users on this server got your message, and it may not have " +
-  "been stored; send it again with the same ref to store it at most once";
+  "the chat is partly out of reach: only people connected to this server saw your message, and it may " +
+  "not have been saved; try sending it again in a moment";
 
 /**
  * The node's one way to the other nodes: sessions ask the hub, and the hub

@@ -1,4 +1,5 @@
 import type { UnnumberedMessage } from "../../bus/broker.js";
+import { idempotencyKey } from "../../bus/idempotency.js";
 import { RequestError } from "../../protocol/errors.js";
 import type { RequestOf } from "../../protocol/requests.js";
 import { checkText } from "../../protocol/rules.js";
@@ -49,7 +50,7 @@ async function publish(
   build: (base: ChangeBase) => UnnumberedMessage,
 ): Promise<void> {
   const base = { target: req.mid, id: caller.id, uid: caller.uid, name: caller.name, ts: Date.now(), ...t.where };
-  const key = req.ref === undefined ? undefined : `${caller.id}\n${req.ref}`;
+  const key = idempotencyKey(req.action, caller.uid, req.ref);
   const mid = await caller.ctx.hub.publishChange(t.place, build(base), key);
   if (req.ref !== undefined) caller.send(frames.ack({ of: req.action, ref: req.ref, ...t.reply, mid }));
 }

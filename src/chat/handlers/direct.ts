@@ -1,3 +1,4 @@
+import { idempotencyKey } from "../../bus/idempotency.js";
 import { RequestError } from "../../protocol/errors.js";
 import { checkText } from "../../protocol/rules.js";
 import { conversationOf } from "../conversations.js";
@@ -24,7 +25,7 @@ export const dm: Handler<"dm"> = async (caller, req) => {
   const otherName = other === caller.uid ? caller.name : await users.nameOf(other);
   if (otherName === undefined) throw new RequestError("no_such_user", "there is no such user");
   const conversation = conversationOf(caller.uid, other);
-  const key = req.ref === undefined ? undefined : `${caller.id}\n${req.ref}`;
+  const key = idempotencyKey(req.action, caller.uid, req.ref);
   const mid = await hub.publishDm(conversation, caller, other, text, key);
   if (req.ref !== undefined) caller.send(frames.ack({ of: "dm", ref: req.ref, with: other, mid }));
   // The message is stored: listing the conversation is for later, and may wait for the store to come back.
