@@ -1,5 +1,6 @@
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectUser, joinedUser, joinRoom, say, type User } from "./support/chat.js";
+import { connectUser, joinedUser, joinRoom, messagesIn, say, type User } from "./support/chat.js";
 import { allocatePort } from "./support/ports.js";
 import { type NodeProcess, startNode } from "./support/processes.js";
 import { type RedisProcess, startRedis } from "./support/redis-servers.js";
@@ -263,4 +264,55 @@ describe.each([
     const seen = await watcher.client.action("react", (f) => f.room === room);
     expect(seen).toMatchObject({ mid: reacted.mid, target: sent.mid, emoji: "🎉", on: true, uid: sender.uid });
   });
+});
+
+describe("a node's subscription lost before its first live message (Redis)", () => {
+  it("still gives its member every message, in order, once: the gap is read from where the join left the room", async () => {
+    const cleanups: (() => Promise<void>)[] = [];
+    try {
+      const store = await startRedis();
+      cleanups.push(() => store.stop());
+      const inspect = new Redis(store.url, { maxRetriesPerRequest: 1 });
+      cleanups.push(async () => inspect.disconnect());
+      // Node A alone first: the one subscriber connection Redis has then is A's.
+      const nodeA = await startNode({ REDIS_URL: store.url });
+      cleanups.push(() => nodeA.stop());
+      const clients = async () =>
+        String(await inspect.client("LIST"))
+          .trim()
+          .split("\n");
+      const subscriberOfA = (await clients()).find((line) => line.includes(" name=chat-sub "));
+      const subscriberId = subscriberOfA?.match(/^id=(\d+) /)?.[1];
+      expect(subscriberId).toBeDefined();
+      const nodeB = await startNode({ REDIS_URL: store.url });
+      cleanups.push(() => nodeB.stop());
+
+      const room = "first-gap";
+      const sender = await user(nodeB, "lobby=0");
+      await joinRoom(sender, room);
+      const before = await say(sender, "before the reader", room);
+      const reader = await user(nodeA, "lobby=0");
+      const joined = await historyOf(reader, room, { action: "join" });
+      expect(joined.top).toBe(before);
+
+      // A's subscription drops, and stays away (Redis takes no new connection) while B publishes.
+      const resubscribed = () => nodeA.output().split("subscribed to Redis").length;
+      const subscriptions = resubscribed();
+      await inspect.client("KILL", "ID", subscriberId ?? "");
+      await nodeA.waitForOutput(/lost the connection to Redis/);
+      const [, maxClients] = (await inspect.config("GET", "maxclients")) as [string, string];
+      await inspect.config("SET", "maxclients", String((await clients()).length));
+      const missed = [await say(sender, "missed 1", room), await say(sender, "missed 2", room)];
+      await inspect.config("SET", "maxclients", maxClients);
+      await expect.poll(resubscribed, { timeout: 15_000 }).toBeGreaterThan(subscriptions);
+
+      const live = await say(sender, "live", room);
+      await reader.client.action("message", (f) => f.mid === live);
+      const got = messagesIn(reader, room);
+      expect(got.map((f) => f.message)).toEqual(["missed 1", "missed 2", "live"]);
+      expect(got.map((f) => f.mid)).toEqual([...missed, live]);
+    } finally {
+      for (const c of cleanups.reverse()) await c();
+    }
+  }, 60_000);
 });

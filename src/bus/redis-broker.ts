@@ -163,6 +163,9 @@ export class RedisBroker implements Broker {
         newEpoch(),
       ),
     );
+    // A room this node follows learns where it stands from every read, a join's first:
+    // a gap before the first live mid it gets is then filled as any other.
+    this.feeds.get(room)?.follow(epoch, Number(top));
     const stored = entries.map(toStored);
     if (mode !== "since") stored.reverse();
     return answerQuery(stored, Number(top), epoch, query, this.limits.maxAgeMs);
