@@ -280,7 +280,8 @@ describe("operations", () => {
     };
     const a = await scope.node(env);
     const b = await scope.node(env);
-    const leaving = await Promise.all([scope.user(a), scope.user(a), scope.user(a)]);
+    // Users who can come back (proto=2 guests): the grace period is theirs.
+    const leaving = await Promise.all([0, 1, 2].map(() => scope.user(a, "proto=2")));
     const staying = await scope.user(b);
     let sending = true;
     let delivered = 0;

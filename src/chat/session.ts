@@ -223,9 +223,14 @@ export class Session implements Caller, PeerListener {
     this.send(frames.error(refusal.code, refusal.message, ref));
   }
 
-  /** The connection closed: it leaves its rooms, where its user stays for the grace period in case it returns. */
+  /**
+   * The connection closed: it leaves its rooms, where its user stays for the
+   * grace period in case it returns. A user who cannot return (a proto 1
+   * guest is a new user on each connection) leaves at once.
+   */
   private async leaveAll(): Promise<void> {
-    const { hub, graceMs } = this.ctx;
+    const { hub } = this.ctx;
+    const graceMs = this.persistent ? this.ctx.graceMs : 0;
     await hub.unregister(this).catch((err: unknown) => this.log.warn({ err }, "could not unregister"));
     for (const room of [...this.rooms]) {
       try {
