@@ -37,6 +37,12 @@ export interface UnnumberedMessage {
   tail: string;
 }
 
+/** Where a stored message went: its mid, in the room's history of that epoch. */
+export interface StoredAt {
+  mid: number;
+  epoch: string;
+}
+
 export interface HistoryQuery {
   /** Everything after this mid (recovery). */
   since?: number;
@@ -76,10 +82,10 @@ export interface Broker {
   publish(room: string, envelope: Envelope): Promise<void>;
   /**
    * Append a chat message to the room's history and fan it out, atomically;
-   * resolves with its mid. With an idempotency key, a message sent again
-   * within IDEMPOTENCY_WINDOW_S is not stored again: the first one's mid comes back.
+   * resolves with its mid and epoch. With an idempotency key, a message sent
+   * again within IDEMPOTENCY_WINDOW_S is not stored again: the first one's mid comes back.
    */
-  publishStored(room: string, message: UnnumberedMessage, idempotencyKey?: string): Promise<number>;
+  publishStored(room: string, message: UnnumberedMessage, idempotencyKey?: string): Promise<StoredAt>;
   history(room: string, query: HistoryQuery): Promise<HistoryPage>;
   /** Resolves false when no such node is listening. */
   sendToNode(nodeId: string, message: NodeMessage): Promise<boolean>;

@@ -13,6 +13,7 @@ import {
   type HistoryPage,
   type HistoryQuery,
   idleMsOf,
+  type StoredAt,
   type UnnumberedMessage,
 } from "./broker.js";
 import {
@@ -116,10 +117,10 @@ export class RedisBroker implements Broker {
     await this.command(() => this.link.publish(this.keys.roomChannel(room), encodeEnvelope({ json, exclude, kind })));
   }
 
-  async publishStored(room: string, message: UnnumberedMessage, idempotencyKey?: string): Promise<number> {
+  async publishStored(room: string, message: UnnumberedMessage, idempotencyKey?: string): Promise<StoredAt> {
     const k = this.keys;
     const publishNow = this.replicas === 0 ? (this.link.sharded ? "SPUBLISH" : "PUBLISH") : "";
-    const [mid, payload] = await this.command(() =>
+    const [mid, payload, epoch] = await this.command(() =>
       this.link.pub.chatStoreAndPublish(
         k.roomSeq(room),
         k.roomLog(room),
@@ -138,7 +139,7 @@ export class RedisBroker implements Broker {
     );
     // An empty payload: the same message was stored before, and published then.
     if (publishNow === "" && payload !== "") await this.publishReplicated(room, Number(mid), payload);
-    return Number(mid);
+    return { mid: Number(mid), epoch };
   }
 
   async history(room: string, query: HistoryQuery): Promise<HistoryPage> {

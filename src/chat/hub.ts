@@ -5,6 +5,7 @@ import {
   BrokerUnavailable,
   type HistoryPage,
   type HistoryQuery,
+  type StoredAt,
 } from "../bus/broker.js";
 import type { Envelope, NodeMessage } from "../bus/envelope.js";
 import { nodeOf } from "../ids/connection-id.js";
@@ -199,7 +200,7 @@ export class Hub implements BrokerHandler, PresenceHandler {
    * other nodes are out of reach, this node's members get it unnumbered and
    * the sender is refused with `unavailable`.
    */
-  publishMessage(room: string, from: Person, text: string, idempotencyKey: string | undefined): Promise<number> {
+  publishMessage(room: string, from: Person, text: string, idempotencyKey: string | undefined): Promise<StoredAt> {
     const fields = { room, message: text, id: from.id, uid: from.uid, name: from.name, ts: Date.now() };
     return this.store(room, frames.chatMessage(fields), frames.localMessage(fields), idempotencyKey);
   }
@@ -211,7 +212,7 @@ export class Hub implements BrokerHandler, PresenceHandler {
     to: string,
     text: string,
     idempotencyKey: string | undefined,
-  ): Promise<number> {
+  ): Promise<StoredAt> {
     const fields = { id: from.id, uid: from.uid, name: from.name, to, message: text, ts: Date.now() };
     return this.store(conversation, frames.dm(fields), frames.localDm(fields), idempotencyKey);
   }
@@ -230,7 +231,7 @@ export class Hub implements BrokerHandler, PresenceHandler {
     stored: Parameters<Broker["publishStored"]>[1],
     local: string | undefined,
     idempotencyKey: string | undefined,
-  ): Promise<number> {
+  ): Promise<StoredAt> {
     try {
       return await this.broker.publishStored(room, stored, idempotencyKey);
     } catch (err) {
