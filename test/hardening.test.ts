@@ -333,6 +333,20 @@ describe("operations", () => {
     await n.waitForOutput(/shut down cleanly/);
   });
 
+  it("logs at warn what the other nodes could not be told while Redis is away, and still answers the request", async () => {
+    redis = await scope.redis();
+    const n = await scope.node({ REDIS_URL: redis.url });
+    const guest = await scope.user(n, "proto=2&lobby=0");
+    await redis.stop();
+    await n.waitForOutput(/lost the connection to Redis/);
+    await guest.client.send({ action: "nick", name: "Offline Olga", ref: "rename" });
+    expect(await guest.client.action("user_renamed")).toMatchObject({ name: "Offline Olga", uid: guest.uid });
+    expect(await guest.client.action("ack", (f) => f.ref === "rename")).toMatchObject({ of: "nick" });
+    // The rename's fan-out to the user's other nodes did not happen: the operator is told, at warn (40).
+    await n.waitForOutput(/"level":40.*"kind":"renamed".*could not tell a user's other nodes/);
+    expect(n.output()).not.toMatch(/"level":50/);
+  });
+
   it("serves Prometheus metrics and logs one line per connection and per refusal", async () => {
     redis = await scope.redis();
     const n = await scope.node({ REDIS_URL: redis.url });

@@ -1,3 +1,4 @@
+import { isTransient } from "../redis/transient-errors.js";
 import type { Envelope, NodeMessage } from "./envelope.js";
 
 /**
@@ -12,6 +13,14 @@ export class BrokerUnavailable extends Error {
   constructor() {
     super("the other nodes are out of reach");
   }
+}
+
+/**
+ * Whether a failure means the other nodes are out of reach right now (Redis
+ * away, or answering "not now"), rather than a bug.
+ */
+export function isOutage(err: unknown): boolean {
+  return err instanceof BrokerUnavailable || isTransient(err);
 }
 
 /** How much of a room's history is kept, and for how long. */

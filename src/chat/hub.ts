@@ -5,6 +5,7 @@ import {
   BrokerUnavailable,
   type HistoryPage,
   type HistoryQuery,
+  isOutage,
   type StoredAt,
 } from "../bus/broker.js";
 import type { Envelope, NodeMessage } from "../bus/envelope.js";
@@ -281,9 +282,17 @@ export class Hub implements BrokerHandler, PresenceHandler {
     if (!this.broker.isUp()) throw new BrokerUnavailable();
     try {
       return await this.presence.find(id);
-    } catch {
+    } catch (err) {
+      // A bug is no outage: the request is refused as `internal`, and logged as an error.
+      if (!this.outOfReach(err)) throw err;
+      this.log.warn({ err, conn: id }, "could not look up a connection on the other nodes");
       throw new BrokerUnavailable();
     }
+  }
+
+  /** A failure because the other nodes are out of reach now, not a bug. */
+  private outOfReach(err: unknown): boolean {
+    return isOutage(err) || !this.broker.isUp();
   }
 
   /** Sends a node message to every other node holding a connection of the user. */
@@ -291,8 +300,10 @@ export class Hub implements BrokerHandler, PresenceHandler {
     let nodes: string[];
     try {
       nodes = await this.presence.nodesOf(uid);
-    } catch {
-      // The other nodes are out of reach: their connections of this user catch up when they next join.
+    } catch (err) {
+      if (!this.outOfReach(err)) throw err;
+      // Their connections of this user catch up when they next join; the operator sees what they missed.
+      this.log.warn({ err, uid, kind: message.kind }, "could not tell a user's other nodes: they are out of reach");
       return;
     }
     await Promise.all(
