@@ -197,7 +197,7 @@ export class Hub implements BrokerHandler, PresenceHandler {
   }
 
   /**
-   * Stores and publishes a chat message; resolves with its mid. While the
+   * Stores and publishes a chat message; resolves with its mid and epoch. While the
    * other nodes are out of reach, this node's members get it unnumbered and
    * the sender is refused with `unavailable`.
    */
