@@ -282,6 +282,8 @@ describe("operations", () => {
     const b = await scope.node(env);
     // Users who can come back (proto=2 guests): the grace period is theirs.
     const leaving = await Promise.all([0, 1, 2].map(() => scope.user(a, "proto=2")));
+    // And one who cannot: a guest of the original protocol.
+    const once = await scope.user(a);
     const staying = await scope.user(b);
     let sending = true;
     let delivered = 0;
@@ -306,6 +308,10 @@ describe("operations", () => {
     // Announced by the other node once the grace period is over: clients that came back in time would not be.
     for (const u of leaving) await staying.client.action("user_left", (f) => f.id === u.id, graceMs + 3000);
     expect(Date.now() - started).toBeGreaterThanOrEqual(graceMs);
+    // The original protocol's guest was announced first, without waiting out the grace.
+    const departures = staying.client.all("user_left").map((f) => f.id);
+    expect(departures[0]).toBe(once.id);
+    expect([...departures].sort()).toEqual([once.id, ...leaving.map((u) => u.id)].sort());
     // The other node's traffic went on throughout, without a refusal.
     await expect.poll(() => delivered).toBeGreaterThan(before + 5);
     sending = false;
