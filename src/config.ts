@@ -71,7 +71,7 @@ const spec = {
   PRESENCE_TTL: { schema: int(15, 2, 300), help: "seconds after which a silent node's users are dropped" },
   PRESENCE_GRACE: {
     schema: int(15, 0, 300),
-    help: "seconds a user's last connection may be gone before the rooms hear they left (a reload, a node restart)",
+    help: "seconds the last connection of a user who can come back (a token's, a proto=2 guest's) may be gone before the rooms hear they left (a reload, a node restart); a proto 1 guest leaves at once",
   },
   PRESENCE_BIG_ROOM: {
     schema: int(200, 2, 10_000_000),

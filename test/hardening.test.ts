@@ -280,7 +280,10 @@ describe("operations", () => {
     };
     const a = await scope.node(env);
     const b = await scope.node(env);
-    const leaving = await Promise.all([scope.user(a), scope.user(a), scope.user(a)]);
+    // Users who can come back (proto=2 guests): the grace period is theirs.
+    const leaving = await Promise.all([0, 1, 2].map(() => scope.user(a, "proto=2")));
+    // And one who cannot: a guest of the original protocol.
+    const once = await scope.user(a);
     const staying = await scope.user(b);
     let sending = true;
     let delivered = 0;
@@ -305,6 +308,10 @@ describe("operations", () => {
     // Announced by the other node once the grace period is over: clients that came back in time would not be.
     for (const u of leaving) await staying.client.action("user_left", (f) => f.id === u.id, graceMs + 3000);
     expect(Date.now() - started).toBeGreaterThanOrEqual(graceMs);
+    // The original protocol's guest was announced first, without waiting out the grace.
+    const departures = staying.client.all("user_left").map((f) => f.id);
+    expect(departures[0]).toBe(once.id);
+    expect([...departures].sort()).toEqual([once.id, ...leaving.map((u) => u.id)].sort());
     // The other node's traffic went on throughout, without a refusal.
     await expect.poll(() => delivered).toBeGreaterThan(before + 5);
     sending = false;
@@ -330,6 +337,20 @@ describe("operations", () => {
     expect(await exited).toBe(0);
     expect(Date.now() - started).toBeLessThan(timeoutMs / 2);
     await n.waitForOutput(/shut down cleanly/);
+  });
+
+  it("logs at warn what the other nodes could not be told while Redis is away, and still answers the request", async () => {
+    redis = await scope.redis();
+    const n = await scope.node({ REDIS_URL: redis.url });
+    const guest = await scope.user(n, "proto=2&lobby=0");
+    await redis.stop();
+    await n.waitForOutput(/lost the connection to Redis/);
+    await guest.client.send({ action: "nick", name: "Offline Olga", ref: "rename" });
+    expect(await guest.client.action("user_renamed")).toMatchObject({ name: "Offline Olga", uid: guest.uid });
+    expect(await guest.client.action("ack", (f) => f.ref === "rename")).toMatchObject({ of: "nick" });
+    // The rename's fan-out to the user's other nodes did not happen: the operator is told, at warn (40).
+    await n.waitForOutput(/"level":40.*"kind":"renamed".*could not tell a user's other nodes/);
+    expect(n.output()).not.toMatch(/"level":50/);
   });
 
   it("serves Prometheus metrics and logs one line per connection and per refusal", async () => {

@@ -1,5 +1,6 @@
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectUser, joinedUser, joinRoom, say, type User } from "./support/chat.js";
+import { connectUser, joinedUser, joinRoom, messagesIn, say, type User } from "./support/chat.js";
 import { allocatePort } from "./support/ports.js";
 import { type NodeProcess, startNode } from "./support/processes.js";
 import { type RedisProcess, startRedis } from "./support/redis-servers.js";
@@ -204,6 +205,112 @@ describe.each(["embedded", "Redis"])("a history that started over (%s)", (mode) 
       expect(next).toBe(2);
       const live = await bob2.client.action("message", (f) => f.mid === next && f.room === room);
       expect(live.message).toBe("after the rejoin");
+    } finally {
+      for (const c of cleanups.reverse()) await c();
+    }
+  }, 60_000);
+});
+
+describe.each([
+  ["Redis", () => [a, b] as const],
+  ["embedded", () => [embedded, embedded] as const],
+])("sending again after a lost connection (%s)", (_name, nodes) => {
+  it("stores a message sent again under its ref from a new connection once, and acknowledges it with the first mid", async () => {
+    const [n1, n2] = nodes();
+    const room = `again-${Math.floor(Math.random() * 1e6)}`;
+    const watcher = await user(n2, "proto=2&lobby=0");
+    await joinRoom(watcher, room);
+    for (const action of ["message", "dm"] as const) {
+      const sender = await user(n1, "proto=2&lobby=0");
+      const send = action === "message" ? { action, room } : { action, to: watcher.uid };
+      const text = `once by ${action}`;
+      if (action === "message") await joinRoom(sender, room);
+      else {
+        await watcher.client.send({ action: "join", with: sender.uid, ref: "open" });
+        await watcher.client.action("history", (f) => f.ref === "open" && f.with === sender.uid);
+      }
+      // The first attempt is stored, but its connection drops before the sender hears of it.
+      await sender.client.send({ ...send, message: text, ref: "lost-ack" });
+      sender.client.close();
+      const first = await watcher.client.action(action, (f) => f.message === text);
+
+      const back = await user(n2, `proto=2&lobby=0&guest=${encodeURIComponent(sender.guest ?? "")}`);
+      expect(back.uid).toBe(sender.uid);
+      if (action === "message") await joinRoom(back, room);
+      await back.client.send({ ...send, message: text, ref: "lost-ack" });
+      const ack = await back.client.action("ack", (f) => f.ref === "lost-ack");
+      expect(ack.mid).toBe(first.mid);
+      // Nothing was stored for the resend: the next message takes the next mid, and the watcher saw the text once.
+      await back.client.send({ ...send, message: `after ${action}`, ref: "next" });
+      const next = await back.client.action("ack", (f) => f.ref === "next");
+      expect(next.mid).toBe(Number(first.mid) + 1);
+      await watcher.client.action(action, (f) => f.mid === next.mid && f.message === `after ${action}`);
+      expect(watcher.client.all(action).filter((f) => f.message === text)).toHaveLength(1);
+    }
+  });
+
+  it("keeps each action's refs apart: a reaction under a message's ref is stored", async () => {
+    const [n1, n2] = nodes();
+    const room = `spaces-${Math.floor(Math.random() * 1e6)}`;
+    const watcher = await user(n2, "lobby=0");
+    await joinRoom(watcher, room);
+    const sender = await user(n1, "proto=2&lobby=0");
+    await joinRoom(sender, room);
+    await sender.client.send({ action: "message", room, message: "react to me", ref: "shared" });
+    const sent = await sender.client.action("ack", (f) => f.ref === "shared" && f.of === "message");
+    await sender.client.send({ action: "react", room, mid: sent.mid, emoji: "🎉", ref: "shared" });
+    const reacted = await sender.client.action("ack", (f) => f.ref === "shared" && f.of === "react");
+    expect(reacted.mid).toBe(Number(sent.mid) + 1);
+    const seen = await watcher.client.action("react", (f) => f.room === room);
+    expect(seen).toMatchObject({ mid: reacted.mid, target: sent.mid, emoji: "🎉", on: true, uid: sender.uid });
+  });
+});
+
+describe("a node's subscription lost before its first live message (Redis)", () => {
+  it("still gives its member every message, in order, once: the gap is read from where the join left the room", async () => {
+    const cleanups: (() => Promise<void>)[] = [];
+    try {
+      const store = await startRedis();
+      cleanups.push(() => store.stop());
+      const inspect = new Redis(store.url, { maxRetriesPerRequest: 1 });
+      cleanups.push(async () => inspect.disconnect());
+      // Node A alone first: the one subscriber connection Redis has then is A's.
+      const nodeA = await startNode({ REDIS_URL: store.url });
+      cleanups.push(() => nodeA.stop());
+      const clients = async () =>
+        String(await inspect.client("LIST"))
+          .trim()
+          .split("\n");
+      const subscriberOfA = (await clients()).find((line) => line.includes(" name=chat-sub "));
+      const subscriberId = subscriberOfA?.match(/^id=(\d+) /)?.[1];
+      expect(subscriberId).toBeDefined();
+      const nodeB = await startNode({ REDIS_URL: store.url });
+      cleanups.push(() => nodeB.stop());
+
+      const room = "first-gap";
+      const sender = await user(nodeB, "lobby=0");
+      await joinRoom(sender, room);
+      const before = await say(sender, "before the reader", room);
+      const reader = await user(nodeA, "lobby=0");
+      const joined = await historyOf(reader, room, { action: "join" });
+      expect(joined.top).toBe(before);
+
+      // A's subscription drops, and stays away (Redis takes no new connection) while B publishes.
+      const resubscribed = () => nodeA.output().split("subscribed to Redis").length;
+      const subscriptions = resubscribed();
+      await inspect.client("KILL", "ID", subscriberId ?? "");
+      await nodeA.waitForOutput(/lost the connection to Redis/);
+      const [, maxClients] = (await inspect.config("GET", "maxclients")) as [string, string];
+      await inspect.config("SET", "maxclients", String((await clients()).length));
+      const missed = [await say(sender, "missed 1", room), await say(sender, "missed 2", room)];
+      await inspect.config("SET", "maxclients", maxClients);
+      await expect.poll(resubscribed, { timeout: 15_000 }).toBeGreaterThan(subscriptions);
+
+      const live = await say(sender, "live", room);
+      await reader.client.action("message", (f) => f.mid === live);
+      const got = messagesIn(reader, room);
+      expect(got.map((f) => f.message)).toEqual(["missed 1", "missed 2", "live"]);
+      expect(got.map((f) => f.mid)).toEqual([...missed, live]);
     } finally {
       for (const c of cleanups.reverse()) await c();
     }

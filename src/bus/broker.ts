@@ -1,3 +1,4 @@
+import { isTransient } from "../redis/transient-errors.js";
 import type { Envelope, NodeMessage } from "./envelope.js";
 
 /**
@@ -12,6 +13,14 @@ export class BrokerUnavailable extends Error {
   constructor() {
     super("the other nodes are out of reach");
   }
+}
+
+/**
+ * Whether a failure means the other nodes are out of reach right now (Redis
+ * away, or answering "not now"), rather than a bug.
+ */
+export function isOutage(err: unknown): boolean {
+  return err instanceof BrokerUnavailable || isTransient(err);
 }
 
 /** How much of a room's history is kept, and for how long. */
@@ -35,6 +44,12 @@ export function idleMsOf(limits: HistoryLimits, room: string): number {
 export interface UnnumberedMessage {
   head: string;
   tail: string;
+}
+
+/** Where a stored message went: its mid, in the room's history of that epoch. */
+export interface StoredAt {
+  mid: number;
+  epoch: string;
 }
 
 export interface HistoryQuery {
@@ -76,10 +91,10 @@ export interface Broker {
   publish(room: string, envelope: Envelope): Promise<void>;
   /**
    * Append a chat message to the room's history and fan it out, atomically;
-   * resolves with its mid. With an idempotency key, a message sent again
-   * within IDEMPOTENCY_WINDOW_S is not stored again: the first one's mid comes back.
+   * resolves with its mid and epoch. With an idempotency key, a message sent
+   * again within IDEMPOTENCY_WINDOW_S is not stored again: the first one's mid comes back.
    */
-  publishStored(room: string, message: UnnumberedMessage, idempotencyKey?: string): Promise<number>;
+  publishStored(room: string, message: UnnumberedMessage, idempotencyKey?: string): Promise<StoredAt>;
   history(room: string, query: HistoryQuery): Promise<HistoryPage>;
   /** Resolves false when no such node is listening. */
   sendToNode(nodeId: string, message: NodeMessage): Promise<boolean>;

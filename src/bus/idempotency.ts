@@ -6,6 +6,17 @@
  */
 export const IDEMPOTENCY_WINDOW_S = 120;
 
+/**
+ * The idempotency key of a request: its user's `ref`, in a space of its own
+ * per action. It is the user's, not the connection's, since the usual reason
+ * a reply went missing is a lost connection, and the resend comes on a new
+ * one; and a `react` cannot reuse the key of the message it reacts to. JSON
+ * keeps the parts apart whatever characters they hold.
+ */
+export function idempotencyKey(action: string, uid: string, ref: string | number | undefined): string | undefined {
+  return ref === undefined ? undefined : JSON.stringify([action, uid, ref]);
+}
+
 /** Keys seen within the window, for the embedded broker; bounded, oldest forgotten first. */
 export class RecentKeys<V> {
   private readonly entries = new Map<string, { value: V; expires: number }>();

@@ -6,6 +6,7 @@ import {
   type HistoryPage,
   type HistoryQuery,
   idleMsOf,
+  type StoredAt,
   type UnnumberedMessage,
 } from "./broker.js";
 import type { Envelope, NodeMessage } from "./envelope.js";
@@ -26,7 +27,7 @@ export class MemoryBroker implements Broker {
   private handler: BrokerHandler | undefined;
   private readonly subscribed = new Set<string>();
   private readonly logs = new Map<string, RoomLog>();
-  private readonly sent = new RecentKeys<number>();
+  private readonly sent = new RecentKeys<StoredAt>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
@@ -58,7 +59,7 @@ export class MemoryBroker implements Broker {
     this.deliver(room, { json: envelope.json, exclude: envelope.exclude, kind: envelope.kind });
   }
 
-  async publishStored(room: string, message: UnnumberedMessage, idempotencyKey?: string): Promise<number> {
+  async publishStored(room: string, message: UnnumberedMessage, idempotencyKey?: string): Promise<StoredAt> {
     const sentKey = idempotencyKey === undefined ? undefined : `${room}\n${idempotencyKey}`;
     const seen = sentKey === undefined ? undefined : this.sent.get(sentKey);
     if (seen !== undefined) return seen;
@@ -69,9 +70,9 @@ export class MemoryBroker implements Broker {
       log.kept.push({ mid, ts: Date.now(), json });
       if (log.kept.length > this.limits.size) log.kept.splice(0, log.kept.length - this.limits.size);
     }
-    if (sentKey !== undefined) this.sent.set(sentKey, mid);
+    if (sentKey !== undefined) this.sent.set(sentKey, { mid, epoch: log.epoch });
     this.deliver(room, { mid, epoch: log.epoch, json });
-    return mid;
+    return { mid, epoch: log.epoch };
   }
 
   async history(room: string, query: HistoryQuery): Promise<HistoryPage> {

@@ -13,6 +13,7 @@ import {
   type HistoryPage,
   type HistoryQuery,
   idleMsOf,
+  type StoredAt,
   type UnnumberedMessage,
 } from "./broker.js";
 import {
@@ -119,10 +120,10 @@ export class RedisBroker implements Broker {
     await this.command(() => this.link.publish(this.keys.roomChannel(room), encodeEnvelope({ json, exclude, kind })));
   }
 
-  async publishStored(room: string, message: UnnumberedMessage, idempotencyKey?: string): Promise<number> {
+  async publishStored(room: string, message: UnnumberedMessage, idempotencyKey?: string): Promise<StoredAt> {
     const k = this.keys;
     const publishNow = this.replicas === 0 ? (this.link.sharded ? "SPUBLISH" : "PUBLISH") : "";
-    const [mid, payload] = await this.command(() =>
+    const [mid, payload, epoch] = await this.command(() =>
       this.link.pub.chatStoreAndPublish(
         k.roomSeq(room),
         k.roomLog(room),
@@ -141,7 +142,7 @@ export class RedisBroker implements Broker {
     );
     // An empty payload: the same message was stored before, and published then.
     if (publishNow === "" && payload !== "") await this.publishReplicated(room, Number(mid), payload);
-    return Number(mid);
+    return { mid: Number(mid), epoch };
   }
 
   async history(room: string, query: HistoryQuery): Promise<HistoryPage> {
@@ -166,6 +167,9 @@ export class RedisBroker implements Broker {
         newEpoch(),
       ),
     );
+    // A room this node follows learns where it stands from every read, a join's first:
+    // a gap before the first live mid it gets is then filled as any other.
+    this.feeds.get(room)?.follow(epoch, Number(top));
     const stored = entries.map(toStored);
     if (mode !== "since") stored.reverse();
     return answerQuery(stored, Number(top), epoch, query, this.limits.maxAgeMs);

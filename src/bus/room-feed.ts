@@ -19,6 +19,13 @@ export interface FeedHistory {
 export class RoomFeed {
   private readonly gate = new MidGate<Envelope>();
   private epoch = "";
+  /**
+   * Where the room stood when this node read its history (a join), until
+   * the first live mid: a gap, or a subscription lost and back, before that
+   * mid is filled from there. It never holds back a live mid: a member that
+   * came in without reading history still gets what follows its arrival.
+   */
+  private seen = 0;
 
   constructor(
     readonly room: string,
@@ -28,10 +35,29 @@ export class RoomFeed {
     private readonly log: Logger,
   ) {}
 
+  /** The newest mid this node has, live or as history told it. */
+  private get position(): number {
+    return this.gate.last > 0 ? this.gate.last : this.seen;
+  }
+
+  /**
+   * The room's `top` and `epoch` as this node just read them: until a live
+   * mid comes, the feed knows from there what it missed.
+   */
+  follow(epoch: string, top: number): void {
+    if (this.epoch === "") {
+      this.epoch = epoch;
+      this.seen = top;
+    } else if (epoch === this.epoch && this.gate.last === 0) {
+      this.seen = Math.min(this.seen, top);
+    }
+  }
+
   receive(envelope: Envelope): void {
     if (this.gate.keep(envelope)) return;
     const { mid } = envelope;
-    if (mid !== undefined && this.gate.last > 0 && envelope.epoch === this.epoch && mid > this.gate.last + 1) {
+    // An epoch the feed does not know yet has no gap: it is where the feed starts.
+    if (mid !== undefined && envelope.epoch === this.epoch && mid > this.position + 1) {
       // A mid was skipped: read it from history before going on.
       this.gate.hold();
       this.gate.keep(envelope);
@@ -43,7 +69,7 @@ export class RoomFeed {
 
   /** After a reconnect: reads what was published while this node was away. */
   resume(): void {
-    if (this.gate.last > 0) void this.catchUp();
+    if (this.epoch !== "") void this.catchUp();
   }
 
   private accept(envelope: Envelope): void {
@@ -51,6 +77,7 @@ export class RoomFeed {
       if (this.epoch !== "") this.handler.onHistoryReset(this.room, envelope.epoch);
       this.epoch = envelope.epoch;
       this.gate.last = 0;
+      this.seen = 0;
     }
     if (this.gate.admit(envelope)) this.handler.onRoom(this.room, envelope);
   }
@@ -58,9 +85,9 @@ export class RoomFeed {
   private async catchUp(): Promise<void> {
     this.gate.hold();
     try {
-      const page = await this.history.readSince(this.room, this.gate.last, this.epoch);
-      if (!page.complete)
-        this.log.warn({ room: this.room, since: this.gate.last }, "history no longer reaches the gap");
+      const since = this.position;
+      const page = await this.history.readSince(this.room, since, this.epoch);
+      if (!page.complete) this.log.warn({ room: this.room, since }, "history no longer reaches the gap");
       for (const m of page.messages) this.accept({ mid: m.mid, epoch: page.epoch, json: m.json });
     } catch (err) {
       this.log.warn({ err, room: this.room }, "could not read a room's gap from history");

@@ -5,6 +5,8 @@ import {
   BrokerUnavailable,
   type HistoryPage,
   type HistoryQuery,
+  isOutage,
+  type StoredAt,
 } from "../bus/broker.js";
 import type { Envelope, NodeMessage } from "../bus/envelope.js";
 import { nodeOf } from "../ids/connection-id.js";
@@ -26,8 +28,8 @@ export interface HubSettings {
 }
 
 const UNAVAILABLE_MESSAGE =
-  "the other nodes are out of reach: only users on this server got your message, and it may not have " +
-  "been stored; send it again with the same ref to store it at most once";
+  "the chat is partly out of reach: only people connected to this server saw your message, and it may " +
+  "not have been saved; try sending it again in a moment";
 
 /**
  * The node's one way to the other nodes: sessions ask the hub, and the hub
@@ -197,11 +199,11 @@ export class Hub implements BrokerHandler, PresenceHandler {
   }
 
   /**
-   * Stores and publishes a chat message; resolves with its mid. While the
+   * Stores and publishes a chat message; resolves with its mid and epoch. While the
    * other nodes are out of reach, this node's members get it unnumbered and
    * the sender is refused with `unavailable`.
    */
-  publishMessage(room: string, from: Person, text: string, idempotencyKey: string | undefined): Promise<number> {
+  publishMessage(room: string, from: Person, text: string, idempotencyKey: string | undefined): Promise<StoredAt> {
     const fields = { room, message: text, id: from.id, uid: from.uid, name: from.name, ts: Date.now() };
     return this.store(room, frames.chatMessage(fields), frames.localMessage(fields), idempotencyKey);
   }
@@ -213,7 +215,7 @@ export class Hub implements BrokerHandler, PresenceHandler {
     to: string,
     text: string,
     idempotencyKey: string | undefined,
-  ): Promise<number> {
+  ): Promise<StoredAt> {
     const fields = { id: from.id, uid: from.uid, name: from.name, to, message: text, ts: Date.now() };
     return this.store(conversation, frames.dm(fields), frames.localDm(fields), idempotencyKey);
   }
@@ -232,7 +234,7 @@ export class Hub implements BrokerHandler, PresenceHandler {
     stored: Parameters<Broker["publishStored"]>[1],
     local: string | undefined,
     idempotencyKey: string | undefined,
-  ): Promise<number> {
+  ): Promise<StoredAt> {
     try {
       return await this.broker.publishStored(room, stored, idempotencyKey);
     } catch (err) {
@@ -282,9 +284,17 @@ export class Hub implements BrokerHandler, PresenceHandler {
     if (!this.broker.isUp()) throw new BrokerUnavailable();
     try {
       return await this.presence.find(id);
-    } catch {
+    } catch (err) {
+      // A bug is no outage: the request is refused as `internal`, and logged as an error.
+      if (!this.outOfReach(err)) throw err;
+      this.log.warn({ err, conn: id }, "could not look up a connection on the other nodes");
       throw new BrokerUnavailable();
     }
+  }
+
+  /** A failure because the other nodes are out of reach now, not a bug. */
+  private outOfReach(err: unknown): boolean {
+    return isOutage(err) || !this.broker.isUp();
   }
 
   /** Sends a node message to every other node holding a connection of the user. */
@@ -292,8 +302,10 @@ export class Hub implements BrokerHandler, PresenceHandler {
     let nodes: string[];
     try {
       nodes = await this.presence.nodesOf(uid);
-    } catch {
-      // The other nodes are out of reach: their connections of this user catch up when they next join.
+    } catch (err) {
+      if (!this.outOfReach(err)) throw err;
+      // Their connections of this user catch up when they next join; the operator sees what they missed.
+      this.log.warn({ err, uid, kind: message.kind }, "could not tell a user's other nodes: they are out of reach");
       return;
     }
     await Promise.all(

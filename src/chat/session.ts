@@ -13,7 +13,7 @@ import { FloodGuard } from "./flood-guard.js";
 import * as frames from "./frames.js";
 import type { Caller } from "./handlers/caller.js";
 import { dispatch } from "./handlers/index.js";
-import { enterRoom, exitRoom, keep } from "./handlers/rooms.js";
+import { bestEffort, enterRoom, exitRoom } from "./handlers/rooms.js";
 import { refusalOf } from "./refusal.js";
 import { RequestQueue } from "./request-queue.js";
 
@@ -124,7 +124,7 @@ export class Session implements Caller, PeerListener {
       // A guest whose record could not be read keeps its kept name too: its fresh "User #" is not written over it.
       if (this.lease === undefined && record?.name !== undefined) this.name = record.name;
       else if (this.lease !== undefined || record !== undefined) {
-        await keep(this, this.ctx.users.setName(this.uid, this.name), "keep the user's name");
+        await bestEffort(this, this.ctx.users.setName(this.uid, this.name), "keep the user's name");
       }
     }
     await this.ctx.hub.register(this);
@@ -223,9 +223,14 @@ export class Session implements Caller, PeerListener {
     this.send(frames.error(refusal.code, refusal.message, ref));
   }
 
-  /** The connection closed: it leaves its rooms, where its user stays for the grace period in case it returns. */
+  /**
+   * The connection closed: it leaves its rooms, where its user stays for the
+   * grace period in case it returns. A user who cannot return (a proto 1
+   * guest is a new user on each connection) leaves at once.
+   */
   private async leaveAll(): Promise<void> {
-    const { hub, graceMs } = this.ctx;
+    const { hub } = this.ctx;
+    const graceMs = this.persistent ? this.ctx.graceMs : 0;
     await hub.unregister(this).catch((err: unknown) => this.log.warn({ err }, "could not unregister"));
     for (const room of [...this.rooms]) {
       try {

@@ -61,7 +61,7 @@ export const storedEntry = z.union([storedMessage, storedDm, storedEdit, storedD
 const pmTarget = z.object({ id, name, user: name });
 
 /** Where a per-user frame points: a room, or the conversation with `with`. */
-const place = { room: room.optional(), with: uid.optional() };
+const roomOrWith = { room: room.optional(), with: uid.optional() };
 
 export const serverFrames = {
   user_info: z.object({
@@ -110,7 +110,7 @@ export const serverFrames = {
   }),
   history: z.object({
     action: z.literal("history"),
-    ...place,
+    ...roomOrWith,
     epoch: z.string(),
     messages: z.array(storedEntry),
     more: z.boolean(),
@@ -143,12 +143,12 @@ export const serverFrames = {
   /** To `proto=2`: a direct message came in a conversation this connection has not joined. */
   conversation: z.object({ action: z.literal("conversation"), with: z.object({ uid, name }) }),
   /** To `proto=2`: this user has read up to `mid` (in `epoch`), on some connection. */
-  read: z.object({ action: z.literal("read"), ...place, mid: z.number().int().nonnegative(), epoch: z.string() }),
+  read: z.object({ action: z.literal("read"), ...roomOrWith, mid: z.number().int().nonnegative(), epoch: z.string() }),
   ack: z.object({
     action: z.literal("ack"),
     of: z.enum(["message", "dm", "nick", "auth", "read", "edit", "delete", "react"]),
     ref: z.union([z.string().max(64), z.number()]),
-    ...place,
+    ...roomOrWith,
     mid: mid.optional(),
   }),
   error: z.object({ action: z.literal("error"), code: z.enum(ERROR_CODES), message: z.string(), ref }),

@@ -34,7 +34,7 @@ type Arg = string | number;
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
-    chatStoreAndPublish(...args: Arg[]): Result<[mid: number, payload: string], Context>;
+    chatStoreAndPublish(...args: Arg[]): Result<[mid: number, payload: string, epoch: string], Context>;
     chatReadHistory(...args: Arg[]): Result<[top: number, epoch: string, entries: StreamEntry[]], Context>;
     chatPublishReplicated(...args: Arg[]): Result<number, Context>;
     chatPresenceEnter(...args: Arg[]): Result<[isNew: number, users: number, lapsed: number], Context>;

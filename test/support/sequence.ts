@@ -1,5 +1,5 @@
 import { expect } from "vitest";
-import { connectUser, joinedUser, type User } from "./chat.js";
+import { connectUser, joinRoom, type User } from "./chat.js";
 import type { NodeProcess } from "./processes.js";
 import type { Scope } from "./scope.js";
 import { seededRandom, testSeed } from "./seed.js";
@@ -127,17 +127,26 @@ export class ResumingSubscriber {
 
 /**
  * Sends 1, 2, 3… at a steady rate, to a room or as direct messages to each
- * of `to`. A number the server refused (Redis away) is sent again after a
- * pause, under the same ref; one that was acknowledged is never resent.
+ * of `to`, as a lasting user (a `proto=2` guest). A number that got no `ack`
+ * is sent again under the same ref: after a pause when the server refused it
+ * (Redis away), and from a new connection, on whatever node is up, when its
+ * connection dropped (its node was killed) before the `ack` came. One that was
+ * acknowledged is never resent.
  */
 export class SequencePublisher {
   sent = 0;
   refusals = 0;
+  /** Connections it opened again, the one before lost (its node killed). */
+  moves = 0;
   private user: User | undefined;
+  private dropped: Promise<undefined> | undefined;
 
   constructor(
     private readonly target: { room: string } | { to: () => string[] },
-    private readonly url: () => string,
+    /** Where it connects first. */
+    private readonly first: string,
+    /** Where it connects again: a node that is up. */
+    private readonly pick: () => string,
   ) {}
 
   get uid(): string {
@@ -145,14 +154,37 @@ export class SequencePublisher {
   }
 
   async start(): Promise<void> {
-    if (!("room" in this.target)) {
-      this.user = await connectUser(this.url(), { query: "proto=2&lobby=0" });
-      return;
+    await this.connect(this.first);
+  }
+
+  /** Connects as the same user as before (its guest token), and joins the room again. */
+  private async connect(url: string): Promise<void> {
+    const guest = this.user?.guest ? `&guest=${encodeURIComponent(this.user.guest)}` : "";
+    const user = await connectUser(url, { query: `proto=2&lobby=0${guest}` });
+    if (this.user !== undefined && user.uid !== this.user.uid)
+      throw new Error("the publisher came back as another user");
+    this.user = user;
+    this.dropped = new Promise((resolve) => user.client.onClose(() => resolve(undefined)));
+    if ("room" in this.target) await joinRoom(user, this.target.room);
+  }
+
+  /** Sends one request and resolves with its `ack` or `error`, or undefined when the connection dropped first. */
+  private async attempt(send: Record<string, unknown>, ref: string): Promise<Frame | undefined> {
+    if (this.user === undefined || this.user.client.closed !== undefined) {
+      try {
+        await this.connect(this.pick());
+        this.moves++;
+      } catch {
+        return undefined;
+      }
     }
-    this.user = await joinedUser(this.url());
-    const ref = "pub-join";
-    await this.user.client.send({ action: "join", room: this.target.room, ref });
-    await this.user.client.action("users", (f) => f.ref === ref);
+    const client = this.user!.client;
+    // Only a reply to this attempt: an earlier attempt's error carries the same ref.
+    const replied = client.waitNew((f) => f.ref === ref && (f.action === "ack" || f.action === "error"), 10000);
+    // A connection that dropped leaves its waiter to time out, unheard.
+    replied.catch(() => undefined);
+    await client.send({ ...send, ref });
+    return Promise.race([replied, this.dropped!]);
   }
 
   /** Sends numbers until `durationMs` has passed, about `perSecond` a second. */
@@ -165,23 +197,24 @@ export class SequencePublisher {
         "room" in this.target
           ? [{ action: "message", room: this.target.room }]
           : this.target.to().map((to) => ({ action: "dm", to }));
-      let refused = false;
+      let unsent = false;
       for (const [i, send] of sends.entries()) {
-        // The same ref on every attempt: a number the server stored but could not acknowledge is not stored twice.
+        // The same ref on every attempt, on every connection: a number the server stored but could
+        // not acknowledge is not stored twice.
         const ref = `n-${n}-${i}`;
-        const client = this.user!.client;
-        // Only a reply to this attempt: an earlier attempt's error carries the same ref.
-        const replied = client.waitNew((f) => f.ref === ref && (f.action === "ack" || f.action === "error"), 10000);
-        await client.send({ ...send, message: String(n), ref });
-        const reply = await replied;
-        if (reply.action === "ack") continue;
-        if (reply.code !== "unavailable") throw new Error(`the server refused message ${n}: ${JSON.stringify(reply)}`);
-        refused = true;
+        let reply = await this.attempt({ ...send, message: String(n) }, ref);
+        while (reply === undefined && Date.now() < end + 10_000) {
+          await new Promise((r) => setTimeout(r, 100));
+          reply = await this.attempt({ ...send, message: String(n) }, ref);
+        }
+        if (reply?.action === "ack") continue;
+        if (reply?.code !== "unavailable") throw new Error(`the server refused message ${n}: ${JSON.stringify(reply)}`);
+        unsent = true;
         this.refusals++;
         break;
       }
-      if (!refused) this.sent = n;
-      await new Promise((r) => setTimeout(r, refused ? 250 : gap));
+      if (!unsent) this.sent = n;
+      await new Promise((r) => setTimeout(r, unsent ? 250 : gap));
     }
     return this.sent;
   }
@@ -205,6 +238,8 @@ export interface Survived {
   sent: number;
   refusals: number;
   reconnects: number;
+  /** How often the publishers moved to a new connection, their own lost. */
+  moves: number;
   /** The direct messages' publisher: numbers sent to each recipient, and refusals. */
   dms: { sent: number; refusals: number };
 }
@@ -223,11 +258,13 @@ export async function sequenceSurvives(
   chaos: (subscribers: ResumingSubscriber[], until: number) => Promise<void>,
 ): Promise<Survived> {
   const room = `fault-${label.replace(/\W/g, "").toLowerCase()}`;
-  // The publishers stay on node B, which is never killed: they must not lose their own unacknowledged sends.
-  const onB = () => cluster.nodes[1]!.proc.url;
+  // The publishers start on node A, the one a kill test kills: they move to a node that is up and send
+  // again what was not acknowledged, under the same refs.
+  const onA = cluster.nodes[0]!.proc.url;
   const dmPublisher: SequencePublisher = new SequencePublisher(
     { to: (): string[] => dmSubscribers.map((s) => s.uid) },
-    onB,
+    onA,
+    cluster.pick,
   );
   scope.defer(() => dmPublisher.close());
   await dmPublisher.start();
@@ -244,7 +281,7 @@ export async function sequenceSurvives(
     for (const s of subscribers) s.stop();
   });
   await Promise.all(subscribers.map((s) => s.connect()));
-  const publisher = new SequencePublisher({ room }, onB);
+  const publisher = new SequencePublisher({ room }, onA, cluster.pick);
   scope.defer(() => publisher.close());
   await publisher.start();
 
@@ -263,8 +300,11 @@ export async function sequenceSurvives(
   while (Date.now() < deadline && behind()) await sleep(100);
   clearInterval(watchdog);
 
-  console.log(`${label}: published ${sent} (refused and resent: ${publisher.refusals})`);
-  console.log(`${label}: sent ${dmsSent} direct messages to each of 3 (refused and resent: ${dmPublisher.refusals})`);
+  console.log(`${label}: published ${sent} (refused and resent: ${publisher.refusals}, moved: ${publisher.moves})`);
+  console.log(
+    `${label}: sent ${dmsSent} direct messages to each of 3 (refused and resent: ${dmPublisher.refusals}, ` +
+      `moved: ${dmPublisher.moves})`,
+  );
   for (const [group, count] of [
     [roomSubscribers, sent],
     [dmSubscribers, dmsSent],
@@ -287,6 +327,7 @@ export async function sequenceSurvives(
   return {
     sent,
     refusals: publisher.refusals,
+    moves: publisher.moves + dmPublisher.moves,
     reconnects: subscribers.reduce((n, s) => n + s.reconnects, 0),
     dms: { sent: dmsSent, refusals: dmPublisher.refusals },
   };

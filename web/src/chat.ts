@@ -15,6 +15,7 @@ import {
   type HistoryFrame,
   isChange,
   type LiveEntry,
+  PAGE_REF,
   type ServerFrame,
   type StoredChange,
   type StoredEntry,
@@ -47,7 +48,7 @@ const MEMBERS_SHOWN = 500;
 const OLDER_REF = "older:";
 const MORE_USERS_REF = "more-users:";
 const JOIN_REF = "join:";
-const SEND_REF = "send:";
+const SEND_REF = `send:${PAGE_REF}:`;
 /** A notification shows the start of a message, not a wall of it. */
 const NOTIFY_CHARS = 200;
 

@@ -2,10 +2,10 @@ import { hasReacted } from "./changes";
 import type { Composer } from "./composer";
 import type { MessageList } from "./message-list";
 import { pickerNode, type Reader } from "./message-node";
-import type { ClientRequest, Emoji } from "./protocol";
+import { type ClientRequest, type Emoji, PAGE_REF } from "./protocol";
 import { type Place, where } from "./state";
 
-const CHANGE_REF = "change:";
+const CHANGE_REF = `change:${PAGE_REF}:`;
 
 /** What the editor needs of the chat around it. */
 export interface EditorContext {

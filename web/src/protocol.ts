@@ -40,3 +40,10 @@ export function parseFrame(data: string): ServerFrame | null {
   }
   return null;
 }
+
+/**
+ * Part of every `ref` that stores something: the server stores a resend of
+ * the same user's `ref` once, whichever connection it comes on, so a reload
+ * or another tab, counting from 1 again, must not reuse a ref of this page.
+ */
+export const PAGE_REF = Math.random().toString(36).slice(2, 10);

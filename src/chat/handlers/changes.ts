@@ -1,13 +1,14 @@
 import type { UnnumberedMessage } from "../../bus/broker.js";
+import { idempotencyKey } from "../../bus/idempotency.js";
 import { RequestError } from "../../protocol/errors.js";
 import type { RequestOf } from "../../protocol/requests.js";
 import { checkText } from "../../protocol/rules.js";
 import * as frames from "../frames.js";
 import { type Caller, type Handler, memberRoom, openConversation, requirePersistent } from "./caller.js";
 
-/** Where a change goes: the room or conversation it is stored in, and how its frames name it. */
+/** Where a change goes: the room it is stored in (a conversation's own, for one), and how its frames name it. */
 interface Target {
-  place: string;
+  room: string;
   where: { room: string } | { to: string };
   reply: { room: string } | { with: string };
 }
@@ -23,12 +24,12 @@ async function target(caller: Caller, req: ChangeRequest, own: boolean): Promise
   let t: Target;
   if (req.with !== undefined) {
     requirePersistent(caller);
-    t = { place: openConversation(caller, req.with), where: { to: req.with }, reply: { with: req.with } };
+    t = { room: openConversation(caller, req.with), where: { to: req.with }, reply: { with: req.with } };
   } else {
     const room = memberRoom(caller, req.room);
-    t = { place: room, where: { room }, reply: { room } };
+    t = { room, where: { room }, reply: { room } };
   }
-  const page = await caller.ctx.hub.history(t.place, { before: req.mid + 1, limit: 1 });
+  const page = await caller.ctx.hub.history(t.room, { before: req.mid + 1, limit: 1 });
   const entry = page.messages.find((m) => m.mid === req.mid);
   const stored = entry === undefined ? undefined : (JSON.parse(entry.json) as { action: string; uid?: string });
   if (stored === undefined || (stored.action !== "message" && stored.action !== "dm")) {
@@ -49,8 +50,8 @@ async function publish(
   build: (base: ChangeBase) => UnnumberedMessage,
 ): Promise<void> {
   const base = { target: req.mid, id: caller.id, uid: caller.uid, name: caller.name, ts: Date.now(), ...t.where };
-  const key = req.ref === undefined ? undefined : `${caller.id}\n${req.ref}`;
-  const mid = await caller.ctx.hub.publishChange(t.place, build(base), key);
+  const key = idempotencyKey(req.action, caller.uid, req.ref);
+  const { mid } = await caller.ctx.hub.publishChange(t.room, build(base), key);
   if (req.ref !== undefined) caller.send(frames.ack({ of: req.action, ref: req.ref, ...t.reply, mid }));
 }
 

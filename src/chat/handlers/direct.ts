@@ -1,9 +1,11 @@
+import { idempotencyKey } from "../../bus/idempotency.js";
 import { RequestError } from "../../protocol/errors.js";
 import { checkText } from "../../protocol/rules.js";
-import { conversationOf } from "../conversations.js";
+import { conversationOf, conversationPlace } from "../conversations.js";
 import * as frames from "../frames.js";
 import { type Handler, requirePersistent } from "./caller.js";
-import { keep } from "./rooms.js";
+import { readOwn } from "./read-state.js";
+import { bestEffort } from "./rooms.js";
 
 /** `pm` (the original protocol): a private message to one connection, on whatever node holds it. */
 export const pm: Handler<"pm"> = async (caller, req) => {
@@ -24,11 +26,12 @@ export const dm: Handler<"dm"> = async (caller, req) => {
   const otherName = other === caller.uid ? caller.name : await users.nameOf(other);
   if (otherName === undefined) throw new RequestError("no_such_user", "there is no such user");
   const conversation = conversationOf(caller.uid, other);
-  const key = req.ref === undefined ? undefined : `${caller.id}\n${req.ref}`;
-  const mid = await hub.publishDm(conversation, caller, other, text, key);
-  if (req.ref !== undefined) caller.send(frames.ack({ of: "dm", ref: req.ref, with: other, mid }));
+  const key = idempotencyKey(req.action, caller.uid, req.ref);
+  const at = await hub.publishDm(conversation, caller, other, text, key);
+  if (req.ref !== undefined) caller.send(frames.ack({ of: "dm", ref: req.ref, with: other, mid: at.mid }));
+  await readOwn(caller, conversationPlace(other), at);
   // The message is stored: listing the conversation is for later, and may wait for the store to come back.
-  await keep(caller, users.touchConversation(caller.uid, other, Date.now()), "list a conversation");
+  await bestEffort(caller, users.touchConversation(caller.uid, other, Date.now()), "list a conversation");
   await hub.toUser(other, frames.conversation({ uid: caller.uid, name: caller.name }), { unlessIn: conversation });
   if (other !== caller.uid) {
     await hub.toUser(caller.uid, frames.conversation({ uid: other, name: otherName }), {

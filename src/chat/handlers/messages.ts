@@ -1,7 +1,9 @@
+import { idempotencyKey } from "../../bus/idempotency.js";
 import { HISTORY_PAGE_MAX } from "../../protocol/requests.js";
 import { checkText } from "../../protocol/rules.js";
 import * as frames from "../frames.js";
 import { type Handler, memberRoom, openConversation } from "./caller.js";
+import { readOwn } from "./read-state.js";
 
 /**
  * `message`: stores and publishes it, and lets the next request start at
@@ -14,11 +16,10 @@ export const message: Handler<"message"> = (caller, req) => {
   const room = memberRoom(caller, req.room);
   const text = checkText(req.message, limits);
   const done = meter.publishTimer();
-  // With a ref, a message sent again after an `unavailable` is stored at most once.
-  const key = req.ref === undefined ? undefined : `${caller.id}\n${req.ref}`;
-  const sent = hub.publishMessage(room, caller, text, key).then((mid) => {
+  const sent = hub.publishMessage(room, caller, text, idempotencyKey(req.action, caller.uid, req.ref)).then((at) => {
     done();
-    if (req.ref !== undefined) caller.send(frames.ack({ of: "message", ref: req.ref, room, mid }));
+    if (req.ref !== undefined) caller.send(frames.ack({ of: "message", ref: req.ref, room, mid: at.mid }));
+    return readOwn(caller, room, at);
   });
   return caller.pipeline(sent, req.ref);
 };

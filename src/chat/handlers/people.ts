@@ -2,7 +2,7 @@ import { RequestError } from "../../protocol/errors.js";
 import { checkName, foldName } from "../../protocol/rules.js";
 import * as frames from "../frames.js";
 import { type Caller, type Handler, memberRoom, openConversation } from "./caller.js";
-import { keep, USERS_PAGE } from "./rooms.js";
+import { bestEffort, USERS_PAGE } from "./rooms.js";
 
 /** Members a `nick` compares its name with, per room. */
 const NAME_CHECK_LIMIT = 1000;
@@ -38,7 +38,7 @@ async function roomsOfUser(caller: Caller): Promise<Set<string>> {
 export async function rename(caller: Caller, name: string, rooms?: Set<string>): Promise<void> {
   const previous = caller.name;
   caller.name = name;
-  if (caller.persistent) await keep(caller, caller.ctx.users.setName(caller.uid, name), "keep the user's name");
+  if (caller.persistent) await bestEffort(caller, caller.ctx.users.setName(caller.uid, name), "keep the user's name");
   await caller.ctx.hub.renamed(caller, previous, rooms ?? (await roomsOfUser(caller)));
   if (caller.rooms.size === 0) caller.send(frames.userRenamed(undefined, caller, previous));
 }

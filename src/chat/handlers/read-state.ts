@@ -1,6 +1,8 @@
+import type { StoredAt } from "../../bus/broker.js";
 import { conversationOf, conversationPlace } from "../conversations.js";
 import * as frames from "../frames.js";
-import { type Handler, memberRoom, openConversation, requirePersistent } from "./caller.js";
+import { type Caller, type Handler, memberRoom, openConversation, requirePersistent } from "./caller.js";
+import { bestEffort } from "./rooms.js";
 
 /** `read`: how far the user has read a room or a conversation; their other connections are told. */
 export const read: Handler<"read"> = async (caller, req) => {
@@ -20,3 +22,17 @@ export const read: Handler<"read"> = async (caller, req) => {
   }
   if (req.ref !== undefined) caller.send(frames.ack({ of: "read", ref: req.ref, room: where.room, with: where.with }));
 };
+
+/**
+ * The user wrote message `at` in `place`: they have read up to it, so that
+ * after a reload their own messages do not count as unread. Their other tabs
+ * see the message come with their own uid, and count it read themselves.
+ */
+export async function readOwn(caller: Caller, place: string, at: StoredAt): Promise<void> {
+  if (!caller.persistent) return;
+  await bestEffort(
+    caller,
+    caller.ctx.users.markRead(caller.uid, place, at),
+    "move the read mark past one's own message",
+  );
+}

@@ -130,7 +130,7 @@ export const leave: Handler<"leave"> = async (caller, req) => {
   await exitRoom(caller, room, 0);
   caller.send(frames.left(room, req.ref));
   if (caller.persistent) {
-    await keep(caller, caller.ctx.users.removeRoom(caller.uid, room), "forget a room");
+    await bestEffort(caller, caller.ctx.users.removeRoom(caller.uid, room), "forget a room");
     await caller.ctx.hub.leftEverywhere(caller.uid, room, caller);
   }
 };
@@ -150,11 +150,11 @@ export async function enterRoom(caller: Caller, room: string, holding: boolean):
     throw err;
   }
   // Kept so the room follows the user; should the store be away, the user is in the room all the same.
-  if (caller.persistent) await keep(caller, caller.ctx.users.addRoom(caller.uid, room), "remember a room");
+  if (caller.persistent) await bestEffort(caller, caller.ctx.users.addRoom(caller.uid, room), "remember a room");
 }
 
 /** A write that only keeps state for later: its failure is logged, and the request goes on. */
-export async function keep(caller: Caller, write: Promise<unknown>, what: string): Promise<void> {
+export async function bestEffort(caller: Caller, write: Promise<unknown>, what: string): Promise<void> {
   await write.catch((err: unknown) => caller.ctx.log.warn({ err, uid: caller.uid }, `could not ${what}`));
 }
 

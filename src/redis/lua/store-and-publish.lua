@@ -7,11 +7,11 @@
 --       4 stream length kept (0: none), 5 time (ms), 6 PUBLISH, SPUBLISH or ''
 --       (the caller publishes), 7 seconds the idempotency key is kept ('' for
 --       none), 8 seconds of idle time the room's keys are kept, 9 a new epoch
--- Returns {mid, payload}; a message sent again under a kept idempotency key
--- is not stored twice: the first one's mid comes back, with no payload.
+-- Returns {mid, payload, epoch}; a message sent again under a kept idempotency
+-- key is not stored twice: the first one's mid comes back, with no payload.
 if ARGV[7] ~= '' then
   local seen = redis.call('GET', KEYS[4])
-  if seen then return {tonumber(seen), ''} end
+  if seen then return {tonumber(seen), '', epoch} end
 end
 local mid = redis.call('INCR', KEYS[1])
 local frame = ARGV[2] .. mid .. ARGV[3]
@@ -29,4 +29,4 @@ local payload = mid .. '\t' .. epoch .. '\t\t\n' .. frame
 if ARGV[6] ~= '' then
   redis.call(ARGV[6], ARGV[1], payload)
 end
-return {mid, payload}
+return {mid, payload, epoch}
