@@ -90,6 +90,15 @@ export class RedisPresence implements Presence {
     return { id, uid: entry.slice(0, tab), name: entry.slice(tab + 1) };
   }
 
+  async findUser(uid: string): Promise<Member | undefined> {
+    if (!this.link.ready) throw new Error("Redis is out of reach");
+    for (const id of await this.link.pub.hkeys(this.keys.userConnections(uid))) {
+      const member = await this.find(id);
+      if (member) return member;
+    }
+    return undefined;
+  }
+
   async nodesOf(uid: string): Promise<string[]> {
     if (!this.link.ready) throw new Error("Redis is out of reach");
     const nodes = new Set(await this.link.pub.hvals(this.keys.userConnections(uid)));
