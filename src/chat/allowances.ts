@@ -2,7 +2,7 @@ import { RequestError } from "../protocol/errors.js";
 import { TokenBucket } from "./rate-limit.js";
 
 /** What one stored entry costs besides its text: its envelope (ids, name, time, room) and the store's keeping of it. */
-export const ENTRY_BYTES = 256;
+const ENTRY_BYTES = 256;
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;

@@ -28,7 +28,8 @@ export const message: Handler<"message"> = (caller, req) => {
 function publish(caller: Caller, req: RequestOf<"message">, room: string, text: string) {
   const { hub, meter, allowances } = caller.ctx;
   allowances.charge(caller, storedBytes(text));
-  void keepUser(caller);
+  // Not waited for: keeping the author (once) must not hold up the pipeline of its messages.
+  if (!caller.kept) void keepUser(caller);
   const done = meter.publishTimer();
   // With a ref, a message sent again after an `unavailable` is stored at most once.
   const key = req.ref === undefined ? undefined : `${caller.id}\n${req.ref}`;
