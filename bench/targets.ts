@@ -38,6 +38,10 @@ export function ours(serverEntry = path.join(root, "dist/server.js"), asShipped 
           // the abuse limits would measure themselves, not the fan-out.
           RATE_LIMIT: "0",
           MAX_CONNECTIONS_PER_IP: "0",
+          WRITE_BYTES_PER_USER: "0",
+          WRITE_BYTES_PER_IP: "0",
+          NEW_ROOMS_PER_HOUR: "0",
+          NEW_GUESTS_PER_IP: "0",
         },
         "chat node",
         port,

@@ -2,6 +2,7 @@ import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "pino";
 import { createBackends } from "./backends.js";
+import { Allowances } from "./chat/allowances.js";
 import { tokenVerifier } from "./chat/auth.js";
 import { ChatNode } from "./chat/chat-node.js";
 import type { ChatContext } from "./chat/context.js";
@@ -66,9 +67,18 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
 
   const limits: Limits = {
     maxMessageLength: config.MAX_MESSAGE_LENGTH,
+    maxMessageBytes: config.MAX_MESSAGE_BYTES,
     maxNameLength: config.MAX_NAME_LENGTH,
     maxRoomLength: config.MAX_ROOM_LENGTH,
   };
+  const allowances = new Allowances({
+    bytesPerUser: config.WRITE_BYTES_PER_USER,
+    bytesPerAddress: config.WRITE_BYTES_PER_IP,
+    roomsPerHour: config.NEW_ROOMS_PER_HOUR,
+    conversationsPerHour: config.NEW_CONVERSATIONS_PER_HOUR,
+    guestsPerHour: config.NEW_GUESTS_PER_IP,
+    firstDmsPerRecipient: config.FIRST_DMS_PER_RECIPIENT,
+  });
   const ctx: ChatContext = {
     hub,
     users: backends.users,
@@ -83,6 +93,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       maxRooms: config.MAX_ROOMS_PER_CONNECTION,
       maxConversations: config.MAX_CONVERSATIONS_PER_CONNECTION,
     },
+    allowances,
     authenticate: config.AUTH_SECRET
       ? tokenVerifier(config.AUTH_SECRET, limits, config.AUTH_MAX_TOKEN_LIFETIME)
       : undefined,
@@ -147,6 +158,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       }
       await closed;
       stopUpkeep();
+      allowances.close();
       await hub.stop();
       await backends.users.close();
     },

@@ -82,6 +82,10 @@ const spec = {
     help: "pino log level",
   },
   MAX_MESSAGE_LENGTH: { schema: int(4000, 1, 1_000_000), help: "characters in one chat message" },
+  MAX_MESSAGE_BYTES: {
+    schema: int(16_384, 1, 16_000_000),
+    help: "bytes one chat message takes stored (UTF-8, as JSON)",
+  },
   MAX_NAME_LENGTH: { schema: int(32, 1, 256), help: "characters in a nickname" },
   MAX_ROOM_LENGTH: { schema: int(32, 1, 256), help: "characters in a room name" },
   HISTORY_SIZE: { schema: int(100, 0, 100_000), help: "messages kept per room" },
@@ -96,6 +100,26 @@ const spec = {
     schema: int(20, 1, 1_000_000),
     help: "rate-limited requests within 10 s after which the connection is closed",
   },
+  WRITE_BYTES_PER_USER: {
+    schema: int(262_144, 0, 1_073_741_824),
+    help: "bytes a user may have stored per minute, messages and rooms joined (0 = no limit)",
+  },
+  WRITE_BYTES_PER_IP: {
+    schema: int(1_048_576, 0, 1_073_741_824),
+    help: "bytes the users of one client address may have stored per minute (0 = no limit)",
+  },
+  NEW_ROOMS_PER_HOUR: {
+    schema: int(30, 0, 1_000_000),
+    help: "rooms a user may start (write the first message in) per hour (0 = no limit)",
+  },
+  NEW_CONVERSATIONS_PER_HOUR: {
+    schema: int(30, 0, 1_000_000),
+    help: "conversations a user may start (send the first direct message in) per hour (0 = no limit)",
+  },
+  FIRST_DMS_PER_RECIPIENT: {
+    schema: int(10, 0, 1_000_000),
+    help: "direct messages per minute a user may get from people they never talked to (0 = no limit)",
+  },
   MAX_ROOMS_PER_CONNECTION: { schema: int(20, 1, 10_000), help: "rooms one connection may be in at once" },
   MAX_ROOMS_PER_NODE: {
     schema: int(10_000, 1, 10_000_000),
@@ -104,6 +128,10 @@ const spec = {
   MAX_CONNECTIONS_PER_IP: {
     schema: int(100, 0, 1_000_000),
     help: "open connections per client address (0 = no limit)",
+  },
+  NEW_GUESTS_PER_IP: {
+    schema: int(60, 0, 1_000_000),
+    help: "new guest identities one client address may be given per hour (0 = no limit)",
   },
   TRUST_PROXY: {
     schema: z

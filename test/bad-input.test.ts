@@ -7,7 +7,7 @@ let node: NodeProcess;
 const open: User[] = [];
 
 // Limits other than the defaults, so that a server ignoring the variables fails these tests.
-const LIMITS = { MAX_MESSAGE_LENGTH: "1000", MAX_NAME_LENGTH: "20", MAX_ROOM_LENGTH: "24" };
+const LIMITS = { MAX_MESSAGE_LENGTH: "1000", MAX_MESSAGE_BYTES: "2000", MAX_NAME_LENGTH: "20", MAX_ROOM_LENGTH: "24" };
 
 beforeAll(async () => {
   node = await startNode(LIMITS);
@@ -30,6 +30,20 @@ const cases: { name: string; frame: unknown; code: string }[] = [
   { name: "a message whose text is a number", frame: { action: "message", message: 42 }, code: "bad_request" },
   { name: "a message whose text is an object", frame: { action: "message", message: { a: 1 } }, code: "bad_request" },
   { name: "text over the limit", frame: { action: "message", message: "x".repeat(1001) }, code: "too_long" },
+  {
+    name: "text within the characters but over the bytes",
+    frame: { action: "message", message: "語".repeat(700) },
+    code: "too_long",
+  },
+  { name: "text with a control character", frame: { action: "message", message: "ding\u0007" }, code: "bad_text" },
+  { name: "text of escaped controls", frame: { action: "message", message: "\u0001".repeat(999) }, code: "bad_text" },
+  { name: "text with a bidi override", frame: { action: "message", message: "abc\u202edef" }, code: "bad_text" },
+  { name: "text with a lone surrogate", frame: { action: "message", message: "half \ud800" }, code: "bad_text" },
+  {
+    name: "a pm with a control character",
+    frame: { action: "pm", target: { id: "x.y" }, message: "\u001b[2J" },
+    code: "bad_text",
+  },
   { name: "empty text", frame: { action: "message", message: "" }, code: "empty" },
   { name: "blank text", frame: { action: "message", message: " \n\t " }, code: "empty" },
   { name: "a pm to nobody", frame: { action: "pm", target: { id: "nope.nope" }, message: "hi" }, code: "offline" },
@@ -93,6 +107,9 @@ it("accepts text, names and rooms at exactly the configured limits", async () =>
   open.push(a);
   await joinRoom(a, "r".repeat(24));
   expect(await say(a, "y".repeat(1000), "r".repeat(24))).toBeGreaterThan(0);
+  // 666 characters of three bytes and two of one: 2000 bytes stored.
+  expect(await say(a, `${"語".repeat(666)}ok`, "r".repeat(24))).toBeGreaterThan(0);
+  expect(await say(a, "lines\n\tand a 👩‍💻", "r".repeat(24))).toBeGreaterThan(0);
   await a.client.send({ action: "nick", name: "n".repeat(20), ref: "limit" });
   await a.client.action("ack", (f) => f.ref === "limit");
 });

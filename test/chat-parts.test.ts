@@ -160,6 +160,7 @@ describe("Hub over the embedded broker", () => {
       this.name = name;
     }
     readonly persistent = false;
+    readonly kept = false;
     peerIn(): string | undefined {
       return undefined;
     }
@@ -235,6 +236,7 @@ describe("presence, per user and coalesced", () => {
     left(): void {}
     renamed(): void {}
     readonly persistent = false;
+    readonly kept = false;
     peerIn(): string | undefined {
       return undefined;
     }

@@ -96,7 +96,13 @@ describe("limits", () => {
 
 describe("slow consumers", () => {
   it("closes a websocket client that stops reading, with code 4003, and nobody else slows down", async () => {
-    const n = await scope.node({ MAX_PENDING_BYTES: "262144", RATE_LIMIT: "0" });
+    // A sender must outwrite a reader here: the write budgets, which would stop it first, are another test's.
+    const n = await scope.node({
+      MAX_PENDING_BYTES: "262144",
+      RATE_LIMIT: "0",
+      WRITE_BYTES_PER_USER: "0",
+      WRITE_BYTES_PER_IP: "0",
+    });
     const url = `${n.url.replace("http", "ws")}/sock/000/slowpoke/websocket`;
     const slow = new WebSocket(url);
     const seen: string[] = [];
@@ -143,7 +149,13 @@ describe("slow consumers", () => {
 
 describe("slow consumers over HTTP", () => {
   it("closes an xhr-streaming client that stops reading, with code 4003, by the same limit", async () => {
-    const n = await scope.node({ MAX_PENDING_BYTES: "262144", RATE_LIMIT: "0" });
+    // A sender must outwrite a reader here: the write budgets, which would stop it first, are another test's.
+    const n = await scope.node({
+      MAX_PENDING_BYTES: "262144",
+      RATE_LIMIT: "0",
+      WRITE_BYTES_PER_USER: "0",
+      WRITE_BYTES_PER_IP: "0",
+    });
     const stream = await rawRequest(`${n.url}/sock/000/slowstream/xhr_streaming`, "POST");
     scope.defer(() => stream.destroy());
     await stream.chunk();

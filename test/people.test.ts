@@ -427,6 +427,8 @@ describe.each(["embedded", "Redis"] as const)("what is kept while people are awa
     const n = await scope.node(env);
     const ada = await guest(n);
     const bob = await guest(n);
+    // A guest is kept once it has done something worth keeping: here, taken a name.
+    await nick(bob, `Bob ${mode}`);
     bob.client.close();
     await dm(ada, bob, "for when you are back");
     await joinRoom(ada, "quiet");

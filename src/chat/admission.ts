@@ -16,6 +16,8 @@ export interface ConnectionRefusal {
   message: string;
   closeCode: number;
   closeReason: string;
+  /** Seconds after which a new connection would be let in. */
+  wait?: number;
 }
 
 /**
@@ -32,7 +34,7 @@ export function refuseConnection(
 ): void {
   meter.refused(refusal.code);
   log.info({ code: refusal.code, ...fields }, "connection refused");
-  conn.send(frames.error(refusal.code, refusal.message, undefined));
+  conn.send(frames.error(refusal.code, refusal.message, undefined, refusal.wait));
   conn.close(refusal.closeCode, refusal.closeReason);
 }
 
@@ -98,10 +100,11 @@ export interface Identified {
  * With AUTH_SECRET, the token says who the user is and for how long; without
  * a good one the connection is refused (RequestError `unauthorized`).
  * Without it, a guest: the same user as before when a `proto=2` client
- * brings back its guest token, a new one otherwise. A client of the original
- * protocol is a new guest each time.
+ * brings back its guest token, a new one otherwise, as many an hour from one
+ * address as NEW_GUESTS_PER_IP allows (RequestError `too_many_guests`). A
+ * client of the original protocol is a new guest each time, and is never kept.
  */
-export async function identify(ctx: ChatContext, options: ConnectOptions): Promise<Identified> {
+export async function identify(ctx: ChatContext, options: ConnectOptions, address: string): Promise<Identified> {
   if (ctx.authenticate) {
     if (!options.token) throw new RequestError("unauthorized", "this chat needs a token: connect with ?token=<JWT>");
     const identity = await ctx.authenticate(options.token);
@@ -113,6 +116,10 @@ export async function identify(ctx: ChatContext, options: ConnectOptions): Promi
   if (options.proto !== 2) {
     return { uid: guests.newUserId(), name: undefined, persistent: false, expiresAt: undefined, guestToken: undefined };
   }
-  const uid = (options.guest ? await guests.verify(options.guest) : undefined) ?? guests.newUserId();
+  let uid = options.guest ? await guests.verify(options.guest) : undefined;
+  if (uid === undefined) {
+    ctx.allowances.newGuest(address);
+    uid = guests.newUserId();
+  }
   return { uid, name: undefined, persistent: true, expiresAt: undefined, guestToken: await guests.issue(uid) };
 }

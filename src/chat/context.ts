@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Limits } from "../protocol/rules.js";
 import type { UserStore } from "../users/user-store.js";
+import type { Allowances } from "./allowances.js";
 import type { Identity } from "./auth.js";
 import type { GuestIdentities } from "./guests.js";
 import type { HistoryPages } from "./history-pages.js";
@@ -25,6 +26,8 @@ export interface ChatContext {
   /** How many messages a plain `join` replays. */
   historySize: number;
   policy: Policy;
+  /** What each user and each address may add to what is stored. */
+  allowances: Allowances;
   meter: Meter;
   /** Set when connections must prove who they are (AUTH_SECRET). */
   authenticate: ((token: string) => Promise<Identity>) | undefined;

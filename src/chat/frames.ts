@@ -46,7 +46,8 @@ export const read = (fields: Fields<"read">) => encode({ action: "read", ...fiel
 
 export const ack = (fields: Fields<"ack">) => encode({ action: "ack", ...fields });
 
-export const error = (code: ErrorCode, message: string, ref: Ref) => encode({ action: "error", code, message, ref });
+export const error = (code: ErrorCode, message: string, ref: Ref, wait?: number) =>
+  encode({ action: "error", code, message, ref, wait });
 
 type MessageFields = Omit<StoredMessage, "action" | "mid">;
 type DmFields = Omit<StoredDm, "action" | "mid">;

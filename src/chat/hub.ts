@@ -167,11 +167,17 @@ export class Hub implements BrokerHandler, PresenceHandler {
     await this.toNodesOf(r.uid, { kind: "renamed", uid: r.uid, name: r.name });
   }
 
+  /** The name of a user connected now, here or on another node; undefined when it is not, or cannot be asked. */
+  async connectedName(uid: string): Promise<string | undefined> {
+    for (const r of this.byUser.get(uid) ?? []) return r.name;
+    return (await this.presence.findUser(uid).catch(() => undefined))?.name;
+  }
+
   /** The kept users with a connection on this node. */
   *keptUsersHere(): Iterable<string> {
     for (const [uid, connections] of this.byUser) {
       for (const r of connections) {
-        if (r.persistent) {
+        if (r.kept) {
           yield uid;
           break;
         }

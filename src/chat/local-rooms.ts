@@ -12,8 +12,10 @@ import type { Meter } from "./meter.js";
 export interface Recipient extends Connection {
   /** 2 for a client that reads coalesced `presence` and the other `proto=2` frames. */
   readonly proto: 1 | 2;
-  /** Its user is kept between connections (a token, or a `proto=2` guest). */
+  /** Its user can come back as itself (a token, or a `proto=2` guest). */
   readonly persistent: boolean;
+  /** Its user is kept in the store: a token's, or a guest that has done something worth keeping. */
+  readonly kept: boolean;
   /** Writes a frame encoded once for all its recipients. */
   write(frame: OutFrame): void;
   send(json: string): void;

@@ -29,6 +29,19 @@ export class TokenBucket {
     this.tokens = Math.max(-this.burst, this.tokens - cost);
   }
 
+  /** Milliseconds until a token is there to take (0: now). */
+  waitMs(): number {
+    if (this.rate === 0) return 0;
+    this.refill();
+    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.rate) * 1000);
+  }
+
+  /** Whether it holds a whole burst again: a bucket nobody used lately, no different from a new one. */
+  get full(): boolean {
+    this.refill();
+    return this.tokens >= this.burst;
+  }
+
   private refill(): void {
     const now = performance.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);

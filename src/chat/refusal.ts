@@ -6,12 +6,14 @@ import { UserStoreUnavailable } from "../users/user-store.js";
 export interface Refusal {
   code: ErrorCode;
   message: string;
+  /** Seconds until the same request would pass. */
+  wait?: number;
   /** Set for a fault of the server's: logged with its stack, never sent. */
   fault?: unknown;
 }
 
 export function refusalOf(err: unknown): Refusal {
-  if (err instanceof RequestError) return { code: err.code, message: err.message };
+  if (err instanceof RequestError) return { code: err.code, message: err.message, wait: err.wait };
   if (err instanceof BrokerUnavailable || err instanceof UserStoreUnavailable) {
     return { code: "unavailable", message: "the chat cannot reach its other nodes right now; try again" };
   }

@@ -32,6 +32,7 @@ export class Session implements Caller, PeerListener {
   uid = "";
   proto: 1 | 2 = 1;
   persistent = false;
+  kept = false;
   readonly rooms = new Set<string>();
   readonly conversations = new Map<string, string>();
   lease: TokenLease | undefined;
@@ -91,14 +92,23 @@ export class Session implements Caller, PeerListener {
   private async admit(options: ConnectOptions): Promise<boolean> {
     let who: Identified;
     try {
-      who = await identify(this.ctx, options);
+      who = await identify(this.ctx, options, this.clientAddress);
     } catch (err) {
-      const refusal: ConnectionRefusal = {
-        code: "unauthorized",
-        message: err instanceof RequestError ? err.message : "authentication failed",
-        closeCode: CloseCode.unauthorized,
-        closeReason: "Unauthorized",
-      };
+      const refusal: ConnectionRefusal =
+        err instanceof RequestError && err.code === "too_many_guests"
+          ? {
+              code: err.code,
+              message: err.message,
+              closeCode: CloseCode.tooManyConnections,
+              closeReason: "Too many new guests",
+              wait: err.wait,
+            }
+          : {
+              code: "unauthorized",
+              message: err instanceof RequestError ? err.message : "authentication failed",
+              closeCode: CloseCode.unauthorized,
+              closeReason: "Unauthorized",
+            };
       refuseConnection(this, refusal, this.log, this.ctx.meter);
       return false;
     }
@@ -121,9 +131,14 @@ export class Session implements Caller, PeerListener {
         return undefined;
       });
       // A guest keeps the name it chose; a token's name is the token's, and others must find it to write to it.
-      // A guest whose record could not be read keeps its kept name too: its fresh "User #" is not written over it.
-      if (this.lease === undefined && record?.name !== undefined) this.name = record.name;
-      else if (this.lease !== undefined || record !== undefined) {
+      // A guest with no name kept is not kept (yet): it lives as long as its connection until it does
+      // something worth keeping (keepUser). One whose record could not be read may be kept: taken as
+      // kept, so that keeping it now does not write its fresh "User #" over its kept name.
+      if (this.lease === undefined) {
+        if (record?.name !== undefined) this.name = record.name;
+        this.kept = record === undefined || record.name !== undefined;
+      } else {
+        this.kept = true;
         await bestEffort(this, this.ctx.users.setName(this.uid, this.name), "keep the user's name");
       }
     }
@@ -220,7 +235,7 @@ export class Session implements Caller, PeerListener {
     this.ctx.meter.refused(refusal.code);
     if (refusal.fault !== undefined) this.log.error({ err: refusal.fault }, "request failed");
     else this.log.info({ code: refusal.code }, "request refused");
-    this.send(frames.error(refusal.code, refusal.message, ref));
+    this.send(frames.error(refusal.code, refusal.message, ref, refusal.wait));
   }
 
   /**

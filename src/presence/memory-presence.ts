@@ -34,6 +34,10 @@ export class MemoryPresence implements Presence {
     return undefined;
   }
 
+  async findUser(): Promise<Connection | undefined> {
+    return undefined;
+  }
+
   async nodesOf(): Promise<string[]> {
     return [];
   }

@@ -106,6 +106,15 @@ export class NodeLiveness {
     return { id, uid: entry.slice(0, tab), name: entry.slice(tab + 1) };
   }
 
+  async findUser(uid: string): Promise<Connection | undefined> {
+    if (!this.link.ready) throw new Error("Redis is out of reach");
+    for (const id of await this.link.pub.hkeys(this.keys.userConnections(uid))) {
+      const found = await this.find(id);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
   /** The other live nodes with a connection of the user; entries of nodes no longer beating are dropped. */
   async nodesOf(uid: string): Promise<string[]> {
     if (!this.link.ready) throw new Error("Redis is out of reach");

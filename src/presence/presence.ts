@@ -63,6 +63,8 @@ export interface Presence {
   disconnect(connection: Connection): Promise<void>;
   /** A connection another node holds, or undefined. Rejects when the other nodes cannot be asked now. */
   find(id: string): Promise<Connection | undefined>;
+  /** A connection of the user that another node holds, or undefined. Rejects when the other nodes cannot be asked now. */
+  findUser(uid: string): Promise<Connection | undefined>;
   /** The other nodes that hold a connection of the user. Rejects when they cannot be asked now. */
   nodesOf(uid: string): Promise<string[]>;
   enter(room: string, connection: Connection): Promise<Entered>;

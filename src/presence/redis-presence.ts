@@ -48,6 +48,10 @@ export class RedisPresence implements Presence {
     return this.liveness.find(id);
   }
 
+  findUser(uid: string): Promise<Connection | undefined> {
+    return this.liveness.findUser(uid);
+  }
+
   nodesOf(uid: string): Promise<string[]> {
     return this.liveness.nodesOf(uid);
   }

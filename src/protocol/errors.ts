@@ -4,6 +4,7 @@ export const ERROR_CODES = [
   "bad_request",
   "unknown_action",
   "too_long",
+  "bad_text",
   "empty",
   "offline",
   "no_such_user",
@@ -13,8 +14,12 @@ export const ERROR_CODES = [
   "not_in_room",
   "unavailable",
   "rate_limited",
+  "over_budget",
+  "too_many_new",
+  "recipient_busy",
   "too_many_rooms",
   "too_many_connections",
+  "too_many_guests",
   "unauthorized",
   "forbidden",
   "not_yours",
@@ -29,6 +34,8 @@ export class RequestError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** Seconds after which the same request would pass, for a refusal that time ends. */
+    readonly wait?: number,
   ) {
     super(message);
   }

@@ -151,7 +151,14 @@ export const serverFrames = {
     ...roomOrWith,
     mid: mid.optional(),
   }),
-  error: z.object({ action: z.literal("error"), code: z.enum(ERROR_CODES), message: z.string(), ref }),
+  error: z.object({
+    action: z.literal("error"),
+    code: z.enum(ERROR_CODES),
+    message: z.string(),
+    ref,
+    /** Seconds to wait before the same request would pass (a budget or a cap that time refills). */
+    wait: z.number().int().positive().optional(),
+  }),
 } as const;
 
 export type ServerAction = keyof typeof serverFrames;

@@ -1,8 +1,9 @@
 import { RequestError } from "./errors.js";
 
-/** The lengths a deployment sets (MAX_MESSAGE_LENGTH, MAX_NAME_LENGTH, MAX_ROOM_LENGTH). */
+/** The lengths a deployment sets (MAX_MESSAGE_LENGTH, MAX_MESSAGE_BYTES, MAX_NAME_LENGTH, MAX_ROOM_LENGTH). */
 export interface Limits {
   maxMessageLength: number;
+  maxMessageBytes: number;
   maxNameLength: number;
   maxRoomLength: number;
 }
@@ -62,11 +63,30 @@ export function checkRoom(raw: string, limits: Limits): string {
   return room;
 }
 
-/** Message text as sent, or an `empty` or `too_long` refusal. */
+// Controls and format characters, but for newline and tab (text) and the zero-width joiner and
+// non-joiner, without which an emoji sequence (👩‍💻) or a Persian word cannot be written; and lone
+// surrogates. Stored as JSON a control takes six bytes (\u0001) for one character, and format
+// characters (bidi overrides, zero-width spaces) rearrange or hide what others read.
+const UNWRITABLE = /(?![\n\t\u200c\u200d])[\p{Cc}\p{Cf}\p{Cs}]/u;
+
+/** The bytes a text takes stored: UTF-8 of its JSON string, quotes left out. */
+export function storedBytes(text: string): number {
+  return Buffer.byteLength(JSON.stringify(text)) - 2;
+}
+
+/** Message text as sent, or an `empty`, `bad_text` or `too_long` refusal. */
 export function checkText(raw: string, limits: Limits): string {
   if (raw.trim().length === 0) throw new RequestError("empty", "message is empty");
   if (raw.length > limits.maxMessageLength) {
     throw new RequestError("too_long", `message is longer than ${limits.maxMessageLength} characters`);
+  }
+  const unwritable = UNWRITABLE.exec(raw)?.[0];
+  if (unwritable !== undefined) {
+    const code = (unwritable.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0");
+    throw new RequestError("bad_text", `message contains a control or format character (U+${code})`);
+  }
+  if (storedBytes(raw) > limits.maxMessageBytes) {
+    throw new RequestError("too_long", `message takes more than ${limits.maxMessageBytes} bytes`);
   }
   return raw;
 }

@@ -80,6 +80,11 @@ export class RedisKeys {
     return `${this.userTag(uid)}:convs`;
   }
 
+  /** How many first direct messages a user got in the current minute (FIRST_DMS_PER_RECIPIENT). */
+  userFirstContacts(uid: string): string {
+    return `${this.userTag(uid)}:firsts`;
+  }
+
   /** What a user has read: room or conversation → "epoch:mid". */
   userRead(uid: string): string {
     return `${this.userTag(uid)}:read`;

@@ -1,5 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { CONVERSATIONS_LISTED, isFurther, type ReadMark, type UserRecord, type UserStore } from "./user-store.js";
+import {
+  CONVERSATIONS_LISTED,
+  FIRST_CONTACT_SECONDS,
+  isFurther,
+  type ReadMark,
+  type UserRecord,
+  type UserStore,
+} from "./user-store.js";
 
 interface Kept {
   name: string | undefined;
@@ -13,6 +20,8 @@ interface Kept {
 /** The embedded store: kept in this process, forgotten USER_IDLE_TTL after a user's last use. */
 export class MemoryUserStore implements UserStore {
   private readonly users = new Map<string, Kept>();
+  /** First contacts of each user in the current minute, and when it ends. */
+  private readonly firstContacts = new Map<string, { count: number; endsAt: number }>();
   private readonly secret = randomBytes(32).toString("hex");
   private readonly sweeper: NodeJS.Timeout;
 
@@ -22,7 +31,10 @@ export class MemoryUserStore implements UserStore {
   }
 
   async load(uid: string): Promise<UserRecord> {
-    const kept = this.get(uid);
+    // Loading keeps nothing new: a guest that has done nothing worth keeping is not kept.
+    const kept = this.users.get(uid);
+    if (!kept) return { name: undefined, rooms: [], conversations: [] };
+    kept.lastUsed = Date.now();
     const conversations = [...kept.conversations]
       .sort((a, b) => b[1] - a[1])
       .slice(0, CONVERSATIONS_LISTED)
@@ -49,6 +61,21 @@ export class MemoryUserStore implements UserStore {
   async touchConversation(a: string, b: string, ts: number): Promise<void> {
     this.get(a).conversations.set(b, ts);
     this.get(b).conversations.set(a, ts);
+  }
+
+  async hasConversation(uid: string, other: string): Promise<boolean> {
+    return this.users.get(uid)?.conversations.has(other) ?? false;
+  }
+
+  async countFirstContact(uid: string, max: number): Promise<number> {
+    const now = Date.now();
+    let window = this.firstContacts.get(uid);
+    if (!window || window.endsAt <= now) {
+      window = { count: 0, endsAt: now + FIRST_CONTACT_SECONDS * 1000 };
+      this.firstContacts.set(uid, window);
+    }
+    window.count++;
+    return window.count <= max ? 0 : Math.ceil((window.endsAt - now) / 1000);
   }
 
   async readMark(uid: string, place: string): Promise<ReadMark | undefined> {
@@ -83,5 +110,7 @@ export class MemoryUserStore implements UserStore {
   private forgetIdle(): void {
     const cutoff = Date.now() - this.idleMs;
     for (const [uid, kept] of this.users) if (kept.lastUsed < cutoff) this.users.delete(uid);
+    const now = Date.now();
+    for (const [uid, window] of this.firstContacts) if (window.endsAt <= now) this.firstContacts.delete(uid);
   }
 }

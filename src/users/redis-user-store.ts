@@ -4,6 +4,7 @@ import type { RedisLink } from "../redis/redis-link.js";
 import { isTransient } from "../redis/transient-errors.js";
 import {
   CONVERSATIONS_LISTED,
+  FIRST_CONTACT_SECONDS,
   type ReadMark,
   type UserRecord,
   type UserStore,
@@ -82,6 +83,23 @@ export class RedisUserStore implements UserStore {
           await Promise.all([this.link.pub.zadd(key, ts, other), this.link.pub.expire(key, this.idleSeconds)]);
         }),
       );
+    });
+  }
+
+  hasConversation(uid: string, other: string): Promise<boolean> {
+    return this.command(async () => {
+      return (await this.link.pub.zscore(this.keys.userConversations(uid), other)) !== null;
+    });
+  }
+
+  countFirstContact(uid: string, max: number): Promise<number> {
+    return this.command(async () => {
+      const key = this.keys.userFirstContacts(uid);
+      // The window starts with its first contact and is not moved by the ones after.
+      const replies = await this.link.pub.multi().incr(key).expire(key, FIRST_CONTACT_SECONDS, "NX").ttl(key).exec();
+      const count = Number(replies?.[0]?.[1]);
+      const ttl = Number(replies?.[2]?.[1]);
+      return count <= max ? 0 : Math.max(1, ttl);
     });
   }
 

@@ -27,6 +27,14 @@ export interface UserStore {
   removeRoom(uid: string, room: string): Promise<void>;
   /** Each of the two now has a conversation with the other, last written at `ts`. */
   touchConversation(a: string, b: string, ts: number): Promise<void>;
+  /** Whether `uid` has (still keeps) a conversation with `other`. */
+  hasConversation(uid: string, other: string): Promise<boolean>;
+  /**
+   * Counts a first direct message to `uid` from someone it has no
+   * conversation with, on every node: 0 while there were at most `max` in
+   * this minute, else the seconds until the minute ends.
+   */
+  countFirstContact(uid: string, max: number): Promise<number>;
   /** `place` is a room's name or `@` and the other user's id. */
   readMark(uid: string, place: string): Promise<ReadMark | undefined>;
   /** Moves the mark forward (a mark of another epoch is replaced); true when it moved. */
@@ -46,6 +54,9 @@ export class UserStoreUnavailable extends Error {
     super("the user store is out of reach");
   }
 }
+
+/** The window FIRST_DMS_PER_RECIPIENT counts in. */
+export const FIRST_CONTACT_SECONDS = 60;
 
 /** Conversations a user's record lists at most. */
 export const CONVERSATIONS_LISTED = 50;

@@ -14,6 +14,13 @@ export interface Caller extends Recipient {
    * guest): only those have rooms that follow them, conversations and read state.
    */
   readonly persistent: boolean;
+  /**
+   * Whether the store keeps its user: always for a token's; a guest from
+   * the first thing worth keeping it for (keepUser), until then it lives as
+   * long as its connections.
+   */
+  kept: boolean;
+  readonly clientAddress: string;
   /** The rooms the connection is in. */
   readonly rooms: Set<string>;
   /** The conversations the connection has open: the other user → the conversation's room. */

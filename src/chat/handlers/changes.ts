@@ -2,7 +2,7 @@ import type { UnnumberedMessage } from "../../bus/broker.js";
 import { idempotencyKey } from "../../bus/idempotency.js";
 import { RequestError } from "../../protocol/errors.js";
 import type { RequestOf } from "../../protocol/requests.js";
-import { checkText } from "../../protocol/rules.js";
+import { checkText, storedBytes } from "../../protocol/rules.js";
 import * as frames from "../frames.js";
 import { type Caller, type Handler, memberRoom, openConversation, requirePersistent } from "./caller.js";
 
@@ -49,6 +49,7 @@ async function publish(
   t: Target,
   build: (base: ChangeBase) => UnnumberedMessage,
 ): Promise<void> {
+  caller.ctx.allowances.charge(caller, req.action === "edit" ? storedBytes(req.message) : 0);
   const base = { target: req.mid, id: caller.id, uid: caller.uid, name: caller.name, ts: Date.now(), ...t.where };
   const key = idempotencyKey(req.action, caller.uid, req.ref);
   const { mid } = await caller.ctx.hub.publishChange(t.room, build(base), key);

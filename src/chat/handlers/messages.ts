@@ -1,8 +1,9 @@
 import { idempotencyKey } from "../../bus/idempotency.js";
-import { HISTORY_PAGE_MAX } from "../../protocol/requests.js";
-import { checkText } from "../../protocol/rules.js";
+import { HISTORY_PAGE_MAX, type RequestOf } from "../../protocol/requests.js";
+import { checkText, storedBytes } from "../../protocol/rules.js";
 import * as frames from "../frames.js";
-import { type Handler, memberRoom, openConversation } from "./caller.js";
+import { type Caller, type Handler, memberRoom, openConversation } from "./caller.js";
+import { keepUser } from "./keeping.js";
 import { readOwn } from "./read-state.js";
 
 /**
@@ -12,17 +13,35 @@ import { readOwn } from "./read-state.js";
  * client can talk. The `ack` (or the error) follows when it settles.
  */
 export const message: Handler<"message"> = (caller, req) => {
-  const { hub, limits, meter } = caller.ctx;
+  const { limits, allowances } = caller.ctx;
   const room = memberRoom(caller, req.room);
   const text = checkText(req.message, limits);
+  // Out of rooms to start, the first message of a room is refused; reading whether there is one
+  // is only worth a round trip then, and the next request waits for it so the order stays.
+  if (!allowances.mayStart(caller.uid, "room")) {
+    return caller.ctx.hub.history(room, { limit: 1 }).then((page) => {
+      if (page.top === 0) throw allowances.startRefusal(caller.uid, "room");
+      return publish(caller, req, room, text);
+    });
+  }
+  return publish(caller, req, room, text);
+};
+
+function publish(caller: Caller, req: RequestOf<"message">, room: string, text: string) {
+  const { hub, meter, allowances } = caller.ctx;
+  allowances.charge(caller, storedBytes(text));
+  // Not waited for: keeping the author (once) must not hold up the pipeline of its messages.
+  if (!caller.kept) void keepUser(caller);
   const done = meter.publishTimer();
   const sent = hub.publishMessage(room, caller, text, idempotencyKey(req.action, caller.uid, req.ref)).then((at) => {
     done();
+    // The first message of a room's history started it (or started it again, once forgotten).
+    if (at.mid === 1) allowances.started(caller.uid, "room");
     if (req.ref !== undefined) caller.send(frames.ack({ of: "message", ref: req.ref, room, mid: at.mid }));
     return readOwn(caller, room, at);
   });
   return caller.pipeline(sent, req.ref);
-};
+}
 
 /** `history`: a page of a room's or an open conversation's stored messages, older than `before`. */
 export const history: Handler<"history"> = async (caller, req) => {

@@ -2,6 +2,7 @@ import { RequestError } from "../../protocol/errors.js";
 import { checkName, foldName } from "../../protocol/rules.js";
 import * as frames from "../frames.js";
 import { type Caller, type Handler, memberRoom, openConversation } from "./caller.js";
+import { keepUser } from "./keeping.js";
 import { bestEffort, USERS_PAGE } from "./rooms.js";
 
 /** Members a `nick` compares its name with, per room. */
@@ -19,6 +20,7 @@ export const nick: Handler<"nick"> = async (caller, req) => {
       throw new RequestError("name_taken", `someone in '${room}' is already called that`);
     }
   }
+  await keepUser(caller);
   await rename(caller, name, rooms);
   if (req.ref !== undefined) caller.send(frames.ack({ of: "nick", ref: req.ref }));
 };
@@ -38,7 +40,7 @@ async function roomsOfUser(caller: Caller): Promise<Set<string>> {
 export async function rename(caller: Caller, name: string, rooms?: Set<string>): Promise<void> {
   const previous = caller.name;
   caller.name = name;
-  if (caller.persistent) await bestEffort(caller, caller.ctx.users.setName(caller.uid, name), "keep the user's name");
+  if (caller.kept) await bestEffort(caller, caller.ctx.users.setName(caller.uid, name), "keep the user's name");
   await caller.ctx.hub.renamed(caller, previous, rooms ?? (await roomsOfUser(caller)));
   if (caller.rooms.size === 0) caller.send(frames.userRenamed(undefined, caller, previous));
 }

@@ -17,7 +17,8 @@ export const read: Handler<"read"> = async (caller, req) => {
   // history as it is now.
   const head = await hub.history(where.room ?? conversationOf(caller.uid, req.with ?? ""), { limit: 1 });
   const mark = { epoch: req.epoch, mid: Math.min(req.mid, head.top) };
-  if (head.epoch === req.epoch && (await users.markRead(caller.uid, place, mark))) {
+  // A guest not kept yet keeps no marks either.
+  if (head.epoch === req.epoch && caller.kept && (await users.markRead(caller.uid, place, mark))) {
     await hub.toUser(caller.uid, frames.read({ room: where.room, with: where.with, ...mark }), { except: caller });
   }
   if (req.ref !== undefined) caller.send(frames.ack({ of: "read", ref: req.ref, room: where.room, with: where.with }));

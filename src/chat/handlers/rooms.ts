@@ -1,10 +1,11 @@
 import { BrokerUnavailable, type HistoryPage, type HistoryQuery } from "../../bus/broker.js";
 import { RequestError } from "../../protocol/errors.js";
 import { HISTORY_PAGE_MAX, type RequestOf } from "../../protocol/requests.js";
-import { checkRoom } from "../../protocol/rules.js";
+import { checkRoom, DEFAULT_ROOM } from "../../protocol/rules.js";
 import { conversationOf, conversationPlace } from "../conversations.js";
 import * as frames from "../frames.js";
 import { type Caller, type Handler, memberRoom, requirePersistent } from "./caller.js";
+import { findAddressee, keepUser } from "./keeping.js";
 
 /** Users one `users` frame lists at most; a bigger room is paged. */
 export const USERS_PAGE = 100;
@@ -24,6 +25,11 @@ async function joinRoom(caller: Caller, req: RequestOf<"join">, raw: string): Pr
   const fresh = !caller.rooms.has(room);
   if (fresh && caller.rooms.size >= policy.maxRooms) {
     throw new RequestError("too_many_rooms", `a connection may be in at most ${policy.maxRooms} rooms`);
+  }
+  if (fresh) {
+    // Being in a room is kept (the user's rooms, the room's epoch): it costs like a message without text.
+    caller.ctx.allowances.charge(caller, 0);
+    if (room !== DEFAULT_ROOM) await keepUser(caller);
   }
   let top = 0;
   try {
@@ -48,8 +54,8 @@ async function joinRoom(caller: Caller, req: RequestOf<"join">, raw: string): Pr
 
 async function joinConversation(caller: Caller, req: RequestOf<"join">, other: string): Promise<void> {
   requirePersistent(caller);
-  const { hub, users, policy } = caller.ctx;
-  if (other !== caller.uid && (await users.nameOf(other)) === undefined) {
+  const { hub, policy } = caller.ctx;
+  if (other !== caller.uid && (await findAddressee(caller, other)) === undefined) {
     throw new RequestError("no_such_user", "there is no such user");
   }
   const conversation = conversationOf(caller.uid, other);
@@ -130,7 +136,7 @@ export const leave: Handler<"leave"> = async (caller, req) => {
   await exitRoom(caller, room, 0);
   caller.send(frames.left(room, req.ref));
   if (caller.persistent) {
-    await bestEffort(caller, caller.ctx.users.removeRoom(caller.uid, room), "forget a room");
+    if (caller.kept) await bestEffort(caller, caller.ctx.users.removeRoom(caller.uid, room), "forget a room");
     await caller.ctx.hub.leftEverywhere(caller.uid, room, caller);
   }
 };
@@ -150,7 +156,7 @@ export async function enterRoom(caller: Caller, room: string, holding: boolean):
     throw err;
   }
   // Kept so the room follows the user; should the store be away, the user is in the room all the same.
-  if (caller.persistent) await bestEffort(caller, caller.ctx.users.addRoom(caller.uid, room), "remember a room");
+  if (caller.kept) await bestEffort(caller, caller.ctx.users.addRoom(caller.uid, room), "remember a room");
 }
 
 /** A write that only keeps state for later: its failure is logged, and the request goes on. */
