@@ -85,6 +85,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     log,
     limits,
     historySize: config.HISTORY_SIZE,
+    recoveryMax: config.RECOVERY_MAX,
     meter: metrics,
     policy: {
       rateLimit: config.RATE_LIMIT,

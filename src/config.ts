@@ -89,6 +89,10 @@ const spec = {
   MAX_NAME_LENGTH: { schema: int(32, 1, 256), help: "characters in a nickname" },
   MAX_ROOM_LENGTH: { schema: int(32, 1, 256), help: "characters in a room name" },
   HISTORY_SIZE: { schema: int(100, 0, 100_000), help: "messages kept per room" },
+  RECOVERY_MAX: {
+    schema: int(1000, 1, 100_000),
+    help: "messages a join with since replays at most, in history frames of 100; past it the newest are sent, recovered: false",
+  },
   HISTORY_MAX_AGE: { schema: int(0, 0, 31_536_000), help: "seconds a stored message is kept (0 = no limit)" },
   ROOM_IDLE_TTL: {
     schema: int(86_400, 1, 31_536_000),

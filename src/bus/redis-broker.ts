@@ -170,8 +170,7 @@ export class RedisBroker implements Broker {
     // A room this node follows learns where it stands from every read, a join's first:
     // a gap before the first live mid it gets is then filled as any other.
     this.feeds.get(room)?.follow(epoch, Number(top));
-    const stored = entries.map(toStored);
-    if (mode !== "since") stored.reverse();
+    const stored = entries.map(toStored).reverse();
     return answerQuery(stored, Number(top), epoch, query, this.limits.maxAgeMs);
   }
 

@@ -25,6 +25,8 @@ export interface ChatContext {
   limits: Limits;
   /** How many messages a plain `join` replays. */
   historySize: number;
+  /** How many messages a `join` with `since` replays at most (RECOVERY_MAX). */
+  recoveryMax: number;
   policy: Policy;
   /** What each user and each address may add to what is stored. */
   allowances: Allowances;

@@ -161,7 +161,7 @@ export class Session implements Caller, PeerListener {
 
   sendHistory(frame: OutFrame): void {
     this.write(frame);
-    this.guard.chargeReply(frame.text.length);
+    this.guard.chargeReply(Buffer.byteLength(frame.text));
   }
 
   pipeline(op: Promise<void>, ref: Ref): Promise<void> | undefined {
@@ -227,7 +227,8 @@ export class Session implements Caller, PeerListener {
     }
     // One log line per flood, not one per refused frame.
     if (verdict === "first_refusal") this.log.info({ code: "rate_limited" }, "request refused");
-    this.send(frames.error("rate_limited", "too many requests: slow down", salvageRef(raw)));
+    const wait = this.guard.waitSeconds();
+    this.send(frames.error("rate_limited", `too many requests: wait ${wait} s`, salvageRef(raw), wait));
   }
 
   private refuse(err: unknown, ref: Ref): void {

@@ -86,16 +86,22 @@ async function joinConversation(caller: Caller, req: RequestOf<"join">, other: s
   }
 }
 
-/** The page a join sends: everything after `since`, or the newest; undefined while the other nodes are away. */
+/**
+ * What a join sends: everything after `since` up to RECOVERY_MAX messages (the
+ * newest, past it), or the newest page; undefined while the other nodes are away.
+ */
 function readHistory(caller: Caller, room: string, req: RequestOf<"join">): Promise<HistoryPage | undefined> {
   const { hub, historySize } = caller.ctx;
-  const limit = req.since === undefined ? Math.min(historySize, HISTORY_PAGE_MAX) : historySize;
+  const limit = req.since === undefined ? Math.min(historySize, HISTORY_PAGE_MAX) : recoveryLimit(caller);
   const query: HistoryQuery = { since: req.since, epoch: req.epoch, limit };
   return hub.history(room, query).catch((err: unknown) => {
     if (err instanceof BrokerUnavailable) return undefined;
     throw err;
   });
 }
+
+/** Messages a recovery replays at most. */
+const recoveryLimit = (caller: Caller) => Math.min(caller.ctx.historySize, caller.ctx.recoveryMax);
 
 interface Sent {
   room?: string;
@@ -106,28 +112,39 @@ interface Sent {
   ref: RequestOf<"join">["ref"];
 }
 
-/** Sends a join's history, with the user's read mark of the same epoch. */
+/**
+ * Sends a join's history, with the user's read mark of the same epoch: a
+ * recovery in frames of at most a page each, oldest first. The first says
+ * whether anything is missing before it; each after it continues the one
+ * before, so says `recovered: true`.
+ */
 export async function sendHistory(caller: Caller, page: HistoryPage, sent: Sent): Promise<void> {
   const { users, pages } = caller.ctx;
   // Without the store, the history still goes out: as if nothing had been read.
   const mark = caller.persistent ? await users.readMark(caller.uid, sent.place).catch(() => undefined) : undefined;
   const key = sent.room ?? conversationOf(caller.uid, sent.with ?? "");
-  const query = { since: sent.since, limit: page.messages.length };
-  caller.sendHistory(
-    frames.history(
-      {
-        room: sent.room,
-        with: sent.with,
-        epoch: page.epoch,
-        recovered: sent.since === undefined ? undefined : page.complete,
-        more: sent.since === undefined && !page.complete,
-        top: page.top,
-        read: mark?.epoch === page.epoch ? mark.mid : 0,
-        ref: sent.ref,
-      },
-      pages.messagesOf(key, query, page),
-    ),
-  );
+  const count = page.messages.length;
+  const query = { since: sent.since, limit: count };
+  const recovery = sent.since !== undefined;
+  // A recovery cut at RECOVERY_MAX leaves older messages stored, which scroll-back reaches.
+  const more = !page.complete && (!recovery || count >= recoveryLimit(caller));
+  for (let from = 0; from === 0 || from < count; from += HISTORY_PAGE_MAX) {
+    caller.sendHistory(
+      frames.history(
+        {
+          room: sent.room,
+          with: sent.with,
+          epoch: page.epoch,
+          recovered: recovery ? from > 0 || page.complete : undefined,
+          more,
+          top: page.top,
+          read: mark?.epoch === page.epoch ? mark.mid : 0,
+          ref: sent.ref,
+        },
+        pages.messagesOf(key, query, page, from, Math.min(count, from + HISTORY_PAGE_MAX)),
+      ),
+    );
+  }
 }
 
 /** `leave`: the user leaves the room, on this connection and every other. */
