@@ -92,6 +92,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       rateBurst: config.RATE_BURST,
       floodCloseAfter: config.FLOOD_CLOSE_AFTER,
       maxRooms: config.MAX_ROOMS_PER_CONNECTION,
+      maxRoomsPerUser: config.MAX_ROOMS_PER_USER,
       maxConversations: config.MAX_CONVERSATIONS_PER_CONNECTION,
     },
     allowances,

@@ -125,6 +125,10 @@ const spec = {
     help: "direct messages per minute a user may get from people they never talked to (0 = no limit)",
   },
   MAX_ROOMS_PER_CONNECTION: { schema: int(20, 1, 10_000), help: "rooms one connection may be in at once" },
+  MAX_ROOMS_PER_USER: {
+    schema: int(50, 1, 100_000),
+    help: "rooms a user (a token's, a proto=2 guest's) may be kept in, over all their connections",
+  },
   MAX_ROOMS_PER_NODE: {
     schema: int(10_000, 1, 10_000_000),
     help: "rooms with members on one node at once",

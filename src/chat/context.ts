@@ -14,6 +14,8 @@ export interface Policy {
   rateBurst: number;
   floodCloseAfter: number;
   maxRooms: number;
+  /** Rooms a kept user may be in over all their connections (MAX_ROOMS_PER_USER). */
+  maxRoomsPerUser: number;
   maxConversations: number;
 }
 

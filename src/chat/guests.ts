@@ -52,3 +52,8 @@ export class GuestIdentities {
     }
   }
 }
+
+/** A name for a guest who has chosen none: drawn again when someone in a room the guest enters has it. */
+export function drawGuestName(): string {
+  return `User #${100 + Math.floor(Math.random() * 900)}`;
+}

@@ -3,7 +3,7 @@ import { newConnectionId } from "../ids/connection-id.js";
 import { CloseCode } from "../protocol/close-codes.js";
 import { RequestError } from "../protocol/errors.js";
 import { type ConnectOptions, parseRequest, type Ref, salvageRef } from "../protocol/requests.js";
-import { DEFAULT_ROOM } from "../protocol/rules.js";
+import { DEFAULT_ROOM, foldName } from "../protocol/rules.js";
 import { OutFrame } from "../transport/out-frame.js";
 import type { Peer, PeerListener } from "../transport/peer.js";
 import type { UserRecord } from "../users/user-store.js";
@@ -11,15 +11,12 @@ import { type ConnectionRefusal, type Identified, identify, refuseConnection, To
 import type { ChatContext } from "./context.js";
 import { FloodGuard } from "./flood-guard.js";
 import * as frames from "./frames.js";
+import { drawGuestName } from "./guests.js";
 import type { Caller } from "./handlers/caller.js";
 import { dispatch } from "./handlers/index.js";
 import { bestEffort, enterRoom, exitRoom } from "./handlers/rooms.js";
 import { refusalOf } from "./refusal.js";
 import { RequestQueue } from "./request-queue.js";
-
-function guestName(): string {
-  return `User #${100 + Math.floor(Math.random() * 900)}`;
-}
 
 /**
  * One connection's part in the chat: it ties a transport peer to the
@@ -28,7 +25,8 @@ function guestName(): string {
  */
 export class Session implements Caller, PeerListener {
   readonly id: string;
-  name = guestName();
+  name = drawGuestName();
+  nameDrawn = true;
   uid = "";
   proto: 1 | 2 = 1;
   persistent = false;
@@ -51,6 +49,10 @@ export class Session implements Caller, PeerListener {
     this.id = newConnectionId(ctx.hub.nodeId);
     this.guard = new FloodGuard(ctx.policy);
     this.queue = new RequestQueue((err, ref) => this.refuse(err, ref));
+  }
+
+  get nameKey(): string {
+    return foldName(this.name);
   }
 
   get transport(): string {
@@ -114,7 +116,10 @@ export class Session implements Caller, PeerListener {
     }
     this.uid = who.uid;
     this.persistent = who.persistent;
-    if (who.name !== undefined) this.name = who.name;
+    if (who.name !== undefined) {
+      this.name = who.name;
+      this.nameDrawn = false;
+    }
     if (who.expiresAt !== undefined) {
       this.lease = new TokenLease(() => {
         this.log.info({ code: "token_expired" }, "closing a connection whose token expired");
@@ -135,7 +140,10 @@ export class Session implements Caller, PeerListener {
       // something worth keeping (keepUser). One whose record could not be read may be kept: taken as
       // kept, so that keeping it now does not write its fresh "User #" over its kept name.
       if (this.lease === undefined) {
-        if (record?.name !== undefined) this.name = record.name;
+        if (record?.name !== undefined) {
+          this.name = record.name;
+          this.nameDrawn = false;
+        }
         this.kept = record === undefined || record.name !== undefined;
       } else {
         this.kept = true;
@@ -181,6 +189,7 @@ export class Session implements Caller, PeerListener {
   renamed(name: string): void {
     const previous = this.name;
     this.name = name;
+    this.nameDrawn = false;
     // In a room, the room's `user_renamed` tells it; in none, it is told alone.
     if (this.rooms.size === 0) this.send(frames.userRenamed(undefined, this, previous));
   }

@@ -2,8 +2,10 @@ import { BrokerUnavailable, type HistoryPage, type HistoryQuery } from "../../bu
 import { RequestError } from "../../protocol/errors.js";
 import { HISTORY_PAGE_MAX, type RequestOf } from "../../protocol/requests.js";
 import { checkRoom, DEFAULT_ROOM } from "../../protocol/rules.js";
+import type { AddedRoom } from "../../users/user-store.js";
 import { conversationOf, conversationPlace } from "../conversations.js";
 import * as frames from "../frames.js";
+import { drawGuestName } from "../guests.js";
 import { type Caller, type Handler, memberRoom, requirePersistent } from "./caller.js";
 import { findAddressee, keepUser } from "./keeping.js";
 
@@ -164,16 +166,64 @@ export const leave: Handler<"leave"> = async (caller, req) => {
  * no live message until its history has been sent.
  */
 export async function enterRoom(caller: Caller, room: string, holding: boolean): Promise<void> {
+  const kept = caller.kept ? await keepRoom(caller, room) : "already";
   caller.rooms.add(room);
-  try {
-    await caller.ctx.hub.enter(room, caller, holding);
-  } catch (err) {
-    // Refused before it became a member (too many rooms here, no subscription): it is not in the room.
-    if (!caller.ctx.hub.isMember(room, caller)) caller.rooms.delete(room);
-    throw err;
+  for (let draws = 0; ; draws++) {
+    try {
+      await caller.ctx.hub.enter(room, caller, holding);
+      return;
+    } catch (err) {
+      // Refused before it became a member (too many rooms here, no subscription, its name taken): it is not in the room.
+      if (caller.ctx.hub.isMember(room, caller)) throw err;
+      if (!mayRedraw(caller, err, draws)) {
+        caller.rooms.delete(room);
+        if (kept === "added") await bestEffort(caller, caller.ctx.users.removeRoom(caller.uid, room), "forget a room");
+        throw err;
+      }
+      await redraw(caller);
+    }
   }
-  // Kept so the room follows the user; should the store be away, the user is in the room all the same.
-  if (caller.kept) await bestEffort(caller, caller.ctx.users.addRoom(caller.uid, room), "remember a room");
+}
+
+/**
+ * Keeps the user in the room so that it follows them, or refuses it
+ * (`too_many_rooms`) past MAX_ROOMS_PER_USER; should the store be away, the
+ * user is in the room all the same.
+ */
+async function keepRoom(caller: Caller, room: string): Promise<AddedRoom | undefined> {
+  const most = caller.ctx.policy.maxRoomsPerUser;
+  const kept = await caller.ctx.users.addRoom(caller.uid, room, most).catch((err: unknown) => {
+    caller.ctx.log.warn({ err, uid: caller.uid }, "could not remember a room");
+    return undefined;
+  });
+  if (kept === "refused") {
+    throw new RequestError(
+      "too_many_rooms",
+      `you are in ${most} rooms, on all your connections together: leave one to join another`,
+    );
+  }
+  return kept;
+}
+
+/** Names a guest who chose none may be drawn in a row, each taken in the room it enters. */
+const REDRAWS = 5;
+
+/**
+ * Whether a refusal for a name someone in the room has is better met with
+ * another drawn name: for a guest who chose none, in no other room to tell.
+ */
+function mayRedraw(caller: Caller, err: unknown, draws: number): boolean {
+  const taken = err instanceof RequestError && err.code === "name_taken";
+  return taken && caller.nameDrawn && caller.rooms.size === 1 && draws < REDRAWS;
+}
+
+/** Draws the caller another name; it is told, as a rename in no room. */
+async function redraw(caller: Caller): Promise<void> {
+  const previous = caller.name;
+  while (caller.name === previous) caller.name = drawGuestName();
+  await caller.ctx.hub.renamed(caller, previous, []);
+  if (caller.kept) await bestEffort(caller, caller.ctx.users.setName(caller.uid, caller.name), "keep the user's name");
+  caller.send(frames.userRenamed(undefined, caller, previous));
 }
 
 /** A write that only keeps state for later: its failure is logged, and the request goes on. */
