@@ -287,7 +287,10 @@ describe("operations", () => {
     const env = {
       REDIS_URL: redis.url,
       SHUTDOWN_TIMEOUT: String(timeoutMs),
+      // Traffic as fast as the nodes answer: what one user may write is storage.test.ts's subject.
       RATE_LIMIT: "0",
+      WRITE_BYTES_PER_USER: "0",
+      WRITE_BYTES_PER_IP: "0",
       PRESENCE_GRACE: String(graceMs / 1000),
     };
     const a = await scope.node(env);
