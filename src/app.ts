@@ -128,6 +128,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       frameAncestors: origins.frameAncestors,
       allowRequest: (req) => origins.allows(req),
       clientAddress: (req) => clientAddress(req, config.TRUST_PROXY),
+      countRefusal: (reason) => metrics.refusedRequest(reason),
       log,
     },
     (peer) => node.accept(peer),

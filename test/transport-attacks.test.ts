@@ -123,6 +123,72 @@ describe("the raw websocket endpoint", () => {
   }, 60_000);
 });
 
+describe("refused sessions", () => {
+  it("reach a polling client as an error before the close", async () => {
+    const n = await scope.node({ AUTH_SECRET: "a-test-secret-that-is-long-enough-0123456789" });
+    const c = await SockClient.connect(n.url, { transport: "xhr-polling" });
+    scope.defer(() => c.close());
+    const err = await c.action("error");
+    expect(err.code).toBe("unauthorized");
+    expect(await c.waitClosed()).toEqual({ code: 4001, reason: "Unauthorized" });
+    expect(c.frames.map((f) => f.action)).toEqual(["error"]);
+  });
+
+  it("over the address's connection cap are all counted, and logged at a sampled rate", async () => {
+    const n = await scope.node({ MAX_CONNECTIONS_PER_IP: "1" });
+    await scope.user(n);
+    const refusals = 30;
+    for (let i = 0; i < refusals; i++) {
+      const opened = await fetch(`${n.url}/sock/000/refused${i}/xhr`, { method: "POST" });
+      expect(await opened.text()).toBe("o\n");
+    }
+    await expect
+      .poll(async () => (await n.metrics()).match(/chat_errors_total\{code="too_many_connections"\} (\d+)/)?.[1])
+      .toBe(String(refusals));
+    const lines = n
+      .output()
+      .split("\n")
+      .filter((l) => l.includes("connection refused"));
+    // One line per ten seconds: a run slower than that may have written a second.
+    expect(lines.length).toBeGreaterThanOrEqual(1);
+    expect(lines.length).toBeLessThanOrEqual(2);
+  });
+
+  it("with ids longer than 64 characters get a 404 on every transport, counted, and logged at a sampled rate", async () => {
+    const n = await scope.node();
+    const long = "s".repeat(65);
+    expect((await fetch(`${n.url}/sock/000/${"s".repeat(64)}/xhr`, { method: "POST" })).status).toBe(200);
+    const refusals = 40;
+    for (let i = 0; i < refusals / 4; i++) {
+      expect((await fetch(`${n.url}/sock/000/${long}${i}/xhr`, { method: "POST" })).status).toBe(404);
+      expect((await fetch(`${n.url}/sock/000/${long}${i}/xhr_streaming`, { method: "POST" })).status).toBe(404);
+      expect((await fetch(`${n.url}/sock/${long}/s${i}/eventsource`)).status).toBe(404);
+      const ws = new WebSocket(`${n.url.replace("http", "ws")}/sock/000/${long}${i}/websocket`);
+      const status = await new Promise<number | undefined>((resolve) => {
+        ws.once("unexpected-response", (_req, res) => resolve(res.statusCode));
+        ws.once("open", () => resolve(undefined));
+        ws.once("error", () => undefined);
+      });
+      ws.terminate();
+      expect(status).toBe(404);
+    }
+    await expect
+      .poll(async () => (await n.metrics()).match(/chat_refused_requests_total\{reason="session_id"\} (\d+)/)?.[1])
+      .toBe(String(refusals));
+    await n.waitForOutput(/"why":"session_id"/);
+    const lines = n
+      .output()
+      .split("\n")
+      .filter((l) => l.includes('"why":"session_id"'));
+    // One line per ten seconds: a run slower than that may have written a second.
+    expect(lines.length).toBeLessThanOrEqual(2);
+    expect(lines.length).toBeLessThan(refusals);
+    // The log names the path cut short, never the whole id of a flood.
+    expect(n.output()).not.toContain(long.repeat(3));
+    expect(n.child.exitCode).toBeNull();
+  });
+});
+
 describe("upgrade requests outside /sock", () => {
   it("are answered with an HTTP error and their socket closed at once", async () => {
     const n = await scope.node();

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { type ErrorCode, RequestError } from "../protocol/errors.js";
 import type { ConnectOptions } from "../protocol/requests.js";
+import { LogSampler } from "../transport/log-sampler.js";
 import type { ChatContext } from "./context.js";
 import * as frames from "./frames.js";
 import type { Meter } from "./meter.js";
@@ -20,10 +21,13 @@ export interface ConnectionRefusal {
   wait?: number;
 }
 
+/** A client can be refused as fast as it can connect: the log gets one line per code per interval, the counter all. */
+const refusalLog = new LogSampler(10_000);
+
 /**
- * Refuses a connection before it is anyone's business: one `error`, one log
- * line, then the close code. It was never in a room or on a list, so nobody
- * else ever learns of it.
+ * Refuses a connection before it is anyone's business: one `error`, a log
+ * line at a sampled rate, then the close code. It was never in a room or on
+ * a list, so nobody else ever learns of it.
  */
 export function refuseConnection(
   conn: Refusable,
@@ -33,7 +37,8 @@ export function refuseConnection(
   fields: Record<string, unknown> = {},
 ): void {
   meter.refused(refusal.code);
-  log.info({ code: refusal.code, ...fields }, "connection refused");
+  const unlogged = refusalLog.take(refusal.code);
+  if (unlogged !== undefined) log.info({ code: refusal.code, unlogged, ...fields }, "connection refused");
   conn.send(frames.error(refusal.code, refusal.message, undefined, refusal.wait));
   conn.close(refusal.closeCode, refusal.closeReason);
 }

@@ -6,6 +6,9 @@ import { type Framing, ResponseReceiver } from "./response-receiver.js";
 import { BrokenFraming, parseMessages, scriptString } from "./sockjs-json.js";
 import type { SockjsSession } from "./sockjs-session.js";
 
+/** Why the endpoint turned a request away before any session saw it. */
+export type RefusalReason = "origin" | "session_id" | "body_too_large";
+
 /** What the HTTP transports need of the server that routes to them. */
 export interface HttpTransportHost {
   readonly responseLimit: number;
@@ -19,8 +22,8 @@ export interface HttpTransportHost {
   existingSession(sessionId: string): SockjsSession | undefined;
   /** Announces a session the first receiver just opened. */
   opened(session: SockjsSession): void;
-  /** Logs a failure the client caused, once. */
-  refused(why: string, req: IncomingMessage): void;
+  /** Counts a failure the client caused, and logs it at a sampled rate. */
+  refused(why: RefusalReason, req: IncomingMessage): void;
 }
 
 const POLL = 1;
@@ -160,7 +163,7 @@ async function deliverBody(
     body = await readBody(req, host.maxMessageBytes);
   } catch (err) {
     if (err instanceof BodyTooLarge) {
-      host.refused("body too large", req);
+      host.refused("body_too_large", req);
       res.writeHead(413, { "Content-Type": "text/plain; charset=UTF-8", Connection: "close" });
       res.end("Payload too large");
     } else {

@@ -15,6 +15,8 @@ export interface NodeProcess {
   readonly nodeId: string;
   /** Everything the process has written so far. */
   output(): string;
+  /** The node's /metrics text, from where the node serves it. */
+  metrics(): Promise<string>;
   /** Resolves once the output holds a line matching `pattern`: it comes through a pipe, after any reply a client saw. */
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
   stop(signal?: NodeJS.Signals): Promise<void>;
@@ -94,6 +96,7 @@ export async function startNode(env: Record<string, string> = {}, port?: number)
     url: `http://127.0.0.1:${chosen}`,
     nodeId: node,
     output: () => out,
+    metrics: async () => (await fetch(`http://127.0.0.1:${chosen}/metrics`)).text(),
     waitForOutput: async (pattern, timeoutMs = 5000) => {
       await vi.waitFor(
         () => {
