@@ -109,7 +109,13 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     connections: () => node.connections,
     metrics: metrics.registry,
   });
-  const server = http.createServer();
+  const server = http.createServer({
+    headersTimeout: config.HEADERS_TIMEOUT,
+    // Only the request itself: a streaming response lasts as long as it likes.
+    requestTimeout: config.HEADERS_TIMEOUT + config.SEND_TIMEOUT,
+    // Node checks both timeouts only this often (30 s unless told), which would stretch them.
+    connectionsCheckingInterval: Math.min(1000, config.HEADERS_TIMEOUT),
+  });
   // Upgraded (websocket) sockets leave the HTTP server's books; shutdown must still end them.
   const sockets = new Set<Socket>();
   server.on("connection", (socket: Socket) => {
@@ -124,6 +130,8 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       sockjsUrl: SOCKJS_CLIENT_PATH,
       heartbeatMs: config.HEARTBEAT_INTERVAL,
       maxMessageBytes: config.MAX_FRAME_BYTES,
+      sendTimeoutMs: config.SEND_TIMEOUT,
+      maxPendingPerAddress: config.MAX_CONNECTIONS_PER_IP,
       maxPendingBytes: config.MAX_PENDING_BYTES,
       frameAncestors: origins.frameAncestors,
       allowRequest: (req) => origins.allows(req),

@@ -10,6 +10,7 @@ import { type Server as HttpServer, type IncomingMessage, type ServerResponse, S
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
+import { AddressCounter } from "./address-counter.js";
 import type { BasePeer } from "./base-peer.js";
 import { Hixie76Connection, isHixie76 } from "./hixie76.js";
 import { methodNotAllowed, notFound, plainError, preflight } from "./http-headers.js";
@@ -48,6 +49,10 @@ export interface SockjsOptions {
   disconnectDelayMs: number;
   /** Largest incoming websocket message or HTTP body. */
   maxMessageBytes: number;
+  /** How long xhr_send and jsonp_send wait for their whole body. */
+  sendTimeoutMs: number;
+  /** Send requests being read at once from one client address (0: no limit). */
+  maxPendingPerAddress: number;
   /** Backlog over which a connection's slow-consumer listener runs (0: never). */
   maxPendingBytes: number;
   /** Where pages may frame the htmlfile transport and the iframe page: a CSP `frame-ancestors` value. */
@@ -71,6 +76,8 @@ export const SOCKJS_DEFAULTS = {
   responseLimit: 128 * 1024,
   heartbeatMs: 25_000,
   disconnectDelayMs: 5_000,
+  sendTimeoutMs: 5_000,
+  maxPendingPerAddress: 0,
   frameAncestors: "*",
 } as const;
 
@@ -123,6 +130,7 @@ export class SockjsServer implements HttpTransportHost {
   private readonly ctx: SessionContext;
   private readonly heartbeats: NodeJS.Timeout;
   private readonly refusalLog = new LogSampler(REFUSAL_LOG_INTERVAL_MS);
+  private readonly pending: AddressCounter;
 
   constructor(
     private readonly options: SockjsOptions,
@@ -136,6 +144,7 @@ export class SockjsServer implements HttpTransportHost {
       WebSocket: PeerSocket,
     });
     this.iframe = new IframePage(options.sockjsUrl, options.frameAncestors);
+    this.pending = new AddressCounter(options.maxPendingPerAddress);
     this.ctx = {
       maxPendingBytes: options.maxPendingBytes,
       disconnectDelayMs: options.disconnectDelayMs,
@@ -158,6 +167,9 @@ export class SockjsServer implements HttpTransportHost {
   }
   get maxMessageBytes(): number {
     return this.options.maxMessageBytes;
+  }
+  get sendTimeoutMs(): number {
+    return this.options.sendTimeoutMs;
   }
   get cookieNeeded(): boolean {
     return this.options.cookieNeeded;
@@ -327,6 +339,13 @@ export class SockjsServer implements HttpTransportHost {
 
   opened(session: SockjsSession): void {
     this.onConnection(session);
+  }
+
+  holdSlot(req: IncomingMessage, res: ServerResponse): boolean {
+    const address = this.options.clientAddress(req);
+    if (!this.pending.acquire(address)) return false;
+    res.once("close", () => this.pending.release(address));
+    return true;
   }
 
   refused(why: RefusalReason, req: IncomingMessage): void {
