@@ -11,6 +11,7 @@ import { HistoryPages } from "./chat/history-pages.js";
 import { Hub } from "./chat/hub.js";
 import { keepConnectedUsers } from "./chat/user-upkeep.js";
 import type { Config } from "./config.js";
+import { startMetricsServer } from "./http/metrics-server.js";
 import { createHttpApp, finishHttpApp, SOCKJS_CLIENT_PATH } from "./http/routes.js";
 import { createMetrics } from "./metrics.js";
 import { CloseCode } from "./protocol/close-codes.js";
@@ -107,7 +108,6 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     nodeId: config.NODE_ID,
     ready: () => hub.isUp(),
     connections: () => node.connections,
-    metrics: metrics.registry,
   });
   const server = http.createServer({
     headersTimeout: config.HEADERS_TIMEOUT,
@@ -149,6 +149,11 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     server.listen(config.PORT, config.HOST, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const metricsServer =
+    config.METRICS_PORT === undefined
+      ? undefined
+      : await startMetricsServer(metrics.registry, config.METRICS_PORT, config.METRICS_HOST);
+  if (metricsServer) log.info({ port: metricsServer.port, host: config.METRICS_HOST }, "metrics listening");
   const bus = backends.redis?.kind ?? "memory";
   log.info({ node: config.NODE_ID, port, host: config.HOST, bus }, "chat server listening");
 
@@ -166,6 +171,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
         setTimeout(() => socket.destroy(), 1000).unref();
       }
       await closed;
+      await metricsServer?.close();
       stopUpkeep();
       allowances.close();
       await hub.stop();

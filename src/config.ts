@@ -29,6 +29,14 @@ const hostPorts = z
 const spec = {
   PORT: { schema: int(3000, 0, 65535), help: "HTTP port (0 picks a free one)" },
   HOST: { schema: z.string().min(1).default("0.0.0.0"), help: "address to listen on" },
+  METRICS_PORT: {
+    schema: z.coerce.number().int().min(0).max(65535).optional(),
+    help: "port of GET /metrics, apart from the chat's (0 picks a free one); unset = not served",
+  },
+  METRICS_HOST: {
+    schema: z.string().min(1).default("127.0.0.1"),
+    help: "address the metrics port listens on: keep it off the public network",
+  },
   REDIS_URL: {
     schema: z
       .string()

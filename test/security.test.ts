@@ -269,7 +269,7 @@ describe("Redis refusing writes", () => {
       expect(n.child.exitCode).toBeNull();
       expect((await fetch(`${n.url}/healthz`)).status).toBe(200);
       await n.waitForOutput(/Redis refused/);
-      const metrics = await (await fetch(`${n.url}/metrics`)).text();
+      const metrics = await n.metrics();
       expect(metrics).toMatch(/chat_errors_total\{code="unavailable"\} [1-9]/);
     }
     await admin.config("SET", "maxmemory", "0");

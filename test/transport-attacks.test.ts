@@ -118,7 +118,7 @@ describe("the raw websocket endpoint", () => {
     }
     (slow as unknown as { _socket: { resume(): void } })._socket.resume();
     expect(await closed).toBe(4003);
-    const metrics = await (await fetch(`${n.url}/metrics`)).text();
+    const metrics = await n.metrics();
     expect(metrics).toMatch(/chat_errors_total\{code="slow_consumer"\} 1/);
   }, 60_000);
 });
