@@ -66,7 +66,7 @@ export interface SockjsOptions {
 }
 
 /** Longest server or session id in a session URL: the protocol sets no bound, sockjs-client sends 3 and 8 characters. */
-export const MAX_ID_LENGTH = 64;
+const MAX_ID_LENGTH = 64;
 /** One log line per refusal reason per interval at most: refusals cost the client nothing to cause. */
 const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
