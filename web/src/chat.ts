@@ -7,6 +7,7 @@
  */
 import type { Attention } from "./attention";
 import { type Composer, MESSAGE_LIMIT } from "./composer";
+import { Drafts } from "./drafts";
 import { MessageEditor } from "./message-editor";
 import { type MessageList, NO_ROOM } from "./message-list";
 import { gapNode, mentionsReader, messageNode, pmNode, type Reader, showChanges, sysNode } from "./message-node";
@@ -35,7 +36,7 @@ import {
   unreadMentions,
   where,
 } from "./state";
-import { loadMuted, loadNick, saveGuest, saveMuted, saveNick } from "./storage";
+import { loadDrafts, loadMuted, loadNick, saveDrafts, saveGuest, saveMuted, saveNick } from "./storage";
 import { TypingThrottle, TypingTracker, typingText } from "./typing";
 import type { View } from "./view";
 
@@ -86,6 +87,8 @@ export class Chat {
   private readonly announce = new Set<string>();
   /** Rooms whose unread count and notifications the user turned off, in this browser. */
   private readonly muted = loadMuted();
+  /** What was typed in each place and not sent: it stays with its place, across switches and reloads. */
+  private readonly drafts = new Drafts(loadDrafts(), saveDrafts);
   /** Edits, deletions and reactions the user asks for. */
   readonly editor: MessageEditor;
 
@@ -238,8 +241,18 @@ export class Chat {
       this.view.notice("Join a room first");
       return;
     }
-    if (this.composer.editing) this.editor.finishEdit(text);
-    else if (this.sendText(place, text)) this.composer.value = "";
+    if (this.composer.editing) {
+      this.editor.finishEdit(text);
+      return;
+    }
+    if (place.gone) {
+      this.view.notice(`Not sent: ${place.title} is no longer known to the server. Your text stays here.`);
+      return;
+    }
+    if (this.sendText(place, text)) {
+      this.composer.value = "";
+      this.drafts.keep(place.key, "", place.title);
+    }
   }
 
   /** True when the message went out and the composer may be cleared. */
@@ -262,6 +275,7 @@ export class Chat {
   /** Tells the others in the place on screen that the user is writing (not editing, and not an empty box). */
   typed(text: string): void {
     const place = this.state.currentPlace();
+    if (place && !this.composer.editing) this.drafts.keep(place.key, text, place.title);
     if (text.trim() === "") {
       this.typingThrottle.reset();
       return;
@@ -320,6 +334,12 @@ export class Chat {
     // An edit belongs to the place its message is in.
     if (this.composer.editing && this.composer.editing.key !== key) this.composer.endEdit();
     this.composer.mentions.close();
+    if (this.state.current !== key) {
+      // Text typed while no place was open belongs to none: it stays, unless the place has its own draft.
+      const stray = this.state.current === null ? this.composer.value : "";
+      this.stashDraft();
+      this.composer.value = this.drafts.text(key) || stray;
+    }
     this.state.current = key;
     place.readWhenOpened = place.read;
     this.log.show(key);
@@ -331,6 +351,19 @@ export class Chat {
     this.renderPlace();
     this.loadOlderIfAtTop();
     if (focus) this.composer.focus();
+  }
+
+  /**
+   * Takes the composer's text off screen into the draft of the place it was
+   * typed in, before anything else is shown: a draft never follows the view
+   * into another place.
+   */
+  private stashDraft(): void {
+    const place = this.state.currentPlace();
+    if (!place) return;
+    this.composer.endEdit();
+    this.drafts.keep(place.key, this.composer.value, place.title);
+    this.composer.value = "";
   }
 
   loadOlderIfAtTop(): void {
@@ -373,6 +406,10 @@ export class Chat {
     if (this.chosenNick !== null && this.chosenNick !== info.name) this.send({ action: "nick", name: this.chosenNick });
     this.view.showNick(this.chosenNick ?? info.name);
     for (const c of info.conversations ?? []) this.conversationWith(c.uid, c.name, false);
+    // A conversation with a draft stays listed with it, even one the server no longer has.
+    for (const key of this.drafts.keys()) {
+      if (key.startsWith(dmKey(""))) this.conversationWith(key.slice(dmKey("").length), this.drafts.title(key), false);
+    }
     for (const room of info.rooms ?? []) if (!state.places.has(roomKey(room))) this.joinRoom(room, false);
     if (!this.everJoined && state.places.size === 0 && state.joining.size === 0) this.joinRoom(FIRST_ROOM, true);
     this.everJoined = true;
@@ -508,6 +545,7 @@ export class Chat {
       place = newPlace("room", frame.room, frame.room);
       state.places.set(key, place);
     }
+    place.gone = false;
     const { gap, epochChanged, entries } = applyJoinHistory(place, frame);
     if (epochChanged) this.log.retire(place.key);
     const batch = document.createDocumentFragment();
@@ -559,6 +597,10 @@ export class Chat {
       return;
     }
     if (this.editor.refused(ref, frame.message)) return;
+    if (ref.startsWith(JOIN_REF) && frame.code === "no_such_user") {
+      this.forgotten(ref.slice(JOIN_REF.length));
+      return;
+    }
     this.view.notice(frame.message);
     if (ref.startsWith(OLDER_REF)) {
       const place = this.state.places.get(ref.slice(OLDER_REF.length));
@@ -571,11 +613,28 @@ export class Chat {
     }
   }
 
+  /**
+   * The server does not know the other person of a conversation (it forgot
+   * its guests on a restart). The conversation stays, with its draft, and
+   * says so: switching the view away would carry the draft elsewhere.
+   */
+  private forgotten(key: string): void {
+    this.state.joining.delete(key);
+    const place = this.state.places.get(key);
+    if (place?.kind !== "dm" || place.gone) return;
+    place.gone = true;
+    this.system(place, `${place.title} is no longer known to the server. Nothing can be sent here; your draft stays.`);
+    this.renderPlaces();
+    this.placeChanged(place);
+  }
+
   /** A send that did not make it: its text goes back into an empty composer, and the notice offers a retry. */
   private failed(ref: string, pending: Pending, why: string): void {
     this.pending.delete(ref);
     if (this.composer.value === "" && !this.composer.editing && pending.key === this.state.current) {
       this.composer.value = pending.text;
+    } else if (this.drafts.text(pending.key) === "") {
+      this.drafts.keep(pending.key, pending.text, this.state.places.get(pending.key)?.title ?? "");
     }
     this.view.notice(why, { label: "Retry", run: () => this.retry(pending.key, pending.text) });
   }
@@ -605,6 +664,7 @@ export class Chat {
 
   private dropPlace(key: string): void {
     const { state } = this;
+    if (state.current === key) this.stashDraft();
     if (!state.places.delete(key)) return;
     this.log.drop(key);
     this.typists.clearRoom(key);
@@ -644,6 +704,7 @@ export class Chat {
         mentions: onScreen ? 0 : unreadMentions(place),
         muted: this.muted.has(place.key),
         active: place.key === state.current,
+        gone: place.gone,
       };
     };
     const rooms = state.rooms().map(item);
@@ -663,7 +724,7 @@ export class Chat {
     const place = this.state.currentPlace();
     const { myUid } = this.state;
     if (place?.kind === "dm") {
-      this.view.renderHead(place.title, "direct messages", null);
+      this.view.renderHead(place.title, place.gone ? "no longer known to the server" : "direct messages", null);
       this.view.renderUsers([]);
       this.renderTyping();
       return;

@@ -36,6 +36,8 @@ export interface Place {
   changes: Changes;
   /** Mids of this epoch's messages by others that mention this user. */
   mentions: Set<number>;
+  /** A conversation whose other person the server no longer knows (it forgot its guests on a restart): nothing can be sent there. */
+  gone: boolean;
 }
 
 export const roomKey = (room: string): string => room;
@@ -64,6 +66,7 @@ export function newPlace(kind: Place["kind"], target: string, title: string): Pl
     users: new Map(),
     changes: new Changes(),
     mentions: new Set(),
+    gone: false,
   };
 }
 

@@ -16,6 +16,8 @@ export interface PlaceItem {
   /** A muted room shows that something is unread, not how much. */
   muted: boolean;
   active: boolean;
+  /** A conversation whose other person the server no longer knows. */
+  gone: boolean;
 }
 
 export interface UserItem {
@@ -107,7 +109,11 @@ export class View {
       ...conversations.map((c) =>
         el(
           "li",
-          { class: c.active ? "room conversation active" : "room conversation", "data-room": c.key },
+          {
+            class: `room conversation${c.active ? " active" : ""}${c.gone ? " gone" : ""}`,
+            "data-room": c.key,
+            title: c.gone ? `${c.title} is no longer known to the server` : undefined,
+          },
           this.placeButton(c, c.title),
         ),
       ),
@@ -171,6 +177,7 @@ export class View {
       mentions,
       unread,
       place.muted && spoken(", muted"),
+      place.gone && spoken(", no longer known to the server"),
     );
   }
 
