@@ -270,6 +270,11 @@ describe("what docs/protocol.md promises, action by action", () => {
     }
   });
 
+  it("answers a ping with a pong that carries its ref, even from a connection in no room", async () => {
+    const a = await user("lobby=0&proto=2");
+    expect(await ask(a, { action: "ping" })).toMatchObject({ action: "pong" });
+  });
+
   it("refuses a ref of more than 64 characters, and echoes one of exactly 64", async () => {
     const a = await user();
     await a.client.send({ action: "users", ref: "r".repeat(65) });

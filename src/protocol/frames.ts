@@ -151,6 +151,8 @@ export const serverFrames = {
     ...roomOrWith,
     mid: mid.optional(),
   }),
+  /** The answer to a `ping`: the link carries frames both ways. */
+  pong: z.object({ action: z.literal("pong"), ref }),
   error: z.object({
     action: z.literal("error"),
     code: z.enum(ERROR_CODES),
