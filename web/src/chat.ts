@@ -10,7 +10,18 @@ import { type Composer, MESSAGE_LIMIT } from "./composer";
 import { Drafts } from "./drafts";
 import { MessageEditor } from "./message-editor";
 import { type MessageList, NO_ROOM } from "./message-list";
-import { gapNode, mentionsReader, messageNode, pmNode, type Reader, showChanges, sysNode } from "./message-node";
+import {
+  gapNode,
+  mentionsReader,
+  messageNode,
+  pendingNode,
+  pmNode,
+  type Reader,
+  showChanges,
+  showPending,
+  sysNode,
+} from "./message-node";
+import { Outbox, type Outgoing } from "./outbox";
 import {
   type ClientRequest,
   type HistoryFrame,
@@ -58,11 +69,6 @@ function changedTargets(entries: StoredEntry[]): number[] {
   return entries.filter(isChange).map((c) => c.target);
 }
 
-interface Pending {
-  key: string;
-  text: string;
-}
-
 /** The chat itself: turns server frames and user actions into state, requests and view updates. */
 export class Chat {
   private readonly state = new ClientState();
@@ -77,9 +83,10 @@ export class Chat {
   private showOnJoin: string | null = null;
   /** The room shown on join was asked for by hand (not the first room of a page load): the composer takes the focus. */
   private focusOnJoin = false;
-  /** Sends not yet acknowledged, by ref: a refusal puts the text back for another try. */
-  private readonly pending = new Map<string, Pending>();
-  private sends = 0;
+  /** The user's messages not acknowledged yet: shown as such, and sent again with the same refs after a drop. */
+  private readonly outbox = new Outbox(SEND_REF);
+  /** The link is up and this connection's places were asked for: requests about them may go. */
+  private online = false;
   /**
    * Conversations opened because a message came in (someone wrote first):
    * that message arrives in their history, not live, and is announced from there.
@@ -124,8 +131,9 @@ export class Chat {
       this.typists.clearRoom(place.key);
     }
     this.view.setLoading(false);
-    // Whether these were stored is unknown: the text goes back to the user rather than be lost or sent twice.
-    for (const [ref, pending] of this.pending) this.failed(ref, pending, "Not sent: the connection dropped");
+    this.online = false;
+    // Whether these were stored is unknown: they go again with their refs, which the server stores once.
+    for (const item of this.outbox.linkLost()) this.showOutgoing(item);
     this.editor.forget();
   }
 
@@ -215,7 +223,8 @@ export class Chat {
       }
       case "ack":
         if (typeof frame.ref === "string") {
-          this.pending.delete(frame.ref);
+          const item = this.outbox.settled(frame.ref);
+          if (item) this.log.pending(item.key, item.ref)?.remove();
           this.editor.acked(frame.ref);
         }
         return;
@@ -255,21 +264,38 @@ export class Chat {
     }
   }
 
-  /** True when the message went out and the composer may be cleared. */
+  /** Puts the message in the outbox and the log: it goes now, or once the link is back. */
   private sendText(place: Place, text: string): boolean {
-    const ref = `${SEND_REF}${++this.sends}`;
+    const item = this.outbox.add(place.key, text, this.online);
+    this.log.appendPending(place.key, pendingNode(item, this.reader()));
+    if (item.state === "sending") this.transmit(item);
+    // Whatever is typed next is a new message: others hear of it at once.
+    this.typingThrottle.reset();
+    return true;
+  }
+
+  /** Sends an outbox message, with the ref it keeps until acknowledged. */
+  private transmit(item: Outgoing): void {
+    const place = this.state.places.get(item.key);
+    if (!place) {
+      this.outbox.settled(item.ref);
+      this.log.pending(item.key, item.ref)?.remove();
+      return;
+    }
+    const { ref, text } = item;
     const request: ClientRequest =
       place.kind === "room"
         ? { action: "message", room: place.target, message: text, ref }
         : { action: "dm", to: place.target, message: text, ref };
     if (!this.send(request)) {
-      this.view.notice("Not connected: your message is still in the box");
-      return false;
+      this.outbox.linkLost();
+      this.showOutgoing(item);
     }
-    this.pending.set(ref, { key: place.key, text });
-    // Whatever is typed next is a new message: others hear of it at once.
-    this.typingThrottle.reset();
-    return true;
+  }
+
+  private showOutgoing(item: Outgoing): void {
+    const node = this.log.pending(item.key, item.ref);
+    if (node) showPending(node, item);
   }
 
   /** Tells the others in the place on screen that the user is writing (not editing, and not an empty box). */
@@ -381,14 +407,6 @@ export class Chat {
     this.view.setLoading(true);
   }
 
-  /** Sends again what was refused; the composer is cleared if it still holds that text. */
-  retry(key: string, text: string): void {
-    const place = this.state.places.get(key);
-    if (!place) return;
-    this.switchTo(key, true);
-    if (this.sendText(place, text) && this.composer.value === text) this.composer.value = "";
-  }
-
   private reader(): Reader {
     return { uid: this.state.myUid, name: this.state.myName };
   }
@@ -417,6 +435,12 @@ export class Chat {
       if (state.joining.has(place.key)) continue;
       const since = place.epoch === undefined ? {} : { since: place.lastMid, epoch: place.epoch };
       this.send({ action: "join", ...where(place), ...since, ref: JOIN_REF + place.key });
+    }
+    this.online = true;
+    // After the joins on the same link: a message to a room goes to a room this connection is in.
+    for (const item of this.outbox.resend()) {
+      this.showOutgoing(item);
+      this.transmit(item);
     }
     this.renderPlaces();
   }
@@ -591,9 +615,10 @@ export class Chat {
 
   private refused(frame: Extract<ServerFrame, { action: "error" }>): void {
     const ref = typeof frame.ref === "string" ? frame.ref : "";
-    const pending = this.pending.get(ref);
-    if (pending) {
-      this.failed(ref, pending, `Not sent: ${frame.message}`);
+    const item = this.outbox.settled(ref);
+    if (item) {
+      this.log.pending(item.key, item.ref)?.remove();
+      this.failed(item, `Not sent: ${frame.message}`);
       return;
     }
     if (this.editor.refused(ref, frame.message)) return;
@@ -628,15 +653,33 @@ export class Chat {
     this.placeChanged(place);
   }
 
-  /** A send that did not make it: its text goes back into an empty composer, and the notice offers a retry. */
-  private failed(ref: string, pending: Pending, why: string): void {
-    this.pending.delete(ref);
-    if (this.composer.value === "" && !this.composer.editing && pending.key === this.state.current) {
-      this.composer.value = pending.text;
-    } else if (this.drafts.text(pending.key) === "") {
-      this.drafts.keep(pending.key, pending.text, this.state.places.get(pending.key)?.title ?? "");
+  /**
+   * A message the server refused: its text goes back where it was written
+   * (the composer, if that place is on screen and the box is empty; else
+   * that place's draft), and the notice offers to send it again, same ref.
+   */
+  private failed(item: Outgoing, why: string): void {
+    const title = this.state.places.get(item.key)?.title ?? "";
+    if (item.key === this.state.current && this.composer.value === "" && !this.composer.editing) {
+      this.composer.value = item.text;
+      this.drafts.keep(item.key, item.text, title);
+    } else if (this.drafts.text(item.key) === "") {
+      this.drafts.keep(item.key, item.text, title);
     }
-    this.view.notice(why, { label: "Retry", run: () => this.retry(pending.key, pending.text) });
+    this.view.notice(why, { label: "Retry", run: () => this.retry(item) });
+  }
+
+  /** Sends a refused message again, with its ref; the composer and draft let go of its text if they still hold it. */
+  private retry(item: Outgoing): void {
+    if (!this.state.places.has(item.key)) return;
+    this.switchTo(item.key, true);
+    if (this.composer.value === item.text) {
+      this.composer.value = "";
+      this.drafts.keep(item.key, "", this.state.places.get(item.key)?.title ?? "");
+    }
+    const again = this.outbox.again(item, this.online);
+    this.log.appendPending(item.key, pendingNode(again, this.reader()));
+    if (again.state === "sending") this.transmit(again);
   }
 
   private renamed(uid: string, name: string, previous: string, roomName: string | undefined): void {

@@ -38,11 +38,29 @@ export class MessageList {
     const visible = room === this.shown;
     const stick = visible && (follow || this.atBottom());
     const log = this.logFor(room);
-    const before = log.lastElementChild;
-    log.append(node);
+    // The user's unacknowledged messages stay below everything stored: that is where they will be.
+    const pending = log.querySelector(":scope > .outgoing");
+    const before = pending ? pending.previousElementSibling : log.lastElementChild;
+    const after = pending ?? null;
+    log.insertBefore(node, after);
     const first = before ? before.nextElementSibling : log.firstElementChild;
-    if (first && log.lastElementChild) layout(first, log.lastElementChild);
+    const last = after ? after.previousElementSibling : log.lastElementChild;
+    if (first && last) layout(first, last);
     if (stick) this.box.scrollTop = this.box.scrollHeight;
+  }
+
+  /** Adds one of the user's unacknowledged messages, at the very bottom, and follows it. */
+  appendPending(room: string, node: HTMLElement): void {
+    this.logFor(room).append(node);
+    if (room === this.shown) this.box.scrollTop = this.box.scrollHeight;
+  }
+
+  /** The unacknowledged message sent with `ref`, in a place's log. */
+  pending(room: string, ref: string): HTMLElement | null {
+    for (const node of this.logs.get(room)?.querySelectorAll<HTMLElement>(".outgoing") ?? []) {
+      if (node.dataset.ref === ref) return node;
+    }
+    return null;
   }
 
   /** Puts older messages above those shown since the last gap, without moving what the reader sees. */

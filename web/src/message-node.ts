@@ -1,6 +1,7 @@
 import { type MessageState, reactors } from "./changes";
 import { el } from "./dom";
 import { mentionPattern, mentions } from "./mentions";
+import type { Outgoing, OutState } from "./outbox";
 import type { Emoji, LiveEntry, ServerFrame } from "./protocol";
 
 /** Whose page this is: their own messages get a badge and edit controls, their name is what mentions them. */
@@ -250,4 +251,32 @@ export function sysNode(text: string): HTMLElement {
 
 export function gapNode(): HTMLElement {
   return el("div", { class: "gap-marker", role: "note" }, "Some messages may be missing");
+}
+
+const OUT_STATUS: Record<OutState, string> = {
+  sending: "sending…",
+  waiting: "waiting for the connection…",
+};
+
+/**
+ * One of the user's messages the server has not acknowledged yet: shown at
+ * once, marked with where it is, until the stored message takes its place.
+ * Not a `.msg`: it has no number, nothing can be done to it yet.
+ */
+export function pendingNode(item: Outgoing, reader: Reader): HTMLElement {
+  const node = el(
+    "div",
+    { class: "outgoing", "data-ref": item.ref },
+    el("div", { class: "meta" }, ...sender(reader.name, true), spoken(", ")),
+    el("div", { class: "text" }, ...formatted(item.text, reader)),
+    el("div", { class: "out-status", role: "status" }),
+  );
+  showPending(node, item);
+  return node;
+}
+
+/** Redraws a pending message's mark: on its way, or waiting for the link. */
+export function showPending(node: HTMLElement, item: Outgoing): void {
+  node.dataset.state = item.state;
+  node.querySelector(".out-status")?.replaceChildren(OUT_STATUS[item.state]);
 }

@@ -50,7 +50,6 @@ export class View {
   readonly notify = byId<HTMLButtonElement>("notify");
   readonly mute = byId<HTMLButtonElement>("mute");
   readonly panelsToggle = byId<HTMLButtonElement>("panels-toggle");
-  private readonly send = byId<HTMLButtonElement>("send");
   private readonly status = byId("status");
   private readonly roomTitle = byId("room-title");
   private readonly onlineCount = byId("online-count");
@@ -58,10 +57,11 @@ export class View {
   private readonly loading = byId("loading");
   private readonly panelsBadge = byId("panels-badge");
   private readonly notices = byId("notices");
-  /** Controls that only make sense with a live link. */
+  private readonly offline = byId("offline");
+  /** The link was up once: a link that is down since is an outage to tell of, not a page still starting. */
+  private wasOnline = false;
+  /** Controls that only make sense with a live link; the composer is not one: what it sends waits for the link. */
   private readonly needLink: (HTMLInputElement | HTMLTextAreaElement | HTMLButtonElement)[] = [
-    this.text,
-    this.send,
     ...this.nickForm.querySelectorAll("button"),
     ...this.joinForm.querySelectorAll("button"),
   ];
@@ -78,6 +78,8 @@ export class View {
           ? "Connecting…"
           : "Offline, reconnecting…";
     for (const control of this.needLink) control.disabled = state !== "online";
+    if (state === "online") this.wasOnline = true;
+    this.offline.hidden = state === "online" || !this.wasOnline;
   }
 
   /** Shows the name the server uses, unless the user is busy editing it. */
