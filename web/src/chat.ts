@@ -6,7 +6,7 @@
  * drawing in view.ts, message-node.ts and message-list.ts.
  */
 import type { Attention } from "./attention";
-import { type Composer, MESSAGE_LIMIT } from "./composer";
+import type { Composer } from "./composer";
 import { Drafts } from "./drafts";
 import { MessageEditor } from "./message-editor";
 import { type MessageList, NO_ROOM } from "./message-list";
@@ -51,7 +51,6 @@ import { loadDrafts, loadMuted, loadNick, saveDrafts, saveGuest, saveMuted, save
 import { TypingThrottle, TypingTracker, typingText } from "./typing";
 import type { View } from "./view";
 
-const FIRST_ROOM = "lobby";
 const PAGE_SIZE = 50;
 const TYPING_SEND_MS = 2000;
 const TYPING_SHOW_MS = 3000;
@@ -239,9 +238,11 @@ export class Chat {
     const text = this.composer.value;
     if (text.trim() === "") return;
     const excess = this.composer.excess();
-    if (excess > 0) {
+    if (excess !== null) {
       this.view.notice(
-        `Not sent: ${excess} ${excess === 1 ? "character" : "characters"} too long (at most ${MESSAGE_LIMIT})`,
+        excess.chars > 0
+          ? `Not sent: ${excess.chars} ${excess.chars === 1 ? "character" : "characters"} too long (at most ${excess.limit})`
+          : `Not sent: ${excess.bytes} bytes too long (at most ${excess.limit} bytes; emoji and some scripts take several each)`,
       );
       return;
     }
@@ -429,7 +430,14 @@ export class Chat {
       if (key.startsWith(dmKey(""))) this.conversationWith(key.slice(dmKey("").length), this.drafts.title(key), false);
     }
     for (const room of info.rooms ?? []) if (!state.places.has(roomKey(room))) this.joinRoom(room, false);
-    if (!this.everJoined && state.places.size === 0 && state.joining.size === 0) this.joinRoom(FIRST_ROOM, true);
+    if (info.limits) {
+      this.composer.setLimits(info.limits.maxMessageLength, info.limits.maxMessageBytes);
+      this.view.setLimits(info.limits.maxNameLength, info.limits.maxRoomLength);
+    }
+    const lobby = info.limits?.lobby;
+    if (!this.everJoined && lobby !== undefined && state.places.size === 0 && state.joining.size === 0) {
+      this.joinRoom(lobby, true);
+    }
     this.everJoined = true;
     for (const place of state.places.values()) {
       if (state.joining.has(place.key)) continue;

@@ -82,6 +82,12 @@ export class View {
     this.offline.hidden = state === "online" || !this.wasOnline;
   }
 
+  /** The longest name and room name the server takes: the boxes take no more. */
+  setLimits(name: number, room: number): void {
+    this.nick.maxLength = name;
+    this.roomInput.maxLength = room;
+  }
+
   /** Shows the name the server uses, unless the user is busy editing it. */
   showNick(name: string): void {
     if (document.activeElement !== this.nick) this.nick.value = name;
