@@ -560,12 +560,41 @@ export class Chat {
     );
   }
 
-  /** Tells every tab that the place on screen has been read, while the page is visible. */
+  /**
+   * Tells every tab how far the place on screen has been read, while the
+   * page is visible: all of it when the reader is at the bottom, else only
+   * up to the last message that has been in view.
+   */
   private markRead(place: Place): void {
-    if (document.visibilityState !== "visible" || place.key !== this.state.current) return;
-    if (place.epoch === undefined || place.lastMid <= place.read) return;
-    place.read = place.lastMid;
-    this.send({ action: "read", ...where(place), mid: place.lastMid, epoch: place.epoch });
+    if (place.key !== this.state.current) return;
+    this.showUnseen(place);
+    if (document.visibilityState !== "visible") return;
+    const upTo = this.log.atBottom() ? place.lastMid : Math.min(place.lastMid, this.log.lastSeenMid());
+    if (place.epoch === undefined || upTo <= place.read) return;
+    place.read = upTo;
+    this.send({ action: "read", ...where(place), mid: upTo, epoch: place.epoch });
+    this.showUnseen(place);
+  }
+
+  private showUnseen(place: Place): void {
+    this.view.setUnseen(this.log.atBottom() ? 0 : unread(place));
+  }
+
+  /** The reader scrolled: what came into view is read, and older messages load at the top. */
+  scrolled(): void {
+    const place = this.state.currentPlace();
+    if (place) {
+      const before = place.read;
+      this.markRead(place);
+      if (place.read !== before) this.renderPlaces();
+    }
+    this.loadOlderIfAtTop();
+  }
+
+  /** Jumps to the newest message of the place on screen, which reads it. */
+  jumpToNewest(): void {
+    this.log.toBottom();
+    this.scrolled();
   }
 
   private joinHistory(key: string, frame: HistoryFrame): void {
@@ -747,7 +776,8 @@ export class Chat {
   private renderPlaces(): void {
     const { state } = this;
     const item = (place: Place) => {
-      const onScreen = place.key === state.current && document.visibilityState === "visible";
+      const onScreen =
+        place.key === state.current && document.visibilityState === "visible" && this.log.atBottom();
       return {
         key: place.key,
         title: place.title,

@@ -98,7 +98,8 @@ view.users.addEventListener("click", (event) => {
 });
 
 wireMessageActions(view.messages, chat.editor);
-view.messages.addEventListener("scroll", () => chat.loadOlderIfAtTop(), { passive: true });
+view.messages.addEventListener("scroll", () => chat.scrolled(), { passive: true });
+view.jump.addEventListener("click", () => chat.jumpToNewest());
 view.panelsToggle.addEventListener("click", () => view.togglePanels());
 view.mute.addEventListener("click", () => chat.toggleMute());
 

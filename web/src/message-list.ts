@@ -131,7 +131,27 @@ export class MessageList {
     return lastGap ? lastGap.nextElementSibling : log.firstElementChild;
   }
 
-  private atBottom(): boolean {
+  /**
+   * The newest stored message of the log on screen that the reader can see
+   * or has scrolled past; 0 when none is. What is below the view is not read.
+   */
+  lastSeenMid(): number {
+    const bottom = this.box.getBoundingClientRect().bottom;
+    const messages = this.logFor(this.shown).querySelectorAll<HTMLElement>(".msg[data-mid]");
+    for (let i = messages.length - 1; i >= 0; i--) {
+      const node = messages[i];
+      // Seen once its first line is in view.
+      if (node && node.getBoundingClientRect().top + EDGE_PX / 2 <= bottom) return Number(node.dataset.mid);
+    }
+    return 0;
+  }
+
+  /** Scrolls the log on screen to its newest message. */
+  toBottom(): void {
+    this.box.scrollTop = this.box.scrollHeight;
+  }
+
+  atBottom(): boolean {
     return this.box.scrollHeight - this.box.scrollTop - this.box.clientHeight < EDGE_PX;
   }
 

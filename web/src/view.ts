@@ -58,6 +58,7 @@ export class View {
   private readonly panelsBadge = byId("panels-badge");
   private readonly notices = byId("notices");
   private readonly offline = byId("offline");
+  readonly jump = byId<HTMLButtonElement>("jump");
   /** The link was up once: a link that is down since is an outage to tell of, not a page still starting. */
   private wasOnline = false;
   /** Controls that only make sense with a live link; the composer is not one: what it sends waits for the link. */
@@ -187,6 +188,12 @@ export class View {
       place.muted && spoken(", muted"),
       place.gone && spoken(", no longer known to the server"),
     );
+  }
+
+  /** The button that jumps to the newest message, while there are `unseen` ones below the view. */
+  setUnseen(unseen: number): void {
+    this.jump.hidden = unseen === 0;
+    this.jump.textContent = `${unseen} new ${unseen === 1 ? "message" : "messages"} ↓`;
   }
 
   setTyping(text: string): void {
