@@ -8,6 +8,7 @@ import {
   conversationEntry,
   currentRoom,
   directMessages,
+  drawn,
   joinAs,
   openChat,
   openConversation,
@@ -264,6 +265,13 @@ describe("the web client in Chromium", { timeout: BROWSER_TEST_MS }, () => {
       path: process.env.WRITE_SCREENSHOT === "1" ? SCREENSHOT : undefined,
       style: "#messages .time { display: none; }",
     });
-    expect(picture.length).toBeGreaterThan(10_000);
+    expect(picture.length).toBeGreaterThan(0);
+    // What the picture shows: the talk, who is typing, the private message waiting, where Ada is.
+    for (const [, text] of conversation) expect(await drawn(roomMessages(ada, text)), text).toBe(true);
+    expect(await drawn(ada.locator("#typing").getByText("Grace Hopper is typing…"))).toBe(true);
+    expect(await drawn(conversationEntry(ada, "Grace Hopper").locator(".badge"))).toBe(true);
+    expect(await drawn(ada.locator("#room-title").getByText("#general"))).toBe(true);
+    expect(await drawn(userEntry(ada, "Grace Hopper"))).toBe(true);
+    expect(await drawn(ada.locator("#text"))).toBe(true);
   });
 });

@@ -98,12 +98,18 @@ function formatted(text: string, reader: Reader): (Node | string)[] {
   let at = 0;
   for (const match of text.matchAll(CODE)) {
     parts.push(...messageText(text.slice(at, match.index), reader));
-    const block = match[1] !== undefined;
-    const mark = block ? "```" : "`";
-    const code = el("code", {}, block ? match[1] : match[2]);
-    parts.push(
-      el(block ? "pre" : "span", { class: block ? "code-block" : "code-span" }, fence(mark), code, fence(mark)),
-    );
+    const block = match[1];
+    if (block === undefined) {
+      parts.push(el("span", { class: "code-span" }, fence("`"), el("code", {}, match[2]), fence("`")));
+    } else {
+      // The line breaks just inside the fences belong to the fences: shown, they would be an empty first and last line.
+      const lead = block.startsWith("\n") ? "\n" : "";
+      const trail = block.length > lead.length && block.endsWith("\n") ? "\n" : "";
+      const code = block.slice(lead.length, block.length - trail.length);
+      parts.push(
+        el("pre", { class: "code-block" }, fence(`\`\`\`${lead}`), el("code", {}, code), fence(`${trail}\`\`\``)),
+      );
+    }
     at = match.index + match[0].length;
   }
   parts.push(...messageText(text.slice(at), reader));
@@ -128,6 +134,8 @@ function actions(own: boolean): HTMLElement {
   return el(
     "div",
     { class: "actions" },
+    // Where nothing hovers (a phone), this opens the controls the other buttons are.
+    button("more", "Message actions", "⋯", { "aria-expanded": "false", class: "ghost more" }),
     button("pick", "Add reaction", "☺+", { "aria-expanded": "false" }),
     own && button("edit", "Edit message", "Edit"),
     own && button("delete", "Delete message", "Delete"),
