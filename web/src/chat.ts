@@ -47,7 +47,17 @@ import {
   unreadMentions,
   where,
 } from "./state";
-import { loadDrafts, loadMuted, loadNick, saveDrafts, saveGuest, saveMuted, saveNick } from "./storage";
+import {
+  loadDrafts,
+  loadMuted,
+  loadNick,
+  loadPlace,
+  saveDrafts,
+  saveGuest,
+  saveMuted,
+  saveNick,
+  savePlace,
+} from "./storage";
 import { TypingThrottle, TypingTracker, typingText } from "./typing";
 import type { View } from "./view";
 
@@ -59,6 +69,7 @@ const MEMBERS_SHOWN = 500;
 const OLDER_REF = "older:";
 const MORE_USERS_REF = "more-users:";
 const JOIN_REF = "join:";
+const NICK_REF = "nick";
 const SEND_REF = `send:${PAGE_REF}:`;
 /** A notification shows the start of a message, not a wall of it. */
 const NOTIFY_CHARS = 200;
@@ -95,6 +106,8 @@ export class Chat {
   private readonly muted = loadMuted();
   /** What was typed in each place and not sent: it stays with its place, across switches and reloads. */
   private readonly drafts = new Drafts(loadDrafts(), saveDrafts);
+  /** The place that was on screen when the page was last left: a reload comes back to it once it is joined. */
+  private returnTo = loadPlace();
   /** Edits, deletions and reactions the user asks for. */
   readonly editor: MessageEditor;
 
@@ -329,7 +342,10 @@ export class Chat {
   }
 
   setNick(name: string): void {
-    if (!this.send({ action: "nick", name })) this.view.notice("Not connected");
+    if (!this.send({ action: "nick", name, ref: NICK_REF })) {
+      this.view.notice("Not connected");
+      this.view.resetNick(this.state.myName);
+    }
   }
 
   join(name: string): void {
@@ -368,6 +384,7 @@ export class Chat {
       this.composer.value = this.drafts.text(key) || stray;
     }
     this.state.current = key;
+    savePlace(key);
     place.readWhenOpened = place.read;
     this.log.show(key);
     this.log.markUnread(key, place.read);
@@ -422,7 +439,9 @@ export class Chat {
     state.myName = info.name;
     if (info.guest !== undefined) saveGuest(info.guest);
     // The name goes first, so the rooms announce us under it rather than as a fresh "User #".
-    if (this.chosenNick !== null && this.chosenNick !== info.name) this.send({ action: "nick", name: this.chosenNick });
+    if (this.chosenNick !== null && this.chosenNick !== info.name) {
+      this.send({ action: "nick", name: this.chosenNick, ref: NICK_REF });
+    }
     this.view.showNick(this.chosenNick ?? info.name);
     for (const c of info.conversations ?? []) this.conversationWith(c.uid, c.name, false);
     // A conversation with a draft stays listed with it, even one the server no longer has.
@@ -616,7 +635,9 @@ export class Chat {
     this.redraw(place, changedTargets(entries));
     this.markStart(place);
     if (this.announce.delete(key)) this.announceNewest(place, entries);
-    if (this.showOnJoin === key || state.current === null) {
+    const back = this.returnTo === key;
+    if (back) this.returnTo = null;
+    if (this.showOnJoin === key || state.current === null || back) {
       const focus = this.showOnJoin === key && this.focusOnJoin;
       this.showOnJoin = null;
       this.focusOnJoin = false;
@@ -659,6 +680,11 @@ export class Chat {
       return;
     }
     if (this.editor.refused(ref, frame.message)) return;
+    // A refused name does not stay in the box as if it were taken.
+    if (ref === NICK_REF) {
+      if (this.chosenNick !== null && this.chosenNick !== this.state.myName) this.chosenNick = null;
+      this.view.resetNick(this.state.myName);
+    }
     if (ref.startsWith(JOIN_REF) && frame.code === "no_such_user") {
       this.forgotten(ref.slice(JOIN_REF.length));
       return;
@@ -776,8 +802,7 @@ export class Chat {
   private renderPlaces(): void {
     const { state } = this;
     const item = (place: Place) => {
-      const onScreen =
-        place.key === state.current && document.visibilityState === "visible" && this.log.atBottom();
+      const onScreen = place.key === state.current && document.visibilityState === "visible" && this.log.atBottom();
       return {
         key: place.key,
         title: place.title,

@@ -1,4 +1,5 @@
 import SockJS from "sockjs-client";
+import { retryDelay } from "./backoff";
 import { type ClientRequest, parseFrame, type ServerFrame } from "./protocol";
 
 export type LinkState = "connecting" | "online" | "offline";
@@ -12,9 +13,6 @@ export interface LinkEvents {
 // The typings leave out the name of the transport SockJS settled on.
 type Socket = WebSocket & { transport?: string | null };
 
-const FIRST_DELAY_MS = 500;
-/** However often the server refuses, a client tries again at least this often. */
-const MAX_DELAY_MS = 30_000;
 /** Heard nothing for this long: a `ping` asks the server to say something. */
 const QUIET_MS = 4000;
 /** A `ping` not answered within this long means the link is dead, however open it looks. */
@@ -107,10 +105,8 @@ export class Connection {
   }
 
   private scheduleRetry(): void {
-    const ceiling = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** this.failures);
+    const delay = retryDelay(this.failures, Math.random());
     this.failures += 1;
-    // Jitter keeps a crowd of clients dropped together from returning together.
-    const delay = ceiling / 2 + (Math.random() * ceiling) / 2;
     this.retry = window.setTimeout(() => this.connect(), delay);
   }
 }

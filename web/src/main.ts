@@ -48,7 +48,8 @@ onSubmit(view.nickForm, () => {
 
 onSubmit(view.joinForm, () => {
   // The server folds room names the same way; folding here too lets its answer be matched up.
-  const room = view.roomInput.value.trim().toLowerCase();
+  // Spaces become dashes: "Design Team" is the room design-team, not a refusal.
+  const room = view.roomInput.value.trim().toLowerCase().replace(/\s+/g, "-");
   if (!room) return;
   chat.join(room);
   view.roomInput.value = "";

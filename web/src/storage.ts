@@ -58,3 +58,9 @@ export function loadDrafts(): Record<string, { text: string; title: string }> {
 }
 export const saveDrafts = (drafts: Record<string, { text: string; title: string }>): void =>
   save(DRAFTS_KEY, JSON.stringify(drafts));
+
+const PLACE_KEY = "redis-sockjs-chat.place";
+
+/** The room or conversation on screen, so that a reload comes back to it. */
+export const loadPlace = (): string | null => load(PLACE_KEY);
+export const savePlace = (key: string): void => save(PLACE_KEY, key);

@@ -89,6 +89,11 @@ export class View {
     this.roomInput.maxLength = room;
   }
 
+  /** Puts the name the server uses back in the box, over whatever was typed there. */
+  resetNick(name: string): void {
+    this.nick.value = name;
+  }
+
   /** Shows the name the server uses, unless the user is busy editing it. */
   showNick(name: string): void {
     if (document.activeElement !== this.nick) this.nick.value = name;
