@@ -42,6 +42,7 @@ import {
   dmKey,
   newPlace,
   type Place,
+  readUpTo,
   roomKey,
   unread,
   unreadMentions,
@@ -588,8 +589,8 @@ export class Chat {
     if (place.key !== this.state.current) return;
     this.showUnseen(place);
     if (document.visibilityState !== "visible") return;
-    const upTo = this.log.atBottom() ? place.lastMid : Math.min(place.lastMid, this.log.lastSeenMid());
-    if (place.epoch === undefined || upTo <= place.read) return;
+    const upTo = readUpTo(place, this.log.atBottom(), this.log.lastSeenMid());
+    if (upTo === null || place.epoch === undefined) return;
     place.read = upTo;
     this.send({ action: "read", ...where(place), mid: upTo, epoch: place.epoch });
     this.showUnseen(place);
