@@ -7,7 +7,6 @@
  */
 import type { Attention } from "./attention";
 import type { Composer } from "./composer";
-import { Drafts } from "./drafts";
 import { MessageEditor } from "./message-editor";
 import { type MessageList, NO_ROOM } from "./message-list";
 import {
@@ -21,7 +20,6 @@ import {
   showPending,
   sysNode,
 } from "./message-node";
-import { Outbox, type Outgoing } from "./outbox";
 import {
   type ClientRequest,
   type HistoryFrame,
@@ -33,6 +31,7 @@ import {
   type StoredEntry,
   type UserInfo,
 } from "./protocol";
+import { type Input, newSession, type Outgoing, type Session, type Step, step } from "./session";
 import {
   acceptLive,
   applyJoinHistory,
@@ -94,10 +93,8 @@ export class Chat {
   private showOnJoin: string | null = null;
   /** The room shown on join was asked for by hand (not the first room of a page load): the composer takes the focus. */
   private focusOnJoin = false;
-  /** The user's messages not acknowledged yet: shown as such, and sent again with the same refs after a drop. */
-  private readonly outbox = new Outbox(SEND_REF);
-  /** The link is up and this connection's places were asked for: requests about them may go. */
-  private online = false;
+  /** What the user writes and sends: drafts, the outbox, the place on screen (session.ts decides; this page shows). */
+  private session: Session = newSession(SEND_REF, loadDrafts());
   /**
    * Conversations opened because a message came in (someone wrote first):
    * that message arrives in their history, not live, and is announced from there.
@@ -105,8 +102,6 @@ export class Chat {
   private readonly announce = new Set<string>();
   /** Rooms whose unread count and notifications the user turned off, in this browser. */
   private readonly muted = loadMuted();
-  /** What was typed in each place and not sent: it stays with its place, across switches and reloads. */
-  private readonly drafts = new Drafts(loadDrafts(), saveDrafts);
   /** The place that was on screen when the page was last left: a reload comes back to it once it is joined. */
   private returnTo = loadPlace();
   /** Edits, deletions and reactions the user asks for. */
@@ -144,9 +139,7 @@ export class Chat {
       this.typists.clearRoom(place.key);
     }
     this.view.setLoading(false);
-    this.online = false;
-    // Whether these were stored is unknown: they go again with their refs, which the server stores once.
-    for (const item of this.outbox.linkLost()) this.showOutgoing(item);
+    this.apply({ type: "link-down" });
     this.editor.forget();
   }
 
@@ -236,8 +229,7 @@ export class Chat {
       }
       case "ack":
         if (typeof frame.ref === "string") {
-          const item = this.outbox.settled(frame.ref);
-          if (item) this.log.pending(item.key, item.ref)?.remove();
+          this.apply({ type: "ack", ref: frame.ref });
           this.editor.acked(frame.ref);
         }
         return;
@@ -260,41 +252,48 @@ export class Chat {
       );
       return;
     }
-    const place = this.state.currentPlace();
-    if (!place) {
-      this.view.notice("Join a room first");
-      return;
-    }
     if (this.composer.editing) {
       this.editor.finishEdit(text);
       return;
     }
-    if (place.gone) {
-      this.view.notice(`Not sent: ${place.title} is no longer known to the server. Your text stays here.`);
-      return;
-    }
-    if (this.sendText(place, text)) {
-      this.composer.value = "";
-      this.drafts.keep(place.key, "", place.title);
+    const { refusal, session } = this.apply({ type: "send", text });
+    if (refusal === "no-place") this.view.notice("Join a room first");
+    else if (refusal === "gone") {
+      const title = this.state.currentPlace()?.title ?? "";
+      this.view.notice(`Not sent: ${title} is no longer known to the server. Your text stays here.`);
+    } else {
+      const sent = session.outbox.at(-1);
+      if (sent) this.log.appendPending(sent.key, pendingNode(sent, this.reader()));
+      // Whatever is typed next is a new message: others hear of it at once.
+      this.typingThrottle.reset();
     }
   }
 
-  /** Puts the message in the outbox and the log: it goes now, or once the link is back. */
-  private sendText(place: Place, text: string): boolean {
-    const item = this.outbox.add(place.key, text, this.online);
-    this.log.appendPending(place.key, pendingNode(item, this.reader()));
-    if (item.state === "sending") this.transmit(item);
-    // Whatever is typed next is a new message: others hear of it at once.
-    this.typingThrottle.reset();
-    return true;
+  /**
+   * Takes one step of the session: keeps its drafts, brings the composer
+   * and the marks of unsent messages in line, and puts on the wire what it says.
+   */
+  private apply(input: Input): Step {
+    const before = this.session;
+    const next = step(before, input, (key) => this.state.places.get(key)?.title ?? before.drafts[key]?.title ?? "");
+    const { session } = next;
+    this.session = session;
+    this.state.current = session.current;
+    if (session.drafts !== before.drafts) saveDrafts(session.drafts);
+    if (!this.composer.editing && this.composer.value !== session.composer) this.composer.value = session.composer;
+    if (next.settled) this.log.pending(next.settled.key, next.settled.ref)?.remove();
+    for (const item of session.outbox) this.showOutgoing(item);
+    for (const item of next.transmit) this.transmit(item);
+    return next;
   }
 
   /** Sends an outbox message, with the ref it keeps until acknowledged. */
   private transmit(item: Outgoing): void {
     const place = this.state.places.get(item.key);
     if (!place) {
-      this.outbox.settled(item.ref);
-      this.log.pending(item.key, item.ref)?.remove();
+      // Left meanwhile: the text goes back to the draft of where it was written.
+      this.apply({ type: "refused", ref: item.ref });
+      this.view.notice("Not sent: you are no longer in that room. Your text is kept as its draft.");
       return;
     }
     const { ref, text } = item;
@@ -302,10 +301,8 @@ export class Chat {
       place.kind === "room"
         ? { action: "message", room: place.target, message: text, ref }
         : { action: "dm", to: place.target, message: text, ref };
-    if (!this.send(request)) {
-      this.outbox.linkLost();
-      this.showOutgoing(item);
-    }
+    // A link that just closed: the close follows, and with it the resend.
+    this.send(request);
   }
 
   private showOutgoing(item: Outgoing): void {
@@ -316,7 +313,7 @@ export class Chat {
   /** Tells the others in the place on screen that the user is writing (not editing, and not an empty box). */
   typed(text: string): void {
     const place = this.state.currentPlace();
-    if (place && !this.composer.editing) this.drafts.keep(place.key, text, place.title);
+    if (!this.composer.editing) this.apply({ type: "type", text });
     if (text.trim() === "") {
       this.typingThrottle.reset();
       return;
@@ -378,13 +375,7 @@ export class Chat {
     // An edit belongs to the place its message is in.
     if (this.composer.editing && this.composer.editing.key !== key) this.composer.endEdit();
     this.composer.mentions.close();
-    if (this.state.current !== key) {
-      // Text typed while no place was open belongs to none: it stays, unless the place has its own draft.
-      const stray = this.state.current === null ? this.composer.value : "";
-      this.stashDraft();
-      this.composer.value = this.drafts.text(key) || stray;
-    }
-    this.state.current = key;
+    this.apply({ type: "show", key });
     savePlace(key);
     place.readWhenOpened = place.read;
     this.log.show(key);
@@ -396,19 +387,6 @@ export class Chat {
     this.renderPlace();
     this.loadOlderIfAtTop();
     if (focus) this.composer.focus();
-  }
-
-  /**
-   * Takes the composer's text off screen into the draft of the place it was
-   * typed in, before anything else is shown: a draft never follows the view
-   * into another place.
-   */
-  private stashDraft(): void {
-    const place = this.state.currentPlace();
-    if (!place) return;
-    this.composer.endEdit();
-    this.drafts.keep(place.key, this.composer.value, place.title);
-    this.composer.value = "";
   }
 
   loadOlderIfAtTop(): void {
@@ -446,8 +424,8 @@ export class Chat {
     this.view.showNick(this.chosenNick ?? info.name);
     for (const c of info.conversations ?? []) this.conversationWith(c.uid, c.name, false);
     // A conversation with a draft stays listed with it, even one the server no longer has.
-    for (const key of this.drafts.keys()) {
-      if (key.startsWith(dmKey(""))) this.conversationWith(key.slice(dmKey("").length), this.drafts.title(key), false);
+    for (const [key, draft] of Object.entries(this.session.drafts)) {
+      if (key.startsWith(dmKey(""))) this.conversationWith(key.slice(dmKey("").length), draft.title, false);
     }
     for (const room of info.rooms ?? []) if (!state.places.has(roomKey(room))) this.joinRoom(room, false);
     if (info.limits) {
@@ -464,12 +442,8 @@ export class Chat {
       const since = place.epoch === undefined ? {} : { since: place.lastMid, epoch: place.epoch };
       this.send({ action: "join", ...where(place), ...since, ref: JOIN_REF + place.key });
     }
-    this.online = true;
     // After the joins on the same link: a message to a room goes to a room this connection is in.
-    for (const item of this.outbox.resend()) {
-      this.showOutgoing(item);
-      this.transmit(item);
-    }
+    this.apply({ type: "link-up" });
     this.renderPlaces();
   }
 
@@ -626,7 +600,7 @@ export class Chat {
       place = newPlace("room", frame.room, frame.room);
       state.places.set(key, place);
     }
-    place.gone = false;
+    this.apply({ type: "joined", key });
     const { gap, epochChanged, entries } = applyJoinHistory(place, frame);
     if (epochChanged) this.log.retire(place.key);
     const batch = document.createDocumentFragment();
@@ -674,10 +648,9 @@ export class Chat {
 
   private refused(frame: Extract<ServerFrame, { action: "error" }>): void {
     const ref = typeof frame.ref === "string" ? frame.ref : "";
-    const item = this.outbox.settled(ref);
-    if (item) {
-      this.log.pending(item.key, item.ref)?.remove();
-      this.failed(item, `Not sent: ${frame.message}`);
+    const { settled } = this.apply({ type: "refused", ref });
+    if (settled) {
+      this.view.notice(`Not sent: ${frame.message}`, { label: "Retry", run: () => this.retry(settled) });
       return;
     }
     if (this.editor.refused(ref, frame.message)) return;
@@ -710,40 +683,19 @@ export class Chat {
   private forgotten(key: string): void {
     this.state.joining.delete(key);
     const place = this.state.places.get(key);
-    if (place?.kind !== "dm" || place.gone) return;
-    place.gone = true;
+    if (place?.kind !== "dm" || this.session.gone.has(key)) return;
+    this.apply({ type: "unknown-person", key });
     this.system(place, `${place.title} is no longer known to the server. Nothing can be sent here; your draft stays.`);
     this.renderPlaces();
     this.placeChanged(place);
-  }
-
-  /**
-   * A message the server refused: its text goes back where it was written
-   * (the composer, if that place is on screen and the box is empty; else
-   * that place's draft), and the notice offers to send it again, same ref.
-   */
-  private failed(item: Outgoing, why: string): void {
-    const title = this.state.places.get(item.key)?.title ?? "";
-    if (item.key === this.state.current && this.composer.value === "" && !this.composer.editing) {
-      this.composer.value = item.text;
-      this.drafts.keep(item.key, item.text, title);
-    } else if (this.drafts.text(item.key) === "") {
-      this.drafts.keep(item.key, item.text, title);
-    }
-    this.view.notice(why, { label: "Retry", run: () => this.retry(item) });
   }
 
   /** Sends a refused message again, with its ref; the composer and draft let go of its text if they still hold it. */
   private retry(item: Outgoing): void {
     if (!this.state.places.has(item.key)) return;
     this.switchTo(item.key, true);
-    if (this.composer.value === item.text) {
-      this.composer.value = "";
-      this.drafts.keep(item.key, "", this.state.places.get(item.key)?.title ?? "");
-    }
-    const again = this.outbox.again(item, this.online);
-    this.log.appendPending(item.key, pendingNode(again, this.reader()));
-    if (again.state === "sending") this.transmit(again);
+    const again = this.apply({ type: "retry", message: item }).session.outbox.at(-1);
+    if (again) this.log.appendPending(again.key, pendingNode(again, this.reader()));
   }
 
   private renamed(uid: string, name: string, previous: string, roomName: string | undefined): void {
@@ -771,7 +723,6 @@ export class Chat {
 
   private dropPlace(key: string): void {
     const { state } = this;
-    if (state.current === key) this.stashDraft();
     if (!state.places.delete(key)) return;
     this.log.drop(key);
     this.typists.clearRoom(key);
@@ -779,12 +730,14 @@ export class Chat {
       this.renderPlaces();
       return;
     }
+    // Off screen before anything else shows: its draft stays its own.
+    this.composer.endEdit();
+    this.apply({ type: "show", key: null });
     const next = state.rooms()[0] ?? state.conversations()[0];
     if (next) {
       this.switchTo(next.key);
       return;
     }
-    state.current = null;
     this.log.show(NO_ROOM);
     this.view.setLoading(false);
     this.renderPlaces();
@@ -811,7 +764,7 @@ export class Chat {
         mentions: onScreen ? 0 : unreadMentions(place),
         muted: this.muted.has(place.key),
         active: place.key === state.current,
-        gone: place.gone,
+        gone: this.session.gone.has(place.key),
       };
     };
     const rooms = state.rooms().map(item);
@@ -831,7 +784,11 @@ export class Chat {
     const place = this.state.currentPlace();
     const { myUid } = this.state;
     if (place?.kind === "dm") {
-      this.view.renderHead(place.title, place.gone ? "no longer known to the server" : "direct messages", null);
+      this.view.renderHead(
+        place.title,
+        this.session.gone.has(place.key) ? "no longer known to the server" : "direct messages",
+        null,
+      );
       this.view.renderUsers([]);
       this.renderTyping();
       return;

@@ -1,8 +1,8 @@
 import { type MessageState, reactors } from "./changes";
 import { el } from "./dom";
 import { mentionPattern, mentions } from "./mentions";
-import type { Outgoing, OutState } from "./outbox";
 import type { Emoji, LiveEntry, ServerFrame } from "./protocol";
+import type { Outgoing } from "./session";
 
 /** Whose page this is: their own messages get a badge and edit controls, their name is what mentions them. */
 export interface Reader {
@@ -261,7 +261,7 @@ export function gapNode(): HTMLElement {
   return el("div", { class: "gap-marker", role: "note" }, "Some messages may be missing");
 }
 
-const OUT_STATUS: Record<OutState, string> = {
+const OUT_STATUS: Record<Outgoing["state"], string> = {
   sending: "sending…",
   waiting: "waiting for the connection…",
 };

@@ -36,8 +36,6 @@ export interface Place {
   changes: Changes;
   /** Mids of this epoch's messages by others that mention this user. */
   mentions: Set<number>;
-  /** A conversation whose other person the server no longer knows (it forgot its guests on a restart): nothing can be sent there. */
-  gone: boolean;
 }
 
 export const roomKey = (room: string): string => room;
@@ -66,7 +64,6 @@ export function newPlace(kind: Place["kind"], target: string, title: string): Pl
     users: new Map(),
     changes: new Changes(),
     mentions: new Set(),
-    gone: false,
   };
 }
 
@@ -164,6 +161,7 @@ export class ClientState {
   readonly places = new Map<string, Place>();
   /** Places asked for and not confirmed yet; only these may be added by a `history`. */
   readonly joining = new Set<string>();
+  /** The place on screen: the session's (session.ts decides it), mirrored here for the rules that read it. */
   current: string | null = null;
 
   isOwn(uid: string): boolean {
