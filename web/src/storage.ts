@@ -38,3 +38,29 @@ export function loadMuted(): Set<string> {
   }
 }
 export const saveMuted = (rooms: Set<string>): void => save(MUTED_KEY, JSON.stringify([...rooms]));
+
+const DRAFTS_KEY = "redis-sockjs-chat.drafts";
+
+/** The unsent text of each place, as Drafts keeps it; anything malformed is dropped rather than trusted. */
+export function loadDrafts(): Record<string, { text: string; title: string }> {
+  try {
+    const value: unknown = JSON.parse(load(DRAFTS_KEY) ?? "{}");
+    if (typeof value !== "object" || value === null) return {};
+    const drafts: Record<string, { text: string; title: string }> = {};
+    for (const [key, d] of Object.entries(value)) {
+      const { text, title } = (d ?? {}) as { text?: unknown; title?: unknown };
+      if (typeof text === "string" && typeof title === "string") drafts[key] = { text, title };
+    }
+    return drafts;
+  } catch {
+    return {};
+  }
+}
+export const saveDrafts = (drafts: Record<string, { text: string; title: string }>): void =>
+  save(DRAFTS_KEY, JSON.stringify(drafts));
+
+const PLACE_KEY = "redis-sockjs-chat.place";
+
+/** The room or conversation on screen, so that a reload comes back to it. */
+export const loadPlace = (): string | null => load(PLACE_KEY);
+export const savePlace = (key: string): void => save(PLACE_KEY, key);
