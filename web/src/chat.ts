@@ -2,8 +2,10 @@
  * The chat as the user sees it, driven by server frames and user actions.
  * One class past 250 lines because each of its methods is one reaction of
  * the page (a frame arrives, a place is switched, older history comes in)
- * over the same state; the state's rules live in state.ts and changes.ts, the
- * drawing in view.ts, message-node.ts and message-list.ts.
+ * over the same state. The rules live apart and are unit-tested: what the
+ * user writes and sends (drafts, the outbox, the place on screen) in the
+ * reducer of session.ts, a place's numbering and read marks in state.ts and
+ * changes.ts; the drawing in view.ts, message-node.ts and message-list.ts.
  */
 import type { Attention } from "./attention";
 import type { Composer } from "./composer";
