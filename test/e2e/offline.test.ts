@@ -73,6 +73,29 @@ describe("the web client on a link that silently drops, in Chromium", { timeout:
     expect(seen).toEqual([first, second, third]);
   });
 
+  it("sends what a closed page left unsent from the next page of the same browser", async () => {
+    relay = await startRelay(node.port);
+    const ada = await user(relay.url);
+    const grace = await user(node.url);
+    relay.set("silent");
+    const left = unique("left behind");
+    await say(ada, left);
+    await ada.locator("#offline").waitFor();
+    const context = ada.context();
+    await ada.close();
+
+    relay.set("pass");
+    const again = await context.newPage();
+    await again.goto(relay.url);
+    await again.locator('body[data-state="online"]').waitFor();
+    await roomMessages(grace, left).waitFor();
+    await pending(again, left).waitFor({ state: "detached" });
+    const later = unique("and after it");
+    await say(again, later);
+    await roomMessages(grace, later).waitFor();
+    expect(await roomMessages(grace, left).count()).toBe(1);
+  });
+
   it("stores a message whose ack was lost once, though the page sends it again after reconnecting", async () => {
     relay = await startRelay(node.port);
     const ada = await user(relay.url);

@@ -137,3 +137,11 @@ describe("the session: each message sent once, in order, whatever the link does 
     expect(s).toEqual(start);
   });
 });
+
+describe("the session: what an earlier page left unsent", () => {
+  it("sends it once the link is up, under the refs it had, before anything new", () => {
+    const s = newSession("p2:", {}, [{ ref: "p1:4", key: "lobby", text: "from before the reload" }]);
+    const { wire } = run(s, { type: "show", key: "lobby" }, { type: "send", text: "new" }, { type: "link-up" });
+    expect(wire).toEqual(["p1:4 lobby from before the reload", "p2:1 lobby new"]);
+  });
+});

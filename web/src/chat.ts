@@ -2,8 +2,10 @@
  * The chat as the user sees it, driven by server frames and user actions.
  * One class past 250 lines because each of its methods is one reaction of
  * the page (a frame arrives, a place is switched, older history comes in)
- * over the same state; the state's rules live in state.ts and changes.ts, the
- * drawing in view.ts, message-node.ts and message-list.ts.
+ * over the same state. The rules live apart and are unit-tested: what the
+ * user writes and sends (drafts, the outbox, the place on screen) in the
+ * reducer of session.ts, a place's numbering and read marks in state.ts and
+ * changes.ts; the drawing in view.ts, message-node.ts and message-list.ts.
  */
 import type { Attention } from "./attention";
 import type { Composer } from "./composer";
@@ -48,6 +50,7 @@ import {
   where,
 } from "./state";
 import {
+  claimUnsent,
   loadDrafts,
   loadMuted,
   loadNick,
@@ -57,6 +60,7 @@ import {
   saveMuted,
   saveNick,
   savePlace,
+  saveUnsent,
 } from "./storage";
 import { TypingThrottle, TypingTracker, typingText } from "./typing";
 import type { View } from "./view";
@@ -94,7 +98,9 @@ export class Chat {
   /** The room shown on join was asked for by hand (not the first room of a page load): the composer takes the focus. */
   private focusOnJoin = false;
   /** What the user writes and sends: drafts, the outbox, the place on screen (session.ts decides; this page shows). */
-  private session: Session = newSession(SEND_REF, loadDrafts());
+  private session: Session = newSession(SEND_REF, loadDrafts(), claimUnsent());
+  /** Messages an earlier page left unsent: drawn once this page knows who the user is. */
+  private adopted = this.session.outbox.map((m) => m.ref);
   /**
    * Conversations opened because a message came in (someone wrote first):
    * that message arrives in their history, not live, and is announced from there.
@@ -280,6 +286,7 @@ export class Chat {
     this.session = session;
     this.state.current = session.current;
     if (session.drafts !== before.drafts) saveDrafts(session.drafts);
+    if (session.outbox !== before.outbox) saveUnsent(SEND_REF, session.outbox);
     if (!this.composer.editing && this.composer.value !== session.composer) this.composer.value = session.composer;
     if (next.settled) this.log.pending(next.settled.key, next.settled.ref)?.remove();
     for (const item of session.outbox) this.showOutgoing(item);
@@ -289,18 +296,17 @@ export class Chat {
 
   /** Sends an outbox message, with the ref it keeps until acknowledged. */
   private transmit(item: Outgoing): void {
-    const place = this.state.places.get(item.key);
-    if (!place) {
-      // Left meanwhile: the text goes back to the draft of where it was written.
-      this.apply({ type: "refused", ref: item.ref });
+    const { ref, key, text } = item;
+    const isDm = key.startsWith(dmKey(""));
+    // A room left meanwhile (a room being joined again after a reload is not): the text goes back to its draft.
+    if (!isDm && !this.state.places.has(key) && !this.state.joining.has(key)) {
+      this.apply({ type: "refused", ref });
       this.view.notice("Not sent: you are no longer in that room. Your text is kept as its draft.");
       return;
     }
-    const { ref, text } = item;
-    const request: ClientRequest =
-      place.kind === "room"
-        ? { action: "message", room: place.target, message: text, ref }
-        : { action: "dm", to: place.target, message: text, ref };
+    const request: ClientRequest = isDm
+      ? { action: "dm", to: key.slice(dmKey("").length), message: text, ref }
+      : { action: "message", room: key, message: text, ref };
     // A link that just closed: the close follows, and with it the resend.
     this.send(request);
   }
@@ -442,6 +448,10 @@ export class Chat {
       const since = place.epoch === undefined ? {} : { since: place.lastMid, epoch: place.epoch };
       this.send({ action: "join", ...where(place), ...since, ref: JOIN_REF + place.key });
     }
+    for (const item of this.session.outbox) {
+      if (this.adopted.includes(item.ref)) this.log.appendPending(item.key, pendingNode(item, this.reader()));
+    }
+    this.adopted = [];
     // After the joins on the same link: a message to a room goes to a room this connection is in.
     this.apply({ type: "link-up" });
     this.renderPlaces();

@@ -78,7 +78,16 @@ export interface Step {
   readonly refusal?: "no-place" | "gone";
 }
 
-export function newSession(prefix: string, drafts: Record<string, Draft> = {}): Session {
+/**
+ * A page's session. `drafts` and `unsent` are what an earlier page left: its
+ * unacknowledged messages wait for the link and go out under their own refs,
+ * so a reload loses none and the server stores none twice.
+ */
+export function newSession(
+  prefix: string,
+  drafts: Record<string, Draft> = {},
+  unsent: readonly Pick<Outgoing, "ref" | "key" | "text">[] = [],
+): Session {
   return {
     prefix,
     online: false,
@@ -86,7 +95,7 @@ export function newSession(prefix: string, drafts: Record<string, Draft> = {}): 
     composer: "",
     drafts: Object.fromEntries(Object.entries(drafts).filter(([, d]) => d.text !== "")),
     gone: new Set(),
-    outbox: [],
+    outbox: unsent.map(({ ref, key, text }) => ({ ref, key, text, state: "waiting" as const })),
     written: 0,
   };
 }

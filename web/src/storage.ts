@@ -64,3 +64,48 @@ const PLACE_KEY = "redis-sockjs-chat.place";
 /** The room or conversation on screen, so that a reload comes back to it. */
 export const loadPlace = (): string | null => load(PLACE_KEY);
 export const savePlace = (key: string): void => save(PLACE_KEY, key);
+
+const UNSENT_KEY = "redis-sockjs-chat.unsent";
+
+type Unsent = { ref: string; key: string; text: string };
+
+function readUnsent(): Record<string, Unsent[]> {
+  try {
+    const value: unknown = JSON.parse(load(UNSENT_KEY) ?? "{}");
+    if (typeof value !== "object" || value === null) return {};
+    const byPage: Record<string, Unsent[]> = {};
+    for (const [page, list] of Object.entries(value)) {
+      if (!Array.isArray(list)) continue;
+      byPage[page] = list.filter(
+        (m): m is Unsent =>
+          typeof m === "object" &&
+          m !== null &&
+          typeof m.ref === "string" &&
+          typeof m.key === "string" &&
+          typeof m.text === "string",
+      );
+    }
+    return byPage;
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Takes over what pages before this one left unsent (a reload, a closed
+ * tab): this page sends it now. Another tab that takes the same at once
+ * sends the same refs, which the server stores once.
+ */
+export function claimUnsent(): Unsent[] {
+  const all = readUnsent();
+  save(UNSENT_KEY, "{}");
+  return Object.values(all).flat();
+}
+
+/** Keeps this page's unacknowledged messages, under its own prefix beside other tabs'. */
+export function saveUnsent(page: string, messages: readonly Unsent[]): void {
+  const all = readUnsent();
+  if (messages.length === 0) delete all[page];
+  else all[page] = messages.map(({ ref, key, text }) => ({ ref, key, text }));
+  save(UNSENT_KEY, JSON.stringify(all));
+}
