@@ -57,7 +57,8 @@ export async function startNode(env: Record<string, string> = {}, port?: number)
   // Below info the server does not say it is listening: it gets a port of its own and is asked instead.
   const quiet = ["warn", "error", "fatal", "silent"].includes(env.LOG_LEVEL ?? "info");
   const wanted = port ?? (quiet ? await allocatePort() : 0);
-  const metricsPort = env.METRICS_PORT ?? String(await allocatePort());
+  // Where the node says what it got, it picks its own metrics port too: one handed to it could be taken before it binds.
+  let metricsPort = env.METRICS_PORT ?? (quiet ? String(await allocatePort()) : "0");
   const child = spawn(process.execPath, [SERVER_ENTRY], {
     env: {
       ...process.env,
@@ -97,6 +98,9 @@ export async function startNode(env: Record<string, string> = {}, port?: number)
   } else {
     const line = await waitForLine(child, /chat server listening/, 15000, "chat node");
     ({ node, port: chosen } = JSON.parse(line) as { node: string; port: number });
+    // Logged before the line above, so already in `out`.
+    const metricsLine = out.split("\n").find((l) => l.includes("metrics listening"));
+    if (metricsLine !== undefined) metricsPort = String((JSON.parse(metricsLine) as { port: number }).port);
   }
   return {
     child,
