@@ -186,6 +186,30 @@ describe("one name, one user, per room", () => {
     }
   });
 
+  it("greets each of many guests entering a busy lobby at once with the name the lobby shows them under", async () => {
+    const GUESTS = 150;
+    const env = { RATE_LIMIT: "0", MAX_CONNECTIONS_PER_IP: "1000", NEW_GUESTS_PER_IP: "0" };
+    for (const n of await backends(env)) {
+      const watcher = await connectUser(n.url);
+      scope.defer(() => watcher.client.close());
+      const arrivals = await Promise.all(
+        Array.from({ length: GUESTS }, async () => {
+          const u = await connectUser(n.url);
+          scope.defer(() => u.client.close());
+          return u;
+        }),
+      );
+      for (const u of arrivals) {
+        const joined = await watcher.client.action("user_join", (f) => f.id === u.id);
+        expect(joined.name).toBe(u.name);
+      }
+      // Every one of them is in the lobby, each under a name of its own.
+      const names = new Set(arrivals.map((u) => u.name.toLowerCase()));
+      expect(names.size).toBe(GUESTS);
+      for (const u of arrivals) expect(u.client.all("user_renamed")).toEqual([]);
+    }
+  }, 120_000);
+
   it("lets exactly one of 'Bob' and 'bob' in, joining or renaming at the same moment on two nodes", async () => {
     const redis = await scope.redis();
     const env = { REDIS_URL: redis.url, RATE_LIMIT: "0" };

@@ -18,6 +18,9 @@ import { bestEffort, enterRoom, exitRoom } from "./handlers/rooms.js";
 import { refusalOf } from "./refusal.js";
 import { RequestQueue } from "./request-queue.js";
 
+/** What `user_info` says besides the connection's id, user and name. */
+type Greeting = Omit<Parameters<typeof frames.userInfo>[0], "id" | "uid" | "name">;
+
 /**
  * One connection's part in the chat: it ties a transport peer to the
  * connection's admission and identity, its rate limit, its queue of requests
@@ -27,6 +30,7 @@ export class Session implements Caller, PeerListener {
   readonly id: string;
   name = drawGuestName();
   nameDrawn = true;
+  greeted = false;
   uid = "";
   proto: 1 | 2 = 1;
   persistent = false;
@@ -78,9 +82,22 @@ export class Session implements Caller, PeerListener {
     this.proto = options.proto;
     this.peer.listen(this);
     this.queue.push(async () => {
-      if (!(await this.admit(options))) return;
+      const greeting = await this.admit(options);
+      if (!greeting) return;
+      if (!options.lobby) {
+        this.greet(greeting);
+        return;
+      }
       // The original page's lobby: announced, but answered with nothing that page does not know.
-      if (options.lobby) await enterRoom(this, DEFAULT_ROOM, false);
+      // Entered before the greeting, so that the name it tells is one the lobby let in (a drawn
+      // name someone there has is drawn again first); held so that no room frame comes before it.
+      let refused: unknown;
+      await enterRoom(this, DEFAULT_ROOM, true).catch((err: unknown) => {
+        refused = err;
+      });
+      this.greet(greeting);
+      this.ctx.hub.release(DEFAULT_ROOM, this, 0);
+      if (refused !== undefined) throw refused;
     });
     return this.queue.settled;
   }
@@ -90,8 +107,11 @@ export class Session implements Caller, PeerListener {
     return this.queue.settled;
   }
 
-  /** False when the connection was refused: then it is never seen by anyone, in no room and on no list. */
-  private async admit(options: ConnectOptions): Promise<boolean> {
+  /**
+   * What `user_info` adds for the connection, or undefined when it was
+   * refused: then it is never seen by anyone, in no room and on no list.
+   */
+  private async admit(options: ConnectOptions): Promise<Greeting | undefined> {
     let who: Identified;
     try {
       who = await identify(this.ctx, options, this.clientAddress);
@@ -112,7 +132,7 @@ export class Session implements Caller, PeerListener {
               closeReason: "Unauthorized",
             };
       refuseConnection(this, refusal, this.log, this.ctx.meter);
-      return false;
+      return undefined;
     }
     this.uid = who.uid;
     this.persistent = who.persistent;
@@ -127,7 +147,7 @@ export class Session implements Caller, PeerListener {
       });
       this.lease.renew(who.expiresAt);
     }
-    if (this.closed) return false;
+    if (this.closed) return undefined;
     let record: UserRecord | undefined;
     if (this.persistent) {
       // Without the store (Redis away) the user is admitted all the same, with nothing restored.
@@ -153,12 +173,15 @@ export class Session implements Caller, PeerListener {
     await this.ctx.hub.register(this);
     const { maxMessageLength, maxMessageBytes, maxNameLength, maxRoomLength } = this.ctx.limits;
     const limits = { maxMessageLength, maxMessageBytes, maxNameLength, maxRoomLength, lobby: DEFAULT_ROOM };
-    const more =
-      this.proto === 2
-        ? { guest: who.guestToken, rooms: record?.rooms, conversations: record?.conversations, limits }
-        : {};
-    this.send(frames.userInfo({ id: this.id, uid: this.uid, name: this.name, ...more }));
-    return true;
+    return this.proto === 2
+      ? { guest: who.guestToken, rooms: record?.rooms, conversations: record?.conversations, limits }
+      : {};
+  }
+
+  /** Tells the connection who it is, under the name it holds now. */
+  private greet(greeting: Greeting): void {
+    this.send(frames.userInfo({ id: this.id, uid: this.uid, name: this.name, ...greeting }));
+    this.greeted = true;
   }
 
   send(json: string): void {

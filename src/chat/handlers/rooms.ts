@@ -217,13 +217,13 @@ function mayRedraw(caller: Caller, err: unknown, draws: number): boolean {
   return taken && caller.nameDrawn && caller.rooms.size === 1 && draws < REDRAWS;
 }
 
-/** Draws the caller another name; it is told, as a rename in no room. */
+/** Draws the caller another name; once it has been told one, it is told, as a rename in no room. */
 async function redraw(caller: Caller): Promise<void> {
   const previous = caller.name;
   while (caller.name === previous) caller.name = drawGuestName();
   await caller.ctx.hub.renamed(caller, previous, []);
   if (caller.kept) await bestEffort(caller, caller.ctx.users.setName(caller.uid, caller.name), "keep the user's name");
-  caller.send(frames.userRenamed(undefined, caller, previous));
+  if (caller.greeted) caller.send(frames.userRenamed(undefined, caller, previous));
 }
 
 /** A write that only keeps state for later: its failure is logged, and the request goes on. */
