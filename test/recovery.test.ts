@@ -249,6 +249,21 @@ describe.each([
     }
   });
 
+  it("stores what a client sent just before it closed, though the server was still busy with its earlier requests", async () => {
+    const [n1, n2] = nodes();
+    const room = `closing-${Math.floor(Math.random() * 1e6)}`;
+    const watcher = await user(n2, "lobby=0");
+    await joinRoom(watcher, room);
+    const sender = await user(n1, "proto=2&lobby=0");
+    await joinRoom(sender, room);
+    // Rooms to join first, each some work (and, with Redis, round trips) that the message waits behind.
+    const joins = Array.from({ length: 10 }, (_, i) => JSON.stringify({ action: "join", room: `${room}-${i}` }));
+    const text = "sent as the tab closed";
+    await sender.client.sendFrame([...joins, JSON.stringify({ action: "message", room, message: text })]);
+    sender.client.close();
+    await watcher.client.action("message", (f) => f.message === text && f.uid === sender.uid);
+  });
+
   it("keeps each action's refs apart: a reaction under a message's ref is stored", async () => {
     const [n1, n2] = nodes();
     const room = `spaces-${Math.floor(Math.random() * 1e6)}`;

@@ -41,6 +41,12 @@ export class Session implements Caller, PeerListener {
   private readonly queue: RequestQueue;
   private readonly guard: FloodGuard;
   private closed = false;
+  /**
+   * Requests still queued are dropped: the server closed the connection (a
+   * flood's, an expired token's), or never admitted it. Those of a client
+   * that closed it are handled: what it sent before closing is not lost.
+   */
+  private dropping = false;
   // Made on first use: most connections never log, and each costs memory held for its lifetime.
   private logger: Logger | undefined;
 
@@ -83,7 +89,10 @@ export class Session implements Caller, PeerListener {
     this.peer.listen(this);
     this.queue.push(async () => {
       const greeting = await this.admit(options);
-      if (!greeting) return;
+      if (!greeting) {
+        this.dropping = true;
+        return;
+      }
       if (!options.lobby) {
         this.greet(greeting);
         return;
@@ -223,6 +232,7 @@ export class Session implements Caller, PeerListener {
 
   /** Closes the connection; its departure is announced once the transport reports it closed. */
   close(code: number, reason: string): void {
+    this.dropping = true;
     if (this.closed) return;
     this.closed = true;
     this.peer.close(code, reason);
@@ -249,7 +259,7 @@ export class Session implements Caller, PeerListener {
     const verdict = this.guard.check();
     if (verdict === "pass") {
       this.queue.push(
-        () => (this.closed ? undefined : dispatch(this, parseRequest(raw))),
+        () => (this.dropping ? undefined : dispatch(this, parseRequest(raw))),
         () => salvageRef(raw),
       );
       return;
