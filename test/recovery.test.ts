@@ -1,7 +1,6 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectUser, joinedUser, joinRoom, messagesIn, say, type User } from "./support/chat.js";
-import { allocatePort } from "./support/ports.js";
 import { type NodeProcess, startNode } from "./support/processes.js";
 import { type RedisProcess, startRedis } from "./support/redis-servers.js";
 import type { Frame } from "./support/sockjs-client.js";
@@ -162,7 +161,7 @@ describe.each(["embedded", "Redis"])("a history that started over (%s)", (mode) 
       const store = mode === "Redis" ? await startRedis() : undefined;
       if (store) cleanups.push(() => store.stop());
       const env: Record<string, string> = store ? { REDIS_URL: store.url } : {};
-      let node = await startNode(env, await allocatePort());
+      let node = await startNode(env, "reserved");
       cleanups.push(() => node.stop());
       const room = "restarted";
       const alice = await user(node, "lobby=0");

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectUser, joinedUser, joinRoom, say, type User } from "./support/chat.js";
-import { allocatePort } from "./support/ports.js";
 import { type NodeProcess, startNode } from "./support/processes.js";
 import { type RedisCluster, startCluster } from "./support/redis-servers.js";
 import { Scope } from "./support/scope.js";
@@ -16,7 +15,7 @@ const env = () => ({ REDIS_CLUSTER_NODES: `redis-cluster://${cluster.seeds}`, RA
 beforeAll(async () => {
   cluster = await startCluster(3);
   // Node A is killed and restarted on its port: one no other test can have meanwhile.
-  const procs = await Promise.all([startNode(env(), await allocatePort()), startNode(env())]);
+  const procs = await Promise.all([startNode(env(), "reserved"), startNode(env())]);
   const nodes = procs.map((proc) => ({ proc, alive: true }));
   chat = {
     nodes,
