@@ -27,7 +27,7 @@ export class MemoryBroker implements Broker {
   private handler: BrokerHandler | undefined;
   private readonly subscribed = new Set<string>();
   private readonly logs = new Map<string, RoomLog>();
-  private readonly sent = new RecentKeys<StoredAt>();
+  protected readonly sent = new RecentKeys<StoredAt>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
@@ -119,7 +119,7 @@ export class MemoryBroker implements Broker {
     return log;
   }
 
-  private deliver(room: string, envelope: Envelope): void {
+  protected deliver(room: string, envelope: Envelope): void {
     if (this.subscribed.has(room)) this.handler?.onRoom(room, envelope);
   }
 }

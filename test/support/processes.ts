@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { vi } from "vitest";
@@ -8,8 +10,22 @@ import { allocatePort } from "./ports.js";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const SERVER_ENTRY = path.join(root, "dist/server.js");
 
+/**
+ * The embedded archive's folder for one run: a temporary one of its own
+ * (removed when the process exits), unless the test names one to keep
+ * across a restart.
+ */
+function dataDirFor(env: Record<string, string>, child: () => ChildProcess): string {
+  if (env.DATA_DIR !== undefined) return env.DATA_DIR;
+  const dir = mkdtempSync(path.join(os.tmpdir(), "chat-data-"));
+  queueMicrotask(() => child().once("exit", () => rmSync(dir, { recursive: true, force: true })));
+  return dir;
+}
+
 export interface NodeProcess {
   readonly child: ChildProcess;
+  /** Where its embedded archive is. */
+  readonly dataDir: string;
   readonly port: number;
   readonly url: string;
   readonly nodeId: string;
@@ -33,7 +49,8 @@ export interface Exit {
 export function runToExit(env: Record<string, string>, deadlineMs = 20_000): Promise<Exit> {
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn(process.execPath, [SERVER_ENTRY], { env: { ...process.env, PORT: "0", ...env } });
+    const DATA_DIR = dataDirFor(env, () => child);
+    const child = spawn(process.execPath, [SERVER_ENTRY], { env: { ...process.env, PORT: "0", DATA_DIR, ...env } });
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => {
       stderr += c.toString();
@@ -55,8 +72,9 @@ export async function startNode(env: Record<string, string> = {}, port?: number)
   // Below info the server does not say it is listening: it gets a port of its own and is asked instead.
   const quiet = ["warn", "error", "fatal", "silent"].includes(env.LOG_LEVEL ?? "info");
   const wanted = port ?? (quiet ? await allocatePort() : 0);
+  const dataDir = dataDirFor(env, () => child);
   const child = spawn(process.execPath, [SERVER_ENTRY], {
-    env: { ...process.env, HOST: "127.0.0.1", LOG_LEVEL: "info", ...env, PORT: String(wanted) },
+    env: { ...process.env, HOST: "127.0.0.1", LOG_LEVEL: "info", DATA_DIR: dataDir, ...env, PORT: String(wanted) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -90,6 +108,7 @@ export async function startNode(env: Record<string, string> = {}, port?: number)
   }
   return {
     child,
+    dataDir,
     port: chosen,
     url: `http://127.0.0.1:${chosen}`,
     nodeId: node,

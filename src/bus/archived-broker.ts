@@ -1,0 +1,88 @@
+import { randomBytes } from "node:crypto";
+import type { Archive, PlaceMeta } from "../archive/archive.js";
+import type { HistoryLimits, HistoryPage, HistoryQuery, StoredAt, UnnumberedMessage } from "./broker.js";
+import { MemoryBroker } from "./memory-broker.js";
+
+/**
+ * The broker of a lone process that keeps its history in an archive (SQLite
+ * in DATA_DIR, or PostgreSQL): fan-out as MemoryBroker's, and every stored
+ * message numbered, written, then delivered, one after another. So a
+ * message nobody could find again is never shown, and a history read, which
+ * waits its turn, has every message up to its `top` delivered already: a
+ * joiner released at `top` misses nothing.
+ */
+export class ArchivedBroker extends MemoryBroker {
+  private readonly places = new Map<string, PlaceMeta>();
+  private turn: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    nodeId: string,
+    private readonly window: HistoryLimits,
+    private readonly archive: Archive,
+    /** Messages a `since` recovers at most; past that the newest page comes back, unrecovered. */
+    private readonly recoveryMax: number,
+  ) {
+    super(nodeId, window);
+  }
+
+  override get storedRooms(): number {
+    return this.places.size;
+  }
+
+  override publishStored(room: string, message: UnnumberedMessage, idempotencyKey?: string): Promise<StoredAt> {
+    const sentKey = idempotencyKey === undefined ? undefined : `${room}\n${idempotencyKey}`;
+    return this.inTurn(async () => {
+      const seen = sentKey === undefined ? undefined : this.sent.get(sentKey);
+      if (seen !== undefined) return seen;
+      const meta = await this.meta(room);
+      const mid = meta.top + 1;
+      const json = message.head + mid + message.tail;
+      await this.archive.append(room, meta.epoch, { mid, ts: Date.now(), json });
+      meta.top = mid;
+      const at = { mid, epoch: meta.epoch };
+      if (sentKey !== undefined) this.sent.set(sentKey, at);
+      this.deliver(room, { mid, epoch: meta.epoch, json });
+      return at;
+    });
+  }
+
+  override history(room: string, query: HistoryQuery): Promise<HistoryPage> {
+    return this.inTurn(async () => {
+      const { epoch, top } = await this.meta(room);
+      const cutoff = this.window.maxAgeMs > 0 ? Date.now() - this.window.maxAgeMs : 0;
+      if (query.since !== undefined) {
+        // Whoever saw no message at all cannot have seen one of another epoch.
+        const sameEpoch = query.epoch === undefined || query.epoch === epoch || query.since === 0;
+        if (sameEpoch && query.since <= top) {
+          const after = await this.archive.since(room, query.since, this.recoveryMax, cutoff);
+          if (after !== undefined) return { epoch, top, messages: after, complete: true };
+        }
+        const newest = await this.archive.page(room, undefined, query.limit, cutoff);
+        return { epoch, top, messages: newest.entries, complete: false };
+      }
+      const page = await this.archive.page(room, query.before, query.limit, cutoff);
+      return { epoch, top, messages: page.entries, complete: page.complete };
+    });
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    await this.turn;
+  }
+
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.turn.then(fn, fn);
+    this.turn = next.catch(() => undefined);
+    return next;
+  }
+
+  private async meta(place: string): Promise<PlaceMeta> {
+    let meta = this.places.get(place);
+    if (!meta) {
+      // A place never written to gets its epoch when its first message is kept.
+      meta = (await this.archive.place(place)) ?? { epoch: randomBytes(4).toString("hex"), top: 0 };
+      this.places.set(place, meta);
+    }
+    return meta;
+  }
+}

@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { expect, it } from "vitest";
+import { connectUser, joinRoom, say, type User } from "./support/chat.js";
+import type { NodeProcess } from "./support/processes.js";
+import { perTest } from "./support/scope.js";
+
+const scope = perTest();
+
+async function guest(node: NodeProcess, token?: string): Promise<User> {
+  const query = `proto=2&lobby=0${token ? `&guest=${encodeURIComponent(token)}` : ""}`;
+  const u = await connectUser(node.url, { query });
+  scope.defer(() => u.client.close());
+  return u;
+}
+
+async function historyOf(u: User, room: string, extra: Record<string, unknown> = {}) {
+  const ref = `h-${Math.random()}`;
+  await u.client.send({ action: "history", room, ref, ...extra });
+  return u.client.action("history", (f) => f.ref === ref);
+}
+
+it("keeps rooms, users, history and the guest secret across a restart of the embedded server", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "chat-kept-"));
+  scope.defer(() => rmSync(dir, { recursive: true, force: true }));
+  const env = { DATA_DIR: dir, RATE_LIMIT: "0" };
+  const first = await scope.node(env);
+  const ada = await guest(first);
+  await ada.client.send({ action: "nick", name: "ada" });
+  await ada.client.action("user_renamed");
+  await joinRoom(ada, "dev");
+  await say(ada, "remember me", "dev");
+  await first.stop();
+
+  const second = await scope.node(env);
+  const back = await guest(second, ada.guest);
+  expect(back.uid).toBe(ada.uid);
+  expect(back.name).toBe("ada");
+  expect(back.info.rooms).toContain("dev");
+  await joinRoom(back, "dev");
+  const page = await historyOf(back, "dev");
+  expect((page.messages as { message: string }[]).map((m) => m.message)).toEqual(["remember me"]);
+});
+
+it("erases a deleted message's text and earlier edits from the archive, and toggled reactions push nothing out", async () => {
+  const n = await scope.node({ RATE_LIMIT: "0", HISTORY_SIZE: "5" });
+  const ada = await guest(n);
+  await joinRoom(ada, "dev");
+  const secret = await say(ada, "hunter2 is my password", "dev");
+  const kept = [];
+  for (let i = 0; i < 4; i++) kept.push(await say(ada, `kept ${i}`, "dev"));
+  await ada.client.send({ action: "edit", room: "dev", mid: secret, message: "hunter3 edited", ref: "e" });
+  await ada.client.next((f) => f.ref === "e");
+  for (let i = 0; i < 10; i++) {
+    await ada.client.send({
+      action: "react",
+      room: "dev",
+      mid: kept[0],
+      emoji: "👍",
+      remove: i % 2 === 1,
+      ref: `r${i}`,
+    });
+    await ada.client.next((f) => f.ref === `r${i}`);
+  }
+  await ada.client.send({ action: "delete", room: "dev", mid: secret, ref: "d" });
+  await ada.client.next((f) => f.ref === "d");
+
+  const joiner = await guest(n);
+  await joinRoom(joiner, "dev");
+  const page = await historyOf(joiner, "dev");
+  const shown = page.messages as { action: string; mid: number; message?: string }[];
+  expect(shown.filter((m) => m.action === "message").map((m) => m.mid)).toEqual([secret, ...kept]);
+  expect(JSON.stringify(shown)).not.toMatch(/hunter/);
+
+  const db = new Database(path.join(n.dataDir, "chat.sqlite"), { readonly: true });
+  try {
+    const rows = [...db.prepare("SELECT * FROM messages").all(), ...db.prepare("SELECT * FROM changes").all()];
+    expect(JSON.stringify(rows)).not.toMatch(/hunter/);
+    expect(db.prepare("SELECT deleted FROM messages WHERE place = 'dev' AND mid = ?").get(secret)).toEqual({
+      deleted: 1,
+    });
+  } finally {
+    db.close();
+  }
+});
