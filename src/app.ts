@@ -11,6 +11,7 @@ import { HistoryPages } from "./chat/history-pages.js";
 import { Hub } from "./chat/hub.js";
 import { keepConnectedUsers } from "./chat/user-upkeep.js";
 import type { Config } from "./config.js";
+import { startMetricsServer } from "./http/metrics-server.js";
 import { createHttpApp, finishHttpApp, SOCKJS_CLIENT_PATH } from "./http/routes.js";
 import { createMetrics } from "./metrics.js";
 import { CloseCode } from "./protocol/close-codes.js";
@@ -107,9 +108,14 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     nodeId: config.NODE_ID,
     ready: () => hub.isUp(),
     connections: () => node.connections,
-    metrics: metrics.registry,
   });
-  const server = http.createServer();
+  const server = http.createServer({
+    headersTimeout: config.HEADERS_TIMEOUT,
+    // Only the request itself: a streaming response lasts as long as it likes.
+    requestTimeout: config.HEADERS_TIMEOUT + config.SEND_TIMEOUT,
+    // Node checks both timeouts only this often (30 s unless told), which would stretch them.
+    connectionsCheckingInterval: Math.min(1000, config.HEADERS_TIMEOUT),
+  });
   // Upgraded (websocket) sockets leave the HTTP server's books; shutdown must still end them.
   const sockets = new Set<Socket>();
   server.on("connection", (socket: Socket) => {
@@ -124,10 +130,13 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       sockjsUrl: SOCKJS_CLIENT_PATH,
       heartbeatMs: config.HEARTBEAT_INTERVAL,
       maxMessageBytes: config.MAX_FRAME_BYTES,
+      sendTimeoutMs: config.SEND_TIMEOUT,
+      maxPendingPerAddress: config.MAX_CONNECTIONS_PER_IP,
       maxPendingBytes: config.MAX_PENDING_BYTES,
       frameAncestors: origins.frameAncestors,
       allowRequest: (req) => origins.allows(req),
       clientAddress: (req) => clientAddress(req, config.TRUST_PROXY),
+      countRefusal: (reason) => metrics.refusedRequest(reason),
       log,
     },
     (peer) => node.accept(peer),
@@ -140,6 +149,11 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     server.listen(config.PORT, config.HOST, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  const metricsServer =
+    config.METRICS_PORT === undefined
+      ? undefined
+      : await startMetricsServer(metrics.registry, config.METRICS_PORT, config.METRICS_HOST);
+  if (metricsServer) log.info({ port: metricsServer.port, host: config.METRICS_HOST }, "metrics listening");
   const bus = backends.redis?.kind ?? "memory";
   log.info({ node: config.NODE_ID, port, host: config.HOST, bus }, "chat server listening");
 
@@ -157,6 +171,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
         setTimeout(() => socket.destroy(), 1000).unref();
       }
       await closed;
+      await metricsServer?.close();
       stopUpkeep();
       allowances.close();
       await hub.stop();

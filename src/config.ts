@@ -29,6 +29,14 @@ const hostPorts = z
 const spec = {
   PORT: { schema: int(3000, 0, 65535), help: "HTTP port (0 picks a free one)" },
   HOST: { schema: z.string().min(1).default("0.0.0.0"), help: "address to listen on" },
+  METRICS_PORT: {
+    schema: z.coerce.number().int().min(0).max(65535).optional(),
+    help: "port of GET /metrics, apart from the chat's (0 picks a free one); unset = not served",
+  },
+  METRICS_HOST: {
+    schema: z.string().min(1).default("127.0.0.1"),
+    help: "address the metrics port listens on: keep it off the public network",
+  },
   REDIS_URL: {
     schema: z
       .string()
@@ -141,7 +149,7 @@ const spec = {
   },
   MAX_CONNECTIONS_PER_IP: {
     schema: int(100, 0, 1_000_000),
-    help: "open connections per client address (0 = no limit)",
+    help: "open connections per client address, and as many send requests being read (0 = no limit)",
   },
   NEW_GUESTS_PER_IP: {
     schema: int(60, 0, 1_000_000),
@@ -162,6 +170,14 @@ const spec = {
   MAX_PENDING_BYTES: {
     schema: int(4_194_304, 65_536, 1_073_741_824),
     help: "unsent bytes a connection may hold before it is closed as a slow consumer",
+  },
+  SEND_TIMEOUT: {
+    schema: int(5_000, 100, 600_000),
+    help: "ms an xhr_send or jsonp_send request may take to deliver its body",
+  },
+  HEADERS_TIMEOUT: {
+    schema: int(10_000, 1_000, 600_000),
+    help: "ms a client may take to send a request's headers",
   },
   ALLOWED_ORIGINS: {
     schema: z

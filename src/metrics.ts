@@ -4,6 +4,8 @@ import type { ChatStats, Meter } from "./chat/meter.js";
 /** What /metrics serves, and the chat's counters behind it. */
 export interface Metrics extends Meter {
   readonly registry: client.Registry;
+  /** A request the SockJS endpoint turned away before any session saw it. */
+  refusedRequest(reason: string): void;
 }
 
 export interface MetricsSources {
@@ -51,6 +53,12 @@ export function createMetrics(sources: MetricsSources): Metrics {
     labelNames: ["code"],
     registers: [registry],
   });
+  const refusedRequests = new client.Counter({
+    name: "chat_refused_requests_total",
+    help: "Requests the SockJS endpoint turned away before any session saw them, by reason",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
   const publish = new client.Histogram({
     name: "chat_bus_publish_seconds",
     help: "Time to store and publish a chat message on the bus",
@@ -82,6 +90,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
     registry,
     stats,
     refused: (code) => errors.inc({ code }),
+    refusedRequest: (reason) => refusedRequests.inc({ reason }),
     publishTimer: () => publish.startTimer(),
   };
 }

@@ -142,7 +142,7 @@ describe("slow consumers", () => {
       check();
     });
     expect(closeFrame).toBe('c[4003,"Slow consumer: too much unsent data"]');
-    const metrics = await (await fetch(`${n.url}/metrics`)).text();
+    const metrics = await n.metrics();
     expect(metrics).toMatch(/chat_errors_total\{code="slow_consumer"\} 1/);
   }, 60000);
 });
@@ -287,7 +287,10 @@ describe("operations", () => {
     const env = {
       REDIS_URL: redis.url,
       SHUTDOWN_TIMEOUT: String(timeoutMs),
+      // Traffic as fast as the nodes answer: what one user may write is storage.test.ts's subject.
       RATE_LIMIT: "0",
+      WRITE_BYTES_PER_USER: "0",
+      WRITE_BYTES_PER_IP: "0",
       PRESENCE_GRACE: String(graceMs / 1000),
     };
     const a = await scope.node(env);
@@ -365,14 +368,21 @@ describe("operations", () => {
     expect(n.output()).not.toMatch(/"level":50/);
   });
 
-  it("serves Prometheus metrics and logs one line per connection and per refusal", async () => {
+  it("serves Prometheus metrics on its own loopback port only, and logs one line per connection and per refusal", async () => {
     redis = await scope.redis();
     const n = await scope.node({ REDIS_URL: redis.url });
     const u = await scope.user(n);
     await say(u, "counted");
     await u.client.send({ action: "nope" });
     await u.client.action("error");
-    const text = await (await fetch(`${n.url}/metrics`)).text();
+    const text = await n.metrics();
+    // Only on the metrics port, bound to loopback unless METRICS_HOST says otherwise: never on the chat's public one.
+    expect((await fetch(`${n.url}/metrics`)).status).toBe(404);
+    const listening = n
+      .output()
+      .split("\n")
+      .find((l) => l.includes("metrics listening"));
+    expect(JSON.parse(listening ?? "{}")).toMatchObject({ host: "127.0.0.1" });
     expect(text).toMatch(/chat_connections\{transport="websocket"\} 1/);
     expect(text).toMatch(/chat_messages_in_total [1-9]/);
     expect(text).toMatch(/chat_messages_out_total [1-9]/);

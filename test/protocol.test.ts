@@ -270,6 +270,33 @@ describe("what docs/protocol.md promises, action by action", () => {
     }
   });
 
+  it("tells a proto=2 connection the server's limits and its lobby in user_info, and the original protocol nothing new", async () => {
+    const strict = await startNode({ MAX_MESSAGE_LENGTH: "40", MAX_NAME_LENGTH: "12", MAX_ROOM_LENGTH: "20" });
+    try {
+      const modern = await connectUser(strict.url, { query: "lobby=0&proto=2" });
+      const original = await connectUser(strict.url);
+      open.push(modern, original);
+      expect(modern.client.frames[0]).toMatchObject({
+        action: "user_info",
+        limits: {
+          maxMessageLength: 40,
+          maxMessageBytes: expect.any(Number),
+          maxNameLength: 12,
+          maxRoomLength: 20,
+          lobby: "lobby",
+        },
+      });
+      expect(original.client.frames[0]).not.toHaveProperty("limits");
+    } finally {
+      await strict.stop();
+    }
+  });
+
+  it("answers a ping with a pong that carries its ref, even from a connection in no room", async () => {
+    const a = await user("lobby=0&proto=2");
+    expect(await ask(a, { action: "ping" })).toMatchObject({ action: "pong" });
+  });
+
   it("refuses a ref of more than 64 characters, and echoes one of exactly 64", async () => {
     const a = await user();
     await a.client.send({ action: "users", ref: "r".repeat(65) });

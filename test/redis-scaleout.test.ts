@@ -193,8 +193,7 @@ describe("a Redis outage", () => {
     await redis.stop();
     const ready = async (n: NodeProcess) => (await fetch(`${n.url}/readyz`)).status;
     await expect.poll(() => ready(a), { timeout: 5000 }).toBe(503);
-    const redisUp = async (n: NodeProcess) =>
-      (await (await fetch(`${n.url}/metrics`)).text()).match(/^chat_redis_up (\d)$/m)?.[1];
+    const redisUp = async (n: NodeProcess) => (await n.metrics()).match(/^chat_redis_up (\d)$/m)?.[1];
     expect(await redisUp(a)).toBe("0");
     await a1.client.send({ action: "message", message: "during the outage", ref: "out" });
     const refused = await a1.client.action("error", (f) => f.ref === "out");

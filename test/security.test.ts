@@ -81,6 +81,39 @@ describe("tokens", () => {
     expect(ok.name).toBe("Ada");
   });
 
+  it("refuses a token issued more than a minute in the future, at connect and over auth", async () => {
+    const n = await scope.node({ AUTH_SECRET: secret, AUTH_MAX_TOKEN_LIFETIME: "3600" });
+    const now = Math.floor(Date.now() / 1000);
+    // Valid for one hour, but that hour starts in ten years.
+    const ahead = now + 10 * 365 * 24 * 3600;
+    const future = () =>
+      new SignJWT({ sub: "u1", name: "Ada" })
+        .setProtectedHeader({ alg: "HS256" })
+        .setIssuedAt(ahead)
+        .setExpirationTime(ahead + 3600)
+        .sign(key);
+    const c = await SockClient.connect(n.url, { query: `token=${await future()}` });
+    scope.defer(() => c.close());
+    const err = await c.action("error");
+    expect(err.code).toBe("unauthorized");
+    expect(String(err.message)).toContain("future");
+    expect(await c.waitClosed()).toEqual({ code: 4001, reason: "Unauthorized" });
+
+    // Over auth it must not move a connection's end ten years on: it ends with its first token.
+    const ada = await scope.user(n, `token=${await sign({ sub: "u1", name: "Ada" }, now + 3)}`);
+    await ada.client.send({ action: "auth", token: await future(), ref: "f" });
+    const refused = await ada.client.action("error", (f) => f.ref === "f");
+    expect(refused.code).toBe("unauthorized");
+    expect(await ada.client.waitClosed(8000)).toEqual({ code: 4005, reason: "Token expired" });
+    // A clock a few seconds fast at the issuer is no reason to refuse.
+    const skewed = await new SignJWT({ sub: "u2", name: "Bea" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuedAt(now + 30)
+      .setExpirationTime(now + 30 + 3600)
+      .sign(key);
+    expect((await scope.user(n, `token=${skewed}`)).name).toBe("Bea");
+  });
+
   it("closes a connection whose token expires with 4005, unless a fresh token came over it", async () => {
     const n = await scope.node({ AUTH_SECRET: secret });
     const expiring = await scope.user(
@@ -236,7 +269,7 @@ describe("Redis refusing writes", () => {
       expect(n.child.exitCode).toBeNull();
       expect((await fetch(`${n.url}/healthz`)).status).toBe(200);
       await n.waitForOutput(/Redis refused/);
-      const metrics = await (await fetch(`${n.url}/metrics`)).text();
+      const metrics = await n.metrics();
       expect(metrics).toMatch(/chat_errors_total\{code="unavailable"\} [1-9]/);
     }
     await admin.config("SET", "maxmemory", "0");

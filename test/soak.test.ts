@@ -21,7 +21,7 @@ const scope = perTest();
 const ROOMS = 10_000;
 
 async function metric(n: NodeProcess, name: string): Promise<number> {
-  const text = await (await fetch(`${n.url}/metrics`)).text();
+  const text = await n.metrics();
   const line = text.split("\n").find((l) => l.startsWith(name));
   return Number(line?.split(" ").at(-1));
 }

@@ -7,9 +7,9 @@
 import net from "node:net";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { say, type User } from "./support/chat.js";
+import { joinedUser, say, type User } from "./support/chat.js";
 import type { NodeProcess } from "./support/processes.js";
-import { rawRequest } from "./support/raw-http.js";
+import { holdRequest, rawRequest } from "./support/raw-http.js";
 import { perTest } from "./support/scope.js";
 import { SockClient } from "./support/sockjs-client.js";
 
@@ -118,9 +118,140 @@ describe("the raw websocket endpoint", () => {
     }
     (slow as unknown as { _socket: { resume(): void } })._socket.resume();
     expect(await closed).toBe(4003);
-    const metrics = await (await fetch(`${n.url}/metrics`)).text();
+    const metrics = await n.metrics();
     expect(metrics).toMatch(/chat_errors_total\{code="slow_consumer"\} 1/);
   }, 60_000);
+});
+
+describe("refused sessions", () => {
+  it("reach a polling client as an error before the close", async () => {
+    const n = await scope.node({ AUTH_SECRET: "a-test-secret-that-is-long-enough-0123456789" });
+    const c = await SockClient.connect(n.url, { transport: "xhr-polling" });
+    scope.defer(() => c.close());
+    const err = await c.action("error");
+    expect(err.code).toBe("unauthorized");
+    expect(await c.waitClosed()).toEqual({ code: 4001, reason: "Unauthorized" });
+    expect(c.frames.map((f) => f.action)).toEqual(["error"]);
+  });
+
+  it("over the address's connection cap are all counted, and logged at a sampled rate", async () => {
+    const n = await scope.node({ MAX_CONNECTIONS_PER_IP: "1" });
+    await scope.user(n);
+    const refusals = 30;
+    for (let i = 0; i < refusals; i++) {
+      const opened = await fetch(`${n.url}/sock/000/refused${i}/xhr`, { method: "POST" });
+      expect(await opened.text()).toBe("o\n");
+    }
+    await expect
+      .poll(async () => (await n.metrics()).match(/chat_errors_total\{code="too_many_connections"\} (\d+)/)?.[1])
+      .toBe(String(refusals));
+    const lines = n
+      .output()
+      .split("\n")
+      .filter((l) => l.includes("connection refused"));
+    // One line per ten seconds: a run slower than that may have written a second.
+    expect(lines.length).toBeGreaterThanOrEqual(1);
+    expect(lines.length).toBeLessThanOrEqual(2);
+  });
+
+  it("with ids longer than 64 characters get a 404 on every transport, counted, and logged at a sampled rate", async () => {
+    const n = await scope.node();
+    const long = "s".repeat(65);
+    expect((await fetch(`${n.url}/sock/000/${"s".repeat(64)}/xhr`, { method: "POST" })).status).toBe(200);
+    const refusals = 40;
+    for (let i = 0; i < refusals / 4; i++) {
+      expect((await fetch(`${n.url}/sock/000/${long}${i}/xhr`, { method: "POST" })).status).toBe(404);
+      expect((await fetch(`${n.url}/sock/000/${long}${i}/xhr_streaming`, { method: "POST" })).status).toBe(404);
+      expect((await fetch(`${n.url}/sock/${long}/s${i}/eventsource`)).status).toBe(404);
+      const ws = new WebSocket(`${n.url.replace("http", "ws")}/sock/000/${long}${i}/websocket`);
+      const status = await new Promise<number | undefined>((resolve) => {
+        ws.once("unexpected-response", (_req, res) => resolve(res.statusCode));
+        ws.once("open", () => resolve(undefined));
+        ws.once("error", () => undefined);
+      });
+      ws.terminate();
+      expect(status).toBe(404);
+    }
+    await expect
+      .poll(async () => (await n.metrics()).match(/chat_refused_requests_total\{reason="session_id"\} (\d+)/)?.[1])
+      .toBe(String(refusals));
+    await n.waitForOutput(/"why":"session_id"/);
+    const lines = n
+      .output()
+      .split("\n")
+      .filter((l) => l.includes('"why":"session_id"'));
+    // One line per ten seconds: a run slower than that may have written a second.
+    expect(lines.length).toBeLessThanOrEqual(2);
+    expect(lines.length).toBeLessThan(refusals);
+    // The log names the path cut short, never the whole id of a flood.
+    expect(n.output()).not.toContain(long.repeat(3));
+    expect(n.child.exitCode).toBeNull();
+  });
+});
+
+describe("slow requests", () => {
+  const head = (n: NodeProcess, path: string, headers: Record<string, string>) =>
+    [`POST ${path} HTTP/1.1`, `Host: ${new URL(n.url).host}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)]
+      .join("\r\n")
+      .concat("\r\n\r\n");
+
+  it("a send body that trickles is answered 408 once SEND_TIMEOUT passes, and its socket closed", async () => {
+    const n = await scope.node({ SEND_TIMEOUT: "1000" });
+    const c = await SockClient.connect(n.url, { transport: "xhr-polling" });
+    scope.defer(() => c.close());
+    await c.action("user_info");
+    const held = await holdRequest(
+      n.url,
+      head(n, `${new URL(c.sessionUrl).pathname}/xhr_send`, { "Content-Length": "100" }),
+      '["{\\"action',
+    );
+    scope.defer(() => held.destroy());
+    expect(await held.answered()).toBe(408);
+    await held.closed();
+    await expect
+      .poll(async () => (await n.metrics()).match(/chat_refused_requests_total\{reason="body_too_slow"\} (\d+)/)?.[1])
+      .toBe("1");
+    // The session itself goes on.
+    await c.send({ action: "users", ref: "u" });
+    await c.action("users");
+  });
+
+  it("headers that never end are cut off once HEADERS_TIMEOUT passes", async () => {
+    const n = await scope.node({ HEADERS_TIMEOUT: "1000" });
+    const held = await holdRequest(n.url, `GET /sock/info HTTP/1.1\r\nHost: ${new URL(n.url).host}\r\nX-Slow: 1\r\n`);
+    scope.defer(() => held.destroy());
+    await held.closed();
+    expect(n.child.exitCode).toBeNull();
+  });
+
+  it("send requests being read take the address's slots: one address is refused past MAX_CONNECTIONS_PER_IP, another chats", async () => {
+    const n = await scope.node({ MAX_CONNECTIONS_PER_IP: "3", TRUST_PROXY: "1", SEND_TIMEOUT: "60000" });
+    const flooder = { "X-Forwarded-For": "192.0.2.1" };
+    const held = [];
+    for (let i = 0; i < 3; i++) {
+      const h = await holdRequest(
+        n.url,
+        head(n, `/sock/000/slow${i}/xhr_send`, { ...flooder, "Content-Length": "100" }),
+        "[",
+      );
+      scope.defer(() => h.destroy());
+      held.push(h);
+    }
+    const status = async () => (await rawRequest(`${n.url}/sock/000/quick/xhr_send`, "POST", flooder, '["x"]')).status;
+    // Once the three slow bodies are being read, a fourth request from their address is turned away.
+    await expect.poll(status).toBe(429);
+
+    const other = await joinedUser(n.url, { transport: "xhr-polling", headers: { "X-Forwarded-For": "192.0.2.2" } });
+    scope.defer(() => other.client.close());
+    const reader = await scope.user(n);
+    const mid = await say(other, "another address still chats");
+    await reader.client.action("message", (f) => f.mid === mid);
+
+    // A slot comes back when its request ends.
+    held[0]?.destroy();
+    await expect.poll(status).toBe(404);
+    expect(await n.metrics()).toMatch(/chat_refused_requests_total\{reason="busy_address"\} [1-9]/);
+  });
 });
 
 describe("upgrade requests outside /sock", () => {

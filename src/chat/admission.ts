@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { type ErrorCode, RequestError } from "../protocol/errors.js";
 import type { ConnectOptions } from "../protocol/requests.js";
+import { LogSampler } from "../transport/log-sampler.js";
 import type { ChatContext } from "./context.js";
 import * as frames from "./frames.js";
 import type { Meter } from "./meter.js";
@@ -20,10 +21,13 @@ export interface ConnectionRefusal {
   wait?: number;
 }
 
+/** A client can be refused as fast as it can connect: the log gets one line per code per interval, the counter all. */
+const refusalLog = new LogSampler(10_000);
+
 /**
- * Refuses a connection before it is anyone's business: one `error`, one log
- * line, then the close code. It was never in a room or on a list, so nobody
- * else ever learns of it.
+ * Refuses a connection before it is anyone's business: one `error`, a log
+ * line at a sampled rate, then the close code. It was never in a room or on
+ * a list, so nobody else ever learns of it.
  */
 export function refuseConnection(
   conn: Refusable,
@@ -33,7 +37,8 @@ export function refuseConnection(
   fields: Record<string, unknown> = {},
 ): void {
   meter.refused(refusal.code);
-  log.info({ code: refusal.code, ...fields }, "connection refused");
+  const unlogged = refusalLog.take(refusal.code);
+  if (unlogged !== undefined) log.info({ code: refusal.code, unlogged, ...fields }, "connection refused");
   conn.send(frames.error(refusal.code, refusal.message, undefined, refusal.wait));
   conn.close(refusal.closeCode, refusal.closeReason);
 }
@@ -59,27 +64,6 @@ export class TokenLease {
 
   end(): void {
     clearTimeout(this.timer);
-  }
-}
-
-/** Open connections per client address (MAX_CONNECTIONS_PER_IP). */
-export class AddressCounter {
-  private readonly counts = new Map<string, number>();
-
-  constructor(private readonly max: number) {}
-
-  /** Takes a slot for the address, or returns false when it has none left. */
-  acquire(address: string): boolean {
-    const n = this.counts.get(address) ?? 0;
-    if (this.max > 0 && n >= this.max) return false;
-    this.counts.set(address, n + 1);
-    return true;
-  }
-
-  release(address: string): void {
-    const n = (this.counts.get(address) ?? 1) - 1;
-    if (n <= 0) this.counts.delete(address);
-    else this.counts.set(address, n);
   }
 }
 

@@ -10,11 +10,15 @@ export interface Identity {
   expiresAt: number;
 }
 
+/** How far ahead of this node's clock a token's `iat` may be: the issuer's clock may run a little fast. */
+const CLOCK_SKEW_S = 60;
+
 /**
  * Checks a connection's token: a JWT signed with HS256 and the shared
  * secret, whose `sub` is the user id, `name` the display name and `exp` its
  * end, at most `maxLifetimeS` after it was issued (or after now, for a token
- * without `iat`). A token that never expires would be a password.
+ * without `iat`). A token that never expires would be a password, and so
+ * would one issued years ahead: `iat` may lead the clock by a minute at most.
  */
 export function tokenVerifier(
   secret: string,
@@ -37,7 +41,11 @@ export function tokenVerifier(
     if (typeof sub !== "string" || sub.length === 0 || sub.length > 128 || typeof name !== "string") {
       throw new RequestError("unauthorized", "the token must carry a 'sub' and a 'name'");
     }
-    const issued = typeof iat === "number" ? iat : Date.now() / 1000;
+    const now = Date.now() / 1000;
+    if (typeof iat === "number" && iat > now + CLOCK_SKEW_S) {
+      throw new RequestError("unauthorized", "the token was issued in the future");
+    }
+    const issued = typeof iat === "number" ? iat : now;
     if (typeof exp !== "number" || exp - issued > maxLifetimeS) {
       throw new RequestError("unauthorized", `the token must expire within ${maxLifetimeS} s of being issued`);
     }

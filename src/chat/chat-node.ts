@@ -1,8 +1,9 @@
 import { CloseCode } from "../protocol/close-codes.js";
 import { parseConnectQuery } from "../protocol/requests.js";
+import { AddressCounter } from "../transport/address-counter.js";
 import { OutFrame } from "../transport/out-frame.js";
 import type { Peer } from "../transport/peer.js";
-import { AddressCounter, refuseConnection } from "./admission.js";
+import { refuseConnection } from "./admission.js";
 import type { ChatContext } from "./context.js";
 import { Session } from "./session.js";
 

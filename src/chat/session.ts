@@ -143,8 +143,12 @@ export class Session implements Caller, PeerListener {
       }
     }
     await this.ctx.hub.register(this);
+    const { maxMessageLength, maxMessageBytes, maxNameLength, maxRoomLength } = this.ctx.limits;
+    const limits = { maxMessageLength, maxMessageBytes, maxNameLength, maxRoomLength, lobby: DEFAULT_ROOM };
     const more =
-      this.proto === 2 ? { guest: who.guestToken, rooms: record?.rooms, conversations: record?.conversations } : {};
+      this.proto === 2
+        ? { guest: who.guestToken, rooms: record?.rooms, conversations: record?.conversations, limits }
+        : {};
     this.send(frames.userInfo({ id: this.id, uid: this.uid, name: this.name, ...more }));
     return true;
   }

@@ -3,7 +3,6 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import helmet from "helmet";
-import type { Registry } from "prom-client";
 
 const require = createRequire(import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -21,7 +20,6 @@ export interface Status {
   /** False while the link to the other nodes (Redis) is down. */
   ready(): boolean;
   connections(): number;
-  metrics: Registry;
 }
 
 export function createHttpApp(status: Status): Express {
@@ -48,10 +46,6 @@ export function createHttpApp(status: Status): Express {
   app.get("/readyz", (_req, res) => {
     const ready = status.ready();
     res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "unavailable", node: status.nodeId });
-  });
-
-  app.get("/metrics", async (_req, res) => {
-    res.type(status.metrics.contentType).send(await status.metrics.metrics());
   });
 
   app.get(SOCKJS_CLIENT_PATH, (_req, res) => {

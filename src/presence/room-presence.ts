@@ -98,7 +98,8 @@ export class RoomPresence {
   async exit(room: string, c: Connection, graceMs: number): Promise<void> {
     const mine = this.rooms.get(room);
     mine?.delete(c.id);
-    if (mine?.size === 0) {
+    const lastHere = mine?.size === 0;
+    if (lastHere) {
       this.rooms.delete(room);
       this.audited.delete(room);
     }
@@ -110,6 +111,7 @@ export class RoomPresence {
         c.uid,
         graceMs,
         this.keyLifetimeMs,
+        lastHere ? this.self : "",
       );
       // A user who left on purpose is announced now, not at the next sweep.
       if (result.length > 1) this.handler?.onGone(room, usersFrom(result, 1), Number(result[4]));

@@ -73,6 +73,17 @@ export const serverFrames = {
     rooms: z.array(room).optional(),
     /** To `proto=2`: this user's conversations, most recent first. */
     conversations: z.array(z.object({ uid, name })).optional(),
+    /** To `proto=2`: what this server accepts, so that a client never disagrees with it. */
+    limits: z
+      .object({
+        maxMessageLength: z.number().int().positive(),
+        maxMessageBytes: z.number().int().positive(),
+        maxNameLength: z.number().int().positive(),
+        maxRoomLength: z.number().int().positive(),
+        /** The room a request without `room` means, and where a new user starts. */
+        lobby: room,
+      })
+      .optional(),
   }),
   user_join: z.object({ action: z.literal("user_join"), ...person, room }),
   user_left: z.object({ action: z.literal("user_left"), ...person, room }),
@@ -151,6 +162,8 @@ export const serverFrames = {
     ...roomOrWith,
     mid: mid.optional(),
   }),
+  /** The answer to a `ping`: the link carries frames both ways. */
+  pong: z.object({ action: z.literal("pong"), ref }),
   error: z.object({
     action: z.literal("error"),
     code: z.enum(ERROR_CODES),

@@ -101,6 +101,11 @@ export const requestSchemas = {
     })
     .refine(oneOf, ONE_OF),
   auth: z.object({ action: z.literal("auth"), token: z.string().min(1).max(8192), ref }),
+  /**
+   * Asks for a `pong`: a link that drops packets silently looks open to both
+   * ends, and only an answer that is due and does not come tells the client.
+   */
+  ping: z.object({ action: z.literal("ping"), ref }),
 } as const;
 
 export type Action = keyof typeof requestSchemas;

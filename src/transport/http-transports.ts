@@ -1,15 +1,20 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { cors, noCache, plainError, sessionCookie } from "./http-headers.js";
 import type { TransportName } from "./peer.js";
-import { BodyTooLarge, readBody } from "./request-body.js";
+import { BodyTooLarge, BodyTooSlow, readBody } from "./request-body.js";
 import { type Framing, ResponseReceiver } from "./response-receiver.js";
 import { BrokenFraming, parseMessages, scriptString } from "./sockjs-json.js";
 import type { SockjsSession } from "./sockjs-session.js";
+
+/** Why the endpoint turned a request away before any session saw it. */
+export type RefusalReason = "origin" | "session_id" | "body_too_large" | "body_too_slow" | "busy_address";
 
 /** What the HTTP transports need of the server that routes to them. */
 export interface HttpTransportHost {
   readonly responseLimit: number;
   readonly maxMessageBytes: number;
+  /** How long a send endpoint waits for its whole body. */
+  readonly sendTimeoutMs: number;
   readonly cookieNeeded: boolean;
   /** The CSP `frame-ancestors` value for pages served from the SockJS prefix. */
   readonly frameAncestors: string;
@@ -19,8 +24,13 @@ export interface HttpTransportHost {
   existingSession(sessionId: string): SockjsSession | undefined;
   /** Announces a session the first receiver just opened. */
   opened(session: SockjsSession): void;
-  /** Logs a failure the client caused, once. */
-  refused(why: string, req: IncomingMessage): void;
+  /**
+   * Takes one of the client address's slots for a request being read, freed
+   * when its response is done; false when the address has none left.
+   */
+  holdSlot(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Counts a failure the client caused, and logs it at a sampled rate. */
+  refused(why: RefusalReason, req: IncomingMessage): void;
 }
 
 const POLL = 1;
@@ -147,6 +157,12 @@ export function jsonpPoll(host: HttpTransportHost, req: IncomingMessage, res: Se
   receive(host, req, res, sessionId, "jsonp-polling", (frame) => `/**/${name}(${scriptString(frame)});\r\n`, POLL);
 }
 
+/** Answers a request whose body is not read, and closes its socket: what is left of the body is never read. */
+function refuse(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { "Content-Type": "text/plain; charset=UTF-8", Connection: "close" });
+  res.end(text);
+}
+
 /** Reads a send body and hands its messages to the session; answers the errors the protocol names. */
 async function deliverBody(
   host: HttpTransportHost,
@@ -155,14 +171,21 @@ async function deliverBody(
   sessionId: string,
   payloadOf: (body: string) => string,
 ): Promise<boolean> {
+  if (!host.holdSlot(req, res)) {
+    host.refused("busy_address", req);
+    refuse(res, 429, "Too many requests from your address");
+    return false;
+  }
   let body: string;
   try {
-    body = await readBody(req, host.maxMessageBytes);
+    body = await readBody(req, host.maxMessageBytes, host.sendTimeoutMs);
   } catch (err) {
     if (err instanceof BodyTooLarge) {
-      host.refused("body too large", req);
-      res.writeHead(413, { "Content-Type": "text/plain; charset=UTF-8", Connection: "close" });
-      res.end("Payload too large");
+      host.refused("body_too_large", req);
+      refuse(res, 413, "Payload too large");
+    } else if (err instanceof BodyTooSlow) {
+      host.refused("body_too_slow", req);
+      refuse(res, 408, "Request body too slow");
     } else {
       res.destroy();
     }

@@ -10,6 +10,7 @@ import { type Server as HttpServer, type IncomingMessage, type ServerResponse, S
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
+import { AddressCounter } from "./address-counter.js";
 import type { BasePeer } from "./base-peer.js";
 import { Hixie76Connection, isHixie76 } from "./hixie76.js";
 import { methodNotAllowed, notFound, plainError, preflight } from "./http-headers.js";
@@ -19,10 +20,12 @@ import {
   htmlFile,
   jsonpPoll,
   jsonpSend,
+  type RefusalReason,
   xhrPoll,
   xhrSend,
   xhrStreaming,
 } from "./http-transports.js";
+import { LogSampler } from "./log-sampler.js";
 import type { Peer, TransportName } from "./peer.js";
 import { BrokenFraming, parseMessages } from "./sockjs-json.js";
 import { greeting, IframePage, info } from "./sockjs-pages.js";
@@ -46,6 +49,10 @@ export interface SockjsOptions {
   disconnectDelayMs: number;
   /** Largest incoming websocket message or HTTP body. */
   maxMessageBytes: number;
+  /** How long xhr_send and jsonp_send wait for their whole body. */
+  sendTimeoutMs: number;
+  /** Send requests being read at once from one client address (0: no limit). */
+  maxPendingPerAddress: number;
   /** Backlog over which a connection's slow-consumer listener runs (0: never). */
   maxPendingBytes: number;
   /** Where pages may frame the htmlfile transport and the iframe page: a CSP `frame-ancestors` value. */
@@ -53,8 +60,15 @@ export interface SockjsOptions {
   /** The origin policy: false answers 403. */
   allowRequest(req: IncomingMessage): boolean;
   clientAddress(req: IncomingMessage): string;
+  /** Counts a request refused before it reached a session, by reason (e.g. for /metrics). */
+  countRefusal?(reason: RefusalReason): void;
   log: Logger;
 }
+
+/** Longest server or session id in a session URL: the protocol sets no bound, sockjs-client sends 3 and 8 characters. */
+const MAX_ID_LENGTH = 64;
+/** One log line per refusal reason per interval at most: refusals cost the client nothing to cause. */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 export const SOCKJS_DEFAULTS = {
   websocket: true,
@@ -62,6 +76,8 @@ export const SOCKJS_DEFAULTS = {
   responseLimit: 128 * 1024,
   heartbeatMs: 25_000,
   disconnectDelayMs: 5_000,
+  sendTimeoutMs: 5_000,
+  maxPendingPerAddress: 0,
   frameAncestors: "*",
 } as const;
 
@@ -81,6 +97,11 @@ const TRANSPORTS = new Map<string, { method: string; allow: string; handle?: Han
 
 const SESSION_PATH = /^\/([^/.]+)\/([^/.]+)\/([a-z_]+)$/;
 const IFRAME_PATH = /^\/iframe[0-9a-z._-]*\.html$/;
+
+/** Server and session ids within MAX_ID_LENGTH: a longer one is refused before a session is made of it. */
+function idsFit(match: RegExpExecArray): boolean {
+  return (match[1] as string).length <= MAX_ID_LENGTH && (match[2] as string).length <= MAX_ID_LENGTH;
+}
 
 /** Answers an upgrade that will not be one, and lets the socket go at once. */
 function refuseUpgrade(socket: Duplex, status: number, text: string): void {
@@ -108,6 +129,8 @@ export class SockjsServer implements HttpTransportHost {
   private readonly iframe: IframePage;
   private readonly ctx: SessionContext;
   private readonly heartbeats: NodeJS.Timeout;
+  private readonly refusalLog = new LogSampler(REFUSAL_LOG_INTERVAL_MS);
+  private readonly pending: AddressCounter;
 
   constructor(
     private readonly options: SockjsOptions,
@@ -121,6 +144,7 @@ export class SockjsServer implements HttpTransportHost {
       WebSocket: PeerSocket,
     });
     this.iframe = new IframePage(options.sockjsUrl, options.frameAncestors);
+    this.pending = new AddressCounter(options.maxPendingPerAddress);
     this.ctx = {
       maxPendingBytes: options.maxPendingBytes,
       disconnectDelayMs: options.disconnectDelayMs,
@@ -143,6 +167,9 @@ export class SockjsServer implements HttpTransportHost {
   }
   get maxMessageBytes(): number {
     return this.options.maxMessageBytes;
+  }
+  get sendTimeoutMs(): number {
+    return this.options.sendTimeoutMs;
   }
   get cookieNeeded(): boolean {
     return this.options.cookieNeeded;
@@ -203,6 +230,10 @@ export class SockjsServer implements HttpTransportHost {
     const match = SESSION_PATH.exec(rest);
     const transport = match ? TRANSPORTS.get(match[3] as string) : undefined;
     if (!match || !transport || (match[3] === "websocket" && !this.options.websocket)) return notFound(res);
+    if (!idsFit(match)) {
+      this.refused("session_id", req);
+      return notFound(res);
+    }
     if (match[3] === "websocket") return this.notUpgraded(res, method);
     if (method === "OPTIONS" && transport.allow.startsWith("OPTIONS")) return preflight(req, res, transport.allow);
     if (method !== transport.method) return methodNotAllowed(res, transport.allow);
@@ -234,8 +265,14 @@ export class SockjsServer implements HttpTransportHost {
       refuseUpgrade(socket, 403, "Origin not allowed");
       return;
     }
-    const sockjsFraming = SESSION_PATH.exec(rest)?.[3] === "websocket";
+    const session = SESSION_PATH.exec(rest);
+    const sockjsFraming = session?.[3] === "websocket";
     if (!(sockjsFraming || rest === "/websocket") || !this.options.websocket) {
+      refuseUpgrade(socket, 404, "Not found");
+      return;
+    }
+    if (session && !idsFit(session)) {
+      this.refused("session_id", req);
       refuseUpgrade(socket, 404, "Not found");
       return;
     }
@@ -304,9 +341,20 @@ export class SockjsServer implements HttpTransportHost {
     this.onConnection(session);
   }
 
-  refused(why: string, req: IncomingMessage): void {
-    // The path only: a query string may carry a token.
-    this.options.log.info({ url: req.url?.split("?")[0], origin: req.headers.origin, why }, "sockjs request refused");
+  holdSlot(req: IncomingMessage, res: ServerResponse): boolean {
+    const address = this.options.clientAddress(req);
+    if (!this.pending.acquire(address)) return false;
+    res.once("close", () => this.pending.release(address));
+    return true;
+  }
+
+  refused(why: RefusalReason, req: IncomingMessage): void {
+    this.options.countRefusal?.(why);
+    const unlogged = this.refusalLog.take(why);
+    if (unlogged === undefined) return;
+    // The path only, cut short: a query string may carry a token, and a path may be kilobytes long.
+    const url = req.url?.split("?")[0]?.slice(0, 200);
+    this.options.log.info({ url, origin: req.headers.origin, why, unlogged }, "sockjs request refused");
   }
 
   private failed(err: unknown, req: IncomingMessage, res: ServerResponse): void {

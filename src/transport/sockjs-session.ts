@@ -75,6 +75,8 @@ export class SockjsSession extends BasePeer {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.closedWith !== undefined) {
+      // What was sent before the close (a refusal's error) comes first; a poll takes it alone, the next one the close.
+      this.drainTo(receiver);
       receiver.sendFrame(this.closedWith);
       receiver.end();
       this.startTimer();
@@ -130,10 +132,14 @@ export class SockjsSession extends BasePeer {
 
   private closeAs(code: number, reason: string): void {
     this.closedWith = closeFrame(code, reason);
-    this.queue = [];
-    this.queuedBytes = 0;
+    // Frames still waiting for a poll are kept for it, unless they are a backlog the client stopped reading.
+    if (this.queuedBytes > this.sctx.maxPendingBytes && this.sctx.maxPendingBytes > 0) {
+      this.queue = [];
+      this.queuedBytes = 0;
+    }
     const receiver = this.receiver;
     if (receiver) {
+      this.drainTo(receiver);
       receiver.sendFrame(this.closedWith);
       receiver.end();
       this.receiver = undefined;
@@ -143,8 +149,11 @@ export class SockjsSession extends BasePeer {
   }
 
   private drain(): void {
-    const receiver = this.receiver;
-    if (!receiver || this.queue.length === 0) return;
+    if (this.receiver) this.drainTo(this.receiver);
+  }
+
+  private drainTo(receiver: Receiver): void {
+    if (this.queue.length === 0) return;
     const frame = this.queue.length === 1 ? `a[${this.queue[0]}]` : `a[${this.queue.join(",")}]`;
     this.queue = [];
     this.queuedBytes = 0;

@@ -8,6 +8,7 @@ import {
   conversationEntry,
   currentRoom,
   directMessages,
+  drawn,
   joinAs,
   openChat,
   openConversation,
@@ -195,22 +196,42 @@ describe("the web client in Chromium", { timeout: BROWSER_TEST_MS }, () => {
   });
 
   it("keeps the text of a message the server refused, with a retry", async () => {
-    // The page lets through up to 4000 characters; this server takes 40.
-    const strict = await startNode({ MAX_MESSAGE_LENGTH: "40" });
+    const page = await openChat(env.browser, env.cluster.nodes[0].url);
+    pages.push(page);
+    // A right-to-left override: nothing the page checks, and a format character the server refuses.
+    const refused = "this turns \u202Ethe rest around";
+    await page.locator("#text").fill(refused);
+    await page.locator("#send").click();
+    await page
+      .locator(".notice")
+      .getByText("Not sent: message contains a control or format character (U+202E)")
+      .waitFor();
+    await page.locator(".notice .notice-action").getByText("Retry").waitFor();
+    expect(await page.locator("#text").inputValue()).toBe(refused);
+    expect(await roomMessages(page, refused).count()).toBe(0);
+
+    await page.locator("#text").fill("Short enough now");
+    await page.locator("#send").click();
+    await roomMessages(page, "Short enough now").waitFor();
+    expect(await page.locator("#text").inputValue()).toBe("");
+  });
+
+  it("checks text against the limits its server says, not limits of its own", async () => {
+    // The server's default is 4000 characters; this one takes 40, and says so in user_info.
+    const strict = await startNode({ MAX_MESSAGE_LENGTH: "40", MAX_NAME_LENGTH: "10" });
     try {
       const page = await openChat(env.browser, strict.url);
       pages.push(page);
-      const long = "This message is longer than forty characters, as the server will say";
-      await say(page, long);
-      await page.locator(".notice").getByText("Not sent: message is longer than 40 characters").waitFor();
-      await page.locator(".notice .notice-action").getByText("Retry").waitFor();
-      expect(await page.locator("#text").inputValue()).toBe(long);
-      expect(await roomMessages(page, long).count()).toBe(0);
-
-      await page.locator("#text").fill("Short enough now");
+      const long = "This message is longer than forty characters, as the page will say";
+      await page.locator("#text").fill(long);
+      await page.locator("#counter").getByText(`${long.length} / 40`).waitFor();
       await page.locator("#send").click();
-      await roomMessages(page, "Short enough now").waitFor();
-      expect(await page.locator("#text").inputValue()).toBe("");
+      await page
+        .locator(".notice")
+        .getByText(`Not sent: ${long.length - 40} characters too long (at most 40)`)
+        .waitFor();
+      expect(await page.locator("#text").inputValue()).toBe(long);
+      expect(await page.locator("#nick").getAttribute("maxlength")).toBe("10");
     } finally {
       await strict.stop();
     }
@@ -244,6 +265,13 @@ describe("the web client in Chromium", { timeout: BROWSER_TEST_MS }, () => {
       path: process.env.WRITE_SCREENSHOT === "1" ? SCREENSHOT : undefined,
       style: "#messages .time { display: none; }",
     });
-    expect(picture.length).toBeGreaterThan(10_000);
+    expect(picture.length).toBeGreaterThan(0);
+    // What the picture shows: the talk, who is typing, the private message waiting, where Ada is.
+    for (const [, text] of conversation) expect(await drawn(roomMessages(ada, text)), text).toBe(true);
+    expect(await drawn(ada.locator("#typing").getByText("Grace Hopper is typing…"))).toBe(true);
+    expect(await drawn(conversationEntry(ada, "Grace Hopper").locator(".badge"))).toBe(true);
+    expect(await drawn(ada.locator("#room-title").getByText("#general"))).toBe(true);
+    expect(await drawn(userEntry(ada, "Grace Hopper"))).toBe(true);
+    expect(await drawn(ada.locator("#text"))).toBe(true);
   });
 });

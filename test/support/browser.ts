@@ -174,3 +174,19 @@ export async function senderOf(messages: Locator): Promise<string | null> {
   const own = (await first.locator(".self-badge").count()) > 0 && (await first.getAttribute("class"))?.includes("own");
   return own ? `${name} (you)` : name;
 }
+
+/**
+ * Whether the element is what the page draws at (the top of) its middle,
+ * inside the window: in view, not scrolled out of its box, not covered.
+ * What a screenshot of the window shows of it.
+ */
+export function drawn(locator: Locator): Promise<boolean> {
+  return locator.evaluate((node) => {
+    const r = node.getBoundingClientRect();
+    const x = r.left + r.width / 2;
+    const y = r.top + Math.min(r.height / 2, 8);
+    if (r.width === 0 || x < 0 || y < 0 || x > window.innerWidth || y > window.innerHeight) return false;
+    const hit = document.elementFromPoint(x, y);
+    return hit !== null && (hit === node || node.contains(hit));
+  });
+}

@@ -22,6 +22,8 @@ export interface NginxOptions {
 
 export interface Nginx {
   readonly url: string;
+  /** What nginx has written to its access log so far. */
+  accessLog(): string;
   stop(): Promise<void>;
 }
 
@@ -43,7 +45,7 @@ function renderConf(options: NginxOptions & { port: number; dir: string }): stri
   conf = swap(conf, /^worker_processes .*;$/m, "worker_processes 1;");
   conf = swap(conf, /^pid .*;$/m, `pid ${dir}/nginx.pid;`);
   conf = swap(conf, /^error_log \S+/m, `error_log ${dir}/error.log`);
-  conf = swap(conf, /^(\s*)access_log \S+;$/m, `$1access_log ${dir}/access.log;`);
+  conf = swap(conf, /^(\s*)access_log \S+( \w+)?;$/m, `$1access_log ${dir}/access.log$2;`);
   const temps = TEMP_DIRS.map((name) => `    ${name}_temp_path ${dir}/${name};`).join("\n");
   conf = swap(conf, /^http \{$/m, `http {\n${temps}`);
   const servers = options.upstreams.map((port) => `        server 127.0.0.1:${port} max_fails=3 fail_timeout=10s;`);
@@ -101,5 +103,5 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
     await stop();
     throw err;
   }
-  return { url, stop };
+  return { url, stop, accessLog: () => readFileSync(path.join(dir, "access.log"), "utf8") };
 }

@@ -31,6 +31,8 @@ export interface NodeProcess {
   readonly nodeId: string;
   /** Everything the process has written so far. */
   output(): string;
+  /** The node's /metrics text, from its own metrics port on loopback. */
+  metrics(): Promise<string>;
   /** Resolves once the output holds a line matching `pattern`: it comes through a pipe, after any reply a client saw. */
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
   stop(signal?: NodeJS.Signals): Promise<void>;
@@ -72,9 +74,18 @@ export async function startNode(env: Record<string, string> = {}, port?: number)
   // Below info the server does not say it is listening: it gets a port of its own and is asked instead.
   const quiet = ["warn", "error", "fatal", "silent"].includes(env.LOG_LEVEL ?? "info");
   const wanted = port ?? (quiet ? await allocatePort() : 0);
+  const metricsPort = env.METRICS_PORT ?? String(await allocatePort());
   const dataDir = dataDirFor(env, () => child);
   const child = spawn(process.execPath, [SERVER_ENTRY], {
-    env: { ...process.env, HOST: "127.0.0.1", LOG_LEVEL: "info", DATA_DIR: dataDir, ...env, PORT: String(wanted) },
+    env: {
+      ...process.env,
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "info",
+      METRICS_PORT: metricsPort,
+      DATA_DIR: dataDir,
+      ...env,
+      PORT: String(wanted),
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -113,6 +124,7 @@ export async function startNode(env: Record<string, string> = {}, port?: number)
     url: `http://127.0.0.1:${chosen}`,
     nodeId: node,
     output: () => out,
+    metrics: async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(),
     waitForOutput: async (pattern, timeoutMs = 5000) => {
       await vi.waitFor(
         () => {

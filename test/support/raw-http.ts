@@ -121,3 +121,61 @@ export function rawRequest(
     };
   })();
 }
+
+/** A request a slow or hostile client keeps open: it sends what it was given and nothing more. */
+export interface HeldRequest {
+  /** The status line's code once the server answers; undefined if it closed without an answer. */
+  answered(timeoutMs?: number): Promise<number | undefined>;
+  /** Resolves once the server has closed the socket. */
+  closed(timeoutMs?: number): Promise<void>;
+  destroy(): void;
+}
+
+/**
+ * Opens a socket and writes `head` (request line and headers, as many as
+ * the caller wants sent) and then `body`, and never the rest.
+ */
+export async function holdRequest(url: string, head: string, body = ""): Promise<HeldRequest> {
+  const { hostname, port } = new URL(url);
+  const socket = net.connect(Number(port), hostname);
+  socket.on("error", () => undefined);
+  await new Promise((resolve) => socket.once("connect", resolve));
+  let received = "";
+  let ended = false;
+  const wake: (() => void)[] = [];
+  const notify = () => {
+    for (const w of wake.splice(0)) w();
+  };
+  socket.on("data", (d: Buffer) => {
+    received += d.toString("latin1");
+    notify();
+  });
+  socket.on("close", () => {
+    ended = true;
+    notify();
+  });
+  socket.write(head + body);
+  const until = async (ready: () => boolean, timeoutMs: number, what: string) => {
+    const end = Date.now() + timeoutMs;
+    while (!ready()) {
+      const left = end - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        wake.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  };
+  return {
+    answered: async (timeoutMs = 5000) => {
+      await until(() => ended || received.includes("\r\n"), timeoutMs, "an answer");
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(received)?.[1];
+      return status === undefined ? undefined : Number(status);
+    },
+    closed: (timeoutMs = 5000) => until(() => ended, timeoutMs, "the server to close"),
+    destroy: () => socket.destroy(),
+  };
+}

@@ -2,14 +2,26 @@
  * The chat as the user sees it, driven by server frames and user actions.
  * One class past 250 lines because each of its methods is one reaction of
  * the page (a frame arrives, a place is switched, older history comes in)
- * over the same state; the state's rules live in state.ts and changes.ts, the
- * drawing in view.ts, message-node.ts and message-list.ts.
+ * over the same state. The rules live apart and are unit-tested: what the
+ * user writes and sends (drafts, the outbox, the place on screen) in the
+ * reducer of session.ts, a place's numbering and read marks in state.ts and
+ * changes.ts; the drawing in view.ts, message-node.ts and message-list.ts.
  */
 import type { Attention } from "./attention";
-import { type Composer, MESSAGE_LIMIT } from "./composer";
+import type { Composer } from "./composer";
 import { MessageEditor } from "./message-editor";
 import { type MessageList, NO_ROOM } from "./message-list";
-import { gapNode, mentionsReader, messageNode, pmNode, type Reader, showChanges, sysNode } from "./message-node";
+import {
+  gapNode,
+  mentionsReader,
+  messageNode,
+  pendingNode,
+  pmNode,
+  type Reader,
+  showChanges,
+  showPending,
+  sysNode,
+} from "./message-node";
 import {
   type ClientRequest,
   type HistoryFrame,
@@ -21,6 +33,7 @@ import {
   type StoredEntry,
   type UserInfo,
 } from "./protocol";
+import { type Input, newSession, type Outgoing, type Session, type Step, step } from "./session";
 import {
   acceptLive,
   applyJoinHistory,
@@ -30,16 +43,28 @@ import {
   dmKey,
   newPlace,
   type Place,
+  readUpTo,
   roomKey,
   unread,
   unreadMentions,
   where,
 } from "./state";
-import { loadMuted, loadNick, saveGuest, saveMuted, saveNick } from "./storage";
+import {
+  claimUnsent,
+  loadDrafts,
+  loadMuted,
+  loadNick,
+  loadPlace,
+  saveDrafts,
+  saveGuest,
+  saveMuted,
+  saveNick,
+  savePlace,
+  saveUnsent,
+} from "./storage";
 import { TypingThrottle, TypingTracker, typingText } from "./typing";
 import type { View } from "./view";
 
-const FIRST_ROOM = "lobby";
 const PAGE_SIZE = 50;
 const TYPING_SEND_MS = 2000;
 const TYPING_SHOW_MS = 3000;
@@ -48,6 +73,7 @@ const MEMBERS_SHOWN = 500;
 const OLDER_REF = "older:";
 const MORE_USERS_REF = "more-users:";
 const JOIN_REF = "join:";
+const NICK_REF = "nick";
 const SEND_REF = `send:${PAGE_REF}:`;
 /** A notification shows the start of a message, not a wall of it. */
 const NOTIFY_CHARS = 200;
@@ -55,11 +81,6 @@ const NOTIFY_CHARS = 200;
 /** The messages that the changes among `entries` change. */
 function changedTargets(entries: StoredEntry[]): number[] {
   return entries.filter(isChange).map((c) => c.target);
-}
-
-interface Pending {
-  key: string;
-  text: string;
 }
 
 /** The chat itself: turns server frames and user actions into state, requests and view updates. */
@@ -76,9 +97,10 @@ export class Chat {
   private showOnJoin: string | null = null;
   /** The room shown on join was asked for by hand (not the first room of a page load): the composer takes the focus. */
   private focusOnJoin = false;
-  /** Sends not yet acknowledged, by ref: a refusal puts the text back for another try. */
-  private readonly pending = new Map<string, Pending>();
-  private sends = 0;
+  /** What the user writes and sends: drafts, the outbox, the place on screen (session.ts decides; this page shows). */
+  private session: Session = newSession(SEND_REF, loadDrafts(), claimUnsent());
+  /** Messages an earlier page left unsent: drawn once this page knows who the user is. */
+  private adopted = this.session.outbox.map((m) => m.ref);
   /**
    * Conversations opened because a message came in (someone wrote first):
    * that message arrives in their history, not live, and is announced from there.
@@ -86,6 +108,8 @@ export class Chat {
   private readonly announce = new Set<string>();
   /** Rooms whose unread count and notifications the user turned off, in this browser. */
   private readonly muted = loadMuted();
+  /** The place that was on screen when the page was last left: a reload comes back to it once it is joined. */
+  private returnTo = loadPlace();
   /** Edits, deletions and reactions the user asks for. */
   readonly editor: MessageEditor;
 
@@ -121,8 +145,7 @@ export class Chat {
       this.typists.clearRoom(place.key);
     }
     this.view.setLoading(false);
-    // Whether these were stored is unknown: the text goes back to the user rather than be lost or sent twice.
-    for (const [ref, pending] of this.pending) this.failed(ref, pending, "Not sent: the connection dropped");
+    this.apply({ type: "link-down" });
     this.editor.forget();
   }
 
@@ -212,7 +235,7 @@ export class Chat {
       }
       case "ack":
         if (typeof frame.ref === "string") {
-          this.pending.delete(frame.ref);
+          this.apply({ type: "ack", ref: frame.ref });
           this.editor.acked(frame.ref);
         }
         return;
@@ -227,41 +250,76 @@ export class Chat {
     const text = this.composer.value;
     if (text.trim() === "") return;
     const excess = this.composer.excess();
-    if (excess > 0) {
+    if (excess !== null) {
       this.view.notice(
-        `Not sent: ${excess} ${excess === 1 ? "character" : "characters"} too long (at most ${MESSAGE_LIMIT})`,
+        excess.chars > 0
+          ? `Not sent: ${excess.chars} ${excess.chars === 1 ? "character" : "characters"} too long (at most ${excess.limit})`
+          : `Not sent: ${excess.bytes} bytes too long (at most ${excess.limit} bytes; emoji and some scripts take several each)`,
       );
       return;
     }
-    const place = this.state.currentPlace();
-    if (!place) {
-      this.view.notice("Join a room first");
+    if (this.composer.editing) {
+      this.editor.finishEdit(text);
       return;
     }
-    if (this.composer.editing) this.editor.finishEdit(text);
-    else if (this.sendText(place, text)) this.composer.value = "";
+    const { refusal, session } = this.apply({ type: "send", text });
+    if (refusal === "no-place") this.view.notice("Join a room first");
+    else if (refusal === "gone") {
+      const title = this.state.currentPlace()?.title ?? "";
+      this.view.notice(`Not sent: ${title} is no longer known to the server. Your text stays here.`);
+    } else {
+      const sent = session.outbox.at(-1);
+      if (sent) this.log.appendPending(sent.key, pendingNode(sent, this.reader()));
+      // Whatever is typed next is a new message: others hear of it at once.
+      this.typingThrottle.reset();
+    }
   }
 
-  /** True when the message went out and the composer may be cleared. */
-  private sendText(place: Place, text: string): boolean {
-    const ref = `${SEND_REF}${++this.sends}`;
-    const request: ClientRequest =
-      place.kind === "room"
-        ? { action: "message", room: place.target, message: text, ref }
-        : { action: "dm", to: place.target, message: text, ref };
-    if (!this.send(request)) {
-      this.view.notice("Not connected: your message is still in the box");
-      return false;
+  /**
+   * Takes one step of the session: keeps its drafts, brings the composer
+   * and the marks of unsent messages in line, and puts on the wire what it says.
+   */
+  private apply(input: Input): Step {
+    const before = this.session;
+    const next = step(before, input, (key) => this.state.places.get(key)?.title ?? before.drafts[key]?.title ?? "");
+    const { session } = next;
+    this.session = session;
+    this.state.current = session.current;
+    if (session.drafts !== before.drafts) saveDrafts(session.drafts);
+    if (session.outbox !== before.outbox) saveUnsent(SEND_REF, session.outbox);
+    if (!this.composer.editing && this.composer.value !== session.composer) this.composer.value = session.composer;
+    if (next.settled) this.log.pending(next.settled.key, next.settled.ref)?.remove();
+    for (const item of session.outbox) this.showOutgoing(item);
+    for (const item of next.transmit) this.transmit(item);
+    return next;
+  }
+
+  /** Sends an outbox message, with the ref it keeps until acknowledged. */
+  private transmit(item: Outgoing): void {
+    const { ref, key, text } = item;
+    const isDm = key.startsWith(dmKey(""));
+    // A room left meanwhile (a room being joined again after a reload is not): the text goes back to its draft.
+    if (!isDm && !this.state.places.has(key) && !this.state.joining.has(key)) {
+      this.apply({ type: "refused", ref });
+      this.view.notice("Not sent: you are no longer in that room. Your text is kept as its draft.");
+      return;
     }
-    this.pending.set(ref, { key: place.key, text });
-    // Whatever is typed next is a new message: others hear of it at once.
-    this.typingThrottle.reset();
-    return true;
+    const request: ClientRequest = isDm
+      ? { action: "dm", to: key.slice(dmKey("").length), message: text, ref }
+      : { action: "message", room: key, message: text, ref };
+    // A link that just closed: the close follows, and with it the resend.
+    this.send(request);
+  }
+
+  private showOutgoing(item: Outgoing): void {
+    const node = this.log.pending(item.key, item.ref);
+    if (node) showPending(node, item);
   }
 
   /** Tells the others in the place on screen that the user is writing (not editing, and not an empty box). */
   typed(text: string): void {
     const place = this.state.currentPlace();
+    if (!this.composer.editing) this.apply({ type: "type", text });
     if (text.trim() === "") {
       this.typingThrottle.reset();
       return;
@@ -288,7 +346,10 @@ export class Chat {
   }
 
   setNick(name: string): void {
-    if (!this.send({ action: "nick", name })) this.view.notice("Not connected");
+    if (!this.send({ action: "nick", name, ref: NICK_REF })) {
+      this.view.notice("Not connected");
+      this.view.resetNick(this.state.myName);
+    }
   }
 
   join(name: string): void {
@@ -320,7 +381,8 @@ export class Chat {
     // An edit belongs to the place its message is in.
     if (this.composer.editing && this.composer.editing.key !== key) this.composer.endEdit();
     this.composer.mentions.close();
-    this.state.current = key;
+    this.apply({ type: "show", key });
+    savePlace(key);
     place.readWhenOpened = place.read;
     this.log.show(key);
     this.log.markUnread(key, place.read);
@@ -348,14 +410,6 @@ export class Chat {
     this.view.setLoading(true);
   }
 
-  /** Sends again what was refused; the composer is cleared if it still holds that text. */
-  retry(key: string, text: string): void {
-    const place = this.state.places.get(key);
-    if (!place) return;
-    this.switchTo(key, true);
-    if (this.sendText(place, text) && this.composer.value === text) this.composer.value = "";
-  }
-
   private reader(): Reader {
     return { uid: this.state.myUid, name: this.state.myName };
   }
@@ -370,17 +424,36 @@ export class Chat {
     state.myName = info.name;
     if (info.guest !== undefined) saveGuest(info.guest);
     // The name goes first, so the rooms announce us under it rather than as a fresh "User #".
-    if (this.chosenNick !== null && this.chosenNick !== info.name) this.send({ action: "nick", name: this.chosenNick });
+    if (this.chosenNick !== null && this.chosenNick !== info.name) {
+      this.send({ action: "nick", name: this.chosenNick, ref: NICK_REF });
+    }
     this.view.showNick(this.chosenNick ?? info.name);
     for (const c of info.conversations ?? []) this.conversationWith(c.uid, c.name, false);
+    // A conversation with a draft stays listed with it, even one the server no longer has.
+    for (const [key, draft] of Object.entries(this.session.drafts)) {
+      if (key.startsWith(dmKey(""))) this.conversationWith(key.slice(dmKey("").length), draft.title, false);
+    }
     for (const room of info.rooms ?? []) if (!state.places.has(roomKey(room))) this.joinRoom(room, false);
-    if (!this.everJoined && state.places.size === 0 && state.joining.size === 0) this.joinRoom(FIRST_ROOM, true);
+    if (info.limits) {
+      this.composer.setLimits(info.limits.maxMessageLength, info.limits.maxMessageBytes);
+      this.view.setLimits(info.limits.maxNameLength, info.limits.maxRoomLength);
+    }
+    const lobby = info.limits?.lobby;
+    if (!this.everJoined && lobby !== undefined && state.places.size === 0 && state.joining.size === 0) {
+      this.joinRoom(lobby, true);
+    }
     this.everJoined = true;
     for (const place of state.places.values()) {
       if (state.joining.has(place.key)) continue;
       const since = place.epoch === undefined ? {} : { since: place.lastMid, epoch: place.epoch };
       this.send({ action: "join", ...where(place), ...since, ref: JOIN_REF + place.key });
     }
+    for (const item of this.session.outbox) {
+      if (this.adopted.includes(item.ref)) this.log.appendPending(item.key, pendingNode(item, this.reader()));
+    }
+    this.adopted = [];
+    // After the joins on the same link: a message to a room goes to a room this connection is in.
+    this.apply({ type: "link-up" });
     this.renderPlaces();
   }
 
@@ -491,12 +564,41 @@ export class Chat {
     );
   }
 
-  /** Tells every tab that the place on screen has been read, while the page is visible. */
+  /**
+   * Tells every tab how far the place on screen has been read, while the
+   * page is visible: all of it when the reader is at the bottom, else only
+   * up to the last message that has been in view.
+   */
   private markRead(place: Place): void {
-    if (document.visibilityState !== "visible" || place.key !== this.state.current) return;
-    if (place.epoch === undefined || place.lastMid <= place.read) return;
-    place.read = place.lastMid;
-    this.send({ action: "read", ...where(place), mid: place.lastMid, epoch: place.epoch });
+    if (place.key !== this.state.current) return;
+    this.showUnseen(place);
+    if (document.visibilityState !== "visible") return;
+    const upTo = readUpTo(place, this.log.atBottom(), this.log.lastSeenMid());
+    if (upTo === null || place.epoch === undefined) return;
+    place.read = upTo;
+    this.send({ action: "read", ...where(place), mid: upTo, epoch: place.epoch });
+    this.showUnseen(place);
+  }
+
+  private showUnseen(place: Place): void {
+    this.view.setUnseen(this.log.atBottom() ? 0 : unread(place));
+  }
+
+  /** The reader scrolled: what came into view is read, and older messages load at the top. */
+  scrolled(): void {
+    const place = this.state.currentPlace();
+    if (place) {
+      const before = place.read;
+      this.markRead(place);
+      if (place.read !== before) this.renderPlaces();
+    }
+    this.loadOlderIfAtTop();
+  }
+
+  /** Jumps to the newest message of the place on screen, which reads it. */
+  jumpToNewest(): void {
+    this.log.toBottom();
+    this.scrolled();
   }
 
   private joinHistory(key: string, frame: HistoryFrame): void {
@@ -508,6 +610,7 @@ export class Chat {
       place = newPlace("room", frame.room, frame.room);
       state.places.set(key, place);
     }
+    this.apply({ type: "joined", key });
     const { gap, epochChanged, entries } = applyJoinHistory(place, frame);
     if (epochChanged) this.log.retire(place.key);
     const batch = document.createDocumentFragment();
@@ -517,7 +620,9 @@ export class Chat {
     this.redraw(place, changedTargets(entries));
     this.markStart(place);
     if (this.announce.delete(key)) this.announceNewest(place, entries);
-    if (this.showOnJoin === key || state.current === null) {
+    const back = this.returnTo === key;
+    if (back) this.returnTo = null;
+    if (this.showOnJoin === key || state.current === null || back) {
       const focus = this.showOnJoin === key && this.focusOnJoin;
       this.showOnJoin = null;
       this.focusOnJoin = false;
@@ -553,12 +658,21 @@ export class Chat {
 
   private refused(frame: Extract<ServerFrame, { action: "error" }>): void {
     const ref = typeof frame.ref === "string" ? frame.ref : "";
-    const pending = this.pending.get(ref);
-    if (pending) {
-      this.failed(ref, pending, `Not sent: ${frame.message}`);
+    const { settled } = this.apply({ type: "refused", ref });
+    if (settled) {
+      this.view.notice(`Not sent: ${frame.message}`, { label: "Retry", run: () => this.retry(settled) });
       return;
     }
     if (this.editor.refused(ref, frame.message)) return;
+    // A refused name does not stay in the box as if it were taken.
+    if (ref === NICK_REF) {
+      if (this.chosenNick !== null && this.chosenNick !== this.state.myName) this.chosenNick = null;
+      this.view.resetNick(this.state.myName);
+    }
+    if (ref.startsWith(JOIN_REF) && frame.code === "no_such_user") {
+      this.forgotten(ref.slice(JOIN_REF.length));
+      return;
+    }
     this.view.notice(frame.message);
     if (ref.startsWith(OLDER_REF)) {
       const place = this.state.places.get(ref.slice(OLDER_REF.length));
@@ -571,13 +685,27 @@ export class Chat {
     }
   }
 
-  /** A send that did not make it: its text goes back into an empty composer, and the notice offers a retry. */
-  private failed(ref: string, pending: Pending, why: string): void {
-    this.pending.delete(ref);
-    if (this.composer.value === "" && !this.composer.editing && pending.key === this.state.current) {
-      this.composer.value = pending.text;
-    }
-    this.view.notice(why, { label: "Retry", run: () => this.retry(pending.key, pending.text) });
+  /**
+   * The server does not know the other person of a conversation (it forgot
+   * its guests on a restart). The conversation stays, with its draft, and
+   * says so: switching the view away would carry the draft elsewhere.
+   */
+  private forgotten(key: string): void {
+    this.state.joining.delete(key);
+    const place = this.state.places.get(key);
+    if (place?.kind !== "dm" || this.session.gone.has(key)) return;
+    this.apply({ type: "unknown-person", key });
+    this.system(place, `${place.title} is no longer known to the server. Nothing can be sent here; your draft stays.`);
+    this.renderPlaces();
+    this.placeChanged(place);
+  }
+
+  /** Sends a refused message again, with its ref; the composer and draft let go of its text if they still hold it. */
+  private retry(item: Outgoing): void {
+    if (!this.state.places.has(item.key)) return;
+    this.switchTo(item.key, true);
+    const again = this.apply({ type: "retry", message: item }).session.outbox.at(-1);
+    if (again) this.log.appendPending(again.key, pendingNode(again, this.reader()));
   }
 
   private renamed(uid: string, name: string, previous: string, roomName: string | undefined): void {
@@ -612,12 +740,14 @@ export class Chat {
       this.renderPlaces();
       return;
     }
+    // Off screen before anything else shows: its draft stays its own.
+    this.composer.endEdit();
+    this.apply({ type: "show", key: null });
     const next = state.rooms()[0] ?? state.conversations()[0];
     if (next) {
       this.switchTo(next.key);
       return;
     }
-    state.current = null;
     this.log.show(NO_ROOM);
     this.view.setLoading(false);
     this.renderPlaces();
@@ -636,7 +766,7 @@ export class Chat {
   private renderPlaces(): void {
     const { state } = this;
     const item = (place: Place) => {
-      const onScreen = place.key === state.current && document.visibilityState === "visible";
+      const onScreen = place.key === state.current && document.visibilityState === "visible" && this.log.atBottom();
       return {
         key: place.key,
         title: place.title,
@@ -644,6 +774,7 @@ export class Chat {
         mentions: onScreen ? 0 : unreadMentions(place),
         muted: this.muted.has(place.key),
         active: place.key === state.current,
+        gone: this.session.gone.has(place.key),
       };
     };
     const rooms = state.rooms().map(item);
@@ -663,7 +794,11 @@ export class Chat {
     const place = this.state.currentPlace();
     const { myUid } = this.state;
     if (place?.kind === "dm") {
-      this.view.renderHead(place.title, "direct messages", null);
+      this.view.renderHead(
+        place.title,
+        this.session.gone.has(place.key) ? "no longer known to the server" : "direct messages",
+        null,
+      );
       this.view.renderUsers([]);
       this.renderTyping();
       return;

@@ -1,12 +1,7 @@
 import { MentionPicker } from "./autocomplete";
 
-/**
- * The server's default MAX_MESSAGE_LENGTH. The server does not say its own: a
- * smaller one is met by its `too_long` refusal, which keeps the text.
- */
-export const MESSAGE_LIMIT = 4000;
-/** The counter shows from here on: far from the limit it is only noise. */
-const COUNTER_FROM = MESSAGE_LIMIT - 500;
+/** The counter shows this close to the limit: far from it, it is only noise. */
+const COUNTER_WITHIN = 500;
 const MAX_HEIGHT_PX = 160;
 
 export interface ComposerParts {
@@ -26,6 +21,11 @@ export class Composer {
   readonly mentions: MentionPicker;
   /** The message being edited, while the composer edits rather than writes. */
   editing: { key: string; mid: number } | null = null;
+  /**
+   * What the server takes, in characters and in UTF-8 bytes, as its
+   * `user_info` says; until it has, nothing is refused here (the server would).
+   */
+  private limit = { chars: Number.POSITIVE_INFINITY, bytes: Number.POSITIVE_INFINITY };
   private draft = "";
   private readonly counter: HTMLElement;
   private readonly editBar: HTMLElement;
@@ -49,9 +49,18 @@ export class Composer {
     this.changed();
   }
 
-  /** Characters past MESSAGE_LIMIT; 0 when the text fits. */
-  excess(): number {
-    return Math.max(0, this.text.value.length - MESSAGE_LIMIT);
+  setLimits(chars: number, bytes: number): void {
+    this.limit = { chars, bytes };
+    this.changed();
+  }
+
+  /** How far the text is over the server's limits, if it is: in characters, or else in bytes. */
+  excess(): { chars: number; bytes: number; limit: number } | null {
+    const chars = this.text.value.length - this.limit.chars;
+    if (chars > 0) return { chars, bytes: 0, limit: this.limit.chars };
+    // Counted as the server counts what it stores: the text as a JSON string, quotes left out.
+    const bytes = new TextEncoder().encode(JSON.stringify(this.text.value)).length - 2 - this.limit.bytes;
+    return bytes > 0 ? { chars: 0, bytes, limit: this.limit.bytes } : null;
   }
 
   /** Re-measures the text: its height, and the counter near the limit. */
@@ -59,9 +68,9 @@ export class Composer {
     this.text.style.height = "auto";
     this.text.style.height = `${Math.min(this.text.scrollHeight, MAX_HEIGHT_PX)}px`;
     const length = this.text.value.length;
-    this.counter.hidden = length < COUNTER_FROM;
-    this.counter.textContent = `${length} / ${MESSAGE_LIMIT}`;
-    this.counter.classList.toggle("over", length > MESSAGE_LIMIT);
+    this.counter.hidden = length < this.limit.chars - COUNTER_WITHIN;
+    this.counter.textContent = `${length} / ${this.limit.chars}`;
+    this.counter.classList.toggle("over", length > this.limit.chars);
   }
 
   focus(): void {

@@ -1,4 +1,5 @@
 import SockJS from "sockjs-client";
+import { retryDelay } from "./backoff";
 import { type ClientRequest, parseFrame, type ServerFrame } from "./protocol";
 
 export type LinkState = "connecting" | "online" | "offline";
@@ -12,14 +13,25 @@ export interface LinkEvents {
 // The typings leave out the name of the transport SockJS settled on.
 type Socket = WebSocket & { transport?: string | null };
 
-const FIRST_DELAY_MS = 500;
-const MAX_DELAY_MS = 10_000;
+/** Heard nothing for this long: a `ping` asks the server to say something. */
+const QUIET_MS = 4000;
+/** A `ping` not answered within this long means the link is dead, however open it looks. */
+const ANSWER_DUE_MS = 5000;
+const CHECK_EVERY_MS = 1000;
 
-/** One SockJS link that keeps coming back: reconnects with jittered exponential backoff. */
+/**
+ * One SockJS link that keeps coming back: reconnects with jittered
+ * exponential backoff, and notices a link that silently stopped carrying
+ * frames (a dropped Wi-Fi, a NAT that forgot it) within about ten seconds.
+ */
 export class Connection {
   private sock: Socket | null = null;
   private failures = 0;
   private retry: number | undefined;
+  private watch: number | undefined;
+  private lastHeard = 0;
+  /** When the unanswered `ping` went out; undefined while none is out. */
+  private pingSent: number | undefined;
 
   constructor(
     /** Asked on every (re)connect: the query carries what the client knows by then (its guest token). */
@@ -50,26 +62,51 @@ export class Connection {
     const sock: Socket = new SockJS(this.url(), null, { transports: this.transports });
     this.sock = sock;
     sock.onopen = () => {
-      this.failures = 0;
+      this.heard();
+      this.watch = window.setInterval(() => this.check(sock), CHECK_EVERY_MS);
       this.events.state("online", sock.transport ?? undefined);
     };
     sock.onmessage = (event: MessageEvent<string>) => {
+      this.heard();
       const frame = parseFrame(event.data);
-      if (frame) this.events.frame(frame);
+      if (!frame || frame.action === "pong") return;
+      // Only a server that took the connection says who the user is: one that opens and refuses is no reason to hurry back.
+      if (frame.action === "user_info") this.failures = 0;
+      this.events.frame(frame);
     };
-    sock.onclose = () => {
-      if (this.sock !== sock) return;
-      this.sock = null;
-      this.events.state("offline");
-      this.scheduleRetry();
-    };
+    sock.onclose = () => this.lost(sock);
+  }
+
+  private heard(): void {
+    this.lastHeard = Date.now();
+    this.pingSent = undefined;
+  }
+
+  private check(sock: Socket): void {
+    const now = Date.now();
+    if (this.pingSent !== undefined) {
+      if (now - this.pingSent >= ANSWER_DUE_MS) {
+        sock.close();
+        this.lost(sock);
+      }
+    } else if (now - this.lastHeard >= QUIET_MS && this.send({ action: "ping" })) {
+      this.pingSent = now;
+    }
+  }
+
+  private lost(sock: Socket): void {
+    if (this.sock !== sock) return;
+    this.sock = null;
+    window.clearInterval(this.watch);
+    this.watch = undefined;
+    this.pingSent = undefined;
+    this.events.state("offline");
+    this.scheduleRetry();
   }
 
   private scheduleRetry(): void {
-    const ceiling = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** this.failures);
+    const delay = retryDelay(this.failures, Math.random());
     this.failures += 1;
-    // Jitter keeps a crowd of clients dropped together from returning together.
-    const delay = ceiling / 2 + (Math.random() * ceiling) / 2;
     this.retry = window.setTimeout(() => this.connect(), delay);
   }
 }

@@ -48,7 +48,8 @@ onSubmit(view.nickForm, () => {
 
 onSubmit(view.joinForm, () => {
   // The server folds room names the same way; folding here too lets its answer be matched up.
-  const room = view.roomInput.value.trim().toLowerCase();
+  // Spaces become dashes: "Design Team" is the room design-team, not a refusal.
+  const room = view.roomInput.value.trim().toLowerCase().replace(/\s+/g, "-");
   if (!room) return;
   chat.join(room);
   view.roomInput.value = "";
@@ -98,7 +99,8 @@ view.users.addEventListener("click", (event) => {
 });
 
 wireMessageActions(view.messages, chat.editor);
-view.messages.addEventListener("scroll", () => chat.loadOlderIfAtTop(), { passive: true });
+view.messages.addEventListener("scroll", () => chat.scrolled(), { passive: true });
+view.jump.addEventListener("click", () => chat.jumpToNewest());
 view.panelsToggle.addEventListener("click", () => view.togglePanels());
 view.mute.addEventListener("click", () => chat.toggleMute());
 

@@ -62,6 +62,11 @@ export function wireMessageActions(box: HTMLElement, editor: MessageEditor): voi
         }
         break;
       }
+      case "more": {
+        const open = message.classList.toggle("actions-open");
+        button.setAttribute("aria-expanded", String(open));
+        break;
+      }
       case "edit":
         editor.startEdit(mid);
         break;

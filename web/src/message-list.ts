@@ -38,11 +38,29 @@ export class MessageList {
     const visible = room === this.shown;
     const stick = visible && (follow || this.atBottom());
     const log = this.logFor(room);
-    const before = log.lastElementChild;
-    log.append(node);
+    // The user's unacknowledged messages stay below everything stored: that is where they will be.
+    const pending = log.querySelector(":scope > .outgoing");
+    const before = pending ? pending.previousElementSibling : log.lastElementChild;
+    const after = pending ?? null;
+    log.insertBefore(node, after);
     const first = before ? before.nextElementSibling : log.firstElementChild;
-    if (first && log.lastElementChild) layout(first, log.lastElementChild);
+    const last = after ? after.previousElementSibling : log.lastElementChild;
+    if (first && last) layout(first, last);
     if (stick) this.box.scrollTop = this.box.scrollHeight;
+  }
+
+  /** Adds one of the user's unacknowledged messages, at the very bottom, and follows it. */
+  appendPending(room: string, node: HTMLElement): void {
+    this.logFor(room).append(node);
+    if (room === this.shown) this.box.scrollTop = this.box.scrollHeight;
+  }
+
+  /** The unacknowledged message sent with `ref`, in a place's log. */
+  pending(room: string, ref: string): HTMLElement | null {
+    for (const node of this.logs.get(room)?.querySelectorAll<HTMLElement>(".outgoing") ?? []) {
+      if (node.dataset.ref === ref) return node;
+    }
+    return null;
   }
 
   /** Puts older messages above those shown since the last gap, without moving what the reader sees. */
@@ -113,7 +131,27 @@ export class MessageList {
     return lastGap ? lastGap.nextElementSibling : log.firstElementChild;
   }
 
-  private atBottom(): boolean {
+  /**
+   * The newest stored message of the log on screen that the reader can see
+   * or has scrolled past; 0 when none is. What is below the view is not read.
+   */
+  lastSeenMid(): number {
+    const bottom = this.box.getBoundingClientRect().bottom;
+    const messages = this.logFor(this.shown).querySelectorAll<HTMLElement>(".msg[data-mid]");
+    for (let i = messages.length - 1; i >= 0; i--) {
+      const node = messages[i];
+      // Seen once its first line is in view.
+      if (node && node.getBoundingClientRect().top + EDGE_PX / 2 <= bottom) return Number(node.dataset.mid);
+    }
+    return 0;
+  }
+
+  /** Scrolls the log on screen to its newest message. */
+  toBottom(): void {
+    this.box.scrollTop = this.box.scrollHeight;
+  }
+
+  atBottom(): boolean {
     return this.box.scrollHeight - this.box.scrollTop - this.box.clientHeight < EDGE_PX;
   }
 

@@ -2,6 +2,7 @@ import { type MessageState, reactors } from "./changes";
 import { el } from "./dom";
 import { mentionPattern, mentions } from "./mentions";
 import type { Emoji, LiveEntry, ServerFrame } from "./protocol";
+import type { Outgoing } from "./session";
 
 /** Whose page this is: their own messages get a badge and edit controls, their name is what mentions them. */
 export interface Reader {
@@ -97,12 +98,18 @@ function formatted(text: string, reader: Reader): (Node | string)[] {
   let at = 0;
   for (const match of text.matchAll(CODE)) {
     parts.push(...messageText(text.slice(at, match.index), reader));
-    const block = match[1] !== undefined;
-    const mark = block ? "```" : "`";
-    const code = el("code", {}, block ? match[1] : match[2]);
-    parts.push(
-      el(block ? "pre" : "span", { class: block ? "code-block" : "code-span" }, fence(mark), code, fence(mark)),
-    );
+    const block = match[1];
+    if (block === undefined) {
+      parts.push(el("span", { class: "code-span" }, fence("`"), el("code", {}, match[2]), fence("`")));
+    } else {
+      // The line breaks just inside the fences belong to the fences: shown, they would be an empty first and last line.
+      const lead = block.startsWith("\n") ? "\n" : "";
+      const trail = block.length > lead.length && block.endsWith("\n") ? "\n" : "";
+      const code = block.slice(lead.length, block.length - trail.length);
+      parts.push(
+        el("pre", { class: "code-block" }, fence(`\`\`\`${lead}`), el("code", {}, code), fence(`${trail}\`\`\``)),
+      );
+    }
     at = match.index + match[0].length;
   }
   parts.push(...messageText(text.slice(at), reader));
@@ -127,6 +134,8 @@ function actions(own: boolean): HTMLElement {
   return el(
     "div",
     { class: "actions" },
+    // Where nothing hovers (a phone), this opens the controls the other buttons are.
+    button("more", "Message actions", "⋯", { "aria-expanded": "false", class: "ghost more" }),
     button("pick", "Add reaction", "☺+", { "aria-expanded": "false" }),
     own && button("edit", "Edit message", "Edit"),
     own && button("delete", "Delete message", "Delete"),
@@ -250,4 +259,32 @@ export function sysNode(text: string): HTMLElement {
 
 export function gapNode(): HTMLElement {
   return el("div", { class: "gap-marker", role: "note" }, "Some messages may be missing");
+}
+
+const OUT_STATUS: Record<Outgoing["state"], string> = {
+  sending: "sending…",
+  waiting: "waiting for the connection…",
+};
+
+/**
+ * One of the user's messages the server has not acknowledged yet: shown at
+ * once, marked with where it is, until the stored message takes its place.
+ * Not a `.msg`: it has no number, nothing can be done to it yet.
+ */
+export function pendingNode(item: Outgoing, reader: Reader): HTMLElement {
+  const node = el(
+    "div",
+    { class: "outgoing", "data-ref": item.ref },
+    el("div", { class: "meta" }, ...sender(reader.name, true), spoken(", ")),
+    el("div", { class: "text" }, ...formatted(item.text, reader)),
+    el("div", { class: "out-status", role: "status" }),
+  );
+  showPending(node, item);
+  return node;
+}
+
+/** Redraws a pending message's mark: on its way, or waiting for the link. */
+export function showPending(node: HTMLElement, item: Outgoing): void {
+  node.dataset.state = item.state;
+  node.querySelector(".out-status")?.replaceChildren(OUT_STATUS[item.state]);
 }

@@ -136,6 +136,16 @@ export function applyOlderHistory(place: Place, history: HistoryFrame): StoredEn
   return messages;
 }
 
+/**
+ * How far the reader has read the place on screen: everything when the view
+ * is at the newest message, else only up to the last message that has been
+ * in view (`lastSeen`). Null when that moves the mark nowhere.
+ */
+export function readUpTo(place: Place, atBottom: boolean, lastSeen: number): number | null {
+  const upTo = atBottom ? place.lastMid : Math.min(place.lastMid, lastSeen);
+  return place.epoch === undefined || upTo <= place.read ? null : upTo;
+}
+
 /** A `read` from any tab of this user: marks only move forward, and only within the epoch they name. */
 export function applyRead(place: Place, mid: number, epoch: string): boolean {
   if (epoch !== place.epoch || mid <= place.read) return false;
@@ -151,6 +161,7 @@ export class ClientState {
   readonly places = new Map<string, Place>();
   /** Places asked for and not confirmed yet; only these may be added by a `history`. */
   readonly joining = new Set<string>();
+  /** The place on screen: the session's (session.ts decides it), mirrored here for the rules that read it. */
   current: string | null = null;
 
   isOwn(uid: string): boolean {

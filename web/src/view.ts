@@ -16,6 +16,8 @@ export interface PlaceItem {
   /** A muted room shows that something is unread, not how much. */
   muted: boolean;
   active: boolean;
+  /** A conversation whose other person the server no longer knows. */
+  gone: boolean;
 }
 
 export interface UserItem {
@@ -48,7 +50,6 @@ export class View {
   readonly notify = byId<HTMLButtonElement>("notify");
   readonly mute = byId<HTMLButtonElement>("mute");
   readonly panelsToggle = byId<HTMLButtonElement>("panels-toggle");
-  private readonly send = byId<HTMLButtonElement>("send");
   private readonly status = byId("status");
   private readonly roomTitle = byId("room-title");
   private readonly onlineCount = byId("online-count");
@@ -56,10 +57,12 @@ export class View {
   private readonly loading = byId("loading");
   private readonly panelsBadge = byId("panels-badge");
   private readonly notices = byId("notices");
-  /** Controls that only make sense with a live link. */
+  private readonly offline = byId("offline");
+  readonly jump = byId<HTMLButtonElement>("jump");
+  /** The link was up once: a link that is down since is an outage to tell of, not a page still starting. */
+  private wasOnline = false;
+  /** Controls that only make sense with a live link; the composer is not one: what it sends waits for the link. */
   private readonly needLink: (HTMLInputElement | HTMLTextAreaElement | HTMLButtonElement)[] = [
-    this.text,
-    this.send,
     ...this.nickForm.querySelectorAll("button"),
     ...this.joinForm.querySelectorAll("button"),
   ];
@@ -76,6 +79,19 @@ export class View {
           ? "Connecting…"
           : "Offline, reconnecting…";
     for (const control of this.needLink) control.disabled = state !== "online";
+    if (state === "online") this.wasOnline = true;
+    this.offline.hidden = state === "online" || !this.wasOnline;
+  }
+
+  /** The longest name and room name the server takes: the boxes take no more. */
+  setLimits(name: number, room: number): void {
+    this.nick.maxLength = name;
+    this.roomInput.maxLength = room;
+  }
+
+  /** Puts the name the server uses back in the box, over whatever was typed there. */
+  resetNick(name: string): void {
+    this.nick.value = name;
   }
 
   /** Shows the name the server uses, unless the user is busy editing it. */
@@ -107,7 +123,11 @@ export class View {
       ...conversations.map((c) =>
         el(
           "li",
-          { class: c.active ? "room conversation active" : "room conversation", "data-room": c.key },
+          {
+            class: `room conversation${c.active ? " active" : ""}${c.gone ? " gone" : ""}`,
+            "data-room": c.key,
+            title: c.gone ? `${c.title} is no longer known to the server` : undefined,
+          },
           this.placeButton(c, c.title),
         ),
       ),
@@ -171,7 +191,14 @@ export class View {
       mentions,
       unread,
       place.muted && spoken(", muted"),
+      place.gone && spoken(", no longer known to the server"),
     );
+  }
+
+  /** The button that jumps to the newest message, while there are `unseen` ones below the view. */
+  setUnseen(unseen: number): void {
+    this.jump.hidden = unseen === 0;
+    this.jump.textContent = `${unseen} new ${unseen === 1 ? "message" : "messages"} ↓`;
   }
 
   setTyping(text: string): void {

@@ -5,6 +5,7 @@ import { edit, react, remove } from "./changes.js";
 import { dm, pm } from "./direct.js";
 import { history, message } from "./messages.js";
 import { nick, typing, users } from "./people.js";
+import { ping } from "./ping.js";
 import { read } from "./read-state.js";
 import { join, leave } from "./rooms.js";
 
@@ -24,6 +25,7 @@ const handlers: { [A in Action]: Handler<A> } = {
   delete: remove,
   react,
   auth,
+  ping,
 };
 
 export function dispatch(caller: Caller, request: Request): Promise<void> | undefined {
