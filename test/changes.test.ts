@@ -129,12 +129,16 @@ describe.each(["embedded", "Redis"] as const)("changes to messages (%s)", (mode)
     expect(recovered).toMatchObject({ recovered: true });
     expect((recovered.messages as Frame[]).map((m) => m.action)).toEqual(["react", "delete"]);
 
-    // Scroll-back pages carry changes too.
-    await joiner.client.send({ action: "history", room, before: first + 4, limit: 2, ref: "older" });
+    // A page of scroll-back counts messages, not changes, and carries each one's current changes with it,
+    // however much later they were made than the page's `before`.
+    await joiner.client.send({ action: "history", room, before: first + 2, limit: 2, ref: "older" });
     const older = await joiner.client.action("history", (f) => f.ref === "older");
     expect((older.messages as Frame[]).map((m) => [m.mid, m.action])).toEqual([
+      [first, "message"],
+      [first + 1, "message"],
       [first + 2, "edit"],
       [first + 3, "react"],
+      [first + 4, "delete"],
     ]);
   });
 
