@@ -47,8 +47,9 @@ export interface Archive {
    * changes its message's state: an edit replaces the text (earlier edits are
    * dropped), a reaction sets or clears one (user, emoji), and a deletion
    * erases the text and every edit and reaction, leaving a tombstone with its mid.
+   * False, and nothing kept, for a change to a message that is not kept or is deleted.
    */
-  append(place: string, epoch: string, entry: ArchivedEntry): Promise<void>;
+  append(place: string, epoch: string, entry: ArchivedEntry): Promise<boolean>;
   /** The newest `limit` messages older than `before`, with their current changes. */
   page(place: string, before: number | undefined, limit: number, cutoff: Cutoff): Promise<ArchivePage>;
   /** Every message and current change after `since`, or undefined when more than `max` messages follow it. */
