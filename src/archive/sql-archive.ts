@@ -82,8 +82,8 @@ export class SqlArchive implements Archive {
     const target = typeof f.target === "number" ? f.target : 0;
     const isChange = f.action === "edit" || f.action === "react" || f.action === "delete";
     const { db } = this;
-    return this.serial(() =>
-      db.transaction(async () => {
+    return this.serial(async () => {
+      const kept = await db.transaction(async () => {
         if (isChange) {
           const [row] = await db.all<{ deleted: boolean | number }>(
             "SELECT deleted FROM messages WHERE place = ? AND mid = ?",
@@ -150,8 +150,10 @@ export class SqlArchive implements Archive {
         }
         await this.insertChange(place, entry, target, String(f.action), uid, null);
         return true;
-      }),
-    );
+      });
+      if (kept && f.action === "delete") await db.scrub();
+      return kept;
+    });
   }
 
   private async insertChange(
