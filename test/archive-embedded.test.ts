@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { expect, it } from "vitest";
 import { connectUser, joinRoom, say, type User } from "./support/chat.js";
-import type { NodeProcess } from "./support/processes.js";
+import { type NodeProcess, runToExit } from "./support/processes.js";
 import { perTest } from "./support/scope.js";
 
 const scope = perTest();
@@ -83,5 +83,24 @@ it("erases a deleted message's text and earlier edits from the archive, and togg
     });
   } finally {
     db.close();
+  }
+});
+
+it("stops at start with one line and exit 1 when DATA_DIR cannot hold the archive", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "chat-bad-"));
+  scope.defer(() => rmSync(dir, { recursive: true, force: true }));
+  const aFile = path.join(dir, "a-file");
+  writeFileSync(aFile, "not a folder");
+  const garbled = path.join(dir, "garbled");
+  mkdirSync(garbled);
+  writeFileSync(
+    path.join(garbled, "chat.sqlite"),
+    "this is not a database, and has more than a header's worth of bytes in it",
+  );
+  // The tests run as root here, so a folder without write permission would still be written: these cannot be.
+  for (const DATA_DIR of [aFile, path.join(aFile, "below"), path.join(dir, "x".repeat(300)), garbled]) {
+    const r = await runToExit({ DATA_DIR });
+    expect(r.code, DATA_DIR).toBe(1);
+    expect(r.stderr.trim().split("\n"), DATA_DIR).toEqual([expect.stringContaining(`DATA_DIR=${DATA_DIR}`)]);
   }
 });
