@@ -23,7 +23,7 @@ import { attachSockjs, SOCKJS_DEFAULTS, SockjsServer } from "./transport/sockjs-
 export interface ChatServer {
   readonly nodeId: string;
   readonly port: number;
-  /** Graceful: no new connections, clients told to reconnect elsewhere, departures announced, Redis closed. */
+  /** Graceful: no new connections, clients told to reconnect elsewhere, departures announced, Redis and the archive closed. */
   close(): Promise<void>;
 }
 
@@ -31,7 +31,7 @@ const SOCK_PREFIX = "/sock";
 
 /** Puts one server process together: backends, hub, chat node, HTTP routes and the SockJS endpoint. */
 export async function startChatServer(config: Config, log: Logger): Promise<ChatServer> {
-  const backends = createBackends(config, log);
+  const backends = await createBackends(config, log);
   const metrics = createMetrics({
     connectionsByTransport: () => node.connectionsByTransport(),
     redisUp: () => backends.redis?.link.isUp,
@@ -178,6 +178,8 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       allowances.close();
       await hub.stop();
       await backends.users.close();
+      await backends.retention?.stop();
+      await backends.archive?.close();
     },
   };
 }

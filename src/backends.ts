@@ -1,6 +1,9 @@
 import type { Logger } from "pino";
+import type { Archive } from "./archive/archive.js";
+import { openArchive } from "./archive/open-archive.js";
+import { Retention } from "./archive/retention.js";
+import { ArchivedBroker } from "./bus/archived-broker.js";
 import type { Broker, HistoryLimits } from "./bus/broker.js";
-import { MemoryBroker } from "./bus/memory-broker.js";
 import { RedisBroker } from "./bus/redis-broker.js";
 import { isConversation } from "./chat/conversations.js";
 import type { Config } from "./config.js";
@@ -9,20 +12,31 @@ import type { Presence } from "./presence/presence.js";
 import { RedisPresence } from "./presence/redis-presence.js";
 import { RedisKeys } from "./redis/redis-keys.js";
 import { RedisLink, type RedisTarget } from "./redis/redis-link.js";
-import { MemoryUserStore } from "./users/memory-user-store.js";
+import { ArchiveUserStore } from "./users/archive-user-store.js";
 import { RedisUserStore } from "./users/redis-user-store.js";
 import type { UserStore } from "./users/user-store.js";
 
-/** The bus, presence and user store a node runs on: all in memory (embedded), or all on one Redis deployment. */
+/**
+ * The bus, presence and user store a node runs on: one process keeping its
+ * history and users in an archive (SQLite in DATA_DIR, or PostgreSQL), or
+ * all on one Redis deployment.
+ */
 export interface Backends {
   broker: Broker;
   presence: Presence;
   users: UserStore;
   /** How this node reaches Redis; undefined when embedded. */
   redis: { kind: RedisTarget["kind"]; link: RedisLink } | undefined;
-  /** Rooms whose history this process keeps itself (embedded mode only). */
+  /** Rooms in use that this process holds in memory (embedded mode only; the archive keeps them all). */
   storedRooms(): number | undefined;
+  /** Where a lone process keeps everything; closed last. */
+  archive: Archive | undefined;
+  /** Purges the archive of what is past RETENTION_DAYS; stopped before it is closed. */
+  retention: Retention | undefined;
 }
+
+/** How long a start waits for DATABASE_URL to answer. */
+const DATABASE_CONNECT_TIMEOUT_MS = 10_000;
 
 function historyLimits(config: Config): HistoryLimits {
   const idleS =
@@ -55,17 +69,29 @@ function redisTarget(config: Config): RedisTarget | undefined {
   return undefined;
 }
 
-export function createBackends(config: Config, log: Logger): Backends {
+/** Throws ArchiveError (one line for the operator) when the archive cannot be opened. */
+export async function createBackends(config: Config, log: Logger): Promise<Backends> {
   const limits = historyLimits(config);
   const target = redisTarget(config);
   if (!target) {
-    const broker = new MemoryBroker(config.NODE_ID, limits);
+    const archive = await openArchive(
+      config.DATABASE_URL
+        ? { kind: "postgres", url: config.DATABASE_URL, connectTimeoutMs: DATABASE_CONNECT_TIMEOUT_MS }
+        : { kind: "embedded", dataDir: config.DATA_DIR },
+    );
+    const broker = new ArchivedBroker(config.NODE_ID, limits, archive, config.RECOVERY_MAX, config.RETENTION_DAYS);
+    const retention = new Retention(archive, config.RETENTION_DAYS, (result) => {
+      if ("err" in result) log.warn({ err: result.err }, "could not purge messages past RETENTION_DAYS");
+      else if (result.messages > 0) log.info({ messages: result.messages }, "purged messages past RETENTION_DAYS");
+    });
     return {
       broker,
       presence: new MemoryPresence(),
-      users: new MemoryUserStore(config.USER_IDLE_TTL * 1000),
+      users: new ArchiveUserStore(archive, config.USER_IDLE_TTL * 1000),
       redis: undefined,
       storedRooms: () => broker.storedRooms,
+      archive,
+      retention,
     };
   }
   const link = new RedisLink({ target, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT }, log);
@@ -83,5 +109,7 @@ export function createBackends(config: Config, log: Logger): Backends {
     users: new RedisUserStore(link, keys, config.USER_IDLE_TTL),
     redis: { kind: target.kind, link },
     storedRooms: () => undefined,
+    archive: undefined,
+    retention: undefined,
   };
 }

@@ -42,7 +42,22 @@ const spec = {
       .string()
       .regex(/^rediss?:\/\/.+/, "must be a redis:// or rediss:// URL")
       .optional(),
-    help: "Redis to scale out through; unset = embedded in-memory bus (one process)",
+    help: "Redis to scale out through; unset = one process, keeping everything in its archive",
+  },
+  DATABASE_URL: {
+    schema: z
+      .string()
+      .regex(/^postgres(ql)?:\/\/.+/, "must be a postgres:// or postgresql:// URL")
+      .optional(),
+    help: "PostgreSQL to keep every message, room and user in; unset = the embedded archive in DATA_DIR",
+  },
+  DATA_DIR: {
+    schema: z.string().min(1).default("./data"),
+    help: "folder of the embedded archive (SQLite), when neither Redis nor DATABASE_URL is set",
+  },
+  RETENTION_DAYS: {
+    schema: int(0, 0, 36_500),
+    help: "days the archive keeps a message before purging it (0 = forever)",
   },
   REDIS_CLUSTER_NODES: {
     schema: z
@@ -96,7 +111,10 @@ const spec = {
   },
   MAX_NAME_LENGTH: { schema: int(32, 1, 256), help: "characters in a nickname" },
   MAX_ROOM_LENGTH: { schema: int(32, 1, 256), help: "characters in a room name" },
-  HISTORY_SIZE: { schema: int(100, 0, 100_000), help: "messages kept per room" },
+  HISTORY_SIZE: {
+    schema: int(100, 0, 100_000),
+    help: "messages a join is sent; with Redis, also the window kept per room (the archive keeps all)",
+  },
   RECOVERY_MAX: {
     schema: int(1000, 1, 100_000),
     help: "messages a join with since replays at most, in history frames of 100; past it the newest are sent, recovered: false",
@@ -104,7 +122,7 @@ const spec = {
   HISTORY_MAX_AGE: { schema: int(0, 0, 31_536_000), help: "seconds a stored message is kept (0 = no limit)" },
   ROOM_IDLE_TTL: {
     schema: int(86_400, 1, 31_536_000),
-    help: "seconds after which a room nobody used is forgotten, history and all (conversations: USER_IDLE_TTL)",
+    help: "with Redis: seconds after which a room nobody used is forgotten, history and all (conversations: USER_IDLE_TTL)",
   },
   RATE_LIMIT: { schema: int(20, 0, 1_000_000), help: "requests per second per connection, sustained (0 = no limit)" },
   RATE_BURST: { schema: int(40, 1, 1_000_000), help: "requests a connection may send at once before the rate applies" },
@@ -196,7 +214,7 @@ const spec = {
   },
   GUEST_SECRET: {
     schema: z.string().min(32, "must be at least 32 characters").optional(),
-    help: "HS256 secret for guest identities; unset = one kept in Redis (made once), or per process when embedded",
+    help: "HS256 secret for guest identities; unset = one made once and kept in Redis or the archive",
   },
   USER_IDLE_TTL: {
     schema: int(2_592_000, 1, 315_360_000),
@@ -238,6 +256,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   );
   if (redisModes.length > 1) {
     throw new ConfigError("set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS");
+  }
+  if (redisModes.length > 0 && config.DATABASE_URL !== undefined) {
+    // Carrying what Redis stores into PostgreSQL is not built yet; running both would archive nothing.
+    throw new ConfigError("DATABASE_URL cannot be used with Redis yet: set one or the other");
   }
   return config;
 }

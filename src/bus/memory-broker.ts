@@ -25,9 +25,9 @@ interface RoomLog {
 /** The embedded broker: one process, no Redis, the same semantics as the Redis broker. */
 export class MemoryBroker implements Broker {
   private handler: BrokerHandler | undefined;
-  private readonly subscribed = new Set<string>();
+  protected readonly subscribed = new Set<string>();
   private readonly logs = new Map<string, RoomLog>();
-  private readonly sent = new RecentKeys<StoredAt>();
+  protected readonly sent = new RecentKeys<StoredAt>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
@@ -96,7 +96,7 @@ export class MemoryBroker implements Broker {
   }
 
   /** Drops what no one will be sent again: messages past their age, and rooms left alone too long. */
-  private forgetIdle(): void {
+  protected forgetIdle(): void {
     const now = Date.now();
     const cutoff = this.limits.maxAgeMs > 0 ? now - this.limits.maxAgeMs : 0;
     for (const [room, log] of this.logs) {
@@ -119,7 +119,7 @@ export class MemoryBroker implements Broker {
     return log;
   }
 
-  private deliver(room: string, envelope: Envelope): void {
+  protected deliver(room: string, envelope: Envelope): void {
     if (this.subscribed.has(room)) this.handler?.onRoom(room, envelope);
   }
 }

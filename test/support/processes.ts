@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { vi } from "vitest";
@@ -9,8 +11,22 @@ import { allocatePort } from "./ports.js";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const SERVER_ENTRY = path.join(root, "dist/server.js");
 
+/**
+ * The embedded archive's folder for one run: a temporary one of its own
+ * (removed when the process exits), unless the test names one to keep
+ * across a restart.
+ */
+function dataDirFor(env: Record<string, string>, child: () => ChildProcess): string {
+  if (env.DATA_DIR !== undefined) return env.DATA_DIR;
+  const dir = mkdtempSync(path.join(os.tmpdir(), "chat-data-"));
+  queueMicrotask(() => child().once("exit", () => rmSync(dir, { recursive: true, force: true })));
+  return dir;
+}
+
 export interface NodeProcess {
   readonly child: ChildProcess;
+  /** Where its embedded archive is. */
+  readonly dataDir: string;
   readonly port: number;
   readonly url: string;
   readonly nodeId: string;
@@ -56,7 +72,8 @@ export interface Exit {
 export function runToExit(env: Record<string, string>, deadlineMs = 20_000): Promise<Exit> {
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn(process.execPath, [SERVER_ENTRY], { env: { ...process.env, PORT: "0", ...env } });
+    const DATA_DIR = dataDirFor(env, () => child);
+    const child = spawn(process.execPath, [SERVER_ENTRY], { env: { ...process.env, PORT: "0", DATA_DIR, ...env } });
     let stderr = "";
     child.stderr.on("data", (c: Buffer) => {
       stderr += c.toString();
@@ -98,12 +115,14 @@ async function launchNode(env: Record<string, string>, port: number | undefined)
   const wanted = port ?? 0;
   // Where the node says what it got, it picks its own metrics port too: one handed to it could be taken before it binds.
   let metricsPort = env.METRICS_PORT ?? (quiet ? String(await allocatePort()) : "0");
+  const dataDir = dataDirFor(env, () => child);
   const child = spawn(process.execPath, [SERVER_ENTRY], {
     env: {
       ...process.env,
       HOST: "127.0.0.1",
       LOG_LEVEL: "info",
       METRICS_PORT: metricsPort,
+      DATA_DIR: dataDir,
       ...env,
       PORT: String(wanted),
     },
@@ -143,6 +162,7 @@ async function launchNode(env: Record<string, string>, port: number | undefined)
   }
   return {
     child,
+    dataDir,
     port: chosen,
     url: `http://127.0.0.1:${chosen}`,
     nodeId: node,

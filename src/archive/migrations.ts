@@ -1,0 +1,79 @@
+/**
+ * The archive's schema, as numbered steps run in order at start. Each is
+ * plain SQL that SQLite and PostgreSQL both run. A step once released is
+ * never edited: a change is a new step, so an old database is brought
+ * forward and a new one built the same way.
+ *
+ * Every message table is keyed by place first (room or conversation), so
+ * that it can be distributed by place (Citus) and read a place at a time.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE places (
+    place TEXT PRIMARY KEY,
+    epoch TEXT NOT NULL,
+    top BIGINT NOT NULL,
+    created BIGINT NOT NULL,
+    last_active BIGINT NOT NULL,
+    owner TEXT
+  );
+  CREATE TABLE messages (
+    place TEXT NOT NULL,
+    mid BIGINT NOT NULL,
+    uid TEXT NOT NULL,
+    ts BIGINT NOT NULL,
+    text TEXT,
+    edited BIGINT,
+    deleted BOOLEAN NOT NULL DEFAULT FALSE,
+    json TEXT NOT NULL,
+    PRIMARY KEY (place, mid)
+  );
+  CREATE TABLE changes (
+    place TEXT NOT NULL,
+    mid BIGINT NOT NULL,
+    target BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    emoji TEXT,
+    json TEXT NOT NULL,
+    PRIMARY KEY (place, mid)
+  );
+  CREATE INDEX changes_by_target ON changes (place, target);
+  CREATE TABLE reactions (
+    place TEXT NOT NULL,
+    mid BIGINT NOT NULL,
+    uid TEXT NOT NULL,
+    emoji TEXT NOT NULL,
+    PRIMARY KEY (place, mid, uid, emoji)
+  );
+  CREATE TABLE users (
+    uid TEXT PRIMARY KEY,
+    name TEXT,
+    created BIGINT NOT NULL,
+    last_used BIGINT NOT NULL
+  );
+  CREATE INDEX users_by_last_used ON users (last_used);
+  CREATE TABLE user_rooms (
+    uid TEXT NOT NULL,
+    room TEXT NOT NULL,
+    PRIMARY KEY (uid, room)
+  );
+  CREATE TABLE conversations (
+    uid TEXT NOT NULL,
+    other TEXT NOT NULL,
+    ts BIGINT NOT NULL,
+    PRIMARY KEY (uid, other)
+  );
+  CREATE TABLE read_marks (
+    uid TEXT NOT NULL,
+    place TEXT NOT NULL,
+    epoch TEXT NOT NULL,
+    mid BIGINT NOT NULL,
+    PRIMARY KEY (uid, place)
+  );
+  CREATE TABLE settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  `,
+];

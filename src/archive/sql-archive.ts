@@ -1,0 +1,406 @@
+import {
+  type Archive,
+  type ArchivedEntry,
+  ArchiveError,
+  type ArchivePage,
+  type KeptUser,
+  type PlaceMeta,
+} from "./archive.js";
+import { MIGRATIONS } from "./migrations.js";
+import type { SqlDriver } from "./sql-driver.js";
+
+/** The fields of a stored frame the archive files it by. */
+interface EntryFields {
+  action?: unknown;
+  uid?: unknown;
+  message?: unknown;
+  target?: unknown;
+  emoji?: unknown;
+  on?: unknown;
+}
+
+type Row = { mid: number | string; json: string };
+
+/** PostgreSQL hands BIGINT back as a string; SQLite as a number. */
+const num = (v: number | string | null | undefined): number => Number(v ?? 0);
+
+function byMid(rows: Row[]): { mid: number; json: string }[] {
+  return rows.map((r) => ({ mid: num(r.mid), json: r.json })).sort((a, b) => a.mid - b.mid);
+}
+
+/**
+ * The archive over any SqlDriver: one schema, one set of queries. Every call
+ * runs in turn, so a transaction on a single connection never interleaves
+ * with another statement, and entries are written in the order they were published.
+ */
+export class SqlArchive implements Archive {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(private readonly db: SqlDriver) {}
+
+  /** Brings the schema up to date, or refuses a database newer than this code. */
+  static async open(db: SqlDriver): Promise<SqlArchive> {
+    await db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)",
+    );
+    const [row] = await db.all<{ v: number | string | null }>("SELECT max(version) AS v FROM schema_migrations");
+    const at = num(row?.v);
+    if (at > MIGRATIONS.length) {
+      await db.close();
+      throw new ArchiveError(
+        `the ${db.engine} archive is at schema version ${at}, newer than this server's ${MIGRATIONS.length}: run the newer server`,
+      );
+    }
+    for (let version = at + 1; version <= MIGRATIONS.length; version++) {
+      await db.transaction(async () => {
+        await db.exec(MIGRATIONS[version - 1] as string);
+        await db.run("INSERT INTO schema_migrations (version, applied) VALUES (?, ?)", [version, Date.now()]);
+      });
+    }
+    return new SqlArchive(db);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  place(place: string): Promise<PlaceMeta | undefined> {
+    return this.serial(async () => {
+      const [row] = await this.db.all<{ epoch: string; top: number | string }>(
+        "SELECT epoch, top FROM places WHERE place = ?",
+        [place],
+      );
+      return row && { epoch: row.epoch, top: num(row.top) };
+    });
+  }
+
+  append(place: string, epoch: string, entry: ArchivedEntry): Promise<boolean> {
+    const f = JSON.parse(entry.json) as EntryFields;
+    const uid = typeof f.uid === "string" ? f.uid : "";
+    const target = typeof f.target === "number" ? f.target : 0;
+    const isChange = f.action === "edit" || f.action === "react" || f.action === "delete";
+    const { db } = this;
+    return this.serial(async () => {
+      const kept = await db.transaction(async () => {
+        if (isChange) {
+          const [row] = await db.all<{ deleted: boolean | number }>(
+            "SELECT deleted FROM messages WHERE place = ? AND mid = ?",
+            [place, target],
+          );
+          // Nothing changes a deleted message: an edit would put text back that its author took away.
+          if (!row || row.deleted) return false;
+        }
+        await db.run(
+          "INSERT INTO places (place, epoch, top, created, last_active) VALUES (?, ?, ?, ?, ?) " +
+            "ON CONFLICT (place) DO UPDATE SET top = excluded.top, last_active = excluded.last_active",
+          [place, epoch, entry.mid, entry.ts, entry.ts],
+        );
+        switch (f.action) {
+          case "message":
+          case "dm":
+            await db.run("INSERT INTO messages (place, mid, uid, ts, text, json) VALUES (?, ?, ?, ?, ?, ?)", [
+              place,
+              entry.mid,
+              uid,
+              entry.ts,
+              typeof f.message === "string" ? f.message : "",
+              entry.json,
+            ]);
+            return true;
+          case "edit":
+            // Only the newest edit is kept: it carries the whole text, and older texts are not to be found again.
+            await db.run("DELETE FROM changes WHERE place = ? AND target = ? AND kind = 'edit'", [place, target]);
+            await db.run("UPDATE messages SET text = ?, edited = ? WHERE place = ? AND mid = ? AND deleted = FALSE", [
+              typeof f.message === "string" ? f.message : "",
+              entry.ts,
+              place,
+              target,
+            ]);
+            break;
+          case "react": {
+            const emoji = typeof f.emoji === "string" ? f.emoji : "";
+            // One entry per (user, emoji): the last word on it, so toggling never piles up.
+            await db.run(
+              "DELETE FROM changes WHERE place = ? AND target = ? AND kind = 'react' AND uid = ? AND emoji = ?",
+              [place, target, uid, emoji],
+            );
+            if (f.on === false) {
+              await db.run("DELETE FROM reactions WHERE place = ? AND mid = ? AND uid = ? AND emoji = ?", [
+                place,
+                target,
+                uid,
+                emoji,
+              ]);
+            } else {
+              await db.run(
+                "INSERT INTO reactions (place, mid, uid, emoji) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [place, target, uid, emoji],
+              );
+            }
+            await this.insertChange(place, entry, target, "react", uid, emoji);
+            return true;
+          }
+          case "delete":
+            await this.erase(place, target);
+            break;
+          default:
+            return true;
+        }
+        await this.insertChange(place, entry, target, String(f.action), uid, null);
+        return true;
+      });
+      if (kept && f.action === "delete") await db.scrub();
+      return kept;
+    });
+  }
+
+  private async insertChange(
+    place: string,
+    entry: ArchivedEntry,
+    target: number,
+    kind: string,
+    uid: string,
+    emoji: string | null,
+  ): Promise<void> {
+    await this.db.run("INSERT INTO changes (place, mid, target, kind, uid, emoji, json) VALUES (?, ?, ?, ?, ?, ?, ?)", [
+      place,
+      entry.mid,
+      target,
+      kind,
+      uid,
+      emoji,
+      entry.json,
+    ]);
+  }
+
+  /** The message keeps its mid, author and time; its text, every edit and every reaction are gone. */
+  private async erase(place: string, mid: number): Promise<void> {
+    const [row] = await this.db.all<{ json: string }>("SELECT json FROM messages WHERE place = ? AND mid = ?", [
+      place,
+      mid,
+    ]);
+    if (row) {
+      const frame = JSON.parse(row.json) as Record<string, unknown>;
+      frame.message = "";
+      await this.db.run(
+        "UPDATE messages SET text = NULL, edited = NULL, deleted = TRUE, json = ? WHERE place = ? AND mid = ?",
+        [JSON.stringify(frame), place, mid],
+      );
+    }
+    await this.db.run("DELETE FROM changes WHERE place = ? AND target = ?", [place, mid]);
+    await this.db.run("DELETE FROM reactions WHERE place = ? AND mid = ?", [place, mid]);
+  }
+
+  page(place: string, before: number | undefined, limit: number, cutoff: number): Promise<ArchivePage> {
+    return this.serial(async () => {
+      const upTo = before ?? Number.MAX_SAFE_INTEGER;
+      const rows = await this.db.all<Row>(
+        "SELECT mid, json FROM messages WHERE place = ? AND mid < ? AND ts >= ? ORDER BY mid DESC LIMIT ?",
+        [place, upTo, cutoff, limit + 1],
+      );
+      const messages = rows.slice(0, limit);
+      const oldest = messages.at(-1);
+      if (oldest === undefined) return { entries: [], complete: true };
+      // A change belongs with its message, however much later it was made.
+      const changes = await this.db.all<Row>(
+        "SELECT mid, json FROM changes WHERE place = ? AND target >= ? AND target < ?",
+        [place, num(oldest.mid), upTo],
+      );
+      return { entries: byMid([...messages, ...changes]), complete: rows.length <= limit };
+    });
+  }
+
+  since(
+    place: string,
+    since: number,
+    max: number,
+    cutoff: number,
+  ): Promise<{ mid: number; json: string }[] | undefined> {
+    return this.serial(async () => {
+      const messages = await this.db.all<Row>(
+        "SELECT mid, json FROM messages WHERE place = ? AND mid > ? AND ts >= ? ORDER BY mid LIMIT ?",
+        [place, since, cutoff, max + 1],
+      );
+      if (messages.length > max) return undefined;
+      const changes = await this.db.all<Row>("SELECT mid, json FROM changes WHERE place = ? AND mid > ?", [
+        place,
+        since,
+      ]);
+      return byMid([...messages, ...changes]);
+    });
+  }
+
+  purge(before: number): Promise<number> {
+    const { db } = this;
+    return this.serial(async () => {
+      const gone = await db.transaction(async () => {
+        const [row] = await db.all<{ n: number | string }>("SELECT count(*) AS n FROM messages WHERE ts < ?", [before]);
+        if (num(row?.n) === 0) return 0;
+        await db.run("DELETE FROM messages WHERE ts < ?", [before]);
+        // A change or a reaction goes with its message, whenever it was made.
+        for (const table of ["changes", "reactions"]) {
+          const mid = table === "changes" ? "target" : "mid";
+          await db.run(
+            `DELETE FROM ${table} WHERE NOT EXISTS ` +
+              `(SELECT 1 FROM messages m WHERE m.place = ${table}.place AND m.mid = ${table}.${mid})`,
+          );
+        }
+        return num(row?.n);
+      });
+      if (gone > 0) await db.scrub();
+      return gone;
+    });
+  }
+
+  loadUser(uid: string, conversationsListed: number): Promise<KeptUser> {
+    return this.serial(async () => {
+      const [user] = await this.db.all<{ name: string | null }>("SELECT name FROM users WHERE uid = ?", [uid]);
+      if (!user) return { name: undefined, rooms: [], conversations: [] };
+      await this.db.run("UPDATE users SET last_used = ? WHERE uid = ?", [Date.now(), uid]);
+      const rooms = await this.db.all<{ room: string }>("SELECT room FROM user_rooms WHERE uid = ? ORDER BY room", [
+        uid,
+      ]);
+      const conversations = await this.db.all<{ other: string; name: string | null }>(
+        "SELECT c.other, u.name FROM conversations c LEFT JOIN users u ON u.uid = c.other " +
+          "WHERE c.uid = ? ORDER BY c.ts DESC LIMIT ?",
+        [uid, conversationsListed],
+      );
+      return {
+        name: user.name ?? undefined,
+        rooms: rooms.map((r) => r.room),
+        conversations: conversations.map((c) => ({ uid: c.other, name: c.name ?? c.other })),
+      };
+    });
+  }
+
+  /** A user is kept from its first write, and each write keeps it longer. */
+  private async touch(uid: string): Promise<void> {
+    const now = Date.now();
+    await this.db.run(
+      "INSERT INTO users (uid, created, last_used) VALUES (?, ?, ?) ON CONFLICT (uid) DO UPDATE SET last_used = excluded.last_used",
+      [uid, now, now],
+    );
+  }
+
+  setName(uid: string, name: string): Promise<void> {
+    return this.serial(async () => {
+      await this.touch(uid);
+      await this.db.run("UPDATE users SET name = ? WHERE uid = ?", [name, uid]);
+    });
+  }
+
+  nameOf(uid: string): Promise<string | undefined> {
+    return this.serial(async () => {
+      const [row] = await this.db.all<{ name: string | null }>("SELECT name FROM users WHERE uid = ?", [uid]);
+      return row?.name ?? undefined;
+    });
+  }
+
+  roomsOf(uid: string): Promise<string[]> {
+    return this.serial(async () => {
+      const rows = await this.db.all<{ room: string }>("SELECT room FROM user_rooms WHERE uid = ? ORDER BY room", [
+        uid,
+      ]);
+      return rows.map((r) => r.room);
+    });
+  }
+
+  addRoom(uid: string, room: string, most = 0): Promise<"added" | "already" | "refused"> {
+    return this.serial(() =>
+      this.db.transaction(async () => {
+        await this.touch(uid);
+        const [kept] = await this.db.all("SELECT 1 AS one FROM user_rooms WHERE uid = ? AND room = ?", [uid, room]);
+        if (kept) return "already";
+        const [row] = await this.db.all<{ n: number | string }>("SELECT count(*) AS n FROM user_rooms WHERE uid = ?", [
+          uid,
+        ]);
+        if (most > 0 && num(row?.n) >= most) return "refused";
+        await this.db.run("INSERT INTO user_rooms (uid, room) VALUES (?, ?)", [uid, room]);
+        return "added";
+      }),
+    );
+  }
+
+  removeRoom(uid: string, room: string): Promise<void> {
+    return this.serial(async () => {
+      await this.touch(uid);
+      await this.db.run("DELETE FROM user_rooms WHERE uid = ? AND room = ?", [uid, room]);
+    });
+  }
+
+  touchConversation(a: string, b: string, ts: number): Promise<void> {
+    return this.serial(() =>
+      this.db.transaction(async () => {
+        for (const [uid, other] of [
+          [a, b],
+          [b, a],
+        ] as const) {
+          await this.touch(uid);
+          await this.db.run(
+            "INSERT INTO conversations (uid, other, ts) VALUES (?, ?, ?) ON CONFLICT (uid, other) DO UPDATE SET ts = excluded.ts",
+            [uid, other, ts],
+          );
+        }
+      }),
+    );
+  }
+
+  hasConversation(uid: string, other: string): Promise<boolean> {
+    return this.serial(async () => {
+      const rows = await this.db.all("SELECT 1 AS one FROM conversations WHERE uid = ? AND other = ?", [uid, other]);
+      return rows.length > 0;
+    });
+  }
+
+  readMark(uid: string, place: string): Promise<{ epoch: string; mid: number } | undefined> {
+    return this.serial(async () => {
+      const [row] = await this.db.all<{ epoch: string; mid: number | string }>(
+        "SELECT epoch, mid FROM read_marks WHERE uid = ? AND place = ?",
+        [uid, place],
+      );
+      return row && { epoch: row.epoch, mid: num(row.mid) };
+    });
+  }
+
+  setReadMark(uid: string, place: string, epoch: string, mid: number): Promise<void> {
+    return this.serial(async () => {
+      await this.touch(uid);
+      await this.db.run(
+        "INSERT INTO read_marks (uid, place, epoch, mid) VALUES (?, ?, ?, ?) " +
+          "ON CONFLICT (uid, place) DO UPDATE SET epoch = excluded.epoch, mid = excluded.mid",
+        [uid, place, epoch, mid],
+      );
+    });
+  }
+
+  forgetUsers(before: number): Promise<number> {
+    return this.serial(() =>
+      this.db.transaction(async () => {
+        const gone = await this.db.all<{ uid: string }>("SELECT uid FROM users WHERE last_used < ?", [before]);
+        for (const { uid } of gone) {
+          for (const table of ["user_rooms", "conversations", "read_marks", "users"]) {
+            await this.db.run(`DELETE FROM ${table} WHERE uid = ?`, [uid]);
+          }
+        }
+        return gone.length;
+      }),
+    );
+  }
+
+  setting(name: string, proposed: string): Promise<string> {
+    return this.serial(async () => {
+      await this.db.run("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", [
+        name,
+        proposed,
+      ]);
+      const [row] = await this.db.all<{ value: string }>("SELECT value FROM settings WHERE name = ?", [name]);
+      return row?.value ?? proposed;
+    });
+  }
+
+  close(): Promise<void> {
+    return this.serial(() => this.db.close());
+  }
+}
