@@ -227,6 +227,12 @@ export type Config = { [K in keyof Spec]: z.output<Spec[K]["schema"]> };
 
 export class ConfigError extends Error {}
 
+/** A refused value as the operator may see it: a password (in a URL or on its own) is never repeated. */
+function redacted(key: string, raw: string | undefined): string {
+  if (raw !== undefined && /PASSWORD|SECRET/.test(key)) return "(hidden)";
+  return JSON.stringify(raw?.replace(/\/\/([^:/@]*):[^@/]*@/, "//$1:***@"));
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const out: Record<string, unknown> = {};
   for (const [key, { schema }] of Object.entries(spec)) {
@@ -234,7 +240,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const parsed = (schema as z.ZodType).safeParse(raw);
     if (!parsed.success) {
       const why = parsed.error.issues[0]?.message ?? "invalid";
-      throw new ConfigError(`${key}=${JSON.stringify(raw)}: ${why}`);
+      throw new ConfigError(`${key}=${redacted(key, raw)}: ${why}`);
     }
     out[key] = parsed.data;
   }
