@@ -1,8 +1,10 @@
 import type { Logger } from "pino";
 import type { Archive } from "./archive/archive.js";
 import { openArchive } from "./archive/open-archive.js";
+import { ArchiveCarrier, type ArchiveLag } from "./bus/archive-carrier.js";
 import { ArchivedBroker } from "./bus/archived-broker.js";
 import type { Broker, HistoryLimits } from "./bus/broker.js";
+import { CarriedBroker } from "./bus/carried-broker.js";
 import { RedisBroker } from "./bus/redis-broker.js";
 import { isConversation } from "./chat/conversations.js";
 import type { Config } from "./config.js";
@@ -28,14 +30,18 @@ export interface Backends {
   redis: { kind: RedisTarget["kind"]; link: RedisLink } | undefined;
   /** Rooms whose history this process keeps itself (embedded mode only). */
   storedRooms(): number | undefined;
-  /** Where a lone process keeps everything; closed last. */
+  /** Where a lone process keeps everything, or where Redis's messages are carried to; closed last. */
   archive: Archive | undefined;
+  /** How far the archive trails Redis (Redis with DATABASE_URL only). */
+  archiveLag(): ArchiveLag | undefined;
 }
 
 /** Messages a `join` with `since` recovers from the archive at most, so one request cannot build an unbounded frame. */
 const RECOVERY_MAX = 1000;
 /** How long a start waits for DATABASE_URL to answer. */
 const DATABASE_CONNECT_TIMEOUT_MS = 10_000;
+/** Each node looks for messages to carry into the database this often; a dead node's rooms pass on after the lease. */
+const CARRY_TIMING = { intervalMs: 200, leaseMs: 3000 };
 
 function historyLimits(config: Config): HistoryLimits {
   const idleS =
@@ -86,14 +92,22 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
       redis: undefined,
       storedRooms: () => broker.storedRooms,
       archive,
+      archiveLag: () => undefined,
     };
   }
+  // Opened before Redis, so a database that cannot be used stops the start as it does alone.
+  const archive = config.DATABASE_URL
+    ? await openArchive({ kind: "postgres", url: config.DATABASE_URL, connectTimeoutMs: DATABASE_CONNECT_TIMEOUT_MS })
+    : undefined;
   const link = new RedisLink({ target, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT }, log);
   const keys = new RedisKeys(config.REDIS_PREFIX);
   // Behind Sentinel a message must reach the replica before anyone sees it, or a failover could lose it.
   const replicas = target.kind === "sentinel" ? 1 : 0;
+  const redisBroker = new RedisBroker(config.NODE_ID, link, keys, limits, log, replicas, archive !== undefined);
+  const carrier = archive && new ArchiveCarrier(link, keys, archive, config.NODE_ID, log, CARRY_TIMING);
+  carrier?.start();
   return {
-    broker: new RedisBroker(config.NODE_ID, link, keys, limits, log, replicas),
+    broker: archive && carrier ? new CarriedBroker(redisBroker, carrier, archive, limits, RECOVERY_MAX) : redisBroker,
     presence: new RedisPresence(
       link,
       keys,
@@ -103,6 +117,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
     users: new RedisUserStore(link, keys, config.USER_IDLE_TTL),
     redis: { kind: target.kind, link },
     storedRooms: () => undefined,
-    archive: undefined,
+    archive,
+    archiveLag: () => carrier?.lag,
   };
 }

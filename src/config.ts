@@ -49,7 +49,7 @@ const spec = {
       .string()
       .regex(/^postgres(ql)?:\/\/.+/, "must be a postgres:// or postgresql:// URL")
       .optional(),
-    help: "PostgreSQL to keep every message, room and user in; unset = the embedded archive in DATA_DIR",
+    help: "PostgreSQL to keep every message in (and, alone, rooms and users); with Redis, messages are carried there; unset = the embedded archive in DATA_DIR",
   },
   DATA_DIR: {
     schema: z.string().min(1).default("./data"),
@@ -250,10 +250,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   );
   if (redisModes.length > 1) {
     throw new ConfigError("set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS");
-  }
-  if (redisModes.length > 0 && config.DATABASE_URL !== undefined) {
-    // Carrying what Redis stores into PostgreSQL is not built yet; running both would archive nothing.
-    throw new ConfigError("DATABASE_URL cannot be used with Redis yet: set one or the other");
   }
   return config;
 }

@@ -137,6 +137,24 @@ describe.each(Object.keys(engines))("the archive on %s", (name) => {
     expect(shown.filter((m) => m.action === "react")).toHaveLength(3);
   });
 
+  it("carries entries once: a batch carried again, or overlapping, adds only the mids it has not seen", async () => {
+    const { archive, rows } = await open();
+    const batch = [
+      message(1, "ada", "one"),
+      message(2, "bob", "two"),
+      change(3, { action: "delete", target: 1, uid: "ada" }),
+    ];
+    expect(await archive.carry("dev", "e", batch)).toBe(3);
+    expect(await archive.carry("dev", "e", batch)).toBe(0);
+    expect(await archive.carry("dev", "e", [...batch.slice(1), message(4, "cy", "four")])).toBe(1);
+    expect((await rows("messages")).map((r) => [Number(r.mid), r.text]).sort()).toEqual([
+      [1, null],
+      [2, "two"],
+      [4, "four"],
+    ]);
+    expect(await archive.place("dev")).toEqual({ epoch: "e", top: 4 });
+  });
+
   it("keeps users, their rooms, conversations, read marks and settings", async () => {
     const { archive } = await open();
     expect(await archive.loadUser("u1", 10)).toEqual({ name: undefined, rooms: [], conversations: [] });

@@ -84,7 +84,7 @@ describe("start-up against a database it cannot use", () => {
   });
 
   it("exits 1 with one line when the database does not exist", async () => {
-    const r = await runToExit({ DATABASE_URL: `postgres://chat@127.0.0.1:${postgres.port}/no_such_db` });
+    const r = await runToExit({ DATABASE_URL: postgres.urlOf("no_such_db") });
     expect(r.code).toBe(1);
     expect(lines(r.stderr)).toEqual([expect.stringMatching(/cannot reach the database.*no_such_db.*does not exist/)]);
   });

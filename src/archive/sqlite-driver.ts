@@ -53,6 +53,11 @@ export class SqliteDriver implements SqlDriver {
     }
   }
 
+  /** One process owns the file: there is nobody to wait for. */
+  alone<T>(fn: () => Promise<T>): Promise<T> {
+    return fn();
+  }
+
   async close(): Promise<void> {
     this.db.close();
   }

@@ -66,6 +66,8 @@ export class RedisBroker implements Broker {
      * its mid to another.
      */
     private readonly replicas = 0,
+    /** Every stored message is also put on its room's carry stream, for ArchiveCarrier to take into the database. */
+    private readonly carry = false,
   ) {
     this.nodeChannel = keys.nodeChannel(nodeId);
     this.pending.add(this.nodeChannel);
@@ -129,6 +131,7 @@ export class RedisBroker implements Broker {
         k.roomLog(room),
         k.roomEpoch(room),
         k.roomSent(room, idempotencyKey ?? ""),
+        k.roomCarry(room),
         k.roomChannel(room),
         message.head,
         message.tail,
@@ -137,6 +140,7 @@ export class RedisBroker implements Broker {
         publishNow,
         idempotencyKey === undefined ? "" : IDEMPOTENCY_WINDOW_S,
         this.idleSeconds(room),
+        this.carry ? "1" : "",
         newEpoch(),
       ),
     );

@@ -14,7 +14,7 @@ const presenceRoom = read("presence-room.lua");
 const presence = (file: string) => ({ numberOfKeys: 6, lua: presenceRoom + read(file) });
 
 const SCRIPTS = {
-  chatStoreAndPublish: { numberOfKeys: 4, lua: roomEpoch + read("store-and-publish.lua") },
+  chatStoreAndPublish: { numberOfKeys: 5, lua: roomEpoch + read("store-and-publish.lua") },
   chatReadHistory: { numberOfKeys: 4, lua: roomEpoch + read("read-history.lua") },
   chatPublishReplicated: { numberOfKeys: 1, lua: read("publish-replicated.lua") },
   chatPresenceEnter: presence("presence-enter.lua"),
@@ -25,6 +25,7 @@ const SCRIPTS = {
   chatPresenceRename: { numberOfKeys: 1, lua: read("presence-rename.lua") },
   chatPresenceBeat: { numberOfKeys: 1, lua: read("presence-beat.lua") },
   chatMarkRead: { numberOfKeys: 1, lua: read("mark-read.lua") },
+  chatCarryLease: { numberOfKeys: 1, lua: read("carry-lease.lua") },
 } as const;
 
 /** A stream entry as XRANGE returns it: id, then field, value, field, value. */
@@ -48,6 +49,7 @@ declare module "ioredis" {
     chatPresenceRename(...args: Arg[]): Result<number, Context>;
     chatPresenceBeat(...args: Arg[]): Result<[now: number, before: number], Context>;
     chatMarkRead(...args: Arg[]): Result<number, Context>;
+    chatCarryLease(...args: Arg[]): Result<number, Context>;
   }
 }
 

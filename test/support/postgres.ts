@@ -5,7 +5,6 @@ import path from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { stopChild, waitForLine } from "./child-process.js";
-import { allocatePort } from "./ports.js";
 
 const run = promisify(execFile);
 const BIN = "/usr/lib/postgresql/15/bin";
@@ -18,15 +17,16 @@ function command(bin: string, args: string[]): [string, string[]] {
 }
 
 export interface PostgresProcess {
-  readonly port: number;
   /** For DATABASE_URL: the `chat` database, as the superuser `chat`. */
   readonly url: string;
+  /** For DATABASE_URL: a database of this cluster, as the superuser `chat`. */
+  urlOf(database: string): string;
   /** A client to a database (`chat` by default), for reading rows directly; the caller ends it. */
   client(database?: string): Promise<pg.Client>;
   /** A fresh database in this cluster, for a test that wants one of its own. */
   createDatabase(name: string): Promise<string>;
   stop(): Promise<void>;
-  /** Starts it again on the same port and data directory. */
+  /** Starts it again on the same data directory and socket. */
   start(): Promise<void>;
   /** Stops it (fast shutdown: clients are cut off), and starts it again `ms` later. */
   stopFor(ms: number): Promise<void>;
@@ -35,12 +35,13 @@ export interface PostgresProcess {
 }
 
 /**
- * A real PostgreSQL 15 cluster in a temporary directory, on a port of its
- * own and a unix socket inside that directory, with no password (trust on
- * loopback). The one way the tests start PostgreSQL.
+ * A real PostgreSQL 15 cluster in a temporary directory, reached through a
+ * unix socket inside that directory, with no password (trust). The one way
+ * the tests start PostgreSQL.
  */
 export async function startPostgres(): Promise<PostgresProcess> {
-  let port = await allocatePort();
+  // Only names the socket (.s.PGSQL.5432), in a directory of its own.
+  const port = 5432;
   const dir = mkdtempSync(path.join(os.tmpdir(), "chat-pg-"));
   if (asRoot) chownSync(dir, Number((await run("id", ["-u", "postgres"])).stdout), 0);
   chmodSync(dir, 0o700);
@@ -55,8 +56,10 @@ export async function startPostgres(): Promise<PostgresProcess> {
       String(port),
       "-k",
       dir,
+      // The unix socket in its own directory only: on a machine where other test runs come and go,
+      // no one else can take its address while it is stopped for an outage.
       "-c",
-      "listen_addresses=127.0.0.1",
+      "listen_addresses=",
       // A test cluster: its data is thrown away, so durability buys nothing.
       "-c",
       "fsync=off",
@@ -64,20 +67,12 @@ export async function startPostgres(): Promise<PostgresProcess> {
       "full_page_writes=off",
     ]);
     const c = spawn(exe, args, { stdio: ["ignore", "pipe", "pipe"] });
-    await waitForLine(c, /ready to accept connections/, 20_000, `postgres on ${port}`);
+    await waitForLine(c, /ready to accept connections/, 20_000, `postgres in ${dir}`);
     child = c;
   };
-  // Other test runs on this machine draw ports from the same blocks: a port taken meanwhile is given up for another.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await launch();
-      break;
-    } catch (err) {
-      if (attempt === 5 || !/Address already in use/.test((err as Error).message)) throw err;
-      port = await allocatePort();
-    }
-  }
-  const admin = (database: string) => new pg.Client({ host: "127.0.0.1", port, user: "chat", database });
+  await launch();
+  const admin = (database: string) => new pg.Client({ host: dir, port, user: "chat", database });
+  const urlOf = (name: string) => `postgres://chat@localhost:${port}/${name}?host=${encodeURIComponent(dir)}`;
   const create = async (name: string) => {
     const c = admin("postgres");
     await c.connect();
@@ -86,7 +81,7 @@ export async function startPostgres(): Promise<PostgresProcess> {
     } finally {
       await c.end();
     }
-    return `postgres://chat@127.0.0.1:${port}/${name}`;
+    return urlOf(name);
   };
   const url = await create("chat");
   // SIGINT is PostgreSQL's fast shutdown: open sessions are ended, not waited for.
@@ -95,8 +90,8 @@ export async function startPostgres(): Promise<PostgresProcess> {
     child = undefined;
   };
   return {
-    port,
     url,
+    urlOf,
     client: async (database = "chat") => {
       const c = admin(database);
       await c.connect();

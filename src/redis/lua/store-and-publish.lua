@@ -2,7 +2,8 @@
 -- WAIT, behind Sentinel), publishes it in the same step: the order of the
 -- stream (history) and the order of the channel (live delivery) cannot differ.
 --
--- KEYS: 1 counter, 2 stream, 3 epoch, 4 idempotency key (room-tagged)
+-- KEYS: 1 counter, 2 stream, 3 epoch, 4 idempotency key (room-tagged), 5 the
+--       room's carry stream (src/bus/archive-carrier.ts)
 -- ARGV: 1 channel, 2 head, 3 tail (the frame is head .. mid .. tail),
 --       4 stream length kept (0: none), 5 time (ms), 6 PUBLISH, SPUBLISH or ''
 --       (the caller publishes), 7 seconds the idempotency key is kept ('' for
@@ -24,6 +25,12 @@ end
 -- Every use keeps the room for its idle time more: a room nobody uses for
 -- that long is forgotten, counter, history and epoch together.
 for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[8]) end
+-- Written in the same step as the history, so no message can be stored and
+-- published without being on its way to the database. Not capped, and not
+-- expired with the room: it holds what the database has not taken yet.
+if ARGV[9] ~= '' then
+  redis.call('XADD', KEYS[5], '*', 'm', mid, 'e', epoch, 't', ARGV[5], 'f', frame)
+end
 -- The envelope of a stored message (src/bus/envelope.ts): mid, epoch, no exclude, no kind.
 local payload = mid .. '\t' .. epoch .. '\t\t\n' .. frame
 if ARGV[6] ~= '' then

@@ -1,0 +1,205 @@
+/**
+ * Redis and PostgreSQL together (REDIS_URL + DATABASE_URL, two node
+ * processes): Redis stays the hot path, and every acknowledged message is
+ * carried into the database, once, in mid order, through a node killed with
+ * SIGKILL and a database stopped in the middle of traffic.
+ *
+ * The outage lasts ARCHIVE_OUTAGE_MS (default 15 s, so the suite stays
+ * within its time; the issue's 60 s is ARCHIVE_OUTAGE_MS=60000).
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { connectUser, joinedUser, joinRoom, say, type User } from "./support/chat.js";
+import { type PostgresProcess, startPostgres } from "./support/postgres.js";
+import type { NodeProcess } from "./support/processes.js";
+import type { RedisProcess } from "./support/redis-servers.js";
+import { perFile, perTest } from "./support/scope.js";
+import type { Frame } from "./support/sockjs-client.js";
+
+const OUTAGE_MS = Number(process.env.ARCHIVE_OUTAGE_MS ?? 15_000);
+const WINDOW = 20;
+
+const shared = perFile();
+const scope = perTest();
+let postgres: PostgresProcess;
+let redis: RedisProcess;
+let databases = 0;
+
+beforeAll(async () => {
+  postgres = await startPostgres();
+  shared.defer(() => postgres.remove());
+  // Small stream nodes, so that Redis trims its window close to WINDOW and pages past it need the database.
+  redis = await shared.redis(["--stream-node-max-entries", "4"]);
+});
+
+/** Two nodes on one Redis and a database of their own. */
+async function pair(): Promise<{ a: NodeProcess; b: NodeProcess; database: string }> {
+  const database = `carry_${++databases}`;
+  const env = {
+    REDIS_URL: redis.url,
+    REDIS_PREFIX: database,
+    DATABASE_URL: await postgres.createDatabase(database),
+    RATE_LIMIT: "0",
+    // The outage's traffic is one user's, as fast as the nodes take it.
+    WRITE_BYTES_PER_USER: "0",
+    WRITE_BYTES_PER_IP: "0",
+    HISTORY_SIZE: String(WINDOW),
+  };
+  const [a, b] = await Promise.all([scope.node(env), scope.node(env)]);
+  return { a: a as NodeProcess, b: b as NodeProcess, database };
+}
+
+async function user(node: NodeProcess, query?: string): Promise<User> {
+  const u = query === undefined ? await joinedUser(node.url) : await connectUser(node.url, { query });
+  scope.defer(() => u.client.close());
+  return u;
+}
+
+/** The mids a place's messages have in the database, as stored (one row each, by primary key). */
+async function archived(database: string, place: string): Promise<number[]> {
+  const db = await postgres.client(database);
+  try {
+    const rows = await db.query("SELECT mid FROM messages WHERE place = $1 ORDER BY mid", [place]);
+    return rows.rows.map((r) => Number(r.mid));
+  } finally {
+    await db.end();
+  }
+}
+
+/** The reply to a request: a join's is its history frame. */
+async function request(u: User, body: Record<string, unknown>): Promise<Frame> {
+  const ref = `r-${Math.random()}`;
+  const reply = body.action === "join" ? "history" : body.action;
+  await u.client.send({ ...body, ref });
+  return u.client.next((f) => f.ref === ref && (f.action === reply || f.action === "error"), 10_000);
+}
+
+async function readyz(node: NodeProcess): Promise<{ status: string; archive?: { behind: number; up: boolean } }> {
+  return (await fetch(`${node.url}/readyz`)).json() as Promise<{
+    status: string;
+    archive?: { behind: number; up: boolean };
+  }>;
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+describe("the archive behind Redis", () => {
+  it("has a message acknowledged on either node within 5 s, and scroll-back reaches the first message through it", async () => {
+    const { a, b, database } = await pair();
+    const ada = await user(a);
+    const bob = await user(b);
+    await joinRoom(ada, "dev");
+    await joinRoom(bob, "dev");
+    const acked: number[] = [];
+    for (let i = 1; i <= 3 * WINDOW; i++) acked.push(await say(i % 2 ? ada : bob, `m${i}`, "dev"));
+    await expect.poll(() => archived(database, "dev"), { timeout: 5000, interval: 100 }).toEqual(acked);
+
+    // Past Redis's window of WINDOW messages, pages go on from the database, back to the first.
+    const cy = await user(b, "proto=2&lobby=0");
+    const joined = await request(cy, { action: "join", room: "dev" });
+    expect(joined.more).toBe(true);
+    let seen = (joined.messages as Frame[]).map((m) => m.message as string);
+    let before = (joined.messages as Frame[])[0]?.mid as number;
+    for (;;) {
+      const page = await request(cy, { action: "history", room: "dev", before, limit: 25 });
+      expect(page.action).toBe("history");
+      seen = [...(page.messages as Frame[]).map((m) => m.message as string), ...seen];
+      if (!page.more) break;
+      before = (page.messages as Frame[])[0]?.mid as number;
+    }
+    expect(seen).toEqual(range(1, 3 * WINDOW).map((i) => `m${i}`));
+
+    // The figures are those of each node's last pass over the rooms.
+    await expect.poll(() => a.metrics(), { timeout: 5000, interval: 100 }).toMatch(/^chat_archive_behind_messages 0$/m);
+    expect(await a.metrics()).toMatch(/^chat_archive_up 1$/m);
+  });
+
+  it("a join with a since older than the window recovers from the database, exactly once and in order", async () => {
+    const { a, database } = await pair();
+    const ada = await user(a);
+    await joinRoom(ada, "dev");
+    const first = await say(ada, "seen", "dev");
+    const missed: number[] = [];
+    for (let i = 0; i < 2 * WINDOW; i++) missed.push(await say(ada, `missed ${i}`, "dev"));
+    await expect.poll(() => archived(database, "dev"), { timeout: 5000, interval: 100 }).toEqual([first, ...missed]);
+    const epoch = (await request(ada, { action: "join", room: "dev" })).epoch;
+
+    const back = await user(a, "proto=2&lobby=0");
+    const replay = await request(back, { action: "join", room: "dev", since: first, epoch });
+    expect(replay.recovered).toBe(true);
+    expect((replay.messages as Frame[]).map((m) => m.mid)).toEqual(missed);
+  });
+
+  it("stores every acknowledged message once when the node that stored it is killed right after the ack", async () => {
+    const { a, b, database } = await pair();
+    const ada = await user(a);
+    await joinRoom(ada, "dev");
+    const acked: number[] = [];
+    for (let i = 0; i < 200; i++) acked.push(await say(ada, `before the kill ${i}`, "dev"));
+    await a.kill();
+
+    // Node A held the room's carry lease and may have left its last batch half-done: B takes over when it lapses.
+    await expect.poll(() => archived(database, "dev"), { timeout: 15_000, interval: 200 }).toEqual(acked);
+    const bob = await user(b);
+    await joinRoom(bob, "dev");
+    const next = await say(bob, "after the kill", "dev");
+    expect(next).toBe(201);
+    await expect.poll(() => archived(database, "dev"), { timeout: 5000, interval: 100 }).toEqual([...acked, next]);
+  });
+
+  it(
+    "goes on while PostgreSQL is stopped, answers unavailable past the window, says it is behind, and catches up exactly",
+    async () => {
+      const { a, b, database } = await pair();
+      const ada = await user(a);
+      const bob = await user(b);
+      await joinRoom(ada, "dev");
+      await joinRoom(bob, "dev");
+      const acked: number[] = [];
+      for (let i = 0; i < WINDOW; i++) acked.push(await say(ada, `before ${i}`, "dev"));
+      await expect.poll(() => archived(database, "dev"), { timeout: 5000, interval: 100 }).toEqual(acked);
+
+      await postgres.stop();
+      const outageEnds = Date.now() + OUTAGE_MS;
+      // Traffic through the outage: each message acknowledged on A, and delivered live on B.
+      let i = 0;
+      const recentEpoch = (await request(bob, { action: "join", room: "dev" })).epoch;
+      while (Date.now() < outageEnds) {
+        const mid = await say(ada, `during ${i++}`, "dev");
+        acked.push(mid);
+        await bob.client.action("message", (f) => f.mid === mid);
+        if (i === 3 * WINDOW) {
+          // The hot window still serves a joiner, and a recovery within it.
+          const cy = await user(b, "proto=2&lobby=0");
+          const joined = await request(cy, { action: "join", room: "dev" });
+          expect((joined.messages as Frame[]).at(-1)?.mid).toBe(mid);
+          const dan = await user(a, "proto=2&lobby=0");
+          const recovered = await request(dan, { action: "join", room: "dev", since: mid - 5, epoch: recentEpoch });
+          expect(recovered.recovered).toBe(true);
+          expect((recovered.messages as Frame[]).map((m) => m.mid)).toEqual(range(mid - 4, mid));
+          // Scroll-back past the window needs the database.
+          const page = await request(cy, { action: "history", room: "dev", before: mid - WINDOW + 1 });
+          expect(page).toMatchObject({ action: "error", code: "unavailable" });
+          // Both nodes say how far behind the archive is.
+          await expect
+            .poll(async () => (await readyz(b)).archive, { timeout: 5000, interval: 100 })
+            .toEqual({ behind: 3 * WINDOW, up: false });
+          expect((await readyz(b)).status).toBe("ready");
+          await expect
+            .poll(() => a.metrics(), { timeout: 5000, interval: 100 })
+            .toMatch(new RegExp(`^chat_archive_behind_messages ${3 * WINDOW}$`, "m"));
+          expect(await a.metrics()).toMatch(/^chat_archive_up 0$/m);
+        }
+      }
+      expect(i).toBeGreaterThan(3 * WINDOW);
+      await postgres.start();
+
+      await expect
+        .poll(() => archived(database, "dev"), { timeout: 15_000 + OUTAGE_MS / 2, interval: 200 })
+        .toEqual(acked);
+      await expect
+        .poll(async () => (await readyz(a)).archive, { timeout: 5000, interval: 100 })
+        .toEqual({ behind: 0, up: true });
+    },
+    120_000 + OUTAGE_MS,
+  );
+});
