@@ -155,7 +155,12 @@ export class ArchiveCarrier {
         this.log.debug({ err, room }, "could not carry into the database");
         return { left: await pub.xlen(stream), refused: true, carried: false };
       }
-      await pub.xdel(stream, ...entries.map(([id]) => id));
+      if ((await pub.chatCarryDone(stream, ...entries.map(([id]) => id))) === 0) {
+        await pub.srem(index, room);
+        // As above: a message stored after the stream emptied is noted after this removal, or seen here.
+        if ((await pub.xlen(stream)) > 0) await pub.sadd(index, room);
+        return { left: 0, refused: false, carried: true };
+      }
     }
     return { left: await pub.xlen(stream), refused: false, carried: batch > 0 };
   }

@@ -26,6 +26,7 @@ const SCRIPTS = {
   chatPresenceBeat: { numberOfKeys: 1, lua: read("presence-beat.lua") },
   chatMarkRead: { numberOfKeys: 1, lua: read("mark-read.lua") },
   chatCarryLease: { numberOfKeys: 1, lua: read("carry-lease.lua") },
+  chatCarryDone: { numberOfKeys: 1, lua: read("carry-done.lua") },
 } as const;
 
 /** A stream entry as XRANGE returns it: id, then field, value, field, value. */
@@ -50,6 +51,7 @@ declare module "ioredis" {
     chatPresenceBeat(...args: Arg[]): Result<[now: number, before: number], Context>;
     chatMarkRead(...args: Arg[]): Result<number, Context>;
     chatCarryLease(...args: Arg[]): Result<number, Context>;
+    chatCarryDone(...args: Arg[]): Result<number, Context>;
   }
 }
 
