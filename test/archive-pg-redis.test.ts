@@ -28,8 +28,7 @@ let databases = 0;
 beforeAll(async () => {
   postgres = await startPostgres();
   shared.defer(() => postgres.remove());
-  // Small stream nodes, so that Redis trims its window close to WINDOW and pages past it need the database.
-  redis = await shared.redis(["--stream-node-max-entries", "4"]);
+  redis = await shared.redis();
 });
 
 /** A database of its own, and what a node needs to run on it with the shared Redis. */

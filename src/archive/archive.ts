@@ -47,8 +47,9 @@ export interface Archive {
    * changes its message's state: an edit replaces the text (earlier edits are
    * dropped), a reaction sets or clears one (user, emoji), and a deletion
    * erases the text and every edit and reaction, leaving a tombstone with its mid.
+   * False, and nothing kept, for a change to a message that is not kept or is deleted.
    */
-  append(place: string, epoch: string, entry: ArchivedEntry): Promise<void>;
+  append(place: string, epoch: string, entry: ArchivedEntry): Promise<boolean>;
   /**
    * Records entries carried from elsewhere (Redis), in mid order, in one
    * transaction; those at or below the place's newest mid are kept already

@@ -21,6 +21,8 @@ interface EntryFields {
 
 type Row = { mid: number | string; json: string };
 
+const isDeletion = (entry: ArchivedEntry) => (JSON.parse(entry.json) as EntryFields).action === "delete";
+
 /** PostgreSQL hands BIGINT back as a string; SQLite as a number. */
 const num = (v: number | string | null | undefined): number => Number(v ?? 0);
 
@@ -82,14 +84,19 @@ export class SqlArchive implements Archive {
     });
   }
 
-  append(place: string, epoch: string, entry: ArchivedEntry): Promise<void> {
-    return this.serial(() => this.db.transaction(() => this.write(place, epoch, entry)));
+  append(place: string, epoch: string, entry: ArchivedEntry): Promise<boolean> {
+    const { db } = this;
+    return this.serial(async () => {
+      const kept = await db.transaction(() => this.write(place, epoch, entry));
+      if (kept && isDeletion(entry)) await db.scrub();
+      return kept;
+    });
   }
 
   carry(place: string, epoch: string, entries: ArchivedEntry[]): Promise<number> {
     const { db } = this;
-    return this.serial(() =>
-      db.transaction(async () => {
+    return this.serial(async () => {
+      const added = await db.transaction(async () => {
         // The upsert locks the place's row until commit: two nodes carrying the
         // same place take turns, and the second sees the first one's top.
         const [row] = await db.all<{ top: number | string }>(
@@ -97,25 +104,35 @@ export class SqlArchive implements Archive {
             "ON CONFLICT (place) DO UPDATE SET last_active = places.last_active RETURNING top",
           [place, epoch, entries[0]?.ts ?? 0, entries[0]?.ts ?? 0],
         );
-        let top = num(row?.top);
-        let added = 0;
+        const top = num(row?.top);
+        let n = 0;
         for (const entry of entries) {
           if (entry.mid <= top) continue;
           await this.write(place, epoch, entry);
-          top = entry.mid;
-          added++;
+          n++;
         }
-        return added;
-      }),
-    );
+        return n;
+      });
+      if (added > 0 && entries.some(isDeletion)) await db.scrub();
+      return added;
+    });
   }
 
-  /** One entry, inside the caller's transaction. */
-  private async write(place: string, epoch: string, entry: ArchivedEntry): Promise<void> {
+  /** One entry, inside the caller's transaction; false, and nothing kept, for a change to a message not kept or deleted. */
+  private async write(place: string, epoch: string, entry: ArchivedEntry): Promise<boolean> {
     const f = JSON.parse(entry.json) as EntryFields;
     const uid = typeof f.uid === "string" ? f.uid : "";
     const target = typeof f.target === "number" ? f.target : 0;
+    const isChange = f.action === "edit" || f.action === "react" || f.action === "delete";
     const { db } = this;
+    if (isChange) {
+      const [row] = await db.all<{ deleted: boolean | number }>(
+        "SELECT deleted FROM messages WHERE place = ? AND mid = ?",
+        [place, target],
+      );
+      // Nothing changes a deleted message: an edit would put text back that its author took away.
+      if (!row || row.deleted) return false;
+    }
     await db.run(
       "INSERT INTO places (place, epoch, top, created, last_active) VALUES (?, ?, ?, ?, ?) " +
         "ON CONFLICT (place) DO UPDATE SET top = excluded.top, last_active = excluded.last_active",
@@ -132,7 +149,7 @@ export class SqlArchive implements Archive {
           typeof f.message === "string" ? f.message : "",
           entry.json,
         ]);
-        return;
+        return true;
       case "edit":
         // Only the newest edit is kept: it carries the whole text, and older texts are not to be found again.
         await db.run("DELETE FROM changes WHERE place = ? AND target = ? AND kind = 'edit'", [place, target]);
@@ -166,15 +183,16 @@ export class SqlArchive implements Archive {
           ]);
         }
         await this.insertChange(place, entry, target, "react", uid, emoji);
-        return;
+        return true;
       }
       case "delete":
         await this.erase(place, target);
         break;
       default:
-        return;
+        return true;
     }
     await this.insertChange(place, entry, target, String(f.action), uid, null);
+    return true;
   }
 
   private async insertChange(

@@ -1,6 +1,14 @@
 import { randomBytes } from "node:crypto";
 import type { Archive, PlaceMeta } from "../archive/archive.js";
-import type { HistoryLimits, HistoryPage, HistoryQuery, StoredAt, UnnumberedMessage } from "./broker.js";
+import {
+  type ChangeOf,
+  type HistoryLimits,
+  type HistoryPage,
+  type HistoryQuery,
+  MessageGone,
+  type StoredAt,
+  type UnnumberedMessage,
+} from "./broker.js";
 import { MemoryBroker } from "./memory-broker.js";
 
 /**
@@ -29,7 +37,12 @@ export class ArchivedBroker extends MemoryBroker {
     return this.places.size;
   }
 
-  override publishStored(room: string, message: UnnumberedMessage, idempotencyKey?: string): Promise<StoredAt> {
+  override publishStored(
+    room: string,
+    message: UnnumberedMessage,
+    idempotencyKey?: string,
+    change?: ChangeOf,
+  ): Promise<StoredAt> {
     const sentKey = idempotencyKey === undefined ? undefined : `${room}\n${idempotencyKey}`;
     return this.inTurn(async () => {
       const seen = sentKey === undefined ? undefined : this.sent.get(sentKey);
@@ -37,7 +50,9 @@ export class ArchivedBroker extends MemoryBroker {
       const meta = await this.meta(room);
       const mid = meta.top + 1;
       const json = message.head + mid + message.tail;
-      await this.archive.append(room, meta.epoch, { mid, ts: Date.now(), json });
+      if (!(await this.archive.append(room, meta.epoch, { mid, ts: Date.now(), json })) && change) {
+        throw new MessageGone(change.target);
+      }
       meta.top = mid;
       const at = { mid, epoch: meta.epoch };
       if (sentKey !== undefined) this.sent.set(sentKey, at);

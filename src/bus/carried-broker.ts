@@ -5,6 +5,7 @@ import {
   type Broker,
   type BrokerHandler,
   BrokerUnavailable,
+  type ChangeOf,
   type HistoryLimits,
   type HistoryPage,
   type HistoryQuery,
@@ -66,8 +67,13 @@ export class CarriedBroker implements Broker {
     return this.redis.isUp();
   }
 
-  async publishStored(room: string, message: UnnumberedMessage, idempotencyKey?: string): Promise<StoredAt> {
-    const at = await this.redis.publishStored(room, message, idempotencyKey);
+  async publishStored(
+    room: string,
+    message: UnnumberedMessage,
+    idempotencyKey?: string,
+    change?: ChangeOf,
+  ): Promise<StoredAt> {
+    const at = await this.redis.publishStored(room, message, idempotencyKey, change);
     // Noted even for a message stored before (a resend): the first attempt may have died right here.
     await this.carrier.note(room).catch((err: unknown) => {
       throw isTransient(err) || !this.redis.isUp() ? new BrokerUnavailable() : err;
