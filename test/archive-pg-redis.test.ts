@@ -135,6 +135,27 @@ describe("the archive behind Redis", () => {
     expect((replay.messages as Frame[]).map((m) => m.mid)).toEqual(missed);
   });
 
+  it("a room that idles out of Redis continues its mids when used again, and the archive keeps both stretches", async () => {
+    const { env, database } = await setup();
+    const a = await scope.node({ ...env, ROOM_IDLE_TTL: "1" });
+    const ada = await user(a, "proto=2&lobby=0");
+    await joinRoom(ada, "quiet");
+    const acked: number[] = [];
+    for (let i = 0; i < 3; i++) acked.push(await say(ada, `early ${i}`, "quiet"));
+    await expect.poll(() => archived(database, "quiet"), { timeout: 5000, interval: 100 }).toEqual(acked);
+    const probe = new Redis(redis.url);
+    scope.defer(() => probe.quit());
+    await expect
+      .poll(() => probe.exists(`${database}:{${database}:quiet}:win`), { timeout: 10_000, interval: 100 })
+      .toBe(0);
+
+    acked.push(await say(ada, "back again", "quiet"));
+    expect(acked).toEqual([1, 2, 3, 4]);
+    await expect.poll(() => archived(database, "quiet"), { timeout: 5000, interval: 100 }).toEqual(acked);
+    const page = await request(ada, { action: "history", room: "quiet", before: 4 });
+    expect((page.messages as Frame[]).map((m) => m.message)).toEqual(["early 0", "early 1", "early 2"]);
+  });
+
   it("stores every acknowledged message once when the node that stored it is killed right after the ack", async () => {
     const { env, database } = await setup();
     const a = await scope.node(env);
