@@ -71,10 +71,10 @@ async function archived(database: string, place: string): Promise<number[]> {
   }
 }
 
-/** The reply to a request: a join's is its history frame. */
+/** The reply to a request: a join's is its history frame, a change's its ack. */
 async function request(u: User, body: Record<string, unknown>): Promise<Frame> {
   const ref = `r-${Math.random()}`;
-  const reply = body.action === "join" ? "history" : body.action;
+  const reply = body.action === "join" ? "history" : body.action === "history" ? "history" : "ack";
   await u.client.send({ ...body, ref });
   return u.client.next((f) => f.ref === ref && (f.action === reply || f.action === "error"), 10_000);
 }
@@ -154,6 +154,50 @@ describe("the archive behind Redis", () => {
     await expect.poll(() => archived(database, "quiet"), { timeout: 5000, interval: 100 }).toEqual(acked);
     const page = await request(ada, { action: "history", room: "quiet", before: 4 });
     expect((page.messages as Frame[]).map((m) => m.message)).toEqual(["early 0", "early 1", "early 2"]);
+  });
+
+  it("a message deleted while PostgreSQL is away leaves no text in Redis, and reaches the database as a tombstone", async () => {
+    const { env, database } = await setup();
+    // A window that still holds the message when it is deleted, 600 messages later.
+    const a = await scope.node({ ...env, HISTORY_SIZE: "1000" });
+    const ada = await user(a, "proto=2&lobby=0");
+    await joinRoom(ada, "dev");
+    const before = await say(ada, "kept", "dev");
+    await expect.poll(() => archived(database, "dev"), { timeout: 5000, interval: 100 }).toEqual([before]);
+
+    await postgres.stop();
+    const secret = await say(ada, "hunter2 is my password", "dev");
+    expect((await request(ada, { action: "edit", room: "dev", mid: secret, message: "hunter3" })).action).toBe("ack");
+    // Enough after it that a carry may split the deletion from its message's place in the stream.
+    const after: number[] = [];
+    for (let i = 0; i < 600; i++) after.push(await say(ada, `after ${i}`, "dev"));
+    const gone = await request(ada, { action: "delete", room: "dev", mid: secret });
+    expect(gone.action).toBe("ack");
+    const probe = new Redis(redis.url);
+    scope.defer(() => probe.quit());
+    const carry = await probe.xrange(`${database}:{${database}:dev}:carry`, "-", "+");
+    // The message and its edit left the stream with their text; the deletion carries the tombstone.
+    expect(carry.length).toBe(after.length + 1);
+    expect(JSON.stringify(carry)).not.toMatch(/hunter/);
+
+    await postgres.start();
+    await expect
+      .poll(() => archived(database, "dev"), { timeout: 15_000, interval: 200 })
+      .toEqual([before, secret, ...after]);
+    const db = await postgres.client(database);
+    scope.defer(() => db.end());
+    const rows = await db.query(
+      "SELECT * FROM messages UNION ALL SELECT place, mid, uid, 0, json, NULL, FALSE, json FROM changes",
+    );
+    expect(JSON.stringify(rows.rows)).not.toMatch(/hunter/);
+    const tomb = await db.query("SELECT text, deleted FROM messages WHERE place = 'dev' AND mid = $1", [secret]);
+    expect(tomb.rows).toEqual([{ text: null, deleted: true }]);
+    const page = await request(ada, { action: "history", room: "dev", before: secret + 1 });
+    expect((page.messages as Frame[]).map((m) => [m.mid, m.action, m.message])).toEqual([
+      [before, "message", "kept"],
+      [secret, "message", ""],
+      [gone.mid, "delete", undefined],
+    ]);
   });
 
   it("stores every acknowledged message once when the node that stored it is killed right after the ack", async () => {

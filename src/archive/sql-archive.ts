@@ -107,7 +107,9 @@ export class SqlArchive implements Archive {
         const top = num(row?.top);
         let n = 0;
         for (const entry of entries) {
-          if (entry.mid <= top) continue;
+          // Below the top, only a message the archive lacks is new: a tombstone carried with its
+          // deletion, in the stead of a message deleted before it reached the database.
+          if (entry.mid <= top && !(await this.lacks(place, entry))) continue;
           await this.write(place, epoch, entry);
           n++;
         }
@@ -116,6 +118,13 @@ export class SqlArchive implements Archive {
       if (added > 0 && entries.some(isDeletion)) await db.scrub();
       return added;
     });
+  }
+
+  private async lacks(place: string, entry: ArchivedEntry): Promise<boolean> {
+    const { action } = JSON.parse(entry.json) as EntryFields;
+    if (action !== "message" && action !== "dm") return false;
+    const rows = await this.db.all("SELECT 1 AS one FROM messages WHERE place = ? AND mid = ?", [place, entry.mid]);
+    return rows.length === 0;
   }
 
   /** One entry, inside the caller's transaction; false, and nothing kept, for a change to a message not kept or deleted. */
@@ -135,7 +144,9 @@ export class SqlArchive implements Archive {
     }
     await db.run(
       "INSERT INTO places (place, epoch, top, created, last_active) VALUES (?, ?, ?, ?, ?) " +
-        "ON CONFLICT (place) DO UPDATE SET top = excluded.top, last_active = excluded.last_active",
+        // Never lower: a tombstone carried late has a mid below the top.
+        "ON CONFLICT (place) DO UPDATE SET top = CASE WHEN excluded.top > places.top THEN excluded.top ELSE places.top END, " +
+        "last_active = excluded.last_active",
       [place, epoch, entry.mid, entry.ts, entry.ts],
     );
     switch (f.action) {

@@ -43,9 +43,24 @@ interface Carried extends ArchivedEntry {
   epoch: string;
 }
 
-function toCarried([, fields]: StreamEntry): Carried {
-  const value = (name: string) => fields[fields.indexOf(name) + 1] ?? "";
-  return { mid: Number(value("m")), epoch: value("e"), ts: Number(value("t")), json: value("f") };
+/**
+ * One carry stream entry as the archive takes it. A deletion whose message
+ * had not reached the database yet took that message's entry out of the
+ * stream (its text must not wait there) and brings the tombstone instead.
+ */
+function toCarried([, fields]: StreamEntry): Carried[] {
+  const field = (name: string) => {
+    for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+    return undefined;
+  };
+  const epoch = field("e") ?? "";
+  const entry = { mid: Number(field("m")), epoch, ts: Number(field("t")), json: field("f") ?? "" };
+  const tomb = field("x");
+  if (tomb === undefined) return [entry];
+  const tab = tomb.indexOf("\t");
+  const json = tomb.slice(tab + 1);
+  const mid = Number((JSON.parse(json) as { mid?: unknown }).mid);
+  return [{ mid, epoch, ts: Number(tomb.slice(0, tab)), json }, entry];
 }
 
 /**
@@ -150,7 +165,7 @@ export class ArchiveCarrier {
         return { left: 0, refused: false, carried: batch > 0 };
       }
       try {
-        await this.write(room, entries.map(toCarried));
+        await this.write(room, entries.flatMap(toCarried));
       } catch (err) {
         this.log.debug({ err, room }, "could not carry into the database");
         return { left: await pub.xlen(stream), refused: true, carried: false };

@@ -33,6 +33,8 @@ if ARGV[7] ~= '' then
   if seen then return {tonumber(seen), '', epoch} end
 end
 local size = tonumber(ARGV[4])
+-- A deletion's tombstone (`ts TAB frame`) for the carry, when its message had not reached the database yet.
+local carriedTomb = nil
 local kind = ARGV[9]
 local lines = {}
 if kind ~= '' then
@@ -65,12 +67,19 @@ if size > 0 then
   elseif kind == 'delete' then
     -- Deletion deletes: the message's text and every edit of it leave the
     -- log too, and the window keeps a tombstone with the message's mid.
-    for text in string.gmatch(lines[2], '%d+') do redis.call('XDEL', KEYS[2], text .. '-0') end
     local tab = string.find(lines[1], '\t', 1, true)
     local message = cjson.decode(string.sub(lines[1], tab + 1))
     message.message = ''
-    redis.call('HSET', KEYS[5], ARGV[10],
-      string.sub(lines[1], 1, tab) .. cjson.encode(message) .. '\nm\n' .. ARGV[11] .. '\t' .. mid .. '\t' .. frame)
+    local tomb = string.sub(lines[1], 1, tab) .. cjson.encode(message)
+    for text in string.gmatch(lines[2], '%d+') do
+      redis.call('XDEL', KEYS[2], text .. '-0')
+      -- Not yet in the database: the text leaves the carry stream too, and
+      -- the deletion carries the tombstone in the message's stead.
+      if ARGV[12] ~= '' and redis.call('XDEL', KEYS[8], text .. '-0') == 1 and text == ARGV[10] then
+        carriedTomb = tomb
+      end
+    end
+    redis.call('HSET', KEYS[5], ARGV[10], tomb .. '\nm\n' .. ARGV[11] .. '\t' .. mid .. '\t' .. frame)
   else
     local key = ARGV[11] .. '\t'
     local kept = {lines[1], lines[2]}
@@ -96,7 +105,16 @@ if ARGV[12] ~= '' then
   -- Written in the same step as the history, so no message can be stored and
   -- published without being on its way to the database. Not capped, and not
   -- expired with the room: it holds what the database has not taken yet.
-  redis.call('XADD', KEYS[8], '*', 'm', mid, 'e', epoch, 't', ARGV[5], 'f', frame)
+  -- Entries are named by mid, so a deletion finds its message's. Only a Redis
+  -- that lost the room's counter but not its stream could give a lower mid.
+  local last = redis.call('XREVRANGE', KEYS[8], '+', '-', 'COUNT', 1)[1]
+  local id = mid .. '-0'
+  if last and tonumber(string.match(last[1], '^%d+')) >= mid then id = '*' end
+  if carriedTomb then
+    redis.call('XADD', KEYS[8], id, 'm', mid, 'e', epoch, 't', ARGV[5], 'f', frame, 'x', carriedTomb)
+  else
+    redis.call('XADD', KEYS[8], id, 'm', mid, 'e', epoch, 't', ARGV[5], 'f', frame)
+  end
 else
   for _, i in ipairs({1, 2, 3, 5, 6, 7}) do redis.call('EXPIRE', KEYS[i], ARGV[8]) end
 end
