@@ -178,6 +178,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       allowances.close();
       await hub.stop();
       await backends.users.close();
+      await backends.retention?.stop();
       await backends.archive?.close();
     },
   };

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Archive } from "./archive/archive.js";
 import { openArchive } from "./archive/open-archive.js";
+import { Retention } from "./archive/retention.js";
 import { ArchiveCarrier, type ArchiveLag } from "./bus/archive-carrier.js";
 import { ArchivedBroker } from "./bus/archived-broker.js";
 import type { Broker, HistoryLimits } from "./bus/broker.js";
@@ -34,6 +35,8 @@ export interface Backends {
   archive: Archive | undefined;
   /** How far the archive trails Redis (Redis with DATABASE_URL only). */
   archiveLag(): ArchiveLag | undefined;
+  /** Purges the archive of what is past RETENTION_DAYS; stopped before it is closed. */
+  retention: Retention | undefined;
 }
 
 /** Messages a `join` with `since` recovers from the archive at most, so one request cannot build an unbounded frame. */
@@ -74,6 +77,13 @@ function redisTarget(config: Config): RedisTarget | undefined {
   return undefined;
 }
 
+function purging(archive: Archive, days: number, log: Logger): Retention {
+  return new Retention(archive, days, (result) => {
+    if ("err" in result) log.warn({ err: result.err }, "could not purge messages past RETENTION_DAYS");
+    else if (result.messages > 0) log.info({ messages: result.messages }, "purged messages past RETENTION_DAYS");
+  });
+}
+
 /** Throws ArchiveError (one line for the operator) when the archive cannot be opened. */
 export async function createBackends(config: Config, log: Logger): Promise<Backends> {
   const limits = historyLimits(config);
@@ -84,7 +94,8 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
         ? { kind: "postgres", url: config.DATABASE_URL, connectTimeoutMs: DATABASE_CONNECT_TIMEOUT_MS }
         : { kind: "embedded", dataDir: config.DATA_DIR },
     );
-    const broker = new ArchivedBroker(config.NODE_ID, limits, archive, RECOVERY_MAX);
+    const broker = new ArchivedBroker(config.NODE_ID, limits, archive, RECOVERY_MAX, config.RETENTION_DAYS);
+    const retention = purging(archive, config.RETENTION_DAYS, log);
     return {
       broker,
       presence: new MemoryPresence(),
@@ -93,6 +104,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
       storedRooms: () => broker.storedRooms,
       archive,
       archiveLag: () => undefined,
+      retention,
     };
   }
   // Opened before Redis, so a database that cannot be used stops the start as it does alone.
@@ -106,8 +118,13 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
   const redisBroker = new RedisBroker(config.NODE_ID, link, keys, limits, log, replicas, archive !== undefined);
   const carrier = archive && new ArchiveCarrier(link, keys, archive, config.NODE_ID, log, CARRY_TIMING);
   carrier?.start();
+  // Every node purges: a purge is one idempotent DELETE per table, and no node is special.
+  const retention = archive && purging(archive, config.RETENTION_DAYS, log);
   return {
-    broker: archive && carrier ? new CarriedBroker(redisBroker, carrier, archive, limits, RECOVERY_MAX) : redisBroker,
+    broker:
+      archive && carrier
+        ? new CarriedBroker(redisBroker, carrier, archive, limits, RECOVERY_MAX, config.RETENTION_DAYS)
+        : redisBroker,
     presence: new RedisPresence(
       link,
       keys,
@@ -119,5 +136,6 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
     storedRooms: () => undefined,
     archive,
     archiveLag: () => carrier?.lag,
+    retention,
   };
 }

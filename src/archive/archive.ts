@@ -76,6 +76,11 @@ export interface Archive {
   hasConversation(uid: string, other: string): Promise<boolean>;
   readMark(uid: string, place: string): Promise<{ epoch: string; mid: number } | undefined>;
   setReadMark(uid: string, place: string, epoch: string, mid: number): Promise<void>;
+  /**
+   * Deletes every message written before `before` (ms), with its changes and
+   * reactions (RETENTION_DAYS); resolves with how many messages went.
+   */
+  purge(before: number): Promise<number>;
   /** Forgets users not used since `before` (ms), with their rooms, conversations and read marks. */
   forgetUsers(before: number): Promise<number>;
   /** A named value kept once: the one kept, or else `proposed`, which is then kept. */

@@ -282,6 +282,28 @@ export class SqlArchive implements Archive {
     });
   }
 
+  purge(before: number): Promise<number> {
+    const { db } = this;
+    return this.serial(async () => {
+      const gone = await db.transaction(async () => {
+        const [row] = await db.all<{ n: number | string }>("SELECT count(*) AS n FROM messages WHERE ts < ?", [before]);
+        if (num(row?.n) === 0) return 0;
+        await db.run("DELETE FROM messages WHERE ts < ?", [before]);
+        // A change or a reaction goes with its message, whenever it was made.
+        for (const table of ["changes", "reactions"]) {
+          const mid = table === "changes" ? "target" : "mid";
+          await db.run(
+            `DELETE FROM ${table} WHERE NOT EXISTS ` +
+              `(SELECT 1 FROM messages m WHERE m.place = ${table}.place AND m.mid = ${table}.${mid})`,
+          );
+        }
+        return num(row?.n);
+      });
+      if (gone > 0) await db.scrub();
+      return gone;
+    });
+  }
+
   loadUser(uid: string, conversationsListed: number): Promise<KeptUser> {
     return this.serial(async () => {
       const [user] = await this.db.all<{ name: string | null }>("SELECT name FROM users WHERE uid = ?", [uid]);

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Archive, PlaceMeta } from "../archive/archive.js";
+import { retentionCutoff } from "../archive/retention.js";
 import {
   type ChangeOf,
   type HistoryLimits,
@@ -29,6 +30,8 @@ export class ArchivedBroker extends MemoryBroker {
     private readonly archive: Archive,
     /** Messages a `since` recovers at most; past that the newest page comes back, unrecovered. */
     private readonly recoveryMax: number,
+    /** RETENTION_DAYS: older messages are not shown, purged or not yet. */
+    private readonly retentionDays = 0,
   ) {
     super(nodeId, window);
   }
@@ -64,7 +67,11 @@ export class ArchivedBroker extends MemoryBroker {
   override history(room: string, query: HistoryQuery): Promise<HistoryPage> {
     return this.inTurn(async () => {
       const { epoch, top } = await this.meta(room);
-      const cutoff = this.window.maxAgeMs > 0 ? Date.now() - this.window.maxAgeMs : 0;
+      const now = Date.now();
+      const cutoff = Math.max(
+        this.window.maxAgeMs > 0 ? now - this.window.maxAgeMs : 0,
+        retentionCutoff(this.retentionDays, now),
+      );
       if (query.since !== undefined) {
         // Whoever saw no message at all cannot have seen one of another epoch.
         const sameEpoch = query.epoch === undefined || query.epoch === epoch || query.since === 0;

@@ -1,4 +1,5 @@
 import type { Archive } from "../archive/archive.js";
+import { retentionCutoff } from "../archive/retention.js";
 import { isTransient } from "../redis/transient-errors.js";
 import type { ArchiveCarrier } from "./archive-carrier.js";
 import {
@@ -37,6 +38,8 @@ export class CarriedBroker implements Broker {
     private readonly limits: HistoryLimits,
     /** Messages a `since` recovers at most; past that the newest page comes back, unrecovered. */
     private readonly recoveryMax: number,
+    /** RETENTION_DAYS: the archive's pages stop there (0: they go back to the first message). */
+    private readonly retentionDays = 0,
   ) {}
 
   get nodeId(): string {
@@ -93,7 +96,11 @@ export class CarriedBroker implements Broker {
   }
 
   private cutoff(): number {
-    return this.limits.maxAgeMs > 0 ? Date.now() - this.limits.maxAgeMs : 0;
+    const now = Date.now();
+    return Math.max(
+      this.limits.maxAgeMs > 0 ? now - this.limits.maxAgeMs : 0,
+      retentionCutoff(this.retentionDays, now),
+    );
   }
 
   /** A page that ran out of Redis's window goes on from the archive, back to the place's first message. */
