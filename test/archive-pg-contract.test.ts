@@ -155,6 +155,19 @@ describe.each(Object.keys(engines))("the archive on %s", (name) => {
     expect(await archive.place("dev")).toEqual({ epoch: "e", top: 4 });
   });
 
+  it("purges messages written before the retention cutoff, with their changes and reactions", async () => {
+    const { archive, rows } = await open();
+    await archive.append("dev", "e", message(1, "ada", "old"));
+    await archive.append("dev", "e", change(2, { action: "react", target: 1, uid: "bob", emoji: "👍", on: true }));
+    await archive.append("dev", "e", message(3, "ada", "new"));
+    // message() dates mid n at 1000 + n: the cutoff falls between the two messages.
+    expect(await archive.purge(1003)).toBe(1);
+    expect((await rows("messages")).map((r) => Number(r.mid))).toEqual([3]);
+    expect(await rows("reactions")).toEqual([]);
+    expect(await rows("changes")).toEqual([]);
+    expect(texts((await archive.page("dev", undefined, 10, 0)).entries).map((m) => m.mid)).toEqual([3]);
+  });
+
   it("keeps users, their rooms, conversations, read marks and settings", async () => {
     const { archive } = await open();
     expect(await archive.loadUser("u1", 10)).toEqual({ name: undefined, rooms: [], conversations: [] });
