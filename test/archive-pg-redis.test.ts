@@ -200,6 +200,27 @@ describe("the archive behind Redis", () => {
     ]);
   });
 
+  it("answers history and recovery of any shape past the window with a page or bad_request, never internal", async () => {
+    const { a, database } = await pair();
+    const ada = await user(a, "proto=2&lobby=0");
+    await joinRoom(ada, "dev");
+    for (let i = 0; i < 2 * WINDOW; i++) await say(ada, `m${i}`, "dev");
+    await expect.poll(async () => (await archived(database, "dev")).length, { timeout: 5000 }).toBe(2 * WINDOW);
+    const shapes = [-1, 0, 1, 2, 1.5, "7", null, 1e20, 2 ** 53, -1e300, 2 * WINDOW + 1, "9007199254740993"];
+    const asks = [
+      ...shapes.map((before) => ({ action: "history", room: "dev", before })),
+      ...shapes.map((since) => ({ action: "join", room: "dev", since })),
+      ...shapes.map((since) => ({ action: "join", room: "dev", since, epoch: "not-this-one" })),
+      { action: "history", room: "dev", before: 5, limit: 1000 },
+    ];
+    for (const ask of asks) {
+      const reply = await request(ada, ask);
+      if (reply.action === "error") expect(reply.code, JSON.stringify(ask)).toBe("bad_request");
+      else for (const m of reply.messages as Frame[]) expect(typeof m.mid, JSON.stringify(ask)).toBe("number");
+    }
+    expect(await say(ada, "still here", "dev")).toBe(2 * WINDOW + 1);
+  });
+
   it("stores every acknowledged message once when the node that stored it is killed right after the ack", async () => {
     const { env, database } = await setup();
     const a = await scope.node(env);
