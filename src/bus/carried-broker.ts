@@ -17,6 +17,8 @@ import type { Envelope, NodeMessage } from "./envelope.js";
 
 type Entry = { mid: number; json: string };
 
+const isBug = (err: unknown) => err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError;
+
 function merged(a: Entry[], b: Entry[]): Entry[] {
   const byMid = new Map<number, Entry>();
   for (const e of [...a, ...b]) byMid.set(e.mid, e);
@@ -89,7 +91,8 @@ export class CarriedBroker implements Broker {
     try {
       return query.since === undefined ? await this.older(room, query, page) : await this.recovered(room, query, page);
     } catch (err) {
-      if (err instanceof BrokerUnavailable) throw err;
+      // A fault of this code stays one, refused as `internal` and logged.
+      if (err instanceof BrokerUnavailable || isBug(err)) throw err;
       // The database is away (or refused): the part of history only it holds is out of reach for now.
       throw new BrokerUnavailable();
     }
@@ -123,7 +126,9 @@ export class CarriedBroker implements Broker {
   /** A `since` older than Redis's window is recovered from the archive, then the window, up to recoveryMax messages. */
   private async recovered(room: string, query: HistoryQuery, page: HistoryPage): Promise<HistoryPage> {
     const since = query.since ?? 0;
-    if (page.complete || query.epoch !== page.epoch || since > page.top) return page;
+    // Without an epoch, a client claims the current one, as answerQuery takes it.
+    const epoch = query.epoch ?? page.epoch;
+    if (page.complete || epoch !== page.epoch || since > page.top) return page;
     const kept = await this.archive.place(room);
     if (kept === undefined || kept.epoch !== page.epoch || kept.top <= since) return page;
     const archived = await this.archive.since(room, since, this.recoveryMax, this.cutoff());
