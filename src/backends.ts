@@ -39,8 +39,6 @@ export interface Backends {
   retention: Retention | undefined;
 }
 
-/** Messages a `join` with `since` recovers from the archive at most, so one request cannot build an unbounded frame. */
-const RECOVERY_MAX = 1000;
 /** How long a start waits for DATABASE_URL to answer. */
 const DATABASE_CONNECT_TIMEOUT_MS = 10_000;
 /** Each node looks for messages to carry into the database this often; a dead node's rooms pass on after the lease. */
@@ -94,7 +92,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
         ? { kind: "postgres", url: config.DATABASE_URL, connectTimeoutMs: DATABASE_CONNECT_TIMEOUT_MS }
         : { kind: "embedded", dataDir: config.DATA_DIR },
     );
-    const broker = new ArchivedBroker(config.NODE_ID, limits, archive, RECOVERY_MAX, config.RETENTION_DAYS);
+    const broker = new ArchivedBroker(config.NODE_ID, limits, archive, config.RECOVERY_MAX, config.RETENTION_DAYS);
     const retention = purging(archive, config.RETENTION_DAYS, log);
     return {
       broker,
@@ -123,7 +121,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
   return {
     broker:
       archive && carrier
-        ? new CarriedBroker(redisBroker, carrier, archive, limits, RECOVERY_MAX, config.RETENTION_DAYS)
+        ? new CarriedBroker(redisBroker, carrier, archive, limits, config.RECOVERY_MAX, config.RETENTION_DAYS)
         : redisBroker,
     presence: new RedisPresence(
       link,
