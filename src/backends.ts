@@ -29,7 +29,7 @@ export interface Backends {
   users: UserStore;
   /** How this node reaches Redis; undefined when embedded. */
   redis: { kind: RedisTarget["kind"]; link: RedisLink } | undefined;
-  /** Rooms whose history this process keeps itself (embedded mode only). */
+  /** Rooms in use that this process holds in memory (embedded mode only; the archive keeps them all). */
   storedRooms(): number | undefined;
   /** Where a lone process keeps everything, or where Redis's messages are carried to; closed last. */
   archive: Archive | undefined;
