@@ -37,6 +37,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     redisUp: () => backends.redis?.link.isUp,
     roomsHere: () => hub.roomCount,
     roomsStored: () => backends.storedRooms(),
+    archiveLag: () => backends.archiveLag(),
   });
   const hub = new Hub(
     backends.broker,
@@ -110,6 +111,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     nodeId: config.NODE_ID,
     ready: () => hub.isUp(),
     connections: () => node.connections,
+    archive: () => backends.archiveLag(),
   });
   const server = http.createServer({
     headersTimeout: config.HEADERS_TIMEOUT,

@@ -2,8 +2,10 @@ import type { Logger } from "pino";
 import type { Archive } from "./archive/archive.js";
 import { openArchive } from "./archive/open-archive.js";
 import { Retention } from "./archive/retention.js";
+import { ArchiveCarrier, type ArchiveLag } from "./bus/archive-carrier.js";
 import { ArchivedBroker } from "./bus/archived-broker.js";
 import type { Broker, HistoryLimits } from "./bus/broker.js";
+import { CarriedBroker } from "./bus/carried-broker.js";
 import { RedisBroker } from "./bus/redis-broker.js";
 import { isConversation } from "./chat/conversations.js";
 import type { Config } from "./config.js";
@@ -29,14 +31,18 @@ export interface Backends {
   redis: { kind: RedisTarget["kind"]; link: RedisLink } | undefined;
   /** Rooms in use that this process holds in memory (embedded mode only; the archive keeps them all). */
   storedRooms(): number | undefined;
-  /** Where a lone process keeps everything; closed last. */
+  /** Where a lone process keeps everything, or where Redis's messages are carried to; closed last. */
   archive: Archive | undefined;
+  /** How far the archive trails Redis (Redis with DATABASE_URL only). */
+  archiveLag(): ArchiveLag | undefined;
   /** Purges the archive of what is past RETENTION_DAYS; stopped before it is closed. */
   retention: Retention | undefined;
 }
 
 /** How long a start waits for DATABASE_URL to answer. */
 const DATABASE_CONNECT_TIMEOUT_MS = 10_000;
+/** Each node looks for messages to carry into the database this often; a dead node's rooms pass on after the lease. */
+const CARRY_TIMING = { intervalMs: 200, leaseMs: 3000 };
 
 function historyLimits(config: Config): HistoryLimits {
   const idleS =
@@ -69,6 +75,13 @@ function redisTarget(config: Config): RedisTarget | undefined {
   return undefined;
 }
 
+function purging(archive: Archive, days: number, log: Logger): Retention {
+  return new Retention(archive, days, (result) => {
+    if ("err" in result) log.warn({ err: result.err }, "could not purge messages past RETENTION_DAYS");
+    else if (result.messages > 0) log.info({ messages: result.messages }, "purged messages past RETENTION_DAYS");
+  });
+}
+
 /** Throws ArchiveError (one line for the operator) when the archive cannot be opened. */
 export async function createBackends(config: Config, log: Logger): Promise<Backends> {
   const limits = historyLimits(config);
@@ -80,10 +93,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
         : { kind: "embedded", dataDir: config.DATA_DIR },
     );
     const broker = new ArchivedBroker(config.NODE_ID, limits, archive, config.RECOVERY_MAX, config.RETENTION_DAYS);
-    const retention = new Retention(archive, config.RETENTION_DAYS, (result) => {
-      if ("err" in result) log.warn({ err: result.err }, "could not purge messages past RETENTION_DAYS");
-      else if (result.messages > 0) log.info({ messages: result.messages }, "purged messages past RETENTION_DAYS");
-    });
+    const retention = purging(archive, config.RETENTION_DAYS, log);
     return {
       broker,
       presence: new MemoryPresence(),
@@ -91,15 +101,28 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
       redis: undefined,
       storedRooms: () => broker.storedRooms,
       archive,
+      archiveLag: () => undefined,
       retention,
     };
   }
+  // Opened before Redis, so a database that cannot be used stops the start as it does alone.
+  const archive = config.DATABASE_URL
+    ? await openArchive({ kind: "postgres", url: config.DATABASE_URL, connectTimeoutMs: DATABASE_CONNECT_TIMEOUT_MS })
+    : undefined;
   const link = new RedisLink({ target, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT }, log);
   const keys = new RedisKeys(config.REDIS_PREFIX);
   // Behind Sentinel a message must reach the replica before anyone sees it, or a failover could lose it.
   const replicas = target.kind === "sentinel" ? 1 : 0;
+  const redisBroker = new RedisBroker(config.NODE_ID, link, keys, limits, log, replicas, archive !== undefined);
+  const carrier = archive && new ArchiveCarrier(link, keys, archive, config.NODE_ID, log, CARRY_TIMING);
+  carrier?.start();
+  // Every node purges: a purge is one idempotent DELETE per table, and no node is special.
+  const retention = archive && purging(archive, config.RETENTION_DAYS, log);
   return {
-    broker: new RedisBroker(config.NODE_ID, link, keys, limits, log, replicas),
+    broker:
+      archive && carrier
+        ? new CarriedBroker(redisBroker, carrier, archive, limits, config.RECOVERY_MAX, config.RETENTION_DAYS)
+        : redisBroker,
     presence: new RedisPresence(
       link,
       keys,
@@ -109,7 +132,8 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
     users: new RedisUserStore(link, keys, config.USER_IDLE_TTL),
     redis: { kind: target.kind, link },
     storedRooms: () => undefined,
-    archive: undefined,
-    retention: undefined,
+    archive,
+    archiveLag: () => carrier?.lag,
+    retention,
   };
 }

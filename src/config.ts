@@ -49,7 +49,7 @@ const spec = {
       .string()
       .regex(/^postgres(ql)?:\/\/.+/, "must be a postgres:// or postgresql:// URL")
       .optional(),
-    help: "PostgreSQL to keep every message, room and user in; unset = the embedded archive in DATA_DIR",
+    help: "PostgreSQL to keep every message in (and, alone, rooms and users); with Redis, messages are carried there; unset = the embedded archive in DATA_DIR",
   },
   DATA_DIR: {
     schema: z.string().min(1).default("./data"),
@@ -239,6 +239,12 @@ export type Config = { [K in keyof Spec]: z.output<Spec[K]["schema"]> };
 
 export class ConfigError extends Error {}
 
+/** A refused value as the operator may see it: a password (in a URL or on its own) is never repeated. */
+function redacted(key: string, raw: string | undefined): string {
+  if (raw !== undefined && /PASSWORD|SECRET/.test(key)) return "(hidden)";
+  return JSON.stringify(raw?.replace(/\/\/([^:/@]*):[^@/]*@/, "//$1:***@"));
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const out: Record<string, unknown> = {};
   for (const [key, { schema }] of Object.entries(spec)) {
@@ -246,7 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const parsed = (schema as z.ZodType).safeParse(raw);
     if (!parsed.success) {
       const why = parsed.error.issues[0]?.message ?? "invalid";
-      throw new ConfigError(`${key}=${JSON.stringify(raw)}: ${why}`);
+      throw new ConfigError(`${key}=${redacted(key, raw)}: ${why}`);
     }
     out[key] = parsed.data;
   }
@@ -256,10 +262,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   );
   if (redisModes.length > 1) {
     throw new ConfigError("set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS");
-  }
-  if (redisModes.length > 0 && config.DATABASE_URL !== undefined) {
-    // Carrying what Redis stores into PostgreSQL is not built yet; running both would archive nothing.
-    throw new ConfigError("DATABASE_URL cannot be used with Redis yet: set one or the other");
   }
   return config;
 }

@@ -15,6 +15,8 @@ export interface MetricsSources {
   roomsHere(): number;
   /** Rooms whose history this process keeps (embedded mode only). */
   roomsStored(): number | undefined;
+  /** Messages Redis holds that the database has not taken yet, and whether it takes them now (Redis with DATABASE_URL only). */
+  archiveLag(): { behind: number; up: boolean } | undefined;
 }
 
 function counterFrom(registry: client.Registry, name: string, help: string, read: () => number): void {
@@ -83,6 +85,25 @@ export function createMetrics(sources: MetricsSources): Metrics {
     collect() {
       const up = sources.redisUp();
       if (up !== undefined) this.set(up ? 1 : 0);
+    },
+  });
+
+  new client.Gauge({
+    name: "chat_archive_behind_messages",
+    help: "Messages stored in Redis and not yet in the database; absent without Redis and DATABASE_URL together",
+    registers: [registry],
+    collect() {
+      const lag = sources.archiveLag();
+      if (lag !== undefined) this.set(lag.behind);
+    },
+  });
+  new client.Gauge({
+    name: "chat_archive_up",
+    help: "1 while the database takes the messages carried from Redis, 0 while not; absent without both",
+    registers: [registry],
+    collect() {
+      const lag = sources.archiveLag();
+      if (lag !== undefined) this.set(lag.up ? 1 : 0);
     },
   });
 

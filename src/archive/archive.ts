@@ -50,6 +50,13 @@ export interface Archive {
    * False, and nothing kept, for a change to a message that is not kept or is deleted.
    */
   append(place: string, epoch: string, entry: ArchivedEntry): Promise<boolean>;
+  /**
+   * Records entries carried from elsewhere (Redis), in mid order, in one
+   * transaction; those at or below the place's newest mid are kept already
+   * and skipped, so carrying the same entries twice stores them once.
+   * Resolves with how many were new.
+   */
+  carry(place: string, epoch: string, entries: ArchivedEntry[]): Promise<number>;
   /** The newest `limit` messages older than `before`, with their current changes. */
   page(place: string, before: number | undefined, limit: number, cutoff: Cutoff): Promise<ArchivePage>;
   /** Every message and current change after `since`, or undefined when more than `max` messages follow it. */
@@ -82,6 +89,8 @@ export interface Archive {
   /** A named value kept once: the one kept, or else `proposed`, which is then kept. */
   setting(name: string, proposed: string): Promise<string>;
 
+  /** Resolves once the database answers; rejects while it cannot be reached. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

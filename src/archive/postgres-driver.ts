@@ -8,6 +8,9 @@ function numbered(sql: string): string {
   return sql.replace(/\?/g, () => `$${++n}`);
 }
 
+/** The advisory lock nodes take to migrate one at a time; any number no other user of the database takes. */
+const MIGRATION_LOCK = 0x63686174;
+
 /** Where the database is, without its password, for messages to the operator. */
 function describe(url: string): string {
   try {
@@ -18,11 +21,27 @@ function describe(url: string): string {
   }
 }
 
-/** PostgreSQL (DATABASE_URL): one connection, used by one statement or transaction at a time. */
+/**
+ * PostgreSQL (DATABASE_URL): one connection, used by one statement or
+ * transaction at a time. A connection the database dropped (a restart, a
+ * failover) is replaced on the next call: the calls meanwhile fail, and the
+ * caller decides whether that is worth a retry.
+ */
 export class PostgresDriver implements SqlDriver {
   readonly engine = "PostgreSQL";
+  private broken = false;
+  private closed = false;
+  private reconnecting: Promise<pg.Client> | undefined;
+  /** The connection a transaction runs on: its statements must never move to a new one half-way. */
+  private inTransaction: pg.Client | undefined;
 
-  private constructor(private readonly client: pg.Client) {}
+  private constructor(
+    private client: pg.Client,
+    private readonly url: string,
+    private readonly connectTimeoutMs: number,
+  ) {
+    this.watch(client);
+  }
 
   static async open(url: string, connectTimeoutMs: number): Promise<PostgresDriver> {
     let parsed: URL;
@@ -34,39 +53,73 @@ export class PostgresDriver implements SqlDriver {
     if (!["postgres:", "postgresql:"].includes(parsed.protocol)) {
       throw new ArchiveError("DATABASE_URL must start with postgres:// or postgresql://");
     }
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs });
     try {
-      await client.connect();
+      return new PostgresDriver(await connect(url, connectTimeoutMs), url, connectTimeoutMs);
     } catch (err) {
-      await client.end().catch(() => undefined);
       throw new ArchiveError(`cannot reach the database at DATABASE_URL (${describe(url)}): ${(err as Error).message}`);
     }
-    // A connection that breaks later fails the statements in flight; it must not end the process.
-    client.on("error", () => undefined);
-    return new PostgresDriver(client);
+  }
+
+  /** A connection that breaks fails the statements in flight; it must not end the process. */
+  private watch(client: pg.Client): void {
+    const lost = () => {
+      if (client === this.client && !this.closed) this.broken = true;
+    };
+    client.on("error", lost);
+    client.on("end", lost);
+  }
+
+  private async live(): Promise<pg.Client> {
+    if (this.inTransaction) return this.inTransaction;
+    if (!this.broken) return this.client;
+    this.reconnecting ??= connect(this.url, this.connectTimeoutMs)
+      .then((client) => {
+        this.client = client;
+        this.broken = false;
+        this.watch(client);
+        return client;
+      })
+      .finally(() => {
+        this.reconnecting = undefined;
+      });
+    return this.reconnecting;
   }
 
   async all<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return (await this.client.query(numbered(sql), params)).rows as T[];
+    return (await (await this.live()).query(numbered(sql), params)).rows as T[];
   }
 
   async run(sql: string, params: unknown[] = []): Promise<void> {
-    await this.client.query(numbered(sql), params);
+    await (await this.live()).query(numbered(sql), params);
   }
 
   async exec(sql: string): Promise<void> {
-    await this.client.query(sql);
+    await (await this.live()).query(sql);
   }
 
   async transaction<T>(fn: () => Promise<T>): Promise<T> {
-    await this.client.query("BEGIN");
+    const client = await this.live();
+    await client.query("BEGIN");
+    this.inTransaction = client;
     try {
       const out = await fn();
-      await this.client.query("COMMIT");
+      await client.query("COMMIT");
       return out;
     } catch (err) {
-      await this.client.query("ROLLBACK").catch(() => undefined);
+      await client.query("ROLLBACK").catch(() => undefined);
       throw err;
+    } finally {
+      this.inTransaction = undefined;
+    }
+  }
+
+  async alone<T>(fn: () => Promise<T>): Promise<T> {
+    const client = await this.live();
+    await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
+    try {
+      return await fn();
+    } finally {
+      await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK]).catch(() => undefined);
     }
   }
 
@@ -79,6 +132,20 @@ export class PostgresDriver implements SqlDriver {
   async scrub(): Promise<void> {}
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.client.end();
   }
+}
+
+async function connect(url: string, connectTimeoutMs: number): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs });
+  // Until watch() takes over: an error before then is the connect's own, and rejects it.
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw err;
+  }
+  return client;
 }

@@ -21,6 +21,8 @@ interface EntryFields {
 
 type Row = { mid: number | string; json: string };
 
+const isDeletion = (entry: ArchivedEntry) => (JSON.parse(entry.json) as EntryFields).action === "delete";
+
 /** PostgreSQL hands BIGINT back as a string; SQLite as a number. */
 const num = (v: number | string | null | undefined): number => Number(v ?? 0);
 
@@ -40,23 +42,29 @@ export class SqlArchive implements Archive {
 
   /** Brings the schema up to date, or refuses a database newer than this code. */
   static async open(db: SqlDriver): Promise<SqlArchive> {
-    await db.exec(
-      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)",
-    );
-    const [row] = await db.all<{ v: number | string | null }>("SELECT max(version) AS v FROM schema_migrations");
-    const at = num(row?.v);
-    if (at > MIGRATIONS.length) {
-      await db.close();
-      throw new ArchiveError(
-        `the ${db.engine} archive is at schema version ${at}, newer than this server's ${MIGRATIONS.length}: run the newer server`,
-      );
-    }
-    for (let version = at + 1; version <= MIGRATIONS.length; version++) {
-      await db.transaction(async () => {
-        await db.exec(MIGRATIONS[version - 1] as string);
-        await db.run("INSERT INTO schema_migrations (version, applied) VALUES (?, ?)", [version, Date.now()]);
+    await db
+      .alone(async () => {
+        await db.exec(
+          "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)",
+        );
+        const [row] = await db.all<{ v: number | string | null }>("SELECT max(version) AS v FROM schema_migrations");
+        const at = num(row?.v);
+        if (at > MIGRATIONS.length) {
+          throw new ArchiveError(
+            `the ${db.engine} archive is at schema version ${at}, newer than this server's ${MIGRATIONS.length}: run the newer server`,
+          );
+        }
+        for (let version = at + 1; version <= MIGRATIONS.length; version++) {
+          await db.transaction(async () => {
+            await db.exec(MIGRATIONS[version - 1] as string);
+            await db.run("INSERT INTO schema_migrations (version, applied) VALUES (?, ?)", [version, Date.now()]);
+          });
+        }
+      })
+      .catch(async (err: unknown) => {
+        await db.close();
+        throw err;
       });
-    }
     return new SqlArchive(db);
   }
 
@@ -77,83 +85,125 @@ export class SqlArchive implements Archive {
   }
 
   append(place: string, epoch: string, entry: ArchivedEntry): Promise<boolean> {
+    const { db } = this;
+    return this.serial(async () => {
+      const kept = await db.transaction(() => this.write(place, epoch, entry));
+      if (kept && isDeletion(entry)) await db.scrub();
+      return kept;
+    });
+  }
+
+  carry(place: string, epoch: string, entries: ArchivedEntry[]): Promise<number> {
+    const { db } = this;
+    return this.serial(async () => {
+      const added = await db.transaction(async () => {
+        // The upsert locks the place's row until commit: two nodes carrying the
+        // same place take turns, and the second sees the first one's top.
+        const [row] = await db.all<{ top: number | string }>(
+          "INSERT INTO places (place, epoch, top, created, last_active) VALUES (?, ?, 0, ?, ?) " +
+            "ON CONFLICT (place) DO UPDATE SET last_active = places.last_active RETURNING top",
+          [place, epoch, entries[0]?.ts ?? 0, entries[0]?.ts ?? 0],
+        );
+        const top = num(row?.top);
+        let n = 0;
+        for (const entry of entries) {
+          // Below the top, only a message the archive lacks is new: a tombstone carried with its
+          // deletion, in the stead of a message deleted before it reached the database.
+          if (entry.mid <= top && !(await this.lacks(place, entry))) continue;
+          await this.write(place, epoch, entry);
+          n++;
+        }
+        return n;
+      });
+      if (added > 0 && entries.some(isDeletion)) await db.scrub();
+      return added;
+    });
+  }
+
+  private async lacks(place: string, entry: ArchivedEntry): Promise<boolean> {
+    const { action } = JSON.parse(entry.json) as EntryFields;
+    if (action !== "message" && action !== "dm") return false;
+    const rows = await this.db.all("SELECT 1 AS one FROM messages WHERE place = ? AND mid = ?", [place, entry.mid]);
+    return rows.length === 0;
+  }
+
+  /** One entry, inside the caller's transaction; false, and nothing kept, for a change to a message not kept or deleted. */
+  private async write(place: string, epoch: string, entry: ArchivedEntry): Promise<boolean> {
     const f = JSON.parse(entry.json) as EntryFields;
     const uid = typeof f.uid === "string" ? f.uid : "";
     const target = typeof f.target === "number" ? f.target : 0;
     const isChange = f.action === "edit" || f.action === "react" || f.action === "delete";
     const { db } = this;
-    return this.serial(async () => {
-      const kept = await db.transaction(async () => {
-        if (isChange) {
-          const [row] = await db.all<{ deleted: boolean | number }>(
-            "SELECT deleted FROM messages WHERE place = ? AND mid = ?",
-            [place, target],
-          );
-          // Nothing changes a deleted message: an edit would put text back that its author took away.
-          if (!row || row.deleted) return false;
-        }
-        await db.run(
-          "INSERT INTO places (place, epoch, top, created, last_active) VALUES (?, ?, ?, ?, ?) " +
-            "ON CONFLICT (place) DO UPDATE SET top = excluded.top, last_active = excluded.last_active",
-          [place, epoch, entry.mid, entry.ts, entry.ts],
-        );
-        switch (f.action) {
-          case "message":
-          case "dm":
-            await db.run("INSERT INTO messages (place, mid, uid, ts, text, json) VALUES (?, ?, ?, ?, ?, ?)", [
-              place,
-              entry.mid,
-              uid,
-              entry.ts,
-              typeof f.message === "string" ? f.message : "",
-              entry.json,
-            ]);
-            return true;
-          case "edit":
-            // Only the newest edit is kept: it carries the whole text, and older texts are not to be found again.
-            await db.run("DELETE FROM changes WHERE place = ? AND target = ? AND kind = 'edit'", [place, target]);
-            await db.run("UPDATE messages SET text = ?, edited = ? WHERE place = ? AND mid = ? AND deleted = FALSE", [
-              typeof f.message === "string" ? f.message : "",
-              entry.ts,
-              place,
-              target,
-            ]);
-            break;
-          case "react": {
-            const emoji = typeof f.emoji === "string" ? f.emoji : "";
-            // One entry per (user, emoji): the last word on it, so toggling never piles up.
-            await db.run(
-              "DELETE FROM changes WHERE place = ? AND target = ? AND kind = 'react' AND uid = ? AND emoji = ?",
-              [place, target, uid, emoji],
-            );
-            if (f.on === false) {
-              await db.run("DELETE FROM reactions WHERE place = ? AND mid = ? AND uid = ? AND emoji = ?", [
-                place,
-                target,
-                uid,
-                emoji,
-              ]);
-            } else {
-              await db.run(
-                "INSERT INTO reactions (place, mid, uid, emoji) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [place, target, uid, emoji],
-              );
-            }
-            await this.insertChange(place, entry, target, "react", uid, emoji);
-            return true;
-          }
-          case "delete":
-            await this.erase(place, target);
-            break;
-          default:
-            return true;
-        }
-        await this.insertChange(place, entry, target, String(f.action), uid, null);
+    if (isChange) {
+      const [row] = await db.all<{ deleted: boolean | number }>(
+        "SELECT deleted FROM messages WHERE place = ? AND mid = ?",
+        [place, target],
+      );
+      // Nothing changes a deleted message: an edit would put text back that its author took away.
+      if (!row || row.deleted) return false;
+    }
+    await db.run(
+      "INSERT INTO places (place, epoch, top, created, last_active) VALUES (?, ?, ?, ?, ?) " +
+        // Never lower: a tombstone carried late has a mid below the top.
+        "ON CONFLICT (place) DO UPDATE SET top = CASE WHEN excluded.top > places.top THEN excluded.top ELSE places.top END, " +
+        "last_active = excluded.last_active",
+      [place, epoch, entry.mid, entry.ts, entry.ts],
+    );
+    switch (f.action) {
+      case "message":
+      case "dm":
+        await db.run("INSERT INTO messages (place, mid, uid, ts, text, json) VALUES (?, ?, ?, ?, ?, ?)", [
+          place,
+          entry.mid,
+          uid,
+          entry.ts,
+          typeof f.message === "string" ? f.message : "",
+          entry.json,
+        ]);
         return true;
-      });
-      if (kept && f.action === "delete") await db.scrub();
-      return kept;
-    });
+      case "edit":
+        // Only the newest edit is kept: it carries the whole text, and older texts are not to be found again.
+        await db.run("DELETE FROM changes WHERE place = ? AND target = ? AND kind = 'edit'", [place, target]);
+        await db.run("UPDATE messages SET text = ?, edited = ? WHERE place = ? AND mid = ? AND deleted = FALSE", [
+          typeof f.message === "string" ? f.message : "",
+          entry.ts,
+          place,
+          target,
+        ]);
+        break;
+      case "react": {
+        const emoji = typeof f.emoji === "string" ? f.emoji : "";
+        // One entry per (user, emoji): the last word on it, so toggling never piles up.
+        await db.run(
+          "DELETE FROM changes WHERE place = ? AND target = ? AND kind = 'react' AND uid = ? AND emoji = ?",
+          [place, target, uid, emoji],
+        );
+        if (f.on === false) {
+          await db.run("DELETE FROM reactions WHERE place = ? AND mid = ? AND uid = ? AND emoji = ?", [
+            place,
+            target,
+            uid,
+            emoji,
+          ]);
+        } else {
+          await db.run("INSERT INTO reactions (place, mid, uid, emoji) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", [
+            place,
+            target,
+            uid,
+            emoji,
+          ]);
+        }
+        await this.insertChange(place, entry, target, "react", uid, emoji);
+        return true;
+      }
+      case "delete":
+        await this.erase(place, target);
+        break;
+      default:
+        return true;
+    }
+    await this.insertChange(place, entry, target, String(f.action), uid, null);
+    return true;
   }
 
   private async insertChange(
@@ -398,6 +448,10 @@ export class SqlArchive implements Archive {
       const [row] = await this.db.all<{ value: string }>("SELECT value FROM settings WHERE name = ?", [name]);
       return row?.value ?? proposed;
     });
+  }
+
+  ping(): Promise<void> {
+    return this.serial(() => this.db.run("SELECT 1"));
   }
 
   close(): Promise<void> {

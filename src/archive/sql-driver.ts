@@ -8,6 +8,8 @@ export interface SqlDriver {
   exec(sql: string): Promise<void>;
   /** Runs `fn` in one transaction; the caller sends nothing else meanwhile. */
   transaction<T>(fn: () => Promise<T>): Promise<T>;
+  /** Runs `fn` while no other process runs it on the same database (nodes starting together migrate one at a time). */
+  alone<T>(fn: () => Promise<T>): Promise<T>;
   /** After a deletion: what the rows no longer hold leaves the engine's files too (journal, free pages). */
   scrub(): Promise<void>;
   close(): Promise<void>;

@@ -68,6 +68,8 @@ export class RedisBroker implements Broker {
      * its mid to another.
      */
     private readonly replicas = 0,
+    /** Every stored message is also put on its room's carry stream, for ArchiveCarrier to take into the database. */
+    private readonly carry = false,
   ) {
     this.nodeChannel = keys.nodeChannel(nodeId);
     this.pending.add(this.nodeChannel);
@@ -151,6 +153,7 @@ export class RedisBroker implements Broker {
         k.roomWindow(room),
         k.roomWindowMids(room),
         k.roomLogFloor(room),
+        k.roomCarry(room),
         k.roomChannel(room),
         message.head,
         message.tail,
@@ -162,6 +165,7 @@ export class RedisBroker implements Broker {
         change?.kind ?? "",
         change?.target ?? 0,
         change?.key ?? "",
+        this.carry ? "1" : "",
         newEpoch(),
       ),
     );
@@ -201,6 +205,7 @@ export class RedisBroker implements Broker {
         query.limit + 1,
         query.epoch ?? "",
         this.idleSeconds(room),
+        this.carry ? "1" : "",
         newEpoch(),
       ),
     );

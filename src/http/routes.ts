@@ -20,6 +20,8 @@ export interface Status {
   /** False while the link to the other nodes (Redis) is down. */
   ready(): boolean;
   connections(): number;
+  /** Redis with DATABASE_URL: how far the archive trails. It does not make a node unready: the chat goes on without it. */
+  archive?(): { behind: number; up: boolean } | undefined;
 }
 
 export function createHttpApp(status: Status): Express {
@@ -45,7 +47,8 @@ export function createHttpApp(status: Status): Express {
   });
   app.get("/readyz", (_req, res) => {
     const ready = status.ready();
-    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "unavailable", node: status.nodeId });
+    const archive = status.archive?.();
+    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "unavailable", node: status.nodeId, archive });
   });
 
   app.get(SOCKJS_CLIENT_PATH, (_req, res) => {

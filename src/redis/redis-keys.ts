@@ -46,6 +46,24 @@ export class RedisKeys {
     return `${this.tag(room)}:epoch`;
   }
 
+  /** What the database has not taken yet of a room's messages (with DATABASE_URL). */
+  roomCarry(room: string): string {
+    return `${this.tag(room)}:carry`;
+  }
+
+  /** The node carrying a room into the database right now, for a lease's length. */
+  roomCarrier(room: string): string {
+    return `${this.tag(room)}:carrier`;
+  }
+
+  /**
+   * Rooms whose carry stream may hold entries, in `shards` sets, so that in
+   * a Cluster the bookkeeping of many rooms is spread over many shards.
+   */
+  carryIndex(shard: number): string {
+    return `${this.prefix}:{${this.prefix}:carry:${shard}}:rooms`;
+  }
+
   /** A message sent with an idempotency key: its mid, for a while. */
   roomSent(room: string, key: string): string {
     return `${this.tag(room)}:sent:${key}`;

@@ -14,7 +14,7 @@ const presenceRoom = read("presence-room.lua");
 const presence = (file: string) => ({ numberOfKeys: 7, lua: presenceRoom + read(file) });
 
 const SCRIPTS = {
-  chatStoreAndPublish: { numberOfKeys: 7, lua: roomEpoch + read("store-and-publish.lua") },
+  chatStoreAndPublish: { numberOfKeys: 8, lua: roomEpoch + read("store-and-publish.lua") },
   chatReadHistory: { numberOfKeys: 7, lua: roomEpoch + read("read-history.lua") },
   chatPublishReplicated: { numberOfKeys: 1, lua: read("publish-replicated.lua") },
   chatPresenceEnter: presence("presence-enter.lua"),
@@ -26,6 +26,8 @@ const SCRIPTS = {
   chatPresenceBeat: { numberOfKeys: 1, lua: read("presence-beat.lua") },
   chatMarkRead: { numberOfKeys: 1, lua: read("mark-read.lua") },
   chatUserAddRoom: { numberOfKeys: 1, lua: read("user-add-room.lua") },
+  chatCarryLease: { numberOfKeys: 1, lua: read("carry-lease.lua") },
+  chatCarryDone: { numberOfKeys: 1, lua: read("carry-done.lua") },
 } as const;
 
 /** A stream entry as XRANGE returns it: id, then field, value, field, value. */
@@ -53,6 +55,8 @@ declare module "ioredis" {
     chatPresenceBeat(...args: Arg[]): Result<[now: number, before: number], Context>;
     chatMarkRead(...args: Arg[]): Result<number, Context>;
     chatUserAddRoom(...args: Arg[]): Result<number, Context>;
+    chatCarryLease(...args: Arg[]): Result<number, Context>;
+    chatCarryDone(...args: Arg[]): Result<number, Context>;
   }
 }
 

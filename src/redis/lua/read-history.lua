@@ -7,11 +7,17 @@
 -- ARGV: 1 'since', 'before' or 'latest', 2 its mid, 3 how many entries (for
 --       'since') or messages (otherwise) at most, 4 the client's epoch for
 --       'since' ('' for none), 5 seconds of idle time the room's keys are
---       kept, 6 a new epoch
+--       kept, 6 '1' when a database keeps every message (the counter and
+--       epoch do not idle out, store-and-publish.lua says why) or '', 7 a new
+--       epoch
 -- Returns {top, epoch, floor, the newest log entries after `since` (for
 --          'since'), the window's mid, bundle, mid, bundle… (otherwise)},
 --          each newest first
-for i = 1, 7 do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
+-- A room only ever read has no mids to keep: its epoch idles out as before.
+local keep = ARGV[6] ~= '' and redis.call('EXISTS', KEYS[1]) == 1
+for i = 1, 7 do
+  if not keep or (i ~= 1 and i ~= 3) then redis.call('EXPIRE', KEYS[i], ARGV[5]) end
+end
 local top = tonumber(redis.call('GET', KEYS[4]) or redis.call('GET', KEYS[1]) or '0')
 -- No floor: nothing was ever logged (HISTORY_SIZE=0), so the log is whole from nothing on.
 local floor = tonumber(redis.call('GET', KEYS[7]) or (top + 1))

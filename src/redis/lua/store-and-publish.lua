@@ -14,14 +14,16 @@
 --   for `since` recovery; `floor` is the lowest mid from which it is whole
 --   (a deletion takes entries out of it on purpose, trimming does not count).
 --
--- KEYS: 1 counter, 2 log, 3 epoch, 4 idempotency key, 5 window, 6 window's mids, 7 floor
+-- KEYS: 1 counter, 2 log, 3 epoch, 4 idempotency key, 5 window, 6 window's mids, 7 floor,
+--       8 the room's carry stream (src/bus/archive-carrier.ts)
 -- ARGV: 1 channel, 2 head, 3 tail (the frame is head .. mid .. tail),
 --       4 messages the window keeps and entries the log keeps (0: none),
 --       5 time (ms), 6 PUBLISH, SPUBLISH or '' (the caller publishes),
 --       7 seconds the idempotency key is kept ('' for none), 8 seconds of idle
 --       time the room's keys are kept, 9 '' for a message, else the change:
 --       'edit', 'react' or 'delete', 10 its message's mid, 11 the change's key
---       (one current change per key), 12 a new epoch
+--       (one current change per key), 12 '1' when a database keeps every
+--       message (DATABASE_URL) or '', 13 a new epoch
 -- Returns {mid, payload, epoch}; a message sent again under a kept idempotency
 -- key is not stored twice: the first one's mid comes back, with no payload.
 -- A change to a message the window does not hold, or holds deleted, is not
@@ -31,6 +33,8 @@ if ARGV[7] ~= '' then
   if seen then return {tonumber(seen), '', epoch} end
 end
 local size = tonumber(ARGV[4])
+-- A deletion's tombstone (`ts TAB frame`) for the carry, when its message had not reached the database yet.
+local carriedTomb = nil
 local kind = ARGV[9]
 local lines = {}
 if kind ~= '' then
@@ -68,12 +72,19 @@ if size > 0 then
   elseif kind == 'delete' then
     -- Deletion deletes: the message's text and every edit of it leave the
     -- log too, and the window keeps a tombstone with the message's mid.
-    for text in string.gmatch(lines[2], '%d+') do redis.call('XDEL', KEYS[2], text .. '-0') end
     local tab = string.find(lines[1], '\t', 1, true)
     local message = cjson.decode(string.sub(lines[1], tab + 1))
     message.message = ''
-    redis.call('HSET', KEYS[5], ARGV[10],
-      string.sub(lines[1], 1, tab) .. cjson.encode(message) .. '\nm\n' .. ARGV[11] .. '\t' .. mid .. '\t' .. frame)
+    local tomb = string.sub(lines[1], 1, tab) .. cjson.encode(message)
+    for text in string.gmatch(lines[2], '%d+') do
+      redis.call('XDEL', KEYS[2], text .. '-0')
+      -- Not yet in the database: the text leaves the carry stream too, and
+      -- the deletion carries the tombstone in the message's stead.
+      if ARGV[12] ~= '' and redis.call('XDEL', KEYS[8], text .. '-0') == 1 and text == ARGV[10] then
+        carriedTomb = tomb
+      end
+    end
+    redis.call('HSET', KEYS[5], ARGV[10], tomb .. '\nm\n' .. ARGV[11] .. '\t' .. mid .. '\t' .. frame)
   else
     local key = ARGV[11] .. '\t'
     local kept = {lines[1], lines[2]}
@@ -89,8 +100,29 @@ if ARGV[7] ~= '' then
   redis.call('SET', KEYS[4], mid, 'EX', ARGV[7])
 end
 -- Every use keeps the room for its idle time more: a room nobody uses for
--- that long is forgotten, counter, history and epoch together.
-for _, i in ipairs({1, 2, 3, 5, 6, 7}) do redis.call('EXPIRE', KEYS[i], ARGV[8]) end
+-- that long is forgotten, history and all. With a database behind Redis the
+-- counter and the epoch stay: the database keeps the room's mids, and a room
+-- that came back numbering from 1 again would have them twice.
+if ARGV[12] ~= '' then
+  redis.call('PERSIST', KEYS[1])
+  redis.call('PERSIST', KEYS[3])
+  for _, i in ipairs({2, 5, 6, 7}) do redis.call('EXPIRE', KEYS[i], ARGV[8]) end
+  -- Written in the same step as the history, so no message can be stored and
+  -- published without being on its way to the database. Not capped, and not
+  -- expired with the room: it holds what the database has not taken yet.
+  -- Entries are named by mid, so a deletion finds its message's. Only a Redis
+  -- that lost the room's counter but not its stream could give a lower mid.
+  local last = redis.call('XREVRANGE', KEYS[8], '+', '-', 'COUNT', 1)[1]
+  local id = mid .. '-0'
+  if last and tonumber(string.match(last[1], '^%d+')) >= mid then id = '*' end
+  if carriedTomb then
+    redis.call('XADD', KEYS[8], id, 'm', mid, 'e', epoch, 't', ARGV[5], 'f', frame, 'x', carriedTomb)
+  else
+    redis.call('XADD', KEYS[8], id, 'm', mid, 'e', epoch, 't', ARGV[5], 'f', frame)
+  end
+else
+  for _, i in ipairs({1, 2, 3, 5, 6, 7}) do redis.call('EXPIRE', KEYS[i], ARGV[8]) end
+end
 -- The envelope of a stored message (src/bus/envelope.ts): mid, epoch, no exclude, no kind.
 local payload = mid .. '\t' .. epoch .. '\t\t\n' .. frame
 if ARGV[6] ~= '' then

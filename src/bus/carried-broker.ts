@@ -1,0 +1,147 @@
+import type { Archive } from "../archive/archive.js";
+import { retentionCutoff } from "../archive/retention.js";
+import { isTransient } from "../redis/transient-errors.js";
+import type { ArchiveCarrier } from "./archive-carrier.js";
+import {
+  type Broker,
+  type BrokerHandler,
+  BrokerUnavailable,
+  type ChangeOf,
+  type HistoryLimits,
+  type HistoryPage,
+  type HistoryQuery,
+  type StoredAt,
+  type UnnumberedMessage,
+} from "./broker.js";
+import type { Envelope, NodeMessage } from "./envelope.js";
+
+type Entry = { mid: number; json: string };
+
+const isBug = (err: unknown) => err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError;
+
+function merged(a: Entry[], b: Entry[]): Entry[] {
+  const byMid = new Map<number, Entry>();
+  for (const e of [...a, ...b]) byMid.set(e.mid, e);
+  return [...byMid.values()].sort((x, y) => x.mid - y.mid);
+}
+
+/**
+ * Redis with PostgreSQL behind it (REDIS_* and DATABASE_URL): Redis stays
+ * the hot path (ordering, fan-out, the window a join and recovery read), and
+ * the archive answers what falls out of the window. Every stored message is
+ * noted for the carrier before its sender hears the ack. Whatever needs the
+ * database while it is away is refused as unavailable; nothing else waits for it.
+ */
+export class CarriedBroker implements Broker {
+  constructor(
+    private readonly redis: Broker,
+    private readonly carrier: ArchiveCarrier,
+    private readonly archive: Archive,
+    private readonly limits: HistoryLimits,
+    /** Messages a `since` recovers at most; past that the newest page comes back, unrecovered. */
+    private readonly recoveryMax: number,
+    /** RETENTION_DAYS: the archive's pages stop there (0: they go back to the first message). */
+    private readonly retentionDays = 0,
+  ) {}
+
+  get nodeId(): string {
+    return this.redis.nodeId;
+  }
+
+  start(handler: BrokerHandler): Promise<void> {
+    return this.redis.start(handler);
+  }
+
+  subscribe(room: string): Promise<void> {
+    return this.redis.subscribe(room);
+  }
+
+  unsubscribe(room: string): Promise<void> {
+    return this.redis.unsubscribe(room);
+  }
+
+  publish(room: string, envelope: Envelope): Promise<void> {
+    return this.redis.publish(room, envelope);
+  }
+
+  sendToNode(nodeId: string, message: NodeMessage): Promise<boolean> {
+    return this.redis.sendToNode(nodeId, message);
+  }
+
+  isUp(): boolean {
+    return this.redis.isUp();
+  }
+
+  async publishStored(
+    room: string,
+    message: UnnumberedMessage,
+    idempotencyKey?: string,
+    change?: ChangeOf,
+  ): Promise<StoredAt> {
+    const at = await this.redis.publishStored(room, message, idempotencyKey, change);
+    // Noted even for a message stored before (a resend): the first attempt may have died right here.
+    await this.carrier.note(room).catch((err: unknown) => {
+      throw isTransient(err) || !this.redis.isUp() ? new BrokerUnavailable() : err;
+    });
+    return at;
+  }
+
+  async history(room: string, query: HistoryQuery): Promise<HistoryPage> {
+    const page = await this.redis.history(room, query);
+    try {
+      return query.since === undefined ? await this.older(room, query, page) : await this.recovered(room, query, page);
+    } catch (err) {
+      // A fault of this code stays one, refused as `internal` and logged.
+      if (err instanceof BrokerUnavailable || isBug(err)) throw err;
+      // The database is away (or refused): the part of history only it holds is out of reach for now.
+      throw new BrokerUnavailable();
+    }
+  }
+
+  private cutoff(): number {
+    const now = Date.now();
+    return Math.max(
+      this.limits.maxAgeMs > 0 ? now - this.limits.maxAgeMs : 0,
+      retentionCutoff(this.retentionDays, now),
+    );
+  }
+
+  /** A page that ran out of Redis's window goes on from the archive, back to the place's first message. */
+  private async older(room: string, query: HistoryQuery, page: HistoryPage): Promise<HistoryPage> {
+    if (!page.complete) return page;
+    const boundary = page.messages[0]?.mid ?? Math.min(query.before ?? page.top + 1, page.top + 1);
+    if (boundary <= 1) return page;
+    // A join's page never waits for the database: it says there is more, and scroll-back asks the archive for it.
+    if (query.before === undefined) return { ...page, complete: false };
+    const kept = await this.archive.place(room);
+    if (kept === undefined || kept.epoch !== page.epoch) return page;
+    // Older messages that are still on their way to the database: the page would skip them.
+    if (kept.top < boundary - 1) throw new BrokerUnavailable();
+    const wanted = query.limit - page.messages.length;
+    if (wanted <= 0) return { ...page, complete: false };
+    const archived = await this.archive.page(room, boundary, wanted, this.cutoff());
+    return { ...page, messages: merged(archived.entries, page.messages), complete: archived.complete };
+  }
+
+  /** A `since` older than Redis's window is recovered from the archive, then the window, up to recoveryMax messages. */
+  private async recovered(room: string, query: HistoryQuery, page: HistoryPage): Promise<HistoryPage> {
+    const since = query.since ?? 0;
+    // Without an epoch, a client claims the current one, as answerQuery takes it.
+    const epoch = query.epoch ?? page.epoch;
+    if (page.complete || epoch !== page.epoch || since > page.top) return page;
+    const kept = await this.archive.place(room);
+    if (kept === undefined || kept.epoch !== page.epoch || kept.top <= since) return page;
+    const archived = await this.archive.since(room, since, this.recoveryMax, this.cutoff());
+    if (archived === undefined) return page;
+    const rest = await this.redis.history(room, { since: kept.top, epoch: page.epoch, limit: query.limit });
+    if (!rest.complete) return page;
+    const messages = merged(archived, rest.messages);
+    if (messages.length > this.recoveryMax) return page;
+    return { epoch: page.epoch, top: rest.top, messages, complete: true };
+  }
+
+  async close(): Promise<void> {
+    await this.carrier.stop();
+    await this.redis.close();
+  }
+}

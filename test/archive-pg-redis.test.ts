@@ -1,0 +1,309 @@
+/**
+ * Redis and PostgreSQL together (REDIS_URL + DATABASE_URL, two node
+ * processes): Redis stays the hot path, and every acknowledged message is
+ * carried into the database, once, in mid order, through a node killed with
+ * SIGKILL and a database stopped in the middle of traffic.
+ *
+ * The outage lasts ARCHIVE_OUTAGE_MS (default 15 s, so the suite stays
+ * within its time; the issue's 60 s is ARCHIVE_OUTAGE_MS=60000).
+ */
+import { Redis } from "ioredis";
+import { beforeAll, describe, expect, it } from "vitest";
+import { connectUser, joinedUser, joinRoom, say, type User } from "./support/chat.js";
+import { type PostgresProcess, startPostgres } from "./support/postgres.js";
+import type { NodeProcess } from "./support/processes.js";
+import type { RedisProcess } from "./support/redis-servers.js";
+import { perFile, perTest } from "./support/scope.js";
+import type { Frame } from "./support/sockjs-client.js";
+
+const OUTAGE_MS = Number(process.env.ARCHIVE_OUTAGE_MS ?? 15_000);
+const WINDOW = 20;
+
+const shared = perFile();
+const scope = perTest();
+let postgres: PostgresProcess;
+let redis: RedisProcess;
+let databases = 0;
+
+beforeAll(async () => {
+  postgres = await startPostgres();
+  shared.defer(() => postgres.remove());
+  redis = await shared.redis();
+});
+
+/** A database of its own, and what a node needs to run on it with the shared Redis. */
+async function setup(): Promise<{ env: Record<string, string>; database: string }> {
+  const database = `carry_${++databases}`;
+  const env = {
+    REDIS_URL: redis.url,
+    REDIS_PREFIX: database,
+    DATABASE_URL: await postgres.createDatabase(database),
+    RATE_LIMIT: "0",
+    // The outage's traffic is one user's, as fast as the nodes take it.
+    WRITE_BYTES_PER_USER: "0",
+    WRITE_BYTES_PER_IP: "0",
+    HISTORY_SIZE: String(WINDOW),
+  };
+  return { env, database };
+}
+
+/** Two nodes on one Redis and a database of their own. */
+async function pair(): Promise<{ a: NodeProcess; b: NodeProcess; database: string }> {
+  const { env, database } = await setup();
+  const [a, b] = await Promise.all([scope.node(env), scope.node(env)]);
+  return { a: a as NodeProcess, b: b as NodeProcess, database };
+}
+
+async function user(node: NodeProcess, query?: string): Promise<User> {
+  const u = query === undefined ? await joinedUser(node.url) : await connectUser(node.url, { query });
+  scope.defer(() => u.client.close());
+  return u;
+}
+
+/** The mids a place's messages have in the database, as stored (one row each, by primary key). */
+async function archived(database: string, place: string): Promise<number[]> {
+  const db = await postgres.client(database);
+  try {
+    const rows = await db.query("SELECT mid FROM messages WHERE place = $1 ORDER BY mid", [place]);
+    return rows.rows.map((r) => Number(r.mid));
+  } finally {
+    await db.end();
+  }
+}
+
+/** The reply to a request: a join's is its history frame, a change's its ack. */
+async function request(u: User, body: Record<string, unknown>): Promise<Frame> {
+  const ref = `r-${Math.random()}`;
+  const reply = body.action === "join" ? "history" : body.action === "history" ? "history" : "ack";
+  await u.client.send({ ...body, ref });
+  return u.client.next((f) => f.ref === ref && (f.action === reply || f.action === "error"), 10_000);
+}
+
+async function readyz(node: NodeProcess): Promise<{ status: string; archive?: { behind: number; up: boolean } }> {
+  return (await fetch(`${node.url}/readyz`)).json() as Promise<{
+    status: string;
+    archive?: { behind: number; up: boolean };
+  }>;
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+describe("the archive behind Redis", () => {
+  it("has a message acknowledged on either node within 5 s, and scroll-back reaches the first message through it", async () => {
+    const { a, b, database } = await pair();
+    const ada = await user(a);
+    const bob = await user(b);
+    await joinRoom(ada, "dev");
+    await joinRoom(bob, "dev");
+    const acked: number[] = [];
+    for (let i = 1; i <= 3 * WINDOW; i++) acked.push(await say(i % 2 ? ada : bob, `m${i}`, "dev"));
+    await expect.poll(() => archived(database, "dev"), { timeout: 5000, interval: 100 }).toEqual(acked);
+
+    // Past Redis's window of WINDOW messages, pages go on from the database, back to the first.
+    const cy = await user(b, "proto=2&lobby=0");
+    const joined = await request(cy, { action: "join", room: "dev" });
+    expect(joined.more).toBe(true);
+    let seen = (joined.messages as Frame[]).map((m) => m.message as string);
+    let before = (joined.messages as Frame[])[0]?.mid as number;
+    for (;;) {
+      const page = await request(cy, { action: "history", room: "dev", before, limit: 25 });
+      expect(page.action).toBe("history");
+      seen = [...(page.messages as Frame[]).map((m) => m.message as string), ...seen];
+      if (!page.more) break;
+      before = (page.messages as Frame[])[0]?.mid as number;
+    }
+    expect(seen).toEqual(range(1, 3 * WINDOW).map((i) => `m${i}`));
+
+    // The figures are those of each node's last pass over the rooms.
+    await expect.poll(() => a.metrics(), { timeout: 5000, interval: 100 }).toMatch(/^chat_archive_behind_messages 0$/m);
+    expect(await a.metrics()).toMatch(/^chat_archive_up 1$/m);
+  });
+
+  it("a join with a since older than the window recovers from the database, exactly once and in order", async () => {
+    const { a, database } = await pair();
+    const ada = await user(a);
+    await joinRoom(ada, "dev");
+    const first = await say(ada, "seen", "dev");
+    const missed: number[] = [];
+    for (let i = 0; i < 2 * WINDOW; i++) missed.push(await say(ada, `missed ${i}`, "dev"));
+    await expect.poll(() => archived(database, "dev"), { timeout: 5000, interval: 100 }).toEqual([first, ...missed]);
+    const epoch = (await request(ada, { action: "join", room: "dev" })).epoch;
+
+    const back = await user(a, "proto=2&lobby=0");
+    const replay = await request(back, { action: "join", room: "dev", since: first, epoch });
+    expect(replay.recovered).toBe(true);
+    expect((replay.messages as Frame[]).map((m) => m.mid)).toEqual(missed);
+  });
+
+  it("a room that idles out of Redis continues its mids when used again, and the archive keeps both stretches", async () => {
+    const { env, database } = await setup();
+    const a = await scope.node({ ...env, ROOM_IDLE_TTL: "1" });
+    const ada = await user(a, "proto=2&lobby=0");
+    await joinRoom(ada, "quiet");
+    const acked: number[] = [];
+    for (let i = 0; i < 3; i++) acked.push(await say(ada, `early ${i}`, "quiet"));
+    await expect.poll(() => archived(database, "quiet"), { timeout: 5000, interval: 100 }).toEqual(acked);
+    const probe = new Redis(redis.url);
+    scope.defer(() => probe.quit());
+    await expect
+      .poll(() => probe.exists(`${database}:{${database}:quiet}:win`), { timeout: 10_000, interval: 100 })
+      .toBe(0);
+
+    acked.push(await say(ada, "back again", "quiet"));
+    expect(acked).toEqual([1, 2, 3, 4]);
+    await expect.poll(() => archived(database, "quiet"), { timeout: 5000, interval: 100 }).toEqual(acked);
+    const page = await request(ada, { action: "history", room: "quiet", before: 4 });
+    expect((page.messages as Frame[]).map((m) => m.message)).toEqual(["early 0", "early 1", "early 2"]);
+  });
+
+  it("a message deleted while PostgreSQL is away leaves no text in Redis, and reaches the database as a tombstone", async () => {
+    const { env, database } = await setup();
+    // A window that still holds the message when it is deleted, 600 messages later.
+    const a = await scope.node({ ...env, HISTORY_SIZE: "1000" });
+    const ada = await user(a, "proto=2&lobby=0");
+    await joinRoom(ada, "dev");
+    const before = await say(ada, "kept", "dev");
+    await expect.poll(() => archived(database, "dev"), { timeout: 5000, interval: 100 }).toEqual([before]);
+
+    await postgres.stop();
+    const secret = await say(ada, "hunter2 is my password", "dev");
+    expect((await request(ada, { action: "edit", room: "dev", mid: secret, message: "hunter3" })).action).toBe("ack");
+    // Enough after it that a carry may split the deletion from its message's place in the stream.
+    const after: number[] = [];
+    for (let i = 0; i < 600; i++) after.push(await say(ada, `after ${i}`, "dev"));
+    const gone = await request(ada, { action: "delete", room: "dev", mid: secret });
+    expect(gone.action).toBe("ack");
+    const probe = new Redis(redis.url);
+    scope.defer(() => probe.quit());
+    const carry = await probe.xrange(`${database}:{${database}:dev}:carry`, "-", "+");
+    // The message and its edit left the stream with their text; the deletion carries the tombstone.
+    expect(carry.length).toBe(after.length + 1);
+    expect(JSON.stringify(carry)).not.toMatch(/hunter/);
+
+    await postgres.start();
+    await expect
+      .poll(() => archived(database, "dev"), { timeout: 15_000, interval: 200 })
+      .toEqual([before, secret, ...after]);
+    const db = await postgres.client(database);
+    scope.defer(() => db.end());
+    const rows = await db.query(
+      "SELECT * FROM messages UNION ALL SELECT place, mid, uid, 0, json, NULL, FALSE, json FROM changes",
+    );
+    expect(JSON.stringify(rows.rows)).not.toMatch(/hunter/);
+    const tomb = await db.query("SELECT text, deleted FROM messages WHERE place = 'dev' AND mid = $1", [secret]);
+    expect(tomb.rows).toEqual([{ text: null, deleted: true }]);
+    const page = await request(ada, { action: "history", room: "dev", before: secret + 1 });
+    expect((page.messages as Frame[]).map((m) => [m.mid, m.action, m.message])).toEqual([
+      [before, "message", "kept"],
+      [secret, "message", ""],
+      [gone.mid, "delete", undefined],
+    ]);
+  });
+
+  it("answers history and recovery of any shape past the window with a page or bad_request, never internal", async () => {
+    const { a, database } = await pair();
+    const ada = await user(a, "proto=2&lobby=0");
+    await joinRoom(ada, "dev");
+    for (let i = 0; i < 2 * WINDOW; i++) await say(ada, `m${i}`, "dev");
+    await expect.poll(async () => (await archived(database, "dev")).length, { timeout: 5000 }).toBe(2 * WINDOW);
+    const shapes = [-1, 0, 1, 2, 1.5, "7", null, 1e20, 2 ** 53, -1e300, 2 * WINDOW + 1, "9007199254740993"];
+    const asks = [
+      ...shapes.map((before) => ({ action: "history", room: "dev", before })),
+      ...shapes.map((since) => ({ action: "join", room: "dev", since })),
+      ...shapes.map((since) => ({ action: "join", room: "dev", since, epoch: "not-this-one" })),
+      { action: "history", room: "dev", before: 5, limit: 1000 },
+    ];
+    for (const ask of asks) {
+      const reply = await request(ada, ask);
+      if (reply.action === "error") expect(reply.code, JSON.stringify(ask)).toBe("bad_request");
+      else for (const m of reply.messages as Frame[]) expect(typeof m.mid, JSON.stringify(ask)).toBe("number");
+    }
+    expect(await say(ada, "still here", "dev")).toBe(2 * WINDOW + 1);
+  });
+
+  it("stores every acknowledged message once when the node that stored it is killed right after the ack", async () => {
+    const { env, database } = await setup();
+    const a = await scope.node(env);
+    const ada = await user(a);
+    await joinRoom(ada, "dev");
+    const acked = [await say(ada, "opens the room", "dev")];
+    await expect.poll(() => archived(database, "dev"), { timeout: 5000, interval: 100 }).toEqual(acked);
+
+    // With the database away, the node killed is the one that stored and acknowledged the last
+    // messages and the only one that could have carried them: they reach the database through
+    // a node started after the kill, or not at all.
+    await postgres.stop();
+    for (let i = 0; i < 200; i++) acked.push(await say(ada, `before the kill ${i}`, "dev"));
+    await a.kill();
+    const probe = new Redis(redis.url);
+    scope.defer(() => probe.quit());
+    expect(await probe.get(`${database}:{${database}:dev}:carrier`)).toBe(a.nodeId);
+    expect(await probe.xlen(`${database}:{${database}:dev}:carry`)).toBe(200);
+    await postgres.start();
+    const b = await scope.node(env);
+
+    await expect.poll(() => archived(database, "dev"), { timeout: 15_000, interval: 200 }).toEqual(acked);
+    const bob = await user(b);
+    await joinRoom(bob, "dev");
+    const next = await say(bob, "after the kill", "dev");
+    expect(next).toBe(202);
+    await expect.poll(() => archived(database, "dev"), { timeout: 5000, interval: 100 }).toEqual([...acked, next]);
+  });
+
+  it(
+    "goes on while PostgreSQL is stopped, answers unavailable past the window, says it is behind, and catches up exactly",
+    async () => {
+      const { a, b, database } = await pair();
+      const ada = await user(a);
+      const bob = await user(b);
+      await joinRoom(ada, "dev");
+      await joinRoom(bob, "dev");
+      const acked: number[] = [];
+      for (let i = 0; i < WINDOW; i++) acked.push(await say(ada, `before ${i}`, "dev"));
+      await expect.poll(() => archived(database, "dev"), { timeout: 5000, interval: 100 }).toEqual(acked);
+
+      await postgres.stop();
+      const outageEnds = Date.now() + OUTAGE_MS;
+      // Traffic through the outage: each message acknowledged on A, and delivered live on B.
+      let i = 0;
+      const recentEpoch = (await request(bob, { action: "join", room: "dev" })).epoch;
+      while (Date.now() < outageEnds) {
+        const mid = await say(ada, `during ${i++}`, "dev");
+        acked.push(mid);
+        await bob.client.action("message", (f) => f.mid === mid);
+        if (i === 3 * WINDOW) {
+          // The hot window still serves a joiner, and a recovery within it.
+          const cy = await user(b, "proto=2&lobby=0");
+          const joined = await request(cy, { action: "join", room: "dev" });
+          expect((joined.messages as Frame[]).at(-1)?.mid).toBe(mid);
+          const dan = await user(a, "proto=2&lobby=0");
+          const recovered = await request(dan, { action: "join", room: "dev", since: mid - 5, epoch: recentEpoch });
+          expect(recovered.recovered).toBe(true);
+          expect((recovered.messages as Frame[]).map((m) => m.mid)).toEqual(range(mid - 4, mid));
+          // Scroll-back past the window needs the database.
+          const page = await request(cy, { action: "history", room: "dev", before: mid - WINDOW + 1 });
+          expect(page).toMatchObject({ action: "error", code: "unavailable" });
+          // Both nodes say how far behind the archive is.
+          await expect
+            .poll(async () => (await readyz(b)).archive, { timeout: 5000, interval: 100 })
+            .toEqual({ behind: 3 * WINDOW, up: false });
+          expect((await readyz(b)).status).toBe("ready");
+          await expect
+            .poll(() => a.metrics(), { timeout: 5000, interval: 100 })
+            .toMatch(new RegExp(`^chat_archive_behind_messages ${3 * WINDOW}$`, "m"));
+          expect(await a.metrics()).toMatch(/^chat_archive_up 0$/m);
+        }
+      }
+      expect(i).toBeGreaterThan(3 * WINDOW);
+      await postgres.start();
+
+      await expect
+        .poll(() => archived(database, "dev"), { timeout: 15_000 + OUTAGE_MS / 2, interval: 200 })
+        .toEqual(acked);
+      await expect
+        .poll(async () => (await readyz(a)).archive, { timeout: 5000, interval: 100 })
+        .toEqual({ behind: 0, up: true });
+    },
+    120_000 + OUTAGE_MS,
+  );
+});
