@@ -1,4 +1,7 @@
 import type { Logger } from "pino";
+import type { AccountStore } from "./accounts/account-store.js";
+import { RedisAccountStore } from "./accounts/redis-account-store.js";
+import { SqlAccountStore } from "./accounts/sql-account-store.js";
 import type { Archive } from "./archive/archive.js";
 import { openArchive } from "./archive/open-archive.js";
 import { ArchivedBroker } from "./bus/archived-broker.js";
@@ -24,6 +27,12 @@ export interface Backends {
   broker: Broker;
   presence: Presence;
   users: UserStore;
+  /**
+   * Accounts live in the system of record, the archive, when there is one;
+   * scaled out through Redis without DATABASE_URL, in Redis, so that every
+   * node signs in the same people.
+   */
+  accounts: AccountStore;
   /** How this node reaches Redis; undefined when embedded. */
   redis: { kind: RedisTarget["kind"]; link: RedisLink } | undefined;
   /** Rooms whose history this process keeps itself (embedded mode only). */
@@ -83,6 +92,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
       broker,
       presence: new MemoryPresence(),
       users: new ArchiveUserStore(archive, config.USER_IDLE_TTL * 1000),
+      accounts: new SqlAccountStore(archive),
       redis: undefined,
       storedRooms: () => broker.storedRooms,
       archive,
@@ -101,6 +111,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
       log,
     ),
     users: new RedisUserStore(link, keys, config.USER_IDLE_TTL),
+    accounts: new RedisAccountStore(link, config.REDIS_PREFIX),
     redis: { kind: target.kind, link },
     storedRooms: () => undefined,
     archive: undefined,

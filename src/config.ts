@@ -198,7 +198,47 @@ const spec = {
   },
   AUTH_SECRET: {
     schema: z.string().min(32, "must be at least 32 characters").optional(),
-    help: "HS256 secret; when set, clients must connect with ?token=<JWT> (sub, name, exp)",
+    help: "HS256 secret of an embedding app's tokens (JWT: sub, name, exp), sent in the first frame (or ?token=)",
+  },
+  GUESTS: {
+    schema: z.enum(["0", "1"]).optional(),
+    help: "1 = people may chat as guests, without an account or token; unset = 1 unless AUTH_SECRET is set or SIGNUP is open or invite",
+  },
+  SIGNUP: {
+    schema: z.enum(["open", "invite", "closed"]).default("closed"),
+    help: "who may make an account: anyone (open), those with an admin's invitation (invite), nobody (closed: admins make them)",
+  },
+  ADMIN_USERS: {
+    schema: z
+      .string()
+      .transform((v) =>
+        v
+          .split(",")
+          .map((n) => n.trim())
+          .filter(Boolean),
+      )
+      .optional(),
+    help: "account names that are admins, comma-separated (also: npm run admin -- create-admin NAME)",
+  },
+  PASSWORD_PEPPER: {
+    schema: z.string().min(32, "must be at least 32 characters").optional(),
+    help: "secret mixed into every password hash, kept apart from the database; set it before the first account",
+  },
+  SESSION_TTL: {
+    schema: int(2_592_000, 300, 31_536_000),
+    help: "seconds a sign-in lasts (the session cookie), unless signed out first",
+  },
+  SIGNIN_ATTEMPTS_PER_ACCOUNT: {
+    schema: int(10, 1, 1_000_000),
+    help: "failed sign-ins one account may be tried with per SIGNIN_WINDOW",
+  },
+  SIGNIN_ATTEMPTS_PER_IP: {
+    schema: int(100, 1, 1_000_000),
+    help: "failed sign-ins one client address may make per SIGNIN_WINDOW",
+  },
+  SIGNIN_WINDOW: {
+    schema: int(900, 1, 86_400),
+    help: "seconds in which sign-in failures are counted; past a limit, the rest of the window is refused",
   },
   GUEST_SECRET: {
     schema: z.string().min(32, "must be at least 32 characters").optional(),
@@ -248,6 +288,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (redisModes.length > 0 && config.DATABASE_URL !== undefined) {
     // Carrying what Redis stores into PostgreSQL is not built yet; running both would archive nothing.
     throw new ConfigError("DATABASE_URL cannot be used with Redis yet: set one or the other");
+  }
+  if (config.GUESTS === undefined) {
+    // Guests are the way in only while no other is configured.
+    const otherWay = config.AUTH_SECRET !== undefined || config.SIGNUP !== "closed";
+    return { ...config, GUESTS: otherWay ? "0" : "1" };
   }
   return config;
 }

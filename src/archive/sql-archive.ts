@@ -348,6 +348,10 @@ export class SqlArchive implements Archive {
     });
   }
 
+  sql<T>(fn: (db: SqlDriver) => Promise<T>): Promise<T> {
+    return this.serial(() => fn(this.db));
+  }
+
   close(): Promise<void> {
     return this.serial(() => this.db.close());
   }

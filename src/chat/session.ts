@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { newConnectionId } from "../ids/connection-id.js";
 import { CloseCode } from "../protocol/close-codes.js";
 import { RequestError } from "../protocol/errors.js";
-import { type ConnectOptions, parseRequest, type Ref, salvageRef } from "../protocol/requests.js";
+import { type ConnectOptions, parseRequest, type Ref, type Request, salvageRef } from "../protocol/requests.js";
 import { DEFAULT_ROOM } from "../protocol/rules.js";
 import { OutFrame } from "../transport/out-frame.js";
 import type { Peer, PeerListener } from "../transport/peer.js";
@@ -36,6 +36,9 @@ export class Session implements Caller, PeerListener {
   readonly rooms = new Set<string>();
   readonly conversations = new Map<string, string>();
   lease: TokenLease | undefined;
+  signIn: string | undefined;
+  /** Set while a `?auth=first` connection's first frame, which says who it is, has not come. */
+  private firstFrame: ((raw: string | undefined) => void) | undefined;
   private readonly queue: RequestQueue;
   private readonly guard: FloodGuard;
   private closed = false;
@@ -74,13 +77,45 @@ export class Session implements Caller, PeerListener {
    */
   open(options: ConnectOptions): Promise<void> {
     this.proto = options.proto;
+    const first = options.firstFrame ? this.awaitFirstFrame(options) : undefined;
     this.peer.listen(this);
     this.queue.push(async () => {
-      if (!(await this.admit(options))) return;
+      const said = first ? await first : options;
+      if (said === undefined || !(await this.admit(said))) return;
       // The original page's lobby: announced, but answered with nothing that page does not know.
       if (options.lobby) await enterRoom(this, DEFAULT_ROOM, false);
     });
     return this.queue.settled;
+  }
+
+  /**
+   * What a `?auth=first` connection says of itself in its first frame, an
+   * `auth`; a RequestError when that frame is something else or does not
+   * come within firstFrameMs. Undefined when the connection closed first.
+   */
+  private awaitFirstFrame(options: ConnectOptions): Promise<ConnectOptions | RequestError | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.firstFrame = undefined;
+        resolve(new RequestError("unauthorized", "the first frame must be an 'auth', and it did not come"));
+      }, this.ctx.firstFrameMs);
+      timer.unref();
+      this.firstFrame = (raw) => {
+        clearTimeout(timer);
+        this.firstFrame = undefined;
+        if (raw === undefined) return resolve(undefined);
+        let request: Request;
+        try {
+          request = parseRequest(raw);
+        } catch (err) {
+          return resolve(err as RequestError);
+        }
+        if (request.action !== "auth") {
+          return resolve(new RequestError("unauthorized", "the first frame must be an 'auth'"));
+        }
+        resolve({ ...options, token: request.token, guest: request.guest, ticket: request.ticket });
+      };
+    });
   }
 
   /** Resolves once the connection has left all its rooms (after it closed). */
@@ -89,9 +124,10 @@ export class Session implements Caller, PeerListener {
   }
 
   /** False when the connection was refused: then it is never seen by anyone, in no room and on no list. */
-  private async admit(options: ConnectOptions): Promise<boolean> {
+  private async admit(options: ConnectOptions | RequestError): Promise<boolean> {
     let who: Identified;
     try {
+      if (options instanceof RequestError) throw options;
       who = await identify(this.ctx, options, this.clientAddress);
     } catch (err) {
       const refusal: ConnectionRefusal =
@@ -113,6 +149,7 @@ export class Session implements Caller, PeerListener {
       return false;
     }
     this.uid = who.uid;
+    this.signIn = who.signIn;
     this.persistent = who.persistent;
     if (who.name !== undefined) this.name = who.name;
     if (who.expiresAt !== undefined) {
@@ -135,7 +172,8 @@ export class Session implements Caller, PeerListener {
       // something worth keeping (keepUser). One whose record could not be read may be kept: taken as
       // kept, so that keeping it now does not write its fresh "User #" over its kept name.
       if (this.lease === undefined) {
-        if (record?.name !== undefined) this.name = record.name;
+        // A name an account took since the guest last came is the account's now.
+        if (record?.name !== undefined && !(await this.isAccountName(record.name))) this.name = record.name;
         this.kept = record === undefined || record.name !== undefined;
       } else {
         this.kept = true;
@@ -151,6 +189,10 @@ export class Session implements Caller, PeerListener {
         : {};
     this.send(frames.userInfo({ id: this.id, uid: this.uid, name: this.name, ...more }));
     return true;
+  }
+
+  private isAccountName(name: string): Promise<boolean> {
+    return (this.ctx.accountName?.(name) ?? Promise.resolve(false)).catch(() => false);
   }
 
   send(json: string): void {
@@ -205,6 +247,7 @@ export class Session implements Caller, PeerListener {
 
   onClose(): void {
     this.closed = true;
+    this.firstFrame?.(undefined);
     this.lease?.end();
     this.queue.push(() => this.leaveAll());
     this.ended(this);
@@ -214,6 +257,10 @@ export class Session implements Caller, PeerListener {
   onMessage(raw: string): void {
     this.ctx.meter.stats.framesIn++;
     if (this.closed) return;
+    if (this.firstFrame) {
+      this.firstFrame(raw);
+      return;
+    }
     const verdict = this.guard.check();
     if (verdict === "pass") {
       this.queue.push(

@@ -10,8 +10,9 @@ const NAME_CHECK_LIMIT = 1000;
 
 /** `nick`: a guest's new name, on every connection, unless someone else in one of its rooms has it. */
 export const nick: Handler<"nick"> = async (caller, req) => {
-  if (caller.lease !== undefined) throw new RequestError("forbidden", "your name comes from your token");
+  if (caller.lease !== undefined) throw new RequestError("forbidden", "your name comes from your account or token");
   const name = checkName(req.name, caller.ctx.limits);
+  if (await caller.ctx.accountName?.(name)) throw new RequestError("name_taken", "that name is an account's");
   const folded = foldName(name);
   const rooms = await roomsOfUser(caller);
   for (const room of rooms) {
