@@ -125,7 +125,12 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       : undefined,
     guests,
     redeemTicket: (ticket) => accounts.redeemTicket(ticket),
-    accountName: (name) => accounts.nameTaken(name),
+    // Out of reach (Redis away), a guest's name is not held up: it still shows as a guest's, which no account's does.
+    accountName: (name) =>
+      accounts.nameTaken(name).catch((err: unknown) => {
+        log.warn({ err }, "could not check a name against the accounts");
+        return false;
+      }),
     firstFrameMs: FIRST_FRAME_MS,
     graceMs: config.PRESENCE_GRACE * 1000,
     pages: new HistoryPages(),

@@ -44,7 +44,7 @@ export interface ChatContext {
   guests: GuestIdentities | undefined;
   /** Who a sign-in ticket (first frame) is for, while its session lasts; undefined for a bad one or without accounts. */
   redeemTicket: ((ticket: string) => Promise<SignedInIdentity | undefined>) | undefined;
-  /** Whether a name reads as an account's: a guest may not take it. */
+  /** Whether a name reads as an account's: a guest may not take it. False when the accounts cannot be asked. */
   accountName: ((name: string) => Promise<boolean>) | undefined;
   /** How long a connection waits for its first frame when it said it would send who it is there (`?auth=first`). */
   firstFrameMs: number;

@@ -191,8 +191,8 @@ export class Session implements Caller, PeerListener {
     return true;
   }
 
-  private isAccountName(name: string): Promise<boolean> {
-    return (this.ctx.accountName?.(name) ?? Promise.resolve(false)).catch(() => false);
+  private async isAccountName(name: string): Promise<boolean> {
+    return (await this.ctx.accountName?.(name)) === true;
   }
 
   send(json: string): void {
