@@ -145,6 +145,11 @@ async function boot(): Promise<void> {
   pages.showSignIn("needed");
 }
 
+// A one-time link opened in a tab that shows the chat already changes only the address's #part.
+window.addEventListener("hashchange", () => {
+  if (/(^|[#&])(reset|invite)=/.test(location.hash)) location.reload();
+});
+
 boot().catch(() => {
   view.notice("The server cannot be reached. Reload the page to try again.");
 });
