@@ -224,6 +224,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       await hub.stop();
       await backends.users.close();
       await backends.accounts.close();
+      await backends.retention?.stop();
       await backends.archive?.close();
     },
   };

@@ -4,6 +4,7 @@ import { RedisAccountStore } from "./accounts/redis-account-store.js";
 import { SqlAccountStore } from "./accounts/sql-account-store.js";
 import type { Archive } from "./archive/archive.js";
 import { openArchive } from "./archive/open-archive.js";
+import { Retention } from "./archive/retention.js";
 import { ArchivedBroker } from "./bus/archived-broker.js";
 import type { Broker, HistoryLimits } from "./bus/broker.js";
 import { RedisBroker } from "./bus/redis-broker.js";
@@ -39,6 +40,8 @@ export interface Backends {
   storedRooms(): number | undefined;
   /** Where a lone process keeps everything; closed last. */
   archive: Archive | undefined;
+  /** Purges the archive of what is past RETENTION_DAYS; stopped before it is closed. */
+  retention: Retention | undefined;
 }
 
 /** Messages a `join` with `since` recovers from the archive at most, so one request cannot build an unbounded frame. */
@@ -87,7 +90,11 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
         ? { kind: "postgres", url: config.DATABASE_URL, connectTimeoutMs: DATABASE_CONNECT_TIMEOUT_MS }
         : { kind: "embedded", dataDir: config.DATA_DIR },
     );
-    const broker = new ArchivedBroker(config.NODE_ID, limits, archive, RECOVERY_MAX);
+    const broker = new ArchivedBroker(config.NODE_ID, limits, archive, RECOVERY_MAX, config.RETENTION_DAYS);
+    const retention = new Retention(archive, config.RETENTION_DAYS, (result) => {
+      if ("err" in result) log.warn({ err: result.err }, "could not purge messages past RETENTION_DAYS");
+      else if (result.messages > 0) log.info({ messages: result.messages }, "purged messages past RETENTION_DAYS");
+    });
     return {
       broker,
       presence: new MemoryPresence(),
@@ -96,6 +103,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
       redis: undefined,
       storedRooms: () => broker.storedRooms,
       archive,
+      retention,
     };
   }
   const link = new RedisLink({ target, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT }, log);
@@ -115,5 +123,6 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
     redis: { kind: target.kind, link },
     storedRooms: () => undefined,
     archive: undefined,
+    retention: undefined,
   };
 }

@@ -55,6 +55,10 @@ const spec = {
     schema: z.string().min(1).default("./data"),
     help: "folder of the embedded archive (SQLite), when neither Redis nor DATABASE_URL is set",
   },
+  RETENTION_DAYS: {
+    schema: int(0, 0, 36_500),
+    help: "days the archive keeps a message before purging it (0 = forever)",
+  },
   REDIS_CLUSTER_NODES: {
     schema: z
       .string()

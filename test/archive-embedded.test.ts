@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { expect, it } from "vitest";
 import { connectUser, joinRoom, say, type User } from "./support/chat.js";
-import type { NodeProcess } from "./support/processes.js";
+import { type NodeProcess, runToExit } from "./support/processes.js";
 import { perTest } from "./support/scope.js";
 
 const scope = perTest();
@@ -84,4 +84,56 @@ it("erases a deleted message's text and earlier edits from the archive, and togg
   } finally {
     db.close();
   }
+});
+
+it("stops at start with one line and exit 1 when DATA_DIR cannot hold the archive", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "chat-bad-"));
+  scope.defer(() => rmSync(dir, { recursive: true, force: true }));
+  const aFile = path.join(dir, "a-file");
+  writeFileSync(aFile, "not a folder");
+  const garbled = path.join(dir, "garbled");
+  mkdirSync(garbled);
+  writeFileSync(
+    path.join(garbled, "chat.sqlite"),
+    "this is not a database, and has more than a header's worth of bytes in it",
+  );
+  // The tests run as root here, so a folder without write permission would still be written: these cannot be.
+  for (const DATA_DIR of [aFile, path.join(aFile, "below"), path.join(dir, "x".repeat(300)), garbled]) {
+    const r = await runToExit({ DATA_DIR });
+    expect(r.code, DATA_DIR).toBe(1);
+    expect(r.stderr.trim().split("\n"), DATA_DIR).toEqual([expect.stringContaining(`DATA_DIR=${DATA_DIR}`)]);
+  }
+});
+
+it("shows and keeps no message older than RETENTION_DAYS: more is false at the retention limit, and the rows are purged", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "chat-retention-"));
+  scope.defer(() => rmSync(dir, { recursive: true, force: true }));
+  const first = await scope.node({ DATA_DIR: dir, RATE_LIMIT: "0" });
+  const ada = await guest(first);
+  await joinRoom(ada, "dev");
+  const old = [await say(ada, "old 0", "dev"), await say(ada, "old 1", "dev")];
+  await ada.client.send({ action: "react", room: "dev", mid: old[1], emoji: "👍", ref: "r" });
+  await ada.client.next((f) => f.ref === "r");
+  const recent = [await say(ada, "recent 0", "dev"), await say(ada, "recent 1", "dev")];
+  await first.stop();
+  // Three days ago, as the archive would hold it had it been written then.
+  const db = new Database(path.join(dir, "chat.sqlite"));
+  db.prepare("UPDATE messages SET ts = ? WHERE mid IN (?, ?)").run(Date.now() - 3 * 86_400_000, ...old);
+  db.close();
+
+  const second = await scope.node({ DATA_DIR: dir, RATE_LIMIT: "0", RETENTION_DAYS: "2" });
+  const back = await guest(second);
+  await joinRoom(back, "dev");
+  const joined = await back.client.action("history", (f) => f.room === "dev");
+  expect((joined.messages as { message: string }[]).map((m) => m.message)).toEqual(["recent 0", "recent 1"]);
+  expect(joined.more).toBe(false);
+  const older = await historyOf(back, "dev", { before: recent[0] });
+  expect(older).toMatchObject({ messages: [], more: false });
+
+  await second.waitForOutput(/purged messages past RETENTION_DAYS/);
+  const after = new Database(path.join(dir, "chat.sqlite"), { readonly: true });
+  scope.defer(() => after.close());
+  expect(after.prepare("SELECT mid FROM messages ORDER BY mid").all()).toEqual(recent.map((mid) => ({ mid })));
+  expect(after.prepare("SELECT count(*) AS n FROM reactions").get()).toEqual({ n: 0 });
+  expect(after.prepare("SELECT count(*) AS n FROM changes").get()).toEqual({ n: 0 });
 });

@@ -129,12 +129,16 @@ describe.each(["embedded", "Redis"] as const)("changes to messages (%s)", (mode)
     expect(recovered).toMatchObject({ recovered: true });
     expect((recovered.messages as Frame[]).map((m) => m.action)).toEqual(["react", "delete"]);
 
-    // Scroll-back pages carry changes too.
-    await joiner.client.send({ action: "history", room, before: first + 4, limit: 2, ref: "older" });
+    // A page of scroll-back counts messages, not changes, and carries each one's current changes with it,
+    // however much later they were made than the page's `before`.
+    await joiner.client.send({ action: "history", room, before: first + 2, limit: 2, ref: "older" });
     const older = await joiner.client.action("history", (f) => f.ref === "older");
     expect((older.messages as Frame[]).map((m) => [m.mid, m.action])).toEqual([
+      [first, "message"],
+      [first + 1, "message"],
       [first + 2, "edit"],
       [first + 3, "react"],
+      [first + 4, "delete"],
     ]);
   });
 
@@ -170,4 +174,37 @@ describe.each(["embedded", "Redis"] as const)("changes to messages (%s)", (mode)
       expect(await ask(eve, { action: "delete", with: other.uid, mid })).toMatchObject({ code: "not_in_room" });
     }
   });
+});
+
+describe.each(["embedded", "Redis"] as const)("changes and what a joiner sees (%s)", (mode) => {
+  it("keeps a room's messages in a joiner's history however many reactions come and go (HISTORY_SIZE=60)", async () => {
+    const env: Record<string, string> = { RATE_LIMIT: "0", HISTORY_SIZE: "60" };
+    if (mode === "Redis") env.REDIS_URL = (await scope.redis()).url;
+    const n = await scope.node(env);
+    const room = "busy-reactions";
+    const ada = await member(n, room);
+    const bob = await member(n, room);
+    const said = ["one", "two", "three", "four", "five"];
+    const mids: number[] = [];
+    for (const text of said) mids.push(await say(ada, text, room));
+    const last = mids.at(-1) as number;
+    for (let i = 0; i < 70; i++) {
+      expect(await ask(bob, { action: "react", room, mid: last, emoji: "👍" })).toMatchObject({ of: "react" });
+      expect(await ask(bob, { action: "react", room, mid: last, emoji: "👍", remove: true })).toMatchObject({
+        of: "react",
+      });
+    }
+    await ask(bob, { action: "react", room, mid: mids[0], emoji: "🎉" });
+
+    const joiner = await member(n, room);
+    const history = await joiner.client.action("history", (f) => f.room === room);
+    const kept = history.messages as Frame[];
+    expect(kept.filter((m) => m.action === "message").map((m) => m.message)).toEqual(said);
+    expect(history.more).toBe(false);
+    // Each (user, emoji) has its last word only: the 👍 taken back, the 🎉 still on.
+    expect(kept.filter((m) => m.action === "react").map((m) => [m.target, m.emoji, m.on])).toEqual([
+      [last, "👍", false],
+      [mids[0], "🎉", true],
+    ]);
+  }, 60_000);
 });

@@ -49,8 +49,9 @@ export interface Archive {
    * changes its message's state: an edit replaces the text (earlier edits are
    * dropped), a reaction sets or clears one (user, emoji), and a deletion
    * erases the text and every edit and reaction, leaving a tombstone with its mid.
+   * False, and nothing kept, for a change to a message that is not kept or is deleted.
    */
-  append(place: string, epoch: string, entry: ArchivedEntry): Promise<void>;
+  append(place: string, epoch: string, entry: ArchivedEntry): Promise<boolean>;
   /** The newest `limit` messages older than `before`, with their current changes. */
   page(place: string, before: number | undefined, limit: number, cutoff: Cutoff): Promise<ArchivePage>;
   /** Every message and current change after `since`, or undefined when more than `max` messages follow it. */
@@ -70,6 +71,11 @@ export interface Archive {
   hasConversation(uid: string, other: string): Promise<boolean>;
   readMark(uid: string, place: string): Promise<{ epoch: string; mid: number } | undefined>;
   setReadMark(uid: string, place: string, epoch: string, mid: number): Promise<void>;
+  /**
+   * Deletes every message written before `before` (ms), with its changes and
+   * reactions (RETENTION_DAYS); resolves with how many messages went.
+   */
+  purge(before: number): Promise<number>;
   /** Forgets users not used since `before` (ms), with their rooms, conversations and read marks. */
   forgetUsers(before: number): Promise<number>;
   /** A named value kept once: the one kept, or else `proposed`, which is then kept. */

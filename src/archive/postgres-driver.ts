@@ -70,6 +70,14 @@ export class PostgresDriver implements SqlDriver {
     }
   }
 
+  /**
+   * PostgreSQL overwrites nothing in place: a deleted row's old version stays
+   * in its page until (auto)vacuum reclaims it, unreadable by any query.
+   * Forcing a VACUUM on each deletion would cost every writer; the threat
+   * model (docs/security.md) says what is left to the disk.
+   */
+  async scrub(): Promise<void> {}
+
   async close(): Promise<void> {
     await this.client.end();
   }

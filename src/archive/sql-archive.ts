@@ -76,13 +76,22 @@ export class SqlArchive implements Archive {
     });
   }
 
-  append(place: string, epoch: string, entry: ArchivedEntry): Promise<void> {
+  append(place: string, epoch: string, entry: ArchivedEntry): Promise<boolean> {
     const f = JSON.parse(entry.json) as EntryFields;
     const uid = typeof f.uid === "string" ? f.uid : "";
     const target = typeof f.target === "number" ? f.target : 0;
+    const isChange = f.action === "edit" || f.action === "react" || f.action === "delete";
     const { db } = this;
-    return this.serial(() =>
-      db.transaction(async () => {
+    return this.serial(async () => {
+      const kept = await db.transaction(async () => {
+        if (isChange) {
+          const [row] = await db.all<{ deleted: boolean | number }>(
+            "SELECT deleted FROM messages WHERE place = ? AND mid = ?",
+            [place, target],
+          );
+          // Nothing changes a deleted message: an edit would put text back that its author took away.
+          if (!row || row.deleted) return false;
+        }
         await db.run(
           "INSERT INTO places (place, epoch, top, created, last_active) VALUES (?, ?, ?, ?, ?) " +
             "ON CONFLICT (place) DO UPDATE SET top = excluded.top, last_active = excluded.last_active",
@@ -99,7 +108,7 @@ export class SqlArchive implements Archive {
               typeof f.message === "string" ? f.message : "",
               entry.json,
             ]);
-            return;
+            return true;
           case "edit":
             // Only the newest edit is kept: it carries the whole text, and older texts are not to be found again.
             await db.run("DELETE FROM changes WHERE place = ? AND target = ? AND kind = 'edit'", [place, target]);
@@ -131,17 +140,20 @@ export class SqlArchive implements Archive {
               );
             }
             await this.insertChange(place, entry, target, "react", uid, emoji);
-            return;
+            return true;
           }
           case "delete":
             await this.erase(place, target);
             break;
           default:
-            return;
+            return true;
         }
         await this.insertChange(place, entry, target, String(f.action), uid, null);
-      }),
-    );
+        return true;
+      });
+      if (kept && f.action === "delete") await db.scrub();
+      return kept;
+    });
   }
 
   private async insertChange(
@@ -217,6 +229,28 @@ export class SqlArchive implements Archive {
         since,
       ]);
       return byMid([...messages, ...changes]);
+    });
+  }
+
+  purge(before: number): Promise<number> {
+    const { db } = this;
+    return this.serial(async () => {
+      const gone = await db.transaction(async () => {
+        const [row] = await db.all<{ n: number | string }>("SELECT count(*) AS n FROM messages WHERE ts < ?", [before]);
+        if (num(row?.n) === 0) return 0;
+        await db.run("DELETE FROM messages WHERE ts < ?", [before]);
+        // A change or a reaction goes with its message, whenever it was made.
+        for (const table of ["changes", "reactions"]) {
+          const mid = table === "changes" ? "target" : "mid";
+          await db.run(
+            `DELETE FROM ${table} WHERE NOT EXISTS ` +
+              `(SELECT 1 FROM messages m WHERE m.place = ${table}.place AND m.mid = ${table}.${mid})`,
+          );
+        }
+        return num(row?.n);
+      });
+      if (gone > 0) await db.scrub();
+      return gone;
     });
   }
 

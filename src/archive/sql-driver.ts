@@ -8,5 +8,7 @@ export interface SqlDriver {
   exec(sql: string): Promise<void>;
   /** Runs `fn` in one transaction; the caller sends nothing else meanwhile. */
   transaction<T>(fn: () => Promise<T>): Promise<T>;
+  /** After a deletion: what the rows no longer hold leaves the engine's files too (journal, free pages). */
+  scrub(): Promise<void>;
   close(): Promise<void>;
 }

@@ -23,6 +23,8 @@ export class SqliteDriver implements SqlDriver {
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
       db.pragma("busy_timeout = 2000");
+      // A deleted message's text is overwritten with zeros, not left in a free page.
+      db.pragma("secure_delete = ON");
     } catch (err) {
       throw new ArchiveError(`DATA_DIR=${dataDir}: cannot keep the archive there: ${(err as Error).message}`);
     }
@@ -51,6 +53,11 @@ export class SqliteDriver implements SqlDriver {
       this.db.exec("ROLLBACK");
       throw err;
     }
+  }
+
+  /** Copies the WAL into the database and empties it: the WAL still holds the pages as they were before. */
+  async scrub(): Promise<void> {
+    this.db.pragma("wal_checkpoint(TRUNCATE)");
   }
 
   async close(): Promise<void> {

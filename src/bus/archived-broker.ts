@@ -1,6 +1,15 @@
 import { randomBytes } from "node:crypto";
 import type { Archive, PlaceMeta } from "../archive/archive.js";
-import type { HistoryLimits, HistoryPage, HistoryQuery, StoredAt, UnnumberedMessage } from "./broker.js";
+import { retentionCutoff } from "../archive/retention.js";
+import {
+  type ChangeOf,
+  type HistoryLimits,
+  type HistoryPage,
+  type HistoryQuery,
+  MessageGone,
+  type StoredAt,
+  type UnnumberedMessage,
+} from "./broker.js";
 import { MemoryBroker } from "./memory-broker.js";
 
 /**
@@ -21,6 +30,8 @@ export class ArchivedBroker extends MemoryBroker {
     private readonly archive: Archive,
     /** Messages a `since` recovers at most; past that the newest page comes back, unrecovered. */
     private readonly recoveryMax: number,
+    /** RETENTION_DAYS: older messages are not shown, purged or not yet. */
+    private readonly retentionDays = 0,
   ) {
     super(nodeId, window);
   }
@@ -29,7 +40,12 @@ export class ArchivedBroker extends MemoryBroker {
     return this.places.size;
   }
 
-  override publishStored(room: string, message: UnnumberedMessage, idempotencyKey?: string): Promise<StoredAt> {
+  override publishStored(
+    room: string,
+    message: UnnumberedMessage,
+    idempotencyKey?: string,
+    change?: ChangeOf,
+  ): Promise<StoredAt> {
     const sentKey = idempotencyKey === undefined ? undefined : `${room}\n${idempotencyKey}`;
     return this.inTurn(async () => {
       const seen = sentKey === undefined ? undefined : this.sent.get(sentKey);
@@ -37,7 +53,9 @@ export class ArchivedBroker extends MemoryBroker {
       const meta = await this.meta(room);
       const mid = meta.top + 1;
       const json = message.head + mid + message.tail;
-      await this.archive.append(room, meta.epoch, { mid, ts: Date.now(), json });
+      if (!(await this.archive.append(room, meta.epoch, { mid, ts: Date.now(), json })) && change) {
+        throw new MessageGone(change.target);
+      }
       meta.top = mid;
       const at = { mid, epoch: meta.epoch };
       if (sentKey !== undefined) this.sent.set(sentKey, at);
@@ -49,7 +67,11 @@ export class ArchivedBroker extends MemoryBroker {
   override history(room: string, query: HistoryQuery): Promise<HistoryPage> {
     return this.inTurn(async () => {
       const { epoch, top } = await this.meta(room);
-      const cutoff = this.window.maxAgeMs > 0 ? Date.now() - this.window.maxAgeMs : 0;
+      const now = Date.now();
+      const cutoff = Math.max(
+        this.window.maxAgeMs > 0 ? now - this.window.maxAgeMs : 0,
+        retentionCutoff(this.retentionDays, now),
+      );
       if (query.since !== undefined) {
         // Whoever saw no message at all cannot have seen one of another epoch.
         const sameEpoch = query.epoch === undefined || query.epoch === epoch || query.since === 0;

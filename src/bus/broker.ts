@@ -46,6 +46,25 @@ export interface UnnumberedMessage {
   tail: string;
 }
 
+/**
+ * What a change (edit, deletion, reaction) is to its message: history keeps
+ * each message with its current changes, one per `key` (the newest edit,
+ * each (user, emoji)'s last word, the deletion), so changes never push
+ * messages out of what a joiner sees.
+ */
+export interface ChangeOf {
+  kind: "edit" | "react" | "delete";
+  target: number;
+  key: string;
+}
+
+/** A change named a message that history does not hold, or holds deleted: nothing was stored. */
+export class MessageGone extends Error {
+  constructor(readonly target: number) {
+    super(`no message ${target} to change`);
+  }
+}
+
 /** Where a stored message went: its mid, in the room's history of that epoch. */
 export interface StoredAt {
   mid: number;
@@ -59,6 +78,7 @@ export interface HistoryQuery {
   epoch?: string;
   /** Older than this mid (scroll-back). */
   before?: number;
+  /** Messages at most; each comes with its current changes. */
   limit: number;
 }
 
@@ -67,7 +87,11 @@ export interface HistoryPage {
   epoch: string;
   /** The newest mid the room has ever had (0 for none). */
   top: number;
-  /** Oldest first; `json` is the message's frame as every member was sent it. */
+  /**
+   * Oldest first; `json` is the frame as every member was sent it. For
+   * `since`, every entry after it; for a page, its messages (a deleted one as
+   * a tombstone without its text) and each one's current changes.
+   */
   messages: { mid: number; json: string }[];
   /** For `since`: history still held every message after it. For a page: nothing older is left. */
   complete: boolean;
@@ -93,8 +117,15 @@ export interface Broker {
    * Append a chat message to the room's history and fan it out, atomically;
    * resolves with its mid and epoch. With an idempotency key, a message sent
    * again within IDEMPOTENCY_WINDOW_S is not stored again: the first one's mid comes back.
+   * A change says what it changes; one to a message history does not hold
+   * (or holds deleted) throws MessageGone.
    */
-  publishStored(room: string, message: UnnumberedMessage, idempotencyKey?: string): Promise<StoredAt>;
+  publishStored(
+    room: string,
+    message: UnnumberedMessage,
+    idempotencyKey?: string,
+    change?: ChangeOf,
+  ): Promise<StoredAt>;
   history(room: string, query: HistoryQuery): Promise<HistoryPage>;
   /** Resolves false when no such node is listening. */
   sendToNode(nodeId: string, message: NodeMessage): Promise<boolean>;

@@ -9,10 +9,12 @@ import {
   type Broker,
   type BrokerHandler,
   BrokerUnavailable,
+  type ChangeOf,
   type HistoryLimits,
   type HistoryPage,
   type HistoryQuery,
   idleMsOf,
+  MessageGone,
   type StoredAt,
   type UnnumberedMessage,
 } from "./broker.js";
@@ -24,7 +26,7 @@ import {
   parseEnvelope,
   parseNodeMessage,
 } from "./envelope.js";
-import { answerQuery, type Stored } from "./history-window.js";
+import { answerQuery, pageOfWindow, type Stored } from "./history-window.js";
 import { IDEMPOTENCY_WINDOW_S } from "./idempotency.js";
 import { RoomFeed } from "./room-feed.js";
 
@@ -120,7 +122,12 @@ export class RedisBroker implements Broker {
     await this.command(() => this.link.publish(this.keys.roomChannel(room), encodeEnvelope({ json, exclude, kind })));
   }
 
-  async publishStored(room: string, message: UnnumberedMessage, idempotencyKey?: string): Promise<StoredAt> {
+  async publishStored(
+    room: string,
+    message: UnnumberedMessage,
+    idempotencyKey?: string,
+    change?: ChangeOf,
+  ): Promise<StoredAt> {
     const k = this.keys;
     const publishNow = this.replicas === 0 ? (this.link.sharded ? "SPUBLISH" : "PUBLISH") : "";
     const [mid, payload, epoch] = await this.command(() =>
@@ -129,6 +136,9 @@ export class RedisBroker implements Broker {
         k.roomLog(room),
         k.roomEpoch(room),
         k.roomSent(room, idempotencyKey ?? ""),
+        k.roomWindow(room),
+        k.roomWindowMids(room),
+        k.roomLogFloor(room),
         k.roomChannel(room),
         message.head,
         message.tail,
@@ -137,28 +147,42 @@ export class RedisBroker implements Broker {
         publishNow,
         idempotencyKey === undefined ? "" : IDEMPOTENCY_WINDOW_S,
         this.idleSeconds(room),
+        change?.kind ?? "",
+        change?.target ?? 0,
+        change?.key ?? "",
         newEpoch(),
       ),
     );
+    if (Number(mid) === 0 && change) throw new MessageGone(change.target);
     // An empty payload: the same message was stored before, and published then.
     if (publishNow === "" && payload !== "") await this.publishReplicated(room, Number(mid), payload);
     return { mid: Number(mid), epoch };
   }
 
   async history(room: string, query: HistoryQuery): Promise<HistoryPage> {
+    if (query.since !== undefined) {
+      const [top, epoch, floor, entries] = await this.read(room, "since", query.since, query);
+      const page = answerQuery(entries.map(toStored), top, epoch, query, this.limits.maxAgeMs, floor);
+      // What the log no longer reaches back to: the newest messages as they are now, unrecovered.
+      if (!page.complete) return { ...(await this.history(room, { limit: query.limit })), complete: false };
+      return page;
+    }
+    const [mode, arg] = query.before !== undefined ? ["before", query.before] : ["latest", 0];
+    const [top, epoch, , , bundles] = await this.read(room, mode, arg, query);
+    return pageOfWindow(bundles, top, epoch, query.limit, this.limits.maxAgeMs);
+  }
+
+  private async read(room: string, mode: string, arg: number, query: HistoryQuery) {
     const k = this.keys;
-    const [mode, arg] =
-      query.since !== undefined
-        ? ["since", query.since]
-        : query.before !== undefined
-          ? ["before", query.before]
-          : ["latest", 0];
-    const [top, epoch, entries] = await this.command(() =>
+    const [top, epoch, floor, entries, bundles] = await this.command(() =>
       this.link.pub.chatReadHistory(
         k.roomSeq(room),
         k.roomLog(room),
         k.roomEpoch(room),
         k.roomPublished(room),
+        k.roomWindow(room),
+        k.roomWindowMids(room),
+        k.roomLogFloor(room),
         mode,
         arg,
         query.limit + 1,
@@ -170,9 +194,7 @@ export class RedisBroker implements Broker {
     // A room this node follows learns where it stands from every read, a join's first:
     // a gap before the first live mid it gets is then filled as any other.
     this.feeds.get(room)?.follow(epoch, Number(top));
-    const stored = entries.map(toStored);
-    if (mode !== "since") stored.reverse();
-    return answerQuery(stored, Number(top), epoch, query, this.limits.maxAgeMs);
+    return [Number(top), epoch, Number(floor), entries, bundles] as const;
   }
 
   /** What a room feed reads to fill a gap. */

@@ -3,6 +3,7 @@ import {
   type Broker,
   type BrokerHandler,
   BrokerUnavailable,
+  type ChangeOf,
   type HistoryPage,
   type HistoryQuery,
   isOutage,
@@ -247,8 +248,13 @@ export class Hub implements BrokerHandler, PresenceHandler {
    * reaction). Unlike a message it is never shown locally while the other
    * nodes are out of reach: a change nobody else can see would only mislead.
    */
-  publishChange(room: string, change: Parameters<Broker["publishStored"]>[1], idempotencyKey: string | undefined) {
-    return this.store(room, change, undefined, idempotencyKey);
+  publishChange(
+    room: string,
+    change: Parameters<Broker["publishStored"]>[1],
+    idempotencyKey: string | undefined,
+    of: ChangeOf,
+  ) {
+    return this.store(room, change, undefined, idempotencyKey, of);
   }
 
   private async store(
@@ -256,9 +262,10 @@ export class Hub implements BrokerHandler, PresenceHandler {
     stored: Parameters<Broker["publishStored"]>[1],
     local: string | undefined,
     idempotencyKey: string | undefined,
+    of?: ChangeOf,
   ): Promise<StoredAt> {
     try {
-      return await this.broker.publishStored(room, stored, idempotencyKey);
+      return await this.broker.publishStored(room, stored, idempotencyKey, of);
     } catch (err) {
       if (!(err instanceof BrokerUnavailable)) throw err;
       if (local !== undefined) this.rooms.deliver(room, { json: local });

@@ -22,6 +22,21 @@ export class RedisKeys {
     return `${this.tag(room)}:log`;
   }
 
+  /** A room's newest messages, each as it is now (src/redis/lua/store-and-publish.lua): mid → bundle. */
+  roomWindow(room: string): string {
+    return `${this.tag(room)}:win`;
+  }
+
+  /** The mids the window holds, in order. */
+  roomWindowMids(room: string): string {
+    return `${this.tag(room)}:winmids`;
+  }
+
+  /** The lowest mid from which the log holds every entry that was not deleted. */
+  roomLogFloor(room: string): string {
+    return `${this.tag(room)}:floor`;
+  }
+
   /** The highest mid published after its replicas had it (Sentinel only). */
   roomPublished(room: string): string {
     return `${this.tag(room)}:pub`;

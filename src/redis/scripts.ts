@@ -14,8 +14,8 @@ const presenceRoom = read("presence-room.lua");
 const presence = (file: string) => ({ numberOfKeys: 6, lua: presenceRoom + read(file) });
 
 const SCRIPTS = {
-  chatStoreAndPublish: { numberOfKeys: 4, lua: roomEpoch + read("store-and-publish.lua") },
-  chatReadHistory: { numberOfKeys: 4, lua: roomEpoch + read("read-history.lua") },
+  chatStoreAndPublish: { numberOfKeys: 7, lua: roomEpoch + read("store-and-publish.lua") },
+  chatReadHistory: { numberOfKeys: 7, lua: roomEpoch + read("read-history.lua") },
   chatPublishReplicated: { numberOfKeys: 1, lua: read("publish-replicated.lua") },
   chatPresenceEnter: presence("presence-enter.lua"),
   chatPresenceExit: presence("presence-exit.lua"),
@@ -35,7 +35,9 @@ type Arg = string | number;
 declare module "ioredis" {
   interface RedisCommander<Context> {
     chatStoreAndPublish(...args: Arg[]): Result<[mid: number, payload: string, epoch: string], Context>;
-    chatReadHistory(...args: Arg[]): Result<[top: number, epoch: string, entries: StreamEntry[]], Context>;
+    chatReadHistory(
+      ...args: Arg[]
+    ): Result<[top: number, epoch: string, floor: number, entries: StreamEntry[], bundles: string[]], Context>;
     chatPublishReplicated(...args: Arg[]): Result<number, Context>;
     chatPresenceEnter(...args: Arg[]): Result<[isNew: number, users: number, lapsed: number], Context>;
     /** The user's connections left, then uid, name, rep and users left when the user left at once. */

@@ -1,4 +1,4 @@
-import type { UnnumberedMessage } from "../../bus/broker.js";
+import { type ChangeOf, MessageGone, type UnnumberedMessage } from "../../bus/broker.js";
 import { idempotencyKey } from "../../bus/idempotency.js";
 import { RequestError } from "../../protocol/errors.js";
 import type { RequestOf } from "../../protocol/requests.js";
@@ -52,7 +52,21 @@ async function publish(
   caller.ctx.allowances.charge(caller, req.action === "edit" ? storedBytes(req.message) : 0);
   const base = { target: req.mid, id: caller.id, uid: caller.uid, name: caller.name, ts: Date.now(), ...t.where };
   const key = idempotencyKey(req.action, caller.uid, req.ref);
-  const { mid } = await caller.ctx.hub.publishChange(t.room, build(base), key);
+  // Each key has one current change per message: the newest edit, each (user, emoji)'s last word, the deletion.
+  const of: ChangeOf = {
+    kind: req.action,
+    target: req.mid,
+    key: req.action === "react" ? `react:${caller.uid}:${req.emoji}` : req.action,
+  };
+  const mid = await caller.ctx.hub.publishChange(t.room, build(base), key, of).then(
+    (at) => at.mid,
+    (err: unknown) => {
+      if (err instanceof MessageGone) {
+        throw new RequestError("no_such_message", `message ${req.mid} was deleted (or is no longer kept)`);
+      }
+      throw err;
+    },
+  );
   if (req.ref !== undefined) caller.send(frames.ack({ of: req.action, ref: req.ref, ...t.reply, mid }));
 }
 

@@ -1,29 +1,91 @@
--- Stores a chat message and, unless the caller publishes it later (after
--- WAIT, behind Sentinel), publishes it in the same step: the order of the
--- stream (history) and the order of the channel (live delivery) cannot differ.
+-- Stores a chat message, or a change to one, and, unless the caller
+-- publishes it later (after WAIT, behind Sentinel), publishes it in the same
+-- step: the order of the log and the order of the channel cannot differ.
 --
--- KEYS: 1 counter, 2 stream, 3 epoch, 4 idempotency key (room-tagged)
+-- A room keeps two things (docs/architecture.md, "The hot window"):
+-- - the window: its newest messages (a hash mid -> bundle, and their mids in a
+--   sorted set), each bundle being the message as it is now: first line
+--   `ts TAB frame`, second `m` and the mids of the log entries that hold its
+--   text, then one line `key TAB mid TAB frame` per current change (the newest
+--   edit, the last word of each (user, emoji), the deletion). A change
+--   rewrites its message's bundle in place, so changes never push messages
+--   out of the window;
+-- - the log: every entry, messages and changes, in mid order, bounded,
+--   for `since` recovery; `floor` is the lowest mid from which it is whole
+--   (a deletion takes entries out of it on purpose, trimming does not count).
+--
+-- KEYS: 1 counter, 2 log, 3 epoch, 4 idempotency key, 5 window, 6 window's mids, 7 floor
 -- ARGV: 1 channel, 2 head, 3 tail (the frame is head .. mid .. tail),
---       4 stream length kept (0: none), 5 time (ms), 6 PUBLISH, SPUBLISH or ''
---       (the caller publishes), 7 seconds the idempotency key is kept ('' for
---       none), 8 seconds of idle time the room's keys are kept, 9 a new epoch
+--       4 messages the window keeps and entries the log keeps (0: none),
+--       5 time (ms), 6 PUBLISH, SPUBLISH or '' (the caller publishes),
+--       7 seconds the idempotency key is kept ('' for none), 8 seconds of idle
+--       time the room's keys are kept, 9 '' for a message, else the change:
+--       'edit', 'react' or 'delete', 10 its message's mid, 11 the change's key
+--       (one current change per key), 12 a new epoch
 -- Returns {mid, payload, epoch}; a message sent again under a kept idempotency
 -- key is not stored twice: the first one's mid comes back, with no payload.
+-- A change to a message the window does not hold, or holds deleted, is not
+-- stored: mid 0.
 if ARGV[7] ~= '' then
   local seen = redis.call('GET', KEYS[4])
   if seen then return {tonumber(seen), '', epoch} end
 end
+local size = tonumber(ARGV[4])
+local kind = ARGV[9]
+local lines = {}
+if kind ~= '' then
+  local bundle = redis.call('HGET', KEYS[5], ARGV[10])
+  if not bundle then return {0, '', epoch} end
+  for line in string.gmatch(bundle, '[^\n]+') do lines[#lines + 1] = line end
+  for i = 3, #lines do
+    if string.sub(lines[i], 1, 7) == 'delete\t' then return {0, '', epoch} end
+  end
+end
 local mid = redis.call('INCR', KEYS[1])
 local frame = ARGV[2] .. mid .. ARGV[3]
-if tonumber(ARGV[4]) > 0 then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], mid .. '-0', 'ts', ARGV[5], 'f', frame)
+if size > 0 then
+  redis.call('XADD', KEYS[2], mid .. '-0', 'ts', ARGV[5], 'f', frame)
+  local extra = redis.call('XLEN', KEYS[2]) - size
+  if extra > 0 then
+    local cut = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', extra)
+    local above = tonumber(string.match(cut[#cut][1], '^%d+')) + 1
+    redis.call('XTRIM', KEYS[2], 'MINID', above .. '-0')
+    redis.call('SET', KEYS[7], above)
+  end
+  if kind == '' then
+    redis.call('HSET', KEYS[5], mid, ARGV[5] .. '\t' .. frame .. '\nm ' .. mid)
+    redis.call('ZADD', KEYS[6], mid, mid)
+    local over = redis.call('ZCARD', KEYS[6]) - size
+    if over > 0 then
+      redis.call('HDEL', KEYS[5], unpack(redis.call('ZRANGE', KEYS[6], 0, over - 1)))
+      redis.call('ZREMRANGEBYRANK', KEYS[6], 0, over - 1)
+    end
+  elseif kind == 'delete' then
+    -- Deletion deletes: the message's text and every edit of it leave the
+    -- log too, and the window keeps a tombstone with the message's mid.
+    for text in string.gmatch(lines[2], '%d+') do redis.call('XDEL', KEYS[2], text .. '-0') end
+    local tab = string.find(lines[1], '\t', 1, true)
+    local message = cjson.decode(string.sub(lines[1], tab + 1))
+    message.message = ''
+    redis.call('HSET', KEYS[5], ARGV[10],
+      string.sub(lines[1], 1, tab) .. cjson.encode(message) .. '\nm\n' .. ARGV[11] .. '\t' .. mid .. '\t' .. frame)
+  else
+    local key = ARGV[11] .. '\t'
+    local kept = {lines[1], lines[2]}
+    if kind == 'edit' then kept[2] = kept[2] .. ' ' .. mid end
+    for i = 3, #lines do
+      if string.sub(lines[i], 1, #key) ~= key then kept[#kept + 1] = lines[i] end
+    end
+    kept[#kept + 1] = key .. mid .. '\t' .. frame
+    redis.call('HSET', KEYS[5], ARGV[10], table.concat(kept, '\n'))
+  end
 end
 if ARGV[7] ~= '' then
   redis.call('SET', KEYS[4], mid, 'EX', ARGV[7])
 end
 -- Every use keeps the room for its idle time more: a room nobody uses for
 -- that long is forgotten, counter, history and epoch together.
-for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[8]) end
+for _, i in ipairs({1, 2, 3, 5, 6, 7}) do redis.call('EXPIRE', KEYS[i], ARGV[8]) end
 -- The envelope of a stored message (src/bus/envelope.ts): mid, epoch, no exclude, no kind.
 local payload = mid .. '\t' .. epoch .. '\t\t\n' .. frame
 if ARGV[6] ~= '' then
