@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { Accounts } from "./accounts/accounts.js";
 import { createBackends } from "./backends.js";
 import { Allowances } from "./chat/allowances.js";
-import { tokenVerifier } from "./chat/auth.js";
+import { type TokenKeys, tokenVerifier } from "./chat/auth.js";
 import { ChatNode } from "./chat/chat-node.js";
 import type { ChatContext } from "./chat/context.js";
 import { GuestIdentities } from "./chat/guests.js";
@@ -91,6 +91,13 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     guestsPerHour: config.NEW_GUESTS_PER_IP,
     firstDmsPerRecipient: config.FIRST_DMS_PER_RECIPIENT,
   });
+  const tokenKeys: TokenKeys | undefined = config.AUTH_SECRET
+    ? { kind: "secret", secret: config.AUTH_SECRET }
+    : config.AUTH_PUBLIC_KEY
+      ? { kind: "public", pem: config.AUTH_PUBLIC_KEY }
+      : config.AUTH_JWKS_URL
+        ? { kind: "jwks", url: config.AUTH_JWKS_URL }
+        : undefined;
   const accounts = new Accounts(
     backends.accounts,
     {
@@ -120,9 +127,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       maxConversations: config.MAX_CONVERSATIONS_PER_CONNECTION,
     },
     allowances,
-    authenticate: config.AUTH_SECRET
-      ? tokenVerifier(config.AUTH_SECRET, limits, config.AUTH_MAX_TOKEN_LIFETIME)
-      : undefined,
+    authenticate: tokenKeys && tokenVerifier(tokenKeys, limits, config.AUTH_MAX_TOKEN_LIFETIME),
     guests,
     redeemTicket: (ticket) => accounts.redeemTicket(ticket),
     // Out of reach (Redis away), a guest's name is not held up: it still shows as a guest's, which no account's does.
@@ -137,15 +142,20 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
   };
   const node = new ChatNode(ctx, config.MAX_CONNECTIONS_PER_IP);
 
-  const app = createHttpApp({
-    nodeId: config.NODE_ID,
-    ready: () => hub.isUp(),
-    connections: () => node.connections,
-  });
+  const app = createHttpApp(
+    {
+      nodeId: config.NODE_ID,
+      ready: () => hub.isUp(),
+      connections: () => node.connections,
+    },
+    // The page fetches its token from the embedding app: its origin must be one the page may reach.
+    config.AUTH_TOKEN_URL ? [new URL(config.AUTH_TOKEN_URL).origin] : [],
+  );
   addAccountRoutes(app, {
     accounts,
     log,
     guests: guests !== undefined,
+    tokenUrl: config.AUTH_TOKEN_URL,
     address: (req) => clientAddress(req, config.TRUST_PROXY),
     secure: (req) => isTls(req, config.TRUST_PROXY),
     endConnections: (uid, session, why) => {

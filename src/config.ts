@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createPublicKey, randomBytes } from "node:crypto";
 import { z } from "zod";
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
@@ -24,6 +24,14 @@ const hostPorts = z
       )
       .min(1, "host:port,host:port"),
   );
+
+function isPublicKey(pem: string): boolean {
+  try {
+    return /-----BEGIN PUBLIC KEY-----/.test(pem) && createPublicKey(pem).type === "public";
+  } catch {
+    return false;
+  }
+}
 
 /** One row per variable: the schema validates it, `help` documents it in `--help` and the README. */
 const spec = {
@@ -204,9 +212,32 @@ const spec = {
     schema: z.string().min(32, "must be at least 32 characters").optional(),
     help: "HS256 secret of an embedding app's tokens (JWT: sub, name, exp), sent in the first frame (or ?token=)",
   },
+  AUTH_PUBLIC_KEY: {
+    schema: z
+      .string()
+      // An env file holds one line: its newlines may come as \n.
+      .transform((v) => v.replace(/\\n/g, "\n"))
+      .refine(isPublicKey, "must be a PEM public key (-----BEGIN PUBLIC KEY-----)")
+      .optional(),
+    help: "an embedding app's public key (PEM) its tokens are signed for (RS256, ES256, EdDSA), instead of AUTH_SECRET",
+  },
+  AUTH_JWKS_URL: {
+    schema: z
+      .string()
+      .regex(/^https?:\/\/.+/, "must be an http(s) URL")
+      .optional(),
+    help: "where an embedding app publishes its public keys (JWKS), instead of AUTH_SECRET or AUTH_PUBLIC_KEY",
+  },
+  AUTH_TOKEN_URL: {
+    schema: z
+      .string()
+      .regex(/^https?:\/\/.+/, "must be an http(s) URL")
+      .optional(),
+    help: "the embedding app's endpoint the web client gets its token from, with the browser's cookies",
+  },
   GUESTS: {
     schema: z.enum(["0", "1"]).optional(),
-    help: "1 = people may chat as guests, without an account or token; unset = 1 unless AUTH_SECRET is set or SIGNUP is open or invite",
+    help: "1 = people may chat as guests, without an account or token; unset = 1 unless a token key (AUTH_SECRET, AUTH_PUBLIC_KEY, AUTH_JWKS_URL) is set or SIGNUP is open or invite",
   },
   SIGNUP: {
     schema: z.enum(["open", "invite", "closed"]).default("closed"),
@@ -266,6 +297,9 @@ const spec = {
   },
 } as const;
 
+/** Values an error message must not repeat: it goes to a terminal and to logs. */
+const SECRETS = new Set(["AUTH_SECRET", "GUEST_SECRET", "PASSWORD_PEPPER"]);
+
 type Spec = typeof spec;
 export type Config = { [K in keyof Spec]: z.output<Spec[K]["schema"]> };
 
@@ -278,7 +312,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const parsed = (schema as z.ZodType).safeParse(raw);
     if (!parsed.success) {
       const why = parsed.error.issues[0]?.message ?? "invalid";
-      throw new ConfigError(`${key}=${JSON.stringify(raw)}: ${why}`);
+      const shown = SECRETS.has(key) ? "(hidden)" : JSON.stringify(raw);
+      throw new ConfigError(`${key}=${shown}: ${why}`);
     }
     out[key] = parsed.data;
   }
@@ -293,9 +328,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Carrying what Redis stores into PostgreSQL is not built yet; running both would archive nothing.
     throw new ConfigError("DATABASE_URL cannot be used with Redis yet: set one or the other");
   }
+  const keys = [config.AUTH_SECRET, config.AUTH_PUBLIC_KEY, config.AUTH_JWKS_URL].filter((v) => v !== undefined);
+  if (keys.length > 1) throw new ConfigError("set only one of AUTH_SECRET, AUTH_PUBLIC_KEY and AUTH_JWKS_URL");
   if (config.GUESTS === undefined) {
     // Guests are the way in only while no other is configured.
-    const otherWay = config.AUTH_SECRET !== undefined || config.SIGNUP !== "closed";
+    const tokens = [config.AUTH_SECRET, config.AUTH_PUBLIC_KEY, config.AUTH_JWKS_URL].some((v) => v !== undefined);
+    const otherWay = tokens || config.SIGNUP !== "closed";
     return { ...config, GUESTS: otherWay ? "0" : "1" };
   }
   return config;

@@ -15,6 +15,8 @@ export interface AccountRouteOptions {
   log: Logger;
   /** Whether guests may connect without an account (GUESTS). */
   guests: boolean;
+  /** AUTH_TOKEN_URL: where the page gets an embedding app's token for this browser. */
+  tokenUrl: string | undefined;
   /** The client's address, as TRUST_PROXY reads it. */
   address(req: Request): string;
   /** Whether the browser reached us over TLS (itself or through a trusted proxy): then cookies are Secure. */
@@ -156,7 +158,13 @@ export function addAccountRoutes(app: Express, o: AccountRouteOptions): void {
       }
       const who = await accounts.whoIs(cookies(req).get(SESSION_COOKIE));
       res.setHeader("Cache-Control", "no-store");
-      res.json({ account: who ? shown(who.account) : null, signup: accounts.signup, guests: o.guests, csrf });
+      res.json({
+        account: who ? shown(who.account) : null,
+        signup: accounts.signup,
+        guests: o.guests,
+        tokenUrl: o.tokenUrl ?? null,
+        csrf,
+      });
     } catch (err) {
       refuse(res, err, "/auth/state");
     }

@@ -11,6 +11,8 @@ export interface AuthState {
   account: AccountInfo | null;
   signup: "open" | "invite" | "closed";
   guests: boolean;
+  /** AUTH_TOKEN_URL: the embedding app's endpoint that hands this browser its token. */
+  tokenUrl: string | null;
   csrf: string;
 }
 
@@ -62,4 +64,31 @@ export async function getJson<T>(path: string): Promise<T> {
 /** A short-lived ticket for one connection's first frame; refused once the session has ended. */
 export async function ticket(): Promise<string> {
   return (await post<{ ticket: string }>("/auth/ticket")).ticket;
+}
+
+/**
+ * A token from the embedding app's endpoint, asked with the browser's own
+ * cookies there: the app says who the person is. Its refusal (401, 403)
+ * means the person is signed out of the app.
+ */
+export async function appToken(url: string): Promise<string> {
+  const res = await fetch(url, { credentials: "include", cache: "no-store" });
+  if (res.status === 401 || res.status === 403) throw new AuthRefusal("unauthorized", "signed out of the app");
+  if (!res.ok) throw new AuthRefusal("unavailable", `the app answered ${res.status}`);
+  const text = (await res.text()).trim();
+  // Either the token itself or {"token": "..."}: what embedding apps commonly answer.
+  if (text.startsWith("{")) return String((JSON.parse(text) as { token?: unknown }).token ?? "");
+  return text;
+}
+
+/** When a JWT ends (ms), read from its payload; the server checks the signature, the page only plans. */
+export function expiryOf(token: string): number | undefined {
+  try {
+    const payload = token.split(".")[1] ?? "";
+    const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
+    const exp = (JSON.parse(json) as { exp?: unknown }).exp;
+    return typeof exp === "number" ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,4 +1,4 @@
-import { AuthRefusal, loadState, ticket } from "./accounts";
+import { AuthRefusal, appToken, expiryOf, loadState, ticket } from "./accounts";
 import { Attention } from "./attention";
 import { AuthPages } from "./auth-pages";
 import { Chat } from "./chat";
@@ -24,15 +24,45 @@ const chat: Chat = new Chat(view, new MessageList(view.messages), composer, atte
 // ?transport=NAME pins one SockJS transport, so each can be tried on its own.
 const pinned = new URLSearchParams(location.search).get("transport");
 let signedIn = false;
-// Who the browser is goes in the first frame: a ticket from its sign-in, or its guest token.
+let tokenUrl: string | null = null;
+let renewal: number | undefined;
+
+/**
+ * An embedding app's token lasts minutes: a fresh one goes over the open
+ * connection (`auth`) halfway through what is left of it, so the
+ * connection never ends with it and never reconnects for it.
+ */
+function renewBefore(token: string): void {
+  window.clearTimeout(renewal);
+  const exp = expiryOf(token);
+  if (exp === undefined || tokenUrl === null) return;
+  const url = tokenUrl;
+  renewal = window.setTimeout(
+    () => {
+      appToken(url).then(
+        (fresh) => {
+          if (connection.send({ action: "auth", token: fresh, ref: "renew" })) renewBefore(fresh);
+        },
+        // Out of reach now: the next connection asks again, and an ended one says why.
+        () => undefined,
+      );
+    },
+    Math.max(1000, (exp - Date.now()) / 2),
+  );
+}
+
+// Who the browser is goes in the first frame: a ticket from its sign-in, the app's token, or its guest token.
 const hello = async (): Promise<ClientRequest> => {
-  if (signedIn) {
-    try {
-      return { action: "auth", ticket: await ticket() };
-    } catch (err) {
-      if (err instanceof AuthRefusal && err.code === "unauthorized") throw new SignedOut();
-      throw err;
+  try {
+    if (signedIn) return { action: "auth", ticket: await ticket() };
+    if (tokenUrl !== null) {
+      const token = await appToken(tokenUrl);
+      renewBefore(token);
+      return { action: "auth", token };
     }
+  } catch (err) {
+    if (err instanceof AuthRefusal && err.code === "unauthorized") throw new SignedOut();
+    throw err;
   }
   const guest = loadGuest();
   return guest ? { action: "auth", guest } : { action: "auth" };
@@ -141,6 +171,10 @@ async function boot(): Promise<void> {
     return connection.start();
   }
   if (invite) return pages.showSignUp(invite);
+  if (state.tokenUrl !== null) {
+    tokenUrl = state.tokenUrl;
+    return connection.start();
+  }
   if (state.guests) return connection.start();
   pages.showSignIn("needed");
 }
