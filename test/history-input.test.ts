@@ -62,3 +62,20 @@ describe.each(["embedded", "Redis"] as const)("history of any shape (%s)", (mode
     expect(await say(u, "still here", "shapes")).toBe(6);
   }, 60_000);
 });
+
+describe("a room that keeps no history (Redis, HISTORY_SIZE=0)", () => {
+  it("never claims to have recovered what it did not keep", async () => {
+    const n = await scope.node({ RATE_LIMIT: "0", HISTORY_SIZE: "0", REDIS_URL: (await scope.redis()).url });
+    const u = await connectUser(n.url, { query: "proto=2&lobby=0" });
+    scope.defer(() => u.client.close());
+    await joinRoom(u, "nothing-kept");
+    const first = await say(u, "one", "nothing-kept");
+    await say(u, "two", "nothing-kept");
+    const joined = await u.client.action("history", (f) => f.room === "nothing-kept");
+    await u.client.send({ action: "join", room: "nothing-kept", since: first - 1, epoch: joined.epoch, ref: "back" });
+    expect(await u.client.action("history", (f) => f.ref === "back")).toMatchObject({
+      recovered: false,
+      messages: [],
+    });
+  });
+});

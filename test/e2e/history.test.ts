@@ -8,7 +8,8 @@ import { type NodeProcess, startNode } from "../support/processes.js";
 let browser: Browser;
 let chat: NodeProcess;
 // History keeps more than a page, so that older pages exist to scroll back to.
-const env = { RATE_LIMIT: "0", HISTORY_SIZE: "500" };
+// The room of 5,000 messages is written faster than a person could, so no write budget.
+const env = { RATE_LIMIT: "0", HISTORY_SIZE: "500", WRITE_BYTES_PER_USER: "0", WRITE_BYTES_PER_IP: "0" };
 
 beforeAll(async () => {
   const port = await allocatePort();
@@ -62,6 +63,67 @@ describe("what the web client shows of history, in Chromium", { timeout: BROWSER
       await closePage(page);
     }
   });
+
+  it("pages back to the first of 5,000 messages and down again, never holding more than a few pages", async () => {
+    const room = "five-thousand";
+    const w = await writer(room);
+    const total = 5000;
+    for (let from = 1; from <= total; from += 250) {
+      await write(
+        w,
+        room,
+        Array.from({ length: 250 }, (_, i) => `m ${from + i}`),
+      );
+    }
+    const page = await openChat(browser, chat.url);
+    const box = page.locator("#messages");
+    const inPage = () => page.locator("#messages .msg").count();
+    const edge = () => box.locator(".msg .text").first().textContent();
+    const newest = () => box.locator(".msg .text").last().textContent();
+    const scroll = (to: "top" | "bottom") =>
+      box.evaluate((el, where) => {
+        el.scrollTop = where === "top" ? 0 : el.scrollHeight;
+        el.dispatchEvent(new Event("scroll"));
+      }, to);
+    let most = 0;
+    try {
+      await enterRoom(page, room);
+      await roomMessages(page, `m ${total}`).waitFor();
+      // Up: each scroll to the top brings the page before, until the room's first message.
+      while ((await page.locator("#messages .history-start").count()) === 0) {
+        const was = await edge();
+        await scroll("top");
+        await page.waitForFunction((text) => {
+          const first = document.querySelector("#messages .msg .text");
+          return first?.textContent !== text || document.querySelector("#messages .history-start") !== null;
+        }, was);
+        most = Math.max(most, await inPage());
+      }
+      expect(await edge()).toBe("m 1");
+      expect(await page.locator("#messages .history-start").textContent()).toBe("Start of the conversation");
+      // Down again: the newer messages come back as the reader reaches the end of what is shown.
+      while ((await newest()) !== `m ${total}`) {
+        const was = await newest();
+        await scroll("bottom");
+        await page.waitForFunction(
+          (text) => document.querySelector("#messages .msg:last-of-type .text")?.textContent !== text,
+          was,
+        );
+        most = Math.max(most, await inPage());
+      }
+      const shown = (await box.locator(".msg .text").allTextContents()).map((t) => Number(t.slice(2)));
+      // What is in the page is one run of consecutive messages, ending with the newest.
+      expect(shown).toEqual(Array.from({ length: shown.length }, (_, i) => total - shown.length + 1 + i));
+      // And the oldest ones dropped on the way down load again on the way up.
+      const top = shown[0] as number;
+      await scroll("top");
+      await roomMessages(page, `m ${top - 1}`).waitFor();
+      expect(most).toBeLessThanOrEqual(300);
+    } finally {
+      w.client.close();
+      await closePage(page);
+    }
+  }, 180_000);
 
   it("says some messages may be missing when the history it comes back to started over", async () => {
     const room = "restarted";

@@ -99,6 +99,16 @@ describe("the client's state of a place", () => {
     expect(applyOlderHistory(place, history({ epoch: "e2", messages: [message(1)] }))).toEqual([]);
   });
 
+  it("keeps with an older page the changes to its messages, numbered however much later", () => {
+    const place = joined([message(5), message(6), react(7, 6)]);
+    const older = applyOlderHistory(
+      place,
+      history({ messages: [message(3), message(4), react(7, 6), react(8, 3)], more: false }),
+    );
+    expect(older.map((m) => m.mid)).toEqual([3, 4, 8]);
+    expect(place.oldestMid).toBe(3);
+  });
+
   it("counts unread mentions until they are read or deleted", () => {
     const place = joined([message(1), message(2)]);
     place.mentions.add(2);

@@ -586,6 +586,7 @@ export class Chat {
 
   /** The reader scrolled: what came into view is read, and older messages load at the top. */
   scrolled(): void {
+    this.log.restoreIfAtBottom();
     const place = this.state.currentPlace();
     if (place) {
       const before = place.read;
@@ -641,6 +642,14 @@ export class Chat {
       if (!this.state.isOwn(entry.uid) && entry.mid > place.read) this.alert(place, entry);
       return;
     }
+  }
+
+  /** The list let go of a place's oldest messages: scrolling up loads them again, from `oldestMid` down. */
+  olderDropped(key: string, oldestMid: number): void {
+    const place = this.state.places.get(key);
+    if (!place || oldestMid === 0) return;
+    place.oldestMid = oldestMid;
+    place.more = true;
   }
 
   private olderHistory(key: string, frame: HistoryFrame): void {

@@ -17,8 +17,12 @@ const composer: Composer = new Composer(
   () => chat.typed(composer.value),
 );
 const attention = new Attention(view.notify, (key) => chat.switchTo(key, true));
-const chat: Chat = new Chat(view, new MessageList(view.messages), composer, attention, (frame) =>
-  connection.send(frame),
+const chat: Chat = new Chat(
+  view,
+  new MessageList(view.messages, (key, oldestMid) => chat.olderDropped(key, oldestMid)),
+  composer,
+  attention,
+  (frame) => connection.send(frame),
 );
 
 // ?transport=NAME pins one SockJS transport, so each can be tried on its own.

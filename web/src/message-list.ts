@@ -5,6 +5,17 @@ import { layout } from "./layout";
 const EDGE_PX = 48;
 /** The log shown while no room is open; room names are never empty. */
 export const NO_ROOM = "";
+/**
+ * Stored messages a log holds in the page at most: a reader far back in a
+ * long history has the pages around them, not every message since (older
+ * pages are read again from the server, newer ones wait outside the page).
+ */
+export const MAX_SHOWN = 300;
+/** Messages put back at a time when the reader comes down to the end of what is shown. */
+const RESTORE_STEP = 100;
+
+/** Says that a log no longer starts where it did: older messages are to be loaded again from `oldestMid`. */
+export type TrimmedTop = (room: string, oldestMid: number) => void;
 
 /**
  * The message list: one log element per room, kept while the room is not shown
@@ -14,9 +25,18 @@ export class MessageList {
   private readonly logs = new Map<string, HTMLElement>();
   /** Scroll offset of each hidden log; null when it was following the newest message. */
   private readonly saved = new Map<string, number | null>();
+  /**
+   * The newest part of a log, taken out of the page (oldest first) while its
+   * reader is far back: what arrives meanwhile joins it, and it comes back
+   * as the reader scrolls down.
+   */
+  private readonly below = new Map<string, Node[]>();
   private shown = NO_ROOM;
 
-  constructor(private readonly box: HTMLElement) {
+  constructor(
+    private readonly box: HTMLElement,
+    private readonly trimmedTop: TrimmedTop = () => undefined,
+  ) {
     box.replaceChildren(this.logFor(NO_ROOM));
   }
 
@@ -31,10 +51,17 @@ export class MessageList {
   drop(room: string): void {
     this.logs.delete(room);
     this.saved.delete(room);
+    this.below.delete(room);
   }
 
   /** Adds at the bottom; the view follows if it was at the bottom already, or if `follow`. */
   append(room: string, node: Node, follow = false): void {
+    const waiting = this.below.get(room);
+    if (waiting) {
+      waiting.push(node);
+      if (follow) this.toNewest(room);
+      return;
+    }
     const visible = room === this.shown;
     const stick = visible && (follow || this.atBottom());
     const log = this.logFor(room);
@@ -51,16 +78,90 @@ export class MessageList {
 
   /** Adds one of the user's unacknowledged messages, at the very bottom, and follows it. */
   appendPending(room: string, node: HTMLElement): void {
+    if (this.below.has(room)) this.toNewest(room);
     this.logFor(room).append(node);
     if (room === this.shown) this.box.scrollTop = this.box.scrollHeight;
   }
 
   /** The unacknowledged message sent with `ref`, in a place's log. */
   pending(room: string, ref: string): HTMLElement | null {
-    for (const node of this.logs.get(room)?.querySelectorAll<HTMLElement>(".outgoing") ?? []) {
+    for (const node of this.everyNode(room, ".outgoing")) {
       if (node.dataset.ref === ref) return node;
     }
     return null;
+  }
+
+  /** The nodes of a room's log matching `selector`, those out of the page included. */
+  private everyNode(room: string, selector: string): HTMLElement[] {
+    const inPage = [...(this.logs.get(room)?.querySelectorAll<HTMLElement>(selector) ?? [])];
+    const out = (this.below.get(room) ?? []).filter(
+      (n): n is HTMLElement => n instanceof HTMLElement && n.matches(selector),
+    );
+    return [...inPage, ...out];
+  }
+
+  /**
+   * Past MAX_SHOWN messages, takes the newest out of the page (they wait in
+   * `below`); the reader, far up, sees nothing move.
+   */
+  private trimBottom(room: string): void {
+    const log = this.logFor(room);
+    let extra = log.querySelectorAll(".msg").length - MAX_SHOWN;
+    if (extra <= 0) return;
+    const taken: Node[] = [];
+    while (extra > 0 && log.lastChild) {
+      const node = log.lastChild;
+      if (node instanceof HTMLElement && node.classList.contains("msg")) extra--;
+      taken.unshift(node);
+      node.remove();
+    }
+    this.below.set(room, [...taken, ...(this.below.get(room) ?? [])]);
+  }
+
+  /**
+   * Past MAX_SHOWN messages, drops the oldest from the page for good, keeping
+   * what the reader sees where it is; the chat loads them again on the way up.
+   */
+  private trimTop(room: string): void {
+    const log = this.logFor(room);
+    const messages = log.querySelectorAll<HTMLElement>(".msg");
+    const keep = messages[messages.length - MAX_SHOWN];
+    if (messages.length <= MAX_SHOWN || !keep) return;
+    const before = keep.getBoundingClientRect().top;
+    while (log.firstChild && log.firstChild !== keep) log.firstChild.remove();
+    if (room === this.shown) this.box.scrollTop -= before - keep.getBoundingClientRect().top;
+    const oldest = log.querySelector<HTMLElement>(".msg[data-mid]");
+    this.trimmedTop(room, Number(oldest?.dataset.mid ?? 0));
+  }
+
+  /** When the reader has come down to the end of what is shown, the next newer messages come back. */
+  restoreIfAtBottom(): void {
+    const room = this.shown;
+    const waiting = this.below.get(room);
+    if (!waiting || !this.nearBottom()) return;
+    const log = this.logFor(room);
+    const back = waiting.splice(0, RESTORE_STEP);
+    // Up to the end of a message: a step never stops between a message and what belongs under it.
+    while (waiting[0] && !(waiting[0] instanceof HTMLElement && waiting[0].classList.contains("msg"))) {
+      back.push(waiting.shift() as Node);
+    }
+    if (waiting.length === 0) this.below.delete(room);
+    const joint = log.lastElementChild;
+    log.append(...back);
+    const last = log.lastElementChild;
+    if (last) layout(joint ?? log.firstElementChild ?? last, last);
+    this.trimTop(room);
+  }
+
+  /** Brings the newest messages back into the page, leaving the older ones to be loaded again. */
+  private toNewest(room: string): void {
+    const waiting = this.below.get(room);
+    if (!waiting) return;
+    this.below.delete(room);
+    const log = this.logFor(room);
+    log.append(...waiting);
+    this.trimTop(room);
+    if (log.firstElementChild && log.lastElementChild) layout(log.firstElementChild, log.lastElementChild);
   }
 
   /** Puts older messages above those shown since the last gap, without moving what the reader sees. */
@@ -77,6 +178,7 @@ export class MessageList {
     const last = anchor ? anchor.previousElementSibling : log.lastElementChild;
     if (first && last) layout(first, last);
     if (room === this.shown) this.box.scrollTop = this.box.scrollHeight - fromBottom;
+    this.trimBottom(room);
   }
 
   /**
@@ -95,7 +197,7 @@ export class MessageList {
 
   /** The stored message `mid` in a room's log, if it is loaded. */
   find(room: string, mid: number): HTMLElement | null {
-    return this.logs.get(room)?.querySelector<HTMLElement>(`.msg[data-mid="${mid}"]`) ?? null;
+    return this.everyNode(room, `.msg[data-mid="${mid}"]`)[0] ?? null;
   }
 
   /**
@@ -103,7 +205,7 @@ export class MessageList {
    * lose their numbers, which now belong to others, and with them their controls.
    */
   retire(room: string): void {
-    for (const node of this.logFor(room).querySelectorAll<HTMLElement>(".msg[data-mid]")) {
+    for (const node of this.everyNode(room, ".msg[data-mid]")) {
       delete node.dataset.mid;
       node.querySelector(".actions")?.remove();
       node.querySelector(".picker")?.remove();
@@ -148,10 +250,16 @@ export class MessageList {
 
   /** Scrolls the log on screen to its newest message. */
   toBottom(): void {
+    this.toNewest(this.shown);
     this.box.scrollTop = this.box.scrollHeight;
   }
 
+  /** At the newest message: the end of what is shown, with nothing newer waiting out of the page. */
   atBottom(): boolean {
+    return this.nearBottom() && !this.below.has(this.shown);
+  }
+
+  private nearBottom(): boolean {
     return this.box.scrollHeight - this.box.scrollTop - this.box.clientHeight < EDGE_PX;
   }
 

@@ -1,5 +1,5 @@
 import { Changes } from "./changes";
-import type { HistoryFrame, StoredEntry } from "./protocol";
+import { type HistoryFrame, isChange, type StoredEntry } from "./protocol";
 
 /**
  * A room or a conversation with one other person: both are numbered,
@@ -130,10 +130,11 @@ export function applyOlderHistory(place: Place, history: HistoryFrame): StoredEn
   // The history was lost while the page was on its way; its mids mean nothing now.
   if (history.epoch !== place.epoch) return [];
   place.more = history.more;
-  const messages = history.messages.filter((m) => m.mid < place.oldestMid);
-  const first = messages[0];
+  // A page brings its messages' current changes, made (and numbered) however much later.
+  const entries = history.messages.filter((m) => (isChange(m) ? m.target : m.mid) < place.oldestMid);
+  const first = entries.find((m) => !isChange(m));
   if (first) place.oldestMid = first.mid;
-  return messages;
+  return entries;
 }
 
 /**

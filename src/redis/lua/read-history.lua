@@ -11,7 +11,8 @@
 --          the window's mid, bundle, mid, bundle… newest first (otherwise)}
 for i = 1, 7 do redis.call('EXPIRE', KEYS[i], ARGV[5]) end
 local top = tonumber(redis.call('GET', KEYS[4]) or redis.call('GET', KEYS[1]) or '0')
-local floor = tonumber(redis.call('GET', KEYS[7]) or '1')
+-- No floor: nothing was ever logged (HISTORY_SIZE=0), so the log is whole from nothing on.
+local floor = tonumber(redis.call('GET', KEYS[7]) or (top + 1))
 if ARGV[1] == 'since' then
   -- A since of another epoch counts messages that are gone: all of this epoch's are new to the client.
   local from = '(' .. ARGV[2] .. '-0'
