@@ -181,6 +181,12 @@ export class Session implements Caller, PeerListener {
       }
     }
     await this.ctx.hub.register(this);
+    // A sign-out that ended the session while this connection was being admitted could not find it
+    // to close it: once it can be found, the session is looked up again.
+    if (this.signIn !== undefined && options.ticket !== undefined && !(await this.ctx.redeemTicket?.(options.ticket))) {
+      this.close(CloseCode.signedOut, "Signed out");
+      return false;
+    }
     const { maxMessageLength, maxMessageBytes, maxNameLength, maxRoomLength } = this.ctx.limits;
     const limits = { maxMessageLength, maxMessageBytes, maxNameLength, maxRoomLength, lobby: DEFAULT_ROOM };
     const more =
