@@ -87,7 +87,7 @@ describe("on the embedded archive", () => {
   });
 
   it("keeps passwords and names honest: length, common ones, look-alike names, guests, CSRF, cookies, rotation", async () => {
-    const n = await scope.node({ SIGNUP: "open", GUESTS: "1", TRUST_PROXY: "1" });
+    const n = await scope.node({ SIGNUP: "open", GUESTS: "1", TRUST_PROXY: "1", ADMIN_USERS: "ada" });
     const a = new AccountClient(n.url);
     const refused = async (body: Record<string, string>) => (await a.post("/auth/signup", body)).body.error?.code;
     expect(await refused({ name: "Ada", password: "short1" })).toBe("bad_password");
@@ -95,6 +95,8 @@ describe("on the embedded archive", () => {
     expect(await refused({ name: "User #123", password: GOOD })).toBe("bad_name");
     const first = await a.post("/auth/signup", { name: "Ada", password: GOOD });
     expect(first.status).toBe(200);
+    // ADMIN_USERS names her, in whatever case.
+    expect(first.body.account).toMatchObject({ name: "Ada", admin: true });
     const cookie = first.setCookie.find((c) => c.startsWith("chat_session="));
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Lax/);
@@ -208,17 +210,34 @@ describe("on the embedded archive", () => {
 describe("two nodes on one Redis", () => {
   it("share accounts and sessions: a ticket from one admits on the other; disable and sign-out end connections on both", async () => {
     const redis = await scope.redis();
-    const env = { REDIS_URL: redis.url, SIGNUP: "open", ADMIN_USERS: "Boss" };
+    const env = { REDIS_URL: redis.url, SIGNUP: "invite" };
     const a = await scope.node(env);
     const b = await scope.node(env);
 
+    // The CLI makes the first admin in Redis as well; the link it prints works on either node.
     const boss = new AccountClient(a.url);
-    expect((await boss.post("/auth/signup", { name: "Boss", password: GOOD })).body.account).toMatchObject({
-      admin: true,
+    const bossIn = await boss.post("/auth/reset", {
+      token: createAdmin({ REDIS_URL: redis.url }, "Boss"),
+      password: GOOD,
     });
+    expect(bossIn.body.account).toMatchObject({ admin: true });
+    const invite = await boss.post("/auth/admin/invitations", { uses: 2, hours: 1 });
     const ada = new AccountClient(b.url);
-    const adaIn = await ada.post("/auth/signup", { name: "Ada", password: GOOD });
+    const adaIn = await ada.post("/auth/signup", { name: "Ada", password: GOOD, invite: invite.body.token });
     const uid = String((adaIn.body.account as { uid: string }).uid);
+    // Its uses are counted on every node: the second is taken on A, and there is no third.
+    const grace = await new AccountClient(a.url).post("/auth/signup", {
+      name: "Grace",
+      password: GOOD,
+      invite: invite.body.token,
+    });
+    expect(grace.status).toBe(200);
+    const third = await new AccountClient(b.url).post("/auth/signup", {
+      name: "Eve",
+      password: GOOD,
+      invite: invite.body.token,
+    });
+    expect(third.body.error?.code).toBe("bad_link");
 
     // A ticket B handed out admits on A: the nodes share the secret and the sessions.
     const onA = await ada.connect(a.url);
@@ -259,6 +278,6 @@ describe("two nodes on one Redis", () => {
     expect((await elsewhere.client.waitClosed(1000)).code).toBe(4006);
 
     const listed = await boss.request("GET", "/auth/admin/accounts");
-    expect((listed.body.accounts as { name: string }[]).map((x) => x.name)).toEqual(["Boss", "Ada"]);
+    expect((listed.body.accounts as { name: string }[]).map((x) => x.name)).toEqual(["Boss", "Ada", "Grace"]);
   });
 });
