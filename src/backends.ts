@@ -36,7 +36,7 @@ export interface Backends {
   accounts: AccountStore;
   /** How this node reaches Redis; undefined when embedded. */
   redis: { kind: RedisTarget["kind"]; link: RedisLink } | undefined;
-  /** Rooms whose history this process keeps itself (embedded mode only). */
+  /** Rooms in use that this process holds in memory (embedded mode only; the archive keeps them all). */
   storedRooms(): number | undefined;
   /** Where a lone process keeps everything; closed last. */
   archive: Archive | undefined;
@@ -44,8 +44,6 @@ export interface Backends {
   retention: Retention | undefined;
 }
 
-/** Messages a `join` with `since` recovers from the archive at most, so one request cannot build an unbounded frame. */
-const RECOVERY_MAX = 1000;
 /** How long a start waits for DATABASE_URL to answer. */
 const DATABASE_CONNECT_TIMEOUT_MS = 10_000;
 
@@ -90,7 +88,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
         ? { kind: "postgres", url: config.DATABASE_URL, connectTimeoutMs: DATABASE_CONNECT_TIMEOUT_MS }
         : { kind: "embedded", dataDir: config.DATA_DIR },
     );
-    const broker = new ArchivedBroker(config.NODE_ID, limits, archive, RECOVERY_MAX, config.RETENTION_DAYS);
+    const broker = new ArchivedBroker(config.NODE_ID, limits, archive, config.RECOVERY_MAX, config.RETENTION_DAYS);
     const retention = new Retention(archive, config.RETENTION_DAYS, (result) => {
       if ("err" in result) log.warn({ err: result.err }, "could not purge messages past RETENTION_DAYS");
       else if (result.messages > 0) log.info({ messages: result.messages }, "purged messages past RETENTION_DAYS");

@@ -123,6 +123,10 @@ const spec = {
     schema: int(100, 0, 100_000),
     help: "messages a join is sent; with Redis, also the window kept per room (the archive keeps all)",
   },
+  RECOVERY_MAX: {
+    schema: int(1000, 1, 100_000),
+    help: "messages a join with since replays at most, in history frames of 100; past it the newest are sent, recovered: false",
+  },
   HISTORY_MAX_AGE: { schema: int(0, 0, 31_536_000), help: "seconds a stored message is kept (0 = no limit)" },
   ROOM_IDLE_TTL: {
     schema: int(86_400, 1, 31_536_000),
@@ -155,6 +159,10 @@ const spec = {
     help: "direct messages per minute a user may get from people they never talked to (0 = no limit)",
   },
   MAX_ROOMS_PER_CONNECTION: { schema: int(20, 1, 10_000), help: "rooms one connection may be in at once" },
+  MAX_ROOMS_PER_USER: {
+    schema: int(50, 1, 100_000),
+    help: "rooms a user (a token's, a proto=2 guest's) may be kept in, over all their connections",
+  },
   MAX_ROOMS_PER_NODE: {
     schema: int(10_000, 1, 10_000_000),
     help: "rooms with members on one node at once",

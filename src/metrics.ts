@@ -67,7 +67,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
   });
   new client.Gauge({
     name: "chat_rooms",
-    help: "Rooms with a member on this node (where=here); rooms whose history this process keeps (where=stored)",
+    help: "Rooms with a member on this node (where=here); rooms in use that an embedded node holds in memory, its archive keeping them all (where=stored)",
     labelNames: ["where"],
     registers: [registry],
     collect() {

@@ -6,6 +6,7 @@ import { expect, it } from "vitest";
 import { connectUser, joinRoom, say, type User } from "./support/chat.js";
 import { type NodeProcess, runToExit } from "./support/processes.js";
 import { perTest } from "./support/scope.js";
+import type { Frame } from "./support/sockjs-client.js";
 
 const scope = perTest();
 
@@ -137,3 +138,40 @@ it("shows and keeps no message older than RETENTION_DAYS: more is false at the r
   expect(after.prepare("SELECT count(*) AS n FROM reactions").get()).toEqual({ n: 0 });
   expect(after.prepare("SELECT count(*) AS n FROM changes").get()).toEqual({ n: 0 });
 });
+
+it("recovers from the archive up to RECOVERY_MAX messages, in frames of at most 100, and past it says recovered: false", async () => {
+  const n = await scope.node({
+    RATE_LIMIT: "0",
+    HISTORY_SIZE: "10",
+    RECOVERY_MAX: "300",
+    WRITE_BYTES_PER_USER: "0",
+    WRITE_BYTES_PER_IP: "0",
+  });
+  const ada = await guest(n);
+  await joinRoom(ada, "long");
+  const first = await say(ada, "m 1", "long");
+  const { epoch } = await historyOf(ada, "long");
+  const writeUpTo = async (from: number, to: number) => {
+    for (let i = from; i <= to; i++) await say(ada, `m ${i}`, "long");
+  };
+  const rejoin = async (ref: string) => {
+    const back = await guest(n);
+    await back.client.send({ action: "join", room: "long", since: first, epoch, ref });
+    await back.client.action("users", (f) => f.ref === ref);
+    return back.client.all("history").filter((f) => f.ref === ref);
+  };
+  const texts = (frames: Frame[]) => frames.flatMap((f) => (f.messages as Frame[]).map((m) => m.message));
+
+  // 250 after `since`, far past the 10 a join shows: all of them, each once, in order.
+  await writeUpTo(2, 251);
+  const recovered = await rejoin("back");
+  expect(recovered.map((f) => (f.messages as Frame[]).length)).toEqual([100, 100, 50]);
+  expect(recovered.map((f) => f.recovered)).toEqual([true, true, true]);
+  expect(texts(recovered)).toEqual(Array.from({ length: 250 }, (_, i) => `m ${i + 2}`));
+
+  // 350 after it: past RECOVERY_MAX, so the newest, and older ones left to scroll-back.
+  await writeUpTo(252, 351);
+  const cut = await rejoin("cut");
+  expect(cut.map((f) => [f.recovered, f.more])).toEqual([[false, true]]);
+  expect(texts(cut)).toEqual(Array.from({ length: 10 }, (_, i) => `m ${i + 342}`));
+}, 60_000);

@@ -95,6 +95,7 @@ describe("FloodGuard", () => {
       floodCloseAfter: 3,
       maxRooms: 1,
       maxConversations: 1,
+      maxRoomsPerUser: 50,
     });
     expect(Array.from({ length: 5 }, () => guard.check())).toEqual([
       "pass",
@@ -148,6 +149,9 @@ describe("Hub over the embedded broker", () => {
       readonly proto: 1 | 2 = 1,
     ) {
       this.uid = `u-${id}`;
+    }
+    get nameKey(): string {
+      return this.name.toLowerCase();
     }
     write(frame: OutFrame): void {
       this.got.push(frame.text);
@@ -227,6 +231,9 @@ describe("presence, per user and coalesced", () => {
       readonly name: string,
       readonly proto: 1 | 2,
     ) {}
+    get nameKey(): string {
+      return this.name.toLowerCase();
+    }
     write(frame: OutFrame): void {
       this.got.push(frame.text);
     }

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { allocatePort } from "./support/ports.js";
 import { startNode } from "./support/processes.js";
 import { type RedisProcess, startRedis } from "./support/redis-servers.js";
 import { perFile } from "./support/scope.js";
@@ -20,7 +19,7 @@ const nodeEnv = (redis: RedisProcess) => ({
 async function twoNodes(redis: RedisProcess): Promise<Nodes> {
   const env = nodeEnv(redis);
   // Node A is killed and restarted on the port its clients know: one no other test can have meanwhile.
-  const procs = await Promise.all([startNode(env, await allocatePort()), startNode(env)]);
+  const procs = await Promise.all([startNode(env, "reserved"), startNode(env)]);
   const nodes = procs.map((proc) => ({ proc, alive: true }));
   scope.defer(() => Promise.all(nodes.map((n) => n.proc.stop())).then(() => undefined));
   return {

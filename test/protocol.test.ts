@@ -29,7 +29,7 @@ describe.each(transports)("the original protocol over %s", (transport) => {
     const a = await connectUser(node.url, { transport });
     open.push(a);
     expect(a.id).toMatch(new RegExp(`^${node.nodeId}\\.`));
-    expect(a.name).toMatch(/^User #\d{3}$/);
+    expect(a.name).toMatch(/^User #\d{6}$/);
     expect(a.client.frames[0]?.action).toBe("user_info");
   });
 

@@ -1,7 +1,6 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectUser, joinedUser, joinRoom, messagesIn, say, type User } from "./support/chat.js";
-import { allocatePort } from "./support/ports.js";
 import { type NodeProcess, startNode } from "./support/processes.js";
 import { type RedisProcess, startRedis } from "./support/redis-servers.js";
 import type { Frame } from "./support/sockjs-client.js";
@@ -162,7 +161,7 @@ describe.each(["embedded", "Redis"])("a history that started over (%s)", (mode) 
       const store = mode === "Redis" ? await startRedis() : undefined;
       if (store) cleanups.push(() => store.stop());
       const env: Record<string, string> = store ? { REDIS_URL: store.url } : {};
-      let node = await startNode(env, await allocatePort());
+      let node = await startNode(env, "reserved");
       cleanups.push(() => node.stop());
       const room = "restarted";
       const alice = await user(node, "lobby=0");
@@ -247,6 +246,21 @@ describe.each([
       await watcher.client.action(action, (f) => f.mid === next.mid && f.message === `after ${action}`);
       expect(watcher.client.all(action).filter((f) => f.message === text)).toHaveLength(1);
     }
+  });
+
+  it("stores what a client sent just before it closed, though the server was still busy with its earlier requests", async () => {
+    const [n1, n2] = nodes();
+    const room = `closing-${Math.floor(Math.random() * 1e6)}`;
+    const watcher = await user(n2, "lobby=0");
+    await joinRoom(watcher, room);
+    const sender = await user(n1, "proto=2&lobby=0");
+    await joinRoom(sender, room);
+    // Rooms to join first, each some work (and, with Redis, round trips) that the message waits behind.
+    const joins = Array.from({ length: 10 }, (_, i) => JSON.stringify({ action: "join", room: `${room}-${i}` }));
+    const text = "sent as the tab closed";
+    await sender.client.sendFrame([...joins, JSON.stringify({ action: "message", room, message: text })]);
+    sender.client.close();
+    await watcher.client.action("message", (f) => f.message === text && f.uid === sender.uid);
   });
 
   it("keeps each action's refs apart: a reaction under a message's ref is stored", async () => {

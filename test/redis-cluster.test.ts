@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { joinedUser, joinRoom, say, type User } from "./support/chat.js";
-import { allocatePort } from "./support/ports.js";
+import { connectUser, joinedUser, joinRoom, say, type User } from "./support/chat.js";
 import { type NodeProcess, startNode } from "./support/processes.js";
 import { type RedisCluster, startCluster } from "./support/redis-servers.js";
 import { Scope } from "./support/scope.js";
@@ -16,7 +15,7 @@ const env = () => ({ REDIS_CLUSTER_NODES: `redis-cluster://${cluster.seeds}`, RA
 beforeAll(async () => {
   cluster = await startCluster(3);
   // Node A is killed and restarted on its port: one no other test can have meanwhile.
-  const procs = await Promise.all([startNode(env(), await allocatePort()), startNode(env())]);
+  const procs = await Promise.all([startNode(env(), "reserved"), startNode(env())]);
   const nodes = procs.map((proc) => ({ proc, alive: true }));
   chat = {
     nodes,
@@ -172,4 +171,48 @@ describe("Redis Cluster with replicas", () => {
       await replicated.stop();
     }
   }, 120000);
+});
+
+describe("Redis Cluster with a shard down", () => {
+  it("answers a join to a room on the dead shard with 'unavailable', and serves it again once the shard is back", async () => {
+    const lone = await startCluster(3);
+    const started: NodeProcess[] = [];
+    try {
+      started.push(await startNode({ REDIS_CLUSTER_NODES: lone.seeds, RATE_LIMIT: "0" }));
+      const node = started[0] as NodeProcess;
+      const room = "downshard";
+      const probe = lone.client(lone.primaries[0]!.port);
+      const slot = Number(await probe.cluster("KEYSLOT", channelOf(room)));
+      const ranges = (await probe.cluster("SLOTS")) as unknown as [number, number, [string, number]][];
+      const port = ranges.find(([lo, hi]) => slot >= lo && slot <= hi)![2][1];
+      const shard = lone.servers.find((s) => s.port === port)!;
+      const u = await connectUser(node.url, { query: "lobby=0" });
+      scope.defer(() => u.client.close());
+      await shard.kill();
+      // Each try is refused as a passing outage, never as a fault of the server's, until the shard is back.
+      for (let i = 0; i < 5; i++) {
+        const ref = `down-${i}`;
+        await u.client.send({ action: "join", room, ref });
+        const reply = await u.client.next((f) => f.ref === ref && ["users", "error"].includes(f.action), 15_000);
+        expect(reply).toMatchObject({ action: "error", code: "unavailable" });
+      }
+      await shard.restart();
+      await expect
+        .poll(
+          async () => {
+            const ref = `up-${Math.random()}`;
+            await u.client.send({ action: "join", room, ref });
+            return (await u.client.next((f) => f.ref === ref && ["users", "error"].includes(f.action), 15_000)).action;
+          },
+          { timeout: 30_000, interval: 500 },
+        )
+        .toBe("users");
+      // Followed for real: what is said there comes back live, through the shard.
+      const mid = await say(u, "the shard is back", room);
+      await u.client.action("message", (f) => f.mid === mid && f.room === room);
+    } finally {
+      await Promise.all(started.map((n) => n.stop()));
+      await lone.stop();
+    }
+  }, 120_000);
 });

@@ -11,7 +11,7 @@ import { joinRoom, say, type User } from "./support/chat.js";
 import { allocatePort } from "./support/ports.js";
 import { rawRequest } from "./support/raw-http.js";
 import { perTest } from "./support/scope.js";
-import { SockClient } from "./support/sockjs-client.js";
+import { type Frame, SockClient } from "./support/sockjs-client.js";
 
 const scope = perTest();
 
@@ -195,6 +195,66 @@ describe("replies a request buys", () => {
     expect(answered).toBeGreaterThanOrEqual(1);
     expect(answered).toBeLessThanOrEqual(2);
     expect(reader.client.all("error").filter((e) => e.code === "rate_limited").length).toBe(10 - answered);
+  });
+
+  it("charges a page's whole size, however large, and tells the reader how long to wait", async () => {
+    const n = await scope.node({
+      RATE_LIMIT: "2",
+      RATE_BURST: "40",
+      FLOOD_CLOSE_AFTER: "1000",
+      WRITE_BYTES_PER_USER: "0",
+      WRITE_BYTES_PER_IP: "0",
+    });
+    // 75 messages of 12 KB each (three bytes a character), 25 from each writer within its burst: a page of 900 KB.
+    // All in before the room fills, or each joiner would owe the others' messages.
+    const writers = [await scope.user(n), await scope.user(n), await scope.user(n)];
+    for (const writer of writers) for (let i = 0; i < 25; i++) await say(writer, `${i} ${"中".repeat(3990)}`);
+    const reader = await scope.user(n, "lobby=0");
+    const joined = await joinRoom(reader, "lobby");
+    const page = reader.client.all("history").find((f) => f.ref === joined.ref) as Frame;
+    const bytes = Buffer.byteLength(JSON.stringify(page));
+    // One request for every 8 KiB, all of it owed: what is left of the burst, less the page, refills at 2 a second.
+    const owed = Math.floor(bytes / 8192) - (40 - 1);
+    expect(owed).toBeGreaterThan(40);
+    await reader.client.send({ action: "history", ref: "again" });
+    const refused = await reader.client.action("error", (f) => f.ref === "again");
+    expect(refused).toMatchObject({ code: "rate_limited" });
+    expect(refused.wait).toBeGreaterThanOrEqual(Math.floor(owed / 2));
+    expect(refused.wait).toBeLessThanOrEqual(Math.ceil((owed + 1) / 2) + 1);
+    expect(refused.message).toContain(`wait ${refused.wait} s`);
+  });
+
+  it("replays at most RECOVERY_MAX messages to a join with since, in history frames of at most 100, on Redis too", async () => {
+    const redis = await scope.redis();
+    const env = { HISTORY_SIZE: "1000", RECOVERY_MAX: "250", RATE_LIMIT: "0" };
+    for (const n of [await scope.node(env), await scope.node({ ...env, REDIS_URL: redis.url })]) {
+      const writer = await scope.user(n);
+      const room = `r${Math.random().toString(36).slice(2, 8)}`;
+      await joinRoom(writer, room);
+      const sent: number[] = [];
+      for (let i = 1; i <= 300; i++) sent.push(await say(writer, `m${i}`, room));
+      const reader = await scope.user(n, "lobby=0");
+      /** The history frames of one join, up to the `users` that ends its reply. */
+      const replay = async (since: number) => {
+        const ref = `since-${since}`;
+        await reader.client.send({ action: "join", room, since, ref });
+        await reader.client.action("users", (f) => f.ref === ref);
+        return reader.client.all("history").filter((f) => f.ref === ref);
+      };
+      const far = await replay(0);
+      expect(far.map((f) => (f.messages as Frame[]).length)).toEqual([100, 100, 50]);
+      // The newest 250, oldest first and each once; the first frame says some are missing and older ones are stored.
+      expect(far.flatMap((f) => (f.messages as Frame[]).map((m) => m.mid))).toEqual(sent.slice(50));
+      expect(far.map((f) => f.recovered)).toEqual([false, true, true]);
+      expect(far[0]).toMatchObject({ more: true, top: 300 });
+      const near = await replay(280);
+      expect(near).toHaveLength(1);
+      expect(near[0]).toMatchObject({ recovered: true, more: false });
+      expect(((near[0] as Frame).messages as Frame[]).map((m) => m.mid)).toEqual(sent.slice(280));
+      const older = reader.client.waitNew((f) => f.ref === "older");
+      await reader.client.send({ action: "history", room, before: 51, ref: "older" });
+      expect(((await older).messages as Frame[]).map((m) => m.mid)).toEqual(sent.slice(0, 50));
+    }
   });
 
   it("answers a history page before mid 1 with bad_request, on Redis too, and logs no error", async () => {

@@ -65,7 +65,10 @@ export interface Archive {
   loadUser(uid: string, conversationsListed: number): Promise<KeptUser>;
   setName(uid: string, name: string): Promise<void>;
   nameOf(uid: string): Promise<string | undefined>;
-  addRoom(uid: string, room: string): Promise<void>;
+  /** The rooms the user is kept in. */
+  roomsOf(uid: string): Promise<string[]>;
+  /** Keeps the user in one more room unless they are kept in `most` already (0 or none: no limit). */
+  addRoom(uid: string, room: string, most?: number): Promise<"added" | "already" | "refused">;
   removeRoom(uid: string, room: string): Promise<void>;
   touchConversation(a: string, b: string, ts: number): Promise<void>;
   hasConversation(uid: string, other: string): Promise<boolean>;

@@ -298,11 +298,29 @@ export class SqlArchive implements Archive {
     });
   }
 
-  addRoom(uid: string, room: string): Promise<void> {
+  roomsOf(uid: string): Promise<string[]> {
     return this.serial(async () => {
-      await this.touch(uid);
-      await this.db.run("INSERT INTO user_rooms (uid, room) VALUES (?, ?) ON CONFLICT DO NOTHING", [uid, room]);
+      const rows = await this.db.all<{ room: string }>("SELECT room FROM user_rooms WHERE uid = ? ORDER BY room", [
+        uid,
+      ]);
+      return rows.map((r) => r.room);
     });
+  }
+
+  addRoom(uid: string, room: string, most = 0): Promise<"added" | "already" | "refused"> {
+    return this.serial(() =>
+      this.db.transaction(async () => {
+        await this.touch(uid);
+        const [kept] = await this.db.all("SELECT 1 AS one FROM user_rooms WHERE uid = ? AND room = ?", [uid, room]);
+        if (kept) return "already";
+        const [row] = await this.db.all<{ n: number | string }>("SELECT count(*) AS n FROM user_rooms WHERE uid = ?", [
+          uid,
+        ]);
+        if (most > 0 && num(row?.n) >= most) return "refused";
+        await this.db.run("INSERT INTO user_rooms (uid, room) VALUES (?, ?)", [uid, room]);
+        return "added";
+      }),
+    );
   }
 
   removeRoom(uid: string, room: string): Promise<void> {

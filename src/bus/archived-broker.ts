@@ -6,6 +6,7 @@ import {
   type HistoryLimits,
   type HistoryPage,
   type HistoryQuery,
+  idleMsOf,
   MessageGone,
   type StoredAt,
   type UnnumberedMessage,
@@ -21,7 +22,8 @@ import { MemoryBroker } from "./memory-broker.js";
  * joiner released at `top` misses nothing.
  */
 export class ArchivedBroker extends MemoryBroker {
-  private readonly places = new Map<string, PlaceMeta>();
+  /** What this process remembers of the places in use: read from the archive at first use, let go when idle. */
+  private readonly places = new Map<string, PlaceMeta & { lastUsed: number }>();
   private turn: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -102,9 +104,23 @@ export class ArchivedBroker extends MemoryBroker {
     let meta = this.places.get(place);
     if (!meta) {
       // A place never written to gets its epoch when its first message is kept.
-      meta = (await this.archive.place(place)) ?? { epoch: randomBytes(4).toString("hex"), top: 0 };
+      const kept = (await this.archive.place(place)) ?? { epoch: randomBytes(4).toString("hex"), top: 0 };
+      meta = { ...kept, lastUsed: 0 };
       this.places.set(place, meta);
     }
+    meta.lastUsed = Date.now();
     return meta;
+  }
+
+  /**
+   * The archive keeps every room; this process lets go of what it remembers
+   * of one nobody used for its idle time, so 10 000 rooms passing through
+   * cost no memory once gone. The next use reads it again.
+   */
+  protected override forgetIdle(): void {
+    const now = Date.now();
+    for (const [place, meta] of this.places) {
+      if (!this.subscribed.has(place) && now - meta.lastUsed > idleMsOf(this.window, place)) this.places.delete(place);
+    }
   }
 }

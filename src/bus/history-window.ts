@@ -12,9 +12,9 @@ function newest(list: Stored[], n: number): Stored[] {
 
 /**
  * Answers a history query from the stored messages a broker read for it
- * (oldest first, consecutive mids): for `since`, every message after it; for
- * a page, one more than the limit, so that `complete` can tell whether older
- * ones remain. Both brokers answer through it, so both answer alike.
+ * (oldest first, consecutive mids): for `since`, every message after it, or
+ * the newest `limit` when there are more; for a page, one more than the
+ * limit, so that `complete` can tell whether older ones remain. Both brokers answer through it, so both answer alike.
  */
 export function answerQuery(
   read: Stored[],
@@ -35,10 +35,11 @@ export function answerQuery(
     const sameEpoch = query.epoch === undefined || query.epoch === epoch || since === 0;
     const aged = fresh.length < read.length;
     const oldest = floor !== undefined && !aged ? floor : (fresh[0]?.mid ?? top + 1);
-    const complete = sameEpoch && since <= top && since >= oldest - 1;
     // A `since` of another epoch counts messages that no longer exist: every
     // message of this epoch is new to the client, the first one included.
     const after = sameEpoch ? fresh.filter((m) => m.mid > since) : fresh;
+    // More than `limit` after it is no recovery either: the reply is as large as a limit, never the whole history.
+    const complete = sameEpoch && since <= top && since >= oldest - 1 && after.length <= query.limit;
     return { epoch, top, messages: pick(complete ? after : newest(after, query.limit)), complete };
   }
   const before = query.before;

@@ -25,7 +25,7 @@ interface RoomLog {
 /** The embedded broker: one process, no Redis, the same semantics as the Redis broker. */
 export class MemoryBroker implements Broker {
   private handler: BrokerHandler | undefined;
-  private readonly subscribed = new Set<string>();
+  protected readonly subscribed = new Set<string>();
   private readonly logs = new Map<string, RoomLog>();
   protected readonly sent = new RecentKeys<StoredAt>();
   private readonly sweeper: NodeJS.Timeout;
@@ -96,7 +96,7 @@ export class MemoryBroker implements Broker {
   }
 
   /** Drops what no one will be sent again: messages past their age, and rooms left alone too long. */
-  private forgetIdle(): void {
+  protected forgetIdle(): void {
     const now = Date.now();
     const cutoff = this.limits.maxAgeMs > 0 ? now - this.limits.maxAgeMs : 0;
     for (const [room, log] of this.logs) {

@@ -104,8 +104,20 @@ export class RedisBroker implements Broker {
     this.feeds.set(room, feed);
     this.byChannel.set(feed.channel, feed);
     // While Redis is away the room still works locally; resume() subscribes it later.
-    if (this.up) await this.link.subscribe([feed.channel]);
-    else this.pending.add(feed.channel);
+    if (!this.up) {
+      this.pending.add(feed.channel);
+      return;
+    }
+    try {
+      await this.link.subscribe([feed.channel]);
+    } catch (err) {
+      // Not followed after all: kept, the feed would make the next join take the room as subscribed.
+      this.feeds.delete(room);
+      this.byChannel.delete(feed.channel);
+      // A shard that is down (a Cluster failing over) refuses the join for now, as any command.
+      if (!this.link.ready || isTransient(err)) throw new BrokerUnavailable();
+      throw err;
+    }
   }
 
   async unsubscribe(room: string): Promise<void> {
@@ -162,7 +174,8 @@ export class RedisBroker implements Broker {
   async history(room: string, query: HistoryQuery): Promise<HistoryPage> {
     if (query.since !== undefined) {
       const [top, epoch, floor, entries] = await this.read(room, "since", query.since, query);
-      const page = answerQuery(entries.map(toStored), top, epoch, query, this.limits.maxAgeMs, floor);
+      const stored = entries.map(toStored).reverse();
+      const page = answerQuery(stored, top, epoch, query, this.limits.maxAgeMs, floor);
       // What the log no longer reaches back to: the newest messages as they are now, unrecovered.
       if (!page.complete) return { ...(await this.history(room, { limit: query.limit })), complete: false };
       return page;

@@ -23,6 +23,8 @@ export interface Policy {
   rateBurst: number;
   floodCloseAfter: number;
   maxRooms: number;
+  /** Rooms a kept user may be in over all their connections (MAX_ROOMS_PER_USER). */
+  maxRoomsPerUser: number;
   maxConversations: number;
 }
 
@@ -34,6 +36,8 @@ export interface ChatContext {
   limits: Limits;
   /** How many messages a plain `join` replays. */
   historySize: number;
+  /** How many messages a `join` with `since` replays at most (RECOVERY_MAX). */
+  recoveryMax: number;
   policy: Policy;
   /** What each user and each address may add to what is stored. */
   allowances: Allowances;

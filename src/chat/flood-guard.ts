@@ -30,6 +30,11 @@ export class FloodGuard {
     return floods === 1 ? "first_refusal" : "refusal";
   }
 
+  /** Seconds until the next request would pass, for a refused one to say. */
+  waitSeconds(): number {
+    return Math.max(1, Math.ceil(this.bucket.waitMs() / 1000));
+  }
+
   /** A reply of `bytes` costs its size: a small request for a large page must not be cheap to repeat. */
   chargeReply(bytes: number): void {
     this.bucket.charge(Math.floor(bytes / HISTORY_BYTES_PER_TOKEN));

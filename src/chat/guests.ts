@@ -52,3 +52,13 @@ export class GuestIdentities {
     }
   }
 }
+
+/**
+ * A name for a guest who has chosen none: drawn again when someone in a room
+ * the guest enters has it. From 900,000 numbers, so that a lobby of thousands
+ * of guests rarely draws one twice; from 900, two guests of a busy lobby
+ * would keep drawing each other's names.
+ */
+export function drawGuestName(): string {
+  return `User #${100_000 + Math.floor(Math.random() * 900_000)}`;
+}

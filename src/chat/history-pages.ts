@@ -15,17 +15,21 @@ export class HistoryPages {
   private readonly pages = new Map<string, OutFrame>();
   private bytes = 0;
 
-  /** The page's messages as the `messages` array of a `history` frame. */
-  messagesOf(room: string, query: HistoryQuery, page: HistoryPage): OutFrame {
+  /** The page's messages from `from` up to `to` as the `messages` array of a `history` frame. */
+  messagesOf(room: string, query: HistoryQuery, page: HistoryPage, from = 0, to = page.messages.length): OutFrame {
     // The epoch and the newest mid pin what the room held when the page was read.
-    const key = [room, page.epoch, page.top, query.since, query.before, query.limit, page.messages.length].join("\n");
+    const key = [room, page.epoch, page.top, query.since, query.before, query.limit, page.messages.length, from, to];
+    return this.cached(key.join("\n"), () => page.messages.slice(from, to));
+  }
+
+  private cached(key: string, messages: () => HistoryPage["messages"]): OutFrame {
     const cached = this.pages.get(key);
     if (cached) {
       this.pages.delete(key);
       this.pages.set(key, cached);
       return cached;
     }
-    const encoded = historyMessages(page.messages.map((m) => m.json));
+    const encoded = historyMessages(messages().map((m) => m.json));
     this.pages.set(key, encoded);
     this.bytes += encoded.text.length;
     for (const [oldKey, old] of this.pages) {

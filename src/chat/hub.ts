@@ -125,6 +125,10 @@ export class Hub implements BrokerHandler, PresenceHandler {
   async enter(room: string, r: Recipient, holding: boolean): Promise<void> {
     await this.rooms.add(room, r, holding);
     const entered = await this.presence.enter(room, r);
+    if (entered.taken) {
+      await this.rooms.remove(room, r);
+      throw new RequestError("name_taken", `someone in '${room}' is already called ${r.name}: choose another name`);
+    }
     if (entered.first) this.batches.joined(room, r, entered.count, entered.partial);
   }
 
@@ -157,14 +161,19 @@ export class Hub implements BrokerHandler, PresenceHandler {
     await this.rooms.remove(conversation, r);
   }
 
-  /** `r` (already renamed) was called `previous`: its rooms, and its user's other connections, learn the new name. */
+  /**
+   * `r` (already renamed) was called `previous`: those of `rooms` its user is
+   * in now, and its user's other connections, learn the new name. Refused
+   * (`name_taken`), with nothing changed, when another user in one of them has it.
+   */
   async renamed(r: Recipient, previous: string, rooms: Iterable<string>): Promise<void> {
+    const renamed = await this.presence.rename([...rooms], r);
+    if (renamed.taken !== undefined) {
+      throw new RequestError("name_taken", `someone in '${renamed.taken}' is already called that`);
+    }
     for (const other of this.byUser.get(r.uid) ?? []) if (other !== r) other.renamed(r.name);
     await this.presence.connect(r);
-    for (const room of rooms) {
-      await this.presence.rename(room, r);
-      await this.publish(room, { json: frames.userRenamed(room, r, previous) });
-    }
+    await Promise.all(renamed.rooms.map((room) => this.publish(room, { json: frames.userRenamed(room, r, previous) })));
     await this.toNodesOf(r.uid, { kind: "renamed", uid: r.uid, name: r.name });
   }
 

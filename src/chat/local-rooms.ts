@@ -1,7 +1,7 @@
 import type { Broker } from "../bus/broker.js";
 import type { Envelope } from "../bus/envelope.js";
 import { MidGate } from "../bus/mid-gate.js";
-import type { Connection } from "../presence/presence.js";
+import type { Entrant } from "../presence/presence.js";
 import { RequestError } from "../protocol/errors.js";
 import type { FrameOf } from "../protocol/frames.js";
 import { OutFrame } from "../transport/out-frame.js";
@@ -9,7 +9,7 @@ import * as frames from "./frames.js";
 import type { Meter } from "./meter.js";
 
 /** What the hub needs of a connection. */
-export interface Recipient extends Connection {
+export interface Recipient extends Entrant {
   /** 2 for a client that reads coalesced `presence` and the other `proto=2` frames. */
   readonly proto: 1 | 2;
   /** Its user can come back as itself (a token, or a `proto=2` guest). */

@@ -20,13 +20,14 @@ export class TokenBucket {
 
   /**
    * Takes `cost` more tokens for work already done (a large reply): the
-   * bucket may go into debt, down to minus a burst, and the requests that
-   * follow wait for it to refill.
+   * bucket goes into debt by the whole cost, however large, and the requests
+   * that follow wait until it has refilled. A floor on the debt would make
+   * the largest replies the cheapest per byte.
    */
   charge(cost: number): void {
     if (this.rate === 0 || cost <= 0) return;
     this.refill();
-    this.tokens = Math.max(-this.burst, this.tokens - cost);
+    this.tokens -= cost;
   }
 
   /** Milliseconds until a token is there to take (0: now). */

@@ -3,7 +3,7 @@ import { newConnectionId } from "../ids/connection-id.js";
 import { CloseCode } from "../protocol/close-codes.js";
 import { RequestError } from "../protocol/errors.js";
 import { type ConnectOptions, parseRequest, type Ref, type Request, salvageRef } from "../protocol/requests.js";
-import { DEFAULT_ROOM } from "../protocol/rules.js";
+import { DEFAULT_ROOM, foldName } from "../protocol/rules.js";
 import { OutFrame } from "../transport/out-frame.js";
 import type { Peer, PeerListener } from "../transport/peer.js";
 import type { UserRecord } from "../users/user-store.js";
@@ -11,15 +11,15 @@ import { type ConnectionRefusal, type Identified, identify, refuseConnection, To
 import type { ChatContext } from "./context.js";
 import { FloodGuard } from "./flood-guard.js";
 import * as frames from "./frames.js";
+import { drawGuestName } from "./guests.js";
 import type { Caller } from "./handlers/caller.js";
 import { dispatch } from "./handlers/index.js";
 import { bestEffort, enterRoom, exitRoom } from "./handlers/rooms.js";
 import { refusalOf } from "./refusal.js";
 import { RequestQueue } from "./request-queue.js";
 
-function guestName(): string {
-  return `User #${100 + Math.floor(Math.random() * 900)}`;
-}
+/** What `user_info` says besides the connection's id, user and name. */
+type Greeting = Omit<Parameters<typeof frames.userInfo>[0], "id" | "uid" | "name">;
 
 /**
  * One connection's part in the chat: it ties a transport peer to the
@@ -28,7 +28,9 @@ function guestName(): string {
  */
 export class Session implements Caller, PeerListener {
   readonly id: string;
-  name = guestName();
+  name = drawGuestName();
+  nameDrawn = true;
+  greeted = false;
   uid = "";
   proto: 1 | 2 = 1;
   persistent = false;
@@ -42,6 +44,12 @@ export class Session implements Caller, PeerListener {
   private readonly queue: RequestQueue;
   private readonly guard: FloodGuard;
   private closed = false;
+  /**
+   * Requests still queued are dropped: the server closed the connection (a
+   * flood's, an expired token's), or never admitted it. Those of a client
+   * that closed it are handled: what it sent before closing is not lost.
+   */
+  private dropping = false;
   // Made on first use: most connections never log, and each costs memory held for its lifetime.
   private logger: Logger | undefined;
 
@@ -54,6 +62,10 @@ export class Session implements Caller, PeerListener {
     this.id = newConnectionId(ctx.hub.nodeId);
     this.guard = new FloodGuard(ctx.policy);
     this.queue = new RequestQueue((err, ref) => this.refuse(err, ref));
+  }
+
+  get nameKey(): string {
+    return foldName(this.name);
   }
 
   get transport(): string {
@@ -81,9 +93,25 @@ export class Session implements Caller, PeerListener {
     this.peer.listen(this);
     this.queue.push(async () => {
       const said = first ? await first : options;
-      if (said === undefined || !(await this.admit(said))) return;
+      const greeting = said === undefined ? undefined : await this.admit(said);
+      if (!greeting) {
+        this.dropping = true;
+        return;
+      }
+      if (!options.lobby) {
+        this.greet(greeting);
+        return;
+      }
       // The original page's lobby: announced, but answered with nothing that page does not know.
-      if (options.lobby) await enterRoom(this, DEFAULT_ROOM, false);
+      // Entered before the greeting, so that the name it tells is one the lobby let in (a drawn
+      // name someone there has is drawn again first); held so that no room frame comes before it.
+      let refused: unknown;
+      await enterRoom(this, DEFAULT_ROOM, true).catch((err: unknown) => {
+        refused = err;
+      });
+      this.greet(greeting);
+      this.ctx.hub.release(DEFAULT_ROOM, this, 0);
+      if (refused !== undefined) throw refused;
     });
     return this.queue.settled;
   }
@@ -123,8 +151,11 @@ export class Session implements Caller, PeerListener {
     return this.queue.settled;
   }
 
-  /** False when the connection was refused: then it is never seen by anyone, in no room and on no list. */
-  private async admit(options: ConnectOptions | RequestError): Promise<boolean> {
+  /**
+   * What `user_info` adds for the connection, or undefined when it was
+   * refused: then it is never seen by anyone, in no room and on no list.
+   */
+  private async admit(options: ConnectOptions | RequestError): Promise<Greeting | undefined> {
     let who: Identified;
     try {
       if (options instanceof RequestError) throw options;
@@ -146,12 +177,15 @@ export class Session implements Caller, PeerListener {
               closeReason: "Unauthorized",
             };
       refuseConnection(this, refusal, this.log, this.ctx.meter);
-      return false;
+      return undefined;
     }
     this.uid = who.uid;
     this.signIn = who.signIn;
     this.persistent = who.persistent;
-    if (who.name !== undefined) this.name = who.name;
+    if (who.name !== undefined) {
+      this.name = who.name;
+      this.nameDrawn = false;
+    }
     if (who.expiresAt !== undefined) {
       this.lease = new TokenLease(() => {
         this.log.info({ code: "token_expired" }, "closing a connection whose token expired");
@@ -159,7 +193,7 @@ export class Session implements Caller, PeerListener {
       });
       this.lease.renew(who.expiresAt);
     }
-    if (this.closed) return false;
+    if (this.closed) return undefined;
     let record: UserRecord | undefined;
     if (this.persistent) {
       // Without the store (Redis away) the user is admitted all the same, with nothing restored.
@@ -173,7 +207,10 @@ export class Session implements Caller, PeerListener {
       // kept, so that keeping it now does not write its fresh "User #" over its kept name.
       if (this.lease === undefined) {
         // A name an account took since the guest last came is the account's now.
-        if (record?.name !== undefined && !(await this.isAccountName(record.name))) this.name = record.name;
+        if (record?.name !== undefined && !(await this.isAccountName(record.name))) {
+          this.name = record.name;
+          this.nameDrawn = false;
+        }
         this.kept = record === undefined || record.name !== undefined;
       } else {
         this.kept = true;
@@ -185,16 +222,19 @@ export class Session implements Caller, PeerListener {
     // to close it: once it can be found, the session is looked up again.
     if (this.signIn !== undefined && options.ticket !== undefined && !(await this.ctx.redeemTicket?.(options.ticket))) {
       this.close(CloseCode.signedOut, "Signed out");
-      return false;
+      return undefined;
     }
     const { maxMessageLength, maxMessageBytes, maxNameLength, maxRoomLength } = this.ctx.limits;
     const limits = { maxMessageLength, maxMessageBytes, maxNameLength, maxRoomLength, lobby: DEFAULT_ROOM };
-    const more =
-      this.proto === 2
-        ? { guest: who.guestToken, rooms: record?.rooms, conversations: record?.conversations, limits }
-        : {};
-    this.send(frames.userInfo({ id: this.id, uid: this.uid, name: this.name, ...more }));
-    return true;
+    return this.proto === 2
+      ? { guest: who.guestToken, rooms: record?.rooms, conversations: record?.conversations, limits }
+      : {};
+  }
+
+  /** Tells the connection who it is, under the name it holds now. */
+  private greet(greeting: Greeting): void {
+    this.send(frames.userInfo({ id: this.id, uid: this.uid, name: this.name, ...greeting }));
+    this.greeted = true;
   }
 
   private async isAccountName(name: string): Promise<boolean> {
@@ -213,7 +253,7 @@ export class Session implements Caller, PeerListener {
 
   sendHistory(frame: OutFrame): void {
     this.write(frame);
-    this.guard.chargeReply(frame.text.length);
+    this.guard.chargeReply(Buffer.byteLength(frame.text));
   }
 
   pipeline(op: Promise<void>, ref: Ref): Promise<void> | undefined {
@@ -233,12 +273,14 @@ export class Session implements Caller, PeerListener {
   renamed(name: string): void {
     const previous = this.name;
     this.name = name;
+    this.nameDrawn = false;
     // In a room, the room's `user_renamed` tells it; in none, it is told alone.
     if (this.rooms.size === 0) this.send(frames.userRenamed(undefined, this, previous));
   }
 
   /** Closes the connection; its departure is announced once the transport reports it closed. */
   close(code: number, reason: string): void {
+    this.dropping = true;
     if (this.closed) return;
     this.closed = true;
     this.peer.close(code, reason);
@@ -270,7 +312,7 @@ export class Session implements Caller, PeerListener {
     const verdict = this.guard.check();
     if (verdict === "pass") {
       this.queue.push(
-        () => (this.closed ? undefined : dispatch(this, parseRequest(raw))),
+        () => (this.dropping ? undefined : dispatch(this, parseRequest(raw))),
         () => salvageRef(raw),
       );
       return;
@@ -284,7 +326,8 @@ export class Session implements Caller, PeerListener {
     }
     // One log line per flood, not one per refused frame.
     if (verdict === "first_refusal") this.log.info({ code: "rate_limited" }, "request refused");
-    this.send(frames.error("rate_limited", "too many requests: slow down", salvageRef(raw)));
+    const wait = this.guard.waitSeconds();
+    this.send(frames.error("rate_limited", `too many requests: wait ${wait} s`, salvageRef(raw), wait));
   }
 
   private refuse(err: unknown, ref: Ref): void {

@@ -1,7 +1,18 @@
-import type { Connection, Entered, Presence, PresenceHandler, UserPage } from "./presence.js";
+import type {
+  Connection,
+  Entered,
+  Entrant,
+  NameTaken,
+  Presence,
+  PresenceHandler,
+  Renamed,
+  UserPage,
+} from "./presence.js";
 
 interface InRoom {
   name: string;
+  /** The name's key, which the user holds in the room. */
+  key: string;
   /** The connection that stands for the user (the newest). */
   rep: string;
   /** The user's connections in the room. */
@@ -14,6 +25,8 @@ interface RoomState {
   /** connection → user */
   conns: Map<string, string>;
   users: Map<string, InRoom>;
+  /** A name's key → the user holding it. */
+  names: Map<string, string>;
 }
 
 /** Presence for a lone process: every connection is this node's, so there is no one to find elsewhere. */
@@ -42,18 +55,20 @@ export class MemoryPresence implements Presence {
     return [];
   }
 
-  async enter(room: string, c: Connection): Promise<Entered> {
+  async enter(room: string, c: Entrant): Promise<Entered | NameTaken> {
     let state = this.rooms.get(room);
     if (!state) {
-      state = { conns: new Map(), users: new Map() };
+      state = { conns: new Map(), users: new Map(), names: new Map() };
       this.rooms.set(room, state);
     }
+    if (takenIn(state, c)) return { taken: true };
     let user = state.users.get(c.uid);
     const first = user === undefined;
     if (!user) {
-      user = { name: c.name, rep: c.id, count: 0, leaving: undefined };
+      user = { name: c.name, key: c.nameKey, rep: c.id, count: 0, leaving: undefined };
       state.users.set(c.uid, user);
     }
+    hold(state, c.uid, user, c.nameKey);
     if (!state.conns.has(c.id)) {
       state.conns.set(c.id, c.uid);
       user.count++;
@@ -83,13 +98,28 @@ export class MemoryPresence implements Presence {
       return;
     }
     clearTimeout(user.leaving);
+    // Gone at once, as in Redis: the name is free for the next to enter, with no timer between.
+    if (graceMs === 0) {
+      this.gone(room, c.uid);
+      return;
+    }
     user.leaving = setTimeout(() => this.gone(room, c.uid), graceMs);
     user.leaving.unref();
   }
 
-  async rename(room: string, c: Connection): Promise<void> {
-    const user = this.rooms.get(room)?.users.get(c.uid);
-    if (user) user.name = c.name;
+  async rename(rooms: string[], c: Entrant): Promise<Renamed> {
+    const states = rooms.flatMap((room) => {
+      const state = this.rooms.get(room);
+      return state?.users.has(c.uid) ? [{ room, state }] : [];
+    });
+    const taken = states.find(({ state }) => takenIn(state, c));
+    if (taken) return { taken: taken.room };
+    for (const { state } of states) {
+      const user = state.users.get(c.uid) as InRoom;
+      user.name = c.name;
+      hold(state, c.uid, user, c.nameKey);
+    }
+    return { rooms: states.map(({ room }) => room) };
   }
 
   async list(room: string, limit: number, after?: string): Promise<UserPage> {
@@ -110,7 +140,20 @@ export class MemoryPresence implements Presence {
     const user = state?.users.get(uid);
     if (!state || !user || user.count > 0) return;
     state.users.delete(uid);
+    if (state.names.get(user.key) === uid) state.names.delete(user.key);
     if (state.users.size === 0) this.rooms.delete(room);
     this.handler?.onGone(room, [{ id: user.rep, uid, name: user.name }], state.users.size);
   }
+}
+
+function takenIn(state: RoomState, c: Entrant): boolean {
+  const holder = state.names.get(c.nameKey);
+  return holder !== undefined && holder !== c.uid;
+}
+
+/** The user holds the name of `key` in the room, and no longer the one they held before. */
+function hold(state: RoomState, uid: string, user: InRoom, key: string): void {
+  if (user.key !== key && state.names.get(user.key) === uid) state.names.delete(user.key);
+  user.key = key;
+  state.names.set(key, uid);
 }

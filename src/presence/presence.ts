@@ -15,6 +15,12 @@ export interface Connection {
   name: string;
 }
 
+/** A connection entering rooms: its user's name is held in each. */
+export interface Entrant extends Connection {
+  /** The name as names are compared: two users whose names have one key may not share a room. */
+  readonly nameKey: string;
+}
+
 /** One user in a room's list. */
 export interface ListedUser {
   uid: string;
@@ -34,7 +40,16 @@ export interface PresenceHandler {
   onBack(room: string, users: ListedUser[], count: number): void;
 }
 
+/** Another user in the room holds the name (by its key). */
+export interface NameTaken {
+  taken: true;
+}
+
+/** Where a rename took: the rooms the user is in now; or the first room where another user holds the name. */
+export type Renamed = { taken?: undefined; rooms: string[] } | { taken: string };
+
 export interface Entered {
+  taken?: undefined;
   /** The user was not in the room before (not even in their grace period). */
   first: boolean;
   /** Users in the room now. */
@@ -67,14 +82,22 @@ export interface Presence {
   findUser(uid: string): Promise<Connection | undefined>;
   /** The other nodes that hold a connection of the user. Rejects when they cannot be asked now. */
   nodesOf(uid: string): Promise<string[]>;
-  enter(room: string, connection: Connection): Promise<Entered>;
+  /**
+   * The connection enters the room, unless another user there holds its
+   * name: decided in one step on every node, so of two users taking one name
+   * at once only one gets in.
+   */
+  enter(room: string, connection: Entrant): Promise<Entered | NameTaken>;
   /**
    * The connection left the room. If it was its user's last there, the user
    * leaves after `graceMs` (onGone) unless a connection comes back first.
    */
   exit(room: string, connection: Connection, graceMs: number): Promise<void>;
-  /** The user of a connection in the room has a new name. */
-  rename(room: string, connection: Connection): Promise<void>;
+  /**
+   * The user of a connection takes its (new) name in those of `rooms` they
+   * are in now, all or none: none when another user holds it in one of them.
+   */
+  rename(rooms: string[], connection: Entrant): Promise<Renamed>;
   /** A page of a room's users: `after` is the `next` of the page before. */
   list(room: string, limit: number, after?: string): Promise<UserPage>;
   close(): Promise<void>;

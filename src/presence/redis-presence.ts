@@ -2,7 +2,16 @@ import type { Logger } from "pino";
 import type { RedisKeys } from "../redis/redis-keys.js";
 import type { RedisLink } from "../redis/redis-link.js";
 import { NodeLiveness } from "./node-liveness.js";
-import type { Connection, Entered, Presence, PresenceHandler, UserPage } from "./presence.js";
+import type {
+  Connection,
+  Entered,
+  Entrant,
+  NameTaken,
+  Presence,
+  PresenceHandler,
+  Renamed,
+  UserPage,
+} from "./presence.js";
 import { RoomPresence } from "./room-presence.js";
 
 export interface RedisPresenceOptions {
@@ -56,7 +65,7 @@ export class RedisPresence implements Presence {
     return this.liveness.nodesOf(uid);
   }
 
-  enter(room: string, c: Connection): Promise<Entered> {
+  enter(room: string, c: Entrant): Promise<Entered | NameTaken> {
     return this.rooms.enter(room, c);
   }
 
@@ -64,8 +73,8 @@ export class RedisPresence implements Presence {
     return this.rooms.exit(room, c, graceMs);
   }
 
-  rename(room: string, c: Connection): Promise<void> {
-    return this.rooms.rename(room, c);
+  rename(rooms: string[], c: Entrant): Promise<Renamed> {
+    return this.rooms.rename(rooms, c);
   }
 
   list(room: string, limit: number, after?: string): Promise<UserPage> {

@@ -1,7 +1,16 @@
 import type { Logger } from "pino";
 import type { RedisKeys } from "../redis/redis-keys.js";
 import type { RedisLink } from "../redis/redis-link.js";
-import type { Connection, Entered, ListedUser, PresenceHandler, UserPage } from "./presence.js";
+import type {
+  Connection,
+  Entered,
+  Entrant,
+  ListedUser,
+  NameTaken,
+  PresenceHandler,
+  Renamed,
+  UserPage,
+} from "./presence.js";
 
 export interface RoomPresenceOptions {
   nodeId: string;
@@ -39,7 +48,7 @@ function usersFrom(flat: (number | string)[], from: number): ListedUser[] {
  */
 export class RoomPresence {
   handler: PresenceHandler | undefined;
-  private readonly rooms = new Map<string, Map<string, Connection>>();
+  private readonly rooms = new Map<string, Map<string, Entrant>>();
   /** Where the next sweep starts, when there are more rooms than one tick sweeps. */
   private sweepFrom = 0;
   private readonly audited = new Map<string, number>();
@@ -62,12 +71,16 @@ export class RoomPresence {
     return 2 * this.options.ttlMs + this.options.graceMs;
   }
 
-  async enter(room: string, c: Connection): Promise<Entered> {
+  async enter(room: string, c: Entrant): Promise<Entered | NameTaken> {
     let mine = this.rooms.get(room);
     const firstHere = !mine;
     if (!mine) {
       mine = new Map();
       this.rooms.set(room, mine);
+    }
+    // Out of reach, only this node's users can be asked who has the name.
+    if (!this.link.isUp && [...mine.values()].some((o) => o.uid !== c.uid && o.nameKey === c.nameKey)) {
+      return this.refused(room, c);
     }
     mine.set(c.id, c);
     // Out of reach, the room is what this node sees of it, and an arrival is new to it.
@@ -86,7 +99,9 @@ export class RoomPresence {
         this.keyLifetimeMs,
         firstHere ? 1 : 0,
         o.graceMs,
+        c.nameKey,
       );
+      if (Number(isNew) === -1) return this.refused(room, c);
       if (Number(lapsed) === 1) await this.sync(room, true);
       return { first: Number(isNew) === 1, count: Number(count) };
     } catch (err) {
@@ -120,11 +135,38 @@ export class RoomPresence {
     }
   }
 
-  async rename(room: string, c: Connection): Promise<void> {
-    if (!this.link.isUp) return;
-    await this.link.pub
-      .chatPresenceRename(this.keys.roomUsers(room), c.uid, c.name)
-      .catch((err: unknown) => this.writeFailed(err));
+  /** Not let in: it is in the room no more than before. */
+  private refused(room: string, c: Entrant): NameTaken {
+    const mine = this.rooms.get(room);
+    mine?.delete(c.id);
+    if (mine?.size === 0) this.rooms.delete(room);
+    return { taken: true };
+  }
+
+  /**
+   * Claims the name in every room at once (one script each, sent together),
+   * then renames the user in all of them, or, where one refused, gives the
+   * claims back. Out of reach, the rooms this node has the user in are renamed unchecked.
+   */
+  async rename(rooms: string[], c: Entrant): Promise<Renamed> {
+    const here = () => ({ rooms: rooms.filter((room) => this.localUsers(room).some((u) => u.uid === c.uid)) });
+    if (!this.link.isUp) return here();
+    const step = (room: string, what: "claim" | "commit" | "undo") =>
+      this.link.pub.chatPresenceRename(...this.keys.roomPresence(room), c.uid, c.name, c.nameKey, what);
+    try {
+      const claims = (await Promise.all(rooms.map((room) => step(room, "claim")))).map(Number);
+      const taken = rooms.find((_, i) => claims[i] === -1);
+      if (taken !== undefined) {
+        await Promise.all(rooms.filter((_, i) => claims[i] === 1).map((room) => step(room, "undo")));
+        return { taken };
+      }
+      const claimed = rooms.filter((_, i) => (claims[i] ?? 0) > 0);
+      const renamed = (await Promise.all(claimed.map((room) => step(room, "commit")))).map(Number);
+      return { rooms: claimed.filter((_, i) => renamed[i] === 1) };
+    } catch (err) {
+      this.writeFailed(err);
+      return here();
+    }
   }
 
   async list(room: string, limit: number, after?: string): Promise<UserPage> {
@@ -203,7 +245,7 @@ export class RoomPresence {
    */
   private async sync(room: string, announce: boolean): Promise<void> {
     const o = this.options;
-    const listed = [...(this.rooms.get(room)?.values() ?? [])].flatMap((c) => [c.id, c.uid, c.name]);
+    const listed = [...(this.rooms.get(room)?.values() ?? [])].flatMap((c) => [c.id, c.uid, c.name, c.nameKey]);
     const result = await this.link.pub.chatPresenceSync(
       ...this.keys.roomPresence(room),
       this.self,

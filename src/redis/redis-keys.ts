@@ -52,14 +52,15 @@ export class RedisKeys {
   }
 
   /**
-   * Presence, the six keys of a room's presence scripts (src/redis/lua/presence-room.lua):
+   * Presence, the seven keys of a room's presence scripts (src/redis/lua/presence-room.lua):
    * connection → user, user → name (those in their grace period included), user → connections
    * there, user → the connection that stands for them (the original protocol's `id`), node → when
-   * its lease on the room runs out, user → when the room is to hear they left.
+   * its lease on the room runs out, user → when the room is to hear they left, and the names
+   * held there (a name's key → user, user → their name's key).
    */
-  roomPresence(room: string): [string, string, string, string, string, string] {
+  roomPresence(room: string): [string, string, string, string, string, string, string] {
     const t = this.tag(room);
-    return [`${t}:conns`, `${t}:users`, `${t}:counts`, `${t}:reps`, `${t}:leases`, `${t}:leaving`];
+    return [`${t}:conns`, `${t}:users`, `${t}:counts`, `${t}:reps`, `${t}:leases`, `${t}:leaving`, `${t}:names`];
   }
 
   /** Presence: the users in a room (user id → name), those in their grace period included. */

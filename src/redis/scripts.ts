@@ -10,8 +10,8 @@ import type { RedisClient } from "./redis-link.js";
 const read = (file: string) => readFileSync(new URL(`./lua/${file}`, import.meta.url), "utf8");
 const roomEpoch = read("room-epoch.lua");
 const presenceRoom = read("presence-room.lua");
-/** A room's presence: the six keys of RedisKeys.roomPresence, then the script's own arguments. */
-const presence = (file: string) => ({ numberOfKeys: 6, lua: presenceRoom + read(file) });
+/** A room's presence: the seven keys of RedisKeys.roomPresence, then the script's own arguments. */
+const presence = (file: string) => ({ numberOfKeys: 7, lua: presenceRoom + read(file) });
 
 const SCRIPTS = {
   chatStoreAndPublish: { numberOfKeys: 7, lua: roomEpoch + read("store-and-publish.lua") },
@@ -22,9 +22,10 @@ const SCRIPTS = {
   chatPresenceSweep: presence("presence-sweep.lua"),
   chatPresenceSync: presence("presence-sync.lua"),
   chatPresenceRelease: presence("presence-release.lua"),
-  chatPresenceRename: { numberOfKeys: 1, lua: read("presence-rename.lua") },
+  chatPresenceRename: presence("presence-rename.lua"),
   chatPresenceBeat: { numberOfKeys: 1, lua: read("presence-beat.lua") },
   chatMarkRead: { numberOfKeys: 1, lua: read("mark-read.lua") },
+  chatUserAddRoom: { numberOfKeys: 1, lua: read("user-add-room.lua") },
 } as const;
 
 /** A stream entry as XRANGE returns it: id, then field, value, field, value. */
@@ -39,7 +40,8 @@ declare module "ioredis" {
       ...args: Arg[]
     ): Result<[top: number, epoch: string, floor: number, entries: StreamEntry[], bundles: string[]], Context>;
     chatPublishReplicated(...args: Arg[]): Result<number, Context>;
-    chatPresenceEnter(...args: Arg[]): Result<[isNew: number, users: number, lapsed: number], Context>;
+    /** [-1] when another user in the room has the name. */
+    chatPresenceEnter(...args: Arg[]): Result<[isNew: number, users?: number, lapsed?: number], Context>;
     /** The user's connections left, then uid, name, rep and users left when the user left at once. */
     chatPresenceExit(...args: Arg[]): Result<(number | string)[], Context>;
     /** Lapsed, users, then uid, name, rep of each user gone. */
@@ -50,6 +52,7 @@ declare module "ioredis" {
     chatPresenceRename(...args: Arg[]): Result<number, Context>;
     chatPresenceBeat(...args: Arg[]): Result<[now: number, before: number], Context>;
     chatMarkRead(...args: Arg[]): Result<number, Context>;
+    chatUserAddRoom(...args: Arg[]): Result<number, Context>;
   }
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Archive } from "../archive/archive.js";
 import {
+  type AddedRoom,
   CONVERSATIONS_LISTED,
   FIRST_CONTACT_SECONDS,
   isFurther,
@@ -39,8 +40,12 @@ export class ArchiveUserStore implements UserStore {
     return this.archive.nameOf(uid);
   }
 
-  addRoom(uid: string, room: string): Promise<void> {
-    return this.archive.addRoom(uid, room);
+  roomsOf(uid: string): Promise<string[]> {
+    return this.archive.roomsOf(uid);
+  }
+
+  addRoom(uid: string, room: string, most: number): Promise<AddedRoom> {
+    return this.archive.addRoom(uid, room, most);
   }
 
   removeRoom(uid: string, room: string): Promise<void> {

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import {
+  type AddedRoom,
   CONVERSATIONS_LISTED,
   FIRST_CONTACT_SECONDS,
   isFurther,
@@ -50,8 +51,16 @@ export class MemoryUserStore implements UserStore {
     return this.users.get(uid)?.name;
   }
 
-  async addRoom(uid: string, room: string): Promise<void> {
-    this.get(uid).rooms.add(room);
+  async roomsOf(uid: string): Promise<string[]> {
+    return [...(this.users.get(uid)?.rooms ?? [])];
+  }
+
+  async addRoom(uid: string, room: string, most: number): Promise<AddedRoom> {
+    const rooms = this.get(uid).rooms;
+    if (rooms.has(room)) return "already";
+    if (most > 0 && rooms.size >= most) return "refused";
+    rooms.add(room);
+    return "added";
   }
 
   async removeRoom(uid: string, room: string): Promise<void> {

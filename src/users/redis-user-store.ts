@@ -3,6 +3,7 @@ import type { RedisKeys } from "../redis/redis-keys.js";
 import type { RedisLink } from "../redis/redis-link.js";
 import { isTransient } from "../redis/transient-errors.js";
 import {
+  type AddedRoom,
   CONVERSATIONS_LISTED,
   FIRST_CONTACT_SECONDS,
   type ReadMark,
@@ -57,11 +58,14 @@ export class RedisUserStore implements UserStore {
     });
   }
 
-  addRoom(uid: string, room: string): Promise<void> {
+  roomsOf(uid: string): Promise<string[]> {
+    return this.command(() => this.link.pub.smembers(this.keys.userRooms(uid)));
+  }
+
+  addRoom(uid: string, room: string, most: number): Promise<AddedRoom> {
     return this.command(async () => {
-      const key = this.keys.userRooms(uid);
-      // Sent together: a join does not wait two round trips for this.
-      await Promise.all([this.link.pub.sadd(key, room), this.link.pub.expire(key, this.idleSeconds)]);
+      const done = await this.link.pub.chatUserAddRoom(this.keys.userRooms(uid), room, most, this.idleSeconds);
+      return (["refused", "already", "added"] as const)[Number(done)] ?? "refused";
     });
   }
 

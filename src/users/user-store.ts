@@ -18,12 +18,21 @@ export interface UserRecord {
   conversations: { uid: string; name: string }[];
 }
 
+/** What keeping a user in a room did: `added` it, found it kept `already`, or `refused` it (the user has as many as allowed). */
+export type AddedRoom = "added" | "already" | "refused";
+
 export interface UserStore {
   /** What is kept of a user; keeps it USER_IDLE_TTL longer. */
   load(uid: string): Promise<UserRecord>;
   setName(uid: string, name: string): Promise<void>;
   nameOf(uid: string): Promise<string | undefined>;
-  addRoom(uid: string, room: string): Promise<void>;
+  /** The rooms the user is kept in. */
+  roomsOf(uid: string): Promise<string[]>;
+  /**
+   * Keeps the user in one more room, in one step on every node, unless they
+   * are kept in `most` already (0: no limit).
+   */
+  addRoom(uid: string, room: string, most: number): Promise<AddedRoom>;
   removeRoom(uid: string, room: string): Promise<void>;
   /** Each of the two now has a conversation with the other, last written at `ts`. */
   touchConversation(a: string, b: string, ts: number): Promise<void>;

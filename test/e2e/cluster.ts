@@ -1,7 +1,6 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll } from "vitest";
 import { launchBrowser } from "../support/browser.js";
-import { allocatePort } from "../support/ports.js";
 import { type NodeProcess, startNode } from "../support/processes.js";
 import { type RedisProcess, startRedis } from "../support/redis-servers.js";
 
@@ -21,8 +20,7 @@ export async function startCluster(): Promise<Cluster> {
   // tests wait for leaves; a reload on a busy machine still fits in the three.
   const env = { REDIS_URL: redis.url, PRESENCE_GRACE: "3" };
   // On ports no other test can take: a test may restart a node where its clients look for it.
-  const [p1, p2] = [await allocatePort(), await allocatePort()];
-  const started = await Promise.allSettled([startNode(env, p1), startNode(env, p2)]);
+  const started = await Promise.allSettled([startNode(env, "reserved"), startNode(env, "reserved")]);
   const nodes = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
   const stop = async () => {
     await Promise.all(nodes.map((node) => node.stop()));

@@ -2,7 +2,6 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BROWSER_TEST_MS, closePage, enterRoom, launchBrowser, openChat, roomMessages } from "../support/browser.js";
 import { connectUser, joinRoom, type User } from "../support/chat.js";
-import { allocatePort } from "../support/ports.js";
 import { type NodeProcess, startNode } from "../support/processes.js";
 
 let browser: Browser;
@@ -12,8 +11,7 @@ let chat: NodeProcess;
 const env = { RATE_LIMIT: "0", HISTORY_SIZE: "500", WRITE_BYTES_PER_USER: "0", WRITE_BYTES_PER_IP: "0" };
 
 beforeAll(async () => {
-  const port = await allocatePort();
-  [browser, chat] = await Promise.all([launchBrowser(), startNode(env, port)]);
+  [browser, chat] = await Promise.all([launchBrowser(), startNode(env, "reserved")]);
 });
 afterAll(async () => {
   await browser?.close();

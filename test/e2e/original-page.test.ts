@@ -40,7 +40,7 @@ describe("the original page, in Chromium on two nodes", { timeout: BROWSER_TEST_
     // Opened after Ada's, so that Ada is there to see Grace join.
     const grace = await openOriginal(b.url);
     try {
-      expect(ada.name).toMatch(/^User #\d{3}$/);
+      expect(ada.name).toMatch(/^User #\d{6}$/);
       await line(ada.page, `${grace.name} joined.`).waitFor();
 
       await say(ada.page, "hello from the old page");

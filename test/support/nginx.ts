@@ -69,9 +69,19 @@ async function untilServing(child: ChildProcess, url: string, logs: () => string
 
 /** Runs /usr/sbin/nginx in the foreground with a test copy of deploy/nginx.conf. */
 export async function startNginx(options: NginxOptions): Promise<Nginx> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchNginx(options, await allocatePort());
+    } catch (err) {
+      // A port this run handed out can still be taken before nginx binds it, by a process of another run.
+      if (attempt >= 3 || !String(err).includes("Address already in use")) throw err;
+    }
+  }
+}
+
+async function launchNginx(options: NginxOptions, port: number): Promise<Nginx> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "chat-nginx-"));
   for (const name of TEMP_DIRS) mkdirSync(path.join(dir, name));
-  const port = await allocatePort();
   const confFile = path.join(dir, "nginx.conf");
   writeFileSync(confFile, renderConf({ ...options, port, dir }));
   // -e: the error log nginx opens before it has read the config, by default under /var/log.

@@ -65,16 +65,35 @@ export function runToExit(env: Record<string, string>, deadlineMs = 20_000): Pro
   });
 }
 
+/** Tries at a port taken meanwhile by a process of another run on the machine. */
+const PORT_TRIES = 3;
+
 /**
  * Starts `node dist/server.js` as its own OS process. Without `port` it
  * listens on port 0 and reports the port it got, so no two tests can race
- * for one; a restart passes the port its clients know.
+ * for one. `reserved`: on a port of this run's own (see allocatePort), for a
+ * node the test restarts there, where no client socket can take it
+ * meanwhile. A restart passes the port its clients know.
  */
-export async function startNode(env: Record<string, string> = {}, port?: number): Promise<NodeProcess> {
+export async function startNode(env: Record<string, string> = {}, port?: number | "reserved"): Promise<NodeProcess> {
   // Below info the server does not say it is listening: it gets a port of its own and is asked instead.
   const quiet = ["warn", "error", "fatal", "silent"].includes(env.LOG_LEVEL ?? "info");
-  const wanted = port ?? (quiet ? await allocatePort() : 0);
-  const metricsPort = env.METRICS_PORT ?? String(await allocatePort());
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchNode(env, port === "reserved" || (port === undefined && quiet) ? await allocatePort() : port);
+    } catch (err) {
+      // Only a port it was handed can be taken before it binds (by another run: this one hands none out twice).
+      const retry = typeof port !== "number" && attempt < PORT_TRIES && String(err).includes("EADDRINUSE");
+      if (!retry) throw err;
+    }
+  }
+}
+
+async function launchNode(env: Record<string, string>, port: number | undefined): Promise<NodeProcess> {
+  const quiet = ["warn", "error", "fatal", "silent"].includes(env.LOG_LEVEL ?? "info");
+  const wanted = port ?? 0;
+  // Where the node says what it got, it picks its own metrics port too: one handed to it could be taken before it binds.
+  let metricsPort = env.METRICS_PORT ?? (quiet ? String(await allocatePort()) : "0");
   const dataDir = dataDirFor(env, () => child);
   const child = spawn(process.execPath, [SERVER_ENTRY], {
     env: {
@@ -116,6 +135,9 @@ export async function startNode(env: Record<string, string> = {}, port?: number)
   } else {
     const line = await waitForLine(child, /chat server listening/, 15000, "chat node");
     ({ node, port: chosen } = JSON.parse(line) as { node: string; port: number });
+    // Logged before the line above, so already in `out`.
+    const metricsLine = out.split("\n").find((l) => l.includes("metrics listening"));
+    if (metricsLine !== undefined) metricsPort = String((JSON.parse(metricsLine) as { port: number }).port);
   }
   return {
     child,

@@ -25,7 +25,21 @@ async function serverProcess(
   ready: RegExp,
   clusterBus = false,
 ): Promise<ServerProcess> {
-  const port = await allocatePort(clusterBus);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launchServer(args, ready, await allocatePort(clusterBus));
+    } catch (err) {
+      // A port this run handed out can still be taken before the server binds it, by a process of another run.
+      if (attempt >= 3 || !String(err).includes("Address already in use")) throw err;
+    }
+  }
+}
+
+async function launchServer(
+  args: (port: number, dir: string) => string[],
+  ready: RegExp,
+  port: number,
+): Promise<ServerProcess> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "chat-redis-"));
   const launch = async () => {
     const child = spawn("redis-server", args(port, dir), { stdio: ["ignore", "pipe", "pipe"], cwd: dir });

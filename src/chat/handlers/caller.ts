@@ -9,6 +9,10 @@ import type { Recipient } from "../local-rooms.js";
 /** What a request handler may use of the connection that sent the request (a Session). */
 export interface Caller extends Recipient {
   name: string;
+  /** The name was drawn by the server, not chosen: another is drawn where someone in a room has it. */
+  nameDrawn: boolean;
+  /** `user_info` has gone out: a name drawn again before it needs no telling. */
+  readonly greeted: boolean;
   /**
    * Whether its user is kept between connections (a token, or a `proto=2`
    * guest): only those have rooms that follow them, conversations and read state.

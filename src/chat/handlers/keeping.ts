@@ -13,7 +13,8 @@ export async function keepUser(caller: Caller): Promise<void> {
   const { users } = caller.ctx;
   const writes = [
     users.setName(caller.uid, caller.name),
-    ...[...caller.rooms].map((r) => users.addRoom(caller.uid, r)),
+    // Past MAX_ROOMS_PER_USER the rooms beyond it stay the connection's, and are not kept.
+    ...[...caller.rooms].map((r) => users.addRoom(caller.uid, r, caller.ctx.policy.maxRoomsPerUser)),
   ];
   await bestEffort(caller, Promise.all(writes), "keep a guest");
 }

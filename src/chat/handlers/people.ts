@@ -1,28 +1,20 @@
 import { RequestError } from "../../protocol/errors.js";
-import { checkName, foldName } from "../../protocol/rules.js";
+import { checkName } from "../../protocol/rules.js";
 import * as frames from "../frames.js";
 import { type Caller, type Handler, memberRoom, openConversation } from "./caller.js";
 import { keepUser } from "./keeping.js";
 import { bestEffort, USERS_PAGE } from "./rooms.js";
 
-/** Members a `nick` compares its name with, per room. */
-const NAME_CHECK_LIMIT = 1000;
-
-/** `nick`: a guest's new name, on every connection, unless someone else in one of its rooms has it. */
+/**
+ * `nick`: a guest's new name, on every connection, unless someone else in
+ * one of its rooms has it (the rooms decide, each in one step: see Presence.rename).
+ */
 export const nick: Handler<"nick"> = async (caller, req) => {
   if (caller.lease !== undefined) throw new RequestError("forbidden", "your name comes from your account or token");
   const name = checkName(req.name, caller.ctx.limits);
   if (await caller.ctx.accountName?.(name)) throw new RequestError("name_taken", "that name is an account's");
-  const folded = foldName(name);
-  const rooms = await roomsOfUser(caller);
-  for (const room of rooms) {
-    const { users } = await caller.ctx.hub.members(room, NAME_CHECK_LIMIT);
-    if (users.some((m) => m.uid !== caller.uid && foldName(m.name) === folded)) {
-      throw new RequestError("name_taken", `someone in '${room}' is already called that`);
-    }
-  }
+  await rename(caller, name);
   await keepUser(caller);
-  await rename(caller, name, rooms);
   if (req.ref !== undefined) caller.send(frames.ack({ of: "nick", ref: req.ref }));
 };
 
@@ -31,18 +23,28 @@ async function roomsOfUser(caller: Caller): Promise<Set<string>> {
   const rooms = new Set(caller.rooms);
   if (caller.persistent) {
     // Without the store, the rooms this connection knows still hear of it.
-    const record = await caller.ctx.users.load(caller.uid).catch(() => undefined);
-    for (const room of record?.rooms ?? []) rooms.add(room);
+    const kept = await caller.ctx.users.roomsOf(caller.uid).catch(() => []);
+    for (const room of kept) rooms.add(room);
   }
   return rooms;
 }
 
-/** Renames the caller's user in every room it is in; in none, it alone is told. */
-export async function rename(caller: Caller, name: string, rooms?: Set<string>): Promise<void> {
+/**
+ * Renames the caller's user in every room it is in; in none, it alone is
+ * told. Refused (`name_taken`) with nothing changed where someone else has the name.
+ */
+export async function rename(caller: Caller, name: string): Promise<void> {
   const previous = caller.name;
+  const rooms = await roomsOfUser(caller);
   caller.name = name;
+  try {
+    await caller.ctx.hub.renamed(caller, previous, rooms);
+  } catch (err) {
+    caller.name = previous;
+    throw err;
+  }
+  caller.nameDrawn = false;
   if (caller.kept) await bestEffort(caller, caller.ctx.users.setName(caller.uid, name), "keep the user's name");
-  await caller.ctx.hub.renamed(caller, previous, rooms ?? (await roomsOfUser(caller)));
   if (caller.rooms.size === 0) caller.send(frames.userRenamed(undefined, caller, previous));
 }
 

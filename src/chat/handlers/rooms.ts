@@ -2,8 +2,10 @@ import { BrokerUnavailable, type HistoryPage, type HistoryQuery } from "../../bu
 import { RequestError } from "../../protocol/errors.js";
 import { HISTORY_PAGE_MAX, type RequestOf } from "../../protocol/requests.js";
 import { checkRoom, DEFAULT_ROOM } from "../../protocol/rules.js";
+import type { AddedRoom } from "../../users/user-store.js";
 import { conversationOf, conversationPlace } from "../conversations.js";
 import * as frames from "../frames.js";
+import { drawGuestName } from "../guests.js";
 import { type Caller, type Handler, memberRoom, requirePersistent } from "./caller.js";
 import { findAddressee, keepUser } from "./keeping.js";
 
@@ -86,16 +88,22 @@ async function joinConversation(caller: Caller, req: RequestOf<"join">, other: s
   }
 }
 
-/** The page a join sends: everything after `since`, or the newest; undefined while the other nodes are away. */
+/**
+ * What a join sends: everything after `since` up to RECOVERY_MAX messages (the
+ * newest, past it), or the newest page; undefined while the other nodes are away.
+ */
 function readHistory(caller: Caller, room: string, req: RequestOf<"join">): Promise<HistoryPage | undefined> {
   const { hub, historySize } = caller.ctx;
-  const limit = req.since === undefined ? Math.min(historySize, HISTORY_PAGE_MAX) : historySize;
+  const limit = req.since === undefined ? Math.min(historySize, HISTORY_PAGE_MAX) : recoveryLimit(caller);
   const query: HistoryQuery = { since: req.since, epoch: req.epoch, limit };
   return hub.history(room, query).catch((err: unknown) => {
     if (err instanceof BrokerUnavailable) return undefined;
     throw err;
   });
 }
+
+/** Messages a recovery replays at most. */
+const recoveryLimit = (caller: Caller) => Math.min(caller.ctx.historySize, caller.ctx.recoveryMax);
 
 interface Sent {
   room?: string;
@@ -106,28 +114,39 @@ interface Sent {
   ref: RequestOf<"join">["ref"];
 }
 
-/** Sends a join's history, with the user's read mark of the same epoch. */
+/**
+ * Sends a join's history, with the user's read mark of the same epoch: a
+ * recovery in frames of at most a page each, oldest first. The first says
+ * whether anything is missing before it; each after it continues the one
+ * before, so says `recovered: true`.
+ */
 export async function sendHistory(caller: Caller, page: HistoryPage, sent: Sent): Promise<void> {
   const { users, pages } = caller.ctx;
   // Without the store, the history still goes out: as if nothing had been read.
   const mark = caller.persistent ? await users.readMark(caller.uid, sent.place).catch(() => undefined) : undefined;
   const key = sent.room ?? conversationOf(caller.uid, sent.with ?? "");
-  const query = { since: sent.since, limit: page.messages.length };
-  caller.sendHistory(
-    frames.history(
-      {
-        room: sent.room,
-        with: sent.with,
-        epoch: page.epoch,
-        recovered: sent.since === undefined ? undefined : page.complete,
-        more: sent.since === undefined && !page.complete,
-        top: page.top,
-        read: mark?.epoch === page.epoch ? mark.mid : 0,
-        ref: sent.ref,
-      },
-      pages.messagesOf(key, query, page),
-    ),
-  );
+  const count = page.messages.length;
+  const query = { since: sent.since, limit: count };
+  const recovery = sent.since !== undefined;
+  // A recovery cut at RECOVERY_MAX leaves older messages stored, which scroll-back reaches.
+  const more = !page.complete && (!recovery || count >= recoveryLimit(caller));
+  for (let from = 0; from === 0 || from < count; from += HISTORY_PAGE_MAX) {
+    caller.sendHistory(
+      frames.history(
+        {
+          room: sent.room,
+          with: sent.with,
+          epoch: page.epoch,
+          recovered: recovery ? from > 0 || page.complete : undefined,
+          more,
+          top: page.top,
+          read: mark?.epoch === page.epoch ? mark.mid : 0,
+          ref: sent.ref,
+        },
+        pages.messagesOf(key, query, page, from, Math.min(count, from + HISTORY_PAGE_MAX)),
+      ),
+    );
+  }
 }
 
 /** `leave`: the user leaves the room, on this connection and every other. */
@@ -147,16 +166,64 @@ export const leave: Handler<"leave"> = async (caller, req) => {
  * no live message until its history has been sent.
  */
 export async function enterRoom(caller: Caller, room: string, holding: boolean): Promise<void> {
+  const kept = caller.kept ? await keepRoom(caller, room) : "already";
   caller.rooms.add(room);
-  try {
-    await caller.ctx.hub.enter(room, caller, holding);
-  } catch (err) {
-    // Refused before it became a member (too many rooms here, no subscription): it is not in the room.
-    if (!caller.ctx.hub.isMember(room, caller)) caller.rooms.delete(room);
-    throw err;
+  for (let draws = 0; ; draws++) {
+    try {
+      await caller.ctx.hub.enter(room, caller, holding);
+      return;
+    } catch (err) {
+      // Refused before it became a member (too many rooms here, no subscription, its name taken): it is not in the room.
+      if (caller.ctx.hub.isMember(room, caller)) throw err;
+      if (!mayRedraw(caller, err, draws)) {
+        caller.rooms.delete(room);
+        if (kept === "added") await bestEffort(caller, caller.ctx.users.removeRoom(caller.uid, room), "forget a room");
+        throw err;
+      }
+      await redraw(caller);
+    }
   }
-  // Kept so the room follows the user; should the store be away, the user is in the room all the same.
-  if (caller.kept) await bestEffort(caller, caller.ctx.users.addRoom(caller.uid, room), "remember a room");
+}
+
+/**
+ * Keeps the user in the room so that it follows them, or refuses it
+ * (`too_many_rooms`) past MAX_ROOMS_PER_USER; should the store be away, the
+ * user is in the room all the same.
+ */
+async function keepRoom(caller: Caller, room: string): Promise<AddedRoom | undefined> {
+  const most = caller.ctx.policy.maxRoomsPerUser;
+  const kept = await caller.ctx.users.addRoom(caller.uid, room, most).catch((err: unknown) => {
+    caller.ctx.log.warn({ err, uid: caller.uid }, "could not remember a room");
+    return undefined;
+  });
+  if (kept === "refused") {
+    throw new RequestError(
+      "too_many_rooms",
+      `you are in ${most} rooms, on all your connections together: leave one to join another`,
+    );
+  }
+  return kept;
+}
+
+/** Names a guest who chose none may be drawn in a row, each taken in the room it enters. */
+const REDRAWS = 5;
+
+/**
+ * Whether a refusal for a name someone in the room has is better met with
+ * another drawn name: for a guest who chose none, in no other room to tell.
+ */
+function mayRedraw(caller: Caller, err: unknown, draws: number): boolean {
+  const taken = err instanceof RequestError && err.code === "name_taken";
+  return taken && caller.nameDrawn && caller.rooms.size === 1 && draws < REDRAWS;
+}
+
+/** Draws the caller another name; once it has been told one, it is told, as a rename in no room. */
+async function redraw(caller: Caller): Promise<void> {
+  const previous = caller.name;
+  while (caller.name === previous) caller.name = drawGuestName();
+  await caller.ctx.hub.renamed(caller, previous, []);
+  if (caller.kept) await bestEffort(caller, caller.ctx.users.setName(caller.uid, caller.name), "keep the user's name");
+  if (caller.greeted) caller.send(frames.userRenamed(undefined, caller, previous));
 }
 
 /** A write that only keeps state for later: its failure is logged, and the request goes on. */

@@ -2,10 +2,16 @@
 -- connections is, on any node, and through the grace period after the last
 -- one left: only a user not there at all is new.
 --
+-- A user whose name another user in the room holds (compared by key, so that
+-- 'Bob' and 'bob' are one name) is refused, here in one step so that two
+-- nodes letting in 'Bob' and 'bob' at once admit one of them.
+--
 -- ARGV: 1 connection id, 2 user id, 3 name, 4 node id, 5 lease ms, 6 key lifetime ms,
---       7 '1' if it is the node's first connection in the room, 8 grace ms
+--       7 '1' if it is the node's first connection in the room, 8 grace ms, 9 the name's key
 -- Returns {1 if the user is new to the room else 0, users in the room,
---          1 if the node was in the room but its lease had lapsed else 0}
+--          1 if the node was in the room but its lease had lapsed else 0},
+--         or {-1} when the name is taken
+if name_taken(ARGV[2], ARGV[9]) then return {-1} end
 local mine = redis.call('ZSCORE', KEYS[5], ARGV[4])
 local lapsed = 0
 if ARGV[7] == '1' then
@@ -16,6 +22,6 @@ elseif not mine or tonumber(mine) < now then
   lapsed = 1
 end
 redis.call('ZADD', KEYS[5], now + tonumber(ARGV[5]), ARGV[4])
-local new = add_conn(ARGV[1], ARGV[2], ARGV[3])
+local new = add_conn(ARGV[1], ARGV[2], ARGV[3], ARGV[9])
 keep_keys(tonumber(ARGV[6]))
 return {new, redis.call('HLEN', KEYS[2]), lapsed}

@@ -1,9 +1,11 @@
--- Opens every script of a room's presence. A room's presence is six keys in
+-- Opens every script of a room's presence. A room's presence is seven keys in
 -- the room's hash slot:
 --   KEYS[1] connections (conn → uid)       KEYS[2] users (uid → name)
 --   KEYS[3] counts (uid → connections)     KEYS[4] reps (uid → the conn that stands for them)
 --   KEYS[5] leases (node → ms until which its connections count)
 --   KEYS[6] leaving (uid → ms when the room is to hear they left)
+--   KEYS[7] names: 'n:' .. a name as compared (its key) → the uid holding it, and
+--           'u:' .. uid → the key of that user's name; held while the user is in the room
 -- A connection counts while its node's lease on the room runs: the node renews
 -- it with every sweep, so what a dead node left is taken out once it lapses,
 -- by whichever live node sweeps the room next. Each key expires a while after
@@ -43,6 +45,29 @@ local function remove_conn(conn, uid)
   return left
 end
 
+-- The user's name is free again in the room.
+local function release_name(uid)
+  local key = redis.call('HGET', KEYS[7], 'u:' .. uid)
+  if not key then return end
+  redis.call('HDEL', KEYS[7], 'u:' .. uid)
+  if redis.call('HGET', KEYS[7], 'n:' .. key) == uid then redis.call('HDEL', KEYS[7], 'n:' .. key) end
+end
+
+-- Whether another user in the room holds the name of key `key`.
+local function name_taken(uid, key)
+  local holder = redis.call('HGET', KEYS[7], 'n:' .. key)
+  return holder ~= false and holder ~= uid
+end
+
+-- The user holds the name of key `key` in the room, and no longer the one they held before.
+local function hold_name(uid, key)
+  local before = redis.call('HGET', KEYS[7], 'u:' .. uid)
+  if before and before ~= key and redis.call('HGET', KEYS[7], 'n:' .. before) == uid then
+    redis.call('HDEL', KEYS[7], 'n:' .. before)
+  end
+  redis.call('HSET', KEYS[7], 'u:' .. uid, key, 'n:' .. key, uid)
+end
+
 -- The user is no longer in the room, unless a connection of theirs came back:
 -- appends {uid, name, rep} to `gone` when they are gone now.
 local function depart(uid, gone)
@@ -53,6 +78,7 @@ local function depart(uid, gone)
   local rep = redis.call('HGET', KEYS[4], uid) or ''
   redis.call('HDEL', KEYS[2], uid)
   redis.call('HDEL', KEYS[4], uid)
+  release_name(uid)
   table.insert(gone, uid)
   table.insert(gone, name)
   table.insert(gone, rep)
@@ -71,8 +97,9 @@ local function release(nodes, due)
 end
 
 -- Puts a connection in; returns 1 if its user is new to the room. A departure
--- of theirs still pending is called off.
-local function add_conn(conn, uid, name)
+-- of theirs still pending is called off. `key` is the name as compared.
+local function add_conn(conn, uid, name, key)
+  hold_name(uid, key)
   if redis.call('HSET', KEYS[1], conn, uid) == 1 then
     redis.call('HINCRBY', KEYS[3], uid, 1)
   end
@@ -84,5 +111,5 @@ local function add_conn(conn, uid, name)
 end
 
 local function keep_keys(ms)
-  for i = 1, 6 do redis.call('PEXPIRE', KEYS[i], ms) end
+  for i = 1, 7 do redis.call('PEXPIRE', KEYS[i], ms) end
 end

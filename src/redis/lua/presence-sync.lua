@@ -3,10 +3,11 @@
 -- node's lease lapsed and others took its connections out.
 --
 -- ARGV: 1 node id, 2 lease ms, 3 key lifetime ms, 4 grace ms,
---       then connection id, user id, name of each of the node's connections in the room
+--       then connection id, user id, name and the name's key of each of the node's connections in the room.
+--       The node's users are put back whether or not someone took their name meanwhile: they were in first.
 -- Returns {users in the room, then user id, name, connection of each user new to it}
 local listed = {}
-for i = 5, #ARGV, 3 do listed[ARGV[i]] = true end
+for i = 5, #ARGV, 4 do listed[ARGV[i]] = true end
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   if node_of(all[i]) == ARGV[1] and not listed[all[i]] and remove_conn(all[i], all[i + 1]) == 0 then
@@ -15,8 +16,8 @@ for i = 1, #all, 2 do
 end
 redis.call('ZADD', KEYS[5], now + tonumber(ARGV[2]), ARGV[1])
 local out = {0}
-for i = 5, #ARGV, 3 do
-  if add_conn(ARGV[i], ARGV[i + 1], ARGV[i + 2]) == 1 then
+for i = 5, #ARGV, 4 do
+  if add_conn(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]) == 1 then
     table.insert(out, ARGV[i + 1])
     table.insert(out, ARGV[i + 2])
     table.insert(out, ARGV[i])
