@@ -47,13 +47,15 @@ describe("MidGate", () => {
 });
 
 describe("RoomFeed", () => {
-  function feed(stored: Envelope[]) {
+  /** `failing`: how many reads fail first, as while Redis restarts. */
+  function feed(stored: Envelope[], failing = 0) {
     const delivered: (number | undefined)[] = [];
     const resets: string[] = [];
     const reads: number[] = [];
     const history = {
       readSince: async (_room: string, since: number, epoch: string): Promise<HistoryPage> => {
         reads.push(since);
+        if (reads.length <= failing) throw new Error("Connection is closed.");
         const messages = stored.filter((e) => (e.mid ?? 0) > since).map((e) => ({ mid: e.mid ?? 0, json: e.json }));
         return { epoch, top: stored.length, messages, complete: true };
       },
@@ -75,6 +77,17 @@ describe("RoomFeed", () => {
     f.room.receive({ json: "typing" });
     await expect.poll(() => f.delivered).toEqual([1, 2, 3, 4, 5, undefined]);
     expect(f.reads).toEqual([1]);
+  });
+
+  it("keeps what came after a gap until a read of the gap succeeds, rather than skip it when the first read fails", async () => {
+    const f = feed(
+      [1, 2, 3].map((m) => numbered(m)),
+      2,
+    );
+    f.room.receive(numbered(1));
+    f.room.receive(numbered(3));
+    await expect.poll(() => f.delivered, { timeout: 5000 }).toEqual([1, 2, 3]);
+    expect(f.reads).toEqual([1, 1, 1]);
   });
 
   it("passes a new epoch on as a reset, and counts from its first mid again", () => {

@@ -3,6 +3,10 @@ import type { BrokerHandler, HistoryPage } from "./broker.js";
 import type { Envelope } from "./envelope.js";
 import { MidGate } from "./mid-gate.js";
 
+/** How often, and how far apart, a gap's read is tried while the messages after it wait: about ten seconds. */
+const CATCH_UP_TRIES = 20;
+const CATCH_UP_RETRY_MS = 500;
+
 /** Where a feed reads what it missed. */
 export interface FeedHistory {
   /** Everything the room stored after `since`, counted in `epoch`. */
@@ -82,7 +86,7 @@ export class RoomFeed {
     if (this.gate.admit(envelope)) this.handler.onRoom(this.room, envelope);
   }
 
-  private async catchUp(): Promise<void> {
+  private async catchUp(tries = 1): Promise<void> {
     this.gate.hold();
     try {
       const since = this.position;
@@ -91,8 +95,12 @@ export class RoomFeed {
       for (const m of page.messages) this.accept({ mid: m.mid, epoch: page.epoch, json: m.json });
     } catch (err) {
       this.log.warn({ err, room: this.room }, "could not read a room's gap from history");
-    } finally {
-      for (const envelope of this.gate.release()) this.accept(envelope);
+      // Let through now, what waits would skip the gap for good (Redis restarting answers a moment later).
+      if (tries < CATCH_UP_TRIES) {
+        setTimeout(() => void this.catchUp(tries + 1), CATCH_UP_RETRY_MS).unref();
+        return;
+      }
     }
+    for (const envelope of this.gate.release()) this.accept(envelope);
   }
 }

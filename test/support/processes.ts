@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,6 +38,26 @@ export interface NodeProcess {
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
   stop(signal?: NodeJS.Signals): Promise<void>;
   kill(): Promise<void>;
+}
+
+/**
+ * GET on a connection of its own, closed after: a kept-alive one that the
+ * server times out just as it is reused answers ECONNRESET (seen with a busy node).
+ */
+function scrape(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: false }, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          body += chunk;
+        });
+        res.on("end", () => resolve(body));
+        res.on("error", reject);
+      })
+      .on("error", reject);
+  });
 }
 
 /** How a server run that was meant to end ended. */
@@ -146,7 +167,7 @@ async function launchNode(env: Record<string, string>, port: number | undefined)
     url: `http://127.0.0.1:${chosen}`,
     nodeId: node,
     output: () => out,
-    metrics: async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(),
+    metrics: () => scrape(`http://127.0.0.1:${metricsPort}/metrics`),
     waitForOutput: async (pattern, timeoutMs = 5000) => {
       await vi.waitFor(
         () => {
