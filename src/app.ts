@@ -1,9 +1,10 @@
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "pino";
+import { Accounts } from "./accounts/accounts.js";
 import { createBackends } from "./backends.js";
 import { Allowances } from "./chat/allowances.js";
-import { tokenVerifier } from "./chat/auth.js";
+import { type TokenKeys, tokenVerifier } from "./chat/auth.js";
 import { ChatNode } from "./chat/chat-node.js";
 import type { ChatContext } from "./chat/context.js";
 import { GuestIdentities } from "./chat/guests.js";
@@ -11,6 +12,7 @@ import { HistoryPages } from "./chat/history-pages.js";
 import { Hub } from "./chat/hub.js";
 import { keepConnectedUsers } from "./chat/user-upkeep.js";
 import type { Config } from "./config.js";
+import { addAccountRoutes } from "./http/account-routes.js";
 import { startMetricsServer } from "./http/metrics-server.js";
 import { createHttpApp, finishHttpApp, SOCKJS_CLIENT_PATH } from "./http/routes.js";
 import { createMetrics } from "./metrics.js";
@@ -28,6 +30,16 @@ export interface ChatServer {
 }
 
 const SOCK_PREFIX = "/sock";
+/** How long a `?auth=first` connection may take to send its first frame: a page that opened it sends it at once. */
+const FIRST_FRAME_MS = 10_000;
+
+/** Whether the browser came over TLS: to us, or to the outermost of the proxies TRUST_PROXY trusts. */
+function isTls(req: http.IncomingMessage, trustedProxies: number): boolean {
+  if ((req.socket as { encrypted?: boolean }).encrypted) return true;
+  const forwarded = req.headers["x-forwarded-proto"];
+  const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim();
+  return trustedProxies > 0 && first === "https";
+}
 
 /** Puts one server process together: backends, hub, chat node, HTTP routes and the SockJS endpoint. */
 export async function startChatServer(config: Config, log: Logger): Promise<ChatServer> {
@@ -48,10 +60,9 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
   );
   await hub.start();
   const stopUpkeep = keepConnectedUsers(hub, backends.users, config.USER_IDLE_TTL * 1000);
-  // Every node signs guests with one secret: GUEST_SECRET, or the one the user store keeps.
-  const guests = config.AUTH_SECRET
-    ? undefined
-    : new GuestIdentities(config.GUEST_SECRET ?? (await backends.users.guestSecret()));
+  // Every node signs guests and sign-in tickets with one secret: GUEST_SECRET, or the one the user store keeps.
+  const nodeSecret = config.GUEST_SECRET ?? (await backends.users.guestSecret());
+  const guests = config.GUESTS === "1" ? new GuestIdentities(nodeSecret) : undefined;
   if (guests && !config.GUEST_SECRET) {
     // A Redis that lost its data (restarted without persistence) lost the secret too: each node
     // offers back the one it has, the first offer is kept and every node takes it, so guests
@@ -81,6 +92,27 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     guestsPerHour: config.NEW_GUESTS_PER_IP,
     firstDmsPerRecipient: config.FIRST_DMS_PER_RECIPIENT,
   });
+  const tokenKeys: TokenKeys | undefined = config.AUTH_SECRET
+    ? { kind: "secret", secret: config.AUTH_SECRET }
+    : config.AUTH_PUBLIC_KEY
+      ? { kind: "public", pem: config.AUTH_PUBLIC_KEY }
+      : config.AUTH_JWKS_URL
+        ? { kind: "jwks", url: config.AUTH_JWKS_URL }
+        : undefined;
+  const accounts = new Accounts(
+    backends.accounts,
+    {
+      signup: config.SIGNUP,
+      pepper: config.PASSWORD_PEPPER,
+      sessionTtlMs: config.SESSION_TTL * 1000,
+      attemptsPerAccount: config.SIGNIN_ATTEMPTS_PER_ACCOUNT,
+      attemptsPerAddress: config.SIGNIN_ATTEMPTS_PER_IP,
+      windowMs: config.SIGNIN_WINDOW * 1000,
+      adminNames: config.ADMIN_USERS ?? [],
+      limits,
+    },
+    nodeSecret,
+  );
   const ctx: ChatContext = {
     hub,
     users: backends.users,
@@ -98,20 +130,45 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       maxConversations: config.MAX_CONVERSATIONS_PER_CONNECTION,
     },
     allowances,
-    authenticate: config.AUTH_SECRET
-      ? tokenVerifier(config.AUTH_SECRET, limits, config.AUTH_MAX_TOKEN_LIFETIME)
-      : undefined,
+    authenticate: tokenKeys && tokenVerifier(tokenKeys, limits, config.AUTH_MAX_TOKEN_LIFETIME),
     guests,
+    redeemTicket: (ticket) => accounts.redeemTicket(ticket),
+    // Out of reach (Redis away), a guest's name is not held up: it still shows as a guest's, which no account's does.
+    accountName: (name) =>
+      accounts.nameTaken(name).catch((err: unknown) => {
+        log.warn({ err }, "could not check a name against the accounts");
+        return false;
+      }),
+    firstFrameMs: FIRST_FRAME_MS,
     graceMs: config.PRESENCE_GRACE * 1000,
     pages: new HistoryPages(),
   };
   const node = new ChatNode(ctx, config.MAX_CONNECTIONS_PER_IP);
 
-  const app = createHttpApp({
-    nodeId: config.NODE_ID,
-    ready: () => hub.isUp(),
-    connections: () => node.connections,
-    archive: () => backends.archiveLag(),
+  const app = createHttpApp(
+    {
+      nodeId: config.NODE_ID,
+      ready: () => hub.isUp(),
+      connections: () => node.connections,
+      archive: () => backends.archiveLag(),
+    },
+    // The page fetches its token from the embedding app: its origin must be one the page may reach.
+    config.AUTH_TOKEN_URL ? [new URL(config.AUTH_TOKEN_URL).origin] : [],
+  );
+  addAccountRoutes(app, {
+    accounts,
+    log,
+    guests: guests !== undefined,
+    tokenUrl: config.AUTH_TOKEN_URL,
+    address: (req) => clientAddress(req, config.TRUST_PROXY),
+    secure: (req) => isTls(req, config.TRUST_PROXY),
+    endConnections: (uid, session, why) => {
+      const [code, reason] =
+        why === "disabled" ? [CloseCode.accountDisabled, "Account disabled"] : [CloseCode.signedOut, "Signed out"];
+      hub.endUser(uid, session, code, reason).catch((err: unknown) => {
+        log.warn({ err }, "could not end a user's connections on the other nodes");
+      });
+    },
   });
   const server = http.createServer({
     headersTimeout: config.HEADERS_TIMEOUT,
@@ -180,6 +237,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       allowances.close();
       await hub.stop();
       await backends.users.close();
+      await backends.accounts.close();
       await backends.retention?.stop();
       await backends.archive?.close();
     },

@@ -1,4 +1,7 @@
 import type { Logger } from "pino";
+import type { AccountStore } from "./accounts/account-store.js";
+import { RedisAccountStore } from "./accounts/redis-account-store.js";
+import { SqlAccountStore } from "./accounts/sql-account-store.js";
 import type { Archive } from "./archive/archive.js";
 import { openArchive } from "./archive/open-archive.js";
 import { Retention } from "./archive/retention.js";
@@ -27,6 +30,13 @@ export interface Backends {
   broker: Broker;
   presence: Presence;
   users: UserStore;
+  /**
+   * Accounts live in the archive when one process keeps everything; scaled
+   * out through Redis, in Redis (with DATABASE_URL too, for now: the SQL
+   * store counts failed sign-ins per process), so that every node signs in
+   * the same people and counts the same guesses.
+   */
+  accounts: AccountStore;
   /** How this node reaches Redis; undefined when embedded. */
   redis: { kind: RedisTarget["kind"]; link: RedisLink } | undefined;
   /** Rooms in use that this process holds in memory (embedded mode only; the archive keeps them all). */
@@ -98,6 +108,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
       broker,
       presence: new MemoryPresence(),
       users: new ArchiveUserStore(archive, config.USER_IDLE_TTL * 1000),
+      accounts: new SqlAccountStore(archive),
       redis: undefined,
       storedRooms: () => broker.storedRooms,
       archive,
@@ -130,6 +141,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
       log,
     ),
     users: new RedisUserStore(link, keys, config.USER_IDLE_TTL),
+    accounts: new RedisAccountStore(link, config.REDIS_PREFIX),
     redis: { kind: target.kind, link },
     storedRooms: () => undefined,
     archive,

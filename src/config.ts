@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createPublicKey, randomBytes } from "node:crypto";
 import { z } from "zod";
 
 const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
@@ -24,6 +24,14 @@ const hostPorts = z
       )
       .min(1, "host:port,host:port"),
   );
+
+function isPublicKey(pem: string): boolean {
+  try {
+    return /-----BEGIN PUBLIC KEY-----/.test(pem) && createPublicKey(pem).type === "public";
+  } catch {
+    return false;
+  }
+}
 
 /** One row per variable: the schema validates it, `help` documents it in `--help` and the README. */
 const spec = {
@@ -210,7 +218,70 @@ const spec = {
   },
   AUTH_SECRET: {
     schema: z.string().min(32, "must be at least 32 characters").optional(),
-    help: "HS256 secret; when set, clients must connect with ?token=<JWT> (sub, name, exp)",
+    help: "HS256 secret of an embedding app's tokens (JWT: sub, name, exp), sent in the first frame (or ?token=)",
+  },
+  AUTH_PUBLIC_KEY: {
+    schema: z
+      .string()
+      // An env file holds one line: its newlines may come as \n.
+      .transform((v) => v.replace(/\\n/g, "\n"))
+      .refine(isPublicKey, "must be a PEM public key (-----BEGIN PUBLIC KEY-----)")
+      .optional(),
+    help: "an embedding app's public key (PEM) its tokens are signed for (RS256, ES256, EdDSA), instead of AUTH_SECRET",
+  },
+  AUTH_JWKS_URL: {
+    schema: z
+      .string()
+      .regex(/^https?:\/\/.+/, "must be an http(s) URL")
+      .optional(),
+    help: "where an embedding app publishes its public keys (JWKS), instead of AUTH_SECRET or AUTH_PUBLIC_KEY",
+  },
+  AUTH_TOKEN_URL: {
+    schema: z
+      .string()
+      .regex(/^https?:\/\/.+/, "must be an http(s) URL")
+      .optional(),
+    help: "the embedding app's endpoint the web client gets its token from, with the browser's cookies",
+  },
+  GUESTS: {
+    schema: z.enum(["0", "1"]).optional(),
+    help: "1 = people may chat as guests, without an account or token; unset = 1 unless a token key (AUTH_SECRET, AUTH_PUBLIC_KEY, AUTH_JWKS_URL) is set or SIGNUP is open or invite",
+  },
+  SIGNUP: {
+    schema: z.enum(["open", "invite", "closed"]).default("closed"),
+    help: "who may make an account: anyone (open), those with an admin's invitation (invite), nobody (closed: admins make them)",
+  },
+  ADMIN_USERS: {
+    schema: z
+      .string()
+      .transform((v) =>
+        v
+          .split(",")
+          .map((n) => n.trim())
+          .filter(Boolean),
+      )
+      .optional(),
+    help: "account names that are admins, comma-separated (also: npm run admin -- create-admin NAME)",
+  },
+  PASSWORD_PEPPER: {
+    schema: z.string().min(32, "must be at least 32 characters").optional(),
+    help: "secret mixed into every password hash, kept apart from the database; set it before the first account",
+  },
+  SESSION_TTL: {
+    schema: int(2_592_000, 300, 31_536_000),
+    help: "seconds a sign-in lasts (the session cookie), unless signed out first",
+  },
+  SIGNIN_ATTEMPTS_PER_ACCOUNT: {
+    schema: int(10, 1, 1_000_000),
+    help: "failed sign-ins one account may be tried with per SIGNIN_WINDOW",
+  },
+  SIGNIN_ATTEMPTS_PER_IP: {
+    schema: int(100, 1, 1_000_000),
+    help: "failed sign-ins one client address may make per SIGNIN_WINDOW",
+  },
+  SIGNIN_WINDOW: {
+    schema: int(900, 1, 86_400),
+    help: "seconds in which sign-in failures are counted; past a limit, the rest of the window is refused",
   },
   GUEST_SECRET: {
     schema: z.string().min(32, "must be at least 32 characters").optional(),
@@ -262,6 +333,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   );
   if (redisModes.length > 1) {
     throw new ConfigError("set only one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS");
+  }
+  const keys = [config.AUTH_SECRET, config.AUTH_PUBLIC_KEY, config.AUTH_JWKS_URL].filter((v) => v !== undefined);
+  if (keys.length > 1) throw new ConfigError("set only one of AUTH_SECRET, AUTH_PUBLIC_KEY and AUTH_JWKS_URL");
+  if (config.GUESTS === undefined) {
+    // Guests are the way in only while no other is configured.
+    const tokens = [config.AUTH_SECRET, config.AUTH_PUBLIC_KEY, config.AUTH_JWKS_URL].some((v) => v !== undefined);
+    const otherWay = tokens || config.SIGNUP !== "closed";
+    return { ...config, GUESTS: otherWay ? "0" : "1" };
   }
   return config;
 }

@@ -1,3 +1,5 @@
+import type { SqlDriver } from "./sql-driver.js";
+
 /**
  * The system of record: every room message and direct message with its
  * current state, the rooms, and what is kept of a user. The seam between the
@@ -88,6 +90,12 @@ export interface Archive {
   forgetUsers(before: number): Promise<number>;
   /** A named value kept once: the one kept, or else `proposed`, which is then kept. */
   setting(name: string, proposed: string): Promise<string>;
+  /**
+   * Runs `fn` on the archive's database in turn with the archive's own
+   * statements, for the stores that keep their tables beside it (accounts):
+   * one connection serves both, so neither may cut into the other's transaction.
+   */
+  sql<T>(fn: (db: SqlDriver) => Promise<T>): Promise<T>;
 
   /** Resolves once the database answers; rejects while it cannot be reached. */
   ping(): Promise<void>;

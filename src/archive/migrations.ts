@@ -76,4 +76,30 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  // Accounts (issue 22): people who sign in, their sessions and their invitation and reset links.
+  // Sessions and links are kept by a hash of their token, so a copy of the database signs nobody in.
+  `
+  CREATE TABLE accounts (
+    uid TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    name_key TEXT NOT NULL UNIQUE,
+    hash TEXT,
+    admin BOOLEAN NOT NULL DEFAULT FALSE,
+    disabled BOOLEAN NOT NULL DEFAULT FALSE,
+    created BIGINT NOT NULL
+  );
+  CREATE TABLE sign_in_sessions (
+    id TEXT PRIMARY KEY,
+    uid TEXT NOT NULL,
+    expires BIGINT NOT NULL
+  );
+  CREATE INDEX sign_in_sessions_by_uid ON sign_in_sessions (uid);
+  CREATE TABLE account_links (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    uid TEXT,
+    uses_left INTEGER NOT NULL,
+    expires BIGINT NOT NULL
+  );
+  `,
 ];

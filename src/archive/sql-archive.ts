@@ -454,6 +454,10 @@ export class SqlArchive implements Archive {
     return this.serial(() => this.db.run("SELECT 1"));
   }
 
+  sql<T>(fn: (db: SqlDriver) => Promise<T>): Promise<T> {
+    return this.serial(() => fn(this.db));
+  }
+
   close(): Promise<void> {
     return this.serial(() => this.db.close());
   }

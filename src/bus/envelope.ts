@@ -40,7 +40,9 @@ export type NodeMessage =
   /** The user left a room on some connection: their connections here leave it too. */
   | { kind: "leave"; uid: string; room: string }
   /** The user has a new name: their connections here take it. */
-  | { kind: "renamed"; uid: string; name: string };
+  | { kind: "renamed"; uid: string; name: string }
+  /** The user's connections here end (of one sign-in session, when given): signed out, or disabled. */
+  | { kind: "end"; uid: string; session?: string; code: number; reason: string };
 
 export function encodeEnvelope(envelope: Envelope): string {
   const { mid, epoch, exclude, kind } = envelope;
@@ -85,6 +87,15 @@ export function parseNodeMessage(payload: string): NodeMessage {
       return { kind: "leave", uid: str("uid"), room: str("room") };
     case "renamed":
       return { kind: "renamed", uid: str("uid"), name: str("name") };
+    case "end":
+      if (typeof value.code !== "number") throw new Error("node message without 'code'");
+      return {
+        kind: "end",
+        uid: str("uid"),
+        session: typeof value.session === "string" ? value.session : undefined,
+        code: value.code,
+        reason: str("reason"),
+      };
     default:
       throw new Error("not a node message");
   }

@@ -70,40 +70,53 @@ export class TokenLease {
 /** Who a new connection is. */
 export interface Identified {
   uid: string;
-  /** The token's name; undefined for a guest, whose name is kept or made up. */
+  /** The token's or the account's name; undefined for a guest, whose name is kept or made up. */
   name: string | undefined;
-  /** Kept between connections: a token's user, or a `proto=2` guest. */
+  /** Kept between connections: an account's or a token's user, or a `proto=2` guest. */
   persistent: boolean;
-  /** When the token that admitted it ends (AUTH_SECRET). */
+  /** When the token or the sign-in session that admitted it ends. */
   expiresAt: number | undefined;
   /** A fresh guest token for a `proto=2` guest to keep. */
   guestToken: string | undefined;
+  /** The sign-in session of an account's connection. */
+  signIn: string | undefined;
 }
 
 /**
- * With AUTH_SECRET, the token says who the user is and for how long; without
- * a good one the connection is refused (RequestError `unauthorized`).
- * Without it, a guest: the same user as before when a `proto=2` client
- * brings back its guest token, a new one otherwise, as many an hour from one
- * address as NEW_GUESTS_PER_IP allows (RequestError `too_many_guests`). A
- * client of the original protocol is a new guest each time, and is never kept.
+ * Who a connection is, from what it brought (in its URL, or with
+ * `?auth=first` in its first frame): a sign-in ticket makes it its account's
+ * while the session lasts; a token (AUTH_SECRET) its `sub`'s, until the
+ * token ends. Either, when bad, refuses it (RequestError `unauthorized`):
+ * someone who meant to be somebody is never quietly made a guest. With
+ * neither, a guest where GUESTS allows, else refused: the same user as
+ * before when a `proto=2` client brings back its guest token, a new one
+ * otherwise, as many an hour from one address as NEW_GUESTS_PER_IP allows
+ * (RequestError `too_many_guests`). A client of the original protocol is a
+ * new guest each time, and is never kept.
  */
 export async function identify(ctx: ChatContext, options: ConnectOptions, address: string): Promise<Identified> {
-  if (ctx.authenticate) {
-    if (!options.token) throw new RequestError("unauthorized", "this chat needs a token: connect with ?token=<JWT>");
-    const identity = await ctx.authenticate(options.token);
-    const { uid, name, expiresAt } = identity;
-    return { uid, name, persistent: true, expiresAt, guestToken: undefined };
+  if (options.ticket !== undefined) {
+    const holder = await ctx.redeemTicket?.(options.ticket);
+    if (!holder) throw new RequestError("unauthorized", "your sign-in has ended: sign in again");
+    const { uid, name, expires, session } = holder;
+    return { uid, name, persistent: true, expiresAt: expires, guestToken: undefined, signIn: session };
+  }
+  if (options.token !== undefined) {
+    if (!ctx.authenticate) throw new RequestError("unauthorized", "this chat takes no tokens");
+    const { uid, name, expiresAt } = await ctx.authenticate(options.token);
+    return { uid, name, persistent: true, expiresAt, guestToken: undefined, signIn: undefined };
   }
   const guests = ctx.guests;
-  if (!guests) throw new Error("a chat without AUTH_SECRET needs guest identities");
-  if (options.proto !== 2) {
-    return { uid: guests.newUserId(), name: undefined, persistent: false, expiresAt: undefined, guestToken: undefined };
+  if (!guests) {
+    const how = ctx.authenticate ? "connect with a token" : "sign in";
+    throw new RequestError("unauthorized", `this chat has no guests: ${how}`);
   }
+  const none = { name: undefined, expiresAt: undefined, signIn: undefined };
+  if (options.proto !== 2) return { uid: guests.newUserId(), persistent: false, guestToken: undefined, ...none };
   let uid = options.guest ? await guests.verify(options.guest) : undefined;
   if (uid === undefined) {
     ctx.allowances.newGuest(address);
     uid = guests.newUserId();
   }
-  return { uid, name: undefined, persistent: true, expiresAt: undefined, guestToken: await guests.issue(uid) };
+  return { uid, persistent: true, guestToken: await guests.issue(uid), ...none };
 }

@@ -1,4 +1,5 @@
-import { errors, jwtVerify } from "jose";
+import { createPublicKey } from "node:crypto";
+import { createRemoteJWKSet, errors, jwtVerify } from "jose";
 import { RequestError } from "../protocol/errors.js";
 import { checkName, type Limits } from "../protocol/rules.js";
 
@@ -13,23 +14,54 @@ export interface Identity {
 /** How far ahead of this node's clock a token's `iat` may be: the issuer's clock may run a little fast. */
 const CLOCK_SKEW_S = 60;
 
+/** Where the keys an embedding app signs its tokens with come from. */
+export type TokenKeys =
+  /** AUTH_SECRET: HS256 with a secret the chat shares with the app. */
+  | { kind: "secret"; secret: string }
+  /** AUTH_PUBLIC_KEY: the app's public key (PEM), so the chat never holds what signs. */
+  | { kind: "public"; pem: string }
+  /** AUTH_JWKS_URL: the app's published keys, fetched and cached, rotated by `kid`. */
+  | { kind: "jwks"; url: string };
+
+/** The asymmetric algorithms taken: RSA, P-256 and Ed25519; never `none`, never HS256 with a public key as its secret. */
+const ASYMMETRIC = ["RS256", "ES256", "EdDSA"];
+
+function verifierOf(keys: TokenKeys): (token: string) => ReturnType<typeof jwtVerify> {
+  const options = { requiredClaims: ["exp"] };
+  switch (keys.kind) {
+    case "secret": {
+      const key = new TextEncoder().encode(keys.secret);
+      return (token) => jwtVerify(token, key, { ...options, algorithms: ["HS256"] });
+    }
+    case "public": {
+      const key = createPublicKey(keys.pem);
+      return (token) => jwtVerify(token, key, { ...options, algorithms: ASYMMETRIC });
+    }
+    case "jwks": {
+      const set = createRemoteJWKSet(new URL(keys.url));
+      return (token) => jwtVerify(token, set, { ...options, algorithms: ASYMMETRIC });
+    }
+  }
+}
+
 /**
- * Checks a connection's token: a JWT signed with HS256 and the shared
- * secret, whose `sub` is the user id, `name` the display name and `exp` its
- * end, at most `maxLifetimeS` after it was issued (or after now, for a token
- * without `iat`). A token that never expires would be a password, and so
- * would one issued years ahead: `iat` may lead the clock by a minute at most.
+ * Checks a connection's token: a JWT signed with the app's key (HS256 and a
+ * shared secret, or RS256, ES256 or EdDSA and a public key), whose `sub` is
+ * the user id, `name` the display name and `exp` its end, at most
+ * `maxLifetimeS` after it was issued (or after now, for a token without
+ * `iat`). A token that never expires would be a password, and so would one
+ * issued years ahead: `iat` may lead the clock by a minute at most.
  */
 export function tokenVerifier(
-  secret: string,
+  keys: TokenKeys,
   limits: Limits,
   maxLifetimeS: number,
 ): (token: string) => Promise<Identity> {
-  const key = new TextEncoder().encode(secret);
+  const verify = verifierOf(keys);
   return async (token) => {
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, key, { algorithms: ["HS256"], requiredClaims: ["exp"] }));
+      ({ payload } = await verify(token));
     } catch (err) {
       if (err instanceof errors.JWTExpired) throw new RequestError("unauthorized", "the token has expired");
       if (err instanceof errors.JWTClaimValidationFailed) {

@@ -8,6 +8,15 @@ import type { HistoryPages } from "./history-pages.js";
 import type { Hub } from "./hub.js";
 import type { Meter } from "./meter.js";
 
+/** A signed-in account's connection. */
+export interface SignedInIdentity {
+  uid: string;
+  name: string;
+  /** The sign-in session: the connection ends with it. */
+  session: string;
+  expires: number;
+}
+
 /** How much one connection may ask of the node. */
 export interface Policy {
   rateLimit: number;
@@ -35,8 +44,14 @@ export interface ChatContext {
   meter: Meter;
   /** Set when connections must prove who they are (AUTH_SECRET). */
   authenticate: ((token: string) => Promise<Identity>) | undefined;
-  /** Guest identities, when there is no AUTH_SECRET. */
+  /** Guest identities, when guests may connect (GUESTS). */
   guests: GuestIdentities | undefined;
+  /** Who a sign-in ticket (first frame) is for, while its session lasts; undefined for a bad one or without accounts. */
+  redeemTicket: ((ticket: string) => Promise<SignedInIdentity | undefined>) | undefined;
+  /** Whether a name reads as an account's: a guest may not take it. False when the accounts cannot be asked. */
+  accountName: ((name: string) => Promise<boolean>) | undefined;
+  /** How long a connection waits for its first frame when it said it would send who it is there (`?auth=first`). */
+  firstFrameMs: number;
   /** How long a user whose connections all closed stays in their rooms (PRESENCE_GRACE). */
   graceMs: number;
   /** Encoded history pages, shared by the node's sessions. */

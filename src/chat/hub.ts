@@ -177,6 +177,22 @@ export class Hub implements BrokerHandler, PresenceHandler {
     await this.toNodesOf(r.uid, { kind: "renamed", uid: r.uid, name: r.name });
   }
 
+  /**
+   * Ends the user's connections on every node, those of one sign-in session
+   * when it is given. Each node holding one is told over the bus, so it
+   * takes as long as a message does, not a poll.
+   */
+  async endUser(uid: string, session: string | undefined, code: number, reason: string): Promise<void> {
+    this.endHere(uid, session, code, reason);
+    await this.toNodesOf(uid, { kind: "end", uid, session, code, reason });
+  }
+
+  private endHere(uid: string, session: string | undefined, code: number, reason: string): void {
+    for (const r of [...(this.byUser.get(uid) ?? [])]) {
+      if (session === undefined || r.signIn === session) r.close?.(code, reason);
+    }
+  }
+
   /** The name of a user connected now, here or on another node; undefined when it is not, or cannot be asked. */
   async connectedName(uid: string): Promise<string | undefined> {
     for (const r of this.byUser.get(uid) ?? []) return r.name;
@@ -373,6 +389,9 @@ export class Hub implements BrokerHandler, PresenceHandler {
         return;
       case "renamed":
         for (const r of this.byUser.get(message.uid) ?? []) r.renamed(message.name);
+        return;
+      case "end":
+        this.endHere(message.uid, message.session, message.code, message.reason);
         return;
     }
   }

@@ -23,6 +23,10 @@ export interface Recipient extends Entrant {
   left(room: string): void;
   /** Its user took a new name on another connection. */
   renamed(name: string): void;
+  /** The sign-in session of an account's connection. */
+  readonly signIn?: string;
+  /** Ends the connection (its user signed out, or was disabled). */
+  close?(code: number, reason: string): void;
   /** The other user of a conversation it has open (by the conversation's room name). */
   peerIn(conversation: string): string | undefined;
 }

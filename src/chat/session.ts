@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { newConnectionId } from "../ids/connection-id.js";
 import { CloseCode } from "../protocol/close-codes.js";
 import { RequestError } from "../protocol/errors.js";
-import { type ConnectOptions, parseRequest, type Ref, salvageRef } from "../protocol/requests.js";
+import { type ConnectOptions, parseRequest, type Ref, type Request, salvageRef } from "../protocol/requests.js";
 import { DEFAULT_ROOM, foldName } from "../protocol/rules.js";
 import { OutFrame } from "../transport/out-frame.js";
 import type { Peer, PeerListener } from "../transport/peer.js";
@@ -38,6 +38,9 @@ export class Session implements Caller, PeerListener {
   readonly rooms = new Set<string>();
   readonly conversations = new Map<string, string>();
   lease: TokenLease | undefined;
+  signIn: string | undefined;
+  /** Set while a `?auth=first` connection's first frame, which says who it is, has not come. */
+  private firstFrame: ((raw: string | undefined) => void) | undefined;
   private readonly queue: RequestQueue;
   private readonly guard: FloodGuard;
   private closed = false;
@@ -86,9 +89,11 @@ export class Session implements Caller, PeerListener {
    */
   open(options: ConnectOptions): Promise<void> {
     this.proto = options.proto;
+    const first = options.firstFrame ? this.awaitFirstFrame(options) : undefined;
     this.peer.listen(this);
     this.queue.push(async () => {
-      const greeting = await this.admit(options);
+      const said = first ? await first : options;
+      const greeting = said === undefined ? undefined : await this.admit(said);
       if (!greeting) {
         this.dropping = true;
         return;
@@ -111,6 +116,36 @@ export class Session implements Caller, PeerListener {
     return this.queue.settled;
   }
 
+  /**
+   * What a `?auth=first` connection says of itself in its first frame, an
+   * `auth`; a RequestError when that frame is something else or does not
+   * come within firstFrameMs. Undefined when the connection closed first.
+   */
+  private awaitFirstFrame(options: ConnectOptions): Promise<ConnectOptions | RequestError | undefined> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.firstFrame = undefined;
+        resolve(new RequestError("unauthorized", "the first frame must be an 'auth', and it did not come"));
+      }, this.ctx.firstFrameMs);
+      timer.unref();
+      this.firstFrame = (raw) => {
+        clearTimeout(timer);
+        this.firstFrame = undefined;
+        if (raw === undefined) return resolve(undefined);
+        let request: Request;
+        try {
+          request = parseRequest(raw);
+        } catch (err) {
+          return resolve(err as RequestError);
+        }
+        if (request.action !== "auth") {
+          return resolve(new RequestError("unauthorized", "the first frame must be an 'auth'"));
+        }
+        resolve({ ...options, token: request.token, guest: request.guest, ticket: request.ticket });
+      };
+    });
+  }
+
   /** Resolves once the connection has left all its rooms (after it closed). */
   get settled(): Promise<void> {
     return this.queue.settled;
@@ -120,9 +155,10 @@ export class Session implements Caller, PeerListener {
    * What `user_info` adds for the connection, or undefined when it was
    * refused: then it is never seen by anyone, in no room and on no list.
    */
-  private async admit(options: ConnectOptions): Promise<Greeting | undefined> {
+  private async admit(options: ConnectOptions | RequestError): Promise<Greeting | undefined> {
     let who: Identified;
     try {
+      if (options instanceof RequestError) throw options;
       who = await identify(this.ctx, options, this.clientAddress);
     } catch (err) {
       const refusal: ConnectionRefusal =
@@ -144,6 +180,7 @@ export class Session implements Caller, PeerListener {
       return undefined;
     }
     this.uid = who.uid;
+    this.signIn = who.signIn;
     this.persistent = who.persistent;
     if (who.name !== undefined) {
       this.name = who.name;
@@ -169,7 +206,8 @@ export class Session implements Caller, PeerListener {
       // something worth keeping (keepUser). One whose record could not be read may be kept: taken as
       // kept, so that keeping it now does not write its fresh "User #" over its kept name.
       if (this.lease === undefined) {
-        if (record?.name !== undefined) {
+        // A name an account took since the guest last came is the account's now.
+        if (record?.name !== undefined && !(await this.isAccountName(record.name))) {
           this.name = record.name;
           this.nameDrawn = false;
         }
@@ -180,6 +218,12 @@ export class Session implements Caller, PeerListener {
       }
     }
     await this.ctx.hub.register(this);
+    // A sign-out that ended the session while this connection was being admitted could not find it
+    // to close it: once it can be found, the session is looked up again.
+    if (this.signIn !== undefined && options.ticket !== undefined && !(await this.ctx.redeemTicket?.(options.ticket))) {
+      this.close(CloseCode.signedOut, "Signed out");
+      return undefined;
+    }
     const { maxMessageLength, maxMessageBytes, maxNameLength, maxRoomLength } = this.ctx.limits;
     const limits = { maxMessageLength, maxMessageBytes, maxNameLength, maxRoomLength, lobby: DEFAULT_ROOM };
     return this.proto === 2
@@ -191,6 +235,10 @@ export class Session implements Caller, PeerListener {
   private greet(greeting: Greeting): void {
     this.send(frames.userInfo({ id: this.id, uid: this.uid, name: this.name, ...greeting }));
     this.greeted = true;
+  }
+
+  private async isAccountName(name: string): Promise<boolean> {
+    return (await this.ctx.accountName?.(name)) === true;
   }
 
   send(json: string): void {
@@ -247,6 +295,7 @@ export class Session implements Caller, PeerListener {
 
   onClose(): void {
     this.closed = true;
+    this.firstFrame?.(undefined);
     this.lease?.end();
     this.queue.push(() => this.leaveAll());
     this.ended(this);
@@ -256,6 +305,10 @@ export class Session implements Caller, PeerListener {
   onMessage(raw: string): void {
     this.ctx.meter.stats.framesIn++;
     if (this.closed) return;
+    if (this.firstFrame) {
+      this.firstFrame(raw);
+      return;
+    }
     const verdict = this.guard.check();
     if (verdict === "pass") {
       this.queue.push(

@@ -24,7 +24,8 @@ export interface Status {
   archive?(): { behind: number; up: boolean } | undefined;
 }
 
-export function createHttpApp(status: Status): Express {
+/** `connectFrom`: origins besides our own the page may fetch from (the embedding app's AUTH_TOKEN_URL). */
+export function createHttpApp(status: Status, connectFrom: string[] = []): Express {
   const app = express();
   app.disable("x-powered-by");
   // Only our own routes pass through here: the SockJS server answers /sock
@@ -34,7 +35,7 @@ export function createHttpApp(status: Status): Express {
       contentSecurityPolicy: {
         directives: {
           "default-src": ["'self'"],
-          "connect-src": ["'self'"],
+          "connect-src": ["'self'", ...connectFrom],
           "frame-src": ["'self'"],
           "img-src": ["'self'", "data:"],
         },

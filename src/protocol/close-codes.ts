@@ -8,4 +8,8 @@ export const CloseCode = {
   tooManyConnections: 4004,
   /** The token the connection was admitted with has expired and no fresh one came (`auth`). */
   tokenExpired: 4005,
+  /** The sign-in session ended: signed out here, everywhere, or the password changed. Sign in again. */
+  signedOut: 4006,
+  /** An admin disabled the account. */
+  accountDisabled: 4007,
 } as const;

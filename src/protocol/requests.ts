@@ -100,7 +100,18 @@ export const requestSchemas = {
       ref,
     })
     .refine(oneOf, ONE_OF),
-  auth: z.object({ action: z.literal("auth"), token: z.string().min(1).max(8192), ref }),
+  /**
+   * A fresh token (`token`) on an open connection; or, as the first frame of
+   * a connection opened with `?auth=first`, who it is: a sign-in `ticket`, a
+   * `token`, a `guest` token, or none of them for a new guest.
+   */
+  auth: z.object({
+    action: z.literal("auth"),
+    token: z.string().min(1).max(8192).optional(),
+    ticket: z.string().min(1).max(2048).optional(),
+    guest: z.string().min(1).max(2048).optional(),
+    ref,
+  }),
   /**
    * Asks for a `pong`: a link that drops packets silently looks open to both
    * ends, and only an answer that is due and does not come tells the client.
@@ -162,6 +173,10 @@ export interface ConnectOptions {
   token: string | undefined;
   /** `?guest=`: the guest token the server gave this client before, to be the same user again. */
   guest: string | undefined;
+  /** A sign-in ticket (POST /auth/ticket): only ever in the first frame, never in the URL. */
+  ticket?: string;
+  /** `?auth=first`: who the client is comes in its first frame, an `auth`, not in the URL that proxies log. */
+  firstFrame: boolean;
   /** False for `?lobby=0`: the client joins its rooms itself. */
   lobby: boolean;
   /**
@@ -179,5 +194,6 @@ export function parseConnectQuery(query: string): ConnectOptions {
     guest: params.get("guest") ?? undefined,
     lobby: params.get("lobby") !== "0",
     proto: params.get("proto") === "2" ? 2 : 1,
+    firstFrame: params.get("auth") === "first",
   };
 }

@@ -8,7 +8,24 @@ export interface LinkEvents {
   /** `transport` is the SockJS transport in use, given while online. */
   state(state: LinkState, transport?: string): void;
   frame(frame: ServerFrame): void;
+  /**
+   * The server will not take this browser as it is (its sign-in ended, its
+   * account was disabled, it needs to sign in): the link stops trying, and
+   * the page asks the person, rather than knocking again and again.
+   */
+  refused(why: "needed" | "ended" | "disabled"): void;
 }
+
+/** Close codes after which trying again as the same person cannot help (docs/protocol.md#close-codes). */
+const REFUSED: Record<number, "needed" | "ended" | "disabled"> = {
+  4001: "needed",
+  4005: "ended",
+  4006: "ended",
+  4007: "disabled",
+};
+
+/** The page could not say who it is: its sign-in is over. */
+export class SignedOut extends Error {}
 
 // The typings leave out the name of the transport SockJS settled on.
 type Socket = WebSocket & { transport?: string | null };
@@ -33,11 +50,18 @@ export class Connection {
   /** When the unanswered `ping` went out; undefined while none is out. */
   private pingSent: number | undefined;
 
+  private stopped = false;
+
   constructor(
-    /** Asked on every (re)connect: the query carries what the client knows by then (its guest token). */
-    private readonly url: () => string,
+    private readonly url: string,
     private readonly transports: string[] | undefined,
     private readonly events: LinkEvents,
+    /**
+     * Asked on every (re)connect, before the link opens: the first frame,
+     * which says who the browser is (a ticket, or its guest token), so that
+     * nothing of the kind goes in the URL. Throws SignedOut when it cannot.
+     */
+    private readonly hello: () => Promise<ClientRequest>,
   ) {}
 
   start(): void {
@@ -58,10 +82,30 @@ export class Connection {
   private connect(): void {
     window.clearTimeout(this.retry);
     this.retry = undefined;
+    if (this.stopped) return;
     this.events.state("connecting");
-    const sock: Socket = new SockJS(this.url(), null, { transports: this.transports });
+    this.hello().then(
+      (first) => this.open(first),
+      (err: unknown) => {
+        if (err instanceof SignedOut) return this.refuse("ended");
+        // The server is out of reach for the ticket as for the link: the same back-off.
+        this.events.state("offline");
+        this.scheduleRetry();
+      },
+    );
+  }
+
+  private refuse(why: "needed" | "ended" | "disabled"): void {
+    this.stopped = true;
+    this.events.state("offline");
+    this.events.refused(why);
+  }
+
+  private open(first: ClientRequest): void {
+    const sock: Socket = new SockJS(this.url, null, { transports: this.transports });
     this.sock = sock;
     sock.onopen = () => {
+      sock.send(JSON.stringify(first));
       this.heard();
       this.watch = window.setInterval(() => this.check(sock), CHECK_EVERY_MS);
       this.events.state("online", sock.transport ?? undefined);
@@ -74,7 +118,16 @@ export class Connection {
       if (frame.action === "user_info") this.failures = 0;
       this.events.frame(frame);
     };
-    sock.onclose = () => this.lost(sock);
+    sock.onclose = (event: CloseEvent) => {
+      const refused = REFUSED[event.code];
+      if (refused !== undefined && this.sock === sock) {
+        this.sock = null;
+        window.clearInterval(this.watch);
+        this.refuse(refused);
+        return;
+      }
+      this.lost(sock);
+    };
   }
 
   private heard(): void {

@@ -1,9 +1,12 @@
+import { AuthRefusal, appToken, expiryOf, loadState, ticket } from "./accounts";
 import { Attention } from "./attention";
+import { AuthPages } from "./auth-pages";
 import { Chat } from "./chat";
 import { Composer } from "./composer";
-import { Connection } from "./connection";
+import { Connection, SignedOut } from "./connection";
 import { wireMessageActions } from "./message-actions";
 import { MessageList } from "./message-list";
+import type { ClientRequest } from "./protocol";
 import { loadGuest } from "./storage";
 import { View } from "./view";
 
@@ -24,18 +27,65 @@ const chat: Chat = new Chat(
 
 // ?transport=NAME pins one SockJS transport, so each can be tried on its own.
 const pinned = new URLSearchParams(location.search).get("transport");
-// proto=2: one person across tabs and reloads, rooms kept by the server; the page joins them itself.
-const url = () => {
+let signedIn = false;
+let tokenUrl: string | null = null;
+let renewal: number | undefined;
+
+/**
+ * An embedding app's token lasts minutes: a fresh one goes over the open
+ * connection (`auth`) halfway through what is left of it, so the
+ * connection never ends with it and never reconnects for it.
+ */
+function renewBefore(token: string): void {
+  window.clearTimeout(renewal);
+  const exp = expiryOf(token);
+  if (exp === undefined || tokenUrl === null) return;
+  const url = tokenUrl;
+  renewal = window.setTimeout(
+    () => {
+      appToken(url).then(
+        (fresh) => {
+          if (connection.send({ action: "auth", token: fresh, ref: "renew" })) renewBefore(fresh);
+        },
+        // Out of reach now: the next connection asks again, and an ended one says why.
+        () => undefined,
+      );
+    },
+    Math.max(1000, (exp - Date.now()) / 2),
+  );
+}
+
+// Who the browser is goes in the first frame: a ticket from its sign-in, the app's token, or its guest token.
+const hello = async (): Promise<ClientRequest> => {
+  try {
+    if (signedIn) return { action: "auth", ticket: await ticket() };
+    if (tokenUrl !== null) {
+      const token = await appToken(tokenUrl);
+      renewBefore(token);
+      return { action: "auth", token };
+    }
+  } catch (err) {
+    if (err instanceof AuthRefusal && err.code === "unauthorized") throw new SignedOut();
+    throw err;
+  }
   const guest = loadGuest();
-  return `/sock?lobby=0&proto=2${guest ? `&guest=${encodeURIComponent(guest)}` : ""}`;
+  return guest ? { action: "auth", guest } : { action: "auth" };
 };
-const connection = new Connection(url, pinned ? [pinned] : undefined, {
-  state(state, transport) {
-    view.setLink(state, transport);
-    if (state === "offline") chat.disconnected();
+// proto=2: one person across tabs and reloads, rooms kept by the server; the page joins them itself.
+const connection = new Connection(
+  "/sock?lobby=0&proto=2&auth=first",
+  pinned ? [pinned] : undefined,
+  {
+    state(state, transport) {
+      view.setLink(state, transport);
+      if (state === "offline") chat.disconnected();
+    },
+    frame: (frame) => chat.handle(frame),
+    refused: (why) => pages?.showSignIn(why),
   },
-  frame: (frame) => chat.handle(frame),
-});
+  hello,
+);
+let pages: AuthPages | undefined;
 
 function onSubmit(form: HTMLFormElement, action: () => void): void {
   form.addEventListener("submit", (event) => {
@@ -108,4 +158,36 @@ view.jump.addEventListener("click", () => chat.jumpToNewest());
 view.panelsToggle.addEventListener("click", () => view.togglePanels());
 view.mute.addEventListener("click", () => chat.toggleMute());
 
-connection.start();
+/**
+ * What the server says of this browser decides the first page: a one-time
+ * link's form, the chat as its account, the sign-up of an invitation, the
+ * chat as a guest where guests may come, or else the sign-in page.
+ */
+async function boot(): Promise<void> {
+  const state = await loadState();
+  const link = new URLSearchParams(location.hash.slice(1));
+  pages = new AuthPages(state, () => connection.start());
+  const reset = link.get("reset");
+  const invite = link.get("invite");
+  if (reset) return pages.showReset(reset);
+  if (state.account) {
+    signedIn = true;
+    return connection.start();
+  }
+  if (invite) return pages.showSignUp(invite);
+  if (state.tokenUrl !== null) {
+    tokenUrl = state.tokenUrl;
+    return connection.start();
+  }
+  if (state.guests) return connection.start();
+  pages.showSignIn("needed");
+}
+
+// A one-time link opened in a tab that shows the chat already changes only the address's #part.
+window.addEventListener("hashchange", () => {
+  if (/(^|[#&])(reset|invite)=/.test(location.hash)) location.reload();
+});
+
+boot().catch(() => {
+  view.notice("The server cannot be reached. Reload the page to try again.");
+});

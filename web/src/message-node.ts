@@ -1,5 +1,6 @@
 import { type MessageState, reactors } from "./changes";
 import { el } from "./dom";
+import { guestBadge, isGuest } from "./guest-badge";
 import { mentionPattern, mentions } from "./mentions";
 import type { Emoji, LiveEntry, ServerFrame } from "./protocol";
 import type { Outgoing } from "./session";
@@ -43,9 +44,10 @@ function clock(ts: number): HTMLTimeElement {
  * Who sent it. One's own messages carry a badge beside the name, drawn by the
  * page and never by a name: nobody can pass for "you" by choosing a name.
  */
-function sender(name: string, own: boolean): HTMLElement[] {
+function sender(name: string, own: boolean, uid?: string): HTMLElement[] {
   const from = el("span", { class: "from" }, name);
-  return own ? [from, el("span", { class: "self-badge", title: "sent by you" }, "you")] : [from];
+  if (own) return [from, el("span", { class: "self-badge", title: "sent by you" }, "you")];
+  return isGuest(uid) ? [from, guestBadge()] : [from];
 }
 
 /** What a message may link to: web addresses, never `javascript:` or `data:`. */
@@ -164,7 +166,14 @@ export function messageNode(message: LiveEntry, reader: Reader, state: MessageSt
       "data-ts": String(message.ts),
       title: local ? "Reached only the people on this server" : undefined,
     },
-    el("div", { class: "meta" }, ...sender(message.name, own), spoken(", "), clock(message.ts), spoken(", ")),
+    el(
+      "div",
+      { class: "meta" },
+      ...sender(message.name, own, message.uid),
+      spoken(", "),
+      clock(message.ts),
+      spoken(", "),
+    ),
     el("div", { class: "text" }, ...formatted(message.message, reader)),
     !local && actions(own),
   );

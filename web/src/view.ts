@@ -1,5 +1,6 @@
 import type { LinkState } from "./connection";
 import { byId, el } from "./dom";
+import { guestBadge, isGuest } from "./guest-badge";
 
 /** Text a screen reader says and the eye does not see. */
 function spoken(text: string): HTMLElement {
@@ -161,6 +162,7 @@ export class View {
             ? el("span", { class: "user-name" }, user.name)
             : el("button", { class: "user-name", type: "button", title: `Message ${user.name} directly` }, user.name),
           user.tag ? el("span", { class: "user-tag", title: "another member has the same name" }, user.tag) : null,
+          isGuest(user.uid) ? guestBadge() : null,
           user.me ? el("span", { class: "self-badge" }, "you") : null,
         ),
       ),

@@ -6,7 +6,10 @@ import { rename } from "./people.js";
 /** `auth`: a fresh token for the same user moves the connection's end to the token's. */
 export const auth: Handler<"auth"> = async (caller, req) => {
   const { authenticate } = caller.ctx;
-  if (!authenticate || !caller.lease) throw new RequestError("forbidden", "this chat does not use tokens");
+  if (!authenticate || !caller.lease || caller.signIn !== undefined) {
+    throw new RequestError("forbidden", "this connection was not admitted by a token");
+  }
+  if (req.token === undefined) throw new RequestError("bad_request", "field 'token': required");
   const identity = await authenticate(req.token);
   if (identity.uid !== caller.uid) throw new RequestError("forbidden", "the token is for another user");
   caller.lease.renew(identity.expiresAt);

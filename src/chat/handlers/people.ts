@@ -10,8 +10,9 @@ import { bestEffort, USERS_PAGE } from "./rooms.js";
  * one of its rooms has it (the rooms decide, each in one step: see Presence.rename).
  */
 export const nick: Handler<"nick"> = async (caller, req) => {
-  if (caller.lease !== undefined) throw new RequestError("forbidden", "your name comes from your token");
+  if (caller.lease !== undefined) throw new RequestError("forbidden", "your name comes from your account or token");
   const name = checkName(req.name, caller.ctx.limits);
+  if (await caller.ctx.accountName?.(name)) throw new RequestError("name_taken", "that name is an account's");
   await rename(caller, name);
   await keepUser(caller);
   if (req.ref !== undefined) caller.send(frames.ack({ of: "nick", ref: req.ref }));

@@ -1,0 +1,155 @@
+import type { RedisLink } from "../redis/redis-link.js";
+import type { Account, AccountStore, LinkKind, OneTimeLink, SignInSession } from "./account-store.js";
+
+/**
+ * Accounts in Redis, for nodes scaled out through Redis without
+ * DATABASE_URL: there is no SQL archive then, and every node must see the
+ * same accounts, sessions and failure counts. All of it shares one hash tag
+ * (one Cluster slot), so a name's claim and its account are written together.
+ */
+export class RedisAccountStore implements AccountStore {
+  private readonly base: string;
+
+  constructor(
+    private readonly link: RedisLink,
+    prefix: string,
+  ) {
+    this.base = `${prefix}:{${prefix}:accounts}`;
+  }
+
+  private get redis() {
+    return this.link.pub;
+  }
+
+  private account(uid: string): string {
+    return `${this.base}:a:${uid}`;
+  }
+
+  async create(a: Account): Promise<boolean> {
+    if ((await this.redis.hsetnx(`${this.base}:names`, a.key, a.uid)) === 0) return false;
+    await this.redis
+      .multi()
+      .hset(this.account(a.uid), {
+        name: a.name,
+        key: a.key,
+        hash: a.hash ?? "",
+        admin: a.admin ? "1" : "0",
+        disabled: a.disabled ? "1" : "0",
+        created: String(a.created),
+      })
+      .zadd(`${this.base}:list`, a.created, a.uid)
+      .exec();
+    return true;
+  }
+
+  async byKey(key: string): Promise<Account | undefined> {
+    const uid = await this.redis.hget(`${this.base}:names`, key);
+    return uid === null ? undefined : this.byUid(uid);
+  }
+
+  async byUid(uid: string): Promise<Account | undefined> {
+    const h = await this.redis.hgetall(this.account(uid));
+    if (h.name === undefined) return undefined;
+    return {
+      uid,
+      name: h.name,
+      key: h.key ?? "",
+      hash: h.hash ? h.hash : undefined,
+      admin: h.admin === "1",
+      disabled: h.disabled === "1",
+      created: Number(h.created),
+    };
+  }
+
+  async list(): Promise<Account[]> {
+    const uids = await this.redis.zrange(`${this.base}:list`, 0, -1);
+    const all = await Promise.all(uids.map((uid) => this.byUid(uid)));
+    return all.filter((a): a is Account => a !== undefined);
+  }
+
+  async update(uid: string, change: Partial<Pick<Account, "hash" | "admin" | "disabled">>): Promise<void> {
+    const fields: Record<string, string> = {};
+    if (change.hash !== undefined) fields.hash = change.hash;
+    if (change.admin !== undefined) fields.admin = change.admin ? "1" : "0";
+    if (change.disabled !== undefined) fields.disabled = change.disabled ? "1" : "0";
+    if (Object.keys(fields).length > 0) await this.redis.hset(this.account(uid), fields);
+  }
+
+  async addSession(id: string, s: SignInSession): Promise<void> {
+    await this.redis
+      .multi()
+      .set(`${this.base}:s:${id}`, `${s.uid}\t${s.expires}`, "PXAT", s.expires)
+      .sadd(`${this.base}:us:${s.uid}`, id)
+      .exec();
+  }
+
+  async session(id: string): Promise<SignInSession | undefined> {
+    const v = await this.redis.get(`${this.base}:s:${id}`);
+    if (v === null) return undefined;
+    const [uid = "", expires = "0"] = v.split("\t");
+    return Number(expires) > Date.now() ? { uid, expires: Number(expires) } : undefined;
+  }
+
+  async endSession(id: string): Promise<void> {
+    const s = await this.session(id);
+    await this.redis.del(`${this.base}:s:${id}`);
+    if (s) await this.redis.srem(`${this.base}:us:${s.uid}`, id);
+  }
+
+  async endSessions(uid: string): Promise<void> {
+    const ids = await this.redis.smembers(`${this.base}:us:${uid}`);
+    const m = this.redis.multi();
+    for (const id of ids) m.del(`${this.base}:s:${id}`);
+    await m.del(`${this.base}:us:${uid}`).exec();
+  }
+
+  async addLink(id: string, link: OneTimeLink): Promise<void> {
+    const key = `${this.base}:l:${id}`;
+    await this.redis
+      .multi()
+      .hset(key, { kind: link.kind, uid: link.uid ?? "", uses: String(link.usesLeft), expires: String(link.expires) })
+      .pexpireat(key, link.expires)
+      .exec();
+  }
+
+  async useLink(id: string, kind: LinkKind): Promise<OneTimeLink | undefined> {
+    const key = `${this.base}:l:${id}`;
+    const h = await this.redis.hgetall(key);
+    if (h.kind !== kind || Number(h.expires) <= Date.now()) return undefined;
+    // HINCRBY is atomic: of two nodes taking the last use at once, one sees -1 and is refused.
+    const left = await this.redis.hincrby(key, "uses", -1);
+    if (left < 0) return undefined;
+    return { kind, uid: h.uid ? h.uid : undefined, usesLeft: left, expires: Number(h.expires) };
+  }
+
+  async countFailure(key: string, windowMs: number): Promise<{ count: number; endsAt: number }> {
+    const k = `${this.base}:f:${key}`;
+    const [[, count], , [, ttl]] = (await this.redis.multi().incr(k).pexpire(k, windowMs, "NX").pttl(k).exec()) as [
+      [Error | null, number],
+      [Error | null, number],
+      [Error | null, number],
+    ];
+    return { count, endsAt: Date.now() + Math.max(0, ttl) };
+  }
+
+  async failures(key: string): Promise<{ count: number; endsAt: number }> {
+    const k = `${this.base}:f:${key}`;
+    const [[, count], [, ttl]] = (await this.redis.multi().get(k).pttl(k).exec()) as [
+      [Error | null, string | null],
+      [Error | null, number],
+    ];
+    return { count: Number(count ?? 0), endsAt: Date.now() + Math.max(0, ttl) };
+  }
+
+  async clearFailures(key: string): Promise<void> {
+    await this.redis.del(`${this.base}:f:${key}`);
+  }
+
+  async forgive(key: string): Promise<void> {
+    const k = `${this.base}:f:${key}`;
+    // Only a count that is there, checked in the same step: a DECR of a key just expired would leave one that never does.
+    await this.redis.eval("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('DECR', KEYS[1]) end", 1, k);
+  }
+
+  async close(): Promise<void> {}
+}

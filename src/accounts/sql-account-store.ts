@@ -1,0 +1,160 @@
+import type { Archive } from "../archive/archive.js";
+import type { Account, AccountStore, LinkKind, OneTimeLink, SignInSession } from "./account-store.js";
+import { FailureWindows } from "./failure-windows.js";
+
+interface AccountRow {
+  uid: string;
+  name: string;
+  name_key: string;
+  hash: string | null;
+  admin: boolean | number;
+  disabled: boolean | number;
+  created: number | string;
+}
+
+const COLUMNS = "uid, name, name_key, hash, admin, disabled, created";
+
+function account(row: AccountRow): Account {
+  return {
+    uid: row.uid,
+    name: row.name,
+    key: row.name_key,
+    hash: row.hash ?? undefined,
+    admin: Boolean(row.admin),
+    disabled: Boolean(row.disabled),
+    created: Number(row.created),
+  };
+}
+
+/**
+ * Accounts in the archive's database (embedded SQLite or PostgreSQL), the
+ * system of record, beside the people's messages. One process writes it
+ * (PostgreSQL takes no second node yet), so sign-in failures are counted in
+ * its memory, as the user store counts first contacts.
+ */
+export class SqlAccountStore implements AccountStore {
+  private readonly windows = new FailureWindows();
+
+  constructor(private readonly archive: Archive) {}
+
+  create(a: Account): Promise<boolean> {
+    return this.archive.sql(async (db) => {
+      const [taken] = await db.all<{ uid: string }>("SELECT uid FROM accounts WHERE name_key = ?", [a.key]);
+      if (taken) return false;
+      await db.run(`INSERT INTO accounts (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`, [
+        a.uid,
+        a.name,
+        a.key,
+        a.hash ?? null,
+        a.admin,
+        a.disabled,
+        a.created,
+      ]);
+      return true;
+    });
+  }
+
+  byKey(key: string): Promise<Account | undefined> {
+    return this.one("name_key", key);
+  }
+
+  byUid(uid: string): Promise<Account | undefined> {
+    return this.one("uid", uid);
+  }
+
+  private one(column: "uid" | "name_key", value: string): Promise<Account | undefined> {
+    return this.archive.sql(async (db) => {
+      const [row] = await db.all<AccountRow>(`SELECT ${COLUMNS} FROM accounts WHERE ${column} = ?`, [value]);
+      return row && account(row);
+    });
+  }
+
+  list(): Promise<Account[]> {
+    return this.archive.sql(async (db) =>
+      (await db.all<AccountRow>(`SELECT ${COLUMNS} FROM accounts ORDER BY created, uid`)).map(account),
+    );
+  }
+
+  update(uid: string, change: Partial<Pick<Account, "hash" | "admin" | "disabled">>): Promise<void> {
+    const sets = Object.entries(change).filter(([, v]) => v !== undefined);
+    if (sets.length === 0) return Promise.resolve();
+    return this.archive.sql((db) =>
+      db.run(`UPDATE accounts SET ${sets.map(([k]) => `${k} = ?`).join(", ")} WHERE uid = ?`, [
+        ...sets.map(([, v]) => v),
+        uid,
+      ]),
+    );
+  }
+
+  addSession(id: string, s: SignInSession): Promise<void> {
+    return this.archive.sql(async (db) => {
+      // Ended and expired sessions go as new ones come: the table holds the live ones and few more.
+      await db.run("DELETE FROM sign_in_sessions WHERE expires <= ?", [Date.now()]);
+      await db.run("INSERT INTO sign_in_sessions (id, uid, expires) VALUES (?, ?, ?)", [id, s.uid, s.expires]);
+    });
+  }
+
+  session(id: string): Promise<SignInSession | undefined> {
+    return this.archive.sql(async (db) => {
+      const [row] = await db.all<{ uid: string; expires: number | string }>(
+        "SELECT uid, expires FROM sign_in_sessions WHERE id = ? AND expires > ?",
+        [id, Date.now()],
+      );
+      return row && { uid: row.uid, expires: Number(row.expires) };
+    });
+  }
+
+  endSession(id: string): Promise<void> {
+    return this.archive.sql((db) => db.run("DELETE FROM sign_in_sessions WHERE id = ?", [id]));
+  }
+
+  endSessions(uid: string): Promise<void> {
+    return this.archive.sql((db) => db.run("DELETE FROM sign_in_sessions WHERE uid = ?", [uid]));
+  }
+
+  addLink(id: string, link: OneTimeLink): Promise<void> {
+    return this.archive.sql(async (db) => {
+      await db.run("DELETE FROM account_links WHERE expires <= ? OR uses_left <= 0", [Date.now()]);
+      await db.run("INSERT INTO account_links (id, kind, uid, uses_left, expires) VALUES (?, ?, ?, ?, ?)", [
+        id,
+        link.kind,
+        link.uid ?? null,
+        link.usesLeft,
+        link.expires,
+      ]);
+    });
+  }
+
+  useLink(id: string, kind: LinkKind): Promise<OneTimeLink | undefined> {
+    return this.archive.sql(async (db) => {
+      const [row] = await db.all<{ uid: string | null; uses_left: number | string; expires: number | string }>(
+        "SELECT uid, uses_left, expires FROM account_links WHERE id = ? AND kind = ? AND uses_left > 0 AND expires > ?",
+        [id, kind, Date.now()],
+      );
+      if (!row) return undefined;
+      // Taken in the archive's turn: nothing else runs between the read and this write.
+      await db.run("UPDATE account_links SET uses_left = uses_left - 1 WHERE id = ?", [id]);
+      return { kind, uid: row.uid ?? undefined, usesLeft: Number(row.uses_left) - 1, expires: Number(row.expires) };
+    });
+  }
+
+  async countFailure(key: string, windowMs: number): Promise<{ count: number; endsAt: number }> {
+    return this.windows.count(key, windowMs);
+  }
+
+  async failures(key: string): Promise<{ count: number; endsAt: number }> {
+    return this.windows.get(key);
+  }
+
+  async clearFailures(key: string): Promise<void> {
+    this.windows.clear(key);
+  }
+
+  async forgive(key: string): Promise<void> {
+    this.windows.forgive(key);
+  }
+
+  async close(): Promise<void> {
+    this.windows.close();
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The operator's commands, run beside the server against the same store:
+ *
+ *     npm run admin -- create-admin NAME
+ *
+ * makes NAME an admin (creating the account when there is none) and prints
+ * a one-time link that sets its password: the first admin of a chat whose
+ * sign-up is closed comes from here or from ADMIN_USERS.
+ */
+import { AccountError, Accounts } from "./accounts/accounts.js";
+import { createBackends } from "./backends.js";
+import { ConfigError, loadConfig } from "./config.js";
+import { createLogger } from "./log.js";
+
+const USAGE = "usage: npm run admin -- create-admin NAME\n";
+
+async function main(args: string[]): Promise<number> {
+  const [command, name] = args;
+  if (command !== "create-admin" || !name) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  const config = loadConfig();
+  const log = createLogger("warn");
+  const backends = await createBackends(config, log);
+  try {
+    await backends.redis?.link.start();
+    const accounts = new Accounts(
+      backends.accounts,
+      {
+        signup: config.SIGNUP,
+        pepper: config.PASSWORD_PEPPER,
+        sessionTtlMs: config.SESSION_TTL * 1000,
+        attemptsPerAccount: config.SIGNIN_ATTEMPTS_PER_ACCOUNT,
+        attemptsPerAddress: config.SIGNIN_ATTEMPTS_PER_IP,
+        windowMs: config.SIGNIN_WINDOW * 1000,
+        adminNames: config.ADMIN_USERS ?? [],
+        limits: {
+          maxMessageLength: config.MAX_MESSAGE_LENGTH,
+          maxMessageBytes: config.MAX_MESSAGE_BYTES,
+          maxNameLength: config.MAX_NAME_LENGTH,
+          maxRoomLength: config.MAX_ROOM_LENGTH,
+        },
+      },
+      config.GUEST_SECRET ?? (await backends.users.guestSecret()),
+    );
+    const { account, link } = await accounts.createAdmin(name);
+    process.stdout.write(
+      `${account.name} is an admin. Open this on the chat's address, once, within 24 hours, to set the password:\n/#reset=${link}\n`,
+    );
+    return 0;
+  } finally {
+    await backends.users.close();
+    await backends.accounts.close();
+    await backends.archive?.close();
+    await backends.redis?.link.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    const known = err instanceof AccountError || err instanceof ConfigError;
+    process.stderr.write(`admin: ${known ? (err as Error).message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,251 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import express, { type Express, type Request, type Response } from "express";
+import type { Logger } from "pino";
+import type { Account } from "../accounts/account-store.js";
+import { AccountError, type Accounts, type SignedIn } from "../accounts/accounts.js";
+import { LogSampler } from "../transport/log-sampler.js";
+
+export const SESSION_COOKIE = "chat_session";
+export const CSRF_COOKIE = "chat_csrf";
+export const CSRF_HEADER = "x-csrf-token";
+
+/** What the routes need of the node besides the accounts. */
+export interface AccountRouteOptions {
+  accounts: Accounts;
+  log: Logger;
+  /** Whether guests may connect without an account (GUESTS). */
+  guests: boolean;
+  /** AUTH_TOKEN_URL: where the page gets an embedding app's token for this browser. */
+  tokenUrl: string | undefined;
+  /** The client's address, as TRUST_PROXY reads it. */
+  address(req: Request): string;
+  /** Whether the browser reached us over TLS (itself or through a trusted proxy): then cookies are Secure. */
+  secure(req: Request): boolean;
+  /**
+   * Ends connections, on every node: those of one sign-in session when it
+   * is given, else every one of the account's.
+   */
+  endConnections(uid: string, session: string | undefined, why: "signed_out" | "disabled"): void;
+}
+
+const STATUS: Record<AccountError["code"], number> = {
+  bad_request: 400,
+  bad_name: 400,
+  bad_password: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  disabled: 403,
+  signup_closed: 403,
+  name_taken: 409,
+  bad_link: 410,
+  rate_limited: 429,
+};
+
+/** The routes can be called as fast as a client likes: one log line per code per interval. */
+const refusals = new LogSampler(10_000);
+
+function cookies(req: Request): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of (req.headers.cookie ?? "").split(";")) {
+    const i = part.indexOf("=");
+    if (i > 0) out.set(part.slice(0, i).trim(), decodeURIComponent(part.slice(i + 1).trim()));
+  }
+  return out;
+}
+
+/** The host of an Origin header; "null" and anything unreadable have none. */
+function hostOf(origin: string): string | undefined {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return undefined;
+  }
+}
+
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+const str = (v: unknown, max = 1024): string => {
+  if (typeof v !== "string" || v.length > max) throw new AccountError("bad_request", "a field is missing or too long");
+  return v;
+};
+
+function shown(account: Account) {
+  return { uid: account.uid, name: account.name, admin: account.admin, disabled: account.disabled };
+}
+
+/**
+ * Sign-up, sign-in, sign-out and what an admin does, as JSON over HTTP
+ * (docs/protocol.md#accounts). The session is an HttpOnly cookie the page's
+ * script never sees; the page gets short-lived tickets for its connections.
+ * Every POST must carry the CSRF cookie's value in a header, which a page of
+ * another site cannot read, and an Origin, if any, that is ours.
+ */
+export function addAccountRoutes(app: Express, o: AccountRouteOptions): void {
+  const { accounts } = o;
+  const json = express.json({ limit: "4kb" });
+
+  const setCookie = (req: Request, res: Response, name: string, value: string, maxAgeMs: number, httpOnly: boolean) => {
+    const flags = [
+      `${name}=${encodeURIComponent(value)}`,
+      "Path=/",
+      `Max-Age=${Math.max(0, Math.floor(maxAgeMs / 1000))}`,
+      httpOnly ? "HttpOnly" : "",
+      name === SESSION_COOKIE ? "SameSite=Lax" : "SameSite=Strict",
+      o.secure(req) ? "Secure" : "",
+    ].filter(Boolean);
+    res.append("Set-Cookie", flags.join("; "));
+  };
+  const startSession = (req: Request, res: Response, signedIn: SignedIn) => {
+    setCookie(req, res, SESSION_COOKIE, signedIn.token, signedIn.expires - Date.now(), true);
+    res.json({ account: shown(signedIn.account) });
+  };
+
+  const refuse = (res: Response, err: unknown, route: string) => {
+    if (!(err instanceof AccountError)) {
+      o.log.error({ err, route }, "account request failed");
+      res.status(500).json({ error: { code: "internal", message: "something went wrong on the server" } });
+      return;
+    }
+    const unlogged = refusals.take(err.code);
+    if (unlogged !== undefined) o.log.info({ code: err.code, route, unlogged }, "account request refused");
+    if (err.wait !== undefined) res.setHeader("Retry-After", String(err.wait));
+    res.status(STATUS[err.code]).json({ error: { code: err.code, message: err.message, wait: err.wait } });
+  };
+
+  type Handler = (req: Request, res: Response) => Promise<void>;
+  const post = (route: string, handler: Handler) => {
+    app.post(route, json, async (req, res) => {
+      try {
+        const token = cookies(req).get(CSRF_COOKIE);
+        const sent = req.headers[CSRF_HEADER];
+        const origin = req.headers.origin;
+        const host = req.headers.host;
+        const foreign = origin !== undefined && (host === undefined || hostOf(origin) !== host);
+        if (!token || typeof sent !== "string" || !sameText(token, sent) || foreign) {
+          throw new AccountError(
+            "forbidden",
+            "the form came without this page's CSRF token: reload the page and try again",
+          );
+        }
+        if (typeof req.body !== "object" || req.body === null) req.body = {};
+        await handler(req, res);
+      } catch (err) {
+        refuse(res, err, route);
+      }
+    });
+  };
+  const signedIn = async (req: Request) => {
+    const who = await accounts.whoIs(cookies(req).get(SESSION_COOKIE));
+    if (!who) throw new AccountError("unauthorized", "sign in first");
+    return who;
+  };
+  const admin = async (req: Request) => {
+    const who = await signedIn(req);
+    if (!who.account.admin) throw new AccountError("forbidden", "only an admin may do that");
+    return who;
+  };
+
+  app.get("/auth/state", async (req, res) => {
+    try {
+      let csrf = cookies(req).get(CSRF_COOKIE);
+      if (csrf?.length !== 43) {
+        csrf = randomBytes(32).toString("base64url");
+        setCookie(req, res, CSRF_COOKIE, csrf, 365 * 24 * 3600 * 1000, false);
+      }
+      const who = await accounts.whoIs(cookies(req).get(SESSION_COOKIE));
+      res.setHeader("Cache-Control", "no-store");
+      res.json({
+        account: who ? shown(who.account) : null,
+        signup: accounts.signup,
+        guests: o.guests,
+        tokenUrl: o.tokenUrl ?? null,
+        csrf,
+      });
+    } catch (err) {
+      refuse(res, err, "/auth/state");
+    }
+  });
+
+  post("/auth/signup", async (req, res) => {
+    const b = req.body as Record<string, unknown>;
+    const invite = b.invite === undefined ? undefined : str(b.invite, 128);
+    startSession(req, res, await accounts.signUp(str(b.name), str(b.password), invite));
+  });
+  post("/auth/signin", async (req, res) => {
+    const b = req.body as Record<string, unknown>;
+    const previous = cookies(req).get(SESSION_COOKIE);
+    startSession(req, res, await accounts.signIn(str(b.name), str(b.password), o.address(req), previous));
+  });
+  post("/auth/signout", async (req, res) => {
+    const token = cookies(req).get(SESSION_COOKIE);
+    const who = await accounts.whoIs(token);
+    if (token) await accounts.signOut(token);
+    if (who) o.endConnections(who.account.uid, who.session, "signed_out");
+    setCookie(req, res, SESSION_COOKIE, "", 0, true);
+    res.json({ account: null });
+  });
+  post("/auth/signout-everywhere", async (req, res) => {
+    const who = await signedIn(req);
+    await accounts.endSessions(who.account.uid);
+    o.endConnections(who.account.uid, undefined, "signed_out");
+    setCookie(req, res, SESSION_COOKIE, "", 0, true);
+    res.json({ account: null });
+  });
+  post("/auth/password", async (req, res) => {
+    const b = req.body as Record<string, unknown>;
+    const token = cookies(req).get(SESSION_COOKIE) ?? "";
+    const next = await accounts.changePassword(token, str(b.current), str(b.next));
+    // Whoever knew the old password is out; this browser goes on with a new session.
+    o.endConnections(next.account.uid, undefined, "signed_out");
+    startSession(req, res, next);
+  });
+  post("/auth/ticket", async (req, res) => {
+    res.setHeader("Cache-Control", "no-store");
+    res.json({ ticket: await accounts.ticket(await signedIn(req)) });
+  });
+  post("/auth/reset", async (req, res) => {
+    const b = req.body as Record<string, unknown>;
+    const next = await accounts.useReset(str(b.token, 128), str(b.password));
+    o.endConnections(next.account.uid, undefined, "signed_out");
+    startSession(req, res, next);
+  });
+
+  app.get("/auth/admin/accounts", async (req, res) => {
+    try {
+      await admin(req);
+      res.setHeader("Cache-Control", "no-store");
+      res.json({ accounts: (await accounts.list()).map(shown) });
+    } catch (err) {
+      refuse(res, err, "/auth/admin/accounts");
+    }
+  });
+  post("/auth/admin/invitations", async (req, res) => {
+    await admin(req);
+    const b = req.body as Record<string, unknown>;
+    const uses = typeof b.uses === "number" && Number.isInteger(b.uses) ? b.uses : 1;
+    const hours = typeof b.hours === "number" && b.hours > 0 && b.hours <= 24 * 90 ? b.hours : 72;
+    res.json(await accounts.invite(uses, hours));
+  });
+  post("/auth/admin/accounts/:uid", async (req, res) => {
+    const who = await admin(req);
+    const b = req.body as Record<string, unknown>;
+    const uid = str(req.params.uid, 128);
+    const change: { admin?: boolean; disabled?: boolean } = {};
+    if (typeof b.admin === "boolean") change.admin = b.admin;
+    if (typeof b.disabled === "boolean") change.disabled = b.disabled;
+    if (uid === who.account.uid && (change.disabled === true || change.admin === false)) {
+      throw new AccountError("forbidden", "an admin cannot disable or demote themselves");
+    }
+    const account = await accounts.set(uid, change);
+    if (change.disabled) o.endConnections(uid, undefined, "disabled");
+    res.json({ account: shown(account) });
+  });
+  post("/auth/admin/accounts/:uid/reset", async (req, res) => {
+    await admin(req);
+    res.json({ token: await accounts.resetLink(str(req.params.uid, 128)) });
+  });
+}

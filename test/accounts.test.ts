@@ -1,0 +1,283 @@
+/**
+ * Local accounts (issue 22), against real server processes: sign-up by
+ * invitation, sign-in, the first-frame ticket, sign-out everywhere, disable
+ * and reset across two nodes on one Redis, the sign-in throttle, and what
+ * keeps names and passwords honest.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { AccountClient } from "./support/accounts.js";
+import { connectUser } from "./support/chat.js";
+import { SERVER_ENTRY } from "./support/processes.js";
+import { perTest } from "./support/scope.js";
+import { SockClient } from "./support/sockjs-client.js";
+
+const scope = perTest();
+const ADMIN_CLI = path.join(path.dirname(SERVER_ENTRY), "admin.js");
+const GOOD = "correct horse battery staple";
+
+function createAdmin(env: Record<string, string>, name: string): string {
+  const out = execFileSync(process.execPath, [ADMIN_CLI, "create-admin", name], {
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+  });
+  const token = /#reset=([\w-]+)/.exec(out)?.[1];
+  if (!token) throw new Error(`no reset link in: ${out}`);
+  return token;
+}
+
+describe("on the embedded archive", () => {
+  it("the first admin comes from the CLI, invites one person, who signs up, connects by ticket and signs out everywhere", async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), "chat-accounts-"));
+    scope.defer(() => rmSync(dataDir, { recursive: true, force: true }));
+    const link = createAdmin({ DATA_DIR: dataDir }, "Root");
+    const n = await scope.node({ DATA_DIR: dataDir, SIGNUP: "invite" });
+
+    const root = new AccountClient(n.url);
+    const rootIn = await root.post("/auth/reset", { token: link, password: GOOD });
+    expect(rootIn.status).toBe(200);
+    expect(rootIn.body.account).toMatchObject({ name: "Root", admin: true });
+    // The link was for one use.
+    expect((await new AccountClient(n.url).post("/auth/reset", { token: link, password: GOOD })).body.error?.code).toBe(
+      "bad_link",
+    );
+
+    const stranger = new AccountClient(n.url);
+    const uninvited = await stranger.post("/auth/signup", { name: "Eve", password: GOOD });
+    expect([uninvited.status, uninvited.body.error?.code]).toEqual([403, "signup_closed"]);
+    const invite = await root.post("/auth/admin/invitations", { uses: 1, hours: 1 });
+    const token = String(invite.body.token);
+    const ada = new AccountClient(n.url);
+    const signedUp = await ada.post("/auth/signup", { name: "Ada", password: GOOD, invite: token });
+    expect(signedUp.status).toBe(200);
+    expect(JSON.stringify(signedUp.body)).not.toMatch(/scrypt|correct horse/);
+    const again = await stranger.post("/auth/signup", { name: "Eve", password: GOOD, invite: token });
+    expect([again.status, again.body.error?.code]).toEqual([410, "bad_link"]);
+
+    // No guests on a chat with sign-up by invitation, unless GUESTS=1 says so.
+    const guest = await SockClient.connect(n.url, { query: "proto=2&lobby=0" });
+    expect((await guest.action("error")).code).toBe("unauthorized");
+    expect((await guest.waitClosed()).code).toBe(4001);
+
+    const laptop = await ada.connect();
+    scope.defer(() => laptop.client.close());
+    expect(laptop.first).toMatchObject({ action: "user_info", name: "Ada" });
+    expect(String(laptop.first.uid)).toMatch(/^a-/);
+    const phone = new AccountClient(n.url);
+    expect((await phone.post("/auth/signin", { name: "ada", password: GOOD })).status).toBe(200);
+    const onPhone = await phone.connect();
+    scope.defer(() => onPhone.client.close());
+    expect(onPhone.first.uid).toBe(laptop.first.uid);
+    // Her account's name is hers: no nick takes it off her.
+    await onPhone.client.send({ action: "nick", name: "Ada Lovelace", ref: "n" });
+    expect((await onPhone.client.action("error")).code).toBe("forbidden");
+
+    const ticket = await phone.ticket();
+    expect((await ada.post("/auth/signout-everywhere")).status).toBe(200);
+    expect((await laptop.client.waitClosed()).code).toBe(4006);
+    expect((await onPhone.client.waitClosed()).code).toBe(4006);
+    // A ticket of an ended session admits nobody, and the phone's cookie is worth nothing.
+    const late = await phone.connect(n.url, ticket);
+    expect(late.first).toMatchObject({ action: "error", code: "unauthorized" });
+    expect((await phone.state()).body.account).toBeNull();
+    expect((await phone.post("/auth/ticket")).status).toBe(401);
+  });
+
+  it("keeps passwords and names honest: length, common ones, look-alike names, guests, CSRF, cookies, rotation", async () => {
+    const n = await scope.node({ SIGNUP: "open", GUESTS: "1", TRUST_PROXY: "1", ADMIN_USERS: "ada" });
+    const a = new AccountClient(n.url);
+    const refused = async (body: Record<string, string>) => (await a.post("/auth/signup", body)).body.error?.code;
+    expect(await refused({ name: "Ada", password: "short1" })).toBe("bad_password");
+    expect(await refused({ name: "Ada", password: "password123" })).toBe("bad_password");
+    expect(await refused({ name: "User #123", password: GOOD })).toBe("bad_name");
+    const first = await a.post("/auth/signup", { name: "Ada", password: GOOD });
+    expect(first.status).toBe(200);
+    // ADMIN_USERS names her, in whatever case.
+    expect(first.body.account).toMatchObject({ name: "Ada", admin: true });
+    const cookie = first.setCookie.find((c) => c.startsWith("chat_session="));
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Lax/);
+    expect(cookie).not.toMatch(/Secure/);
+    // Cyrillic А, Greek Α, capitals, a dot: each reads as Ada.
+    for (const name of ["ADA", "\u0410da", "\u0391DA", "A.da"]) {
+      expect(
+        await new AccountClient(n.url).post("/auth/signup", { name, password: GOOD }).then((r) => r.body.error?.code),
+      ).toBe("name_taken");
+    }
+
+    // No form post without the page's CSRF token, nor from another site's page.
+    const bare = await a.request("POST", "/auth/signin", { name: "Ada", password: GOOD });
+    expect([bare.status, bare.body.error?.code]).toEqual([403, "forbidden"]);
+    const csrf = a.cookies.get("chat_csrf") ?? "";
+    const foreign = await a.request(
+      "POST",
+      "/auth/signin",
+      { name: "Ada", password: GOOD },
+      { "X-CSRF-Token": csrf, Origin: "https://evil.example" },
+    );
+    expect(foreign.status).toBe(403);
+
+    // Each sign-in is a new session: the cookie before it signs nobody in.
+    const before = a.cookies.get("chat_session");
+    const viaTls = await a.request(
+      "POST",
+      "/auth/signin",
+      { name: "Ada", password: GOOD },
+      { "X-CSRF-Token": csrf, "X-Forwarded-Proto": "https" },
+    );
+    expect(viaTls.setCookie.find((c) => c.startsWith("chat_session="))).toMatch(/Secure/);
+    expect(a.cookies.get("chat_session")).not.toBe(before);
+    const planted = new AccountClient(n.url);
+    planted.cookies.set("chat_session", before ?? "");
+    expect((await planted.state()).body.account).toBeNull();
+
+    // A guest may not take an account's name, in any of its look-alike spellings.
+    const guest = await connectUser(n.url, { query: "proto=2&lobby=0" });
+    scope.defer(() => guest.client.close());
+    expect(guest.uid).toMatch(/^g-/);
+    await guest.client.send({ action: "nick", name: "\u0430DA", ref: "n" });
+    expect((await guest.client.action("error")).code).toBe("name_taken");
+    await guest.client.send({ action: "nick", name: "Grace", ref: "g" });
+    await guest.client.action("ack");
+
+    // A changed password ends the other sessions; the old one no longer signs in.
+    const other = new AccountClient(n.url);
+    await other.post("/auth/signin", { name: "Ada", password: GOOD });
+    const open = await other.connect();
+    scope.defer(() => open.client.close());
+    const next = "a much longer passphrase";
+    expect((await a.post("/auth/password", { current: GOOD, next })).status).toBe(200);
+    expect((await open.client.waitClosed()).code).toBe(4006);
+    expect((await a.post("/auth/signin", { name: "Ada", password: GOOD })).body.error?.code).toBe("unauthorized");
+    expect((await a.post("/auth/signin", { name: "Ada", password: next })).status).toBe(200);
+  });
+
+  // 1,000 requests and fifteen scrypt hashes of 32 MiB each: longer than most tests on a busy machine, and bounded.
+  it("1,000 guesses at one account take 199 windows or more; guesses from one address across accounts are counted too", async () => {
+    const n = await scope.node({
+      SIGNUP: "open",
+      SIGNIN_ATTEMPTS_PER_ACCOUNT: "5",
+      SIGNIN_ATTEMPTS_PER_IP: "10",
+      SIGNIN_WINDOW: "3600",
+    });
+    const owner = new AccountClient(n.url, "127.0.0.2");
+    expect((await owner.post("/auth/signup", { name: "Ada", password: GOOD })).status).toBe(200);
+
+    // Twenty addresses, fifty guesses each: under the address limit's 10 each would let 200 through; the account's lets 5.
+    const attackers = Array.from({ length: 20 }, (_, i) => new AccountClient(n.url, `127.0.0.${10 + i}`));
+    await Promise.all(attackers.map((x) => x.state()));
+    const codes = new Map<string, number>();
+    const waits: number[] = [];
+    for (let sent = 0; sent < 1000; sent += 50) {
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          attackers[(sent + i) % 20]?.post("/auth/signin", { name: "Ada", password: `guess-${sent + i}-xx` }),
+        ),
+      );
+      for (const a of answers) {
+        if (!a) throw new Error("no answer");
+        const code = a.body.error?.code ?? "signed_in";
+        codes.set(code, (codes.get(code) ?? 0) + 1);
+        if (code === "rate_limited") waits.push(a.body.error?.wait ?? 0);
+      }
+    }
+    // Five are checked; the other 995 are refused unchecked, each told to wait out the hour's window:
+    // at five an hour, 1,000 guesses take 199 hours or more.
+    expect(Object.fromEntries(codes)).toEqual({ unauthorized: 5, rate_limited: 995 });
+    expect(Math.min(...waits)).toBeGreaterThan(3000);
+    expect(Math.max(...waits)).toBeLessThanOrEqual(3600);
+    // While the account is locked, the right password is refused as well: the limit cannot be used as an oracle.
+    const right = await owner.post("/auth/signin", { name: "Ada", password: GOOD });
+    expect(right.body.error?.code).toBe("rate_limited");
+
+    // One address guessing across many names runs into its own limit.
+    const spray = new AccountClient(n.url, "127.0.0.4");
+    await spray.state();
+    const sprayed = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        spray.post("/auth/signin", { name: `person${i}`, password: `guess-${i}-xxxx` }),
+      ),
+    );
+    const sprayCodes = sprayed.map((a) => a.body.error?.code);
+    expect(sprayCodes.filter((c) => c === "unauthorized")).toHaveLength(10);
+    expect(sprayCodes.filter((c) => c === "rate_limited")).toHaveLength(20);
+  }, 120_000);
+});
+
+describe("two nodes on one Redis", () => {
+  it("share accounts and sessions: a ticket from one admits on the other; disable and sign-out end connections on both", async () => {
+    const redis = await scope.redis();
+    const env = { REDIS_URL: redis.url, SIGNUP: "invite" };
+    const a = await scope.node(env);
+    const b = await scope.node(env);
+
+    // The CLI makes the first admin in Redis as well; the link it prints works on either node.
+    const boss = new AccountClient(a.url);
+    const bossIn = await boss.post("/auth/reset", {
+      token: createAdmin({ REDIS_URL: redis.url }, "Boss"),
+      password: GOOD,
+    });
+    expect(bossIn.body.account).toMatchObject({ admin: true });
+    const invite = await boss.post("/auth/admin/invitations", { uses: 2, hours: 1 });
+    const ada = new AccountClient(b.url);
+    const adaIn = await ada.post("/auth/signup", { name: "Ada", password: GOOD, invite: invite.body.token });
+    const uid = String((adaIn.body.account as { uid: string }).uid);
+    // Its uses are counted on every node: the second is taken on A, and there is no third.
+    const grace = await new AccountClient(a.url).post("/auth/signup", {
+      name: "Grace",
+      password: GOOD,
+      invite: invite.body.token,
+    });
+    expect(grace.status).toBe(200);
+    const third = await new AccountClient(b.url).post("/auth/signup", {
+      name: "Eve",
+      password: GOOD,
+      invite: invite.body.token,
+    });
+    expect(third.body.error?.code).toBe("bad_link");
+
+    // A ticket B handed out admits on A: the nodes share the secret and the sessions.
+    const onA = await ada.connect(a.url);
+    const onB = await ada.connect(b.url);
+    scope.defer(() => onA.client.close());
+    scope.defer(() => onB.client.close());
+    expect(onA.first).toMatchObject({ action: "user_info", uid });
+    expect(onB.first).toMatchObject({ action: "user_info", uid });
+
+    expect((await boss.post(`/auth/admin/accounts/${uid}`, { disabled: true })).status).toBe(200);
+    expect((await onA.client.waitClosed(1000)).code).toBe(4007);
+    expect((await onB.client.waitClosed(1000)).code).toBe(4007);
+    expect((await ada.post("/auth/signin", { name: "Ada", password: GOOD })).body.error?.code).toBe("disabled");
+    expect((await ada.post("/auth/ticket")).status).toBe(401);
+    // Nobody but an admin may do what an admin does.
+    expect((await ada.post(`/auth/admin/accounts/${uid}`, { disabled: false })).status).toBe(401);
+
+    // Enabled again with a reset link, Ada sets a new password on B and signs in on A.
+    expect((await boss.post(`/auth/admin/accounts/${uid}`, { disabled: false })).status).toBe(200);
+    const reset = await boss.post(`/auth/admin/accounts/${uid}/reset`);
+    const next = "another long passphrase";
+    expect(
+      (await new AccountClient(b.url).post("/auth/reset", { token: reset.body.token, password: next })).status,
+    ).toBe(200);
+    const back = new AccountClient(a.url);
+    expect((await back.post("/auth/signin", { name: "Ada", password: GOOD })).body.error?.code).toBe("unauthorized");
+    expect((await back.post("/auth/signin", { name: "Ada", password: next })).status).toBe(200);
+
+    const again = await back.connect(a.url);
+    const elsewhere = await back.connect(b.url);
+    scope.defer(() => again.client.close());
+    scope.defer(() => elsewhere.client.close());
+    expect(again.first.action).toBe("user_info");
+    const onBNode = new AccountClient(b.url);
+    onBNode.cookies.set("chat_session", back.cookies.get("chat_session") ?? "");
+    expect((await onBNode.post("/auth/signout-everywhere")).status).toBe(200);
+    expect((await again.client.waitClosed(1000)).code).toBe(4006);
+    expect((await elsewhere.client.waitClosed(1000)).code).toBe(4006);
+
+    const listed = await boss.request("GET", "/auth/admin/accounts");
+    expect((listed.body.accounts as { name: string }[]).map((x) => x.name)).toEqual(["Boss", "Ada", "Grace"]);
+  });
+});

@@ -1,0 +1,155 @@
+/**
+ * Signing in, in Chromium: each way in through the pages a person sees
+ * (sign-up, sign-in, an invitation link, a reset link), sign-out, and the
+ * admin page disabling someone who is connected in another browser, whose
+ * page then shows the sign-in page instead of knocking again and again.
+ */
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { BROWSER_TEST_MS, closePage, currentRoom, launchBrowser, newPage, userEntry } from "../support/browser.js";
+import { SERVER_ENTRY } from "../support/processes.js";
+import { perTest } from "../support/scope.js";
+
+const scope = perTest();
+let browser: Browser;
+const pages: Page[] = [];
+const GOOD = "correct horse battery staple";
+/** A page reloads after each sign-in step, which a busy machine makes slow: waited for, not timed. */
+const POLL = { timeout: 15_000 };
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+afterEach(async () => {
+  await Promise.all(pages.splice(0).map(closePage));
+});
+
+async function page(url: string): Promise<Page> {
+  const p = await newPage(browser);
+  pages.push(p);
+  await p.goto(url);
+  return p;
+}
+
+async function fill(p: Page, form: string, fields: Record<string, string>, submit: string): Promise<void> {
+  for (const [label, value] of Object.entries(fields)) await p.locator(form).getByLabel(label).fill(value);
+  await p.locator(form).getByRole("button", { name: submit }).click();
+}
+
+/** The chat, as the account `name`: online, in the lobby, its name in the top bar. */
+async function inChatAs(p: Page, name: string): Promise<void> {
+  await p.locator('body[data-state="online"]').waitFor();
+  await currentRoom(p, "lobby").waitFor();
+  await expect.poll(() => p.locator("#account-name").textContent(), POLL).toBe(name);
+  expect(await p.locator("#auth").isHidden()).toBe(true);
+}
+
+describe("accounts in the web client", { timeout: BROWSER_TEST_MS }, () => {
+  it("signs up, signs out, signs in; a guest beside it is marked as one", async () => {
+    const n = await scope.node({ SIGNUP: "open", GUESTS: "1" });
+    const ada = await page(`${n.url}/`);
+    // Guests are let in: the chat starts as a guest, with a way to sign in.
+    await ada.locator('body[data-state="online"]').waitFor();
+    await ada.locator("#sign-in").click();
+    await ada.locator("#show-signup").click();
+    await fill(ada, "#signup-form", { Name: "Ada", "Password (at least 10 characters)": "short" }, "Create account");
+    // The browser's own check stops a short password before the server does.
+    expect(await ada.locator("#signup-form").isVisible()).toBe(true);
+    await fill(ada, "#signup-form", { "Password (at least 10 characters)": "password1234" }, "Create account");
+    await expect.poll(() => ada.locator("#auth-message").textContent(), POLL).toMatch(/first ones guessed/);
+    await fill(ada, "#signup-form", { "Password (at least 10 characters)": GOOD }, "Create account");
+    await inChatAs(ada, "Ada");
+    expect(await ada.locator("#nick-form").isHidden()).toBe(true);
+
+    const guest = await page(`${n.url}/`);
+    await guest.locator('body[data-state="online"]').waitFor();
+    await currentRoom(guest, "lobby").waitFor();
+    const guestName = (await guest.locator("#users .me .user-name").textContent()) ?? "";
+    const seen = userEntry(ada, guestName);
+    await seen.waitFor();
+    expect(await seen.locator(".guest-badge").textContent()).toBe("guest");
+    expect(await userEntry(guest, "Ada").locator(".guest-badge").count()).toBe(0);
+
+    await ada.locator("#sign-out").click();
+    await ada.locator('body[data-state="online"]').waitFor();
+    await ada.locator("#sign-in").waitFor();
+    await ada.locator("#sign-in").click();
+    await fill(ada, "#signin-form", { Name: "ada", Password: "wrong password here" }, "Sign in");
+    await expect.poll(() => ada.locator("#auth-message").textContent(), POLL).toBe("wrong name or password");
+    await fill(ada, "#signin-form", { Password: GOOD }, "Sign in");
+    await inChatAs(ada, "Ada");
+  });
+
+  it("an invitation link and a reset link from the admin page; disabling someone shows them the sign-in page, once", async () => {
+    const n = await scope.node({ SIGNUP: "invite", ADMIN_USERS: "Boss" });
+    // Nobody may come as a guest here: the sign-in page comes first, with no connection knocking.
+    const boss = await page(`${n.url}/`);
+    await boss.locator("#signin-form").waitFor();
+    expect(await boss.locator("#as-guest").isHidden()).toBe(true);
+    expect(await boss.locator("#show-signup").isHidden()).toBe(true);
+
+    // The first admin comes from the CLI, run against the node's own archive while it runs.
+    const link = resetLinkFromCli(n.dataDir, "Boss");
+    await boss.goto(`${n.url}/#reset=${link}`);
+    await fill(boss, "#reset-form", { "New password (at least 10 characters)": GOOD }, "Set password");
+    await inChatAs(boss, "Boss");
+
+    await boss.locator("#admin-open").click();
+    await boss.locator("#invite-form").getByRole("button", { name: "Make an invitation" }).click();
+    await expect.poll(() => boss.locator("#admin-output").textContent(), POLL).toMatch(/#invite=/);
+    const inviteUrl = /https?:\/\/\S+/.exec((await boss.locator("#admin-output").textContent()) ?? "")?.[0] ?? "";
+
+    const ada = await page(inviteUrl);
+    await fill(ada, "#signup-form", { Name: "Ada", "Password (at least 10 characters)": GOOD }, "Create account");
+    await inChatAs(ada, "Ada");
+    expect(ada.url()).not.toMatch(/invite=/);
+
+    await boss.locator("#admin-close").click();
+    await boss.locator("#admin-open").click();
+    const row = boss.locator("#admin-accounts li", { hasText: "Ada" });
+    await row.getByRole("button", { name: "Disable" }).click();
+    await ada.locator("#signin-form").waitFor();
+    expect(await ada.locator("#auth-message").textContent()).toBe("This account has been disabled by an admin.");
+    expect(await ada.locator("body").getAttribute("data-state")).toBe("offline");
+    expect(await ada.locator("#notices .notice").count()).toBeLessThanOrEqual(1);
+    await fill(ada, "#signin-form", { Name: "Ada", Password: GOOD }, "Sign in");
+    await expect.poll(() => ada.locator("#auth-message").textContent(), POLL).toBe("this account has been disabled");
+
+    await row.getByRole("button", { name: "Enable" }).click();
+    await boss.locator("#admin-accounts li", { hasText: "Ada" }).getByRole("button", { name: "Disable" }).waitFor();
+    await boss.locator("#admin-accounts li", { hasText: "Ada" }).getByRole("button", { name: "Reset link" }).click();
+    await expect.poll(() => boss.locator("#admin-output").textContent(), POLL).toMatch(/#reset=/);
+    const resetUrl = /https?:\/\/\S+/.exec((await boss.locator("#admin-output").textContent()) ?? "")?.[0] ?? "";
+    const again = await page(resetUrl);
+    const next = "a fresh long passphrase";
+    await fill(again, "#reset-form", { "New password (at least 10 characters)": next }, "Set password");
+    await inChatAs(again, "Ada");
+  });
+
+  it("with AUTH_SECRET and no guests, shows the sign-in page instead of knocking with no token", async () => {
+    const n = await scope.node({ AUTH_SECRET: "a-test-secret-that-is-long-enough-0123456789" });
+    const p = await page(`${n.url}/`);
+    await p.locator("#signin-form").waitFor();
+    expect(await p.locator("#as-guest").isHidden()).toBe(true);
+    expect(await p.locator("#notices .notice").count()).toBe(0);
+    // The page decided from /auth/state, before any connection: none was opened to be refused.
+    expect(n.output()).not.toMatch(/connection opened/);
+  });
+});
+
+/** `npm run admin -- create-admin NAME` against a node's archive: the one-time link it prints. */
+function resetLinkFromCli(dataDir: string, name: string): string {
+  const cli = path.join(path.dirname(SERVER_ENTRY), "admin.js");
+  const out = execFileSync(process.execPath, [cli, "create-admin", name], {
+    env: { ...process.env, DATA_DIR: dataDir },
+    encoding: "utf8",
+  });
+  const token = /#reset=([\w-]+)/.exec(out)?.[1];
+  if (!token) throw new Error(`no link in: ${out}`);
+  return token;
+}
