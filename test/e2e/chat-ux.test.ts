@@ -350,7 +350,8 @@ describe("the web client's conversation features, in Chromium", { timeout: UX_TE
     const spoken = await roomMessages(grace, "second of a run").evaluate(
       (node) => `${node.querySelector(".meta")?.textContent}${node.querySelector(".text")?.textContent}`,
     );
-    expect(spoken).toMatch(new RegExp(`^${adaName}, \\d{1,2}:\\d{2}( [AP]M)?, second of a run$`));
+    // Ada is a guest here, and is heard as one.
+    expect(spoken).toMatch(new RegExp(`^${adaName} \\(guest\\), \\d{1,2}:\\d{2}( [AP]M)?, second of a run$`));
 
     // A reload replays the same history into the same layout.
     await grace.reload();

@@ -47,7 +47,8 @@ function clock(ts: number): HTMLTimeElement {
 function sender(name: string, own: boolean, uid?: string): HTMLElement[] {
   const from = el("span", { class: "from" }, name);
   if (own) return [from, el("span", { class: "self-badge", title: "sent by you" }, "you")];
-  return isGuest(uid) ? [from, guestBadge()] : [from];
+  // Read aloud as "Ada (guest)": the badge is a word of its own, not the end of the name.
+  return isGuest(uid) ? [from, spoken(" ("), guestBadge(), spoken(")")] : [from];
 }
 
 /** What a message may link to: web addresses, never `javascript:` or `data:`. */
