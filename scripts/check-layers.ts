@@ -32,7 +32,11 @@ export const PARTS: Part[] = [
   { name: "chat", holds: ["src/chat/"], may: ["protocol", "ids", "transport", "bus", "presence", "users"] },
   { name: "http", holds: ["src/http/"], may: ["accounts", "transport"] },
   { name: "edge", holds: ["src/config.ts", "src/log.ts", "src/metrics.ts"], may: ["chat"] },
-  { name: "composition", holds: ["src/app.ts", "src/backends.ts", "src/server.ts", "src/admin.ts"], may: "*" },
+  {
+    name: "composition",
+    holds: ["src/app.ts", "src/backends.ts", "src/server.ts", "src/admin.ts", "src/account-settings.ts"],
+    may: "*",
+  },
   { name: "web", holds: ["web/src/"], may: [], typesOnly: ["protocol"] },
   { name: "bench", holds: ["bench/"], may: [] },
   { name: "scripts", holds: ["scripts/"], may: ["transport"] },

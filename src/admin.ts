@@ -7,6 +7,7 @@
  * a one-time link that sets its password: the first admin of a chat whose
  * sign-up is closed comes from here or from ADMIN_USERS.
  */
+import { accountSettings } from "./account-settings.js";
 import { AccountError, Accounts } from "./accounts/accounts.js";
 import { createBackends } from "./backends.js";
 import { ConfigError, loadConfig } from "./config.js";
@@ -27,21 +28,7 @@ async function main(args: string[]): Promise<number> {
     await backends.redis?.link.start();
     const accounts = new Accounts(
       backends.accounts,
-      {
-        signup: config.SIGNUP,
-        pepper: config.PASSWORD_PEPPER,
-        sessionTtlMs: config.SESSION_TTL * 1000,
-        attemptsPerAccount: config.SIGNIN_ATTEMPTS_PER_ACCOUNT,
-        attemptsPerAddress: config.SIGNIN_ATTEMPTS_PER_IP,
-        windowMs: config.SIGNIN_WINDOW * 1000,
-        adminNames: config.ADMIN_USERS ?? [],
-        limits: {
-          maxMessageLength: config.MAX_MESSAGE_LENGTH,
-          maxMessageBytes: config.MAX_MESSAGE_BYTES,
-          maxNameLength: config.MAX_NAME_LENGTH,
-          maxRoomLength: config.MAX_ROOM_LENGTH,
-        },
-      },
+      accountSettings(config),
       config.GUEST_SECRET ?? (await backends.users.guestSecret()),
     );
     const { account, link } = await accounts.createAdmin(name);

@@ -1,6 +1,7 @@
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "pino";
+import { accountSettings, clientLimits } from "./account-settings.js";
 import { Accounts } from "./accounts/accounts.js";
 import { createBackends } from "./backends.js";
 import { Allowances } from "./chat/allowances.js";
@@ -17,7 +18,6 @@ import { startMetricsServer } from "./http/metrics-server.js";
 import { createHttpApp, finishHttpApp, SOCKJS_CLIENT_PATH } from "./http/routes.js";
 import { createMetrics } from "./metrics.js";
 import { CloseCode } from "./protocol/close-codes.js";
-import type { Limits } from "./protocol/rules.js";
 import { clientAddress } from "./transport/client-address.js";
 import { OriginPolicy } from "./transport/origin-policy.js";
 import { attachSockjs, SOCKJS_DEFAULTS, SockjsServer } from "./transport/sockjs-server.js";
@@ -78,12 +78,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     });
   }
 
-  const limits: Limits = {
-    maxMessageLength: config.MAX_MESSAGE_LENGTH,
-    maxMessageBytes: config.MAX_MESSAGE_BYTES,
-    maxNameLength: config.MAX_NAME_LENGTH,
-    maxRoomLength: config.MAX_ROOM_LENGTH,
-  };
+  const limits = clientLimits(config);
   const allowances = new Allowances({
     bytesPerUser: config.WRITE_BYTES_PER_USER,
     bytesPerAddress: config.WRITE_BYTES_PER_IP,
@@ -99,20 +94,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       : config.AUTH_JWKS_URL
         ? { kind: "jwks", url: config.AUTH_JWKS_URL }
         : undefined;
-  const accounts = new Accounts(
-    backends.accounts,
-    {
-      signup: config.SIGNUP,
-      pepper: config.PASSWORD_PEPPER,
-      sessionTtlMs: config.SESSION_TTL * 1000,
-      attemptsPerAccount: config.SIGNIN_ATTEMPTS_PER_ACCOUNT,
-      attemptsPerAddress: config.SIGNIN_ATTEMPTS_PER_IP,
-      windowMs: config.SIGNIN_WINDOW * 1000,
-      adminNames: config.ADMIN_USERS ?? [],
-      limits,
-    },
-    nodeSecret,
-  );
+  const accounts = new Accounts(backends.accounts, accountSettings(config), nodeSecret);
   const ctx: ChatContext = {
     hub,
     users: backends.users,
