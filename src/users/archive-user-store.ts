@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import type { Archive } from "../archive/archive.js";
+import { FirstContacts } from "./first-contacts.js";
 import {
   type AddedRoom,
   CONVERSATIONS_LISTED,
-  FIRST_CONTACT_SECONDS,
   isFurther,
   type ReadMark,
   type UserRecord,
@@ -17,7 +17,7 @@ import {
  */
 export class ArchiveUserStore implements UserStore {
   /** First contacts of each user in the current minute: a rate, not a record, so not archived. */
-  private readonly firstContacts = new Map<string, { count: number; endsAt: number }>();
+  private readonly firstContacts = new FirstContacts();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
@@ -61,14 +61,7 @@ export class ArchiveUserStore implements UserStore {
   }
 
   async countFirstContact(uid: string, max: number): Promise<number> {
-    const now = Date.now();
-    let window = this.firstContacts.get(uid);
-    if (!window || window.endsAt <= now) {
-      window = { count: 0, endsAt: now + FIRST_CONTACT_SECONDS * 1000 };
-      this.firstContacts.set(uid, window);
-    }
-    window.count++;
-    return window.count <= max ? 0 : Math.ceil((window.endsAt - now) / 1000);
+    return this.firstContacts.count(uid, max);
   }
 
   readMark(uid: string, place: string): Promise<ReadMark | undefined> {
@@ -92,7 +85,7 @@ export class ArchiveUserStore implements UserStore {
 
   private forgetIdle(): void {
     const now = Date.now();
-    for (const [uid, window] of this.firstContacts) if (window.endsAt <= now) this.firstContacts.delete(uid);
+    this.firstContacts.sweep();
     this.archive.forgetUsers(now - this.idleMs).catch(() => undefined);
   }
 }

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
+import { FirstContacts } from "./first-contacts.js";
 import {
   type AddedRoom,
   CONVERSATIONS_LISTED,
-  FIRST_CONTACT_SECONDS,
   isFurther,
   type ReadMark,
   type UserRecord,
@@ -22,7 +22,7 @@ interface Kept {
 export class MemoryUserStore implements UserStore {
   private readonly users = new Map<string, Kept>();
   /** First contacts of each user in the current minute, and when it ends. */
-  private readonly firstContacts = new Map<string, { count: number; endsAt: number }>();
+  private readonly firstContacts = new FirstContacts();
   private readonly secret = randomBytes(32).toString("hex");
   private readonly sweeper: NodeJS.Timeout;
 
@@ -77,14 +77,7 @@ export class MemoryUserStore implements UserStore {
   }
 
   async countFirstContact(uid: string, max: number): Promise<number> {
-    const now = Date.now();
-    let window = this.firstContacts.get(uid);
-    if (!window || window.endsAt <= now) {
-      window = { count: 0, endsAt: now + FIRST_CONTACT_SECONDS * 1000 };
-      this.firstContacts.set(uid, window);
-    }
-    window.count++;
-    return window.count <= max ? 0 : Math.ceil((window.endsAt - now) / 1000);
+    return this.firstContacts.count(uid, max);
   }
 
   async readMark(uid: string, place: string): Promise<ReadMark | undefined> {
@@ -119,7 +112,6 @@ export class MemoryUserStore implements UserStore {
   private forgetIdle(): void {
     const cutoff = Date.now() - this.idleMs;
     for (const [uid, kept] of this.users) if (kept.lastUsed < cutoff) this.users.delete(uid);
-    const now = Date.now();
-    for (const [uid, window] of this.firstContacts) if (window.endsAt <= now) this.firstContacts.delete(uid);
+    this.firstContacts.sweep();
   }
 }
