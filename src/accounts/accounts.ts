@@ -200,6 +200,57 @@ export class Accounts {
     return this.startSession(account);
   }
 
+  /**
+   * Signs in the person a provider vouched for, by (issuer, subject). The
+   * first time, an account is made whatever SIGNUP says: the provider
+   * decides who may come in. Its name is the one the provider gave, with
+   * " 2", " 3"… added when that name is taken: a prompt would be one more
+   * page for each newcomer, and the name can be told apart all the same.
+   */
+  async signInWith(
+    identity: { issuer: string; subject: string; name: string | undefined },
+    previous: string | undefined,
+  ): Promise<SignedIn> {
+    const { issuer, subject } = identity;
+    let account = await this.store.byIdentity(issuer, subject);
+    if (!account) {
+      const made = await this.accountForIdentity(identity.name);
+      if (await this.store.linkIdentity(issuer, subject, made.uid)) {
+        account = made;
+      } else {
+        // The same person's other sign-in linked first: theirs is the account.
+        account = await this.store.byIdentity(issuer, subject);
+        await this.store.update(made.uid, { disabled: true });
+      }
+    }
+    if (!account) throw new AccountError("unauthorized", "the provider's sign-in could not be linked to an account");
+    if (account.disabled) throw new AccountError("disabled", "this account has been disabled");
+    if (previous) await this.store.endSession(sha256(previous));
+    return this.startSession(account);
+  }
+
+  private async accountForIdentity(claimed: string | undefined): Promise<Account> {
+    let base = "Member";
+    try {
+      if (claimed !== undefined) base = this.checkAccountName(claimed);
+    } catch {
+      // A name the chat refuses (too long, hidden characters, a guest's): the person gets the plain one.
+    }
+    const max = this.settings.limits.maxNameLength;
+    for (let n = 1; n <= 20; n++) {
+      const suffix = n === 1 ? "" : ` ${n}`;
+      const name = `${base.slice(0, max - suffix.length).trim()}${suffix}`;
+      if (await this.store.byKey(accountKey(name))) continue;
+      try {
+        return await this.createAccount(name, undefined);
+      } catch (err) {
+        if (!(err instanceof AccountError && err.code === "name_taken")) throw err;
+      }
+    }
+    const suffix = ` ${randomBytes(3).toString("hex")}`;
+    return this.createAccount(`${base.slice(0, max - suffix.length).trim()}${suffix}`, undefined);
+  }
+
   private async startSession(account: Account): Promise<SignedIn> {
     const token = newToken();
     const expires = Date.now() + this.settings.sessionTtlMs;
