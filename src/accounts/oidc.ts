@@ -108,7 +108,7 @@ export class OidcSignIn {
         idTokenExpected: true,
       });
     } catch (err) {
-      throw new AccountError("unauthorized", `the provider's answer was refused: ${(err as Error).message}`);
+      throw new AccountError("unauthorized", `the provider's answer was refused: ${reason(err)}`);
     }
     const claims = tokens.claims();
     if (!claims) throw new AccountError("unauthorized", "the provider sent no ID token");
@@ -120,6 +120,18 @@ export class OidcSignIn {
     }
     return { issuer: config.serverMetadata().issuer, subject: claims.sub, name };
   }
+}
+
+/** openid-client's message is the kind of failure; the check that failed (a claim, the provider's error) is in its causes. */
+function reason(err: unknown): string {
+  const parts: string[] = [];
+  let at: unknown = err;
+  for (let depth = 0; at instanceof Error && depth < 4; depth++) {
+    const { error } = at as { error?: unknown };
+    parts.push(typeof error === "string" ? `${at.message} (${error})` : at.message);
+    at = at.cause;
+  }
+  return parts.join(": ");
 }
 
 function nameIn(claims: Record<string, unknown>): string | undefined {
