@@ -14,6 +14,7 @@ import { describe, expect, it } from "vitest";
 import { AccountClient } from "./support/accounts.js";
 import { RedirectingClient, TestProvider } from "./support/oidc-provider.js";
 import { allocatePort } from "./support/ports.js";
+import { runToExit } from "./support/processes.js";
 import { perTest } from "./support/scope.js";
 
 const scope = perTest();
@@ -209,5 +210,24 @@ describe("single sign-on through an OpenID provider", () => {
     later.jar.set(new URL(b.url).host, new Map(later.jar.get(new URL(a.url).host)));
     await later.get(second);
     expect((await whoIs(later, b.url))?.uid).toBe(onB?.uid);
+  });
+
+  it("is refused at start half configured or over plain HTTP to another machine, never echoing the secret", async () => {
+    const half = await runToExit({ OIDC_ISSUER: "https://id.example.com", OIDC_CLIENT_SECRET: "s3cret-value-xyz" });
+    expect(half.code).toBe(1);
+    expect(half.stderr.trim().split("\n")).toEqual([
+      "configuration error: set all of OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_REDIRECT_URL, or none",
+    ]);
+    const plain = await runToExit({ OIDC_ISSUER: "http://id.example.com" });
+    expect(plain.code).toBe(1);
+    expect(plain.stderr).toContain("OIDC_ISSUER");
+    expect(plain.stderr).toContain("must be an https URL");
+    expect(half.stderr).not.toContain("s3cret-value-xyz");
+  });
+
+  it("without OIDC_* offers no provider and has no OIDC routes", async () => {
+    const node = await scope.node();
+    expect((await new AccountClient(node.url).state()).body.oidc).toBeNull();
+    expect((await new RedirectingClient().get(`${node.url}/auth/oidc/start`)).status).toBe(404);
   });
 });
