@@ -1,5 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { exportJWK, generateKeyPair } from "jose";
 import Provider from "oidc-provider";
 import { allocatePort } from "./ports.js";
 
@@ -28,7 +29,12 @@ export class TestProvider {
   static async start(clients: { id: string; secret: string; redirect: string[] }[]): Promise<TestProvider> {
     const port = await allocatePort();
     const issuer = `http://127.0.0.1:${port}`;
+    // Keys and lifetimes of its own, as a deployed provider has, rather than the quick-start ones it warns about.
+    const { privateKey } = await generateKeyPair("RS256", { extractable: true });
+    const key = { ...(await exportJWK(privateKey)), kid: "test", alg: "RS256", use: "sig" };
     const provider = new Provider(issuer, {
+      jwks: { keys: [key] },
+      ttl: { AccessToken: 600, AuthorizationCode: 60, Grant: 600, IdToken: 600, Interaction: 600, Session: 600 },
       clients: clients.map((c) => ({
         client_id: c.id,
         client_secret: c.secret,
