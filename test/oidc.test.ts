@@ -98,6 +98,22 @@ describe("single sign-on through an OpenID provider", () => {
     expect(theirs?.uid).not.toBe((bobUp.body.account as { uid: string }).uid);
   });
 
+  it("two first sign-ins of one person at once make one account", async () => {
+    const { node, provider, redirect } = await setUp();
+    const tabs = [new RedirectingClient(), new RedirectingClient()];
+    const callbacks = await Promise.all(tabs.map((t) => toCallback(t, node.url, redirect)));
+    const landed = await Promise.all(tabs.map((t, i) => t.get(callbacks[i] ?? "")));
+    const signedIn = tabs.filter((_, i) => landed[i]?.status === 303);
+    expect(signedIn.length).toBeGreaterThan(0);
+    const uids = new Set(await Promise.all(signedIn.map(async (t) => (await whoIs(t, node.url))?.uid)));
+    expect(uids.size).toBe(1);
+    // Had a second account been made, it would hold "Alice 2".
+    provider.signInAs = { sub: "another-alice", preferred_username: "alice" };
+    const other = new RedirectingClient();
+    await other.get(await toCallback(other, node.url, redirect));
+    expect((await whoIs(other, node.url))?.name).toBe("alice 2");
+  });
+
   it("refuses a callback that carries someone else's sign-in (a forged state)", async () => {
     const { node, provider, redirect } = await setUp();
     // The attacker signs in at the provider as themselves and keeps the callback, to plant it on the victim.

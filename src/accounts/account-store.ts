@@ -46,6 +46,7 @@ export interface AccountStore {
   byIdentity(issuer: string, subject: string): Promise<Account | undefined>;
   /** Links an account to a provider's subject; false when that subject is linked already. */
   linkIdentity(issuer: string, subject: string, uid: string): Promise<boolean>;
+  unlinkIdentity(issuer: string, subject: string): Promise<void>;
   update(uid: string, change: Partial<Pick<Account, "hash" | "admin" | "disabled">>): Promise<void>;
 
   addSession(id: string, session: SignInSession): Promise<void>;

@@ -75,6 +75,10 @@ export class RedisAccountStore implements AccountStore {
     return (await this.redis.hsetnx(`${this.base}:identities`, this.identity(issuer, subject), uid)) === 1;
   }
 
+  async unlinkIdentity(issuer: string, subject: string): Promise<void> {
+    await this.redis.hdel(`${this.base}:identities`, this.identity(issuer, subject));
+  }
+
   async list(): Promise<Account[]> {
     const uids = await this.redis.zrange(`${this.base}:list`, 0, -1);
     const all = await Promise.all(uids.map((uid) => this.byUid(uid)));

@@ -91,6 +91,12 @@ export class SqlAccountStore implements AccountStore {
     });
   }
 
+  unlinkIdentity(issuer: string, subject: string): Promise<void> {
+    return this.archive.sql((db) =>
+      db.run("DELETE FROM account_identities WHERE issuer = ? AND subject = ?", [issuer, subject]),
+    );
+  }
+
   list(): Promise<Account[]> {
     return this.archive.sql(async (db) =>
       (await db.all<AccountRow>(`SELECT ${COLUMNS} FROM accounts ORDER BY created, uid`)).map(account),
