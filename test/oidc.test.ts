@@ -14,6 +14,7 @@ import { describe, expect, it } from "vitest";
 import { AccountClient } from "./support/accounts.js";
 import { RedirectingClient, TestProvider } from "./support/oidc-provider.js";
 import { allocatePort } from "./support/ports.js";
+import { startPostgres } from "./support/postgres.js";
 import { runToExit } from "./support/processes.js";
 import { perTest } from "./support/scope.js";
 
@@ -37,7 +38,7 @@ async function setUp(env: Record<string, string> = {}, redirectPort?: number) {
     OIDC_REDIRECT_URL: redirect,
   };
   let base = env;
-  if (!env.REDIS_URL) {
+  if (!env.REDIS_URL && !env.DATABASE_URL) {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), "chat-oidc-"));
     scope.defer(() => rmSync(dataDir, { recursive: true, force: true }));
     base = { DATA_DIR: dataDir, ...env };
@@ -226,6 +227,23 @@ describe("single sign-on through an OpenID provider", () => {
     later.jar.set(new URL(b.url).host, new Map(later.jar.get(new URL(a.url).host)));
     await later.get(second);
     expect((await whoIs(later, b.url))?.uid).toBe(onB?.uid);
+  });
+
+  it("on PostgreSQL: the link is a row of the new migration step, and finds the account again", async () => {
+    const postgres = await startPostgres();
+    scope.defer(() => postgres.remove());
+    const { node, provider, redirect } = await setUp({ DATABASE_URL: await postgres.createDatabase("oidc") });
+    const first = new RedirectingClient();
+    await first.get(await toCallback(first, node.url, redirect));
+    const account = await whoIs(first, node.url);
+    expect(account?.name).toBe("Alice");
+    const db = await postgres.client("oidc");
+    scope.defer(() => db.end());
+    const rows = await db.query("SELECT issuer, subject, uid FROM account_identities");
+    expect(rows.rows).toEqual([{ issuer: provider.issuer, subject: "alice-sub", uid: account?.uid }]);
+    const again = new RedirectingClient();
+    await again.get(await toCallback(again, node.url, redirect));
+    expect((await whoIs(again, node.url))?.uid).toBe(account?.uid);
   });
 
   it("is refused at start half configured or over plain HTTP to another machine, never echoing the secret", async () => {
