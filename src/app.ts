@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "pino";
 import { accountSettings, clientLimits } from "./account-settings.js";
 import { Accounts } from "./accounts/accounts.js";
+import { OidcSignIn } from "./accounts/oidc.js";
 import { createBackends } from "./backends.js";
 import { Allowances } from "./chat/allowances.js";
 import { type TokenKeys, tokenVerifier } from "./chat/auth.js";
@@ -142,6 +143,18 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     log,
     guests: guests !== undefined,
     tokenUrl: config.AUTH_TOKEN_URL,
+    oidc:
+      config.OIDC_ISSUER && config.OIDC_CLIENT_ID && config.OIDC_CLIENT_SECRET && config.OIDC_REDIRECT_URL
+        ? new OidcSignIn(
+            {
+              issuer: config.OIDC_ISSUER,
+              clientId: config.OIDC_CLIENT_ID,
+              clientSecret: config.OIDC_CLIENT_SECRET,
+              redirectUrl: config.OIDC_REDIRECT_URL,
+            },
+            nodeSecret,
+          )
+        : undefined,
     address: (req) => clientAddress(req, config.TRUST_PROXY),
     secure: (req) => isTls(req, config.TRUST_PROXY),
     endConnections: (uid, session, why) => {

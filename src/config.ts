@@ -243,9 +243,28 @@ const spec = {
       .optional(),
     help: "the embedding app's endpoint the web client gets its token from, with the browser's cookies",
   },
+  OIDC_ISSUER: {
+    schema: z.string().refine(isOidcIssuer, "must be an https URL (http only on a loopback address)").optional(),
+    help: "the OpenID Connect provider people may sign in through (its issuer URL); set with OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_REDIRECT_URL",
+  },
+  OIDC_CLIENT_ID: {
+    schema: z.string().optional(),
+    help: "this chat's client id at the OpenID Connect provider",
+  },
+  OIDC_CLIENT_SECRET: {
+    schema: z.string().optional(),
+    help: "this chat's client secret at the OpenID Connect provider",
+  },
+  OIDC_REDIRECT_URL: {
+    schema: z
+      .string()
+      .regex(/^https?:\/\/[^/]+\/auth\/oidc\/callback$/, "must be this chat's http(s)://HOST/auth/oidc/callback")
+      .optional(),
+    help: "the chat's own /auth/oidc/callback address, as registered at the provider",
+  },
   GUESTS: {
     schema: z.enum(["0", "1"]).optional(),
-    help: "1 = people may chat as guests, without an account or token; unset = 1 unless a token key (AUTH_SECRET, AUTH_PUBLIC_KEY, AUTH_JWKS_URL) is set or SIGNUP is open or invite",
+    help: "1 = people may chat as guests, without an account or token; unset = 1 unless a token key (AUTH_SECRET, AUTH_PUBLIC_KEY, AUTH_JWKS_URL) or OIDC_ISSUER is set or SIGNUP is open or invite",
   },
   SIGNUP: {
     schema: z.enum(["open", "invite", "closed"]).default("closed"),
@@ -308,6 +327,19 @@ const spec = {
 type Spec = typeof spec;
 export type Config = { [K in keyof Spec]: z.output<Spec[K]["schema"]> };
 
+/** Tokens from a provider reached over plain HTTP could be forged on the way, unless it is on this machine. */
+function isOidcIssuer(v: string): boolean {
+  try {
+    const url = new URL(v);
+    return (
+      url.protocol === "https:" ||
+      (url.protocol === "http:" && /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/.test(url.hostname))
+    );
+  } catch {
+    return false;
+  }
+}
+
 export class ConfigError extends Error {}
 
 /** A refused value as the operator may see it: a password (in a URL or on its own) is never repeated. */
@@ -336,10 +368,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const keys = [config.AUTH_SECRET, config.AUTH_PUBLIC_KEY, config.AUTH_JWKS_URL].filter((v) => v !== undefined);
   if (keys.length > 1) throw new ConfigError("set only one of AUTH_SECRET, AUTH_PUBLIC_KEY and AUTH_JWKS_URL");
+  const oidc = [config.OIDC_ISSUER, config.OIDC_CLIENT_ID, config.OIDC_CLIENT_SECRET, config.OIDC_REDIRECT_URL];
+  if (oidc.some((v) => v !== undefined) && !oidc.every((v) => v !== undefined)) {
+    throw new ConfigError("set all of OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_REDIRECT_URL, or none");
+  }
   if (config.GUESTS === undefined) {
     // Guests are the way in only while no other is configured.
     const tokens = [config.AUTH_SECRET, config.AUTH_PUBLIC_KEY, config.AUTH_JWKS_URL].some((v) => v !== undefined);
-    const otherWay = tokens || config.SIGNUP !== "closed";
+    const otherWay = tokens || config.SIGNUP !== "closed" || config.OIDC_ISSUER !== undefined;
     return { ...config, GUESTS: otherWay ? "0" : "1" };
   }
   return config;

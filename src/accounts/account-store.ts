@@ -42,6 +42,11 @@ export interface AccountStore {
   byUid(uid: string): Promise<Account | undefined>;
   /** Every account, oldest first: for the admin page of a team's chat, not a directory of millions. */
   list(): Promise<Account[]>;
+  /** The account linked to a provider's subject (single sign-on), if any. */
+  byIdentity(issuer: string, subject: string): Promise<Account | undefined>;
+  /** Links an account to a provider's subject; false when that subject is linked already. */
+  linkIdentity(issuer: string, subject: string, uid: string): Promise<boolean>;
+  unlinkIdentity(issuer: string, subject: string): Promise<void>;
   update(uid: string, change: Partial<Pick<Account, "hash" | "admin" | "disabled">>): Promise<void>;
 
   addSession(id: string, session: SignInSession): Promise<void>;

@@ -68,6 +68,7 @@ const GUEST_NAME = /^user\s*#/i;
 
 const sha256 = (token: string) => createHash("sha256").update(token).digest("hex");
 const newToken = () => randomBytes(32).toString("base64url");
+const newUid = () => `a-${randomBytes(16).toString("base64url")}`;
 
 /**
  * Local accounts: sign-up (open, by invitation, or closed), sign-in with a
@@ -126,9 +127,9 @@ export class Accounts {
     return { account, link: await this.resetLink(account.uid) };
   }
 
-  private async createAccount(name: string, hash: string | undefined, admin = false): Promise<Account> {
+  private async createAccount(name: string, hash: string | undefined, admin = false, uid = newUid()): Promise<Account> {
     const account: Account = {
-      uid: `a-${randomBytes(16).toString("base64url")}`,
+      uid,
       name,
       key: accountKey(name),
       hash,
@@ -198,6 +199,60 @@ export class Accounts {
     // A new session on each sign-in: a session id someone planted before it is worth nothing after.
     if (previous) await this.store.endSession(sha256(previous));
     return this.startSession(account);
+  }
+
+  /**
+   * Signs in the person a provider vouched for, by (issuer, subject). The
+   * first time, an account is made whatever SIGNUP says: the provider
+   * decides who may come in. Its name is the one the provider gave, with
+   * " 2", " 3"… added when that name is taken: a prompt would be one more
+   * page for each newcomer, and the name can be told apart all the same.
+   */
+  async signInWith(
+    identity: { issuer: string; subject: string; name: string | undefined },
+    previous: string | undefined,
+  ): Promise<SignedIn> {
+    const { issuer, subject } = identity;
+    let account = await this.store.byIdentity(issuer, subject);
+    if (!account) {
+      // Linked before the account is made: of two first sign-ins at once, one makes it and the other finds it.
+      const uid = newUid();
+      if (await this.store.linkIdentity(issuer, subject, uid)) {
+        account = await this.accountForIdentity(uid, identity.name).catch(async (err: unknown) => {
+          // A link to no account would turn this person away for good: the next sign-in starts afresh.
+          await this.store.unlinkIdentity(issuer, subject);
+          throw err;
+        });
+      } else {
+        account = await this.store.byIdentity(issuer, subject);
+      }
+    }
+    if (!account) throw new AccountError("unauthorized", "this sign-in is being set up in another window: try again");
+    if (account.disabled) throw new AccountError("disabled", "this account has been disabled");
+    if (previous) await this.store.endSession(sha256(previous));
+    return this.startSession(account);
+  }
+
+  private async accountForIdentity(uid: string, claimed: string | undefined): Promise<Account> {
+    let base = "Member";
+    try {
+      if (claimed !== undefined) base = this.checkAccountName(claimed);
+    } catch {
+      // A name the chat refuses (too long, hidden characters, a guest's): the person gets the plain one.
+    }
+    const max = this.settings.limits.maxNameLength;
+    for (let n = 1; n <= 20; n++) {
+      const suffix = n === 1 ? "" : ` ${n}`;
+      const name = `${base.slice(0, max - suffix.length).trim()}${suffix}`;
+      if (await this.store.byKey(accountKey(name))) continue;
+      try {
+        return await this.createAccount(name, undefined, false, uid);
+      } catch (err) {
+        if (!(err instanceof AccountError && err.code === "name_taken")) throw err;
+      }
+    }
+    const suffix = ` ${randomBytes(3).toString("hex")}`;
+    return this.createAccount(`${base.slice(0, max - suffix.length).trim()}${suffix}`, undefined, false, uid);
   }
 
   private async startSession(account: Account): Promise<SignedIn> {

@@ -61,6 +61,24 @@ export class RedisAccountStore implements AccountStore {
     };
   }
 
+  private identity(issuer: string, subject: string): string {
+    // JSON keeps the two apart whatever characters an issuer or subject holds.
+    return JSON.stringify([issuer, subject]);
+  }
+
+  async byIdentity(issuer: string, subject: string): Promise<Account | undefined> {
+    const uid = await this.redis.hget(`${this.base}:identities`, this.identity(issuer, subject));
+    return uid === null ? undefined : this.byUid(uid);
+  }
+
+  async linkIdentity(issuer: string, subject: string, uid: string): Promise<boolean> {
+    return (await this.redis.hsetnx(`${this.base}:identities`, this.identity(issuer, subject), uid)) === 1;
+  }
+
+  async unlinkIdentity(issuer: string, subject: string): Promise<void> {
+    await this.redis.hdel(`${this.base}:identities`, this.identity(issuer, subject));
+  }
+
   async list(): Promise<Account[]> {
     const uids = await this.redis.zrange(`${this.base}:list`, 0, -1);
     const all = await Promise.all(uids.map((uid) => this.byUid(uid)));

@@ -69,6 +69,34 @@ export class SqlAccountStore implements AccountStore {
     });
   }
 
+  byIdentity(issuer: string, subject: string): Promise<Account | undefined> {
+    return this.archive.sql(async (db) => {
+      const [row] = await db.all<AccountRow>(
+        `SELECT ${COLUMNS} FROM accounts WHERE uid = (SELECT uid FROM account_identities WHERE issuer = ? AND subject = ?)`,
+        [issuer, subject],
+      );
+      return row && account(row);
+    });
+  }
+
+  linkIdentity(issuer: string, subject: string, uid: string): Promise<boolean> {
+    return this.archive.sql(async (db) => {
+      const [taken] = await db.all<{ uid: string }>(
+        "SELECT uid FROM account_identities WHERE issuer = ? AND subject = ?",
+        [issuer, subject],
+      );
+      if (taken) return false;
+      await db.run("INSERT INTO account_identities (issuer, subject, uid) VALUES (?, ?, ?)", [issuer, subject, uid]);
+      return true;
+    });
+  }
+
+  unlinkIdentity(issuer: string, subject: string): Promise<void> {
+    return this.archive.sql((db) =>
+      db.run("DELETE FROM account_identities WHERE issuer = ? AND subject = ?", [issuer, subject]),
+    );
+  }
+
   list(): Promise<Account[]> {
     return this.archive.sql(async (db) =>
       (await db.all<AccountRow>(`SELECT ${COLUMNS} FROM accounts ORDER BY created, uid`)).map(account),

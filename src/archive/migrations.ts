@@ -102,4 +102,14 @@ export const MIGRATIONS: readonly string[] = [
     expires BIGINT NOT NULL
   );
   `,
+  // Single sign-on (issue 22): an account is its provider's (issuer, subject), never its name or e-mail,
+  // which a provider may let a person change or reuse.
+  `
+  CREATE TABLE account_identities (
+    issuer TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    PRIMARY KEY (issuer, subject)
+  );
+  `,
 ];

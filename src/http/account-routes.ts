@@ -3,11 +3,14 @@ import express, { type Express, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import type { Account } from "../accounts/account-store.js";
 import { AccountError, type Accounts, type SignedIn } from "../accounts/accounts.js";
+import { OIDC_PENDING_SECONDS, type OidcSignIn } from "../accounts/oidc.js";
 import { LogSampler } from "../transport/log-sampler.js";
 
 export const SESSION_COOKIE = "chat_session";
 export const CSRF_COOKIE = "chat_csrf";
 export const CSRF_HEADER = "x-csrf-token";
+/** A sign-in started at the OpenID provider: what its callback must match. */
+export const OIDC_COOKIE = "chat_oidc";
 
 /** What the routes need of the node besides the accounts. */
 export interface AccountRouteOptions {
@@ -17,6 +20,8 @@ export interface AccountRouteOptions {
   guests: boolean;
   /** AUTH_TOKEN_URL: where the page gets an embedding app's token for this browser. */
   tokenUrl: string | undefined;
+  /** Sign-in through an OpenID Connect provider, when OIDC_* is set. */
+  oidc: OidcSignIn | undefined;
   /** The client's address, as TRUST_PROXY reads it. */
   address(req: Request): string;
   /** Whether the browser reached us over TLS (itself or through a trusted proxy): then cookies are Secure. */
@@ -62,6 +67,10 @@ function hostOf(origin: string): string | undefined {
   }
 }
 
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
 function sameText(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
@@ -94,7 +103,8 @@ export function addAccountRoutes(app: Express, o: AccountRouteOptions): void {
       "Path=/",
       `Max-Age=${Math.max(0, Math.floor(maxAgeMs / 1000))}`,
       httpOnly ? "HttpOnly" : "",
-      name === SESSION_COOKIE ? "SameSite=Lax" : "SameSite=Strict",
+      // Lax for those that must come back with the provider's redirect (a top-level GET from another site).
+      name === CSRF_COOKIE ? "SameSite=Strict" : "SameSite=Lax",
       o.secure(req) ? "Secure" : "",
     ].filter(Boolean);
     res.append("Set-Cookie", flags.join("; "));
@@ -163,6 +173,7 @@ export function addAccountRoutes(app: Express, o: AccountRouteOptions): void {
         signup: accounts.signup,
         guests: o.guests,
         tokenUrl: o.tokenUrl ?? null,
+        oidc: o.oidc ? { name: o.oidc.providerName } : null,
         csrf,
       });
     } catch (err) {
@@ -213,6 +224,54 @@ export function addAccountRoutes(app: Express, o: AccountRouteOptions): void {
     o.endConnections(next.account.uid, undefined, "signed_out");
     startSession(req, res, next);
   });
+
+  const { oidc } = o;
+  if (oidc) {
+    app.get("/auth/oidc/start", async (req, res) => {
+      try {
+        const { url, pending } = await oidc.start();
+        setCookie(req, res, OIDC_COOKIE, pending, OIDC_PENDING_SECONDS * 1000, true);
+        res.setHeader("Cache-Control", "no-store");
+        res.redirect(303, url);
+      } catch (err) {
+        refusePage(res, err, "/auth/oidc/start");
+      }
+    });
+    app.get("/auth/oidc/callback", async (req, res) => {
+      res.setHeader("Cache-Control", "no-store");
+      // The pending sign-in is for one callback, whatever comes of it.
+      setCookie(req, res, OIDC_COOKIE, "", 0, true);
+      try {
+        const at = req.originalUrl.indexOf("?");
+        const query = at < 0 ? "" : req.originalUrl.slice(at);
+        const identity = await oidc.finish(query, cookies(req).get(OIDC_COOKIE));
+        const signedIn = await accounts.signInWith(identity, cookies(req).get(SESSION_COOKIE));
+        setCookie(req, res, SESSION_COOKIE, signedIn.token, signedIn.expires - Date.now(), true);
+        res.redirect(303, "/");
+      } catch (err) {
+        refusePage(res, err, "/auth/oidc/callback");
+      }
+    });
+  }
+  /** The OIDC routes are browser navigations: a refusal is a page to read, with the way back. */
+  const refusePage = (res: Response, err: unknown, route: string) => {
+    const known = err instanceof AccountError;
+    if (known) {
+      const unlogged = refusals.take(`${route}:${err.code}`);
+      if (unlogged !== undefined) o.log.info({ code: err.code, route, unlogged, why: err.message }, "sign-in refused");
+    } else {
+      o.log.error({ err, route }, "sign-in through the provider failed");
+    }
+    const message = known ? err.message : "the provider could not be reached: try again later";
+    res
+      .status(known ? STATUS[err.code] : 502)
+      .type("html")
+      .send(
+        `<!doctype html><meta charset="utf-8"><title>Sign-in refused</title><h1>Sign-in refused</h1><p id="refusal" data-code="${
+          known ? err.code : "provider_unreachable"
+        }">${escapeHtml(message)}</p><p><a href="/">Back to the chat</a></p>`,
+      );
+  };
 
   app.get("/auth/admin/accounts", async (req, res) => {
     try {

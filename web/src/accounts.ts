@@ -13,6 +13,8 @@ export interface AuthState {
   guests: boolean;
   /** AUTH_TOKEN_URL: the embedding app's endpoint that hands this browser its token. */
   tokenUrl: string | null;
+  /** The OpenID Connect provider people may sign in through (OIDC_ISSUER), by the name they know it by. */
+  oidc: { name: string } | null;
   csrf: string;
 }
 

@@ -26,6 +26,7 @@ export class AuthPages {
   private readonly toSignUp = byId<HTMLButtonElement>("show-signup");
   private readonly toSignIn = byId<HTMLButtonElement>("show-signin");
   private readonly asGuest = byId<HTMLButtonElement>("as-guest");
+  private readonly withProvider = byId<HTMLAnchorElement>("with-provider");
   private readonly admin = byId("admin");
   private invite: string | undefined;
   private resetToken = "";
@@ -88,6 +89,8 @@ export class AuthPages {
     this.toSignUp.hidden = form === this.signUpForm || !signUpAllowed;
     this.toSignIn.hidden = form === this.signInForm;
     this.asGuest.hidden = !this.state.guests;
+    this.withProvider.hidden = form !== this.signInForm || this.state.oidc === null;
+    if (this.state.oidc) this.withProvider.textContent = `Continue with ${this.state.oidc.name}`;
     form.querySelector<HTMLInputElement>("input")?.focus();
   }
 

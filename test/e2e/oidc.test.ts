@@ -1,0 +1,88 @@
+/**
+ * Single sign-on in Chromium: the sign-in page's "Continue with <provider>"
+ * through a real OpenID provider (oidc-provider, in this process) into the
+ * chat, and a refused callback that leads back to the sign-in page.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { BROWSER_TEST_MS, closePage, currentRoom, launchBrowser, newPage } from "../support/browser.js";
+import { TestProvider } from "../support/oidc-provider.js";
+import { allocatePort } from "../support/ports.js";
+import { perTest } from "../support/scope.js";
+
+const scope = perTest();
+let browser: Browser;
+const pages: Page[] = [];
+/** Each step is a navigation through two servers, which a busy machine makes slow: waited for, not timed. */
+const POLL = { timeout: 15_000 };
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+afterEach(async () => {
+  await Promise.all(pages.splice(0).map(closePage));
+});
+
+async function chatWithProvider() {
+  const port = await allocatePort();
+  const redirect = `http://127.0.0.1:${port}/auth/oidc/callback`;
+  const provider = await TestProvider.start([
+    { id: "chat", secret: "chat-client-secret-0123456789", redirect: [redirect] },
+  ]);
+  scope.defer(() => provider.close());
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "chat-oidc-e2e-"));
+  scope.defer(() => rmSync(dataDir, { recursive: true, force: true }));
+  const node = await scope.node(
+    {
+      DATA_DIR: dataDir,
+      OIDC_ISSUER: provider.issuer,
+      OIDC_CLIENT_ID: "chat",
+      OIDC_CLIENT_SECRET: "chat-client-secret-0123456789",
+      OIDC_REDIRECT_URL: redirect,
+    },
+    port,
+  );
+  return { node, provider, redirect };
+}
+
+async function page(url: string): Promise<Page> {
+  const p = await newPage(browser);
+  pages.push(p);
+  await p.goto(url);
+  return p;
+}
+
+describe("single sign-on in the web client", { timeout: BROWSER_TEST_MS }, () => {
+  it("'Continue with' the provider signs a person in and into the chat, under the name the provider gave", async () => {
+    const { node, provider } = await chatWithProvider();
+    provider.signInAs = { sub: "grace-sub", preferred_username: "Grace <b>Hopper</b>" };
+    const p = await page(`${node.url}/`);
+    const button = p.getByRole("link", { name: "Continue with 127.0.0.1" });
+    await button.waitFor();
+    // No guests on a chat with single sign-on, unless GUESTS=1 says so.
+    expect(await p.locator("#as-guest").isHidden()).toBe(true);
+    await button.click();
+    await p.locator('body[data-state="online"]').waitFor(POLL);
+    await currentRoom(p, "lobby").waitFor();
+    // The name is shown as text, markup and all: a provider's claim is not HTML.
+    await expect.poll(() => p.locator("#account-name").textContent(), POLL).toBe("Grace <b>Hopper</b>");
+    expect(await p.locator("#account-name b").count()).toBe(0);
+    expect(await p.locator("#auth").isHidden()).toBe(true);
+  });
+
+  it("a refused callback says why, and leads back to the sign-in page", async () => {
+    const { node, redirect } = await chatWithProvider();
+    const p = await page(`${redirect}?code=stolen&state=forged`);
+    await expect.poll(() => p.locator("h1").textContent(), POLL).toBe("Sign-in refused");
+    expect(await p.locator("#refusal").textContent()).toContain("start again");
+    await p.getByRole("link", { name: "Back to the chat" }).click();
+    await p.getByRole("link", { name: "Continue with 127.0.0.1" }).waitFor(POLL);
+    expect(new URL(p.url()).origin).toBe(node.url);
+  });
+});

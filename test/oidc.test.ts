@@ -1,0 +1,267 @@
+/**
+ * Single sign-on through OpenID Connect (issue 22 item 2), against a real
+ * provider (oidc-provider) in this process and the chat as real processes:
+ * the full code flow, and the callbacks an attacker would try — another
+ * person's (a forged state), one used already (a replayed code), and an ID
+ * token minted for another client (another audience).
+ */
+
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { AccountClient } from "./support/accounts.js";
+import { RedirectingClient, TestProvider } from "./support/oidc-provider.js";
+import { allocatePort } from "./support/ports.js";
+import { startPostgres } from "./support/postgres.js";
+import { runToExit } from "./support/processes.js";
+import { perTest } from "./support/scope.js";
+
+const scope = perTest();
+const CHAT = { id: "chat", secret: "chat-client-secret-0123456789" };
+const OTHER = { id: "other-app", secret: "other-client-secret-0123456789", redirect: "http://127.0.0.1:9/callback" };
+
+/** A provider and a chat node (on the embedded archive, unless `env` says otherwise) that trusts it. */
+async function setUp(env: Record<string, string> = {}, redirectPort?: number) {
+  const port = await allocatePort();
+  const redirect = `http://127.0.0.1:${redirectPort ?? port}/auth/oidc/callback`;
+  const provider = await TestProvider.start([
+    { ...CHAT, redirect: [redirect] },
+    { id: OTHER.id, secret: OTHER.secret, redirect: [OTHER.redirect] },
+  ]);
+  scope.defer(() => provider.close());
+  const oidcEnv = {
+    OIDC_ISSUER: provider.issuer,
+    OIDC_CLIENT_ID: CHAT.id,
+    OIDC_CLIENT_SECRET: CHAT.secret,
+    OIDC_REDIRECT_URL: redirect,
+  };
+  let base = env;
+  if (!env.REDIS_URL && !env.DATABASE_URL) {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), "chat-oidc-"));
+    scope.defer(() => rmSync(dataDir, { recursive: true, force: true }));
+    base = { DATA_DIR: dataDir, ...env };
+  }
+  const node = await scope.node({ ...base, ...oidcEnv }, port);
+  return { provider, node, oidcEnv, redirect };
+}
+
+/** Goes from the chat's "Continue with…" through the provider, stopping before the chat's callback. */
+async function toCallback(browser: RedirectingClient, chat: string, redirect: string): Promise<string> {
+  const { url } = await browser.follow(`${chat}/auth/oidc/start`, (next) => next.startsWith(redirect));
+  expect(url.startsWith(`${redirect}?`)).toBe(true);
+  return url;
+}
+
+async function whoIs(browser: RedirectingClient, chat: string): Promise<{ name: string; uid: string } | null> {
+  const state = await browser.get(`${chat}/auth/state`);
+  return (JSON.parse(state.body) as { account: { name: string; uid: string } | null }).account;
+}
+
+describe("single sign-on through an OpenID provider", () => {
+  it("signs a person in by the code flow, names them from the claims, and knows them again by their subject", async () => {
+    const { node, provider, redirect } = await setUp({ SIGNUP: "open" });
+    const page = await new AccountClient(node.url).state();
+    expect(page.body.oidc).toEqual({ name: "127.0.0.1" });
+
+    // A local account already holds the name the provider gives the second person.
+    const bob = new AccountClient(node.url);
+    const bobUp = await bob.post("/auth/signup", { name: "Bob", password: "correct horse battery staple" });
+    expect(bobUp.status).toBe(200);
+
+    const alice = new RedirectingClient();
+    const callback = await toCallback(alice, node.url, redirect);
+    const landed = await alice.get(callback);
+    expect([landed.status, landed.location]).toEqual([303, `${node.url}/`]);
+    const account = await whoIs(alice, node.url);
+    expect(account?.name).toBe("Alice");
+
+    // Her session is a session like a password's: it gets her a ticket, and the ticket gets her into the chat.
+    const chat = new AccountClient(node.url);
+    chat.cookies.set("chat_session", alice.cookie(node.url, "chat_session") ?? "");
+    const connected = await chat.connect();
+    scope.defer(() => connected.client.close());
+    expect(connected.first).toMatchObject({ action: "user_info", uid: account?.uid, name: "Alice" });
+
+    // She renames herself at the provider: still the same account, by (issuer, subject).
+    provider.signInAs = { sub: "alice-sub", preferred_username: "Alice Cooper" };
+    const again = new RedirectingClient();
+    await again.get(await toCallback(again, node.url, redirect));
+    expect(await whoIs(again, node.url)).toMatchObject({ uid: account?.uid, name: "Alice" });
+
+    // Another person whose provider name is a local account's gets it with a suffix, never that account.
+    provider.signInAs = { sub: "bob-at-provider", preferred_username: "bob" };
+    const otherBob = new RedirectingClient();
+    await otherBob.get(await toCallback(otherBob, node.url, redirect));
+    const theirs = await whoIs(otherBob, node.url);
+    expect(theirs?.name).toBe("bob 2");
+    expect(theirs?.uid).not.toBe((bobUp.body.account as { uid: string }).uid);
+  });
+
+  it("two first sign-ins of one person at once make one account", async () => {
+    const { node, provider, redirect } = await setUp();
+    const tabs = [new RedirectingClient(), new RedirectingClient()];
+    const callbacks = await Promise.all(tabs.map((t) => toCallback(t, node.url, redirect)));
+    const landed = await Promise.all(tabs.map((t, i) => t.get(callbacks[i] ?? "")));
+    const signedIn = tabs.filter((_, i) => landed[i]?.status === 303);
+    expect(signedIn.length).toBeGreaterThan(0);
+    const uids = new Set(await Promise.all(signedIn.map(async (t) => (await whoIs(t, node.url))?.uid)));
+    expect(uids.size).toBe(1);
+    // Had a second account been made, it would hold "Alice 2".
+    provider.signInAs = { sub: "another-alice", preferred_username: "alice" };
+    const other = new RedirectingClient();
+    await other.get(await toCallback(other, node.url, redirect));
+    expect((await whoIs(other, node.url))?.name).toBe("alice 2");
+  });
+
+  it("refuses a callback that carries someone else's sign-in (a forged state)", async () => {
+    const { node, provider, redirect } = await setUp();
+    // The attacker signs in at the provider as themselves and keeps the callback, to plant it on the victim.
+    provider.signInAs = { sub: "mallory-sub", preferred_username: "Mallory" };
+    const mallory = new RedirectingClient();
+    const planted = await toCallback(mallory, node.url, redirect);
+
+    // The victim's browser has a sign-in of its own under way, and is sent to the attacker's callback.
+    provider.signInAs = { sub: "victim-sub", preferred_username: "Victim" };
+    const victim = new RedirectingClient();
+    await toCallback(victim, node.url, redirect);
+    const refused = await victim.get(planted);
+    expect(refused.status).toBe(401);
+    expect(refused.body).toMatch(/Sign-in refused[\s\S]*&#34;state&#34;/);
+    expect(victim.cookie(node.url, "chat_session")).toBeUndefined();
+    expect(await whoIs(victim, node.url)).toBeNull();
+
+    // With no sign-in under way at all, the same: nothing to match the state against.
+    const fresh = new RedirectingClient();
+    const bare = await fresh.get(planted);
+    expect(bare.status).toBe(401);
+    expect(await whoIs(fresh, node.url)).toBeNull();
+  });
+
+  it("refuses a code used once already, even with the pending sign-in's cookie kept", async () => {
+    const { node, redirect } = await setUp();
+    const alice = new RedirectingClient();
+    const callback = await toCallback(alice, node.url, redirect);
+    const pending = alice.cookie(node.url, "chat_oidc") ?? "";
+    expect(pending).not.toBe("");
+    expect((await alice.get(callback)).status).toBe(303);
+
+    const thief = new RedirectingClient();
+    const replayed = await thief.get(callback, { chat_oidc: pending });
+    expect(replayed.status).toBe(401);
+    expect(replayed.body).toMatch(/Sign-in refused[\s\S]*\(invalid_grant\)/);
+    expect(thief.cookie(node.url, "chat_session")).toBeUndefined();
+    expect(await whoIs(thief, node.url)).toBeNull();
+  });
+
+  it("refuses an ID token the provider minted for another client (another audience)", async () => {
+    const { node, provider, redirect } = await setUp();
+    const alice = new RedirectingClient();
+    // The chat sends her to the provider: its nonce is what a swapped token must carry to pass all but the audience.
+    const toProvider = await alice.get(`${node.url}/auth/oidc/start`);
+    const nonce = new URL(toProvider.location ?? "").searchParams.get("nonce") ?? "";
+    expect(nonce).not.toBe("");
+
+    // A genuine ID token for the same person and nonce, minted for another app at the same provider.
+    const verifier = randomBytes(32).toString("base64url");
+    const other = new URL(`${provider.issuer}/auth`);
+    for (const [k, v] of Object.entries({
+      client_id: OTHER.id,
+      response_type: "code",
+      scope: "openid profile",
+      redirect_uri: OTHER.redirect,
+      state: "s",
+      nonce,
+      code_challenge: createHash("sha256").update(verifier).digest("base64url"),
+      code_challenge_method: "S256",
+    })) {
+      other.searchParams.set(k, v);
+    }
+    const { url: otherCallback } = await alice.follow(other.href, (next) => next.startsWith(OTHER.redirect));
+    const code = new URL(otherCallback).searchParams.get("code") ?? "";
+    const token = await fetch(`${provider.issuer}/token`, {
+      method: "POST",
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${OTHER.id}:${OTHER.secret}`).toString("base64")}`,
+        "Content-Type": "application/x-www-form-urlencoded",
+      },
+      body: new URLSearchParams({
+        grant_type: "authorization_code",
+        code,
+        redirect_uri: OTHER.redirect,
+        code_verifier: verifier,
+      }),
+    });
+    const { id_token: otherIdToken } = (await token.json()) as { id_token: string };
+    expect(otherIdToken).toBeTypeOf("string");
+
+    provider.swapIdToken = otherIdToken;
+    const { url: callback } = await alice.follow(toProvider.location ?? "", (next) => next.startsWith(redirect));
+    const refused = await alice.get(callback);
+    expect(provider.swapIdToken).toBeUndefined();
+    expect(refused.status).toBe(401);
+    expect(refused.body).toMatch(/Sign-in refused[\s\S]*\(audience\) claim/);
+    expect(await whoIs(alice, node.url)).toBeNull();
+  });
+
+  it("on Redis with two nodes: started on one, the callback taken by the other, the session good on both", async () => {
+    const redis = await scope.redis();
+    const portB = await allocatePort();
+    const { node: a, oidcEnv, redirect } = await setUp({ REDIS_URL: redis.url }, portB);
+    const b = await scope.node({ REDIS_URL: redis.url, ...oidcEnv }, portB);
+
+    const alice = new RedirectingClient();
+    const { url: callback } = await alice.follow(`${a.url}/auth/oidc/start`, (next) => next.startsWith(redirect));
+    // The pending sign-in's cookie was set by A; the browser brings it to B, on the same host.
+    alice.jar.set(new URL(b.url).host, new Map(alice.jar.get(new URL(a.url).host)));
+    expect((await alice.get(callback)).status).toBe(303);
+    const onB = await whoIs(alice, b.url);
+    expect(onB?.name).toBe("Alice");
+    alice.jar.set(new URL(a.url).host, new Map(alice.jar.get(new URL(b.url).host)));
+    expect(await whoIs(alice, a.url)).toEqual(onB);
+
+    // The link is in Redis: a sign-in through A finds the same account.
+    const later = new RedirectingClient();
+    const { url: second } = await later.follow(`${a.url}/auth/oidc/start`, (next) => next.startsWith(redirect));
+    later.jar.set(new URL(b.url).host, new Map(later.jar.get(new URL(a.url).host)));
+    await later.get(second);
+    expect((await whoIs(later, b.url))?.uid).toBe(onB?.uid);
+  });
+
+  it("on PostgreSQL: the link is a row of the new migration step, and finds the account again", async () => {
+    const postgres = await startPostgres();
+    scope.defer(() => postgres.remove());
+    const { node, provider, redirect } = await setUp({ DATABASE_URL: await postgres.createDatabase("oidc") });
+    const first = new RedirectingClient();
+    await first.get(await toCallback(first, node.url, redirect));
+    const account = await whoIs(first, node.url);
+    expect(account?.name).toBe("Alice");
+    const db = await postgres.client("oidc");
+    scope.defer(() => db.end());
+    const rows = await db.query("SELECT issuer, subject, uid FROM account_identities");
+    expect(rows.rows).toEqual([{ issuer: provider.issuer, subject: "alice-sub", uid: account?.uid }]);
+    const again = new RedirectingClient();
+    await again.get(await toCallback(again, node.url, redirect));
+    expect((await whoIs(again, node.url))?.uid).toBe(account?.uid);
+  });
+
+  it("is refused at start half configured or over plain HTTP to another machine, never echoing the secret", async () => {
+    const half = await runToExit({ OIDC_ISSUER: "https://id.example.com", OIDC_CLIENT_SECRET: "s3cret-value-xyz" });
+    expect(half.code).toBe(1);
+    expect(half.stderr.trim().split("\n")).toEqual([
+      "configuration error: set all of OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_REDIRECT_URL, or none",
+    ]);
+    const plain = await runToExit({ OIDC_ISSUER: "http://id.example.com" });
+    expect(plain.code).toBe(1);
+    expect(plain.stderr).toContain("OIDC_ISSUER");
+    expect(plain.stderr).toContain("must be an https URL");
+    expect(half.stderr).not.toContain("s3cret-value-xyz");
+  });
+
+  it("without OIDC_* offers no provider and has no OIDC routes", async () => {
+    const node = await scope.node();
+    expect((await new AccountClient(node.url).state()).body.oidc).toBeNull();
+    expect((await new RedirectingClient().get(`${node.url}/auth/oidc/start`)).status).toBe(404);
+  });
+});
