@@ -20,6 +20,8 @@ export interface Postgres {
   /** DATABASE_URL of the `chat` database, as the superuser `chat`. */
   readonly url: string;
   client(): Promise<pg.Client>;
+  /** A fresh database in this cluster, for a stack of its own; its DATABASE_URL. */
+  createDatabase(name: string): Promise<string>;
   /** Every process of the cluster, for CPU figures: backends come and go with connections. */
   pids(): number[];
   stop(): Promise<void>;
@@ -45,14 +47,23 @@ export async function startPostgres(): Promise<Postgres> {
     await c.connect();
     return c;
   };
-  const admin = await connect("postgres");
-  await admin.query("CREATE DATABASE chat");
-  await admin.end();
+  const urlOf = (name: string) => `postgres://chat@localhost:${port}/${name}?host=${encodeURIComponent(dir)}`;
+  const createDatabase = async (name: string) => {
+    const admin = await connect("postgres");
+    try {
+      await admin.query(`CREATE DATABASE "${name}"`);
+    } finally {
+      await admin.end();
+    }
+    return urlOf(name);
+  };
+  const url = await createDatabase("chat");
   const pid = child.pid as number;
   return {
     pid,
-    url: `postgres://chat@localhost:${port}/chat?host=${encodeURIComponent(dir)}`,
+    url,
     client: () => connect("chat"),
+    createDatabase,
     pids: () => [pid, ...childrenOf(pid)],
     async stop() {
       // SIGINT is PostgreSQL's fast shutdown: open sessions are ended, not waited for.
