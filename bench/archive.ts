@@ -4,7 +4,9 @@
  * beside the embedded SQLite (one node writing before it delivers); and the
  * latency of a scroll-back page far past the window, over a million
  * messages seeded straight into each database. Run `npm run build` first.
- * `npm run bench:archive -- --only ingest|scrollback`.
+ * And what the embedded engine costs an idle `npm start`, beside a build
+ * from before it (`--before <its dist/server.js>`).
+ * `npm run bench:archive -- --only ingest|scrollback|idle`.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -15,7 +17,7 @@ import Database from "better-sqlite3";
 import WebSocket from "ws";
 import { Generator } from "./generator/pool.js";
 import { type Postgres, startPostgres } from "./postgres.js";
-import { cpuMicros } from "./proc-stats.js";
+import { cpuMicros, rssBytes } from "./proc-stats.js";
 import { freePort, type Proc, startNodeServer, startRedis } from "./procs.js";
 import { progress, progressDone } from "./progress.js";
 import { latency } from "./stats.js";
@@ -34,6 +36,8 @@ const { values: opts } = parseArgs({
     "seed-rooms": { type: "string", default: "1000" },
     "seed-per-room": { type: "string", default: "1000" },
     pages: { type: "string", default: "2000" },
+    before: { type: "string" },
+    "idle-runs": { type: "string", default: "3" },
   },
 });
 
@@ -405,6 +409,29 @@ async function scrollback(engine: string): Promise<Scroll> {
   }
 }
 
+/**
+ * `npm start` as a new user runs it: no Redis, no database, a fresh DATA_DIR,
+ * the shipped node flags; RSS 5 s after it answers /readyz, no client.
+ */
+async function idleRss(): Promise<void> {
+  const builds: [string, string][] = [["with the embedded archive", server]];
+  if (opts.before) builds.push(["before", path.resolve(opts.before)]);
+  const runs = Number(opts["idle-runs"]);
+  const seen = new Map<string, number[]>(builds.map(([name]) => [name, []]));
+  // Alternating, so that drift on a shared machine hits both alike.
+  for (let run = 0; run < runs; run++) {
+    for (const [name, entry] of builds) {
+      const dataDir = mkdtempSync(path.join(os.tmpdir(), "bench-idle-"));
+      const node = await startNodeServer(["--max-semi-space-size=2", entry], { DATA_DIR: dataDir }, "chat node");
+      await sleep(5000);
+      seen.get(name)?.push(rssBytes(node.pid) / 2 ** 20);
+      await node.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+  for (const [name, mib] of seen) console.log(JSON.stringify({ idle: name, rssMiB: mib.map((m) => Math.round(m)) }));
+}
+
 const only = opts.only.split(",");
 const engines = opts.engines.split(",");
 if (only.includes("ingest")) {
@@ -412,3 +439,4 @@ if (only.includes("ingest")) {
   if (engines.includes("sqlite")) await ingestSqlite();
 }
 if (only.includes("scrollback")) for (const engine of engines) await scrollback(engine);
+if (only.includes("idle")) await idleRss();
