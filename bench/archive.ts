@@ -8,7 +8,7 @@
  * from before it (`--before <its dist/server.js>`).
  * `npm run bench:archive -- --only ingest|scrollback|idle`.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,6 +37,8 @@ const { values: opts } = parseArgs({
     "seed-per-room": { type: "string", default: "1000" },
     pages: { type: "string", default: "2000" },
     before: { type: "string" },
+    // `name=value` for PostgreSQL, comma-separated, e.g. synchronous_commit=off to see what the commits' fsync costs.
+    "pg-settings": { type: "string", default: "" },
     "idle-runs": { type: "string", default: "3" },
   },
 });
@@ -72,6 +74,14 @@ function safeCpu(pid: number): number {
   }
 }
 
+/** Busy and total jiffies of the whole machine, from /proc/stat: others' processes count too. */
+function machineTicks(): { busy: number; total: number } {
+  const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  // idle and iowait
+  return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total };
+}
+
 async function archiveLag(metricsPorts: number[]): Promise<number> {
   let most = 0;
   for (const port of metricsPorts) {
@@ -97,6 +107,9 @@ interface IngestStep {
   p99: number;
   lost: number;
   cpuPct: Record<string, number>;
+  /** The whole machine's CPU over the step, % of all its cores, ours and anyone else's; and the load average after it. */
+  machineBusyPct: number;
+  load1: number;
 }
 
 /**
@@ -127,6 +140,7 @@ async function ingest(
       const before = await stored();
       const cpu = Object.fromEntries(Object.entries(procs).map(([name, pids]) => [name, cpuOf(pids)]));
       const gen0 = process.cpuUsage();
+      const machine0 = machineTicks();
       const lags: number[] = [];
       const started = performance.now();
       const sampler = setInterval(() => {
@@ -142,6 +156,8 @@ async function ingest(
       const atEnd = await stored();
       const cpuPct = Object.fromEntries(Object.entries(cpu).map(([name, used]) => [name, used() / wall / 1e4]));
       const genCpu = process.cpuUsage(gen0);
+      const machine1 = machineTicks();
+      const machineBusyPct = (100 * (machine1.busy - machine0.busy)) / Math.max(1, machine1.total - machine0.total);
       cpuPct.generator = (genCpu.user + genCpu.system) / wall / 1e4;
       const sent = Object.values(sentByRoom).reduce((a, b) => a + b, 0);
       // What the senders had sent and the database had not taken when they stopped; then wait for it to drain.
@@ -161,6 +177,8 @@ async function ingest(
         lagLate: mean(lags.slice(-third)),
         lost: Math.max(0, sent - received),
         cpuPct,
+        machineBusyPct,
+        load1: os.loadavg()[0] ?? 0,
         ...latency(latencies),
       };
       progressDone();
@@ -174,8 +192,10 @@ async function ingest(
   return steps;
 }
 
+const pgSettings = opts["pg-settings"].split(",").filter(Boolean);
+
 async function ingestPostgres(): Promise<IngestStep[]> {
-  const pgsql = await startPostgres();
+  const pgsql = await startPostgres(pgSettings);
   const redis = await startRedis();
   const nodes: Proc[] = [];
   const metricsPorts = [await freePort(), await freePort()];
@@ -377,7 +397,7 @@ async function scrollback(engine: string): Promise<Scroll> {
   const rooms = Number(opts["seed-rooms"]);
   const perRoom = Number(opts["seed-per-room"]);
   if (engine === "postgres") {
-    const pgsql = await startPostgres();
+    const pgsql = await startPostgres(pgSettings);
     try {
       // A first start runs the migrations; then the rows go in behind its back, and a second start reads them.
       await (await startNode({ DATABASE_URL: pgsql.url })).stop();

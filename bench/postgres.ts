@@ -31,15 +31,19 @@ export interface Postgres {
  * A PostgreSQL 15 cluster in a temporary directory, reached through a unix
  * socket there. Unlike the tests' cluster it keeps the package defaults
  * (fsync, full-page writes): the ingest figure is meant for a real store.
+ * `settings` are `name=value` for `postgres -c`, to see what one changes.
  */
-export async function startPostgres(): Promise<Postgres> {
+export async function startPostgres(settings: string[] = []): Promise<Postgres> {
   const port = 5432;
   const dir = mkdtempSync(path.join(os.tmpdir(), "bench-pg-"));
   if (asRoot) chownSync(dir, Number(execFileSync("id", ["-u", "postgres"]).toString()), 0);
   chmodSync(dir, 0o700);
   const data = path.join(dir, "data");
   execFileSync(...command("initdb", ["-D", data, "-U", "chat", "--auth=trust", "-E", "UTF8", "--no-sync"]));
-  const [exe, args] = command("postgres", ["-D", data, "-p", String(port), "-k", dir, "-c", "listen_addresses="]);
+  const [exe, args] = command("postgres", [
+    ...["-D", data, "-p", String(port), "-k", dir, "-c", "listen_addresses="],
+    ...settings.flatMap((s) => ["-c", s]),
+  ]);
   const { child, output } = launch(exe, args, {});
   await waitReady(child, output, async () => /ready to accept connections/.test(output()), "postgres");
   const connect = async (database: string) => {
