@@ -121,11 +121,13 @@ async function ingest(
   engine: string,
   ports: number[],
   metricsPorts: number[],
-  stored: () => Promise<number>,
+  /** Messages the database holds; without one, deliveries since the step began stand in for it. */
+  held: (() => Promise<number>) | undefined,
   procs: Record<string, () => number[]>,
 ): Promise<IngestStep[]> {
   const rooms = Number(opts.rooms);
   const gen = new Generator(Number(opts.workers));
+  const stored = held ?? (() => gen.received());
   const steps: IngestStep[] = [];
   try {
     const { failed } = await gen.connect("sockjs", ports, rooms);
@@ -194,7 +196,11 @@ async function ingest(
 
 const pgSettings = opts["pg-settings"].split(",").filter(Boolean);
 
-async function ingestPostgres(): Promise<IngestStep[]> {
+/**
+ * Two nodes and Redis, carrying into PostgreSQL; or, `withDatabase` false,
+ * the same stack and load with no archive, for what a message costs without it.
+ */
+async function ingestPostgres(withDatabase = true): Promise<IngestStep[]> {
   const pgsql = await startPostgres(pgSettings);
   const redis = await startRedis();
   const nodes: Proc[] = [];
@@ -205,7 +211,7 @@ async function ingestPostgres(): Promise<IngestStep[]> {
       nodes.push(
         await startNode({
           REDIS_URL: `redis://127.0.0.1:${redis.port}`,
-          DATABASE_URL: pgsql.url,
+          ...(withDatabase ? { DATABASE_URL: pgsql.url } : {}),
           METRICS_PORT: String(metrics),
           METRICS_HOST: "127.0.0.1",
         }),
@@ -215,10 +221,10 @@ async function ingestPostgres(): Promise<IngestStep[]> {
     const stored = async () =>
       Number((await reader.query("SELECT coalesce(sum(top), 0) AS n FROM places WHERE place LIKE 'a%'")).rows[0].n);
     return await ingest(
-      "postgres",
+      withDatabase ? "postgres" : "redis, no archive",
       nodes.map((n) => n.port),
       metricsPorts,
-      stored,
+      withDatabase ? stored : undefined,
       {
         nodes: () => nodes.map((n) => n.pid),
         redis: () => [redis.pid],
@@ -456,6 +462,7 @@ const only = opts.only.split(",");
 const engines = opts.engines.split(",");
 if (only.includes("ingest")) {
   if (engines.includes("postgres")) await ingestPostgres();
+  if (engines.includes("redis")) await ingestPostgres(false);
   if (engines.includes("sqlite")) await ingestSqlite();
 }
 if (only.includes("scrollback")) for (const engine of engines) await scrollback(engine);
