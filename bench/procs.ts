@@ -13,7 +13,7 @@ export interface Proc {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A port the OS says is free now; the bench runs alone, so nothing takes it before the server binds it. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
     probe.once("error", reject);
@@ -30,7 +30,7 @@ process.once("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
 
-function stopChild(child: ChildProcess, graceMs = 15_000): Promise<void> {
+export function stopChild(child: ChildProcess, graceMs = 15_000, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
@@ -39,11 +39,11 @@ function stopChild(child: ChildProcess, graceMs = 15_000): Promise<void> {
       live.delete(child);
       resolve();
     });
-    child.kill("SIGTERM");
+    child.kill(signal);
   });
 }
 
-function launch(
+export function launch(
   command: string,
   args: string[],
   env: Record<string, string>,
@@ -62,7 +62,12 @@ function launch(
 }
 
 /** Polls until `ready` says yes; fails if the child exits first or the deadline passes. */
-async function waitReady(child: ChildProcess, output: () => string, ready: () => Promise<boolean>, what: string) {
+export async function waitReady(
+  child: ChildProcess,
+  output: () => string,
+  ready: () => Promise<boolean>,
+  what: string,
+) {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode}):\n${output()}`);

@@ -11,6 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Generator } from "./generator/pool.js";
+import { type Postgres, startPostgres } from "./postgres.js";
 import { ANY_PRESENCE, type Arrival, arrive, meanArrival, restart } from "./presence.js";
 import { summarize } from "./profile-summary.js";
 import { progressDone } from "./progress.js";
@@ -285,11 +286,32 @@ function writeResults(name: string, data: unknown): void {
   writeFileSync(path.join(resultsDir, name), JSON.stringify(data, null, 1));
 }
 
+/** The cluster `ours+archive` carries into, started on first use and stopped at the end of the run. */
+let archiveCluster: Postgres | undefined;
+
+/** One database per Redis, that is per stack: a new stack starts with an empty archive. */
+async function archiveDatabases(): Promise<(redisUrl: string) => Promise<string>> {
+  archiveCluster = await startPostgres();
+  const cluster = archiveCluster;
+  const urls = new Map<string, Promise<string>>();
+  return (redisUrl) => {
+    let url = urls.get(redisUrl);
+    if (url === undefined) {
+      url = cluster.createDatabase(`chat${urls.size}`);
+      urls.set(redisUrl, url);
+    }
+    return url;
+  };
+}
+
 /** The targets `--targets` names, ours first: every ratio is ours against another. */
 async function chosenTargets(): Promise<Target[]> {
-  const mine = ours(opts.server ? path.resolve(opts.server) : undefined, !opts.bare);
+  const entry = opts.server ? path.resolve(opts.server) : undefined;
+  const mine = ours(entry, !opts.bare);
   const known: Record<string, () => Promise<Target>> = {
     ours: async () => mine,
+    // Ours with the PostgreSQL archive on (DATABASE_URL beside REDIS_URL), to read against ours without it.
+    "ours+archive": async () => ours(entry, !opts.bare, await archiveDatabases()),
     "socket.io": socketIo,
     floor,
   };
@@ -299,6 +321,10 @@ async function chosenTargets(): Promise<Target[]> {
   return Promise.all(names.map((n) => (known[n] as () => Promise<Target>)()));
 }
 
-if (opts.profile) await profile((await chosenTargets())[0] as Target);
-else if (opts.sweep) await sweep(await chosenTargets());
-else await compare(await chosenTargets());
+try {
+  if (opts.profile) await profile((await chosenTargets())[0] as Target);
+  else if (opts.sweep) await sweep(await chosenTargets());
+  else await compare(await chosenTargets());
+} finally {
+  await archiveCluster?.stop();
+}

@@ -23,16 +23,26 @@ function shippedNodeFlags(): string[] {
   return start.split(" ").filter((word) => word.startsWith("--"));
 }
 
-export function ours(serverEntry = path.join(root, "dist/server.js"), asShipped = true): Target {
+/**
+ * Ours; with `databaseFor`, every node also carries into the PostgreSQL
+ * database it names for that Redis (one per stack, so each run starts with an
+ * empty archive, as it starts with an empty Redis).
+ */
+export function ours(
+  serverEntry = path.join(root, "dist/server.js"),
+  asShipped = true,
+  databaseFor?: (redisUrl: string) => Promise<string>,
+): Target {
   const flags = asShipped ? shippedNodeFlags() : [];
   return {
-    name: "ours",
+    name: databaseFor ? "ours+archive" : "ours",
     wire: "sockjs",
-    startNode: (redisUrl, nodeArgs, port) =>
+    startNode: async (redisUrl, nodeArgs, port) =>
       startNodeServer(
         [...flags, ...nodeArgs, serverEntry],
         {
           REDIS_URL: redisUrl,
+          ...(databaseFor ? { DATABASE_URL: await databaseFor(redisUrl) } : {}),
           LOG_LEVEL: "warn",
           // Every client comes from 127.0.0.1 and the publishers send far above a person's rate:
           // the abuse limits would measure themselves, not the fan-out.
