@@ -6,34 +6,20 @@
  */
 import { execFileSync } from "node:child_process";
 import path from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { BROWSER_TEST_MS, closePage, currentRoom, launchBrowser, newPage, userEntry } from "../support/browser.js";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { BROWSER_TEST_MS, browserPerFile, currentRoom, userEntry } from "../support/browser.js";
 import { SERVER_ENTRY } from "../support/processes.js";
 import { perTest } from "../support/scope.js";
 
 const scope = perTest();
-let browser: Browser;
-const pages: Page[] = [];
+const chromium = browserPerFile();
 const GOOD = "correct horse battery staple";
 /** A page reloads after each sign-in step, which a busy machine makes slow: waited for, not timed. */
 const POLL = { timeout: 15_000 };
 
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-afterEach(async () => {
-  await Promise.all(pages.splice(0).map(closePage));
-});
-
-async function page(url: string): Promise<Page> {
-  const p = await newPage(browser);
-  pages.push(p);
-  await p.goto(url);
-  return p;
+function page(url: string): Promise<Page> {
+  return chromium.open(url);
 }
 
 async function fill(p: Page, form: string, fields: Record<string, string>, submit: string): Promise<void> {

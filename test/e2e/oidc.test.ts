@@ -6,28 +6,17 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { BROWSER_TEST_MS, closePage, currentRoom, launchBrowser, newPage } from "../support/browser.js";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { BROWSER_TEST_MS, browserPerFile, currentRoom } from "../support/browser.js";
 import { TestProvider } from "../support/oidc-provider.js";
 import { allocatePort } from "../support/ports.js";
 import { perTest } from "../support/scope.js";
 
 const scope = perTest();
-let browser: Browser;
-const pages: Page[] = [];
+const chromium = browserPerFile();
 /** Each step is a navigation through two servers, which a busy machine makes slow: waited for, not timed. */
 const POLL = { timeout: 15_000 };
-
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-afterEach(async () => {
-  await Promise.all(pages.splice(0).map(closePage));
-});
 
 async function chatWithProvider() {
   const port = await allocatePort();
@@ -51,11 +40,8 @@ async function chatWithProvider() {
   return { node, provider, redirect };
 }
 
-async function page(url: string): Promise<Page> {
-  const p = await newPage(browser);
-  pages.push(p);
-  await p.goto(url);
-  return p;
+function page(url: string): Promise<Page> {
+  return chromium.open(url);
 }
 
 describe("single sign-on in the web client", { timeout: BROWSER_TEST_MS }, () => {

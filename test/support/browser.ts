@@ -1,4 +1,5 @@
 import { type Browser, chromium, type Locator, type Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll } from "vitest";
 
 /** Debian's Chromium: the suite drives the browser installed on the machine and never downloads one. */
 const CHROMIUM = "/usr/bin/chromium";
@@ -189,4 +190,31 @@ export function drawn(locator: Locator): Promise<boolean> {
     const hit = document.elementFromPoint(x, y);
     return hit !== null && (hit === node || node.contains(hit));
   });
+}
+
+/**
+ * One Chromium for a test file, and pages that each test opens and that are
+ * closed after it: call once at the top of the file.
+ */
+export function browserPerFile(): { open(url: string): Promise<Page> } {
+  let browser: Browser | undefined;
+  const pages: Page[] = [];
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  afterEach(async () => {
+    await Promise.all(pages.splice(0).map(closePage));
+  });
+  return {
+    async open(url) {
+      if (!browser) throw new Error("the browser starts before the file's tests");
+      const page = await newPage(browser);
+      pages.push(page);
+      await page.goto(url);
+      return page;
+    },
+  };
 }
