@@ -155,6 +155,41 @@ describe.each(Object.keys(engines))("the archive on %s", (name) => {
     expect(await archive.place("dev")).toEqual({ epoch: "e", top: 4 });
   });
 
+  it("carries many places in one call: each counted apart, a change after its message in the same call, a repeat stored once", async () => {
+    const { archive, rows } = await open();
+    const first = [
+      { place: "dev", epoch: "e1", entries: [message(1, "ada", "one"), message(2, "bob", "two")] },
+      {
+        place: "ops",
+        epoch: "e2",
+        entries: [
+          message(1, "cy", "up"),
+          change(2, { action: "edit", target: 1, uid: "cy", message: "up again" }),
+          message(3, "cy", "down"),
+        ],
+      },
+      { place: "@ada@bob", epoch: "e3", entries: [message(1, "ada", "hi")] },
+    ];
+    expect(await archive.carryMany(first)).toEqual([2, 3, 1]);
+    expect(await archive.carryMany(first)).toEqual([0, 0, 0]);
+    const overlapping = [
+      { place: "ops", epoch: "e2", entries: [message(3, "cy", "down"), message(4, "cy", "four")] },
+      { place: "dev", epoch: "e1", entries: [change(3, { action: "delete", target: 2, uid: "bob" })] },
+    ];
+    expect(await archive.carryMany(overlapping)).toEqual([1, 1]);
+    expect(await archive.place("dev")).toEqual({ epoch: "e1", top: 3 });
+    expect(await archive.place("ops")).toEqual({ epoch: "e2", top: 4 });
+    expect(await archive.place("@ada@bob")).toEqual({ epoch: "e3", top: 1 });
+    expect((await rows("messages")).map((r) => [r.place, Number(r.mid), r.text]).sort()).toEqual([
+      ["@ada@bob", 1, "hi"],
+      ["dev", 1, "one"],
+      ["dev", 2, null],
+      ["ops", 1, "up again"],
+      ["ops", 3, "down"],
+      ["ops", 4, "four"],
+    ]);
+  });
+
   it("purges messages written before the retention cutoff, with their changes and reactions", async () => {
     const { archive, rows } = await open();
     await archive.append("dev", "e", message(1, "ada", "old"));

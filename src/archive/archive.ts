@@ -17,6 +17,13 @@ export interface ArchivedEntry {
   json: string;
 }
 
+/** One place's entries carried from elsewhere, all of one epoch, in mid order. */
+export interface CarryBatch {
+  place: string;
+  epoch: string;
+  entries: ArchivedEntry[];
+}
+
 /** What the archive knows of a room or a conversation. */
 export interface PlaceMeta {
   /** The lifetime of its mids; kept, so a restart does not start the room over. */
@@ -59,6 +66,12 @@ export interface Archive {
    * Resolves with how many were new.
    */
   carry(place: string, epoch: string, entries: ArchivedEntry[]): Promise<number>;
+  /**
+   * As `carry`, for many places at once, in one transaction: one commit
+   * for all of them, whatever their number. Resolves with how many were new
+   * in each batch, in order.
+   */
+  carryMany(batches: CarryBatch[]): Promise<number[]>;
   /** The newest `limit` messages older than `before`, with their current changes. */
   page(place: string, before: number | undefined, limit: number, cutoff: Cutoff): Promise<ArchivePage>;
   /** Every message and current change after `since`, or undefined when more than `max` messages follow it. */

@@ -3,6 +3,7 @@ import {
   type ArchivedEntry,
   ArchiveError,
   type ArchivePage,
+  type CarryBatch,
   type KeptUser,
   type PlaceMeta,
 } from "./archive.js";
@@ -20,6 +21,17 @@ interface EntryFields {
 }
 
 type Row = { mid: number | string; json: string };
+
+/** Rows per multi-row statement: far below what either engine takes in parameters (SQLite 32766, PostgreSQL 65535). */
+const ROWS_PER_STATEMENT = 500;
+
+/** `(?, ?), (?, ?)…`: `rows` rows of `columns` parameters. */
+function placeholders(rows: number, columns: number): string {
+  const row = `(${Array.from({ length: columns }, () => "?").join(", ")})`;
+  return Array.from({ length: rows }, () => row).join(", ");
+}
+
+const textOf = (f: EntryFields) => (typeof f.message === "string" ? f.message : "");
 
 const isDeletion = (entry: ArchivedEntry) => (JSON.parse(entry.json) as EntryFields).action === "delete";
 
@@ -94,30 +106,109 @@ export class SqlArchive implements Archive {
   }
 
   carry(place: string, epoch: string, entries: ArchivedEntry[]): Promise<number> {
+    return this.carryMany([{ place, epoch, entries }]).then(([added]) => added ?? 0);
+  }
+
+  /**
+   * One transaction for every place: the places' rows locked in one
+   * statement, the messages inserted a few hundred rows a statement, the
+   * tops raised in one, so a pass over many rooms costs a handful of round
+   * trips and one commit, not eight per room. Changes (rare beside
+   * messages) go one by one, after the messages before them.
+   */
+  carryMany(batches: CarryBatch[]): Promise<number[]> {
     const { db } = this;
     return this.serial(async () => {
-      const added = await db.transaction(async () => {
-        // The upsert locks the place's row until commit: two nodes carrying the
-        // same place take turns, and the second sees the first one's top.
-        const [row] = await db.all<{ top: number | string }>(
-          "INSERT INTO places (place, epoch, top, created, last_active) VALUES (?, ?, 0, ?, ?) " +
-            "ON CONFLICT (place) DO UPDATE SET last_active = places.last_active RETURNING top",
-          [place, epoch, entries[0]?.ts ?? 0, entries[0]?.ts ?? 0],
-        );
-        const top = num(row?.top);
-        let n = 0;
-        for (const entry of entries) {
-          // Below the top, only a message the archive lacks is new: a tombstone carried with its
-          // deletion, in the stead of a message deleted before it reached the database.
-          if (entry.mid <= top && !(await this.lacks(place, entry))) continue;
-          await this.write(place, epoch, entry);
-          n++;
+      const counts = await db.transaction(async () => {
+        const tops = await this.lockPlaces(batches);
+        const rows: unknown[][] = [];
+        const raised = new Map<string, { epoch: string; top: number; ts: number }>();
+        const flush = async () => {
+          for (let from = 0; from < rows.length; from += ROWS_PER_STATEMENT) {
+            const chunk = rows.slice(from, from + ROWS_PER_STATEMENT);
+            await db.run(
+              `INSERT INTO messages (place, mid, uid, ts, text, json) VALUES ${placeholders(chunk.length, 6)} ON CONFLICT DO NOTHING`,
+              chunk.flat(),
+            );
+          }
+          rows.length = 0;
+        };
+        const counts: number[] = [];
+        for (const { place, epoch, entries } of batches) {
+          const top = tops.get(place) ?? 0;
+          let n = 0;
+          for (const entry of entries) {
+            if (entry.mid <= top) {
+              await flush();
+              // Below the top, only a message the archive lacks is new: a tombstone carried with its
+              // deletion, in the stead of a message deleted before it reached the database.
+              if (!(await this.lacks(place, entry))) continue;
+            }
+            n++;
+            const f = JSON.parse(entry.json) as EntryFields;
+            if (f.action !== "message" && f.action !== "dm") {
+              await flush();
+              await this.write(place, epoch, entry);
+              continue;
+            }
+            rows.push([place, entry.mid, typeof f.uid === "string" ? f.uid : "", entry.ts, textOf(f), entry.json]);
+            const was = raised.get(place);
+            raised.set(place, { epoch, top: Math.max(was?.top ?? 0, entry.mid), ts: entry.ts });
+          }
+          counts.push(n);
         }
-        return n;
+        await flush();
+        await this.raiseTops(raised);
+        return counts;
       });
-      if (added > 0 && entries.some(isDeletion)) await db.scrub();
-      return added;
+      if (counts.some((n) => n > 0) && batches.some((b) => b.entries.some(isDeletion))) await db.scrub();
+      return counts;
     });
+  }
+
+  /**
+   * Makes each place's row if it has none and locks it until commit, in
+   * place order: two nodes carrying the same places take turns, without a
+   * deadlock, and the second sees the first one's tops.
+   */
+  private async lockPlaces(batches: CarryBatch[]): Promise<Map<string, number>> {
+    const first = new Map<string, CarryBatch>();
+    for (const b of batches) if (b.entries.length > 0 && !first.has(b.place)) first.set(b.place, b);
+    const places = [...first.keys()].sort();
+    const tops = new Map<string, number>();
+    for (let from = 0; from < places.length; from += ROWS_PER_STATEMENT) {
+      const chunk = places.slice(from, from + ROWS_PER_STATEMENT);
+      const params = chunk.flatMap((place) => {
+        const { epoch, entries } = first.get(place) as CarryBatch;
+        const ts = entries[0]?.ts ?? 0;
+        return [place, epoch, 0, ts, ts];
+      });
+      const rows = await this.db.all<{ place: string; top: number | string }>(
+        `INSERT INTO places (place, epoch, top, created, last_active) VALUES ${placeholders(chunk.length, 5)} ` +
+          "ON CONFLICT (place) DO UPDATE SET last_active = places.last_active RETURNING place, top",
+        params,
+      );
+      for (const row of rows) tops.set(row.place, num(row.top));
+    }
+    return tops;
+  }
+
+  /** The places' newest mids, never lowered (a tombstone carried late has a mid below the top). */
+  private async raiseTops(raised: Map<string, { epoch: string; top: number; ts: number }>): Promise<void> {
+    const places = [...raised.keys()].sort();
+    for (let from = 0; from < places.length; from += ROWS_PER_STATEMENT) {
+      const chunk = places.slice(from, from + ROWS_PER_STATEMENT);
+      const params = chunk.flatMap((place) => {
+        const { epoch, top, ts } = raised.get(place) as { epoch: string; top: number; ts: number };
+        return [place, epoch, top, ts, ts];
+      });
+      await this.db.run(
+        `INSERT INTO places (place, epoch, top, created, last_active) VALUES ${placeholders(chunk.length, 5)} ` +
+          "ON CONFLICT (place) DO UPDATE SET top = CASE WHEN excluded.top > places.top THEN excluded.top ELSE places.top END, " +
+          "last_active = excluded.last_active",
+        params,
+      );
+    }
   }
 
   private async lacks(place: string, entry: ArchivedEntry): Promise<boolean> {
@@ -157,7 +248,7 @@ export class SqlArchive implements Archive {
           entry.mid,
           uid,
           entry.ts,
-          typeof f.message === "string" ? f.message : "",
+          textOf(f),
           entry.json,
         ]);
         return true;
@@ -165,7 +256,7 @@ export class SqlArchive implements Archive {
         // Only the newest edit is kept: it carries the whole text, and older texts are not to be found again.
         await db.run("DELETE FROM changes WHERE place = ? AND target = ? AND kind = 'edit'", [place, target]);
         await db.run("UPDATE messages SET text = ?, edited = ? WHERE place = ? AND mid = ? AND deleted = FALSE", [
-          typeof f.message === "string" ? f.message : "",
+          textOf(f),
           entry.ts,
           place,
           target,
