@@ -175,3 +175,39 @@ it("recovers from the archive up to RECOVERY_MAX messages, in frames of at most 
   expect(cut.map((f) => [f.recovered, f.more])).toEqual([[false, true]]);
   expect(texts(cut)).toEqual(Array.from({ length: 10 }, (_, i) => `m ${i + 342}`));
 }, 60_000);
+
+it("a burst from many members, written in shared transactions, is in the file for every ack, through a SIGKILL right after", async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "chat-burst-"));
+  scope.defer(() => rmSync(dir, { recursive: true, force: true }));
+  const n = await scope.node({ DATA_DIR: dir, RATE_LIMIT: "0", WRITE_BYTES_PER_USER: "0", WRITE_BYTES_PER_IP: "0" });
+  const rooms = ["dev", "ops"];
+  const members = await Promise.all(Array.from({ length: 20 }, () => guest(n)));
+  for (const [i, m] of members.entries()) await joinRoom(m, rooms[i % 2] as string);
+  // Each member sends without waiting for the others, so that many messages wait for the same turn.
+  const acked = await Promise.all(
+    members.map(async (m, i) => {
+      const mine: [string, number, string][] = [];
+      for (let k = 0; k < 10; k++) {
+        const text = `member ${i} says ${k}`;
+        mine.push([rooms[i % 2] as string, await say(m, text, rooms[i % 2]), text]);
+      }
+      return mine;
+    }),
+  );
+  await n.kill();
+
+  const db = new Database(path.join(dir, "chat.sqlite"), { readonly: true });
+  scope.defer(() => db.close());
+  const kept = db.prepare("SELECT place, mid, text FROM messages ORDER BY place, mid").all() as {
+    place: string;
+    mid: number;
+    text: string;
+  }[];
+  const sorted = acked.flat().sort(([pa, ma], [pb, mb]) => pa.localeCompare(pb) || ma - mb);
+  expect(kept.map((r) => [r.place, r.mid, r.text])).toEqual(sorted);
+  for (const room of rooms) {
+    expect(kept.filter((r) => r.place === room).map((r) => r.mid)).toEqual(
+      Array.from({ length: 100 }, (_, i) => i + 1),
+    );
+  }
+});
