@@ -20,6 +20,8 @@ interface Engine {
   archive: Archive;
   /** Every row of a table, read directly. */
   rows(table: string): Promise<Record<string, unknown>[]>;
+  /** The columns of each index on a table, as the engine reports them. */
+  indexes(table: string): Promise<string[][]>;
 }
 
 let postgres: PostgresProcess;
@@ -37,7 +39,16 @@ const engines: Record<string, () => Promise<Engine>> = {
     scope.defer(() => rmSync(dir, { recursive: true, force: true }));
     scope.defer(() => archive.close());
     scope.defer(() => db.close());
-    return { archive, rows: async (t) => db.prepare(`SELECT * FROM ${t}`).all() as Record<string, unknown>[] };
+    return {
+      archive,
+      rows: async (t) => db.prepare(`SELECT * FROM ${t}`).all() as Record<string, unknown>[],
+      indexes: async (t) =>
+        (db.prepare("SELECT name FROM pragma_index_list(?)").all(t) as { name: string }[]).map(({ name }) =>
+          (db.prepare("SELECT name FROM pragma_index_info(?) ORDER BY seqno").all(name) as { name: string }[]).map(
+            (c) => c.name,
+          ),
+        ),
+    };
   },
   PostgreSQL: async () => {
     const database = `contract_${++databases}`;
@@ -46,7 +57,20 @@ const engines: Record<string, () => Promise<Engine>> = {
     scope.defer(() => archive.close());
     const client = await postgres.client(database);
     scope.defer(() => client.end());
-    return { archive, rows: async (t) => (await client.query(`SELECT * FROM ${t}`)).rows as Record<string, unknown>[] };
+    return {
+      archive,
+      rows: async (t) => (await client.query(`SELECT * FROM ${t}`)).rows as Record<string, unknown>[],
+      indexes: async (t) =>
+        (
+          await client.query(
+            "SELECT array_agg(a.attname::text ORDER BY k.n) AS columns FROM pg_index i " +
+              "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) " +
+              "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum " +
+              "WHERE i.indrelid = $1::regclass GROUP BY i.indexrelid",
+            [t],
+          )
+        ).rows.map((r) => r.columns as string[]),
+    };
   },
 };
 
@@ -201,6 +225,22 @@ describe.each(Object.keys(engines))("the archive on %s", (name) => {
     expect(await rows("reactions")).toEqual([]);
     expect(await rows("changes")).toEqual([]);
     expect(texts((await archive.page("dev", undefined, 10, 0)).entries).map((m) => m.mid)).toEqual([3]);
+  });
+
+  it("purges a place at a time, through an index by place then time: other places and newer messages stay", async () => {
+    const { archive, rows, indexes } = await open();
+    expect(await indexes("messages")).toContainEqual(["place", "ts"]);
+    await archive.append("dev", "e", message(1, "ada", "old"));
+    await archive.append("dev", "e", message(5, "ada", "new"));
+    await archive.append("ops", "e", message(2, "bob", "old too"));
+    await archive.append("ops", "e", change(3, { action: "edit", target: 2, uid: "bob", message: "old, edited" }));
+    await archive.append("qa", "e", message(9, "cy", "newer"));
+    expect(await archive.purge(1004)).toBe(2);
+    expect((await rows("messages")).map((r) => [r.place, Number(r.mid)]).sort()).toEqual([
+      ["dev", 5],
+      ["qa", 9],
+    ]);
+    expect(await rows("changes")).toEqual([]);
   });
 
   it("keeps users, their rooms, conversations, read marks and settings", async () => {

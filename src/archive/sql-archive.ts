@@ -373,26 +373,43 @@ export class SqlArchive implements Archive {
     });
   }
 
-  purge(before: number): Promise<number> {
+  /**
+   * A place at a time, each in its own turn and transaction, through the
+   * (place, ts) index: a purge neither scans every message nor holds the
+   * archive for all places at once, and on a database distributed by place
+   * each statement goes to one shard.
+   */
+  async purge(before: number): Promise<number> {
     const { db } = this;
-    return this.serial(async () => {
-      const gone = await db.transaction(async () => {
-        const [row] = await db.all<{ n: number | string }>("SELECT count(*) AS n FROM messages WHERE ts < ?", [before]);
-        if (num(row?.n) === 0) return 0;
-        await db.run("DELETE FROM messages WHERE ts < ?", [before]);
-        // A change or a reaction goes with its message, whenever it was made.
-        for (const table of ["changes", "reactions"]) {
-          const mid = table === "changes" ? "target" : "mid";
-          await db.run(
-            `DELETE FROM ${table} WHERE NOT EXISTS ` +
-              `(SELECT 1 FROM messages m WHERE m.place = ${table}.place AND m.mid = ${table}.${mid})`,
+    // A place created after the cutoff holds nothing older than it.
+    const places = await this.serial(() =>
+      db.all<{ place: string }>("SELECT place FROM places WHERE created < ?", [before]),
+    );
+    let gone = 0;
+    for (const { place } of places) {
+      gone += await this.serial(() =>
+        db.transaction(async () => {
+          const [row] = await db.all<{ n: number | string }>(
+            "SELECT count(*) AS n FROM messages WHERE place = ? AND ts < ?",
+            [place, before],
           );
-        }
-        return num(row?.n);
-      });
-      if (gone > 0) await db.scrub();
-      return gone;
-    });
+          if (num(row?.n) === 0) return 0;
+          await db.run("DELETE FROM messages WHERE place = ? AND ts < ?", [place, before]);
+          // A change or a reaction goes with its message, whenever it was made.
+          for (const table of ["changes", "reactions"]) {
+            const mid = table === "changes" ? "target" : "mid";
+            await db.run(
+              `DELETE FROM ${table} WHERE place = ? AND NOT EXISTS ` +
+                `(SELECT 1 FROM messages m WHERE m.place = ${table}.place AND m.mid = ${table}.${mid})`,
+              [place],
+            );
+          }
+          return num(row?.n);
+        }),
+      );
+    }
+    if (gone > 0) await this.serial(() => db.scrub());
+    return gone;
   }
 
   loadUser(uid: string, conversationsListed: number): Promise<KeptUser> {
