@@ -7,11 +7,27 @@ import type { SqlDriver } from "./sql-driver.js";
 /** better-sqlite3 takes booleans as 0 and 1 only. */
 const bind = (params: unknown[]) => params.map((p) => (typeof p === "boolean" ? Number(p) : p));
 
+const STATEMENTS_KEPT = 500;
+
 /** The embedded engine: one SQLite file in DATA_DIR, written by this process alone. */
 export class SqliteDriver implements SqlDriver {
   readonly engine = "SQLite";
 
+  /** Prepared once: preparing costs about as much as running a small statement. */
+  private readonly prepared = new Map<string, Database.Statement>();
+
   private constructor(private readonly db: Database.Database) {}
+
+  private statement(sql: string): Database.Statement {
+    let stmt = this.prepared.get(sql);
+    if (!stmt) {
+      // The multi-row inserts have one text per row count: a bound keeps the cache from growing with them.
+      if (this.prepared.size >= STATEMENTS_KEPT) this.prepared.clear();
+      stmt = this.db.prepare(sql);
+      this.prepared.set(sql, stmt);
+    }
+    return stmt;
+  }
 
   static open(dataDir: string): SqliteDriver {
     const file = path.join(dataDir, "chat.sqlite");
@@ -32,11 +48,11 @@ export class SqliteDriver implements SqlDriver {
   }
 
   async all<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return this.db.prepare(sql).all(...bind(params)) as T[];
+    return this.statement(sql).all(...bind(params)) as T[];
   }
 
   async run(sql: string, params: unknown[] = []): Promise<void> {
-    this.db.prepare(sql).run(...bind(params));
+    this.statement(sql).run(...bind(params));
   }
 
   async exec(sql: string): Promise<void> {

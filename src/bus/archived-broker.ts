@@ -107,6 +107,8 @@ export class ArchivedBroker extends MemoryBroker {
    * transaction commits, so an ack still means stored.
    */
   private async storeBatch(batch: Waiting[]): Promise<void> {
+    // SQLite writes without yielding to I/O: the batch gathers what every socket that was ready brought first.
+    await new Promise((resolve) => setImmediate(resolve));
     if (this.open === batch) this.open = undefined;
     try {
       const tops = new Map<string, number>();
