@@ -124,7 +124,15 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
   const keys = new RedisKeys(config.REDIS_PREFIX);
   // Behind Sentinel a message must reach the replica before anyone sees it, or a failover could lose it.
   const replicas = target.kind === "sentinel" ? 1 : 0;
-  const redisBroker = new RedisBroker(config.NODE_ID, link, keys, limits, log, replicas, archive !== undefined);
+  const redisBroker = new RedisBroker(
+    config.NODE_ID,
+    link,
+    keys,
+    limits,
+    log,
+    replicas,
+    archive && ((room) => archive.place(room)),
+  );
   const carrier = archive && new ArchiveCarrier(link, keys, archive, config.NODE_ID, log, CARRY_TIMING);
   carrier?.start();
   // Every node purges: a purge is one idempotent DELETE per table, and no node is special.

@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { connectUser, joinedUser, joinRoom, say, type User } from "./support/chat.js";
 import { type PostgresProcess, startPostgres } from "./support/postgres.js";
 import type { NodeProcess } from "./support/processes.js";
-import type { RedisProcess } from "./support/redis-servers.js";
+import { type RedisProcess, startRedis } from "./support/redis-servers.js";
 import { perFile, perTest } from "./support/scope.js";
 import type { Frame } from "./support/sockjs-client.js";
 
@@ -154,6 +154,46 @@ describe("the archive behind Redis", () => {
     await expect.poll(() => archived(database, "quiet"), { timeout: 5000, interval: 100 }).toEqual(acked);
     const page = await request(ada, { action: "history", room: "quiet", before: 4 });
     expect((page.messages as Frame[]).map((m) => m.message)).toEqual(["early 0", "early 1", "early 2"]);
+  });
+
+  it("a room that Redis lost in a restart without persistence goes on from the archive's mids, and what follows is archived", async () => {
+    const own = await startRedis();
+    scope.defer(() => own.stop());
+    const { env, database } = await setup();
+    const a = await scope.node({ ...env, REDIS_URL: own.url });
+    const ada = await user(a, "proto=2&lobby=0");
+    await joinRoom(ada, "dev");
+    const acked: number[] = [];
+    for (let i = 0; i < 3; i++) acked.push(await say(ada, `before ${i}`, "dev"));
+    await expect.poll(() => archived(database, "dev"), { timeout: 5000, interval: 100 }).toEqual(acked);
+    const epoch = (await request(ada, { action: "join", room: "dev" })).epoch;
+
+    // No save, no AOF: Redis comes back empty, the room's counter and epoch gone.
+    await own.stop();
+    await own.restart();
+    // Refused until the node is back on Redis; a refused message is not stored, so it is not counted.
+    let after = 0;
+    await expect
+      .poll(async () => (after = await say(ada, "after 0", "dev").catch(() => 0)), { timeout: 15_000, interval: 200 })
+      .toBeGreaterThan(0);
+    acked.push(after);
+    for (let i = 1; i < 3; i++) acked.push(await say(ada, `after ${i}`, "dev"));
+    expect(acked).toEqual([1, 2, 3, 4, 5, 6]);
+    await expect.poll(() => archived(database, "dev"), { timeout: 5000, interval: 100 }).toEqual(acked);
+
+    // A newcomer sees the room as one history, under the epoch it had: Redis's part, then the archive's.
+    const cy = await user(a, "proto=2&lobby=0");
+    const page = await request(cy, { action: "join", room: "dev" });
+    expect(page.epoch).toBe(epoch);
+    const older = await request(cy, { action: "history", room: "dev", before: 4 });
+    expect([...(older.messages as Frame[]), ...(page.messages as Frame[])].map((m) => m.message)).toEqual([
+      "before 0",
+      "before 1",
+      "before 2",
+      "after 0",
+      "after 1",
+      "after 2",
+    ]);
   });
 
   it("a message deleted while PostgreSQL is away leaves no text in Redis, and reaches the database as a tombstone", async () => {

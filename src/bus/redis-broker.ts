@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
+import type { PlaceMeta } from "../archive/archive.js";
 import type { RedisKeys } from "../redis/redis-keys.js";
 import type { RedisLink } from "../redis/redis-link.js";
 import { ReplicaWatch } from "../redis/replica-watch.js";
@@ -68,8 +69,13 @@ export class RedisBroker implements Broker {
      * its mid to another.
      */
     private readonly replicas = 0,
-    /** Every stored message is also put on its room's carry stream, for ArchiveCarrier to take into the database. */
-    private readonly carry = false,
+    /**
+     * With a database behind Redis (DATABASE_URL): every stored message is
+     * also put on its room's carry stream, for ArchiveCarrier to take into
+     * the database, and a room Redis holds no epoch for is looked up there
+     * first, so a room that Redis lost goes on from what the database has.
+     */
+    private readonly archived?: (room: string) => Promise<PlaceMeta | undefined>,
   ) {
     this.nodeChannel = keys.nodeChannel(nodeId);
     this.pending.add(this.nodeChannel);
@@ -144,7 +150,7 @@ export class RedisBroker implements Broker {
   ): Promise<StoredAt> {
     const k = this.keys;
     const publishNow = this.replicas === 0 ? (this.link.sharded ? "SPUBLISH" : "PUBLISH") : "";
-    const [mid, payload, epoch] = await this.command(() =>
+    const [mid, payload, epoch] = await this.roomScript(room, (seed) =>
       this.link.pub.chatStoreAndPublish(
         k.roomSeq(room),
         k.roomLog(room),
@@ -165,8 +171,8 @@ export class RedisBroker implements Broker {
         change?.kind ?? "",
         change?.target ?? 0,
         change?.key ?? "",
-        this.carry ? "1" : "",
-        newEpoch(),
+        this.archived ? "1" : "",
+        seed,
       ),
     );
     if (Number(mid) === 0 && change) throw new MessageGone(change.target);
@@ -191,7 +197,7 @@ export class RedisBroker implements Broker {
 
   private async read(room: string, mode: string, arg: number, query: HistoryQuery) {
     const k = this.keys;
-    const [top, epoch, floor, entries, bundles] = await this.command(() =>
+    const [top, epoch, floor, entries, bundles] = await this.roomScript(room, (seed) =>
       this.link.pub.chatReadHistory(
         k.roomSeq(room),
         k.roomLog(room),
@@ -205,14 +211,38 @@ export class RedisBroker implements Broker {
         query.limit + 1,
         query.epoch ?? "",
         this.idleSeconds(room),
-        this.carry ? "1" : "",
-        newEpoch(),
+        this.archived ? "1" : "",
+        seed,
       ),
     );
     // A room this node follows learns where it stands from every read, a join's first:
     // a gap before the first live mid it gets is then filled as any other.
     this.feeds.get(room)?.follow(epoch, Number(top));
     return [Number(top), epoch, Number(floor), entries, bundles] as const;
+  }
+
+  /**
+   * Runs a room script (room-epoch.lua opens it) with `seed` as the epoch
+   * for a room that has none: a new one, or, with a database behind Redis,
+   * the database's epoch and top for the room.
+   */
+  private async roomScript<T extends unknown[]>(room: string, run: (seed: string) => Promise<T>): Promise<T> {
+    const archived = this.archived;
+    if (!archived) return this.command(() => run(newEpoch()));
+    const reply = await this.command(() => run(""));
+    if (Number(reply[0]) !== -1) return reply;
+    const seed = await archived(room).then(
+      (kept) => (kept ? `${kept.epoch}/${kept.top}` : newEpoch()),
+      (err: unknown) => {
+        // The chat goes on without the database; should Redis have lost this room, its next mids are not archived.
+        this.log.warn(
+          { err, room },
+          "the database could not say where a room new to Redis stands; it starts a new epoch",
+        );
+        return newEpoch();
+      },
+    );
+    return this.command(() => run(seed));
   }
 
   /** What a room feed reads to fill a gap. */
