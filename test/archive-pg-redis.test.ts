@@ -196,6 +196,51 @@ describe("the archive behind Redis", () => {
     ]);
   });
 
+  it("edits, reacts to and deletes a message past Redis's window that the archive keeps, for everyone and in the database", async () => {
+    const { a, b, database } = await pair();
+    const ada = await user(a, "proto=2&lobby=0");
+    const bob = await user(b, "proto=2&lobby=0");
+    await joinRoom(ada, "dev");
+    await joinRoom(bob, "dev");
+    const old = await say(ada, "an old typo", "dev");
+    const later: number[] = [];
+    for (let i = 0; i < 2 * WINDOW; i++) later.push(await say(bob, `later ${i}`, "dev"));
+    await expect.poll(() => archived(database, "dev"), { timeout: 5000, interval: 100 }).toEqual([old, ...later]);
+
+    const edit = await request(ada, { action: "edit", room: "dev", mid: old, message: "an old text, fixed" });
+    expect(edit.action).toBe("ack");
+    // Published like any change: a member on the other node sees it live.
+    await bob.client.action("edit", (f) => f.target === old && f.message === "an old text, fixed");
+    expect((await request(bob, { action: "react", room: "dev", mid: old, emoji: "👍", on: true })).action).toBe("ack");
+    const db = await postgres.client(database);
+    scope.defer(() => db.end());
+    const row = async () =>
+      (await db.query("SELECT text, deleted FROM messages WHERE place = 'dev' AND mid = $1", [old])).rows[0];
+    await expect.poll(row, { timeout: 5000, interval: 100 }).toEqual({ text: "an old text, fixed", deleted: false });
+    await expect
+      .poll(async () => (await db.query("SELECT uid, emoji FROM reactions WHERE place = 'dev'")).rows.length, {
+        timeout: 5000,
+        interval: 100,
+      })
+      .toBe(1);
+    // Scroll-back brings the message with its current changes.
+    const cy = await user(a, "proto=2&lobby=0");
+    await joinRoom(cy, "dev");
+    const page = await request(cy, { action: "history", room: "dev", before: old + 1 });
+    expect((page.messages as Frame[]).map((m) => [m.mid === old ? "message" : m.action, m.message ?? m.emoji])).toEqual(
+      [
+        ["message", "an old typo"],
+        ["edit", "an old text, fixed"],
+        ["react", "👍"],
+      ],
+    );
+
+    expect((await request(ada, { action: "delete", room: "dev", mid: old })).action).toBe("ack");
+    await expect.poll(row, { timeout: 5000, interval: 100 }).toEqual({ text: null, deleted: true });
+    const gone = await request(ada, { action: "edit", room: "dev", mid: old, message: "back again?" });
+    expect(gone).toMatchObject({ action: "error", code: "no_such_message" });
+  });
+
   it("a message deleted while PostgreSQL is away leaves no text in Redis, and reaches the database as a tombstone", async () => {
     const { env, database } = await setup();
     // A window that still holds the message when it is deleted, 600 messages later.

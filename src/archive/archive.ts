@@ -72,6 +72,8 @@ export interface Archive {
    * in each batch, in order.
    */
   carryMany(batches: CarryBatch[]): Promise<number[]>;
+  /** Whether the archive keeps message `mid` of the place, not deleted: a change to it would change something. */
+  holds(place: string, mid: number): Promise<boolean>;
   /** The newest `limit` messages older than `before`, with their current changes. */
   page(place: string, before: number | undefined, limit: number, cutoff: Cutoff): Promise<ArchivePage>;
   /** Every message and current change after `since`, or undefined when more than `max` messages follow it. */

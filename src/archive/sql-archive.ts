@@ -334,6 +334,16 @@ export class SqlArchive implements Archive {
     await this.db.run("DELETE FROM reactions WHERE place = ? AND mid = ?", [place, mid]);
   }
 
+  holds(place: string, mid: number): Promise<boolean> {
+    return this.serial(async () => {
+      const [row] = await this.db.all<{ deleted: boolean | number }>(
+        "SELECT deleted FROM messages WHERE place = ? AND mid = ?",
+        [place, mid],
+      );
+      return row !== undefined && !row.deleted;
+    });
+  }
+
   page(place: string, before: number | undefined, limit: number, cutoff: number): Promise<ArchivePage> {
     return this.serial(async () => {
       const upTo = before ?? Number.MAX_SAFE_INTEGER;

@@ -56,11 +56,21 @@ export interface ChangeOf {
   kind: "edit" | "react" | "delete";
   target: number;
   key: string;
+  /**
+   * The archive keeps the message, which Redis's window no longer holds:
+   * the change is stored and carried all the same (the archive is the
+   * record), and the window, which has no bundle to change, is left as it is.
+   */
+  archived?: boolean;
 }
 
 /** A change named a message that history does not hold, or holds deleted: nothing was stored. */
 export class MessageGone extends Error {
-  constructor(readonly target: number) {
+  constructor(
+    readonly target: number,
+    /** The epoch the room's history is in, where the broker knows it. */
+    readonly epoch?: string,
+  ) {
     super(`no message ${target} to change`);
   }
 }

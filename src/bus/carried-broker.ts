@@ -1,4 +1,4 @@
-import type { Archive } from "../archive/archive.js";
+import type { Archive, PlaceMeta } from "../archive/archive.js";
 import { retentionCutoff } from "../archive/retention.js";
 import { isTransient } from "../redis/transient-errors.js";
 import type { ArchiveCarrier } from "./archive-carrier.js";
@@ -10,6 +10,7 @@ import {
   type HistoryLimits,
   type HistoryPage,
   type HistoryQuery,
+  MessageGone,
   type StoredAt,
   type UnnumberedMessage,
 } from "./broker.js";
@@ -78,12 +79,46 @@ export class CarriedBroker implements Broker {
     idempotencyKey?: string,
     change?: ChangeOf,
   ): Promise<StoredAt> {
-    const at = await this.redis.publishStored(room, message, idempotencyKey, change);
+    const at = await this.redis
+      .publishStored(room, message, idempotencyKey, change)
+      .catch((err: unknown) =>
+        err instanceof MessageGone && change
+          ? this.changeArchived(room, message, idempotencyKey, change, err)
+          : Promise.reject(err),
+      );
     // Noted even for a message stored before (a resend): the first attempt may have died right here.
     await this.carrier.note(room).catch((err: unknown) => {
       throw isTransient(err) || !this.redis.isUp() ? new BrokerUnavailable() : err;
     });
     return at;
+  }
+
+  /**
+   * A change to a message past Redis's window: the archive is the record,
+   * so the change goes ahead when it keeps the message (not deleted), and is
+   * stored, published and carried like any other.
+   */
+  private async changeArchived(
+    room: string,
+    message: UnnumberedMessage,
+    idempotencyKey: string | undefined,
+    change: ChangeOf,
+    gone: MessageGone,
+  ): Promise<StoredAt> {
+    let kept: PlaceMeta | undefined;
+    let holds: boolean;
+    try {
+      kept = await this.archive.place(room);
+      holds = kept !== undefined && kept.epoch === gone.epoch && (await this.archive.holds(room, change.target));
+    } catch {
+      throw new BrokerUnavailable();
+    }
+    if (!holds) {
+      // Out of the window and not in the database yet: on its way there, so a moment later it can be changed.
+      if (kept !== undefined && kept.epoch === gone.epoch && kept.top < change.target) throw new BrokerUnavailable();
+      throw gone;
+    }
+    return this.redis.publishStored(room, message, idempotencyKey, { ...change, archived: true });
   }
 
   async history(room: string, query: HistoryQuery): Promise<HistoryPage> {

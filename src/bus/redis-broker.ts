@@ -172,10 +172,11 @@ export class RedisBroker implements Broker {
         change?.target ?? 0,
         change?.key ?? "",
         this.archived ? "1" : "",
+        change?.archived ? "1" : "",
         seed,
       ),
     );
-    if (Number(mid) === 0 && change) throw new MessageGone(change.target);
+    if (Number(mid) === 0 && change) throw new MessageGone(change.target, epoch);
     // An empty payload: the same message was stored before, and published then.
     if (publishNow === "" && payload !== "") await this.publishReplicated(room, Number(mid), payload);
     return { mid: Number(mid), epoch };

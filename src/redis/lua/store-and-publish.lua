@@ -23,11 +23,13 @@
 --       time the room's keys are kept, 9 '' for a message, else the change:
 --       'edit', 'react' or 'delete', 10 its message's mid, 11 the change's key
 --       (one current change per key), 12 '1' when a database keeps every
---       message (DATABASE_URL) or '', 13 a new epoch
+--       message (DATABASE_URL) or '', 13 '1' when the change's message is
+--       past the window and the database keeps it (the change is stored,
+--       and the window left as it is) or '', 14 a new epoch
 -- Returns {mid, payload, epoch}; a message sent again under a kept idempotency
 -- key is not stored twice: the first one's mid comes back, with no payload.
--- A change to a message the window does not hold, or holds deleted, is not
--- stored: mid 0.
+-- A change to a message the window does not hold (unless ARGV[13] says the
+-- database does), or holds deleted, is not stored: mid 0.
 if ARGV[7] ~= '' then
   local seen = redis.call('GET', KEYS[4])
   if seen then return {tonumber(seen), '', epoch} end
@@ -37,10 +39,13 @@ local size = tonumber(ARGV[4])
 local carriedTomb = nil
 local kind = ARGV[9]
 local lines = {}
+-- The window holds the changed message: the change rewrites its bundle.
+local inWindow = false
 if kind ~= '' then
   local bundle = redis.call('HGET', KEYS[5], ARGV[10])
-  if not bundle then return {0, '', epoch} end
-  for line in string.gmatch(bundle, '[^\n]+') do lines[#lines + 1] = line end
+  if not bundle and ARGV[13] ~= '1' then return {0, '', epoch} end
+  inWindow = bundle ~= false and bundle ~= nil
+  for line in string.gmatch(bundle or '', '[^\n]+') do lines[#lines + 1] = line end
   for i = 3, #lines do
     if string.sub(lines[i], 1, 7) == 'delete\t' then return {0, '', epoch} end
   end
@@ -69,6 +74,8 @@ if size > 0 then
       redis.call('HDEL', KEYS[5], unpack(redis.call('ZRANGE', KEYS[6], 0, over - 1)))
       redis.call('ZREMRANGEBYRANK', KEYS[6], 0, over - 1)
     end
+  elseif not inWindow then
+    -- Past the window: the database holds the message, and the carry takes the change to it there.
   elseif kind == 'delete' then
     -- Deletion deletes: the message's text and every edit of it leave the
     -- log too, and the window keeps a tombstone with the message's mid.
