@@ -139,26 +139,36 @@ export class ArchiveCarrier {
       const indexes = Array.from({ length: SHARDS }, (_, shard) => this.keys.carryIndex(shard));
       const members = await Promise.all(indexes.map((index) => pub.smembers(index)));
       let todo = indexes.flatMap((index, shard) => (members[shard] ?? []).map((room) => ({ room, index })));
+      // While the database is away, a pass asks it once rather than read every room's backlog for nothing.
+      if (!this.seen.up && todo.length > 0) {
+        up = await this.ping();
+        if (!up)
+          await this.count(
+            todo.map((t) => t.room),
+            left,
+          );
+      }
       for (let round = 0; round < ROUNDS_PER_PASS && todo.length > 0 && up; round++) {
         if (this.stopped) return;
-        const leased = await Promise.all(
-          todo.map(({ room }) => pub.chatCarryLease(this.keys.roomCarrier(room), this.nodeId, this.timing.leaseMs)),
-        );
-        const mine = todo.filter((_, i) => leased[i] === 1);
-        // Another node carries these: counted, not touched.
-        await this.count(
-          todo.filter((_, i) => leased[i] !== 1).map(({ room }) => room),
-          left,
-        );
-        const read = await Promise.all(
-          mine.map(({ room }) => pub.xrange(this.keys.roomCarry(room), "-", "+", "COUNT", BATCH)),
+        const took = await Promise.all(
+          todo.map(({ room }) =>
+            pub.chatCarryTake(
+              this.keys.roomCarrier(room),
+              this.keys.roomCarry(room),
+              this.nodeId,
+              this.timing.leaseMs,
+              BATCH,
+            ),
+          ),
         );
         const taken: Taken[] = [];
         const empty: Taken[] = [];
-        mine.forEach((r, i) => {
-          const entries = (read[i] ?? []) as StreamEntry[];
-          (entries.length > 0 ? taken : empty).push({ ...r, entries });
-        });
+        for (const [i, r] of todo.entries()) {
+          const reply = took[i];
+          if (reply?.[0] === 1) (reply[1].length > 0 ? taken : empty).push({ ...r, entries: reply[1] });
+          // Another node carries this one: counted, not touched.
+          else left.set(r.room, reply?.[1] ?? 0);
+        }
         await this.forget(empty, left);
         todo = [];
         for (const group of groups(taken)) {
@@ -201,16 +211,19 @@ export class ArchiveCarrier {
     let behind = 0;
     for (const n of left.values()) behind += n;
     // A node whose rooms are all carried by others still says whether the database answers.
-    if (up && !wrote)
-      up = await this.archive.ping().then(
-        () => true,
-        () => false,
-      );
+    if (up && !wrote) up = await this.ping();
     if (up !== this.seen.up) {
       if (up) this.log.info({ behind }, "the database is back; the archive is catching up");
       else this.log.warn({ behind }, "the database is out of reach; messages wait in Redis until it is back");
     }
     this.seen = { behind, up };
+  }
+
+  private ping(): Promise<boolean> {
+    return this.archive.ping().then(
+      () => true,
+      () => false,
+    );
   }
 
   /** How many entries each room has left, in one pipelined round trip. */

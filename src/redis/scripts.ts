@@ -26,7 +26,7 @@ const SCRIPTS = {
   chatPresenceBeat: { numberOfKeys: 1, lua: read("presence-beat.lua") },
   chatMarkRead: { numberOfKeys: 1, lua: read("mark-read.lua") },
   chatUserAddRoom: { numberOfKeys: 1, lua: read("user-add-room.lua") },
-  chatCarryLease: { numberOfKeys: 1, lua: read("carry-lease.lua") },
+  chatCarryTake: { numberOfKeys: 2, lua: read("carry-take.lua") },
   chatCarryDone: { numberOfKeys: 1, lua: read("carry-done.lua") },
 } as const;
 
@@ -55,7 +55,8 @@ declare module "ioredis" {
     chatPresenceBeat(...args: Arg[]): Result<[now: number, before: number], Context>;
     chatMarkRead(...args: Arg[]): Result<number, Context>;
     chatUserAddRoom(...args: Arg[]): Result<number, Context>;
-    chatCarryLease(...args: Arg[]): Result<number, Context>;
+    /** [1, entries] when this node holds the room's lease, else [0, entries in the stream]. */
+    chatCarryTake(...args: Arg[]): Result<[1, StreamEntry[]] | [0, number], Context>;
     chatCarryDone(...args: Arg[]): Result<number, Context>;
   }
 }
