@@ -6,7 +6,8 @@
  * messages seeded straight into each database. Run `npm run build` first.
  * And what the embedded engine costs an idle `npm start`, beside a build
  * from before it (`--before <its dist/server.js>`).
- * `npm run bench:archive -- --only ingest|scrollback|idle`.
+ * And what an idle connection costs with the archive on and off (`conns`).
+ * `npm run bench:archive -- --only ingest|scrollback|idle|conns`.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -40,6 +41,7 @@ const { values: opts } = parseArgs({
     // `name=value` for PostgreSQL, comma-separated, e.g. synchronous_commit=off to see what the commits' fsync costs.
     "pg-settings": { type: "string", default: "" },
     "idle-runs": { type: "string", default: "3" },
+    connections: { type: "string", default: "2000" },
   },
 });
 
@@ -458,6 +460,71 @@ async function idleRss(): Promise<void> {
   for (const [name, mib] of seen) console.log(JSON.stringify({ idle: name, rssMiB: mib.map((m) => Math.round(m)) }));
 }
 
+/**
+ * RSS of one node before and after `connections` idle SockJS clients, each
+ * joined to a room of 20 (rooms new to the archive), 5 s after the last
+ * join: the archive on (embedded; Redis with PostgreSQL) and off (Redis
+ * alone; `--before`, the lone node from before the archive).
+ */
+async function connectionRss(): Promise<void> {
+  const n = Number(opts.connections);
+  const measure = async (label: string, start: () => Promise<Proc>) => {
+    const node = await start();
+    const gen = new Generator(Number(opts.workers));
+    try {
+      await sleep(3000);
+      const before = rssBytes(node.pid);
+      const { failed } = await gen.connect("sockjs", [node.port], n);
+      if (failed > 0) throw new Error(`${failed} connections failed`);
+      await gen.join((i) => `c${Math.floor(i / 20)}`);
+      await sleep(5000);
+      const after = rssBytes(node.pid);
+      const row = {
+        setup: label,
+        connections: n,
+        idleMiB: Math.round(before / 2 ** 20),
+        withMiB: Math.round(after / 2 ** 20),
+        perConnectionKiB: Math.round((after - before) / n / 1024),
+        load1: os.loadavg()[0],
+      };
+      console.log(JSON.stringify(row));
+    } finally {
+      await gen.stop();
+      await node.stop();
+    }
+  };
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "bench-conns-"));
+  try {
+    await measure("embedded archive (DATA_DIR)", () => startNode({ DATA_DIR: dataDir }));
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  if (opts.before) {
+    const entry = path.resolve(opts.before);
+    const dir = mkdtempSync(path.join(os.tmpdir(), "bench-conns-"));
+    try {
+      await measure("before the archive (history in memory)", () =>
+        startNodeServer(["--max-semi-space-size=2", entry], { ...UNLIMITED, DATA_DIR: dir }, "chat node"),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const redis = await startRedis();
+  const pgsql = await startPostgres(pgSettings);
+  try {
+    await measure("Redis, no archive", () =>
+      startNode({ REDIS_URL: `redis://127.0.0.1:${redis.port}`, REDIS_PREFIX: "off" }),
+    );
+    await measure("Redis + PostgreSQL archive", () =>
+      startNode({ REDIS_URL: `redis://127.0.0.1:${redis.port}`, REDIS_PREFIX: "on", DATABASE_URL: pgsql.url }),
+    );
+  } finally {
+    await redis.stop();
+    await pgsql.stop();
+  }
+}
+
 const only = opts.only.split(",");
 const engines = opts.engines.split(",");
 if (only.includes("ingest")) {
@@ -467,3 +534,4 @@ if (only.includes("ingest")) {
 }
 if (only.includes("scrollback")) for (const engine of engines) await scrollback(engine);
 if (only.includes("idle")) await idleRss();
+if (only.includes("conns")) await connectionRss();
