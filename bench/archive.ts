@@ -24,7 +24,6 @@ import { progress, progressDone } from "./progress.js";
 import { latency } from "./stats.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const server = path.join(root, "dist/server.js");
 
 const { values: opts } = parseArgs({
   options: {
@@ -42,8 +41,12 @@ const { values: opts } = parseArgs({
     "pg-settings": { type: "string", default: "" },
     "idle-runs": { type: "string", default: "3" },
     connections: { type: "string", default: "2000" },
+    // Another build's dist/server.js to measure in this one's stead (an A/B of two commits, same bench).
+    server: { type: "string" },
   },
 });
+
+const server = opts.server ? path.resolve(opts.server) : path.join(root, "dist/server.js");
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
