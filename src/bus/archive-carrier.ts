@@ -10,6 +10,8 @@ const SHARDS = 16;
 const BATCH = 500;
 /** Entries written in one transaction, over all the rooms of a round. */
 const ENTRIES_PER_TRANSACTION = 5000;
+/** Rooms read at once: what a pass holds in memory stays bounded (a backlog after an outage is read in steps). */
+const ROOMS_PER_STEP = 100;
 /** Rounds of a pass: a room with a long backlog gets a BATCH a round, so it does not starve the others. */
 const ROUNDS_PER_PASS = 20;
 
@@ -34,10 +36,14 @@ function shardOf(room: string): number {
   return h % SHARDS;
 }
 
-/** A room this node holds the lease of, and what it read of its stream this round. */
-interface Taken {
+/** A room of the carry index, and the index set it is noted in. */
+interface Room {
   room: string;
   index: string;
+}
+
+/** A room this node holds the lease of, and what it read of its stream this round. */
+interface Taken extends Room {
   entries: StreamEntry[];
 }
 
@@ -140,68 +146,36 @@ export class ArchiveCarrier {
       const members = await Promise.all(indexes.map((index) => pub.smembers(index)));
       let todo = indexes.flatMap((index, shard) => (members[shard] ?? []).map((room) => ({ room, index })));
       // While the database is away, a pass asks it once rather than read every room's backlog for nothing.
-      if (!this.seen.up && todo.length > 0) {
-        up = await this.ping();
-        if (!up)
-          await this.count(
-            todo.map((t) => t.room),
-            left,
-          );
-      }
-      for (let round = 0; round < ROUNDS_PER_PASS && todo.length > 0 && up; round++) {
-        if (this.stopped) return;
-        const took = await Promise.all(
-          todo.map(({ room }) =>
-            pub.chatCarryTake(
-              this.keys.roomCarrier(room),
-              this.keys.roomCarry(room),
-              this.nodeId,
-              this.timing.leaseMs,
-              BATCH,
-            ),
-          ),
+      if (!this.seen.up && todo.length > 0 && !(await this.ping())) {
+        up = false;
+        await this.count(
+          todo.map((t) => t.room),
+          left,
         );
-        const taken: Taken[] = [];
-        const empty: Taken[] = [];
-        for (const [i, r] of todo.entries()) {
-          const reply = took[i];
-          if (reply?.[0] === 1) (reply[1].length > 0 ? taken : empty).push({ ...r, entries: reply[1] });
-          // Another node carries this one: counted, not touched.
-          else left.set(r.room, reply?.[1] ?? 0);
-        }
-        await this.forget(empty, left);
         todo = [];
-        for (const group of groups(taken)) {
-          try {
-            await this.archive.carryMany(
-              group.flatMap(({ room, entries }) => batchesOf(room, entries.flatMap(toCarried))),
-            );
-          } catch (err) {
-            this.log.debug({ err }, "could not carry into the database");
-            // Once the database refused, the other rooms are only counted: it is not asked again until the next pass.
-            up = false;
+      }
+      for (let round = 0; round < ROUNDS_PER_PASS && todo.length > 0; round++) {
+        const next: Room[] = [];
+        for (let from = 0; from < todo.length; from += ROOMS_PER_STEP) {
+          if (this.stopped) return;
+          const rooms = todo.slice(from, from + ROOMS_PER_STEP);
+          // Once the database refused, the other rooms are only counted: it is not asked again until the next pass.
+          if (!up) {
             await this.count(
-              taken.map((t) => t.room),
+              rooms.map((r) => r.room),
               left,
             );
-            break;
+            continue;
           }
-          wrote = true;
-          const remaining = await Promise.all(
-            group.map(({ room, entries }) =>
-              pub.chatCarryDone(this.keys.roomCarry(room), ...entries.map(([id]) => id)),
-            ),
-          );
-          const done: Taken[] = [];
-          group.forEach((t, i) => {
-            const n = remaining[i] ?? 0;
-            if (n === 0) done.push(t);
-            left.set(t.room, n);
-            // A full read may have more behind it: another round. The rest wait for the next pass.
-            if (n > 0 && t.entries.length === BATCH) todo.push(t);
-          });
-          await this.forget(done, left);
+          const step = await this.step(rooms, left);
+          if (step === undefined) {
+            up = false;
+            continue;
+          }
+          if (step.wrote) wrote = true;
+          next.push(...step.more);
         }
+        todo = up ? next : [];
       }
     } catch (err) {
       // Redis away: the pass ends, and the last figures stand until one completes.
@@ -217,6 +191,61 @@ export class ArchiveCarrier {
       else this.log.warn({ behind }, "the database is out of reach; messages wait in Redis until it is back");
     }
     this.seen = { behind, up };
+  }
+
+  /**
+   * Carries what this node holds of some rooms: the rooms with more to
+   * carry than one read took, and whether it wrote anything; undefined when
+   * the database refused (the rooms are then counted).
+   */
+  private async step(rooms: Room[], left: Map<string, number>): Promise<{ more: Room[]; wrote: boolean } | undefined> {
+    const pub = this.link.pub;
+    const took = await Promise.all(
+      rooms.map(({ room }) =>
+        pub.chatCarryTake(
+          this.keys.roomCarrier(room),
+          this.keys.roomCarry(room),
+          this.nodeId,
+          this.timing.leaseMs,
+          BATCH,
+        ),
+      ),
+    );
+    const taken: Taken[] = [];
+    const empty: Taken[] = [];
+    for (const [i, r] of rooms.entries()) {
+      const reply = took[i];
+      if (reply?.[0] === 1) (reply[1].length > 0 ? taken : empty).push({ ...r, entries: reply[1] });
+      // Another node carries this one: counted, not touched.
+      else left.set(r.room, reply?.[1] ?? 0);
+    }
+    await this.forget(empty, left);
+    const more: Room[] = [];
+    for (const group of groups(taken)) {
+      try {
+        await this.archive.carryMany(group.flatMap(({ room, entries }) => batchesOf(room, entries.flatMap(toCarried))));
+      } catch (err) {
+        this.log.debug({ err }, "could not carry into the database");
+        await this.count(
+          taken.map((t) => t.room),
+          left,
+        );
+        return undefined;
+      }
+      const remaining = await Promise.all(
+        group.map(({ room, entries }) => pub.chatCarryDone(this.keys.roomCarry(room), ...entries.map(([id]) => id))),
+      );
+      const done: Taken[] = [];
+      for (const [i, t] of group.entries()) {
+        const n = remaining[i] ?? 0;
+        if (n === 0) done.push(t);
+        left.set(t.room, n);
+        // A full read may have more behind it: another round. The rest wait for the next pass.
+        if (n > 0 && t.entries.length === BATCH) more.push({ room: t.room, index: t.index });
+      }
+      await this.forget(done, left);
+    }
+    return { more, wrote: taken.length > 0 };
   }
 
   private ping(): Promise<boolean> {
