@@ -151,6 +151,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
               clientId: config.OIDC_CLIENT_ID,
               clientSecret: config.OIDC_CLIENT_SECRET,
               redirectUrl: config.OIDC_REDIRECT_URL,
+              name: config.OIDC_PROVIDER_NAME,
             },
             nodeSecret,
           )

@@ -259,6 +259,16 @@ describe("single sign-on through an OpenID provider", () => {
     expect(half.stderr).not.toContain("s3cret-value-xyz");
   });
 
+  it("calls the provider by OIDC_PROVIDER_NAME when set, and refuses that name without a provider", async () => {
+    const { node } = await setUp({ OIDC_PROVIDER_NAME: "Acme SSO" });
+    expect((await new AccountClient(node.url).state()).body.oidc).toEqual({ name: "Acme SSO" });
+    const alone = await runToExit({ OIDC_PROVIDER_NAME: "Acme SSO" });
+    expect(alone.code).toBe(1);
+    expect(alone.stderr.trim().split("\n")).toEqual([
+      "configuration error: OIDC_PROVIDER_NAME names the provider of OIDC_ISSUER: set that too, or neither",
+    ]);
+  });
+
   it("without OIDC_* offers no provider and has no OIDC routes", async () => {
     const node = await scope.node();
     expect((await new AccountClient(node.url).state()).body.oidc).toBeNull();

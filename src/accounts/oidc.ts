@@ -8,6 +8,8 @@ export interface OidcSettings {
   clientId: string;
   clientSecret: string;
   redirectUrl: string;
+  /** What people call the provider (OIDC_PROVIDER_NAME); its issuer's host when unset. */
+  name: string | undefined;
 }
 
 /** What the provider vouched for. */
@@ -39,9 +41,9 @@ export class OidcSignIn {
     this.pendingKey = createHmac("sha256", nodeSecret).update("oidc pending sign-ins").digest();
   }
 
-  /** What "Continue with …" says: the provider's host, as people know it. */
+  /** What "Continue with …" says: the name people know the provider by, else its host. */
   get providerName(): string {
-    return new URL(this.settings.issuer).hostname;
+    return this.settings.name ?? new URL(this.settings.issuer).hostname;
   }
 
   private discover() {
