@@ -43,6 +43,18 @@ export class AccountError extends Error {
   }
 }
 
+/** A provider's newcomer must choose a name: the one claimed (or "") is where the form starts. */
+export interface NameNeeded {
+  chooseName: string;
+}
+
+/** Who a provider vouched for (oidc.ts). */
+export interface Identity {
+  issuer: string;
+  subject: string;
+  name: string | undefined;
+}
+
 export interface SignedIn {
   account: Account;
   /** The session cookie's value: only its hash is kept. */
@@ -203,56 +215,56 @@ export class Accounts {
 
   /**
    * Signs in the person a provider vouched for, by (issuer, subject). The
-   * first time, an account is made whatever SIGNUP says: the provider
-   * decides who may come in. Its name is the one the provider gave, with
-   * " 2", " 3"… added when that name is taken: a prompt would be one more
-   * page for each newcomer, and the name can be told apart all the same.
+   * first time, an account is made whatever SIGNUP says (the provider
+   * decides who may come in), under the name the provider gave. When that
+   * name is an account's already, or one the chat refuses, or there is
+   * none, the person is asked to choose one (`chooseName`, the claimed name
+   * to start from), as Slack and Mattermost ask, rather than given a name
+   * with a number they never chose.
    */
-  async signInWith(
-    identity: { issuer: string; subject: string; name: string | undefined },
-    previous: string | undefined,
-  ): Promise<SignedIn> {
-    const { issuer, subject } = identity;
-    let account = await this.store.byIdentity(issuer, subject);
-    if (!account) {
-      // Linked before the account is made: of two first sign-ins at once, one makes it and the other finds it.
-      const uid = newUid();
-      if (await this.store.linkIdentity(issuer, subject, uid)) {
-        account = await this.accountForIdentity(uid, identity.name).catch(async (err: unknown) => {
-          // A link to no account would turn this person away for good: the next sign-in starts afresh.
-          await this.store.unlinkIdentity(issuer, subject);
-          throw err;
-        });
-      } else {
-        account = await this.store.byIdentity(issuer, subject);
-      }
+  async signInWith(identity: Identity, previous: string | undefined): Promise<SignedIn | NameNeeded> {
+    const existing = await this.store.byIdentity(identity.issuer, identity.subject);
+    if (existing) return this.signInLinked(existing, previous);
+    let name: string;
+    try {
+      name = this.checkAccountName(identity.name ?? "");
+    } catch {
+      return { chooseName: identity.name ?? "" };
     }
-    if (!account) throw new AccountError("unauthorized", "this sign-in is being set up in another window: try again");
+    if (await this.store.byKey(accountKey(name))) return { chooseName: name };
+    try {
+      return await this.signUpWith(identity, name, previous);
+    } catch (err) {
+      // Taken between the look and the claim: the person chooses, as if it had been taken before.
+      if (err instanceof AccountError && err.code === "name_taken") return { chooseName: name };
+      throw err;
+    }
+  }
+
+  /** Makes the account of a provider's newcomer under the name they chose, and signs them in. */
+  async signUpWith(identity: Identity, chosen: string, previous: string | undefined): Promise<SignedIn> {
+    const { issuer, subject } = identity;
+    const name = this.checkAccountName(chosen);
+    // Linked before the account is made: of two first sign-ins at once, one makes it and the other finds it.
+    const uid = newUid();
+    if (!(await this.store.linkIdentity(issuer, subject, uid))) {
+      const linked = await this.store.byIdentity(issuer, subject);
+      if (!linked) throw new AccountError("unauthorized", "this sign-in is being set up in another window: try again");
+      return this.signInLinked(linked, previous);
+    }
+    try {
+      return await this.signInLinked(await this.createAccount(name, undefined, false, uid), previous);
+    } catch (err) {
+      // A link to no account would turn this person away for good: the next try starts afresh.
+      if (!(await this.store.byUid(uid))) await this.store.unlinkIdentity(issuer, subject);
+      throw err;
+    }
+  }
+
+  private async signInLinked(account: Account, previous: string | undefined): Promise<SignedIn> {
     if (account.disabled) throw new AccountError("disabled", "this account has been disabled");
     if (previous) await this.store.endSession(sha256(previous));
     return this.startSession(account);
-  }
-
-  private async accountForIdentity(uid: string, claimed: string | undefined): Promise<Account> {
-    let base = "Member";
-    try {
-      if (claimed !== undefined) base = this.checkAccountName(claimed);
-    } catch {
-      // A name the chat refuses (too long, hidden characters, a guest's): the person gets the plain one.
-    }
-    const max = this.settings.limits.maxNameLength;
-    for (let n = 1; n <= 20; n++) {
-      const suffix = n === 1 ? "" : ` ${n}`;
-      const name = `${base.slice(0, max - suffix.length).trim()}${suffix}`;
-      if (await this.store.byKey(accountKey(name))) continue;
-      try {
-        return await this.createAccount(name, undefined, false, uid);
-      } catch (err) {
-        if (!(err instanceof AccountError && err.code === "name_taken")) throw err;
-      }
-    }
-    const suffix = ` ${randomBytes(3).toString("hex")}`;
-    return this.createAccount(`${base.slice(0, max - suffix.length).trim()}${suffix}`, undefined, false, uid);
   }
 
   private async startSession(account: Account): Promise<SignedIn> {

@@ -3,7 +3,7 @@ import express, { type Express, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import type { Account } from "../accounts/account-store.js";
 import { AccountError, type Accounts, type SignedIn } from "../accounts/accounts.js";
-import { OIDC_PENDING_SECONDS, type OidcSignIn } from "../accounts/oidc.js";
+import { OIDC_NAMING_SECONDS, OIDC_PENDING_SECONDS, type OidcSignIn } from "../accounts/oidc.js";
 import { LogSampler } from "../transport/log-sampler.js";
 
 export const SESSION_COOKIE = "chat_session";
@@ -11,6 +11,8 @@ export const CSRF_COOKIE = "chat_csrf";
 export const CSRF_HEADER = "x-csrf-token";
 /** A sign-in started at the OpenID provider: what its callback must match. */
 export const OIDC_COOKIE = "chat_oidc";
+/** A provider's newcomer whose claimed name is taken: who the provider vouched for, until they choose a name. */
+export const OIDC_NAMING_COOKIE = "chat_oidc_name";
 
 /** What the routes need of the node besides the accounts. */
 export interface AccountRouteOptions {
@@ -167,6 +169,7 @@ export function addAccountRoutes(app: Express, o: AccountRouteOptions): void {
         setCookie(req, res, CSRF_COOKIE, csrf, 365 * 24 * 3600 * 1000, false);
       }
       const who = await accounts.whoIs(cookies(req).get(SESSION_COOKIE));
+      const naming = who ? undefined : await o.oidc?.held(cookies(req).get(OIDC_NAMING_COOKIE));
       res.setHeader("Cache-Control", "no-store");
       res.json({
         account: who ? shown(who.account) : null,
@@ -174,6 +177,7 @@ export function addAccountRoutes(app: Express, o: AccountRouteOptions): void {
         guests: o.guests,
         tokenUrl: o.tokenUrl ?? null,
         oidc: o.oidc ? { name: o.oidc.providerName } : null,
+        chooseName: naming ? { suggested: naming.name ?? "" } : null,
         csrf,
       });
     } catch (err) {
@@ -245,12 +249,27 @@ export function addAccountRoutes(app: Express, o: AccountRouteOptions): void {
         const at = req.originalUrl.indexOf("?");
         const query = at < 0 ? "" : req.originalUrl.slice(at);
         const identity = await oidc.finish(query, cookies(req).get(OIDC_COOKIE));
-        const signedIn = await accounts.signInWith(identity, cookies(req).get(SESSION_COOKIE));
-        setCookie(req, res, SESSION_COOKIE, signedIn.token, signedIn.expires - Date.now(), true);
+        const outcome = await accounts.signInWith(identity, cookies(req).get(SESSION_COOKIE));
+        if ("chooseName" in outcome) {
+          // The page asks for a name (GET /auth/state says so), then posts it to /auth/oidc/name.
+          setCookie(req, res, OIDC_NAMING_COOKIE, await oidc.hold(identity), OIDC_NAMING_SECONDS * 1000, true);
+        } else {
+          setCookie(req, res, SESSION_COOKIE, outcome.token, outcome.expires - Date.now(), true);
+        }
         res.redirect(303, "/");
       } catch (err) {
         refusePage(res, err, "/auth/oidc/callback");
       }
+    });
+    post("/auth/oidc/name", async (req, res) => {
+      const identity = await oidc.held(cookies(req).get(OIDC_NAMING_COOKIE));
+      if (!identity) {
+        throw new AccountError("unauthorized", "this sign-in took too long or was not started here: start again");
+      }
+      const b = req.body as Record<string, unknown>;
+      const signedIn = await accounts.signUpWith(identity, str(b.name), cookies(req).get(SESSION_COOKIE));
+      setCookie(req, res, OIDC_NAMING_COOKIE, "", 0, true);
+      startSession(req, res, signedIn);
     });
   }
   /** The OIDC routes are browser navigations: a refusal is a page to read, with the way back. */

@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
+import { AccountClient } from "../support/accounts.js";
 import { BROWSER_TEST_MS, browserPerFile, currentRoom } from "../support/browser.js";
 import { TestProvider } from "../support/oidc-provider.js";
 import { allocatePort } from "../support/ports.js";
@@ -62,6 +63,28 @@ describe("single sign-on in the web client", { timeout: BROWSER_TEST_MS }, () =>
     await expect.poll(() => p.locator("#account-name").textContent(), POLL).toBe("Grace <b>Hopper</b>");
     expect(await p.locator("#account-name b").count()).toBe(0);
     expect(await p.locator("#auth").isHidden()).toBe(true);
+  });
+
+  it("a newcomer whose claimed name is taken chooses another on a page of the chat, and goes on as that name", async () => {
+    const { node, provider } = await chatWithProvider({ SIGNUP: "open" });
+    const owner = new AccountClient(node.url);
+    expect((await owner.post("/auth/signup", { name: "Grace", password: "correct horse battery staple" })).status).toBe(
+      200,
+    );
+    provider.signInAs = { sub: "other-grace", preferred_username: "grace" };
+    const p = await page(`${node.url}/`);
+    await p.getByRole("link", { name: "Continue with 127.0.0.1" }).click();
+    await expect.poll(() => p.locator("#auth-title").textContent(), POLL).toBe("Choose your name");
+    expect(await p.locator("#auth-message").textContent()).toContain("“grace”, is taken here");
+    const name = p.locator("#choose-name");
+    expect(await name.inputValue()).toBe("grace");
+    await p.getByRole("button", { name: "Continue" }).click();
+    await expect.poll(() => p.locator("#auth-message").textContent(), POLL).toContain("is taken");
+    await name.fill("Grace Hopper");
+    await p.getByRole("button", { name: "Continue" }).click();
+    await p.locator('body[data-state="online"]').waitFor(POLL);
+    await currentRoom(p, "lobby").waitFor();
+    await expect.poll(() => p.locator("#account-name").textContent(), POLL).toBe("Grace Hopper");
   });
 
   it("a refused callback says why, and leads back to the sign-in page, whose button names the issuer's host", async () => {

@@ -15,6 +15,8 @@ export interface AuthState {
   tokenUrl: string | null;
   /** The OpenID Connect provider people may sign in through (OIDC_ISSUER), by the name they know it by. */
   oidc: { name: string } | null;
+  /** A newcomer through the provider whose claimed name is taken: the name to start from. */
+  chooseName: { suggested: string } | null;
   csrf: string;
 }
 

@@ -160,8 +160,9 @@ view.mute.addEventListener("click", () => chat.toggleMute());
 
 /**
  * What the server says of this browser decides the first page: a one-time
- * link's form, the chat as its account, the sign-up of an invitation, the
- * chat as a guest where guests may come, or else the sign-in page.
+ * link's form, the chat as its account, the name a provider's newcomer must
+ * choose, the sign-up of an invitation, the chat as a guest where guests may
+ * come, or else the sign-in page.
  */
 async function boot(): Promise<void> {
   const state = await loadState();
@@ -174,6 +175,7 @@ async function boot(): Promise<void> {
     signedIn = true;
     return connection.start();
   }
+  if (state.chooseName) return pages.showChooseName(state.chooseName.suggested);
   if (invite) return pages.showSignUp(invite);
   if (state.tokenUrl !== null) {
     tokenUrl = state.tokenUrl;
