@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { jwtVerify, SignJWT } from "jose";
+import { AVATAR_COLOURS } from "../protocol/profile.js";
 import { checkName, type Limits } from "../protocol/rules.js";
 import type { Account, AccountStore, LinkKind } from "./account-store.js";
 import { accountKey } from "./names.js";
@@ -148,6 +149,8 @@ export class Accounts {
       admin: admin || this.adminKeys.has(accountKey(name)),
       disabled: false,
       created: Date.now(),
+      display: undefined,
+      colour: undefined,
     };
     if (!(await this.store.create(account))) throw new AccountError("name_taken", `'${name}' is taken`);
     return account;
@@ -378,6 +381,35 @@ export class Accounts {
 
   list(): Promise<Account[]> {
     return this.store.list();
+  }
+
+  /**
+   * Sets what a person is shown as: a display name (any Unicode, normalised
+   * and limited as names are; "" for their account name) and an avatar
+   * colour (an index of the palette; null for the one their uid gives). The
+   * account name stays theirs and unique, as Slack's and Mattermost's
+   * usernames do; a display name may not read as another account's name, so
+   * that nobody is shown as someone else.
+   */
+  async setProfile(uid: string, display: string, colour: number | null): Promise<Account> {
+    const account = await this.store.byUid(uid);
+    if (!account) throw new AccountError("unauthorized", "sign in first");
+    if (colour !== null && !(Number.isInteger(colour) && colour >= 0 && colour < AVATAR_COLOURS)) {
+      throw new AccountError("bad_request", `colour must be one of the ${AVATAR_COLOURS} of the palette`);
+    }
+    const shown = display.trim() === "" ? null : this.checkAccountName(display);
+    if (shown !== null && (await this.nameTaken(shown, uid))) {
+      throw new AccountError("name_taken", `'${shown}' reads as another account's name`);
+    }
+    // The account's own name, chosen again, is no display name of its own.
+    const chosen = shown === account.name ? null : shown;
+    await this.store.update(uid, { display: chosen, colour });
+    return { ...account, display: chosen ?? undefined, colour: colour ?? undefined };
+  }
+
+  /** The accounts of some uids (those that are accounts'), for their profiles. */
+  profiles(uids: string[]): Promise<Account[]> {
+    return this.store.byUids(uids);
   }
 
   async set(uid: string, change: { admin?: boolean; disabled?: boolean }): Promise<Account> {

@@ -1,5 +1,5 @@
 import type { RedisLink } from "../redis/redis-link.js";
-import type { Account, AccountStore, LinkKind, OneTimeLink, SignInSession } from "./account-store.js";
+import type { Account, AccountChange, AccountStore, LinkKind, OneTimeLink, SignInSession } from "./account-store.js";
 import type { FailureCount } from "./failure-windows.js";
 import { RedisFailureWindows } from "./redis-failure-windows.js";
 
@@ -45,6 +45,8 @@ export class RedisAccountStore implements AccountStore {
         admin: a.admin ? "1" : "0",
         disabled: a.disabled ? "1" : "0",
         created: String(a.created),
+        display: a.display ?? "",
+        colour: a.colour === undefined ? "" : String(a.colour),
       })
       .zadd(`${this.base}:list`, a.created, a.uid)
       .exec();
@@ -67,6 +69,8 @@ export class RedisAccountStore implements AccountStore {
       admin: h.admin === "1",
       disabled: h.disabled === "1",
       created: Number(h.created),
+      display: h.display ? h.display : undefined,
+      colour: h.colour ? Number(h.colour) : undefined,
     };
   }
 
@@ -94,11 +98,19 @@ export class RedisAccountStore implements AccountStore {
     return all.filter((a): a is Account => a !== undefined);
   }
 
-  async update(uid: string, change: Partial<Pick<Account, "hash" | "admin" | "disabled">>): Promise<void> {
+  async byUids(uids: string[]): Promise<Account[]> {
+    const all = await Promise.all(uids.map((uid) => this.byUid(uid)));
+    return all.filter((a): a is Account => a !== undefined);
+  }
+
+  async update(uid: string, change: AccountChange): Promise<void> {
     const fields: Record<string, string> = {};
     if (change.hash !== undefined) fields.hash = change.hash;
     if (change.admin !== undefined) fields.admin = change.admin ? "1" : "0";
     if (change.disabled !== undefined) fields.disabled = change.disabled ? "1" : "0";
+    // "" is the default: a person who chose nothing.
+    if (change.display !== undefined) fields.display = change.display ?? "";
+    if (change.colour !== undefined) fields.colour = change.colour === null ? "" : String(change.colour);
     if (Object.keys(fields).length > 0) await this.redis.hset(this.account(uid), fields);
   }
 

@@ -1,5 +1,5 @@
 import type { Archive } from "../archive/archive.js";
-import type { Account, AccountStore, LinkKind, OneTimeLink, SignInSession } from "./account-store.js";
+import type { Account, AccountChange, AccountStore, LinkKind, OneTimeLink, SignInSession } from "./account-store.js";
 import { type FailureCount, type FailureCounts, FailureWindows } from "./failure-windows.js";
 
 interface AccountRow {
@@ -10,9 +10,19 @@ interface AccountRow {
   admin: boolean | number;
   disabled: boolean | number;
   created: number | string;
+  display_name: string | null;
+  colour: number | string | null;
 }
 
-const COLUMNS = "uid, name, name_key, hash, admin, disabled, created";
+const COLUMNS = "uid, name, name_key, hash, admin, disabled, created, display_name, colour";
+/** The column of each field an update may change. */
+const CHANGE_COLUMNS = {
+  hash: "hash",
+  admin: "admin",
+  disabled: "disabled",
+  display: "display_name",
+  colour: "colour",
+} as const;
 
 function account(row: AccountRow): Account {
   return {
@@ -23,6 +33,8 @@ function account(row: AccountRow): Account {
     admin: Boolean(row.admin),
     disabled: Boolean(row.disabled),
     created: Number(row.created),
+    display: row.display_name ?? undefined,
+    colour: row.colour === null ? undefined : Number(row.colour),
   };
 }
 
@@ -44,8 +56,8 @@ export class SqlAccountStore implements AccountStore {
   create(a: Account): Promise<boolean> {
     return this.archive.sql(async (db) => {
       const made = await db.all<{ uid: string }>(
-        `INSERT INTO accounts (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name_key) DO NOTHING RETURNING uid`,
-        [a.uid, a.name, a.key, a.hash ?? null, a.admin, a.disabled, a.created],
+        `INSERT INTO accounts (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name_key) DO NOTHING RETURNING uid`,
+        [a.uid, a.name, a.key, a.hash ?? null, a.admin, a.disabled, a.created, a.display ?? null, a.colour ?? null],
       );
       return made.length === 1;
     });
@@ -98,14 +110,28 @@ export class SqlAccountStore implements AccountStore {
     );
   }
 
-  update(uid: string, change: Partial<Pick<Account, "hash" | "admin" | "disabled">>): Promise<void> {
-    const sets = Object.entries(change).filter(([, v]) => v !== undefined);
+  update(uid: string, change: AccountChange): Promise<void> {
+    const sets = (Object.keys(CHANGE_COLUMNS) as (keyof AccountChange)[])
+      .filter((k) => change[k] !== undefined)
+      .map((k) => [CHANGE_COLUMNS[k], change[k]] as const);
     if (sets.length === 0) return Promise.resolve();
     return this.archive.sql((db) =>
-      db.run(`UPDATE accounts SET ${sets.map(([k]) => `${k} = ?`).join(", ")} WHERE uid = ?`, [
+      db.run(`UPDATE accounts SET ${sets.map(([column]) => `${column} = ?`).join(", ")} WHERE uid = ?`, [
         ...sets.map(([, v]) => v),
         uid,
       ]),
+    );
+  }
+
+  byUids(uids: string[]): Promise<Account[]> {
+    if (uids.length === 0) return Promise.resolve([]);
+    return this.archive.sql(async (db) =>
+      (
+        await db.all<AccountRow>(
+          `SELECT ${COLUMNS} FROM accounts WHERE uid IN (${uids.map(() => "?").join(", ")})`,
+          uids,
+        )
+      ).map(account),
     );
   }
 

@@ -112,4 +112,9 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (issuer, subject)
   );
   `,
+  // Profiles (issue 22): the name a person is shown as, and their avatar's colour; NULL for the defaults.
+  `
+  ALTER TABLE accounts ADD COLUMN display_name TEXT;
+  ALTER TABLE accounts ADD COLUMN colour INTEGER;
+  `,
 ];

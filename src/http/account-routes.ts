@@ -33,6 +33,28 @@ export interface AccountRouteOptions {
    * is given, else every one of the account's.
    */
   endConnections(uid: string, session: string | undefined, why: "signed_out" | "disabled"): void;
+  /** Tells every node and open client of the account's new profile. */
+  profileChanged(profile: Profile): void;
+}
+
+/** What anyone in the chat may see of an account (src/protocol/profile.ts). */
+export interface Profile {
+  uid: string;
+  name: string;
+  display: string;
+  colour: number | null;
+}
+
+/** At most this many profiles per `GET /auth/profiles`: a page's worth of people. */
+const PROFILES_PER_REQUEST = 100;
+
+function profileOf(account: Account): Profile {
+  return {
+    uid: account.uid,
+    name: account.name,
+    display: account.display ?? account.name,
+    colour: account.colour ?? null,
+  };
 }
 
 const STATUS: Record<AccountError["code"], number> = {
@@ -85,7 +107,7 @@ const str = (v: unknown, max = 1024): string => {
 };
 
 function shown(account: Account) {
-  return { uid: account.uid, name: account.name, admin: account.admin, disabled: account.disabled };
+  return { ...profileOf(account), admin: account.admin, disabled: account.disabled };
 }
 
 /**
@@ -291,6 +313,31 @@ export function addAccountRoutes(app: Express, o: AccountRouteOptions): void {
         }">${escapeHtml(message)}</p><p><a href="/">Back to the chat</a></p>`,
       );
   };
+
+  post("/auth/profile", async (req, res) => {
+    const who = await signedIn(req);
+    const b = req.body as Record<string, unknown>;
+    const colour = b.colour === undefined || b.colour === null ? null : b.colour;
+    if (colour !== null && typeof colour !== "number") throw new AccountError("bad_request", "colour must be a number");
+    const account = await accounts.setProfile(who.account.uid, str(b.display ?? "", 256), colour);
+    o.profileChanged(profileOf(account));
+    res.json({ account: shown(account) });
+  });
+  app.get("/auth/profiles", async (req, res) => {
+    try {
+      const asked = req.query.uid;
+      const uids = (Array.isArray(asked) ? asked : [asked]).filter((u): u is string => typeof u === "string");
+      if (uids.length > PROFILES_PER_REQUEST || uids.some((u) => u.length > 64)) {
+        throw new AccountError("bad_request", `ask for at most ${PROFILES_PER_REQUEST} uids at a time`);
+      }
+      // Guests have no profile: only accounts' uids are looked up.
+      const found = await accounts.profiles([...new Set(uids.filter((u) => u.startsWith("a-")))]);
+      res.setHeader("Cache-Control", "no-store");
+      res.json({ profiles: found.map(profileOf) });
+    } catch (err) {
+      refuse(res, err, "/auth/profiles");
+    }
+  });
 
   app.get("/auth/admin/accounts", async (req, res) => {
     try {
