@@ -3,6 +3,9 @@
 export interface AccountInfo {
   uid: string;
   name: string;
+  /** What the account is shown as, and its avatar's colour (null: its uid's): its profile. */
+  display: string;
+  colour: number | null;
   admin: boolean;
   disabled: boolean;
 }

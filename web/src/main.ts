@@ -6,11 +6,13 @@ import { Composer } from "./composer";
 import { Connection, SignedOut } from "./connection";
 import { wireMessageActions } from "./message-actions";
 import { MessageList } from "./message-list";
+import { Profiles, wireProfilePage } from "./profile";
 import type { ClientRequest } from "./protocol";
 import { loadGuest } from "./storage";
 import { View } from "./view";
 
 const view = new View();
+const profiles = new Profiles(document.body);
 const composer: Composer = new Composer(
   { text: view.text, counter: view.counter, editBar: view.editBar, mentionList: view.mentionList },
   (): string[] => chat.mentionable(),
@@ -80,7 +82,12 @@ const connection = new Connection(
       view.setLink(state, transport);
       if (state === "offline") chat.disconnected();
     },
-    frame: (frame) => chat.handle(frame),
+    frame: (frame) => {
+      if (frame.action === "profile") {
+        profiles.learn({ uid: frame.uid, name: frame.name, display: frame.display, colour: frame.colour });
+      }
+      chat.handle(frame);
+    },
     refused: (why) => pages?.showSignIn(why),
   },
   hello,
@@ -173,6 +180,7 @@ async function boot(): Promise<void> {
   if (reset) return pages.showReset(reset);
   if (state.account) {
     signedIn = true;
+    wireProfilePage(profiles, state.account);
     return connection.start();
   }
   if (state.chooseName) return pages.showChooseName(state.chooseName.suggested);

@@ -1,3 +1,4 @@
+import { avatar } from "./avatar";
 import type { LinkState } from "./connection";
 import { byId, el } from "./dom";
 import { guestBadge, isGuest } from "./guest-badge";
@@ -158,9 +159,14 @@ export class View {
         el(
           "li",
           { class: user.me ? "user me" : "user", "data-id": user.uid },
+          avatar(user.uid, user.name),
           user.me
-            ? el("span", { class: "user-name" }, user.name)
-            : el("button", { class: "user-name", type: "button", title: `Message ${user.name} directly` }, user.name),
+            ? el("span", { class: "user-name", "data-profile": user.uid }, user.name)
+            : el(
+                "button",
+                { class: "user-name", type: "button", title: `Message ${user.name} directly` },
+                el("span", { "data-profile": user.uid }, user.name),
+              ),
           user.tag ? el("span", { class: "user-tag", title: "another member has the same name" }, user.tag) : null,
           isGuest(user.uid) ? guestBadge() : null,
           user.me ? el("span", { class: "self-badge" }, "you") : null,
