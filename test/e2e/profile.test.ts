@@ -25,7 +25,9 @@ async function signedIn(base: string, name: string): Promise<{ page: Page; uid: 
   const up = await client.post("/auth/signup", { name, password: GOOD });
   expect(up.status).toBe(200);
   const page = await chromium.open(`${base}/`);
-  await page.context().addCookies([{ name: "chat_session", value: client.cookies.get("chat_session") ?? "", url: base }]);
+  await page
+    .context()
+    .addCookies([{ name: "chat_session", value: client.cookies.get("chat_session") ?? "", url: base }]);
   await page.reload();
   await page.locator('body[data-state="online"]').waitFor(POLL);
   await currentRoom(page, "lobby").waitFor();
@@ -74,9 +76,9 @@ describe("profiles in the web client", { timeout: BROWSER_TEST_MS }, () => {
     // A reload asks the server for the profiles of those on the page.
     await grace.page.reload();
     await grace.page.locator('body[data-state="online"]').waitFor(POLL);
-    await expect.poll(() => roomMessages(grace.page, "hello from Ada").locator(".from").textContent(), POLL).toBe(
-      "Ada Lovelace",
-    );
+    await expect
+      .poll(() => roomMessages(grace.page, "hello from Ada").locator(".from").textContent(), POLL)
+      .toBe("Ada Lovelace");
 
     // What a person writes in their display name is shown as text, never as markup.
     await form.getByLabel("Display name").fill("Ada <b>the</b> Countess");
@@ -88,9 +90,9 @@ describe("profiles in the web client", { timeout: BROWSER_TEST_MS }, () => {
     // Nobody is shown as another account.
     await form.getByLabel("Display name").fill("grace");
     await form.getByRole("button", { name: "Save" }).click();
-    await expect.poll(() => ada.page.locator("#profile-message").textContent(), POLL).toMatch(
-      /reads as another account's name/,
-    );
+    await expect
+      .poll(() => ada.page.locator("#profile-message").textContent(), POLL)
+      .toMatch(/reads as another account's name/);
   });
 
   it("the palette's initials pass axe-core's contrast check, in light and dark mode", async () => {
@@ -103,8 +105,7 @@ describe("profiles in the web client", { timeout: BROWSER_TEST_MS }, () => {
       await page.emulateMedia({ colorScheme });
       const result = await page.evaluate(async () => {
         type Nodes = { id: string; nodes: { target: string[] }[] }[];
-        const axe = (window as unknown as { axe: { run(context: unknown, options: unknown): Promise<unknown> } })
-          .axe;
+        const axe = (window as unknown as { axe: { run(context: unknown, options: unknown): Promise<unknown> } }).axe;
         const { violations, passes } = (await axe.run(
           { include: ["#profile"] },
           { runOnly: { type: "rule", values: ["color-contrast"] } },
@@ -114,7 +115,10 @@ describe("profiles in the web client", { timeout: BROWSER_TEST_MS }, () => {
       });
       expect(result.violations, colorScheme).toEqual([]);
       // The check saw every colour of the palette, and the automatic one.
-      expect(result.passes.filter((t) => t.includes("avatar")), colorScheme).toHaveLength(9);
+      expect(
+        result.passes.filter((t) => t.includes("avatar")),
+        colorScheme,
+      ).toHaveLength(9);
     }
   });
 });
