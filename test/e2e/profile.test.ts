@@ -9,7 +9,16 @@ import { createRequire } from "node:module";
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { AccountClient } from "../support/accounts.js";
-import { BROWSER_TEST_MS, browserPerFile, currentRoom, roomMessages, say, userEntry } from "../support/browser.js";
+import {
+  BROWSER_TEST_MS,
+  browserPerFile,
+  currentRoom,
+  openConversation,
+  roomMessages,
+  say,
+  showRoom,
+  userEntry,
+} from "../support/browser.js";
 import { perTest } from "../support/scope.js";
 
 const scope = perTest();
@@ -72,6 +81,10 @@ describe("profiles in the web client", { timeout: BROWSER_TEST_MS }, () => {
     expect(await avatarOf(entry)).toEqual({ initials: "AL", colour: "5" });
     await expect.poll(() => ada.page.locator("#account-name").textContent(), POLL).toBe("Ada Lovelace");
     expect(await avatarOf(ada.page.locator("#account-bar"))).toEqual({ initials: "AL", colour: "5" });
+
+    // A conversation with her is named by her profile too.
+    await openConversation(grace.page, "Ada Lovelace");
+    await showRoom(grace.page, "lobby");
 
     // A reload asks the server for the profiles of those on the page.
     await grace.page.reload();

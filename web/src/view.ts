@@ -20,6 +20,8 @@ export interface PlaceItem {
   active: boolean;
   /** A conversation whose other person the server no longer knows. */
   gone: boolean;
+  /** A conversation's other person (uid), whose profile names it. */
+  person?: string;
 }
 
 export interface UserItem {
@@ -195,7 +197,7 @@ export class View {
     return el(
       "button",
       { class: "room-name", type: "button", "aria-current": place.active ? "true" : undefined },
-      el("span", { class: "place-title" }, label),
+      el("span", { class: "place-title", "data-profile": place.person }, label),
       mentions,
       unread,
       place.muted && spoken(", muted"),
