@@ -9,6 +9,7 @@ import { Allowances } from "./chat/allowances.js";
 import { type TokenKeys, tokenVerifier } from "./chat/auth.js";
 import { ChatNode } from "./chat/chat-node.js";
 import type { ChatContext } from "./chat/context.js";
+import * as frames from "./chat/frames.js";
 import { GuestIdentities } from "./chat/guests.js";
 import { HistoryPages } from "./chat/history-pages.js";
 import { Hub } from "./chat/hub.js";
@@ -151,12 +152,18 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
               clientId: config.OIDC_CLIENT_ID,
               clientSecret: config.OIDC_CLIENT_SECRET,
               redirectUrl: config.OIDC_REDIRECT_URL,
+              name: config.OIDC_PROVIDER_NAME,
             },
             nodeSecret,
           )
         : undefined,
     address: (req) => clientAddress(req, config.TRUST_PROXY),
     secure: (req) => isTls(req, config.TRUST_PROXY),
+    profileChanged: (profile) => {
+      hub.aroundUser(profile.uid, frames.profile(profile)).catch((err: unknown) => {
+        log.warn({ err }, "could not tell the other nodes of a new profile");
+      });
+    },
     endConnections: (uid, session, why) => {
       const [code, reason] =
         why === "disabled" ? [CloseCode.accountDisabled, "Account disabled"] : [CloseCode.signedOut, "Signed out"];

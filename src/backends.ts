@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { AccountStore } from "./accounts/account-store.js";
-import { RedisAccountStore } from "./accounts/redis-account-store.js";
+import { accountsBase, RedisAccountStore } from "./accounts/redis-account-store.js";
+import { RedisFailureWindows } from "./accounts/redis-failure-windows.js";
 import { SqlAccountStore } from "./accounts/sql-account-store.js";
 import type { Archive } from "./archive/archive.js";
 import { openArchive } from "./archive/open-archive.js";
@@ -31,10 +32,10 @@ export interface Backends {
   presence: Presence;
   users: UserStore;
   /**
-   * Accounts live in the archive when one process keeps everything; scaled
-   * out through Redis, in Redis (with DATABASE_URL too, for now: the SQL
-   * store counts failed sign-ins per process), so that every node signs in
-   * the same people and counts the same guesses.
+   * Accounts live in the archive's database, the system of record, whenever
+   * there is one: alone, or scaled out through Redis with DATABASE_URL, with
+   * failed sign-ins counted in Redis then so that every node counts the same
+   * guesses. Scaled out without DATABASE_URL, they live in Redis.
    */
   accounts: AccountStore;
   /** How this node reaches Redis; undefined when embedded. */
@@ -149,7 +150,9 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
       log,
     ),
     users: new RedisUserStore(link, keys, config.USER_IDLE_TTL),
-    accounts: new RedisAccountStore(link, config.REDIS_PREFIX),
+    accounts: archive
+      ? new SqlAccountStore(archive, new RedisFailureWindows(link, accountsBase(config.REDIS_PREFIX)))
+      : new RedisAccountStore(link, config.REDIS_PREFIX),
     redis: { kind: target.kind, link },
     storedRooms: () => undefined,
     archive,

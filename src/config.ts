@@ -262,6 +262,10 @@ const spec = {
       .optional(),
     help: "the chat's own /auth/oidc/callback address, as registered at the provider",
   },
+  OIDC_PROVIDER_NAME: {
+    schema: z.string().trim().min(1).max(40).optional(),
+    help: "what the sign-in button calls the OpenID Connect provider (Continue with NAME); unset = the host of OIDC_ISSUER",
+  },
   GUESTS: {
     schema: z.enum(["0", "1"]).optional(),
     help: "1 = people may chat as guests, without an account or token; unset = 1 unless a token key (AUTH_SECRET, AUTH_PUBLIC_KEY, AUTH_JWKS_URL) or OIDC_ISSUER is set or SIGNUP is open or invite",
@@ -371,6 +375,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const oidc = [config.OIDC_ISSUER, config.OIDC_CLIENT_ID, config.OIDC_CLIENT_SECRET, config.OIDC_REDIRECT_URL];
   if (oidc.some((v) => v !== undefined) && !oidc.every((v) => v !== undefined)) {
     throw new ConfigError("set all of OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_REDIRECT_URL, or none");
+  }
+  if (config.OIDC_PROVIDER_NAME !== undefined && config.OIDC_ISSUER === undefined) {
+    throw new ConfigError("OIDC_PROVIDER_NAME names the provider of OIDC_ISSUER: set that too, or neither");
   }
   if (config.GUESTS === undefined) {
     // Guests are the way in only while no other is configured.

@@ -90,13 +90,66 @@ describe("single sign-on through an OpenID provider", () => {
     await again.get(await toCallback(again, node.url, redirect));
     expect(await whoIs(again, node.url)).toMatchObject({ uid: account?.uid, name: "Alice" });
 
-    // Another person whose provider name is a local account's gets it with a suffix, never that account.
+    // Another person whose provider name is a local account's is asked to choose a name, never given that account.
     provider.signInAs = { sub: "bob-at-provider", preferred_username: "bob" };
     const otherBob = new RedirectingClient();
-    await otherBob.get(await toCallback(otherBob, node.url, redirect));
-    const theirs = await whoIs(otherBob, node.url);
-    expect(theirs?.name).toBe("bob 2");
-    expect(theirs?.uid).not.toBe((bobUp.body.account as { uid: string }).uid);
+    const toChoose = await otherBob.get(await toCallback(otherBob, node.url, redirect));
+    expect([toChoose.status, toChoose.location]).toEqual([303, `${node.url}/`]);
+    expect(otherBob.cookie(node.url, "chat_session")).toBeUndefined();
+    const naming = new AccountClient(node.url);
+    naming.cookies.set("chat_oidc_name", otherBob.cookie(node.url, "chat_oidc_name") ?? "");
+    const asked = await naming.state();
+    expect(asked.body).toMatchObject({ account: null, chooseName: { suggested: "bob" } });
+
+    // Choosing is a form post like sign-up: CSRF-checked, and held to the same names.
+    const forged = await naming.request("POST", "/auth/oidc/name", { name: "Robert" });
+    expect([forged.status, forged.body.error?.code]).toEqual([403, "forbidden"]);
+    expect((await naming.post("/auth/oidc/name", { name: "BOB" })).body.error?.code).toBe("name_taken");
+    expect((await naming.post("/auth/oidc/name", { name: "User #12" })).body.error?.code).toBe("bad_name");
+    const chosen = await naming.post("/auth/oidc/name", { name: "Robert" });
+    expect(chosen.status).toBe(200);
+    expect(chosen.body.account).toMatchObject({ name: "Robert", admin: false });
+    const robertUid = (chosen.body.account as { uid: string }).uid;
+    expect(robertUid).not.toBe((bobUp.body.account as { uid: string }).uid);
+    expect((await naming.state()).body).toMatchObject({ account: { name: "Robert" }, chooseName: null });
+    expect(naming.cookies.has("chat_oidc_name")).toBe(false);
+
+    // The next sign-in through the provider goes straight in as Robert.
+    const later = new RedirectingClient();
+    expect((await later.get(await toCallback(later, node.url, redirect))).status).toBe(303);
+    expect(await whoIs(later, node.url)).toMatchObject({ uid: robertUid, name: "Robert" });
+    expect(later.cookie(node.url, "chat_oidc_name")).toBeUndefined();
+  });
+
+  it("a name to choose comes only with a cookie the chat signed, and names an account once", async () => {
+    const { node, provider, redirect } = await setUp({ SIGNUP: "open" });
+    await new AccountClient(node.url).post("/auth/signup", { name: "Alice", password: "correct horse battery staple" });
+    const tab = new RedirectingClient();
+    await tab.get(await toCallback(tab, node.url, redirect));
+    const held = tab.cookie(node.url, "chat_oidc_name") ?? "";
+    expect(held).not.toBe("");
+
+    // Without the cookie, or with one whose identity was changed, there is nobody to name.
+    const stranger = new AccountClient(node.url);
+    const bare = await stranger.post("/auth/oidc/name", { name: "Mallory" });
+    expect([bare.status, bare.body.error?.code]).toEqual([401, "unauthorized"]);
+    const [head = "", , signature = ""] = held.split(".");
+    const claims = Buffer.from(JSON.stringify({ i: provider.issuer, s: "someone-else", n: "x", exp: 9e9 })).toString(
+      "base64url",
+    );
+    stranger.cookies.set("chat_oidc_name", `${head}.${claims}.${signature}`);
+    expect((await stranger.state()).body.chooseName).toBeNull();
+    expect((await stranger.post("/auth/oidc/name", { name: "Mallory" })).status).toBe(401);
+
+    // Two tabs of the newcomer choose at once: one account; a tab that loses the race is signed in to it, or told to try again.
+    const tabs = [new AccountClient(node.url), new AccountClient(node.url)];
+    for (const t of tabs) t.cookies.set("chat_oidc_name", held);
+    const answers = await Promise.all(tabs.map((t, i) => t.post("/auth/oidc/name", { name: `Alice ${i + 2}` })));
+    const made = answers.filter((a) => a.status === 200).map((a) => a.body.account as { uid: string; name: string });
+    expect(made.length).toBeGreaterThan(0);
+    expect(new Set(made.map((a) => a.uid)).size).toBe(1);
+    for (const a of answers) if (a.status !== 200) expect(a.body.error?.code).toBe("unauthorized");
+    expect(["Alice 2", "Alice 3"]).toContain(made[0]?.name);
   });
 
   it("two first sign-ins of one person at once make one account", async () => {
@@ -108,11 +161,12 @@ describe("single sign-on through an OpenID provider", () => {
     expect(signedIn.length).toBeGreaterThan(0);
     const uids = new Set(await Promise.all(signedIn.map(async (t) => (await whoIs(t, node.url))?.uid)));
     expect(uids.size).toBe(1);
-    // Had a second account been made, it would hold "Alice 2".
+    // The one account holds the name: another person claiming it is asked to choose.
     provider.signInAs = { sub: "another-alice", preferred_username: "alice" };
     const other = new RedirectingClient();
     await other.get(await toCallback(other, node.url, redirect));
-    expect((await whoIs(other, node.url))?.name).toBe("alice 2");
+    expect(await whoIs(other, node.url)).toBeNull();
+    expect(other.cookie(node.url, "chat_oidc_name")).toBeDefined();
   });
 
   it("refuses a callback that carries someone else's sign-in (a forged state)", async () => {
@@ -257,6 +311,16 @@ describe("single sign-on through an OpenID provider", () => {
     expect(plain.stderr).toContain("OIDC_ISSUER");
     expect(plain.stderr).toContain("must be an https URL");
     expect(half.stderr).not.toContain("s3cret-value-xyz");
+  });
+
+  it("calls the provider by OIDC_PROVIDER_NAME when set, and refuses that name without a provider", async () => {
+    const { node } = await setUp({ OIDC_PROVIDER_NAME: "Acme SSO" });
+    expect((await new AccountClient(node.url).state()).body.oidc).toEqual({ name: "Acme SSO" });
+    const alone = await runToExit({ OIDC_PROVIDER_NAME: "Acme SSO" });
+    expect(alone.code).toBe(1);
+    expect(alone.stderr.trim().split("\n")).toEqual([
+      "configuration error: OIDC_PROVIDER_NAME names the provider of OIDC_ISSUER: set that too, or neither",
+    ]);
   });
 
   it("without OIDC_* offers no provider and has no OIDC routes", async () => {

@@ -16,6 +16,19 @@ export interface Account {
   admin: boolean;
   disabled: boolean;
   created: number;
+  /** The name the person chose to be shown as; undefined for their account name. */
+  display: string | undefined;
+  /** Their avatar's colour (an index of the palette); undefined for the one their uid gives. */
+  colour: number | undefined;
+}
+
+/** What may change of an account; null clears a profile field back to its default. */
+export interface AccountChange {
+  hash?: string;
+  admin?: boolean;
+  disabled?: boolean;
+  display?: string | null;
+  colour?: number | null;
 }
 
 /** A signed-in browser. Kept by the SHA-256 of its cookie, so a copy of the store signs nobody in. */
@@ -47,7 +60,9 @@ export interface AccountStore {
   /** Links an account to a provider's subject; false when that subject is linked already. */
   linkIdentity(issuer: string, subject: string, uid: string): Promise<boolean>;
   unlinkIdentity(issuer: string, subject: string): Promise<void>;
-  update(uid: string, change: Partial<Pick<Account, "hash" | "admin" | "disabled">>): Promise<void>;
+  update(uid: string, change: AccountChange): Promise<void>;
+  /** The accounts of these uids that exist, in no particular order. */
+  byUids(uids: string[]): Promise<Account[]>;
 
   addSession(id: string, session: SignInSession): Promise<void>;
   session(id: string): Promise<SignInSession | undefined>;

@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { jwtVerify, SignJWT } from "jose";
+import { AVATAR_COLOURS } from "../protocol/profile.js";
 import { checkName, type Limits } from "../protocol/rules.js";
 import type { Account, AccountStore, LinkKind } from "./account-store.js";
 import { accountKey } from "./names.js";
@@ -41,6 +42,18 @@ export class AccountError extends Error {
   ) {
     super(message);
   }
+}
+
+/** A provider's newcomer must choose a name: the one claimed (or "") is where the form starts. */
+export interface NameNeeded {
+  chooseName: string;
+}
+
+/** Who a provider vouched for (oidc.ts). */
+export interface Identity {
+  issuer: string;
+  subject: string;
+  name: string | undefined;
 }
 
 export interface SignedIn {
@@ -136,6 +149,8 @@ export class Accounts {
       admin: admin || this.adminKeys.has(accountKey(name)),
       disabled: false,
       created: Date.now(),
+      display: undefined,
+      colour: undefined,
     };
     if (!(await this.store.create(account))) throw new AccountError("name_taken", `'${name}' is taken`);
     return account;
@@ -203,56 +218,56 @@ export class Accounts {
 
   /**
    * Signs in the person a provider vouched for, by (issuer, subject). The
-   * first time, an account is made whatever SIGNUP says: the provider
-   * decides who may come in. Its name is the one the provider gave, with
-   * " 2", " 3"… added when that name is taken: a prompt would be one more
-   * page for each newcomer, and the name can be told apart all the same.
+   * first time, an account is made whatever SIGNUP says (the provider
+   * decides who may come in), under the name the provider gave. When that
+   * name is an account's already, or one the chat refuses, or there is
+   * none, the person is asked to choose one (`chooseName`, the claimed name
+   * to start from), as Slack and Mattermost ask, rather than given a name
+   * with a number they never chose.
    */
-  async signInWith(
-    identity: { issuer: string; subject: string; name: string | undefined },
-    previous: string | undefined,
-  ): Promise<SignedIn> {
-    const { issuer, subject } = identity;
-    let account = await this.store.byIdentity(issuer, subject);
-    if (!account) {
-      // Linked before the account is made: of two first sign-ins at once, one makes it and the other finds it.
-      const uid = newUid();
-      if (await this.store.linkIdentity(issuer, subject, uid)) {
-        account = await this.accountForIdentity(uid, identity.name).catch(async (err: unknown) => {
-          // A link to no account would turn this person away for good: the next sign-in starts afresh.
-          await this.store.unlinkIdentity(issuer, subject);
-          throw err;
-        });
-      } else {
-        account = await this.store.byIdentity(issuer, subject);
-      }
+  async signInWith(identity: Identity, previous: string | undefined): Promise<SignedIn | NameNeeded> {
+    const existing = await this.store.byIdentity(identity.issuer, identity.subject);
+    if (existing) return this.signInLinked(existing, previous);
+    let name: string;
+    try {
+      name = this.checkAccountName(identity.name ?? "");
+    } catch {
+      return { chooseName: identity.name ?? "" };
     }
-    if (!account) throw new AccountError("unauthorized", "this sign-in is being set up in another window: try again");
+    if (await this.store.byKey(accountKey(name))) return { chooseName: name };
+    try {
+      return await this.signUpWith(identity, name, previous);
+    } catch (err) {
+      // Taken between the look and the claim: the person chooses, as if it had been taken before.
+      if (err instanceof AccountError && err.code === "name_taken") return { chooseName: name };
+      throw err;
+    }
+  }
+
+  /** Makes the account of a provider's newcomer under the name they chose, and signs them in. */
+  async signUpWith(identity: Identity, chosen: string, previous: string | undefined): Promise<SignedIn> {
+    const { issuer, subject } = identity;
+    const name = this.checkAccountName(chosen);
+    // Linked before the account is made: of two first sign-ins at once, one makes it and the other finds it.
+    const uid = newUid();
+    if (!(await this.store.linkIdentity(issuer, subject, uid))) {
+      const linked = await this.store.byIdentity(issuer, subject);
+      if (!linked) throw new AccountError("unauthorized", "this sign-in is being set up in another window: try again");
+      return this.signInLinked(linked, previous);
+    }
+    try {
+      return await this.signInLinked(await this.createAccount(name, undefined, false, uid), previous);
+    } catch (err) {
+      // A link to no account would turn this person away for good: the next try starts afresh.
+      if (!(await this.store.byUid(uid))) await this.store.unlinkIdentity(issuer, subject);
+      throw err;
+    }
+  }
+
+  private async signInLinked(account: Account, previous: string | undefined): Promise<SignedIn> {
     if (account.disabled) throw new AccountError("disabled", "this account has been disabled");
     if (previous) await this.store.endSession(sha256(previous));
     return this.startSession(account);
-  }
-
-  private async accountForIdentity(uid: string, claimed: string | undefined): Promise<Account> {
-    let base = "Member";
-    try {
-      if (claimed !== undefined) base = this.checkAccountName(claimed);
-    } catch {
-      // A name the chat refuses (too long, hidden characters, a guest's): the person gets the plain one.
-    }
-    const max = this.settings.limits.maxNameLength;
-    for (let n = 1; n <= 20; n++) {
-      const suffix = n === 1 ? "" : ` ${n}`;
-      const name = `${base.slice(0, max - suffix.length).trim()}${suffix}`;
-      if (await this.store.byKey(accountKey(name))) continue;
-      try {
-        return await this.createAccount(name, undefined, false, uid);
-      } catch (err) {
-        if (!(err instanceof AccountError && err.code === "name_taken")) throw err;
-      }
-    }
-    const suffix = ` ${randomBytes(3).toString("hex")}`;
-    return this.createAccount(`${base.slice(0, max - suffix.length).trim()}${suffix}`, undefined, false, uid);
   }
 
   private async startSession(account: Account): Promise<SignedIn> {
@@ -366,6 +381,35 @@ export class Accounts {
 
   list(): Promise<Account[]> {
     return this.store.list();
+  }
+
+  /**
+   * Sets what a person is shown as: a display name (any Unicode, normalised
+   * and limited as names are; "" for their account name) and an avatar
+   * colour (an index of the palette; null for the one their uid gives). The
+   * account name stays theirs and unique, as Slack's and Mattermost's
+   * usernames do; a display name may not read as another account's name, so
+   * that nobody is shown as someone else.
+   */
+  async setProfile(uid: string, display: string, colour: number | null): Promise<Account> {
+    const account = await this.store.byUid(uid);
+    if (!account) throw new AccountError("unauthorized", "sign in first");
+    if (colour !== null && !(Number.isInteger(colour) && colour >= 0 && colour < AVATAR_COLOURS)) {
+      throw new AccountError("bad_request", `colour must be one of the ${AVATAR_COLOURS} of the palette`);
+    }
+    const shown = display.trim() === "" ? null : this.checkAccountName(display);
+    if (shown !== null && (await this.nameTaken(shown, uid))) {
+      throw new AccountError("name_taken", `'${shown}' reads as another account's name`);
+    }
+    // The account's own name, chosen again, is no display name of its own.
+    const chosen = shown === account.name ? null : shown;
+    await this.store.update(uid, { display: chosen, colour });
+    return { ...account, display: chosen ?? undefined, colour: colour ?? undefined };
+  }
+
+  /** The accounts of some uids (those that are accounts'), for their profiles. */
+  profiles(uids: string[]): Promise<Account[]> {
+    return this.store.byUids(uids);
   }
 
   async set(uid: string, change: { admin?: boolean; disabled?: boolean }): Promise<Account> {

@@ -1,13 +1,30 @@
+/** Failed sign-ins against one key (an account or an address) in its current window, and when that window ends. */
+export interface FailureCount {
+  count: number;
+  endsAt: number;
+}
+
+/** Where failed sign-ins are counted: what every node that signs people in must share. */
+export interface FailureCounts {
+  /** Counts one failure against `key` in a window of `windowMs`: the failures in the window so far. */
+  count(key: string, windowMs: number): Promise<FailureCount>;
+  get(key: string): Promise<FailureCount>;
+  clear(key: string): Promise<void>;
+  /** Takes back one failure: the attempt it stood for succeeded. */
+  forgive(key: string): Promise<void>;
+  close(): void;
+}
+
 /** Failed sign-ins per key in fixed windows, in this process's memory: for a store only one process writes. */
-export class FailureWindows {
-  private readonly windows = new Map<string, { count: number; endsAt: number }>();
+export class FailureWindows implements FailureCounts {
+  private readonly windows = new Map<string, FailureCount>();
   private readonly sweeper = setInterval(() => this.sweep(), 60_000);
 
   constructor() {
     this.sweeper.unref();
   }
 
-  count(key: string, windowMs: number): { count: number; endsAt: number } {
+  async count(key: string, windowMs: number): Promise<FailureCount> {
     const now = Date.now();
     let w = this.windows.get(key);
     if (!w || w.endsAt <= now) {
@@ -18,16 +35,16 @@ export class FailureWindows {
     return { ...w };
   }
 
-  get(key: string): { count: number; endsAt: number } {
+  async get(key: string): Promise<FailureCount> {
     const w = this.windows.get(key);
     return w && w.endsAt > Date.now() ? { ...w } : { count: 0, endsAt: 0 };
   }
 
-  clear(key: string): void {
+  async clear(key: string): Promise<void> {
     this.windows.delete(key);
   }
 
-  forgive(key: string): void {
+  async forgive(key: string): Promise<void> {
     const w = this.windows.get(key);
     if (w && w.count > 0) w.count--;
   }

@@ -1,24 +1,21 @@
 import { createHmac } from "node:crypto";
 import { jwtVerify, SignJWT } from "jose";
 import type * as OpenId from "openid-client";
-import { AccountError } from "./accounts.js";
+import { AccountError, type Identity } from "./accounts.js";
 
 export interface OidcSettings {
   issuer: string;
   clientId: string;
   clientSecret: string;
   redirectUrl: string;
-}
-
-/** What the provider vouched for. */
-export interface Identity {
-  issuer: string;
-  subject: string;
+  /** What people call the provider (OIDC_PROVIDER_NAME); its issuer's host when unset. */
   name: string | undefined;
 }
 
 /** How long a person may take at the provider before the chat forgets the sign-in it started. */
 export const OIDC_PENDING_SECONDS = 600;
+/** How long a newcomer whose claimed name is taken may take to choose another. */
+export const OIDC_NAMING_SECONDS = 600;
 
 /**
  * Sign-in through an OpenID Connect provider: the authorization code flow
@@ -30,6 +27,8 @@ export const OIDC_PENDING_SECONDS = 600;
  */
 export class OidcSignIn {
   private readonly pendingKey: Uint8Array;
+  /** Its own key: a pending sign-in's cookie can never pass for a vouched identity, nor the other way round. */
+  private readonly namingKey: Uint8Array;
   private configuration: Promise<{ lib: typeof OpenId; config: OpenId.Configuration }> | undefined;
 
   constructor(
@@ -37,11 +36,37 @@ export class OidcSignIn {
     nodeSecret: string,
   ) {
     this.pendingKey = createHmac("sha256", nodeSecret).update("oidc pending sign-ins").digest();
+    this.namingKey = createHmac("sha256", nodeSecret).update("oidc identities awaiting a name").digest();
   }
 
-  /** What "Continue with …" says: the provider's host, as people know it. */
+  /** What "Continue with …" says: the name people know the provider by, else its host. */
   get providerName(): string {
-    return new URL(this.settings.issuer).hostname;
+    return this.settings.name ?? new URL(this.settings.issuer).hostname;
+  }
+
+  /**
+   * What the provider vouched for, signed for a cookie, while a newcomer
+   * chooses a name: any node may take the chosen name, and nobody can make
+   * an identity up, since only the nodes hold the key.
+   */
+  hold(identity: Identity): Promise<string> {
+    return new SignJWT({ i: identity.issuer, s: identity.subject, n: identity.name ?? "" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime(`${OIDC_NAMING_SECONDS}s`)
+      .sign(this.namingKey);
+  }
+
+  /** The identity a cookie holds, while it is good; undefined otherwise. */
+  async held(cookie: string | undefined): Promise<Identity | undefined> {
+    if (!cookie) return undefined;
+    try {
+      const { payload } = await jwtVerify(cookie, this.namingKey, { algorithms: ["HS256"], requiredClaims: ["exp"] });
+      const { i, s, n } = payload;
+      if (typeof i !== "string" || typeof s !== "string" || typeof n !== "string") return undefined;
+      return { issuer: i, subject: s, name: n === "" ? undefined : n };
+    } catch {
+      return undefined;
+    }
   }
 
   private discover() {

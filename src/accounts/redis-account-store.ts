@@ -1,20 +1,29 @@
 import type { RedisLink } from "../redis/redis-link.js";
-import type { Account, AccountStore, LinkKind, OneTimeLink, SignInSession } from "./account-store.js";
+import type { Account, AccountChange, AccountStore, LinkKind, OneTimeLink, SignInSession } from "./account-store.js";
+import type { FailureCount } from "./failure-windows.js";
+import { RedisFailureWindows } from "./redis-failure-windows.js";
+
+/** Where an account's keys start: one hash tag (one Cluster slot) for them all. */
+export function accountsBase(prefix: string): string {
+  return `${prefix}:{${prefix}:accounts}`;
+}
 
 /**
  * Accounts in Redis, for nodes scaled out through Redis without
  * DATABASE_URL: there is no SQL archive then, and every node must see the
- * same accounts, sessions and failure counts. All of it shares one hash tag
+ * same accounts, sessions and failure counts (RedisFailureWindows). All of it shares one hash tag
  * (one Cluster slot), so a name's claim and its account are written together.
  */
 export class RedisAccountStore implements AccountStore {
   private readonly base: string;
+  private readonly failureWindows: RedisFailureWindows;
 
   constructor(
     private readonly link: RedisLink,
     prefix: string,
   ) {
-    this.base = `${prefix}:{${prefix}:accounts}`;
+    this.base = accountsBase(prefix);
+    this.failureWindows = new RedisFailureWindows(link, this.base);
   }
 
   private get redis() {
@@ -36,6 +45,8 @@ export class RedisAccountStore implements AccountStore {
         admin: a.admin ? "1" : "0",
         disabled: a.disabled ? "1" : "0",
         created: String(a.created),
+        display: a.display ?? "",
+        colour: a.colour === undefined ? "" : String(a.colour),
       })
       .zadd(`${this.base}:list`, a.created, a.uid)
       .exec();
@@ -58,6 +69,8 @@ export class RedisAccountStore implements AccountStore {
       admin: h.admin === "1",
       disabled: h.disabled === "1",
       created: Number(h.created),
+      display: h.display ? h.display : undefined,
+      colour: h.colour ? Number(h.colour) : undefined,
     };
   }
 
@@ -85,11 +98,19 @@ export class RedisAccountStore implements AccountStore {
     return all.filter((a): a is Account => a !== undefined);
   }
 
-  async update(uid: string, change: Partial<Pick<Account, "hash" | "admin" | "disabled">>): Promise<void> {
+  async byUids(uids: string[]): Promise<Account[]> {
+    const all = await Promise.all(uids.map((uid) => this.byUid(uid)));
+    return all.filter((a): a is Account => a !== undefined);
+  }
+
+  async update(uid: string, change: AccountChange): Promise<void> {
     const fields: Record<string, string> = {};
     if (change.hash !== undefined) fields.hash = change.hash;
     if (change.admin !== undefined) fields.admin = change.admin ? "1" : "0";
     if (change.disabled !== undefined) fields.disabled = change.disabled ? "1" : "0";
+    // "" is the default: a person who chose nothing.
+    if (change.display !== undefined) fields.display = change.display ?? "";
+    if (change.colour !== undefined) fields.colour = change.colour === null ? "" : String(change.colour);
     if (Object.keys(fields).length > 0) await this.redis.hset(this.account(uid), fields);
   }
 
@@ -140,33 +161,20 @@ export class RedisAccountStore implements AccountStore {
     return { kind, uid: h.uid ? h.uid : undefined, usesLeft: left, expires: Number(h.expires) };
   }
 
-  async countFailure(key: string, windowMs: number): Promise<{ count: number; endsAt: number }> {
-    const k = `${this.base}:f:${key}`;
-    const [[, count], , [, ttl]] = (await this.redis.multi().incr(k).pexpire(k, windowMs, "NX").pttl(k).exec()) as [
-      [Error | null, number],
-      [Error | null, number],
-      [Error | null, number],
-    ];
-    return { count, endsAt: Date.now() + Math.max(0, ttl) };
+  countFailure(key: string, windowMs: number): Promise<FailureCount> {
+    return this.failureWindows.count(key, windowMs);
   }
 
-  async failures(key: string): Promise<{ count: number; endsAt: number }> {
-    const k = `${this.base}:f:${key}`;
-    const [[, count], [, ttl]] = (await this.redis.multi().get(k).pttl(k).exec()) as [
-      [Error | null, string | null],
-      [Error | null, number],
-    ];
-    return { count: Number(count ?? 0), endsAt: Date.now() + Math.max(0, ttl) };
+  failures(key: string): Promise<FailureCount> {
+    return this.failureWindows.get(key);
   }
 
-  async clearFailures(key: string): Promise<void> {
-    await this.redis.del(`${this.base}:f:${key}`);
+  clearFailures(key: string): Promise<void> {
+    return this.failureWindows.clear(key);
   }
 
-  async forgive(key: string): Promise<void> {
-    const k = `${this.base}:f:${key}`;
-    // Only a count that is there, checked in the same step: a DECR of a key just expired would leave one that never does.
-    await this.redis.eval("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('DECR', KEYS[1]) end", 1, k);
+  forgive(key: string): Promise<void> {
+    return this.failureWindows.forgive(key);
   }
 
   async close(): Promise<void> {}

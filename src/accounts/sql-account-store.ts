@@ -1,6 +1,6 @@
 import type { Archive } from "../archive/archive.js";
-import type { Account, AccountStore, LinkKind, OneTimeLink, SignInSession } from "./account-store.js";
-import { FailureWindows } from "./failure-windows.js";
+import type { Account, AccountChange, AccountStore, LinkKind, OneTimeLink, SignInSession } from "./account-store.js";
+import { type FailureCount, type FailureCounts, FailureWindows } from "./failure-windows.js";
 
 interface AccountRow {
   uid: string;
@@ -10,9 +10,19 @@ interface AccountRow {
   admin: boolean | number;
   disabled: boolean | number;
   created: number | string;
+  display_name: string | null;
+  colour: number | string | null;
 }
 
-const COLUMNS = "uid, name, name_key, hash, admin, disabled, created";
+const COLUMNS = "uid, name, name_key, hash, admin, disabled, created, display_name, colour";
+/** The column of each field an update may change. */
+const CHANGE_COLUMNS = {
+  hash: "hash",
+  admin: "admin",
+  disabled: "disabled",
+  display: "display_name",
+  colour: "colour",
+} as const;
 
 function account(row: AccountRow): Account {
   return {
@@ -23,34 +33,33 @@ function account(row: AccountRow): Account {
     admin: Boolean(row.admin),
     disabled: Boolean(row.disabled),
     created: Number(row.created),
+    display: row.display_name ?? undefined,
+    colour: row.colour === null ? undefined : Number(row.colour),
   };
 }
 
 /**
  * Accounts in the archive's database (embedded SQLite or PostgreSQL), the
- * system of record, beside the people's messages. One process writes it
- * (PostgreSQL takes no second node yet), so sign-in failures are counted in
- * its memory, as the user store counts first contacts.
+ * system of record, beside the people's messages. Alone, one process writes
+ * it and counts sign-in failures in its memory; scaled out through Redis,
+ * several nodes write the same PostgreSQL and count failures in Redis. So
+ * every write that must happen once (a name's claim, a provider's link, a
+ * link's last use) is one statement the database decides, not a read then
+ * a write another node could slip between.
  */
 export class SqlAccountStore implements AccountStore {
-  private readonly windows = new FailureWindows();
-
-  constructor(private readonly archive: Archive) {}
+  constructor(
+    private readonly archive: Archive,
+    private readonly windows: FailureCounts = new FailureWindows(),
+  ) {}
 
   create(a: Account): Promise<boolean> {
     return this.archive.sql(async (db) => {
-      const [taken] = await db.all<{ uid: string }>("SELECT uid FROM accounts WHERE name_key = ?", [a.key]);
-      if (taken) return false;
-      await db.run(`INSERT INTO accounts (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`, [
-        a.uid,
-        a.name,
-        a.key,
-        a.hash ?? null,
-        a.admin,
-        a.disabled,
-        a.created,
-      ]);
-      return true;
+      const made = await db.all<{ uid: string }>(
+        `INSERT INTO accounts (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name_key) DO NOTHING RETURNING uid`,
+        [a.uid, a.name, a.key, a.hash ?? null, a.admin, a.disabled, a.created, a.display ?? null, a.colour ?? null],
+      );
+      return made.length === 1;
     });
   }
 
@@ -81,13 +90,11 @@ export class SqlAccountStore implements AccountStore {
 
   linkIdentity(issuer: string, subject: string, uid: string): Promise<boolean> {
     return this.archive.sql(async (db) => {
-      const [taken] = await db.all<{ uid: string }>(
-        "SELECT uid FROM account_identities WHERE issuer = ? AND subject = ?",
-        [issuer, subject],
+      const linked = await db.all<{ uid: string }>(
+        "INSERT INTO account_identities (issuer, subject, uid) VALUES (?, ?, ?) ON CONFLICT (issuer, subject) DO NOTHING RETURNING uid",
+        [issuer, subject, uid],
       );
-      if (taken) return false;
-      await db.run("INSERT INTO account_identities (issuer, subject, uid) VALUES (?, ?, ?)", [issuer, subject, uid]);
-      return true;
+      return linked.length === 1;
     });
   }
 
@@ -103,14 +110,28 @@ export class SqlAccountStore implements AccountStore {
     );
   }
 
-  update(uid: string, change: Partial<Pick<Account, "hash" | "admin" | "disabled">>): Promise<void> {
-    const sets = Object.entries(change).filter(([, v]) => v !== undefined);
+  update(uid: string, change: AccountChange): Promise<void> {
+    const sets = (Object.keys(CHANGE_COLUMNS) as (keyof AccountChange)[])
+      .filter((k) => change[k] !== undefined)
+      .map((k) => [CHANGE_COLUMNS[k], change[k]] as const);
     if (sets.length === 0) return Promise.resolve();
     return this.archive.sql((db) =>
-      db.run(`UPDATE accounts SET ${sets.map(([k]) => `${k} = ?`).join(", ")} WHERE uid = ?`, [
+      db.run(`UPDATE accounts SET ${sets.map(([column]) => `${column} = ?`).join(", ")} WHERE uid = ?`, [
         ...sets.map(([, v]) => v),
         uid,
       ]),
+    );
+  }
+
+  byUids(uids: string[]): Promise<Account[]> {
+    if (uids.length === 0) return Promise.resolve([]);
+    return this.archive.sql(async (db) =>
+      (
+        await db.all<AccountRow>(
+          `SELECT ${COLUMNS} FROM accounts WHERE uid IN (${uids.map(() => "?").join(", ")})`,
+          uids,
+        )
+      ).map(account),
     );
   }
 
@@ -156,30 +177,28 @@ export class SqlAccountStore implements AccountStore {
   useLink(id: string, kind: LinkKind): Promise<OneTimeLink | undefined> {
     return this.archive.sql(async (db) => {
       const [row] = await db.all<{ uid: string | null; uses_left: number | string; expires: number | string }>(
-        "SELECT uid, uses_left, expires FROM account_links WHERE id = ? AND kind = ? AND uses_left > 0 AND expires > ?",
+        "UPDATE account_links SET uses_left = uses_left - 1 WHERE id = ? AND kind = ? AND uses_left > 0 AND expires > ? RETURNING uid, uses_left, expires",
         [id, kind, Date.now()],
       );
       if (!row) return undefined;
-      // Taken in the archive's turn: nothing else runs between the read and this write.
-      await db.run("UPDATE account_links SET uses_left = uses_left - 1 WHERE id = ?", [id]);
-      return { kind, uid: row.uid ?? undefined, usesLeft: Number(row.uses_left) - 1, expires: Number(row.expires) };
+      return { kind, uid: row.uid ?? undefined, usesLeft: Number(row.uses_left), expires: Number(row.expires) };
     });
   }
 
-  async countFailure(key: string, windowMs: number): Promise<{ count: number; endsAt: number }> {
+  countFailure(key: string, windowMs: number): Promise<FailureCount> {
     return this.windows.count(key, windowMs);
   }
 
-  async failures(key: string): Promise<{ count: number; endsAt: number }> {
+  failures(key: string): Promise<FailureCount> {
     return this.windows.get(key);
   }
 
-  async clearFailures(key: string): Promise<void> {
-    this.windows.clear(key);
+  clearFailures(key: string): Promise<void> {
+    return this.windows.clear(key);
   }
 
-  async forgive(key: string): Promise<void> {
-    this.windows.forgive(key);
+  forgive(key: string): Promise<void> {
+    return this.windows.forgive(key);
   }
 
   async close(): Promise<void> {

@@ -117,4 +117,9 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX messages_by_place_ts ON messages (place, ts);
   `,
+  // Profiles (issue 22): the name a person is shown as, and their avatar's colour; NULL for the defaults.
+  `
+  ALTER TABLE accounts ADD COLUMN display_name TEXT;
+  ALTER TABLE accounts ADD COLUMN colour INTEGER;
+  `,
 ];

@@ -42,7 +42,9 @@ export type NodeMessage =
   /** The user has a new name: their connections here take it. */
   | { kind: "renamed"; uid: string; name: string }
   /** The user's connections here end (of one sign-in session, when given): signed out, or disabled. */
-  | { kind: "end"; uid: string; session?: string; code: number; reason: string };
+  | { kind: "end"; uid: string; session?: string; code: number; reason: string }
+  /** A frame about the user (their new profile) for every room their connections here are in, and for them. */
+  | { kind: "around"; uid: string; json: string };
 
 export function encodeEnvelope(envelope: Envelope): string {
   const { mid, epoch, exclude, kind } = envelope;
@@ -96,6 +98,8 @@ export function parseNodeMessage(payload: string): NodeMessage {
         code: value.code,
         reason: str("reason"),
       };
+    case "around":
+      return { kind: "around", uid: str("uid"), json: str("json") };
     default:
       throw new Error("not a node message");
   }

@@ -39,6 +39,8 @@ export const left = (room: string, ref: Ref) => encode({ action: "left", room, r
 
 export const joined = (room: string) => encode({ action: "joined", room });
 
+export const profile = (fields: Fields<"profile">) => encode({ action: "profile", ...fields });
+
 export const pong = (ref: Ref) => encode({ action: "pong", ref });
 
 export const conversation = (other: { uid: string; name: string }) =>

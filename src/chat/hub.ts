@@ -187,6 +187,23 @@ export class Hub implements BrokerHandler, PresenceHandler {
     await this.toNodesOf(uid, { kind: "end", uid, session, code, reason });
   }
 
+  /**
+   * Sends a frame about a user (their new profile) to everyone who shares a
+   * room or conversation with them now, and to their own connections, on
+   * every node: each node holding one of their connections publishes it to
+   * the rooms that connection is in.
+   */
+  async aroundUser(uid: string, json: string): Promise<void> {
+    await Promise.all([this.aroundHere(uid, json), this.toNodesOf(uid, { kind: "around", uid, json })]);
+  }
+
+  private async aroundHere(uid: string, json: string): Promise<void> {
+    const rooms = new Set<string>();
+    for (const r of this.byUser.get(uid) ?? []) for (const room of this.rooms.roomsOf(r)) rooms.add(room);
+    this.deliverToUser(uid, json, undefined);
+    await Promise.all([...rooms].map((room) => this.publish(room, { json })));
+  }
+
   private endHere(uid: string, session: string | undefined, code: number, reason: string): void {
     for (const r of [...(this.byUser.get(uid) ?? [])]) {
       if (session === undefined || r.signIn === session) r.close?.(code, reason);
@@ -392,6 +409,11 @@ export class Hub implements BrokerHandler, PresenceHandler {
         return;
       case "end":
         this.endHere(message.uid, message.session, message.code, message.reason);
+        return;
+      case "around":
+        void this.aroundHere(message.uid, message.json).catch((err: unknown) => {
+          this.log.warn({ err, uid: message.uid }, "could not send a frame to a user's rooms");
+        });
         return;
     }
   }

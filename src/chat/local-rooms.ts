@@ -79,6 +79,11 @@ export class LocalRooms {
     return this.rooms.get(room)?.keys() ?? [];
   }
 
+  /** The rooms and conversations `r` is a member of here. */
+  *roomsOf(r: Recipient): Iterable<string> {
+    for (const [room, members] of this.rooms) if (members.has(r)) yield room;
+  }
+
   has(room: string, r: Recipient): boolean {
     return this.rooms.get(room)?.has(r) ?? false;
   }

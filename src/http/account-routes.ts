@@ -3,7 +3,7 @@ import express, { type Express, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import type { Account } from "../accounts/account-store.js";
 import { AccountError, type Accounts, type SignedIn } from "../accounts/accounts.js";
-import { OIDC_PENDING_SECONDS, type OidcSignIn } from "../accounts/oidc.js";
+import { OIDC_NAMING_SECONDS, OIDC_PENDING_SECONDS, type OidcSignIn } from "../accounts/oidc.js";
 import { LogSampler } from "../transport/log-sampler.js";
 
 export const SESSION_COOKIE = "chat_session";
@@ -11,6 +11,8 @@ export const CSRF_COOKIE = "chat_csrf";
 export const CSRF_HEADER = "x-csrf-token";
 /** A sign-in started at the OpenID provider: what its callback must match. */
 export const OIDC_COOKIE = "chat_oidc";
+/** A provider's newcomer whose claimed name is taken: who the provider vouched for, until they choose a name. */
+export const OIDC_NAMING_COOKIE = "chat_oidc_name";
 
 /** What the routes need of the node besides the accounts. */
 export interface AccountRouteOptions {
@@ -31,6 +33,28 @@ export interface AccountRouteOptions {
    * is given, else every one of the account's.
    */
   endConnections(uid: string, session: string | undefined, why: "signed_out" | "disabled"): void;
+  /** Tells every node and open client of the account's new profile. */
+  profileChanged(profile: Profile): void;
+}
+
+/** What anyone in the chat may see of an account (src/protocol/profile.ts). */
+export interface Profile {
+  uid: string;
+  name: string;
+  display: string;
+  colour: number | null;
+}
+
+/** At most this many profiles per `GET /auth/profiles`: a page's worth of people. */
+const PROFILES_PER_REQUEST = 100;
+
+function profileOf(account: Account): Profile {
+  return {
+    uid: account.uid,
+    name: account.name,
+    display: account.display ?? account.name,
+    colour: account.colour ?? null,
+  };
 }
 
 const STATUS: Record<AccountError["code"], number> = {
@@ -83,7 +107,7 @@ const str = (v: unknown, max = 1024): string => {
 };
 
 function shown(account: Account) {
-  return { uid: account.uid, name: account.name, admin: account.admin, disabled: account.disabled };
+  return { ...profileOf(account), admin: account.admin, disabled: account.disabled };
 }
 
 /**
@@ -167,6 +191,7 @@ export function addAccountRoutes(app: Express, o: AccountRouteOptions): void {
         setCookie(req, res, CSRF_COOKIE, csrf, 365 * 24 * 3600 * 1000, false);
       }
       const who = await accounts.whoIs(cookies(req).get(SESSION_COOKIE));
+      const naming = who ? undefined : await o.oidc?.held(cookies(req).get(OIDC_NAMING_COOKIE));
       res.setHeader("Cache-Control", "no-store");
       res.json({
         account: who ? shown(who.account) : null,
@@ -174,6 +199,7 @@ export function addAccountRoutes(app: Express, o: AccountRouteOptions): void {
         guests: o.guests,
         tokenUrl: o.tokenUrl ?? null,
         oidc: o.oidc ? { name: o.oidc.providerName } : null,
+        chooseName: naming ? { suggested: naming.name ?? "" } : null,
         csrf,
       });
     } catch (err) {
@@ -245,12 +271,27 @@ export function addAccountRoutes(app: Express, o: AccountRouteOptions): void {
         const at = req.originalUrl.indexOf("?");
         const query = at < 0 ? "" : req.originalUrl.slice(at);
         const identity = await oidc.finish(query, cookies(req).get(OIDC_COOKIE));
-        const signedIn = await accounts.signInWith(identity, cookies(req).get(SESSION_COOKIE));
-        setCookie(req, res, SESSION_COOKIE, signedIn.token, signedIn.expires - Date.now(), true);
+        const outcome = await accounts.signInWith(identity, cookies(req).get(SESSION_COOKIE));
+        if ("chooseName" in outcome) {
+          // The page asks for a name (GET /auth/state says so), then posts it to /auth/oidc/name.
+          setCookie(req, res, OIDC_NAMING_COOKIE, await oidc.hold(identity), OIDC_NAMING_SECONDS * 1000, true);
+        } else {
+          setCookie(req, res, SESSION_COOKIE, outcome.token, outcome.expires - Date.now(), true);
+        }
         res.redirect(303, "/");
       } catch (err) {
         refusePage(res, err, "/auth/oidc/callback");
       }
+    });
+    post("/auth/oidc/name", async (req, res) => {
+      const identity = await oidc.held(cookies(req).get(OIDC_NAMING_COOKIE));
+      if (!identity) {
+        throw new AccountError("unauthorized", "this sign-in took too long or was not started here: start again");
+      }
+      const b = req.body as Record<string, unknown>;
+      const signedIn = await accounts.signUpWith(identity, str(b.name), cookies(req).get(SESSION_COOKIE));
+      setCookie(req, res, OIDC_NAMING_COOKIE, "", 0, true);
+      startSession(req, res, signedIn);
     });
   }
   /** The OIDC routes are browser navigations: a refusal is a page to read, with the way back. */
@@ -272,6 +313,31 @@ export function addAccountRoutes(app: Express, o: AccountRouteOptions): void {
         }">${escapeHtml(message)}</p><p><a href="/">Back to the chat</a></p>`,
       );
   };
+
+  post("/auth/profile", async (req, res) => {
+    const who = await signedIn(req);
+    const b = req.body as Record<string, unknown>;
+    const colour = b.colour === undefined || b.colour === null ? null : b.colour;
+    if (colour !== null && typeof colour !== "number") throw new AccountError("bad_request", "colour must be a number");
+    const account = await accounts.setProfile(who.account.uid, str(b.display ?? "", 256), colour);
+    o.profileChanged(profileOf(account));
+    res.json({ account: shown(account) });
+  });
+  app.get("/auth/profiles", async (req, res) => {
+    try {
+      const asked = req.query.uid;
+      const uids = (Array.isArray(asked) ? asked : [asked]).filter((u): u is string => typeof u === "string");
+      if (uids.length > PROFILES_PER_REQUEST || uids.some((u) => u.length > 64)) {
+        throw new AccountError("bad_request", `ask for at most ${PROFILES_PER_REQUEST} uids at a time`);
+      }
+      // Guests have no profile: only accounts' uids are looked up.
+      const found = await accounts.profiles([...new Set(uids.filter((u) => u.startsWith("a-")))]);
+      res.setHeader("Cache-Control", "no-store");
+      res.json({ profiles: found.map(profileOf) });
+    } catch (err) {
+      refuse(res, err, "/auth/profiles");
+    }
+  });
 
   app.get("/auth/admin/accounts", async (req, res) => {
     try {

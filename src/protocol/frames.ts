@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ERROR_CODES } from "./errors.js";
+import { profileFrame } from "./profile.js";
 import { REACTIONS, ref } from "./requests.js";
 
 /**
@@ -162,6 +163,7 @@ export const serverFrames = {
     ...roomOrWith,
     mid: mid.optional(),
   }),
+  profile: profileFrame,
   /** The answer to a `ping`: the link carries frames both ways. */
   pong: z.object({ action: z.literal("pong"), ref }),
   error: z.object({

@@ -3,6 +3,9 @@
 export interface AccountInfo {
   uid: string;
   name: string;
+  /** What the account is shown as, and its avatar's colour (null: its uid's): its profile. */
+  display: string;
+  colour: number | null;
   admin: boolean;
   disabled: boolean;
 }
@@ -15,6 +18,8 @@ export interface AuthState {
   tokenUrl: string | null;
   /** The OpenID Connect provider people may sign in through (OIDC_ISSUER), by the name they know it by. */
   oidc: { name: string } | null;
+  /** A newcomer through the provider whose claimed name is taken: the name to start from. */
+  chooseName: { suggested: string } | null;
   csrf: string;
 }
 

@@ -23,6 +23,7 @@ export class AuthPages {
   private readonly signInForm = byId<HTMLFormElement>("signin-form");
   private readonly signUpForm = byId<HTMLFormElement>("signup-form");
   private readonly resetForm = byId<HTMLFormElement>("reset-form");
+  private readonly chooseNameForm = byId<HTMLFormElement>("choose-name-form");
   private readonly toSignUp = byId<HTMLButtonElement>("show-signup");
   private readonly toSignIn = byId<HTMLButtonElement>("show-signin");
   private readonly asGuest = byId<HTMLButtonElement>("as-guest");
@@ -41,6 +42,9 @@ export class AuthPages {
     });
     this.wireForm(this.signUpForm, async (data) => {
       await post("/auth/signup", { name: data.get("name"), password: data.get("password"), invite: this.invite });
+    });
+    this.wireForm(this.chooseNameForm, async (data) => {
+      await post("/auth/oidc/name", { name: data.get("name") });
     });
     this.wireForm(this.resetForm, async (data) => {
       await post("/auth/reset", { token: this.resetToken, password: data.get("password") });
@@ -81,7 +85,7 @@ export class AuthPages {
   }
 
   private show(form: HTMLFormElement, title: string): void {
-    for (const f of [this.signInForm, this.signUpForm, this.resetForm]) f.hidden = f !== form;
+    for (const f of [this.signInForm, this.signUpForm, this.resetForm, this.chooseNameForm]) f.hidden = f !== form;
     this.title.textContent = title;
     this.section.hidden = false;
     document.body.dataset.auth = "shown";
@@ -103,6 +107,18 @@ export class AuthPages {
     this.invite = invite;
     this.say("");
     this.show(this.signUpForm, "Create an account");
+  }
+
+  /** A newcomer through the provider whose claimed name is an account's already picks the name others will see. */
+  showChooseName(suggested: string): void {
+    const provider = this.state.oidc?.name ?? "your provider";
+    this.say(
+      suggested === ""
+        ? `${provider} gave no name this chat can use. Choose the name others will see.`
+        : `The name ${provider} gave, “${suggested}”, is taken here or cannot be used. Choose the name others will see.`,
+    );
+    byId<HTMLInputElement>("choose-name").value = suggested;
+    this.show(this.chooseNameForm, "Choose your name");
   }
 
   showReset(token: string): void {

@@ -784,6 +784,7 @@ export class Chat {
         muted: this.muted.has(place.key),
         active: place.key === state.current,
         gone: this.session.gone.has(place.key),
+        person: place.kind === "room" ? undefined : place.target,
       };
     };
     const rooms = state.rooms().map(item);

@@ -6,11 +6,13 @@ import { Composer } from "./composer";
 import { Connection, SignedOut } from "./connection";
 import { wireMessageActions } from "./message-actions";
 import { MessageList } from "./message-list";
+import { Profiles, wireProfilePage } from "./profile";
 import type { ClientRequest } from "./protocol";
 import { loadGuest } from "./storage";
 import { View } from "./view";
 
 const view = new View();
+const profiles = new Profiles(document.body);
 const composer: Composer = new Composer(
   { text: view.text, counter: view.counter, editBar: view.editBar, mentionList: view.mentionList },
   (): string[] => chat.mentionable(),
@@ -80,7 +82,12 @@ const connection = new Connection(
       view.setLink(state, transport);
       if (state === "offline") chat.disconnected();
     },
-    frame: (frame) => chat.handle(frame),
+    frame: (frame) => {
+      if (frame.action === "profile") {
+        profiles.learn({ uid: frame.uid, name: frame.name, display: frame.display, colour: frame.colour });
+      }
+      chat.handle(frame);
+    },
     refused: (why) => pages?.showSignIn(why),
   },
   hello,
@@ -160,8 +167,9 @@ view.mute.addEventListener("click", () => chat.toggleMute());
 
 /**
  * What the server says of this browser decides the first page: a one-time
- * link's form, the chat as its account, the sign-up of an invitation, the
- * chat as a guest where guests may come, or else the sign-in page.
+ * link's form, the chat as its account, the name a provider's newcomer must
+ * choose, the sign-up of an invitation, the chat as a guest where guests may
+ * come, or else the sign-in page.
  */
 async function boot(): Promise<void> {
   const state = await loadState();
@@ -172,8 +180,10 @@ async function boot(): Promise<void> {
   if (reset) return pages.showReset(reset);
   if (state.account) {
     signedIn = true;
+    wireProfilePage(profiles, state.account);
     return connection.start();
   }
+  if (state.chooseName) return pages.showChooseName(state.chooseName.suggested);
   if (invite) return pages.showSignUp(invite);
   if (state.tokenUrl !== null) {
     tokenUrl = state.tokenUrl;

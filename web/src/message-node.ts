@@ -1,3 +1,4 @@
+import { avatar } from "./avatar";
 import { type MessageState, reactors } from "./changes";
 import { el } from "./dom";
 import { guestBadge, isGuest } from "./guest-badge";
@@ -45,10 +46,12 @@ function clock(ts: number): HTMLTimeElement {
  * page and never by a name: nobody can pass for "you" by choosing a name.
  */
 function sender(name: string, own: boolean, uid?: string): HTMLElement[] {
-  const from = el("span", { class: "from" }, name);
-  if (own) return [from, el("span", { class: "self-badge", title: "sent by you" }, "you")];
+  // profile.ts paints the name and avatar of an account's uid with its profile.
+  const from = el("span", { class: "from", "data-profile": uid }, name);
+  const shown = uid === undefined ? [from] : [avatar(uid, name), from];
+  if (own) return [...shown, el("span", { class: "self-badge", title: "sent by you" }, "you")];
   // Read aloud as "Ada (guest)": the badge is a word of its own, not the end of the name.
-  return isGuest(uid) ? [from, spoken(" ("), guestBadge(), spoken(")")] : [from];
+  return isGuest(uid) ? [...shown, spoken(" ("), guestBadge(), spoken(")")] : shown;
 }
 
 /** What a message may link to: web addresses, never `javascript:` or `data:`. */

@@ -1,3 +1,4 @@
+import { avatar } from "./avatar";
 import type { LinkState } from "./connection";
 import { byId, el } from "./dom";
 import { guestBadge, isGuest } from "./guest-badge";
@@ -19,6 +20,8 @@ export interface PlaceItem {
   active: boolean;
   /** A conversation whose other person the server no longer knows. */
   gone: boolean;
+  /** A conversation's other person (uid), whose profile names it. */
+  person?: string;
 }
 
 export interface UserItem {
@@ -158,9 +161,14 @@ export class View {
         el(
           "li",
           { class: user.me ? "user me" : "user", "data-id": user.uid },
+          avatar(user.uid, user.name),
           user.me
-            ? el("span", { class: "user-name" }, user.name)
-            : el("button", { class: "user-name", type: "button", title: `Message ${user.name} directly` }, user.name),
+            ? el("span", { class: "user-name", "data-profile": user.uid }, user.name)
+            : el(
+                "button",
+                { class: "user-name", type: "button", title: `Message ${user.name} directly` },
+                el("span", { "data-profile": user.uid }, user.name),
+              ),
           user.tag ? el("span", { class: "user-tag", title: "another member has the same name" }, user.tag) : null,
           isGuest(user.uid) ? guestBadge() : null,
           user.me ? el("span", { class: "self-badge" }, "you") : null,
@@ -189,7 +197,7 @@ export class View {
     return el(
       "button",
       { class: "room-name", type: "button", "aria-current": place.active ? "true" : undefined },
-      el("span", { class: "place-title" }, label),
+      el("span", { class: "place-title", "data-profile": place.person }, label),
       mentions,
       unread,
       place.muted && spoken(", muted"),
