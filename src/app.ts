@@ -12,6 +12,7 @@ import type { ChatContext } from "./chat/context.js";
 import { GuestIdentities } from "./chat/guests.js";
 import { HistoryPages } from "./chat/history-pages.js";
 import { Hub } from "./chat/hub.js";
+import { Moderation } from "./chat/moderation.js";
 import { keepConnectedUsers } from "./chat/user-upkeep.js";
 import type { Config } from "./config.js";
 import { addAccountRoutes } from "./http/account-routes.js";
@@ -96,6 +97,8 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
         ? { kind: "jwks", url: config.AUTH_JWKS_URL }
         : undefined;
   const accounts = new Accounts(backends.accounts, accountSettings(config), nodeSecret);
+  const moderation = new Moderation(backends.moderation, config.REPORTS_PER_HOUR);
+  hub.onRulesChanged((room) => moderation.forget(room));
   const ctx: ChatContext = {
     hub,
     users: backends.users,
@@ -125,6 +128,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     firstFrameMs: FIRST_FRAME_MS,
     graceMs: config.PRESENCE_GRACE * 1000,
     pages: new HistoryPages(),
+    moderation,
   };
   const node = new ChatNode(ctx, config.MAX_CONNECTIONS_PER_IP);
 

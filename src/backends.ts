@@ -16,6 +16,9 @@ import { MemoryPresence } from "./presence/memory-presence.js";
 import type { Presence } from "./presence/presence.js";
 import { RedisPresence } from "./presence/redis-presence.js";
 import { RedisKeys } from "./redis/redis-keys.js";
+import type { ModerationStore } from "./rooms/moderation-store.js";
+import { RedisModerationStore } from "./rooms/redis-moderation-store.js";
+import { SqlModerationStore } from "./rooms/sql-moderation-store.js";
 import { RedisLink, type RedisTarget } from "./redis/redis-link.js";
 import { ArchiveUserStore } from "./users/archive-user-store.js";
 import { RedisUserStore } from "./users/redis-user-store.js";
@@ -37,6 +40,8 @@ export interface Backends {
    * the same people and counts the same guesses.
    */
   accounts: AccountStore;
+  /** Bans, mutes, slow mode, pins, moderation logs, reports and blocks: beside the accounts, for the same reasons. */
+  moderation: ModerationStore;
   /** How this node reaches Redis; undefined when embedded. */
   redis: { kind: RedisTarget["kind"]; link: RedisLink } | undefined;
   /** Rooms in use that this process holds in memory (embedded mode only; the archive keeps them all). */
@@ -109,6 +114,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
       presence: new MemoryPresence(),
       users: new ArchiveUserStore(archive, config.USER_IDLE_TTL * 1000),
       accounts: new SqlAccountStore(archive),
+      moderation: new SqlModerationStore(archive),
       redis: undefined,
       storedRooms: () => broker.storedRooms,
       archive,
@@ -142,6 +148,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
     ),
     users: new RedisUserStore(link, keys, config.USER_IDLE_TTL),
     accounts: new RedisAccountStore(link, config.REDIS_PREFIX),
+    moderation: new RedisModerationStore(link, config.REDIS_PREFIX),
     redis: { kind: target.kind, link },
     storedRooms: () => undefined,
     archive,

@@ -158,6 +158,10 @@ const spec = {
     schema: int(10, 0, 1_000_000),
     help: "direct messages per minute a user may get from people they never talked to (0 = no limit)",
   },
+  REPORTS_PER_HOUR: {
+    schema: int(20, 1, 1_000_000),
+    help: "messages a user may report to a room's moderators per hour, over all rooms",
+  },
   MAX_ROOMS_PER_CONNECTION: { schema: int(20, 1, 10_000), help: "rooms one connection may be in at once" },
   MAX_ROOMS_PER_USER: {
     schema: int(50, 1, 100_000),

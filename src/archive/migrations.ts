@@ -112,4 +112,33 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (issuer, subject)
   );
   `,
+  // Moderation (issue 23): bans and mutes with their end, each room's slow mode and pin, the log of what its
+  // moderators did and the reports its members made (each a JSON entry numbered per room), and blocks per user.
+  `
+  CREATE TABLE room_sanctions (
+    room TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    until BIGINT,
+    PRIMARY KEY (room, uid, kind)
+  );
+  CREATE TABLE room_rules (
+    room TEXT PRIMARY KEY,
+    slow INTEGER NOT NULL DEFAULT 0,
+    pinned TEXT
+  );
+  CREATE TABLE room_logs (
+    room TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    id BIGINT NOT NULL,
+    json TEXT NOT NULL,
+    PRIMARY KEY (room, kind, id)
+  );
+  CREATE TABLE blocks (
+    uid TEXT NOT NULL,
+    other TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (uid, other)
+  );
+  `,
 ];

@@ -7,6 +7,7 @@ import type { GuestIdentities } from "./guests.js";
 import type { HistoryPages } from "./history-pages.js";
 import type { Hub } from "./hub.js";
 import type { Meter } from "./meter.js";
+import type { Moderation } from "./moderation.js";
 
 /** A signed-in account's connection. */
 export interface SignedInIdentity {
@@ -56,4 +57,6 @@ export interface ChatContext {
   graceMs: number;
   /** Encoded history pages, shared by the node's sessions. */
   pages: HistoryPages;
+  /** Bans, mutes, slow mode, pins, reports and blocks, with this node's cache of each room's. */
+  moderation: Moderation;
 }

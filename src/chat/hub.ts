@@ -9,7 +9,7 @@ import {
   isOutage,
   type StoredAt,
 } from "../bus/broker.js";
-import type { Envelope, NodeMessage } from "../bus/envelope.js";
+import type { Envelope, LeftReason, NodeMessage } from "../bus/envelope.js";
 import { nodeOf } from "../ids/connection-id.js";
 import type { Connection, ListedUser, Presence, PresenceHandler, UserPage } from "../presence/presence.js";
 import { RequestError } from "../protocol/errors.js";
@@ -45,6 +45,8 @@ export class Hub implements BrokerHandler, PresenceHandler {
   private readonly byUser = new Map<string, Set<Recipient>>();
   private readonly rooms: LocalRooms;
   private readonly batches: PresenceBatches;
+  /** Told when any node says a room's moderation changed. */
+  private rulesChanged: (room: string) => void = () => undefined;
 
   constructor(
     private readonly broker: Broker,
@@ -298,6 +300,31 @@ export class Hub implements BrokerHandler, PresenceHandler {
     await this.toNodesOf(uid, { kind: "leave", uid, room });
   }
 
+  /** A moderator took the user out of a room: their connections on every node leave it, told why. */
+  async takeOut(uid: string, room: string, reason: LeftReason): Promise<void> {
+    await this.leaveHere(uid, room, undefined, reason);
+    await this.toNodesOf(uid, { kind: "leave", uid, room, reason });
+  }
+
+  /** The user's block list changed: their connections on every node take it. */
+  async blocksChanged(uid: string, users: { uid: string; name: string }[]): Promise<void> {
+    for (const r of this.byUser.get(uid) ?? []) r.blocksChanged?.(users);
+    await this.toNodesOf(uid, { kind: "blocks", uid, users });
+  }
+
+  /**
+   * Publishes a room's `room_rules` after its moderation changed: every node
+   * with members there forgets what it cached of it, and `proto=2` members see it.
+   */
+  async publishRules(room: string, json: string): Promise<void> {
+    this.rulesChanged(room);
+    await this.publish(room, { json, kind: "rules" });
+  }
+
+  onRulesChanged(listener: (room: string) => void): void {
+    this.rulesChanged = listener;
+  }
+
   /**
    * A private message (the original protocol's): `pm` to the target
    * connection, on whatever node holds it, then `pm_sent` to the sender, who
@@ -362,15 +389,16 @@ export class Hub implements BrokerHandler, PresenceHandler {
     }
   }
 
-  private async leaveHere(uid: string, room: string, except?: Recipient): Promise<void> {
+  private async leaveHere(uid: string, room: string, except?: Recipient, reason?: LeftReason): Promise<void> {
     for (const r of [...(this.byUser.get(uid) ?? [])]) {
       if (r === except || !this.rooms.has(room, r)) continue;
       await this.exit(room, r, 0);
-      r.left(room);
+      r.left(room, reason);
     }
   }
 
   onRoom(room: string, envelope: Envelope): void {
+    if (envelope.kind === "rules") this.rulesChanged(room);
     this.rooms.deliver(room, envelope);
   }
 
@@ -383,9 +411,12 @@ export class Hub implements BrokerHandler, PresenceHandler {
         this.deliverToUser(message.uid, message.json, message.unlessIn);
         return;
       case "leave":
-        void this.leaveHere(message.uid, message.room).catch((err: unknown) => {
+        void this.leaveHere(message.uid, message.room, undefined, message.reason).catch((err: unknown) => {
           this.log.warn({ err, room: message.room }, "could not take a user's connection out of a room");
         });
+        return;
+      case "blocks":
+        for (const r of this.byUser.get(message.uid) ?? []) r.blocksChanged?.(message.users);
         return;
       case "renamed":
         for (const r of this.byUser.get(message.uid) ?? []) r.renamed(message.name);

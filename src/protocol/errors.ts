@@ -24,6 +24,9 @@ export const ERROR_CODES = [
   "forbidden",
   "not_yours",
   "name_taken",
+  "muted",
+  "slow_mode",
+  "too_many_reports",
   "internal",
 ] as const;
 

@@ -4,6 +4,21 @@ import type { Caller, Handler } from "./caller.js";
 import { edit, react, remove } from "./changes.js";
 import { dm, pm } from "./direct.js";
 import { history, message } from "./messages.js";
+import {
+  ban,
+  block,
+  kick,
+  modlog,
+  mute,
+  pin,
+  remove as moderatorRemove,
+  report,
+  reports,
+  slow,
+  unban,
+  unblock,
+  unmute,
+} from "./moderation.js";
 import { nick, typing, users } from "./people.js";
 import { ping } from "./ping.js";
 import { read } from "./read-state.js";
@@ -24,6 +39,19 @@ const handlers: { [A in Action]: Handler<A> } = {
   edit,
   delete: remove,
   react,
+  kick,
+  ban,
+  unban,
+  mute,
+  unmute,
+  remove: moderatorRemove,
+  slow,
+  pin,
+  modlog,
+  report,
+  reports,
+  block,
+  unblock,
   auth,
   ping,
 };

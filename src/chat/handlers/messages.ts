@@ -3,6 +3,7 @@ import { HISTORY_PAGE_MAX, type RequestOf } from "../../protocol/requests.js";
 import { checkText, storedBytes } from "../../protocol/rules.js";
 import * as frames from "../frames.js";
 import { type Caller, type Handler, memberRoom, openConversation } from "./caller.js";
+import { mayPost, pageKey, refuseMuted, withoutBlocked } from "../moderation.js";
 import { keepUser } from "./keeping.js";
 import { readOwn } from "./read-state.js";
 
@@ -16,15 +17,24 @@ export const message: Handler<"message"> = (caller, req) => {
   const { limits, allowances } = caller.ctx;
   const room = memberRoom(caller, req.room);
   const text = checkText(req.message, limits);
-  // Out of rooms to start, the first message of a room is refused; reading whether there is one
-  // is only worth a round trip then, and the next request waits for it so the order stays.
-  if (!allowances.mayStart(caller.uid, "room")) {
-    return caller.ctx.hub.history(room, { limit: 1 }).then((page) => {
-      if (page.top === 0) throw allowances.startRefusal(caller.uid, "room");
-      return publish(caller, req, room, text);
-    });
+  const go = () => {
+    // Out of rooms to start, the first message of a room is refused; reading whether there is one
+    // is only worth a round trip then, and the next request waits for it so the order stays.
+    if (!allowances.mayStart(caller.uid, "room")) {
+      return caller.ctx.hub.history(room, { limit: 1 }).then((page) => {
+        if (page.top === 0) throw allowances.startRefusal(caller.uid, "room");
+        return publish(caller, req, room, text);
+      });
+    }
+    return publish(caller, req, room, text);
+  };
+  // The room's moderation as this node holds it: only slow mode, or a cache forgotten a moment ago, waits.
+  const m = caller.ctx.moderation.cached(room);
+  if (m !== undefined && m.slow === 0) {
+    refuseMuted(m, caller.uid);
+    return go();
   }
-  return publish(caller, req, room, text);
+  return mayPost(caller, room).then(go);
 };
 
 function publish(caller: Caller, req: RequestOf<"message">, room: string, text: string) {
@@ -48,7 +58,8 @@ export const history: Handler<"history"> = async (caller, req) => {
   const { hub, historySize, pages } = caller.ctx;
   const room = req.with === undefined ? memberRoom(caller, req.room) : openConversation(caller, req.with);
   const query = { before: req.before, limit: req.limit ?? Math.min(historySize, HISTORY_PAGE_MAX) };
-  const page = await hub.history(room, query);
+  const read = await hub.history(room, query);
+  const page = req.with === undefined ? read : withoutBlocked(caller, req.with, read);
   const fields = {
     room: req.with === undefined ? room : undefined,
     with: req.with,
@@ -59,5 +70,5 @@ export const history: Handler<"history"> = async (caller, req) => {
     // Scroll-back does not move what was read; the join said where that is.
     read: 0,
   };
-  caller.sendHistory(frames.history(fields, pages.messagesOf(room, query, page)));
+  caller.sendHistory(frames.history(fields, pages.messagesOf(req.with === undefined ? room : pageKey(caller, room, req.with), query, page)));
 };

@@ -8,6 +8,7 @@ import * as frames from "../frames.js";
 import { drawGuestName } from "../guests.js";
 import { type Caller, type Handler, memberRoom, requirePersistent } from "./caller.js";
 import { findAddressee, keepUser } from "./keeping.js";
+import { pageKey, withoutBlocked } from "../moderation.js";
 
 /** Users one `users` frame lists at most; a bigger room is paged. */
 export const USERS_PAGE = 100;
@@ -79,7 +80,8 @@ async function joinConversation(caller: Caller, req: RequestOf<"join">, other: s
     } else {
       hub.hold(conversation, caller);
     }
-    const page = await readHistory(caller, conversation, req);
+    const read = await readHistory(caller, conversation, req);
+    const page = read && withoutBlocked(caller, other, read);
     if (!page) throw new RequestError("unavailable", "history is out of reach right now; live messages still arrive");
     await sendHistory(caller, page, { with: other, place: conversationPlace(other), since: req.since, ref: req.ref });
     top = page.top;
@@ -124,7 +126,7 @@ export async function sendHistory(caller: Caller, page: HistoryPage, sent: Sent)
   const { users, pages } = caller.ctx;
   // Without the store, the history still goes out: as if nothing had been read.
   const mark = caller.persistent ? await users.readMark(caller.uid, sent.place).catch(() => undefined) : undefined;
-  const key = sent.room ?? conversationOf(caller.uid, sent.with ?? "");
+  const key = sent.room ?? pageKey(caller, conversationOf(caller.uid, sent.with ?? ""), sent.with ?? "");
   const count = page.messages.length;
   const query = { since: sent.since, limit: count };
   const recovery = sent.since !== undefined;
