@@ -17,6 +17,9 @@ import type { Presence } from "./presence/presence.js";
 import { RedisPresence } from "./presence/redis-presence.js";
 import { RedisKeys } from "./redis/redis-keys.js";
 import { RedisLink, type RedisTarget } from "./redis/redis-link.js";
+import { RedisRoomStore } from "./rooms/redis-room-store.js";
+import type { RoomStore } from "./rooms/room-store.js";
+import { SqlRoomStore } from "./rooms/sql-room-store.js";
 import { ArchiveUserStore } from "./users/archive-user-store.js";
 import { RedisUserStore } from "./users/redis-user-store.js";
 import type { UserStore } from "./users/user-store.js";
@@ -37,6 +40,8 @@ export interface Backends {
    * the same people and counts the same guesses.
    */
   accounts: AccountStore;
+  /** Rooms' rules: in the archive's database where there is one (the system of record), else in Redis. */
+  rooms: RoomStore;
   /** How this node reaches Redis; undefined when embedded. */
   redis: { kind: RedisTarget["kind"]; link: RedisLink } | undefined;
   /** Rooms in use that this process holds in memory (embedded mode only; the archive keeps them all). */
@@ -109,6 +114,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
       presence: new MemoryPresence(),
       users: new ArchiveUserStore(archive, config.USER_IDLE_TTL * 1000),
       accounts: new SqlAccountStore(archive),
+      rooms: new SqlRoomStore(archive),
       redis: undefined,
       storedRooms: () => broker.storedRooms,
       archive,
@@ -142,6 +148,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
     ),
     users: new RedisUserStore(link, keys, config.USER_IDLE_TTL),
     accounts: new RedisAccountStore(link, config.REDIS_PREFIX),
+    rooms: archive ? new SqlRoomStore(archive) : new RedisRoomStore(link, config.REDIS_PREFIX),
     redis: { kind: target.kind, link },
     storedRooms: () => undefined,
     archive,

@@ -14,14 +14,16 @@
  *   own `typing`); empty for none.
  * - `kind`: empty for a frame every member is sent as it is; `presence` for
  *   a coalesced `presence` frame, which a node expands into the original
- *   protocol's `user_join` and `user_left` for the connections that want those.
+ *   protocol's `user_join` and `user_left` for the connections that want those;
+ *   `rules` for a room's changed rules (its `room` frame): each node reads
+ *   them again from the store, and only `proto=2` connections are sent it.
  * - `json`: the frame exactly as every local member is sent it, so a node
  *   never parses or re-encodes it.
  *
  * A node channel carries NodeMessage as JSON.
  */
 
-export type EnvelopeKind = "presence";
+export type EnvelopeKind = "presence" | "rules";
 
 export interface Envelope {
   mid?: number;
@@ -56,7 +58,7 @@ export function parseEnvelope(payload: string): Envelope {
     mid: mid === "" ? undefined : Number(mid),
     epoch: epoch === "" ? undefined : epoch,
     exclude: exclude === "" ? undefined : exclude,
-    kind: kind === "presence" ? kind : undefined,
+    kind: kind === "presence" || kind === "rules" ? kind : undefined,
     json: payload.slice(lf + 1),
   };
 }

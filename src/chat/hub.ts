@@ -45,6 +45,7 @@ export class Hub implements BrokerHandler, PresenceHandler {
   private readonly byUser = new Map<string, Set<Recipient>>();
   private readonly rooms: LocalRooms;
   private readonly batches: PresenceBatches;
+  private rulesWatcher: { changed(room: string): void; forget(room: string): void } | undefined;
 
   constructor(
     private readonly broker: Broker,
@@ -370,7 +371,23 @@ export class Hub implements BrokerHandler, PresenceHandler {
     }
   }
 
+  /**
+   * Watches rooms' rules: told when a room's change (`rules`), and when no
+   * connection here is in a room any more, so that nothing cached for it goes stale.
+   */
+  watchRules(watcher: { changed(room: string): void; forget(room: string): void }): void {
+    this.rulesWatcher = watcher;
+    this.rooms.emptied = (room) => watcher.forget(room);
+  }
+
+  /** Tells every node a room's rules changed, and its `proto=2` members what it is now (`json`, its `room` frame). */
+  async announceRules(room: string, json: string): Promise<void> {
+    this.rulesWatcher?.changed(room);
+    await this.publish(room, { json, kind: "rules" });
+  }
+
   onRoom(room: string, envelope: Envelope): void {
+    if (envelope.kind === "rules") this.rulesWatcher?.changed(room);
     this.rooms.deliver(room, envelope);
   }
 

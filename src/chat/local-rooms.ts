@@ -70,6 +70,9 @@ export class LocalRooms {
     private readonly meter: Meter,
   ) {}
 
+  /** Told when the last member here leaves a room. */
+  emptied: ((room: string) => void) | undefined;
+
   get count(): number {
     return this.rooms.size;
   }
@@ -136,6 +139,7 @@ export class LocalRooms {
     let expanded: Expanded[] | undefined;
     for (const [member, gate] of members) {
       if (member.id === envelope.exclude) continue;
+      if (envelope.kind === "rules" && member.proto === 1) continue;
       if (envelope.kind === "presence" && member.proto === 1) {
         expanded ??= expand(envelope.json);
         for (const one of expanded) if (one.about !== member.id) this.offer(member, gate, { frame: one.frame });
@@ -168,7 +172,10 @@ export class LocalRooms {
   private drop(room: string, r: Recipient): boolean {
     const members = this.rooms.get(room);
     if (!members?.delete(r)) return false;
-    if (members.size === 0) this.rooms.delete(room);
+    if (members.size === 0) {
+      this.rooms.delete(room);
+      this.emptied?.(room);
+    }
     return true;
   }
 

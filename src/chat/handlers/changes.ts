@@ -4,6 +4,7 @@ import { RequestError } from "../../protocol/errors.js";
 import type { RequestOf } from "../../protocol/requests.js";
 import { checkText, storedBytes } from "../../protocol/rules.js";
 import * as frames from "../frames.js";
+import { requirePoster } from "../room-access.js";
 import { type Caller, type Handler, memberRoom, openConversation, requirePersistent } from "./caller.js";
 
 /** Where a change goes: the room it is stored in (a conversation's own, for one), and how its frames name it. */
@@ -27,6 +28,7 @@ async function target(caller: Caller, req: ChangeRequest, own: boolean): Promise
     t = { room: openConversation(caller, req.with), where: { to: req.with }, reply: { with: req.with } };
   } else {
     const room = memberRoom(caller, req.room);
+    requirePoster(caller, room);
     t = { room, where: { room }, reply: { room } };
   }
   const page = await caller.ctx.hub.history(t.room, { before: req.mid + 1, limit: 1 });

@@ -2,6 +2,7 @@ import { idempotencyKey } from "../../bus/idempotency.js";
 import { HISTORY_PAGE_MAX, type RequestOf } from "../../protocol/requests.js";
 import { checkText, storedBytes } from "../../protocol/rules.js";
 import * as frames from "../frames.js";
+import { requirePoster } from "../room-access.js";
 import { type Caller, type Handler, memberRoom, openConversation } from "./caller.js";
 import { keepUser } from "./keeping.js";
 import { readOwn } from "./read-state.js";
@@ -15,6 +16,7 @@ import { readOwn } from "./read-state.js";
 export const message: Handler<"message"> = (caller, req) => {
   const { limits, allowances } = caller.ctx;
   const room = memberRoom(caller, req.room);
+  requirePoster(caller, room);
   const text = checkText(req.message, limits);
   // Out of rooms to start, the first message of a room is refused; reading whether there is one
   // is only worth a round trip then, and the next request waits for it so the order stays.
