@@ -63,7 +63,12 @@ describe.each(["embedded", "Redis"] as const)("blocking (%s)", (mode) => {
     const hints = ada.client.all("conversation").length;
     await dm(cy, ada, "hello from cy");
     await ada.client.action("conversation", (f) => (f.with as Frame).uid === cy.uid);
-    expect(ada.client.all("conversation").slice(hints).map((f) => (f.with as Frame).uid)).toEqual([cy.uid]);
+    expect(
+      ada.client
+        .all("conversation")
+        .slice(hints)
+        .map((f) => (f.with as Frame).uid),
+    ).toEqual([cy.uid]);
 
     // Open, the conversation shows Ada her own side only; Bob's shows him all of it.
     await dm(ada, bob, "i wrote this");

@@ -15,8 +15,8 @@
  * - `kind`: empty for a frame every member is sent as it is; `presence` for
  *   a coalesced `presence` frame, which a node expands into the original
  *   protocol's `user_join` and `user_left` for the connections that want those;
- *   `rules` for a room's `room_rules`: the room's moderation changed, and
- *   each node that hears it reads it again (only `proto=2` members are sent it).
+ *   `rules` for a room's changed rules (its `room` frame, or `room_rules` for its moderation): each node reads
+ *   them again from the store, and only `proto=2` connections are sent it.
  * - `json`: the frame exactly as every local member is sent it, so a node
  *   never parses or re-encodes it.
  *

@@ -58,6 +58,30 @@ export const read = (fields: Fields<"read">) => encode({ action: "read", ...fiel
 
 export const ack = (fields: Fields<"ack">) => encode({ action: "ack", ...fields });
 
+/** A room's properties, and the receiver's role in it when it holds one. */
+export const room = (fields: Fields<"room">) =>
+  encode({
+    action: "room",
+    room: fields.room,
+    name: fields.name,
+    topic: fields.topic,
+    visibility: fields.visibility,
+    creator: fields.creator,
+    created: fields.created,
+    role: fields.role,
+    ref: fields.ref,
+  });
+
+export const rooms = (fields: Fields<"rooms">) => encode({ action: "rooms", ...fields });
+
+export const members = (fields: Fields<"members">) => encode({ action: "members", ...fields });
+
+export const inviteLink = (fields: Fields<"invite_link">) => encode({ action: "invite_link", ...fields });
+
+export const invited = (fields: Fields<"invited">) => encode({ action: "invited", ...fields });
+
+export const people = (fields: Fields<"people">) => encode({ action: "people", ...fields });
+
 export const error = (code: ErrorCode, message: string, ref: Ref, wait?: number) =>
   encode({ action: "error", code, message, ref, wait });
 

@@ -45,8 +45,7 @@ export class Hub implements BrokerHandler, PresenceHandler {
   private readonly byUser = new Map<string, Set<Recipient>>();
   private readonly rooms: LocalRooms;
   private readonly batches: PresenceBatches;
-  /** Told when any node says a room's moderation changed. */
-  private rulesChanged: (room: string) => void = () => undefined;
+  private rulesWatcher: { changed(room: string): void; forget(room: string): void } | undefined;
 
   constructor(
     private readonly broker: Broker,
@@ -313,19 +312,6 @@ export class Hub implements BrokerHandler, PresenceHandler {
   }
 
   /**
-   * Publishes a room's `room_rules` after its moderation changed: every node
-   * with members there forgets what it cached of it, and `proto=2` members see it.
-   */
-  async publishRules(room: string, json: string): Promise<void> {
-    this.rulesChanged(room);
-    await this.publish(room, { json, kind: "rules" });
-  }
-
-  onRulesChanged(listener: (room: string) => void): void {
-    this.rulesChanged = listener;
-  }
-
-  /**
    * A private message (the original protocol's): `pm` to the target
    * connection, on whatever node holds it, then `pm_sent` to the sender, who
    * is on this node. It crosses to the other node once; presence says who
@@ -397,8 +383,26 @@ export class Hub implements BrokerHandler, PresenceHandler {
     }
   }
 
+  /**
+   * Watches rooms' rules: told when a room's change (`rules`), and when no
+   * connection here is in a room any more, so that nothing cached for it goes stale.
+   */
+  watchRules(watcher: { changed(room: string): void; forget(room: string): void }): void {
+    this.rulesWatcher = watcher;
+    this.rooms.emptied = (room) => watcher.forget(room);
+  }
+
+  /**
+   * Tells every node a room's rules changed, and its `proto=2` members what
+   * it is now (`json`: its `room` frame, or its `room_rules` for its moderation).
+   */
+  async announceRules(room: string, json: string): Promise<void> {
+    this.rulesWatcher?.changed(room);
+    await this.publish(room, { json, kind: "rules" });
+  }
+
   onRoom(room: string, envelope: Envelope): void {
-    if (envelope.kind === "rules") this.rulesChanged(room);
+    if (envelope.kind === "rules") this.rulesWatcher?.changed(room);
     this.rooms.deliver(room, envelope);
   }
 

@@ -81,6 +81,9 @@ export class LocalRooms {
     private readonly meter: Meter,
   ) {}
 
+  /** Told when the last member here leaves a room. */
+  emptied: ((room: string) => void) | undefined;
+
   get count(): number {
     return this.rooms.size;
   }
@@ -186,7 +189,10 @@ export class LocalRooms {
   private drop(room: string, r: Recipient): boolean {
     const members = this.rooms.get(room);
     if (!members?.delete(r)) return false;
-    if (members.size === 0) this.rooms.delete(room);
+    if (members.size === 0) {
+      this.rooms.delete(room);
+      this.emptied?.(room);
+    }
     return true;
   }
 

@@ -133,6 +133,10 @@ export async function takeTurn(moderation: Moderation, room: string, m: RoomMode
   if (m.slow === 0) return;
   const wait = await moderation.store.slowTurn(room, uid, m.slow);
   if (wait > 0) {
-    throw new RequestError("slow_mode", `this room is in slow mode: one message each ${m.slow} s; wait ${wait} s`, wait);
+    throw new RequestError(
+      "slow_mode",
+      `this room is in slow mode: one message each ${m.slow} s; wait ${wait} s`,
+      wait,
+    );
   }
 }

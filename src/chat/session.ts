@@ -4,6 +4,7 @@ import { newConnectionId } from "../ids/connection-id.js";
 import { CloseCode } from "../protocol/close-codes.js";
 import { RequestError } from "../protocol/errors.js";
 import { type ConnectOptions, parseRequest, type Ref, type Request, salvageRef } from "../protocol/requests.js";
+import type { Role } from "../protocol/rooms.js";
 import { DEFAULT_ROOM, foldName } from "../protocol/rules.js";
 import { OutFrame } from "../transport/out-frame.js";
 import type { Peer, PeerListener } from "../transport/peer.js";
@@ -42,6 +43,8 @@ export class Session implements Caller, PeerListener {
   blocked = new Set<string>();
   lease: TokenLease | undefined;
   signIn: string | undefined;
+  admin = false;
+  roomRoles: ReadonlyMap<string, Role> | undefined;
   /** Set while a `?auth=first` connection's first frame, which says who it is, has not come. */
   private firstFrame: ((raw: string | undefined) => void) | undefined;
   private readonly queue: RequestQueue;
@@ -184,6 +187,8 @@ export class Session implements Caller, PeerListener {
     }
     this.uid = who.uid;
     this.signIn = who.signIn;
+    this.admin = who.admin;
+    this.roomRoles = who.roomRoles;
     this.persistent = who.persistent;
     if (who.name !== undefined) {
       this.name = who.name;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ERROR_CODES } from "./errors.js";
 import { REACTIONS, ref } from "./requests.js";
+import { role, visibility } from "./rooms.js";
 
 /**
  * What the server sends, one schema per action (docs/protocol.md#what-the-server-sends).
@@ -98,6 +99,18 @@ const pmTarget = z.object({ id, name, user: name });
 
 /** Where a per-user frame points: a room, or the conversation with `with`. */
 const roomOrWith = { room: room.optional(), with: uid.optional() };
+
+/** A room's properties; `room` is its id, which never changes, `name` what it is shown as. */
+const roomFields = {
+  room,
+  name: z.string(),
+  topic: z.string(),
+  visibility,
+  /** Who made it; absent for the lobby and rooms made by a `join`, which the server's admins hold. */
+  creator: uid.optional(),
+  created: z.number(),
+};
+export const roomInfo = z.object(roomFields);
 
 export const serverFrames = {
   user_info: z.object({
@@ -237,6 +250,8 @@ export const serverFrames = {
       "edit",
       "delete",
       "react",
+      "invite",
+      "role",
       ...MODERATION_ACTIONS,
       "report",
       "block",
@@ -245,6 +260,52 @@ export const serverFrames = {
     ref: z.union([z.string().max(64), z.number()]),
     ...roomOrWith,
     mid: mid.optional(),
+  }),
+  /**
+   * To `proto=2`: a room's properties, before a `join`'s history, as the reply
+   * to `room_create`, `room_update` and `accept`, and to its members when they
+   * change. `role` is the receiver's, absent where it holds none.
+   */
+  room: z.object({ action: z.literal("room"), ...roomFields, role: role.optional(), ref }),
+  /** A page of the room directory, by name. */
+  rooms: z.object({
+    action: z.literal("rooms"),
+    rooms: z.array(
+      roomInfo.extend({
+        /** People in it now, on every node. */
+        online: z.number().int().nonnegative(),
+        /** When its newest message was written (absent: none kept). */
+        active: z.number().optional(),
+      }),
+    ),
+    next: z.string().optional(),
+    ref,
+  }),
+  /** A page of a room's members, by name. */
+  members: z.object({
+    action: z.literal("members"),
+    room,
+    members: z.array(z.object({ uid, name, role, online: z.boolean() })),
+    next: z.string().optional(),
+    ref,
+  }),
+  /** A new invitation link: `token` goes after `#/invite/` in the client's address. */
+  invite_link: z.object({
+    action: z.literal("invite_link"),
+    room,
+    token: z.string(),
+    expires: z.number(),
+    uses: z.number().int().positive(),
+    ref,
+  }),
+  /** To `proto=2`: someone invited this user into a room, which a `join` now enters. */
+  invited: z.object({ action: z.literal("invited"), room, name: z.string(), by: z.object({ uid, name }) }),
+  /** A page of the people directory. */
+  people: z.object({
+    action: z.literal("people"),
+    people: z.array(z.object({ uid, name })),
+    next: z.string().optional(),
+    ref,
   }),
   /** The answer to a `ping`: the link carries frames both ways. */
   pong: z.object({ action: z.literal("pong"), ref }),
@@ -268,3 +329,4 @@ export type StoredChange = z.output<typeof storedEdit> | z.output<typeof storedD
 export type Person = z.output<typeof personSchema>;
 export type ModlogEntry = z.output<typeof modlogEntry>;
 export type ReportEntry = z.output<typeof reportEntry>;
+export type RoomInfo = z.output<typeof roomInfo>;

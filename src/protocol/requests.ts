@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { RequestError } from "./errors.js";
+import { visibility } from "./rooms.js";
 
 /** Echoed on every reply to the request that carried it; on a `message` or `dm`, also its idempotency key. */
 export const ref = z.union([z.string().max(64), z.number().finite()]).optional();
@@ -156,6 +157,64 @@ export const requestSchemas = {
     token: z.string().min(1).max(8192).optional(),
     ticket: z.string().min(1).max(2048).optional(),
     guest: z.string().min(1).max(2048).optional(),
+    ref,
+  }),
+  /** A page of the room directory: public and read-only rooms, by name, `q` in the name if given. */
+  rooms: z.object({
+    action: z.literal("rooms"),
+    q: z.string().max(64).optional(),
+    // The `next` of the page before.
+    after: z.string().max(256).optional(),
+    ref,
+  }),
+  /** Makes a room with the caller as its owner; the reply is its `room` frame. The id comes from the name. */
+  room_create: z.object({
+    action: z.literal("room_create"),
+    name: z.string().max(1024),
+    topic: z.string().max(4096).optional(),
+    visibility: visibility.optional(),
+    ref,
+  }),
+  /**
+   * Changes a room's display name, topic or visibility (its owner's, or a
+   * moderator's for the topic). A private room stays private, and no other
+   * becomes private: a private room's id has a shape of its own.
+   */
+  room_update: z.object({
+    action: z.literal("room_update"),
+    room: roomName,
+    name: z.string().max(1024).optional(),
+    topic: z.string().max(4096).optional(),
+    visibility: z.enum(["public", "readonly"]).optional(),
+    ref,
+  }),
+  /** Invites user `uid` into a private room: their next `join` of it makes them a member. */
+  invite: z.object({ action: z.literal("invite"), room: roomName, uid: userId, ref }),
+  /** Makes an invitation link: its token lets `uses` people in within `hours`. */
+  invite_link: z.object({
+    action: z.literal("invite_link"),
+    room: roomName,
+    uses: z.number().int().min(1).max(1000).optional(),
+    hours: z.number().int().min(1).max(720).optional(),
+    ref,
+  }),
+  /** Redeems an invitation link's token: the caller becomes a member, and the reply is the room's `room` frame. */
+  accept: z.object({ action: z.literal("accept"), token: z.string().min(1).max(256), ref }),
+  /** A page of a room's members, online or not (in a public room: those who hold a role or joined it). */
+  members: z.object({ action: z.literal("members"), room: roomName, after: z.string().max(256).optional(), ref }),
+  /** The owner names a moderator (`moderator`) or takes that back (`member`). */
+  role: z.object({
+    action: z.literal("role"),
+    room: roomName,
+    uid: userId,
+    role: z.enum(["moderator", "member"]),
+    ref,
+  }),
+  /** A page of the people directory: accounts whose name holds `q`. */
+  people: z.object({
+    action: z.literal("people"),
+    q: z.string().max(64).optional(),
+    after: z.string().max(256).optional(),
     ref,
   }),
   /**

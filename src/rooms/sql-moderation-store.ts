@@ -53,7 +53,10 @@ export class SqlModerationStore implements ModerationStore {
   sanction(room: string, s: Sanction): Promise<void> {
     return this.archive.sql(async (db) => {
       // Ended sanctions of the room go as new ones come.
-      await db.run("DELETE FROM room_sanctions WHERE room = ? AND until IS NOT NULL AND until <= ?", [room, Date.now()]);
+      await db.run("DELETE FROM room_sanctions WHERE room = ? AND until IS NOT NULL AND until <= ?", [
+        room,
+        Date.now(),
+      ]);
       await db.run(
         "INSERT INTO room_sanctions (room, uid, kind, until) VALUES (?, ?, ?, ?) " +
           "ON CONFLICT (room, uid, kind) DO UPDATE SET until = excluded.until",

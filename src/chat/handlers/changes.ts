@@ -5,6 +5,7 @@ import type { RequestOf } from "../../protocol/requests.js";
 import { checkText, storedBytes } from "../../protocol/rules.js";
 import * as frames from "../frames.js";
 import { refuseMuted } from "../moderation.js";
+import { requirePoster } from "../room-access.js";
 import { type Caller, type Handler, memberRoom, openConversation, requirePersistent } from "./caller.js";
 
 /** Where a change goes: the room it is stored in (a conversation's own, for one), and how its frames name it. */
@@ -28,6 +29,7 @@ async function target(caller: Caller, req: ChangeRequest, own: boolean): Promise
     t = { room: openConversation(caller, req.with), where: { to: req.with }, reply: { with: req.with } };
   } else {
     const room = memberRoom(caller, req.room);
+    requirePoster(caller, room);
     t = { room, where: { room }, reply: { room } };
   }
   const stored = await storedMessage(caller, t.room, req.mid);

@@ -2,8 +2,9 @@ import { idempotencyKey } from "../../bus/idempotency.js";
 import { HISTORY_PAGE_MAX, type RequestOf } from "../../protocol/requests.js";
 import { checkText, storedBytes } from "../../protocol/rules.js";
 import * as frames from "../frames.js";
-import { type Caller, type Handler, memberRoom, openConversation } from "./caller.js";
 import { mayPost, pageKey, refuseMuted, withoutBlocked } from "../moderation.js";
+import { requirePoster } from "../room-access.js";
+import { type Caller, type Handler, memberRoom, openConversation } from "./caller.js";
 import { keepUser } from "./keeping.js";
 import { readOwn } from "./read-state.js";
 
@@ -16,6 +17,7 @@ import { readOwn } from "./read-state.js";
 export const message: Handler<"message"> = (caller, req) => {
   const { limits, allowances } = caller.ctx;
   const room = memberRoom(caller, req.room);
+  requirePoster(caller, room);
   const text = checkText(req.message, limits);
   const go = () => {
     // Out of rooms to start, the first message of a room is refused; reading whether there is one
@@ -70,5 +72,10 @@ export const history: Handler<"history"> = async (caller, req) => {
     // Scroll-back does not move what was read; the join said where that is.
     read: 0,
   };
-  caller.sendHistory(frames.history(fields, pages.messagesOf(req.with === undefined ? room : pageKey(caller, room, req.with), query, page)));
+  caller.sendHistory(
+    frames.history(
+      fields,
+      pages.messagesOf(req.with === undefined ? room : pageKey(caller, room, req.with), query, page),
+    ),
+  );
 };

@@ -31,7 +31,8 @@ async function subject(caller: Caller, room: string, uid: string): Promise<{ uid
     caller.ctx.rooms.storedRole(room, uid),
     findAddressee(caller, uid),
   ]);
-  const above = caller.admin || theirs === undefined || theirs === "member" || (mine === "owner" && theirs === "moderator");
+  const above =
+    caller.admin || theirs === undefined || theirs === "member" || (mine === "owner" && theirs === "moderator");
   if (!above) throw new RequestError("forbidden", `only someone above the room's ${theirs} may do that`);
   return { uid, name: found?.name ?? uid };
 }
@@ -51,7 +52,7 @@ async function announce(caller: Caller, room: string): Promise<void> {
   moderation.forget(room);
   const m = await moderation.fresh(room);
   const pinned = m.pinned === undefined ? undefined : (JSON.parse(m.pinned) as RulesPinned);
-  await hub.publishRules(room, frames.roomRules({ room, slow: m.slow, pinned }));
+  await hub.announceRules(room, frames.roomRules({ room, slow: m.slow, pinned }));
 }
 
 type RulesPinned = Parameters<typeof frames.roomRules>[0]["pinned"];
@@ -173,7 +174,11 @@ export const report: Handler<"report"> = async (caller, req) => {
   await storedMessage(caller, room, req.mid);
   const wait = await moderation.store.countReport(caller.uid, moderation.reportsPerHour);
   if (wait > 0) {
-    throw new RequestError("too_many_reports", `you have reported as many messages as an hour allows: wait ${wait} s`, wait);
+    throw new RequestError(
+      "too_many_reports",
+      `you have reported as many messages as an hour allows: wait ${wait} s`,
+      wait,
+    );
   }
   const by = { uid: caller.uid, name: caller.name };
   await moderation.store.append(room, "reports", (id) =>

@@ -6,9 +6,10 @@ import type { AddedRoom } from "../../users/user-store.js";
 import { conversationOf, conversationPlace } from "../conversations.js";
 import * as frames from "../frames.js";
 import { drawGuestName } from "../guests.js";
+import { pageKey, withoutBlocked } from "../moderation.js";
+import { admit } from "../room-access.js";
 import { type Caller, type Handler, memberRoom, requirePersistent } from "./caller.js";
 import { findAddressee, keepUser } from "./keeping.js";
-import { pageKey, withoutBlocked } from "../moderation.js";
 
 /** Users one `users` frame lists at most; a bigger room is paged. */
 export const USERS_PAGE = 100;
@@ -25,6 +26,8 @@ export const join: Handler<"join"> = (caller, req) =>
 async function joinRoom(caller: Caller, req: RequestOf<"join">, raw: string): Promise<void> {
   const { hub, limits, policy } = caller.ctx;
   const room = checkRoom(raw, limits);
+  // Before anything else, so that a room one may not read answers as one that does not exist, recovery and all.
+  const access = await admit(caller, room);
   const fresh = !caller.rooms.has(room);
   if (fresh && caller.rooms.size >= policy.maxRooms) {
     throw new RequestError("too_many_rooms", `a connection may be in at most ${policy.maxRooms} rooms`);
@@ -38,6 +41,9 @@ async function joinRoom(caller: Caller, req: RequestOf<"join">, raw: string): Pr
   try {
     if (fresh) await enterRoom(caller, room, true);
     else hub.hold(room, caller);
+    caller.ctx.rooms.hold(room, access.info);
+    if (access.info.created === 0 && room !== DEFAULT_ROOM) keepMadeRoom(caller, room);
+    if (caller.proto === 2) caller.send(frames.room({ ...access.info, role: access.role, ref: undefined }));
     const page = await readHistory(caller, room, req);
     const members = await hub.members(room, USERS_PAGE);
     const users = frames.users({ room, ...members, ref: req.ref });
@@ -53,6 +59,24 @@ async function joinRoom(caller: Caller, req: RequestOf<"join">, raw: string): Pr
   }
   // The user's other connections follow it into the room.
   if (fresh && caller.persistent) await hub.toUser(caller.uid, frames.joined(room), { unlessIn: room, except: caller });
+}
+
+/**
+ * A room a `join` made is kept in the store too, public and held by the
+ * admins, so that the directory lists it. Not waited for: the join needs none of it.
+ */
+function keepMadeRoom(caller: Caller, room: string): void {
+  const record = {
+    id: room,
+    name: room,
+    topic: "",
+    visibility: "public" as const,
+    creator: undefined,
+    created: Date.now(),
+  };
+  void caller.ctx.rooms.store
+    .create(record, undefined)
+    .catch((err: unknown) => caller.ctx.log.warn({ err, room }, "could not keep a room a join made"));
 }
 
 async function joinConversation(caller: Caller, req: RequestOf<"join">, other: string): Promise<void> {
