@@ -15,6 +15,8 @@ export interface Access {
   info: RoomInfo;
   /** Its role, from the store, a token's claim or being a server admin; undefined for a reader who holds none. */
   role: Role | undefined;
+  /** What the store alone says, for this node's copy (RoomRules.hold). */
+  stored: Role | undefined;
 }
 
 /** One answer for a room that does not exist and one the caller may not know of: a name cannot be probed. */
@@ -37,13 +39,16 @@ function effectiveRole(caller: Caller, room: string, stored: Role | undefined): 
  * a public room is still read, a private one is not entered.
  */
 export async function roleIn(caller: Caller, room: string): Promise<Role | undefined> {
-  const stored = caller.persistent
+  return effectiveRole(caller, room, await storedRoleOf(caller, room));
+}
+
+async function storedRoleOf(caller: Caller, room: string): Promise<Role | undefined> {
+  return caller.persistent
     ? await caller.ctx.rooms.storedRole(room, caller.uid).catch((err: unknown) => {
         caller.ctx.log.warn({ err, room }, "could not read a role: taken as none");
         return caller.ctx.rooms.cachedRole(room, caller.uid);
       })
     : undefined;
-  return effectiveRole(caller, room, stored);
 }
 
 /** The caller's role from this node's cache alone, for the paths that must never wait on the store (posting). */
@@ -66,12 +71,13 @@ export async function admit(caller: Caller, room: string): Promise<Access> {
     throw new RequestError("unavailable", "the rooms' rules are out of reach right now: try again");
   });
   if (!info) throw noSuchRoom(room);
-  const role = await roleIn(caller, room);
+  const stored = await storedRoleOf(caller, room);
+  const role = effectiveRole(caller, room, stored);
   if (!atLeast(role, "moderator")) await refuseBanned(caller, room);
-  if (info.visibility !== "private" || role !== undefined) return { info, role };
+  if (info.visibility !== "private" || role !== undefined) return { info, role, stored };
   if (caller.persistent && (await caller.ctx.rooms.store.takeInvitation(room, caller.uid, Date.now()))) {
     await caller.ctx.rooms.store.setMember(room, { uid: caller.uid, name: caller.name, role: "member" });
-    return { info, role: effectiveRole(caller, room, "member") };
+    return { info, role: effectiveRole(caller, room, "member"), stored: "member" };
   }
   throw noSuchRoom(room);
 }

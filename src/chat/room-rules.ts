@@ -46,8 +46,10 @@ export class RoomRules {
    * Keeps a room's rules here while a session is in it (until `forget`):
    * only rooms entered are kept, so probing ids grows nothing.
    */
-  hold(id: string, info: RoomInfo): void {
-    if (!this.rooms.has(id)) this.rooms.set(id, { info, roles: new Map() });
+  hold(id: string, info: RoomInfo, uid: string, role: Role | undefined): void {
+    const entry = this.rooms.get(id) ?? { info, roles: new Map() };
+    entry.roles.set(uid, role ?? null);
+    this.rooms.set(id, entry);
   }
 
   /** What is known here of a room, without asking the store. */

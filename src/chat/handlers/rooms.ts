@@ -41,7 +41,7 @@ async function joinRoom(caller: Caller, req: RequestOf<"join">, raw: string): Pr
   try {
     if (fresh) await enterRoom(caller, room, true);
     else hub.hold(room, caller);
-    caller.ctx.rooms.hold(room, access.info);
+    caller.ctx.rooms.hold(room, access.info, caller.uid, access.stored);
     if (access.info.created === 0 && room !== DEFAULT_ROOM) keepMadeRoom(caller, room);
     if (caller.proto === 2) caller.send(frames.room({ ...access.info, role: access.role, ref: undefined }));
     const page = await readHistory(caller, room, req);
