@@ -1,7 +1,9 @@
 import type { HistoryPage } from "../bus/broker.js";
 import { RequestError } from "../protocol/errors.js";
+import type { StoredMessage } from "../protocol/frames.js";
 import { atLeast } from "../protocol/rooms.js";
 import { type ModerationStore, type RoomModeration, running } from "../rooms/moderation-store.js";
+import * as frames from "./frames.js";
 import type { Caller } from "./handlers/caller.js";
 import { authorOf, type Recipient } from "./local-rooms.js";
 import { cachedRoleIn } from "./room-access.js";
@@ -116,6 +118,20 @@ export async function mayPost(caller: Caller, room: string): Promise<void> {
   if (m === undefined) return;
   refuseMuted(m, caller.uid);
   if (m.slow > 0 && !isModerator(caller, room)) await takeTurn(moderation, room, m, caller.uid);
+}
+
+/** The room's `room_rules` as this node knows them: without the store, none (no slow mode, no pin). */
+export async function roomRulesFrame(caller: Caller, room: string): Promise<string> {
+  const m = await caller.ctx.moderation.rules(room).catch((err: unknown) => {
+    caller.ctx.log.warn({ err, room }, "could not read a room's moderation");
+    return undefined;
+  });
+  return rulesFrame(room, m);
+}
+
+export function rulesFrame(room: string, m: RoomModeration | undefined): string {
+  const pinned = m?.pinned === undefined ? undefined : (JSON.parse(m.pinned) as StoredMessage);
+  return frames.roomRules({ room, slow: m?.slow ?? 0, pinned });
 }
 
 /** Whether `uid` is banned from the room now. */

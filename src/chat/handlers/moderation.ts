@@ -5,6 +5,7 @@ import type { RequestOf } from "../../protocol/requests.js";
 import { checkRoom } from "../../protocol/rules.js";
 import type { Sanction, SanctionKind } from "../../rooms/moderation-store.js";
 import * as frames from "../frames.js";
+import { rulesFrame } from "../moderation.js";
 import { requireRole, roleIn } from "../room-access.js";
 import { type Caller, type Handler, memberRoom, requirePersistent } from "./caller.js";
 import { removeAsModerator, storedMessage } from "./changes.js";
@@ -50,12 +51,8 @@ async function record(caller: Caller, room: string, entry: Omit<ModlogEntry, "id
 async function announce(caller: Caller, room: string): Promise<void> {
   const { moderation, hub } = caller.ctx;
   moderation.forget(room);
-  const m = await moderation.fresh(room);
-  const pinned = m.pinned === undefined ? undefined : (JSON.parse(m.pinned) as RulesPinned);
-  await hub.announceRules(room, frames.roomRules({ room, slow: m.slow, pinned }));
+  await hub.announceRules(room, rulesFrame(room, await moderation.fresh(room)));
 }
-
-type RulesPinned = Parameters<typeof frames.roomRules>[0]["pinned"];
 
 /** The user's connections leave the room on every node; the room is no longer one of the rooms kept for them. */
 async function takeOut(caller: Caller, room: string, uid: string, reason: LeftReason): Promise<void> {

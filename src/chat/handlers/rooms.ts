@@ -6,7 +6,7 @@ import type { AddedRoom } from "../../users/user-store.js";
 import { conversationOf, conversationPlace } from "../conversations.js";
 import * as frames from "../frames.js";
 import { drawGuestName } from "../guests.js";
-import { pageKey, withoutBlocked } from "../moderation.js";
+import { pageKey, roomRulesFrame, withoutBlocked } from "../moderation.js";
 import { admit } from "../room-access.js";
 import { type Caller, type Handler, memberRoom, requirePersistent } from "./caller.js";
 import { findAddressee, keepUser } from "./keeping.js";
@@ -44,6 +44,7 @@ async function joinRoom(caller: Caller, req: RequestOf<"join">, raw: string): Pr
     caller.ctx.rooms.hold(room, access.info, caller.uid, access.stored);
     if (access.info.created === 0 && room !== DEFAULT_ROOM) keepMadeRoom(caller, room);
     if (caller.proto === 2) caller.send(frames.room({ ...access.info, role: access.role, ref: undefined }));
+    if (caller.proto === 2) caller.send(await roomRulesFrame(caller, room));
     const page = await readHistory(caller, room, req);
     const members = await hub.members(room, USERS_PAGE);
     const users = frames.users({ room, ...members, ref: req.ref });
