@@ -220,7 +220,7 @@ describe.each(["Redis", "embedded"] as const)("moderation (%s)", (mode) => {
     const [second, first] = reports.reports as Frame[];
     expect(first).toMatchObject({ mid: rude, reason: "insults", by: { uid: joiner.uid } });
     expect(second).toMatchObject({ mid: after, by: { uid: joiner.uid } });
-    const context = (first?.context as Frame[]).map((m) => m.message);
+    const context = ((first?.context ?? []) as Frame[]).map((m) => m.message);
     expect(context).toContain("you are all idiots");
     expect(context).toContain("please be kind");
     expect(await ask(troll, { action: "reports", room })).toMatchObject({ code: "forbidden" });
