@@ -22,6 +22,7 @@ import {
   showPending,
   sysNode,
 } from "./message-node";
+import { ModerationView } from "./moderation";
 import {
   type ClientRequest,
   type HistoryFrame,
@@ -112,6 +113,8 @@ export class Chat {
   private returnTo = loadPlace();
   /** Edits, deletions and reactions the user asks for. */
   readonly editor: MessageEditor;
+  /** Roles, room rules, blocks, the moderators' controls and reports. */
+  readonly moderation: ModerationView;
 
   constructor(
     private readonly view: View,
@@ -129,6 +132,11 @@ export class Chat {
       },
       log,
       composer,
+    );
+    this.moderation = new ModerationView(
+      send,
+      (text) => view.notice(text),
+      () => this.renderPlace(),
     );
     document.addEventListener("visibilitychange", () => {
       const place = this.state.currentPlace();
@@ -151,6 +159,7 @@ export class Chat {
 
   handle(frame: ServerFrame): void {
     const { state } = this;
+    if (this.moderation.handle(frame)) return;
     switch (frame.action) {
       case "user_info":
         this.identified(frame);
@@ -411,7 +420,7 @@ export class Chat {
   }
 
   private reader(): Reader {
-    return { uid: this.state.myUid, name: this.state.myName };
+    return { uid: this.state.myUid, name: this.state.myName, blocked: this.moderation.blocked };
   }
 
   /**
@@ -809,6 +818,7 @@ export class Chat {
         null,
       );
       this.view.renderUsers([]);
+      this.moderation.show(null);
       this.renderTyping();
       return;
     }
@@ -825,7 +835,8 @@ export class Chat {
       place ? `${count} online` : "",
       place ? this.muted.has(place.key) : null,
     );
-    this.view.renderUsers(users, count - users.length);
+    this.view.renderUsers(users, count - users.length, (uid, name) => this.moderation.userControls(uid, name));
+    this.moderation.show(place?.kind === "room" ? place.target : null);
     this.renderTyping();
   }
 

@@ -148,11 +148,15 @@ for (const list of [view.rooms, view.conversations]) {
 }
 
 view.users.addEventListener("click", (event) => {
-  const id = (event.target as Element).closest<HTMLElement>(".user")?.dataset.id;
-  if (id !== undefined) chat.startConversation(id);
+  const target = event.target as Element;
+  const id = target.closest<HTMLElement>(".user")?.dataset.id;
+  if (id === undefined) return;
+  const act = target.closest<HTMLElement>("[data-user-act]")?.dataset.userAct;
+  if (act !== undefined) chat.moderation.userAct(act, id);
+  else if (target.closest(".user-name")) chat.startConversation(id);
 });
 
-wireMessageActions(view.messages, chat.editor);
+wireMessageActions(view.messages, chat.editor, (act, mid) => chat.moderation.messageAct(act, mid));
 view.messages.addEventListener("scroll", () => chat.scrolled(), { passive: true });
 view.jump.addEventListener("click", () => chat.jumpToNewest());
 view.panelsToggle.addEventListener("click", () => view.togglePanels());

@@ -152,7 +152,7 @@ export class View {
   }
 
   /** `more`: people in the room beyond those listed (a big room lists a page of them). */
-  renderUsers(items: UserItem[], more = 0): void {
+  renderUsers(items: UserItem[], more = 0, controls?: (uid: string, name: string) => HTMLElement): void {
     this.users.replaceChildren(
       ...items.map((user) =>
         el(
@@ -164,6 +164,7 @@ export class View {
           user.tag ? el("span", { class: "user-tag", title: "another member has the same name" }, user.tag) : null,
           isGuest(user.uid) ? guestBadge() : null,
           user.me ? el("span", { class: "self-badge" }, "you") : null,
+          user.me || !controls ? null : controls(user.uid, user.name),
         ),
       ),
       ...(more > 0 ? [el("li", { class: "more-users" }, `and ${more} more`)] : []),
