@@ -1,11 +1,13 @@
 /**
  * Rooms with owners (issue 23): private rooms no one gets into uninvited,
  * invitations by user and by link, the directory, roles. Each runs over two
- * nodes and one Redis (the Redis room store), and again on one node with the
- * embedded archive (the SQL room store).
+ * nodes and one Redis (the Redis room store), over two nodes with Redis and
+ * PostgreSQL (the SQL room store, where two nodes redeem one link), and on
+ * one node with the embedded archive (SQLite).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectUser, joinRoom, say, type User } from "./support/chat.js";
+import { startPostgres } from "./support/postgres.js";
 import { type NodeProcess, startNode } from "./support/processes.js";
 import { type RedisProcess, startRedis } from "./support/redis-servers.js";
 import type { Frame } from "./support/sockjs-client.js";
@@ -30,6 +32,22 @@ const setups: Setup[] = [
         stop: async () => {
           await Promise.all([a.stop(), b.stop()]);
           await redis.stop();
+        },
+      };
+    },
+  },
+  {
+    name: "two nodes, Redis and PostgreSQL (the SQL room store, shared)",
+    async start() {
+      const [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
+      const env = { REDIS_URL: redis.url, DATABASE_URL: await postgres.createDatabase("rooms"), ...LIMITS };
+      const [a, b] = await Promise.all([startNode(env), startNode(env)]);
+      return {
+        a,
+        b,
+        stop: async () => {
+          await Promise.all([a.stop(), b.stop()]);
+          await Promise.all([redis.stop(), postgres.remove()]);
         },
       };
     },
@@ -115,9 +133,11 @@ describe.each(setups)("rooms, on $name", (setup) => {
       expect(answer(got, id), JSON.stringify(real[i])).toEqual(answer(expected, unknown));
     }
     // Nothing of the room reached mallory by any path.
-    const leaked = (await mallory.client.frames).filter((f) => JSON.stringify(f).includes("friday"));
+    const leaked = mallory.client.frames.filter((f) => JSON.stringify(f).includes("friday"));
     expect(leaked).toEqual([]);
     expect(mallory.client.all("history")).toEqual([]);
+    // Nor any frame about it: no presence, typing, users or members, no `room`.
+    expect(mallory.client.frames.filter((f) => f.action !== "error" && JSON.stringify(f).includes(id))).toEqual([]);
     // Nor does the directory list it.
     const listed = await ask(mallory, { action: "rooms", q: "design" }, "rooms");
     expect((listed.rooms as Frame[]).map((r) => r.room)).not.toContain(id);

@@ -289,7 +289,7 @@ export const serverFrames = {
     next: z.string().optional(),
     ref,
   }),
-  /** A new invitation link: `token` goes after `#/invite/` in the client's address. */
+  /** A new invitation link: `token` goes after `#/room-invite/` in the client's address. */
   invite_link: z.object({
     action: z.literal("invite_link"),
     room,

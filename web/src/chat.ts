@@ -115,6 +115,8 @@ export class Chat {
   readonly editor: MessageEditor;
   /** Roles, room rules, blocks, the moderators' controls and reports. */
   readonly moderation: ModerationView;
+  /** What the server says each room is (its `room` frames): the name to show, and its topic. */
+  private readonly about = new Map<string, { name: string; topic: string }>();
 
   constructor(
     private readonly view: View,
@@ -374,6 +376,24 @@ export class Chat {
     this.dropPlace(key);
     if (this.state.current === null) this.view.roomInput.focus();
     else this.composer.focus();
+  }
+
+  /** A room's display name and topic, from the server: shown in the lists and the header. */
+  describeRoom(room: string, name: string, topic: string): void {
+    this.about.set(roomKey(room), { name, topic });
+    this.renderPlaces();
+    this.renderPlace();
+  }
+
+  /** The name a room is shown by: its display name once the server said it, its id until then. */
+  roomName(room: string): string {
+    return this.about.get(roomKey(room))?.name ?? room;
+  }
+
+  /** The id of the room on screen; null for a conversation or nothing. */
+  currentRoom(): string | null {
+    const place = this.state.currentPlace();
+    return place?.kind === "room" ? place.target : null;
   }
 
   /** Opens the conversation with a person of the room on screen. */
@@ -787,7 +807,7 @@ export class Chat {
       const onScreen = place.key === state.current && document.visibilityState === "visible" && this.log.atBottom();
       return {
         key: place.key,
-        title: place.title,
+        title: place.kind === "room" ? this.roomName(place.target) : place.title,
         unread: onScreen ? 0 : unread(place),
         mentions: onScreen ? 0 : unreadMentions(place),
         muted: this.muted.has(place.key),
@@ -817,6 +837,7 @@ export class Chat {
         this.session.gone.has(place.key) ? "no longer known to the server" : "direct messages",
         null,
       );
+      this.view.setTopic("");
       this.view.renderUsers([]);
       this.moderation.show(null);
       this.renderTyping();
@@ -830,8 +851,9 @@ export class Chat {
     for (const u of users) counts.set(u.name.toLowerCase(), (counts.get(u.name.toLowerCase()) ?? 0) + 1);
     for (const u of users) if ((counts.get(u.name.toLowerCase()) ?? 0) > 1) u.tag = `#${u.uid.slice(-4)}`;
     const count = Math.max(place?.count ?? 0, users.length);
+    this.view.setTopic(place ? (this.about.get(place.key)?.topic ?? "") : "");
     this.view.renderHead(
-      place ? `#${place.title}` : null,
+      place ? `#${this.roomName(place.target)}` : null,
       place ? `${count} online` : "",
       place ? this.muted.has(place.key) : null,
     );

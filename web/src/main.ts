@@ -7,6 +7,7 @@ import { Connection, SignedOut } from "./connection";
 import { wireMessageActions } from "./message-actions";
 import { MessageList } from "./message-list";
 import type { ClientRequest } from "./protocol";
+import { RoomControls } from "./room-controls";
 import { loadGuest } from "./storage";
 import { View } from "./view";
 
@@ -80,12 +81,22 @@ const connection = new Connection(
       view.setLink(state, transport);
       if (state === "offline") chat.disconnected();
     },
-    frame: (frame) => chat.handle(frame),
+    frame: (frame) => {
+      if (!rooms.handle(frame)) chat.handle(frame);
+    },
     refused: (why) => pages?.showSignIn(why),
   },
   hello,
 );
 let pages: AuthPages | undefined;
+const rooms = new RoomControls(
+  chat,
+  (frame) => connection.send(frame),
+  (text) => view.notice(text),
+);
+view.browseRooms.addEventListener("click", () => rooms.openDirectory());
+view.createRoom.addEventListener("click", () => rooms.openCreate());
+view.inviteOpen.addEventListener("click", () => rooms.inviteByLink());
 
 function onSubmit(form: HTMLFormElement, action: () => void): void {
   form.addEventListener("submit", (event) => {

@@ -53,6 +53,10 @@ export class View {
   readonly panelsToggle = byId<HTMLButtonElement>("panels-toggle");
   private readonly status = byId("status");
   private readonly roomTitle = byId("room-title");
+  private readonly roomTopic = byId("room-topic");
+  readonly inviteOpen = byId<HTMLButtonElement>("invite-open");
+  readonly browseRooms = byId<HTMLButtonElement>("browse-rooms");
+  readonly createRoom = byId<HTMLButtonElement>("create-room");
   private readonly onlineCount = byId("online-count");
   private readonly typing = byId("typing");
   private readonly loading = byId("loading");
@@ -66,6 +70,9 @@ export class View {
   private readonly needLink: (HTMLInputElement | HTMLTextAreaElement | HTMLButtonElement)[] = [
     ...this.nickForm.querySelectorAll("button"),
     ...this.joinForm.querySelectorAll("button"),
+    this.browseRooms,
+    this.createRoom,
+    this.inviteOpen,
   ];
 
   setLink(state: LinkState, transport: string | undefined): void {
@@ -146,9 +153,16 @@ export class View {
     this.roomTitle.textContent = title ?? "No room";
     this.onlineCount.textContent = sub;
     this.mute.hidden = muted === null;
+    // Rooms take invitations; a conversation has its two people.
+    this.inviteOpen.hidden = muted === null;
     this.mute.setAttribute("aria-pressed", String(muted === true));
     this.mute.setAttribute("aria-label", `Mute ${title ?? ""}`);
     this.mute.title = muted ? "Muted: no unread count, no notifications. Click to unmute" : "Mute notifications";
+  }
+
+  setTopic(topic: string): void {
+    this.roomTopic.textContent = topic;
+    this.roomTopic.hidden = topic === "";
   }
 
   /** `more`: people in the room beyond those listed (a big room lists a page of them). */

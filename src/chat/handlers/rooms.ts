@@ -43,7 +43,7 @@ async function joinRoom(caller: Caller, req: RequestOf<"join">, raw: string): Pr
     else hub.hold(room, caller);
     caller.ctx.rooms.hold(room, access.info, caller.uid, access.stored);
     if (access.info.created === 0 && room !== DEFAULT_ROOM) keepMadeRoom(caller, room);
-    if (caller.proto === 2) caller.send(frames.room({ ...access.info, role: access.role, ref: undefined }));
+    if (caller.proto === 2) caller.send(frames.room({ ...access.info, role: access.role, ref: req.ref }));
     if (caller.proto === 2) caller.send(await roomRulesFrame(caller, room));
     const page = await readHistory(caller, room, req);
     const members = await hub.members(room, USERS_PAGE);
