@@ -82,6 +82,8 @@ const connection = new Connection(
       if (state === "offline") chat.disconnected();
     },
     frame: (frame) => {
+      // A room's frame says the user's role there, which the moderators' controls follow; the room controls take it too.
+      if (frame.action === "room") chat.moderation.handle(frame);
       if (!rooms.handle(frame)) chat.handle(frame);
     },
     refused: (why) => pages?.showSignIn(why),
