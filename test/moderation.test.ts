@@ -225,4 +225,16 @@ describe.each(["Redis", "embedded"] as const)("moderation (%s)", (mode) => {
     expect(context).toContain("please be kind");
     expect(await ask(troll, { action: "reports", room })).toMatchObject({ code: "forbidden" });
   });
+  it("kicks a member out of a private room for good: joining again needs a new invitation", async () => {
+    const owner = await person(a);
+    const room = String((await ask(owner, { action: "room_create", name: "Back Office", visibility: "private" })).room);
+    await joinRoom(owner, room);
+    const guest = await person(b);
+    const link = await ask(owner, { action: "invite_link", room });
+    expect(await ask(guest, { action: "accept", token: link.token })).toMatchObject({ action: "room" });
+    await joinRoom(guest, room);
+    expect(await ask(owner, { action: "kick", room, user: guest.uid })).toMatchObject({ of: "kick" });
+    await guest.client.action("left", (f) => f.room === room && f.reason === "kicked");
+    expect(await ask(guest, { action: "join", room })).toMatchObject({ action: "error", code: "no_such_room" });
+  });
 });

@@ -62,7 +62,8 @@ export class ModerationView {
   handle(frame: ServerFrame): boolean {
     switch (frame.action) {
       case "room":
-        this.roles.set(frame.room, frame.role);
+        // A change announced to every member carries nobody's role: only an answer to this user's own request says theirs.
+        if (frame.role !== undefined || frame.ref !== undefined) this.roles.set(frame.room, frame.role);
         if (frame.room === this.room) this.show(this.room);
         return false;
       case "room_rules":

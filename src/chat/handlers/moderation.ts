@@ -24,6 +24,11 @@ async function moderated(caller: Caller, raw: string): Promise<string> {
   return room;
 }
 
+/** Whether the room is private: one taken out of it is no longer a member, and needs a new invitation. */
+async function isPrivate(caller: Caller, room: string): Promise<boolean> {
+  return (await caller.ctx.rooms.info(room))?.visibility === "private";
+}
+
 /** Someone a moderator acts on, who must rank below them: a moderator cannot take out another, nor the owner. */
 async function subject(caller: Caller, room: string, uid: string): Promise<{ uid: string; name: string }> {
   if (uid === caller.uid) throw new RequestError("bad_request", "a moderator cannot act on themselves");
@@ -54,8 +59,16 @@ async function announce(caller: Caller, room: string): Promise<void> {
   await hub.announceRules(room, rulesFrame(room, await moderation.fresh(room)));
 }
 
-/** The user's connections leave the room on every node; the room is no longer one of the rooms kept for them. */
+/**
+ * The user's connections leave the room on every node; the room is no
+ * longer one of the rooms kept for them, and a private room's membership
+ * ends (every node reads the room's roles again).
+ */
 async function takeOut(caller: Caller, room: string, uid: string, reason: LeftReason): Promise<void> {
+  if (await isPrivate(caller, room)) {
+    await caller.ctx.rooms.store.removeMember(room, uid);
+    await announce(caller, room);
+  }
   await bestEffort(caller, caller.ctx.users.removeRoom(uid, room), "forget a room for someone taken out of it");
   await caller.ctx.hub.takeOut(uid, room, reason);
 }
