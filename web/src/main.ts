@@ -92,7 +92,7 @@ let pages: AuthPages | undefined;
 const rooms = new RoomControls(
   chat,
   (frame) => connection.send(frame),
-  (text) => view.notice(text),
+  (text, action) => view.notice(text, action),
 );
 view.browseRooms.addEventListener("click", () => rooms.openDirectory());
 view.createRoom.addEventListener("click", () => rooms.openCreate());

@@ -24,7 +24,7 @@ export class RoomControls {
   constructor(
     private readonly chat: Chat,
     private readonly send: (frame: ClientRequest) => boolean,
-    private readonly notice: (text: string) => void,
+    private readonly notice: (text: string, action?: { label: string; run: () => void }) => void,
   ) {
     this.create = new RoomDialog((room) => {
       if (!this.send({ action: "room_create", ...room, ref: CREATE_REF })) this.create.refused("Not connected");
@@ -94,7 +94,10 @@ export class RoomControls {
         this.invite.show(this.chat.roomName(frame.room), frame.token, frame.uses, frame.expires);
         return true;
       case "invited":
-        this.notice(`${frame.by.name} invited you to ${frame.name}`);
+        this.notice(`${frame.by.name} invited you to ${frame.name}`, {
+          label: "Join",
+          run: () => this.chat.join(frame.room),
+        });
         return true;
       case "error":
         return this.refused(frame);
