@@ -1,7 +1,7 @@
 /**
  * Rooms in the web client, in Chromium (issue 23): making a private room
  * with the dialog, inviting someone by a copied link who then reads it in
- * another browser, a spent link refused, and the directory.
+ * another browser, a spent link refused, its members, and the directory.
  */
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
@@ -58,6 +58,17 @@ describe("rooms in the web client", { timeout: BROWSER_TEST_MS }, () => {
     expect(new URL(bea.url()).hash).toBe("");
     await say(bea, "glad to be here");
     await roomMessages(ada, "glad to be here").waitFor();
+
+    // Ada sees who belongs, online or not, and can write to any of them from there.
+    const beaName = (await bea.locator("#users .me .user-name").textContent()) ?? "";
+    await ada.getByRole("button", { name: "Members" }).click();
+    const members = ada.getByRole("dialog", { name: "Members of Design Team" });
+    const beaEntry = members.locator("li").filter({ hasText: beaName });
+    await beaEntry.waitFor();
+    expect(await beaEntry.textContent()).toContain("member · online");
+    expect(await members.locator("li").filter({ hasText: "owner · online" }).count()).toBe(1);
+    await members.getByRole("button", { name: `Message ${beaName}` }).click();
+    await expect.poll(() => ada.locator("#room-title").textContent()).toBe(beaName);
 
     // The link was for one person: a third is told so, and never sees the room.
     const cal = await online(link);

@@ -97,6 +97,8 @@ const rooms = new RoomControls(
 view.browseRooms.addEventListener("click", () => rooms.openDirectory());
 view.createRoom.addEventListener("click", () => rooms.openCreate());
 view.inviteOpen.addEventListener("click", () => rooms.inviteByLink());
+view.membersOpen.addEventListener("click", () => rooms.openMembers());
+view.peopleOpen.addEventListener("click", () => rooms.openPeople());
 
 function onSubmit(form: HTMLFormElement, action: () => void): void {
   form.addEventListener("submit", (event) => {
