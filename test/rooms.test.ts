@@ -221,6 +221,27 @@ describe.each(setups)("rooms, on $name", (setup) => {
     expect((lobby.rooms as Frame[]).map((r) => r.room)).toContain("lobby");
   });
 
+  it("still makes a public room on a join of an unknown id, listed once someone writes in it, and held by no one", async () => {
+    const alice = await user(a);
+    const bob = await user(b);
+    const tag = `made${Math.random().toString(36).slice(2, 8)}`;
+    const listed = async () =>
+      ((await ask(bob, { action: "rooms", q: tag }, "rooms")).rooms as Frame[]).map((r) => r.room);
+    expect(await ask(alice, { action: "join", room: `${tag}-quiet` })).toMatchObject({
+      action: "room",
+      room: `${tag}-quiet`,
+      visibility: "public",
+    });
+    await joinRoom(alice, `${tag}-busy`);
+    expect(alice.client.all("room").find((f) => f.room === `${tag}-busy`)?.role).toBeUndefined();
+    await say(alice, "first words", `${tag}-busy`);
+    await expect.poll(listed).toEqual([`${tag}-busy`]);
+    // Nobody owns it: a joiner cannot take it over.
+    expect(await ask(alice, { action: "room_update", room: `${tag}-busy`, visibility: "readonly" })).toMatchObject({
+      code: "forbidden",
+    });
+  });
+
   it("keeps a read-only room's posting to moderators, and a moderator named on one node posts on the other at once", async () => {
     const alice = await user(a);
     const bob = await user(b);

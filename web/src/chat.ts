@@ -396,6 +396,17 @@ export class Chat {
     return place?.kind === "room" ? place.target : null;
   }
 
+  /** This user's id, once the server said it. */
+  myUid(): string {
+    return this.state.myUid;
+  }
+
+  /** Opens the conversation with anyone: a member of a room, someone from the people directory. */
+  converse(uid: string, name: string): void {
+    if (this.state.isOwn(uid)) return;
+    this.switchTo(this.conversationWith(uid, name).key, true);
+  }
+
   /** Opens the conversation with a person of the room on screen. */
   startConversation(uid: string): void {
     const name = this.state.currentPlace()?.users.get(uid);

@@ -94,11 +94,13 @@ let pages: AuthPages | undefined;
 const rooms = new RoomControls(
   chat,
   (frame) => connection.send(frame),
-  (text) => view.notice(text),
+  (text, action) => view.notice(text, action),
 );
 view.browseRooms.addEventListener("click", () => rooms.openDirectory());
 view.createRoom.addEventListener("click", () => rooms.openCreate());
 view.inviteOpen.addEventListener("click", () => rooms.inviteByLink());
+view.membersOpen.addEventListener("click", () => rooms.openMembers());
+view.peopleOpen.addEventListener("click", () => rooms.openPeople());
 
 function onSubmit(form: HTMLFormElement, action: () => void): void {
   form.addEventListener("submit", (event) => {

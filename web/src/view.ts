@@ -55,6 +55,8 @@ export class View {
   private readonly roomTitle = byId("room-title");
   private readonly roomTopic = byId("room-topic");
   readonly inviteOpen = byId<HTMLButtonElement>("invite-open");
+  readonly membersOpen = byId<HTMLButtonElement>("members-open");
+  readonly peopleOpen = byId<HTMLButtonElement>("people-open");
   readonly browseRooms = byId<HTMLButtonElement>("browse-rooms");
   readonly createRoom = byId<HTMLButtonElement>("create-room");
   private readonly onlineCount = byId("online-count");
@@ -73,6 +75,8 @@ export class View {
     this.browseRooms,
     this.createRoom,
     this.inviteOpen,
+    this.membersOpen,
+    this.peopleOpen,
   ];
 
   setLink(state: LinkState, transport: string | undefined): void {
@@ -155,6 +159,7 @@ export class View {
     this.mute.hidden = muted === null;
     // Rooms take invitations; a conversation has its two people.
     this.inviteOpen.hidden = muted === null;
+    this.membersOpen.hidden = muted === null;
     this.mute.setAttribute("aria-pressed", String(muted === true));
     this.mute.setAttribute("aria-label", `Mute ${title ?? ""}`);
     this.mute.title = muted ? "Muted: no unread count, no notifications. Click to unmute" : "Mute notifications";

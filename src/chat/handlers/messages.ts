@@ -48,11 +48,34 @@ function publish(caller: Caller, req: RequestOf<"message">, room: string, text: 
   const sent = hub.publishMessage(room, caller, text, idempotencyKey(req.action, caller.uid, req.ref)).then((at) => {
     done();
     // The first message of a room's history started it (or started it again, once forgotten).
-    if (at.mid === 1) allowances.started(caller.uid, "room");
+    if (at.mid === 1) {
+      allowances.started(caller.uid, "room");
+      keepMadeRoom(caller, room);
+    }
     if (req.ref !== undefined) caller.send(frames.ack({ of: "message", ref: req.ref, room, mid: at.mid }));
     return readOwn(caller, room, at);
   });
   return caller.pipeline(sent, req.ref);
+}
+
+/**
+ * A room a `join` made is kept in the store from its first message on,
+ * public and held by the admins, so that the directory lists it: as many a
+ * user may add an hour as they may start rooms (NEW_ROOMS_PER_HOUR), and a
+ * name only joined lists nothing. Not waited for: no message waits on the store.
+ */
+function keepMadeRoom(caller: Caller, room: string): void {
+  const record = {
+    id: room,
+    name: room,
+    topic: "",
+    visibility: "public" as const,
+    creator: undefined,
+    created: Date.now(),
+  };
+  void caller.ctx.rooms.store
+    .create(record, undefined)
+    .catch((err: unknown) => caller.ctx.log.warn({ err, room }, "could not list a room a join made"));
 }
 
 /** `history`: a page of a room's or an open conversation's stored messages, older than `before`. */

@@ -62,6 +62,14 @@ async function inUse(caller: Caller, id: string): Promise<boolean> {
 const tail = (length: number) =>
   [...randomBytes(length)].map((b) => "abcdefghijklmnopqrstuvwxyz0123456789"[b % 36]).join("");
 
+/** The `attempt`th id tried for a room named `slug`. */
+function candidateId(slug: string, isPrivate: boolean, attempt: number, maxLength: number): string {
+  if (isPrivate) return `${slug}~${tail(PRIVATE_TAIL_LENGTH)}`;
+  if (attempt === 0) return slug;
+  if (attempt < SLUG_TRIES) return `${slug.slice(0, maxLength - 3)}-${attempt + 1}`;
+  return `${slug.slice(0, maxLength - 7)}-${tail(6)}`;
+}
+
 /**
  * `room_create`: a room owned by the caller. A public or read-only room's id
  * is its name's slug, made unique ("design-team", "design-team-2"); a
@@ -79,17 +87,18 @@ export const roomCreate: Handler<"room_create"> = async (caller, req) => {
   }
   const slug = slugOf(name, limits.maxRoomLength);
   const owner = { uid: caller.uid, name: caller.name };
-  for (let attempt = 0; ; attempt++) {
-    const id =
-      visibility === "private"
-        ? `${slug}~${tail(PRIVATE_TAIL_LENGTH)}`
-        : attempt < SLUG_TRIES
-          ? attempt === 0
-            ? slug
-            : `${slug.slice(0, limits.maxRoomLength - 3)}-${attempt + 1}`
-          : `${slug.slice(0, limits.maxRoomLength - 7)}-${tail(6)}`;
+  // The slug, then numbered ones, then random tails: a few tries at most, each a read and an insert.
+  for (let attempt = 0; attempt < SLUG_TRIES * 2; attempt++) {
+    const id = candidateId(slug, visibility === "private", attempt, limits.maxRoomLength);
     if (id === DEFAULT_ROOM || (visibility !== "private" && (await inUse(caller, id)))) continue;
     const record: RoomRecord = { id, name, topic, visibility, creator: caller.uid, created: Date.now() };
+    if (await rules.store.create(record, owner)) {
+      caller.send(frames.room({ ...infoOf(record), role: "owner", ref: req.ref }));
+      return;
+    }
+  }
+  throw new RequestError("unavailable", "no free id for that name right now: try another");
+};
     if (await rules.store.create(record, owner)) {
       caller.send(frames.room({ ...infoOf(record), role: "owner", ref: req.ref }));
       return;

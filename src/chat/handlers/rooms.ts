@@ -42,7 +42,6 @@ async function joinRoom(caller: Caller, req: RequestOf<"join">, raw: string): Pr
     if (fresh) await enterRoom(caller, room, true);
     else hub.hold(room, caller);
     caller.ctx.rooms.hold(room, access.info, caller.uid, access.stored);
-    if (access.info.created === 0 && room !== DEFAULT_ROOM) keepMadeRoom(caller, room);
     if (caller.proto === 2) caller.send(frames.room({ ...access.info, role: access.role, ref: req.ref }));
     if (caller.proto === 2) caller.send(await roomRulesFrame(caller, room));
     const page = await readHistory(caller, room, req);
@@ -60,24 +59,6 @@ async function joinRoom(caller: Caller, req: RequestOf<"join">, raw: string): Pr
   }
   // The user's other connections follow it into the room.
   if (fresh && caller.persistent) await hub.toUser(caller.uid, frames.joined(room), { unlessIn: room, except: caller });
-}
-
-/**
- * A room a `join` made is kept in the store too, public and held by the
- * admins, so that the directory lists it. Not waited for: the join needs none of it.
- */
-function keepMadeRoom(caller: Caller, room: string): void {
-  const record = {
-    id: room,
-    name: room,
-    topic: "",
-    visibility: "public" as const,
-    creator: undefined,
-    created: Date.now(),
-  };
-  void caller.ctx.rooms.store
-    .create(record, undefined)
-    .catch((err: unknown) => caller.ctx.log.warn({ err, room }, "could not keep a room a join made"));
 }
 
 async function joinConversation(caller: Caller, req: RequestOf<"join">, other: string): Promise<void> {
