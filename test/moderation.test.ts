@@ -203,6 +203,9 @@ describe.each(["Redis", "embedded"] as const)("moderation (%s)", (mode) => {
     expect(await late.client.action("room_rules", (f) => f.room === room)).toMatchObject({
       pinned: { mid: notice, message: "Read the rules first" },
     });
+    // Its author deletes it: the header lets its text go too.
+    expect(await ask(owner, { action: "delete", room, mid: notice })).toMatchObject({ of: "delete" });
+    await late.client.action("room_rules", (f) => f.room === room && f.pinned === undefined);
 
     // Reported: the moderators read it with the messages around it; REPORTS_PER_HOUR (2) each.
     const rude = await say(troll, "you are all idiots", room);
@@ -212,7 +215,7 @@ describe.each(["Redis", "embedded"] as const)("moderation (%s)", (mode) => {
       of: "report",
     });
     expect(await ask(joiner, { action: "report", room, mid: after })).toMatchObject({ of: "report" });
-    const third = await ask(joiner, { action: "report", room, mid: notice });
+    const third = await ask(joiner, { action: "report", room, mid: rude });
     expect(third).toMatchObject({ action: "error", code: "too_many_reports" });
     expect(third.wait).toBeGreaterThan(0);
     expect(await ask(joiner, { action: "report", room, mid: 999_999 })).toMatchObject({ code: "no_such_message" });

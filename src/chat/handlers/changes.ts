@@ -7,6 +7,7 @@ import * as frames from "../frames.js";
 import { refuseMuted } from "../moderation.js";
 import { requirePoster } from "../room-access.js";
 import { type Caller, type Handler, memberRoom, openConversation, requirePersistent } from "./caller.js";
+import { unpinDeleted } from "./moderation.js";
 
 /** Where a change goes: the room it is stored in (a conversation's own, for one), and how its frames name it. */
 interface Target {
@@ -110,6 +111,7 @@ export const edit: Handler<"edit"> = async (caller, req) => {
 export const remove: Handler<"delete"> = async (caller, req) => {
   const t = await target(caller, req, true);
   await publish(caller, req, t, (base) => frames.change({ action: "delete", ...base }));
+  if (req.with === undefined) await unpinDeleted(caller, t.room, req.mid);
 };
 
 /** `react`: anyone in the room reacts to a message; each person counts once per emoji. A muted person may not. */

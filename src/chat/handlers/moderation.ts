@@ -134,13 +134,17 @@ export const unmute: Handler<"unmute"> = (caller, req) => lift(caller, req, "mut
 export const remove: Handler<"remove"> = async (caller, req) => {
   const room = await moderated(caller, req.room);
   await removeAsModerator(caller, req, room);
-  const m = await caller.ctx.moderation.fresh(room);
-  if (m.pinned !== undefined && (JSON.parse(m.pinned) as { mid: number }).mid === req.mid) {
-    await caller.ctx.moderation.store.setPinned(room, undefined);
-    await announce(caller, room);
-  }
+  await unpinDeleted(caller, room, req.mid);
   await record(caller, room, { action: "remove", mid: req.mid, reason: req.reason });
 };
+
+/** A deleted message leaves the room's header too: its text must not outlive it there. */
+export async function unpinDeleted(caller: Caller, room: string, mid: number): Promise<void> {
+  const m = await caller.ctx.moderation.fresh(room);
+  if (m.pinned === undefined || (JSON.parse(m.pinned) as { mid: number }).mid !== mid) return;
+  await caller.ctx.moderation.store.setPinned(room, undefined);
+  await announce(caller, room);
+}
 
 /** `slow`: one message per `seconds` per person, on every node; 0 ends it. */
 export const slow: Handler<"slow"> = async (caller, req) => {
