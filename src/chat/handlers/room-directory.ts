@@ -99,13 +99,6 @@ export const roomCreate: Handler<"room_create"> = async (caller, req) => {
   }
   throw new RequestError("unavailable", "no free id for that name right now: try another");
 };
-    if (await rules.store.create(record, owner)) {
-      caller.send(frames.room({ ...infoOf(record), role: "owner", ref: req.ref }));
-      return;
-    }
-    if (attempt > SLUG_TRIES * 2) throw new RequestError("unavailable", "no free id for that name: try another");
-  }
-};
 
 /**
  * `room_update`: the owner renames the room or changes its visibility; a
