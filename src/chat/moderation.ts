@@ -42,6 +42,11 @@ export class Moderation {
     return c?.value !== undefined && Date.now() - c.at < STALE_MS ? c.value : undefined;
   }
 
+  /** What this node last read of the room, however old: for when the store cannot be asked. */
+  lastKnown(room: string): RoomModeration | undefined {
+    return this.cache.get(room)?.value;
+  }
+
   rules(room: string): Promise<RoomModeration> {
     const value = this.cached(room);
     if (value !== undefined) return Promise.resolve(value);
@@ -53,16 +58,19 @@ export class Moderation {
     return this.load(room);
   }
 
+  /** Marks the room's moderation stale: the next post waits for it to be read again; what was read stays the fallback. */
   forget(room: string): void {
     const c = this.cache.get(room);
-    if (c) this.cache.set(room, { at: 0, generation: c.generation + 1 });
+    if (c) this.cache.set(room, { value: c.value, at: 0, generation: c.generation + 1 });
   }
 
   private load(room: string): Promise<RoomModeration> {
-    const generation = this.cache.get(room)?.generation ?? 0;
+    const before = this.cache.get(room);
+    const generation = before?.generation ?? 0;
     const loading = this.store.room(room);
+    // Kept while it loads: should the store fail, a join still has what this node last knew to go by.
     this.cache.delete(room);
-    this.cache.set(room, { loading, at: 0, generation });
+    this.cache.set(room, { value: before?.value, at: 0, loading, generation });
     loading.then(
       (value) => {
         if (this.cache.get(room)?.generation === generation) {
@@ -70,7 +78,8 @@ export class Moderation {
         }
       },
       () => {
-        if (this.cache.get(room)?.loading === loading) this.cache.delete(room);
+        const now = this.cache.get(room);
+        if (now?.loading === loading) this.cache.set(room, { value: now.value, at: 0, generation: now.generation });
       },
     );
     for (const oldest of this.cache.keys()) {
@@ -106,14 +115,15 @@ export function refuseMuted(m: RoomModeration, uid: string): void {
 
 /**
  * Refuses a post by someone muted (`muted`), or whose turn in a slow room
- * has not come (`slow_mode`). While the store cannot be read, a post passes:
- * chat goes on, unmoderated for that while, rather than stopping for everyone.
+ * has not come (`slow_mode`). While the store cannot be read, what this node
+ * last read of the room decides, and with nothing read a post passes: chat
+ * goes on, unmoderated for that while, rather than stopping for everyone.
  */
 export async function mayPost(caller: Caller, room: string): Promise<void> {
   const { moderation, log } = caller.ctx;
   const m = await moderation.rules(room).catch((err: unknown) => {
-    log.warn({ err, room }, "could not read a room's moderation: the post passes");
-    return undefined;
+    log.warn({ err, room }, "could not read a room's moderation: what this node last read of it decides");
+    return moderation.lastKnown(room);
   });
   if (m === undefined) return;
   refuseMuted(m, caller.uid);
@@ -147,7 +157,8 @@ function isModerator(caller: Caller, room: string): boolean {
 /** Takes `uid`'s turn in a slow room, on every node: a `slow_mode` refusal with the time left when it is not theirs. */
 export async function takeTurn(moderation: Moderation, room: string, m: RoomModeration, uid: string): Promise<void> {
   if (m.slow === 0) return;
-  const wait = await moderation.store.slowTurn(room, uid, m.slow);
+  // Turns cannot be counted without the store: the post goes on to reach whom it can.
+  const wait = await moderation.store.slowTurn(room, uid, m.slow).catch(() => 0);
   if (wait > 0) {
     throw new RequestError(
       "slow_mode",

@@ -91,7 +91,7 @@ export async function admit(caller: Caller, room: string): Promise<Access> {
 async function refuseBanned(caller: Caller, room: string): Promise<void> {
   const { moderation, log } = caller.ctx;
   const m = await moderation.fresh(room).catch((err: unknown) => {
-    const known = moderation.cached(room);
+    const known = moderation.lastKnown(room);
     if (known) return known;
     log.warn({ err, room }, "could not read a room's bans");
     throw new RequestError("unavailable", "the rooms' rules are out of reach right now: try again");
