@@ -155,7 +155,9 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
     users: new RedisUserStore(link, keys, config.USER_IDLE_TTL),
     accounts: new RedisAccountStore(link, config.REDIS_PREFIX),
     moderation: new RedisModerationStore(link, config.REDIS_PREFIX),
-    rooms: archive ? new SqlRoomStore(archive) : new RedisRoomStore(link, config.REDIS_PREFIX),
+    rooms: archive
+      ? new SqlRoomStore(archive)
+      : new RedisRoomStore(link, config.REDIS_PREFIX, config.ROOM_IDLE_TTL * 1000),
     redis: { kind: target.kind, link },
     storedRooms: () => undefined,
     archive,

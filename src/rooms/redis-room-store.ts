@@ -1,4 +1,5 @@
 import type { Role, Visibility } from "../protocol/rooms.js";
+import { DEFAULT_ROOM } from "../protocol/rules.js";
 import type { RedisLink } from "../redis/redis-link.js";
 import { decodeCursor, encodeCursor, nameKey } from "./cursor.js";
 import type { LinkRecord, MemberRecord, Page, RoomRecord, RoomStore } from "./room-store.js";
@@ -19,7 +20,8 @@ const splitLex = (member: string): [string, string] => {
  * every node must see the same rooms, members and links. All of it shares
  * one hash tag (one Cluster slot). A link's uses are counted by HINCRBY,
  * which is atomic: of two nodes taking its last use at once, one sees it
- * go below zero and is refused.
+ * go below zero and is refused. A room a `join` made is forgotten as its
+ * messages are, `idleMs` after it was last joined, and leaves the directory then.
  */
 export class RedisRoomStore implements RoomStore {
   private readonly base: string;
@@ -27,6 +29,8 @@ export class RedisRoomStore implements RoomStore {
   constructor(
     private readonly link: RedisLink,
     prefix: string,
+    /** ROOM_IDLE_TTL: how long Redis keeps a room nobody uses. */
+    private readonly idleMs: number,
   ) {
     this.base = `${prefix}:{${prefix}:rooms}`;
   }
@@ -62,9 +66,21 @@ export class RedisRoomStore implements RoomStore {
     });
     if (r.visibility !== "private") tx.zadd(`${this.base}:dir`, 0, lexMember(nameKey(r.name), r.id));
     if (r.creator) tx.sadd(this.key("c", r.creator), r.id);
+    if (this.forgettable(r)) tx.pexpire(this.key("r", r.id), this.idleMs);
     await tx.exec();
     if (owner) await this.setMember(r.id, { ...owner, role: "owner" });
     return true;
+  }
+
+  /** No one made it but a join, and it is not the lobby: it lives as long as its messages would. */
+  private forgettable(r: { id: string; creator: string | undefined }): boolean {
+    return r.creator === undefined && r.id !== DEFAULT_ROOM;
+  }
+
+  async touch(id: string): Promise<void> {
+    if (id === DEFAULT_ROOM) return;
+    // XX: only a room that is kept and forgettable (it has an expiry) is renewed; an owner's room has none.
+    await this.redis.pexpire(this.key("r", id), this.idleMs, "XX");
   }
 
   createdBy(uid: string): Promise<number> {
@@ -99,6 +115,9 @@ export class RedisRoomStore implements RoomStore {
     }
     const page = found.slice(0, limit);
     const rooms = await Promise.all(page.map((f) => this.get(f.id)));
+    // A room that was forgotten leaves the directory as it is met.
+    const gone = page.filter((_, i) => rooms[i] === undefined).map((f) => lexMember(f.key, f.id));
+    if (gone.length > 0) await this.redis.zrem(`${this.base}:dir`, ...gone);
     const last = found.length > limit ? page[page.length - 1] : undefined;
     return {
       items: rooms.filter((r): r is RoomRecord => r !== undefined),

@@ -43,6 +43,11 @@ export interface RoomStore {
   get(id: string): Promise<RoomRecord | undefined>;
   /** Keeps a new room, its creator (when it has one) as its owner; false when the id is taken. */
   create(room: RoomRecord, owner: { uid: string; name: string } | undefined): Promise<boolean>;
+  /**
+   * A room a `join` made was used: where the store forgets such rooms with
+   * their messages (Redis without a database), it keeps this one a while longer.
+   */
+  touch(id: string): Promise<void>;
   /** Rooms `uid` created that still exist. */
   createdBy(uid: string): Promise<number>;
   update(id: string, change: Partial<Pick<RoomRecord, "name" | "topic" | "visibility">>): Promise<void>;

@@ -42,6 +42,11 @@ async function joinRoom(caller: Caller, req: RequestOf<"join">, raw: string): Pr
     if (fresh) await enterRoom(caller, room, true);
     else hub.hold(room, caller);
     caller.ctx.rooms.hold(room, access.info, caller.uid, access.stored);
+    if (fresh && access.info.creator === undefined) {
+      void caller.ctx.rooms.store
+        .touch(room)
+        .catch((err: unknown) => caller.ctx.log.warn({ err, room }, "could not keep a room a join made"));
+    }
     if (caller.proto === 2) caller.send(frames.room({ ...access.info, role: access.role, ref: req.ref }));
     if (caller.proto === 2) caller.send(await roomRulesFrame(caller, room));
     const page = await readHistory(caller, room, req);
