@@ -29,7 +29,8 @@ export const PARTS: Part[] = [
   { name: "presence", holds: ["src/presence/"], may: ["ids", "redis"] },
   { name: "users", holds: ["src/users/"], may: ["redis", "archive"] },
   { name: "accounts", holds: ["src/accounts/"], may: ["protocol", "redis", "archive"] },
-  { name: "chat", holds: ["src/chat/"], may: ["protocol", "ids", "transport", "bus", "presence", "users"] },
+  { name: "rooms", holds: ["src/rooms/"], may: ["protocol", "redis", "archive"] },
+  { name: "chat", holds: ["src/chat/"], may: ["protocol", "ids", "transport", "bus", "presence", "users", "rooms"] },
   { name: "http", holds: ["src/http/"], may: ["accounts", "transport"] },
   { name: "edge", holds: ["src/config.ts", "src/log.ts", "src/metrics.ts"], may: ["chat"] },
   {

@@ -13,6 +13,8 @@ import * as frames from "./chat/frames.js";
 import { GuestIdentities } from "./chat/guests.js";
 import { HistoryPages } from "./chat/history-pages.js";
 import { Hub } from "./chat/hub.js";
+import { Moderation } from "./chat/moderation.js";
+import { implicitRoom, RoomRules } from "./chat/room-rules.js";
 import { keepConnectedUsers } from "./chat/user-upkeep.js";
 import type { Config } from "./config.js";
 import { addAccountRoutes } from "./http/account-routes.js";
@@ -20,6 +22,7 @@ import { startMetricsServer } from "./http/metrics-server.js";
 import { createHttpApp, finishHttpApp, SOCKJS_CLIENT_PATH } from "./http/routes.js";
 import { createMetrics } from "./metrics.js";
 import { CloseCode } from "./protocol/close-codes.js";
+import { DEFAULT_ROOM } from "./protocol/rules.js";
 import { clientAddress } from "./transport/client-address.js";
 import { OriginPolicy } from "./transport/origin-policy.js";
 import { attachSockjs, SOCKJS_DEFAULTS, SockjsServer } from "./transport/sockjs-server.js";
@@ -61,6 +64,33 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     metrics,
   );
   await hub.start();
+  const roomRules = new RoomRules(backends.rooms, log);
+  const moderation = new Moderation(backends.moderation, config.REPORTS_PER_HOUR);
+  // A room's rules and its moderation are cached alike on each node, and go stale alike.
+  hub.watchRules({
+    changed: (room) => {
+      roomRules.changed(room);
+      moderation.forget(room);
+    },
+    forget: (room) => {
+      roomRules.forget(room);
+      moderation.forget(room);
+    },
+  });
+  // The lobby is listed like any room; a store out of reach at start leaves it out of the directory, not the chat.
+  void backends.rooms
+    .create(
+      {
+        id: DEFAULT_ROOM,
+        name: implicitRoom(DEFAULT_ROOM).name,
+        topic: "",
+        visibility: "public",
+        creator: undefined,
+        created: Date.now(),
+      },
+      undefined,
+    )
+    .catch((err: unknown) => log.warn({ err }, "could not list the lobby in the room directory"));
   const stopUpkeep = keepConnectedUsers(hub, backends.users, config.USER_IDLE_TTL * 1000);
   // Every node signs guests and sign-in tickets with one secret: GUEST_SECRET, or the one the user store keeps.
   const nodeSecret = config.GUEST_SECRET ?? (await backends.users.guestSecret());
@@ -126,6 +156,15 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     firstFrameMs: FIRST_FRAME_MS,
     graceMs: config.PRESENCE_GRACE * 1000,
     pages: new HistoryPages(),
+    moderation,
+    rooms: roomRules,
+    roomPolicy: {
+      maxCreated: config.MAX_ROOMS_CREATED,
+      maxInvitations: config.MAX_INVITATIONS,
+      maxRoomNameLength: config.ROOM_NAME_LENGTH,
+      maxTopicLength: config.ROOM_TOPIC_LENGTH,
+    },
+    people: (q, after, limit) => accounts.people(q, after, limit),
   };
   const node = new ChatNode(ctx, config.MAX_CONNECTIONS_PER_IP);
 

@@ -18,6 +18,12 @@ import type { Presence } from "./presence/presence.js";
 import { RedisPresence } from "./presence/redis-presence.js";
 import { RedisKeys } from "./redis/redis-keys.js";
 import { RedisLink, type RedisTarget } from "./redis/redis-link.js";
+import type { ModerationStore } from "./rooms/moderation-store.js";
+import { RedisModerationStore } from "./rooms/redis-moderation-store.js";
+import { RedisRoomStore } from "./rooms/redis-room-store.js";
+import type { RoomStore } from "./rooms/room-store.js";
+import { SqlModerationStore } from "./rooms/sql-moderation-store.js";
+import { SqlRoomStore } from "./rooms/sql-room-store.js";
 import { ArchiveUserStore } from "./users/archive-user-store.js";
 import { RedisUserStore } from "./users/redis-user-store.js";
 import type { UserStore } from "./users/user-store.js";
@@ -38,6 +44,10 @@ export interface Backends {
    * guesses. Scaled out without DATABASE_URL, they live in Redis.
    */
   accounts: AccountStore;
+  /** Bans, mutes, slow mode, pins, moderation logs, reports and blocks: beside the accounts, for the same reasons. */
+  moderation: ModerationStore;
+  /** Rooms' rules: in the archive's database where there is one (the system of record), else in Redis. */
+  rooms: RoomStore;
   /** How this node reaches Redis; undefined when embedded. */
   redis: { kind: RedisTarget["kind"]; link: RedisLink } | undefined;
   /** Rooms in use that this process holds in memory (embedded mode only; the archive keeps them all). */
@@ -110,6 +120,8 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
       presence: new MemoryPresence(),
       users: new ArchiveUserStore(archive, config.USER_IDLE_TTL * 1000),
       accounts: new SqlAccountStore(archive),
+      moderation: new SqlModerationStore(archive),
+      rooms: new SqlRoomStore(archive),
       redis: undefined,
       storedRooms: () => broker.storedRooms,
       archive,
@@ -153,6 +165,10 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
     accounts: archive
       ? new SqlAccountStore(archive, new RedisFailureWindows(link, accountsBase(config.REDIS_PREFIX)))
       : new RedisAccountStore(link, config.REDIS_PREFIX),
+    moderation: new RedisModerationStore(link, config.REDIS_PREFIX),
+    rooms: archive
+      ? new SqlRoomStore(archive)
+      : new RedisRoomStore(link, config.REDIS_PREFIX, config.ROOM_IDLE_TTL * 1000),
     redis: { kind: target.kind, link },
     storedRooms: () => undefined,
     archive,

@@ -158,11 +158,25 @@ const spec = {
     schema: int(10, 0, 1_000_000),
     help: "direct messages per minute a user may get from people they never talked to (0 = no limit)",
   },
+  REPORTS_PER_HOUR: {
+    schema: int(20, 1, 1_000_000),
+    help: "messages a user may report to a room's moderators per hour, over all rooms",
+  },
   MAX_ROOMS_PER_CONNECTION: { schema: int(20, 1, 10_000), help: "rooms one connection may be in at once" },
   MAX_ROOMS_PER_USER: {
     schema: int(50, 1, 100_000),
     help: "rooms a user (a token's, a proto=2 guest's) may be kept in, over all their connections",
   },
+  MAX_ROOMS_CREATED: {
+    schema: int(10, 0, 100_000),
+    help: "rooms one user may have created (room_create), over all time while they exist",
+  },
+  MAX_INVITATIONS: {
+    schema: int(100, 1, 100_000),
+    help: "invitations and invitation links into one room not yet spent or expired",
+  },
+  ROOM_NAME_LENGTH: { schema: int(64, 1, 256), help: "characters in a room's display name" },
+  ROOM_TOPIC_LENGTH: { schema: int(300, 0, 4096), help: "characters in a room's topic" },
   MAX_ROOMS_PER_NODE: {
     schema: int(10_000, 1, 10_000_000),
     help: "rooms with members on one node at once",

@@ -70,6 +70,8 @@ export interface TicketHolder {
   /** The sign-in session: its connections end with it. */
   session: string;
   expires: number;
+  /** A server admin: holds every room. */
+  admin: boolean;
 }
 
 /** How long a ticket is good for: enough to open a connection, too little to be worth stealing. */
@@ -337,7 +339,7 @@ export class Accounts {
     if (!session || session.uid !== sub) return undefined;
     const account = await this.store.byUid(sub);
     if (!account || account.disabled) return undefined;
-    return { uid: account.uid, name: account.name, session: sid, expires: session.expires };
+    return { uid: account.uid, name: account.name, session: sid, expires: session.expires, admin: account.admin };
   }
 
   async invite(uses: number, hours: number): Promise<{ token: string; expires: number }> {
@@ -410,6 +412,26 @@ export class Accounts {
   /** The accounts of some uids (those that are accounts'), for their profiles. */
   profiles(uids: string[]): Promise<Account[]> {
     return this.store.byUids(uids);
+  }
+
+  /**
+   * The people directory: enabled accounts whose name holds `q` (compared as
+   * names are), by name, `limit` a page; `after` is the name key the page before ended on.
+   */
+  async people(
+    q: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<{ items: { uid: string; name: string }[]; next?: string }> {
+    const wanted = accountKey(q);
+    const found = (await this.store.list())
+      .filter((a) => !a.disabled && a.key.includes(wanted) && (after === undefined || a.key > after))
+      .sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+    const page = found.slice(0, limit);
+    return {
+      items: page.map((a) => ({ uid: a.uid, name: a.name })),
+      next: found.length > limit ? page[page.length - 1]?.key : undefined,
+    };
   }
 
   async set(uid: string, change: { admin?: boolean; disabled?: boolean }): Promise<Account> {

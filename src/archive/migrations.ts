@@ -122,4 +122,72 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE accounts ADD COLUMN display_name TEXT;
   ALTER TABLE accounts ADD COLUMN colour INTEGER;
   `,
+  // Rooms with owners (issue 23): what a room is, who belongs to it with which role, and the ways in.
+  // A room no row holds is public and the admins' (the lobby, rooms a join made before this step).
+  // Links are kept by a hash of their token, as sign-in links are.
+  `
+  CREATE TABLE rooms (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    visibility TEXT NOT NULL,
+    creator TEXT,
+    created BIGINT NOT NULL
+  );
+  CREATE INDEX rooms_by_name ON rooms (name_key, id);
+  CREATE INDEX rooms_by_creator ON rooms (creator);
+  CREATE TABLE room_members (
+    room TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    name TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    role TEXT NOT NULL,
+    PRIMARY KEY (room, uid)
+  );
+  CREATE INDEX room_members_by_name ON room_members (room, name_key, uid);
+  CREATE TABLE room_invitations (
+    room TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    expires BIGINT NOT NULL,
+    PRIMARY KEY (room, uid)
+  );
+  CREATE TABLE room_links (
+    hash TEXT PRIMARY KEY,
+    room TEXT NOT NULL,
+    by_uid TEXT NOT NULL,
+    uses_left INTEGER NOT NULL,
+    expires BIGINT NOT NULL
+  );
+  CREATE INDEX room_links_by_room ON room_links (room);
+  `,
+  // Moderation (issue 23): bans and mutes with their end, each room's slow mode and pin, the log of what its
+  // moderators did and the reports its members made (each a JSON entry numbered per room), and blocks per user.
+  `
+  CREATE TABLE room_sanctions (
+    room TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    until BIGINT,
+    PRIMARY KEY (room, uid, kind)
+  );
+  CREATE TABLE room_rules (
+    room TEXT PRIMARY KEY,
+    slow INTEGER NOT NULL DEFAULT 0,
+    pinned TEXT
+  );
+  CREATE TABLE room_logs (
+    room TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    id BIGINT NOT NULL,
+    json TEXT NOT NULL,
+    PRIMARY KEY (room, kind, id)
+  );
+  CREATE TABLE blocks (
+    uid TEXT NOT NULL,
+    other TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (uid, other)
+  );
+  `,
 ];

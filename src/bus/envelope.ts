@@ -14,14 +14,19 @@
  *   own `typing`); empty for none.
  * - `kind`: empty for a frame every member is sent as it is; `presence` for
  *   a coalesced `presence` frame, which a node expands into the original
- *   protocol's `user_join` and `user_left` for the connections that want those.
+ *   protocol's `user_join` and `user_left` for the connections that want those;
+ *   `rules` for a room's changed rules (its `room` frame, or `room_rules` for its moderation): each node reads
+ *   them again from the store, and only `proto=2` connections are sent it.
  * - `json`: the frame exactly as every local member is sent it, so a node
  *   never parses or re-encodes it.
  *
  * A node channel carries NodeMessage as JSON.
  */
 
-export type EnvelopeKind = "presence";
+/** Why a moderator took a user out of a room (the `left` frame's `reason`). */
+export type LeftReason = "kicked" | "banned";
+
+export type EnvelopeKind = "presence" | "rules";
 
 export interface Envelope {
   mid?: number;
@@ -37,8 +42,10 @@ export type NodeMessage =
   | { kind: "conn"; to: string; json: string }
   /** A frame for every `proto=2` connection of a user, except those in `unlessIn` (a room or conversation). */
   | { kind: "user"; uid: string; json: string; unlessIn?: string }
-  /** The user left a room on some connection: their connections here leave it too. */
-  | { kind: "leave"; uid: string; room: string }
+  /** The user left a room on some connection, or a moderator took them out: their connections here leave it too. */
+  | { kind: "leave"; uid: string; room: string; reason?: LeftReason }
+  /** The user blocked or unblocked someone: their connections here take the new list. */
+  | { kind: "blocks"; uid: string; users: { uid: string; name: string }[] }
   /** The user has a new name: their connections here take it. */
   | { kind: "renamed"; uid: string; name: string }
   /** The user's connections here end (of one sign-in session, when given): signed out, or disabled. */
@@ -58,7 +65,7 @@ export function parseEnvelope(payload: string): Envelope {
     mid: mid === "" ? undefined : Number(mid),
     epoch: epoch === "" ? undefined : epoch,
     exclude: exclude === "" ? undefined : exclude,
-    kind: kind === "presence" ? kind : undefined,
+    kind: kind === "presence" || kind === "rules" ? kind : undefined,
     json: payload.slice(lf + 1),
   };
 }
@@ -86,7 +93,22 @@ export function parseNodeMessage(payload: string): NodeMessage {
         unlessIn: typeof value.unlessIn === "string" ? value.unlessIn : undefined,
       };
     case "leave":
-      return { kind: "leave", uid: str("uid"), room: str("room") };
+      return {
+        kind: "leave",
+        uid: str("uid"),
+        room: str("room"),
+        reason: value.reason === "kicked" || value.reason === "banned" ? value.reason : undefined,
+      };
+    case "blocks": {
+      const users = Array.isArray(value.users) ? (value.users as { uid: unknown; name: unknown }[]) : [];
+      return {
+        kind: "blocks",
+        uid: str("uid"),
+        users: users.flatMap((u) =>
+          typeof u.uid === "string" && typeof u.name === "string" ? [{ uid: u.uid, name: u.name }] : [],
+        ),
+      };
+    }
     case "renamed":
       return { kind: "renamed", uid: str("uid"), name: str("name") };
     case "end":

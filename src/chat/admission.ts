@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { type ErrorCode, RequestError } from "../protocol/errors.js";
 import type { ConnectOptions } from "../protocol/requests.js";
+import type { Role } from "../protocol/rooms.js";
 import { LogSampler } from "../transport/log-sampler.js";
 import type { ChatContext } from "./context.js";
 import * as frames from "./frames.js";
@@ -80,6 +81,10 @@ export interface Identified {
   guestToken: string | undefined;
   /** The sign-in session of an account's connection. */
   signIn: string | undefined;
+  /** A server admin (an account's flag, or a token's `admin` claim). */
+  admin: boolean;
+  /** Roles a token grants, by room id. */
+  roomRoles: ReadonlyMap<string, Role> | undefined;
 }
 
 /**
@@ -98,20 +103,29 @@ export async function identify(ctx: ChatContext, options: ConnectOptions, addres
   if (options.ticket !== undefined) {
     const holder = await ctx.redeemTicket?.(options.ticket);
     if (!holder) throw new RequestError("unauthorized", "your sign-in has ended: sign in again");
-    const { uid, name, expires, session } = holder;
-    return { uid, name, persistent: true, expiresAt: expires, guestToken: undefined, signIn: session };
+    const { uid, name, expires, session, admin } = holder;
+    return {
+      uid,
+      name,
+      persistent: true,
+      expiresAt: expires,
+      guestToken: undefined,
+      signIn: session,
+      admin: admin === true,
+      roomRoles: undefined,
+    };
   }
   if (options.token !== undefined) {
     if (!ctx.authenticate) throw new RequestError("unauthorized", "this chat takes no tokens");
-    const { uid, name, expiresAt } = await ctx.authenticate(options.token);
-    return { uid, name, persistent: true, expiresAt, guestToken: undefined, signIn: undefined };
+    const { uid, name, expiresAt, admin, roomRoles } = await ctx.authenticate(options.token);
+    return { uid, name, persistent: true, expiresAt, guestToken: undefined, signIn: undefined, admin, roomRoles };
   }
   const guests = ctx.guests;
   if (!guests) {
     const how = ctx.authenticate ? "connect with a token" : "sign in";
     throw new RequestError("unauthorized", `this chat has no guests: ${how}`);
   }
-  const none = { name: undefined, expiresAt: undefined, signIn: undefined };
+  const none = { name: undefined, expiresAt: undefined, signIn: undefined, admin: false, roomRoles: undefined };
   if (options.proto !== 2) return { uid: guests.newUserId(), persistent: false, guestToken: undefined, ...none };
   let uid = options.guest ? await guests.verify(options.guest) : undefined;
   if (uid === undefined) {

@@ -1,6 +1,7 @@
 import { createPublicKey } from "node:crypto";
 import { createRemoteJWKSet, errors, jwtVerify } from "jose";
 import { RequestError } from "../protocol/errors.js";
+import { type Role, role } from "../protocol/rooms.js";
 import { checkName, type Limits } from "../protocol/rules.js";
 
 export interface Identity {
@@ -9,6 +10,21 @@ export interface Identity {
   name: string;
   /** When the token stops vouching for it, ms since the epoch. */
   expiresAt: number;
+  /** The token's `admin: true`: the embedding app makes it a server admin. */
+  admin: boolean;
+  /** The token's `rooms` claim: a role per room id, which the embedding app grants. */
+  roomRoles: ReadonlyMap<string, Role>;
+}
+
+/** The `rooms` claim, `{"<room id>": "owner" | "moderator" | "member"}`; entries of another shape are ignored. */
+function roomRolesOf(claim: unknown): Map<string, Role> {
+  const roles = new Map<string, Role>();
+  if (typeof claim !== "object" || claim === null || Array.isArray(claim)) return roles;
+  for (const [room, held] of Object.entries(claim)) {
+    const parsed = role.safeParse(held);
+    if (parsed.success && room.length <= 256) roles.set(room.toLowerCase(), parsed.data);
+  }
+  return roles;
 }
 
 /** How far ahead of this node's clock a token's `iat` may be: the issuer's clock may run a little fast. */
@@ -69,7 +85,7 @@ export function tokenVerifier(
       }
       throw new RequestError("unauthorized", "the token is invalid");
     }
-    const { sub, name, exp, iat } = payload;
+    const { sub, name, exp, iat, admin, rooms } = payload;
     if (typeof sub !== "string" || sub.length === 0 || sub.length > 128 || typeof name !== "string") {
       throw new RequestError("unauthorized", "the token must carry a 'sub' and a 'name'");
     }
@@ -81,6 +97,12 @@ export function tokenVerifier(
     if (typeof exp !== "number" || exp - issued > maxLifetimeS) {
       throw new RequestError("unauthorized", `the token must expire within ${maxLifetimeS} s of being issued`);
     }
-    return { uid: sub, name: checkName(name, limits), expiresAt: exp * 1000 };
+    return {
+      uid: sub,
+      name: checkName(name, limits),
+      expiresAt: exp * 1000,
+      admin: admin === true,
+      roomRoles: roomRolesOf(rooms),
+    };
   };
 }

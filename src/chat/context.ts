@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { RoomTextLimits } from "../protocol/rooms.js";
 import type { Limits } from "../protocol/rules.js";
 import type { UserStore } from "../users/user-store.js";
 import type { Allowances } from "./allowances.js";
@@ -7,6 +8,8 @@ import type { GuestIdentities } from "./guests.js";
 import type { HistoryPages } from "./history-pages.js";
 import type { Hub } from "./hub.js";
 import type { Meter } from "./meter.js";
+import type { Moderation } from "./moderation.js";
+import type { RoomRules } from "./room-rules.js";
 
 /** A signed-in account's connection. */
 export interface SignedInIdentity {
@@ -15,6 +18,8 @@ export interface SignedInIdentity {
   /** The sign-in session: the connection ends with it. */
   session: string;
   expires: number;
+  /** A server admin: holds every room. */
+  admin?: boolean;
 }
 
 /** How much one connection may ask of the node. */
@@ -26,6 +31,20 @@ export interface Policy {
   /** Rooms a kept user may be in over all their connections (MAX_ROOMS_PER_USER). */
   maxRoomsPerUser: number;
   maxConversations: number;
+}
+
+/** What rooms may be made, and how far they may be opened (docs/security.md). */
+export interface RoomPolicy extends RoomTextLimits {
+  /** Rooms one user may have created and not deleted (MAX_ROOMS_CREATED). */
+  maxCreated: number;
+  /** Invitations and links into one room not yet spent or expired (MAX_INVITATIONS). */
+  maxInvitations: number;
+}
+
+/** Someone in the people directory. */
+export interface Listed {
+  uid: string;
+  name: string;
 }
 
 /** What every session of a node shares. */
@@ -56,4 +75,13 @@ export interface ChatContext {
   graceMs: number;
   /** Encoded history pages, shared by the node's sessions. */
   pages: HistoryPages;
+  /** Bans, mutes, slow mode, pins, reports and blocks, with this node's cache of each room's. */
+  moderation: Moderation;
+  /** Rooms' rules: the store, and this node's copy of what its sessions need. */
+  rooms: RoomRules;
+  roomPolicy: RoomPolicy;
+  /** A page of accounts whose name holds `q`, by name; undefined without accounts. */
+  people:
+    | ((q: string, after: string | undefined, limit: number) => Promise<{ items: Listed[]; next?: string }>)
+    | undefined;
 }

@@ -1,4 +1,5 @@
 import type { UnnumberedMessage } from "../bus/broker.js";
+import type { LeftReason } from "../bus/envelope.js";
 import type { ErrorCode } from "../protocol/errors.js";
 import type { FrameOf, Person, ServerFrame, StoredChange, StoredDm, StoredMessage } from "../protocol/frames.js";
 import type { Ref } from "../protocol/requests.js";
@@ -35,7 +36,16 @@ export const typingTo = (to: string, p: Person) => encode({ action: "typing", to
 
 export const users = (fields: Fields<"users">) => encode({ action: "users", ...fields });
 
-export const left = (room: string, ref: Ref) => encode({ action: "left", room, ref });
+export const left = (room: string, ref: Ref, reason?: LeftReason) => encode({ action: "left", room, ref, reason });
+
+export const roomRules = (fields: Fields<"room_rules">) => encode({ action: "room_rules", ...fields });
+
+export const modlog = (fields: Fields<"modlog">) => encode({ action: "modlog", ...fields });
+
+export const reports = (fields: Fields<"reports">) => encode({ action: "reports", ...fields });
+
+export const blocked = (users: { uid: string; name: string }[]) =>
+  encode({ action: "blocked", users: users.map((u) => ({ uid: u.uid, name: u.name })) });
 
 export const joined = (room: string) => encode({ action: "joined", room });
 
@@ -49,6 +59,30 @@ export const conversation = (other: { uid: string; name: string }) =>
 export const read = (fields: Fields<"read">) => encode({ action: "read", ...fields });
 
 export const ack = (fields: Fields<"ack">) => encode({ action: "ack", ...fields });
+
+/** A room's properties, and the receiver's role in it when it holds one. */
+export const room = (fields: Fields<"room">) =>
+  encode({
+    action: "room",
+    room: fields.room,
+    name: fields.name,
+    topic: fields.topic,
+    visibility: fields.visibility,
+    creator: fields.creator,
+    created: fields.created,
+    role: fields.role,
+    ref: fields.ref,
+  });
+
+export const rooms = (fields: Fields<"rooms">) => encode({ action: "rooms", ...fields });
+
+export const members = (fields: Fields<"members">) => encode({ action: "members", ...fields });
+
+export const inviteLink = (fields: Fields<"invite_link">) => encode({ action: "invite_link", ...fields });
+
+export const invited = (fields: Fields<"invited">) => encode({ action: "invited", ...fields });
+
+export const people = (fields: Fields<"people">) => encode({ action: "people", ...fields });
 
 export const error = (code: ErrorCode, message: string, ref: Ref, wait?: number) =>
   encode({ action: "error", code, message, ref, wait });

@@ -9,7 +9,7 @@ import {
   isOutage,
   type StoredAt,
 } from "../bus/broker.js";
-import type { Envelope, NodeMessage } from "../bus/envelope.js";
+import type { Envelope, LeftReason, NodeMessage } from "../bus/envelope.js";
 import { nodeOf } from "../ids/connection-id.js";
 import type { Connection, ListedUser, Presence, PresenceHandler, UserPage } from "../presence/presence.js";
 import { RequestError } from "../protocol/errors.js";
@@ -45,6 +45,7 @@ export class Hub implements BrokerHandler, PresenceHandler {
   private readonly byUser = new Map<string, Set<Recipient>>();
   private readonly rooms: LocalRooms;
   private readonly batches: PresenceBatches;
+  private rulesWatcher: { changed(room: string): void; forget(room: string): void } | undefined;
 
   constructor(
     private readonly broker: Broker,
@@ -315,6 +316,18 @@ export class Hub implements BrokerHandler, PresenceHandler {
     await this.toNodesOf(uid, { kind: "leave", uid, room });
   }
 
+  /** A moderator took the user out of a room: their connections on every node leave it, told why. */
+  async takeOut(uid: string, room: string, reason: LeftReason): Promise<void> {
+    await this.leaveHere(uid, room, undefined, reason);
+    await this.toNodesOf(uid, { kind: "leave", uid, room, reason });
+  }
+
+  /** The user's block list changed: their connections on every node take it. */
+  async blocksChanged(uid: string, users: { uid: string; name: string }[]): Promise<void> {
+    for (const r of this.byUser.get(uid) ?? []) r.blocksChanged?.(users);
+    await this.toNodesOf(uid, { kind: "blocks", uid, users });
+  }
+
   /**
    * A private message (the original protocol's): `pm` to the target
    * connection, on whatever node holds it, then `pm_sent` to the sender, who
@@ -379,15 +392,34 @@ export class Hub implements BrokerHandler, PresenceHandler {
     }
   }
 
-  private async leaveHere(uid: string, room: string, except?: Recipient): Promise<void> {
+  private async leaveHere(uid: string, room: string, except?: Recipient, reason?: LeftReason): Promise<void> {
     for (const r of [...(this.byUser.get(uid) ?? [])]) {
       if (r === except || !this.rooms.has(room, r)) continue;
       await this.exit(room, r, 0);
-      r.left(room);
+      r.left(room, reason);
     }
   }
 
+  /**
+   * Watches rooms' rules: told when a room's change (`rules`), and when no
+   * connection here is in a room any more, so that nothing cached for it goes stale.
+   */
+  watchRules(watcher: { changed(room: string): void; forget(room: string): void }): void {
+    this.rulesWatcher = watcher;
+    this.rooms.emptied = (room) => watcher.forget(room);
+  }
+
+  /**
+   * Tells every node a room's rules changed, and its `proto=2` members what
+   * it is now (`json`: its `room` frame, or its `room_rules` for its moderation).
+   */
+  async announceRules(room: string, json: string): Promise<void> {
+    this.rulesWatcher?.changed(room);
+    await this.publish(room, { json, kind: "rules" });
+  }
+
   onRoom(room: string, envelope: Envelope): void {
+    if (envelope.kind === "rules") this.rulesWatcher?.changed(room);
     this.rooms.deliver(room, envelope);
   }
 
@@ -400,9 +432,12 @@ export class Hub implements BrokerHandler, PresenceHandler {
         this.deliverToUser(message.uid, message.json, message.unlessIn);
         return;
       case "leave":
-        void this.leaveHere(message.uid, message.room).catch((err: unknown) => {
+        void this.leaveHere(message.uid, message.room, undefined, message.reason).catch((err: unknown) => {
           this.log.warn({ err, room: message.room }, "could not take a user's connection out of a room");
         });
+        return;
+      case "blocks":
+        for (const r of this.byUser.get(message.uid) ?? []) r.blocksChanged?.(message.users);
         return;
       case "renamed":
         for (const r of this.byUser.get(message.uid) ?? []) r.renamed(message.name);

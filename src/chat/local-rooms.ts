@@ -1,10 +1,11 @@
 import type { Broker } from "../bus/broker.js";
-import type { Envelope } from "../bus/envelope.js";
+import type { Envelope, LeftReason } from "../bus/envelope.js";
 import { MidGate } from "../bus/mid-gate.js";
 import type { Entrant } from "../presence/presence.js";
 import { RequestError } from "../protocol/errors.js";
 import type { FrameOf } from "../protocol/frames.js";
 import { OutFrame } from "../transport/out-frame.js";
+import { isConversation } from "./conversations.js";
 import * as frames from "./frames.js";
 import type { Meter } from "./meter.js";
 
@@ -19,8 +20,12 @@ export interface Recipient extends Entrant {
   /** Writes a frame encoded once for all its recipients. */
   write(frame: OutFrame): void;
   send(json: string): void;
-  /** The hub took it out of a room: its user left the room on another connection. */
-  left(room: string): void;
+  /** The hub took it out of a room: its user left the room on another connection, or a moderator took them out. */
+  left(room: string, reason?: LeftReason): void;
+  /** The users its user blocked: their direct messages are not delivered to it. */
+  readonly blocked?: ReadonlySet<string>;
+  /** Its user blocked or unblocked someone, on some connection. */
+  blocksChanged?(users: { uid: string; name: string }[]): void;
   /** Its user took a new name on another connection. */
   renamed(name: string): void;
   /** The sign-in session of an account's connection. */
@@ -46,6 +51,12 @@ function expand(json: string): Expanded[] {
   ];
 }
 
+/** Who wrote a stored frame (`uid`); empty for one without. */
+export function authorOf(json: string): string {
+  const uid = (JSON.parse(json) as { uid?: unknown }).uid;
+  return typeof uid === "string" ? uid : "";
+}
+
 /** A publication as it waits for a member still being sent the room's history. */
 interface Delivery {
   mid?: number;
@@ -69,6 +80,9 @@ export class LocalRooms {
     private readonly maxRooms: number,
     private readonly meter: Meter,
   ) {}
+
+  /** Told when the last member here leaves a room. */
+  emptied: ((room: string) => void) | undefined;
 
   get count(): number {
     return this.rooms.size;
@@ -139,8 +153,15 @@ export class LocalRooms {
     const delivery: Delivery = { mid: envelope.mid, frame };
     // Made once per node, and only when a member here wants the original protocol's frames.
     let expanded: Expanded[] | undefined;
+    // Only a conversation's frames are kept from a member who blocked their author, and only then is the author read.
+    let author: string | undefined;
     for (const [member, gate] of members) {
       if (member.id === envelope.exclude) continue;
+      if (envelope.kind === "rules" && member.proto === 1) continue;
+      if (member.blocked !== undefined && member.blocked.size > 0 && isConversation(room)) {
+        author ??= authorOf(envelope.json);
+        if (member.blocked.has(author)) continue;
+      }
       if (envelope.kind === "presence" && member.proto === 1) {
         expanded ??= expand(envelope.json);
         for (const one of expanded) if (one.about !== member.id) this.offer(member, gate, { frame: one.frame });
@@ -173,7 +194,10 @@ export class LocalRooms {
   private drop(room: string, r: Recipient): boolean {
     const members = this.rooms.get(room);
     if (!members?.delete(r)) return false;
-    if (members.size === 0) this.rooms.delete(room);
+    if (members.size === 0) {
+      this.rooms.delete(room);
+      this.emptied?.(room);
+    }
     return true;
   }
 

@@ -1,5 +1,6 @@
 import { BrokerUnavailable } from "../bus/broker.js";
 import { type ErrorCode, RequestError } from "../protocol/errors.js";
+import { ModerationUnavailable } from "../rooms/moderation-store.js";
 import { UserStoreUnavailable } from "../users/user-store.js";
 
 /** What a client is told about a request that failed, and whether the failure is the server's fault. */
@@ -14,7 +15,7 @@ export interface Refusal {
 
 export function refusalOf(err: unknown): Refusal {
   if (err instanceof RequestError) return { code: err.code, message: err.message, wait: err.wait };
-  if (err instanceof BrokerUnavailable || err instanceof UserStoreUnavailable) {
+  if (err instanceof BrokerUnavailable || err instanceof UserStoreUnavailable || err instanceof ModerationUnavailable) {
     return { code: "unavailable", message: "the chat cannot reach its other nodes right now; try again" };
   }
   return { code: "internal", message: "the server could not complete this request", fault: err };

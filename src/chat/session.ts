@@ -1,8 +1,10 @@
 import type { Logger } from "pino";
+import type { LeftReason } from "../bus/envelope.js";
 import { newConnectionId } from "../ids/connection-id.js";
 import { CloseCode } from "../protocol/close-codes.js";
 import { RequestError } from "../protocol/errors.js";
 import { type ConnectOptions, parseRequest, type Ref, type Request, salvageRef } from "../protocol/requests.js";
+import type { Role } from "../protocol/rooms.js";
 import { DEFAULT_ROOM, foldName } from "../protocol/rules.js";
 import { OutFrame } from "../transport/out-frame.js";
 import type { Peer, PeerListener } from "../transport/peer.js";
@@ -37,8 +39,12 @@ export class Session implements Caller, PeerListener {
   kept = false;
   readonly rooms = new Set<string>();
   readonly conversations = new Map<string, string>();
+  /** The users this user blocked: their direct messages, conversation hints and mentions do not reach it. */
+  blocked = new Set<string>();
   lease: TokenLease | undefined;
   signIn: string | undefined;
+  admin = false;
+  roomRoles: ReadonlyMap<string, Role> | undefined;
   /** Set while a `?auth=first` connection's first frame, which says who it is, has not come. */
   private firstFrame: ((raw: string | undefined) => void) | undefined;
   private readonly queue: RequestQueue;
@@ -181,6 +187,8 @@ export class Session implements Caller, PeerListener {
     }
     this.uid = who.uid;
     this.signIn = who.signIn;
+    this.admin = who.admin;
+    this.roomRoles = who.roomRoles;
     this.persistent = who.persistent;
     if (who.name !== undefined) {
       this.name = who.name;
@@ -217,6 +225,7 @@ export class Session implements Caller, PeerListener {
         await bestEffort(this, this.ctx.users.setName(this.uid, this.name), "keep the user's name");
       }
     }
+    const blocked = this.persistent ? await this.loadBlocks() : [];
     await this.ctx.hub.register(this);
     // A sign-out that ended the session while this connection was being admitted could not find it
     // to close it: once it can be found, the session is looked up again.
@@ -227,8 +236,25 @@ export class Session implements Caller, PeerListener {
     const { maxMessageLength, maxMessageBytes, maxNameLength, maxRoomLength } = this.ctx.limits;
     const limits = { maxMessageLength, maxMessageBytes, maxNameLength, maxRoomLength, lobby: DEFAULT_ROOM };
     return this.proto === 2
-      ? { guest: who.guestToken, rooms: record?.rooms, conversations: record?.conversations, limits }
+      ? {
+          guest: who.guestToken,
+          rooms: record?.rooms,
+          // A conversation with someone blocked is not offered: its messages would not come.
+          conversations: record?.conversations.filter((c) => !this.blocked.has(c.uid)),
+          blocked,
+          limits,
+        }
       : {};
+  }
+
+  /** Whom the user blocked; without the store, nobody for now: the connection is not refused for it. */
+  private async loadBlocks(): Promise<{ uid: string; name: string }[]> {
+    const users = await this.ctx.moderation.store.blocksOf(this.uid).catch((err: unknown) => {
+      this.log.warn({ err }, "could not load whom the user blocked");
+      return [];
+    });
+    this.blocked = new Set(users.map((u) => u.uid));
+    return users;
   }
 
   /** Tells the connection who it is, under the name it holds now. */
@@ -260,9 +286,14 @@ export class Session implements Caller, PeerListener {
     return this.queue.detach(op, ref);
   }
 
-  left(room: string): void {
+  left(room: string, reason?: LeftReason): void {
     this.rooms.delete(room);
-    this.send(frames.left(room, undefined));
+    this.send(frames.left(room, undefined, reason));
+  }
+
+  blocksChanged(users: { uid: string; name: string }[]): void {
+    this.blocked = new Set(users.map((u) => u.uid));
+    if (this.proto === 2) this.send(frames.blocked(users));
   }
 
   peerIn(conversation: string): string | undefined {

@@ -10,6 +10,12 @@ export const ERROR_CODES = [
   "no_such_user",
   "no_such_message",
   "bad_room",
+  "no_such_room",
+  "bad_room_name",
+  "bad_topic",
+  "bad_invitation",
+  "too_many_invitations",
+  "too_many_created",
   "bad_name",
   "not_in_room",
   "unavailable",
@@ -24,6 +30,9 @@ export const ERROR_CODES = [
   "forbidden",
   "not_yours",
   "name_taken",
+  "muted",
+  "slow_mode",
+  "too_many_reports",
   "internal",
 ] as const;
 

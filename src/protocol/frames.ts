@@ -2,6 +2,7 @@ import { z } from "zod";
 import { ERROR_CODES } from "./errors.js";
 import { profileFrame } from "./profile.js";
 import { REACTIONS, ref } from "./requests.js";
+import { role, visibility } from "./rooms.js";
 
 /**
  * What the server sends, one schema per action (docs/protocol.md#what-the-server-sends).
@@ -47,7 +48,12 @@ export const localDm = z.object({ action: z.literal("dm"), ...dmFields, local: z
  */
 const changeFields = { mid, target: mid, ...person, ts: z.number(), room: room.optional(), to: uid.optional() };
 export const storedEdit = z.object({ action: z.literal("edit"), ...changeFields, message: z.string() });
-export const storedDelete = z.object({ action: z.literal("delete"), ...changeFields });
+export const storedDelete = z.object({
+  action: z.literal("delete"),
+  ...changeFields,
+  /** Set when a moderator removed someone else's message (`uid` is the moderator). */
+  moderator: z.literal(true).optional(),
+});
 export const storedReact = z.object({
   action: z.literal("react"),
   ...changeFields,
@@ -58,11 +64,54 @@ export const storedReact = z.object({
 /** Anything a history holds: messages, and changes to them. */
 export const storedEntry = z.union([storedMessage, storedDm, storedEdit, storedDelete, storedReact]);
 
+/** Someone named in a moderation log or a report. */
+const who = z.object({ uid, name });
+
+export const MODERATION_ACTIONS = ["kick", "ban", "unban", "mute", "unmute", "remove", "slow", "pin"] as const;
+
+/** One moderator's action, as the room's log keeps it. */
+export const modlogEntry = z.object({
+  id: z.number().int().positive(),
+  ts: z.number(),
+  action: z.enum(MODERATION_ACTIONS),
+  by: who,
+  /** Whom a kick, ban, mute or their lifting was for. */
+  user: who.optional(),
+  /** The message removed or pinned (none: unpinned). */
+  mid: mid.optional(),
+  /** How long a ban or mute lasts (none: until lifted), or slow mode's seconds. */
+  seconds: z.number().int().nonnegative().optional(),
+  reason: z.string().optional(),
+});
+
+/** A report of one message, with what was around it when a moderator reads it. */
+export const reportEntry = z.object({
+  id: z.number().int().positive(),
+  ts: z.number(),
+  by: who,
+  mid,
+  reason: z.string().optional(),
+  /** The stored entries around the message, oldest first, the message among them unless it is no longer kept. */
+  context: z.array(storedEntry),
+});
+
 /** The original page reads the target's name as `user` in some places and `name` in others. */
 const pmTarget = z.object({ id, name, user: name });
 
 /** Where a per-user frame points: a room, or the conversation with `with`. */
 const roomOrWith = { room: room.optional(), with: uid.optional() };
+
+/** A room's properties; `room` is its id, which never changes, `name` what it is shown as. */
+const roomFields = {
+  room,
+  name: z.string(),
+  topic: z.string(),
+  visibility,
+  /** Who made it; absent for the lobby and rooms made by a `join`, which the server's admins hold. */
+  creator: uid.optional(),
+  created: z.number(),
+};
+export const roomInfo = z.object(roomFields);
 
 export const serverFrames = {
   user_info: z.object({
@@ -74,6 +123,8 @@ export const serverFrames = {
     rooms: z.array(room).optional(),
     /** To `proto=2`: this user's conversations, most recent first. */
     conversations: z.array(z.object({ uid, name })).optional(),
+    /** To `proto=2`: the users this user has blocked. */
+    blocked: z.array(z.object({ uid, name })).optional(),
     /** To `proto=2`: what this server accepts, so that a client never disagrees with it. */
     limits: z
       .object({
@@ -149,7 +200,40 @@ export const serverFrames = {
     z.object({ action: z.literal("typing"), room, ...person }),
     z.object({ action: z.literal("typing"), to: uid, ...person }),
   ]),
-  left: z.object({ action: z.literal("left"), room, ref }),
+  left: z.object({
+    action: z.literal("left"),
+    room,
+    ref,
+    /** Set when a moderator took the user out: `kicked` may join again, `banned` may not until the ban ends. */
+    reason: z.enum(["kicked", "banned"]).optional(),
+  }),
+  /** To `proto=2` members of a room, on joining it and whenever it changes: its slow mode and pinned message. */
+  room_rules: z.object({
+    action: z.literal("room_rules"),
+    room,
+    /** Seconds between two messages of one person; 0 for none. */
+    slow: z.number().int().nonnegative(),
+    pinned: storedMessage.optional(),
+  }),
+  /** A page of a room's moderation log, newest first. */
+  modlog: z.object({
+    action: z.literal("modlog"),
+    room,
+    entries: z.array(modlogEntry),
+    /** Set when older entries follow: send `modlog` with `before` set to it. */
+    next: z.number().int().positive().optional(),
+    ref,
+  }),
+  /** A page of a room's reports, newest first, each with its message in context. */
+  reports: z.object({
+    action: z.literal("reports"),
+    room,
+    reports: z.array(reportEntry),
+    next: z.number().int().positive().optional(),
+    ref,
+  }),
+  /** To `proto=2`: the users this user has blocked, on every change and on connecting. */
+  blocked: z.object({ action: z.literal("blocked"), users: z.array(z.object({ uid, name })) }),
   /** To `proto=2`: this user joined a room on another connection. */
   joined: z.object({ action: z.literal("joined"), room }),
   /** To `proto=2`: a direct message came in a conversation this connection has not joined. */
@@ -158,12 +242,73 @@ export const serverFrames = {
   read: z.object({ action: z.literal("read"), ...roomOrWith, mid: z.number().int().nonnegative(), epoch: z.string() }),
   ack: z.object({
     action: z.literal("ack"),
-    of: z.enum(["message", "dm", "nick", "auth", "read", "edit", "delete", "react"]),
+    of: z.enum([
+      "message",
+      "dm",
+      "nick",
+      "auth",
+      "read",
+      "edit",
+      "delete",
+      "react",
+      "invite",
+      "role",
+      ...MODERATION_ACTIONS,
+      "report",
+      "block",
+      "unblock",
+    ]),
     ref: z.union([z.string().max(64), z.number()]),
     ...roomOrWith,
     mid: mid.optional(),
   }),
   profile: profileFrame,
+  /**
+   * To `proto=2`: a room's properties, before a `join`'s history, as the reply
+   * to `room_create`, `room_update` and `accept`, and to its members when they
+   * change. `role` is the receiver's, absent where it holds none.
+   */
+  room: z.object({ action: z.literal("room"), ...roomFields, role: role.optional(), ref }),
+  /** A page of the room directory, by name. */
+  rooms: z.object({
+    action: z.literal("rooms"),
+    rooms: z.array(
+      roomInfo.extend({
+        /** People in it now, on every node. */
+        online: z.number().int().nonnegative(),
+        /** When its newest message was written (absent: none kept). */
+        active: z.number().optional(),
+      }),
+    ),
+    next: z.string().optional(),
+    ref,
+  }),
+  /** A page of a room's members, by name. */
+  members: z.object({
+    action: z.literal("members"),
+    room,
+    members: z.array(z.object({ uid, name, role, online: z.boolean() })),
+    next: z.string().optional(),
+    ref,
+  }),
+  /** A new invitation link: `token` goes after `#/room-invite/` in the client's address. */
+  invite_link: z.object({
+    action: z.literal("invite_link"),
+    room,
+    token: z.string(),
+    expires: z.number(),
+    uses: z.number().int().positive(),
+    ref,
+  }),
+  /** To `proto=2`: someone invited this user into a room, which a `join` now enters. */
+  invited: z.object({ action: z.literal("invited"), room, name: z.string(), by: z.object({ uid, name }) }),
+  /** A page of the people directory. */
+  people: z.object({
+    action: z.literal("people"),
+    people: z.array(z.object({ uid, name })),
+    next: z.string().optional(),
+    ref,
+  }),
   /** The answer to a `ping`: the link carries frames both ways. */
   pong: z.object({ action: z.literal("pong"), ref }),
   error: z.object({
@@ -184,3 +329,6 @@ export type StoredDm = z.output<typeof storedDm>;
 export type StoredEntry = z.output<typeof storedEntry>;
 export type StoredChange = z.output<typeof storedEdit> | z.output<typeof storedDelete> | z.output<typeof storedReact>;
 export type Person = z.output<typeof personSchema>;
+export type ModlogEntry = z.output<typeof modlogEntry>;
+export type ReportEntry = z.output<typeof reportEntry>;
+export type RoomInfo = z.output<typeof roomInfo>;

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { RequestError } from "./errors.js";
+import { visibility } from "./rooms.js";
 
 /** Echoed on every reply to the request that carried it; on a `message` or `dm`, also its idempotency key. */
 export const ref = z.union([z.string().max(64), z.number().finite()]).optional();
@@ -17,6 +18,17 @@ export const userId = z.string().min(1).max(128);
 
 /** The reactions a message can have: a fixed set, so a reaction is never free text. */
 export const REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢"] as const;
+
+/** The longest a ban or mute may be given for (a year); without `seconds` it lasts until lifted. */
+export const SANCTION_MAX_SECONDS = 365 * 24 * 3600;
+const sanctionSeconds = z.number().int().min(1).max(SANCTION_MAX_SECONDS);
+/** The longest slow mode: an hour between two messages of one person. */
+export const SLOW_MAX = 3600;
+/** Why a moderator acted, or a user reported: a line, not an essay. */
+export const REASON_MAX = 200;
+const reason = z.string().max(REASON_MAX);
+/** Where a page of a log ends: the `next` of the page before. */
+const cursor = z.number().int().min(1);
 
 /** `room` names a room, `with` the other user of a conversation; never both. */
 const oneOf = (r: { room?: string; with?: string }) => r.room === undefined || r.with === undefined;
@@ -100,6 +112,41 @@ export const requestSchemas = {
       ref,
     })
     .refine(oneOf, ONE_OF),
+  /** Moderation (docs/protocol.md#moderation): each needs the caller's role in `room` to be moderator or more. */
+  kick: z.object({ action: z.literal("kick"), room: roomName, user: userId, reason: reason.optional(), ref }),
+  ban: z.object({
+    action: z.literal("ban"),
+    room: roomName,
+    user: userId,
+    seconds: sanctionSeconds.optional(),
+    reason: reason.optional(),
+    ref,
+  }),
+  unban: z.object({ action: z.literal("unban"), room: roomName, user: userId, ref }),
+  mute: z.object({
+    action: z.literal("mute"),
+    room: roomName,
+    user: userId,
+    seconds: sanctionSeconds.optional(),
+    reason: reason.optional(),
+    ref,
+  }),
+  unmute: z.object({ action: z.literal("unmute"), room: roomName, user: userId, ref }),
+  /** A moderator's deletion of anyone's message. */
+  remove: z.object({ action: z.literal("remove"), room: roomName, mid, reason: reason.optional(), ref }),
+  /** At most one message per `seconds` per person in the room; 0 ends slow mode. */
+  slow: z.object({ action: z.literal("slow"), room: roomName, seconds: z.number().int().min(0).max(SLOW_MAX), ref }),
+  /** Pins message `mid` in the room's header; without `mid`, unpins. */
+  pin: z.object({ action: z.literal("pin"), room: roomName, mid: mid.optional(), ref }),
+  /** A page of the room's moderation log, newest first, older than `before`. */
+  modlog: z.object({ action: z.literal("modlog"), room: roomName, before: cursor.optional(), ref }),
+  /** Anyone in a room may report a message in it to its moderators. */
+  report: z.object({ action: z.literal("report"), room: roomName, mid, reason: reason.optional(), ref }),
+  /** A page of the room's reports, newest first, older than `before`: for its moderators. */
+  reports: z.object({ action: z.literal("reports"), room: roomName, before: cursor.optional(), ref }),
+  /** Hides a user's direct messages, mentions and conversation hints from the caller; they are not told. */
+  block: z.object({ action: z.literal("block"), user: userId, ref }),
+  unblock: z.object({ action: z.literal("unblock"), user: userId, ref }),
   /**
    * A fresh token (`token`) on an open connection; or, as the first frame of
    * a connection opened with `?auth=first`, who it is: a sign-in `ticket`, a
@@ -110,6 +157,64 @@ export const requestSchemas = {
     token: z.string().min(1).max(8192).optional(),
     ticket: z.string().min(1).max(2048).optional(),
     guest: z.string().min(1).max(2048).optional(),
+    ref,
+  }),
+  /** A page of the room directory: public and read-only rooms, by name, `q` in the name if given. */
+  rooms: z.object({
+    action: z.literal("rooms"),
+    q: z.string().max(64).optional(),
+    // The `next` of the page before.
+    after: z.string().max(256).optional(),
+    ref,
+  }),
+  /** Makes a room with the caller as its owner; the reply is its `room` frame. The id comes from the name. */
+  room_create: z.object({
+    action: z.literal("room_create"),
+    name: z.string().max(1024),
+    topic: z.string().max(4096).optional(),
+    visibility: visibility.optional(),
+    ref,
+  }),
+  /**
+   * Changes a room's display name, topic or visibility (its owner's, or a
+   * moderator's for the topic). A private room stays private, and no other
+   * becomes private: a private room's id has a shape of its own.
+   */
+  room_update: z.object({
+    action: z.literal("room_update"),
+    room: roomName,
+    name: z.string().max(1024).optional(),
+    topic: z.string().max(4096).optional(),
+    visibility: z.enum(["public", "readonly"]).optional(),
+    ref,
+  }),
+  /** Invites user `uid` into a private room: their next `join` of it makes them a member. */
+  invite: z.object({ action: z.literal("invite"), room: roomName, uid: userId, ref }),
+  /** Makes an invitation link: its token lets `uses` people in within `hours`. */
+  invite_link: z.object({
+    action: z.literal("invite_link"),
+    room: roomName,
+    uses: z.number().int().min(1).max(1000).optional(),
+    hours: z.number().int().min(1).max(720).optional(),
+    ref,
+  }),
+  /** Redeems an invitation link's token: the caller becomes a member, and the reply is the room's `room` frame. */
+  accept: z.object({ action: z.literal("accept"), token: z.string().min(1).max(256), ref }),
+  /** A page of a room's members, online or not (in a public room: those who hold a role or joined it). */
+  members: z.object({ action: z.literal("members"), room: roomName, after: z.string().max(256).optional(), ref }),
+  /** The owner names a moderator (`moderator`) or takes that back (`member`). */
+  role: z.object({
+    action: z.literal("role"),
+    room: roomName,
+    uid: userId,
+    role: z.enum(["moderator", "member"]),
+    ref,
+  }),
+  /** A page of the people directory: accounts whose name holds `q`. */
+  people: z.object({
+    action: z.literal("people"),
+    q: z.string().max(64).optional(),
+    after: z.string().max(256).optional(),
     ref,
   }),
   /**

@@ -1,4 +1,5 @@
 import { RequestError } from "./errors.js";
+import type { RoomTextLimits } from "./rooms.js";
 
 /** The lengths a deployment sets (MAX_MESSAGE_LENGTH, MAX_MESSAGE_BYTES, MAX_NAME_LENGTH, MAX_ROOM_LENGTH). */
 export interface Limits {
@@ -49,12 +50,14 @@ export function foldName(name: string): string {
   return name.normalize("NFKC").toLowerCase();
 }
 
-const roomPattern = /^[a-z0-9][a-z0-9_-]*$/;
+// A private room's id ends in `~` and twelve random letters and digits (see rooms.ts), past MAX_ROOM_LENGTH.
+const roomPattern = /^([a-z0-9][a-z0-9_-]*)(~[a-z0-9]{12})?$/;
 
-/** A room name folded to lower case and trimmed, or a `bad_room` refusal. */
+/** A room id folded to lower case and trimmed, or a `bad_room` refusal. */
 export function checkRoom(raw: string, limits: Limits): string {
   const room = raw.trim().toLowerCase();
-  if (room.length === 0 || room.length > limits.maxRoomLength || !roomPattern.test(room)) {
+  const base = roomPattern.exec(room)?.[1];
+  if (base === undefined || base.length > limits.maxRoomLength) {
     throw new RequestError(
       "bad_room",
       `room must be 1-${limits.maxRoomLength} of a-z 0-9 _ - and start with a letter or digit`,
@@ -89,4 +92,32 @@ export function checkText(raw: string, limits: Limits): string {
     throw new RequestError("too_long", `message takes more than ${limits.maxMessageBytes} bytes`);
   }
   return raw;
+}
+
+/** A room's display name, normalised as people's names are, or a `bad_room_name` refusal. */
+export function checkRoomName(raw: string, limits: RoomTextLimits): string {
+  try {
+    return checkName(raw, {
+      maxNameLength: limits.maxRoomNameLength,
+      maxMessageLength: 0,
+      maxMessageBytes: 0,
+      maxRoomLength: 0,
+    });
+  } catch (err) {
+    if (err instanceof RequestError) throw new RequestError("bad_room_name", err.message.replace(/^name/, "room name"));
+    throw err;
+  }
+}
+
+// As a message's text, a topic may hold no control or format character; unlike it, no line break either: it is one line in a header.
+const UNWRITABLE_TOPIC = /(?![\u200c\u200d])[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+
+/** A room's topic, trimmed (empty for none), or a `bad_topic` refusal. */
+export function checkTopic(raw: string, limits: RoomTextLimits): string {
+  const topic = raw.normalize("NFC").trim();
+  if (topic.length > limits.maxTopicLength) {
+    throw new RequestError("bad_topic", `topic is longer than ${limits.maxTopicLength} characters`);
+  }
+  if (UNWRITABLE_TOPIC.test(topic)) throw new RequestError("bad_topic", "topic contains a control or line break");
+  return topic;
 }

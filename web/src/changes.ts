@@ -10,6 +10,8 @@ interface Vote {
 export interface MessageState {
   /** Final: no later edit or reaction changes a deleted message. */
   deleted: boolean;
+  /** A moderator's deletion, not its author's. */
+  removed: boolean;
   /** The newest edit: its text, when it was made, and the mid it is stored under. */
   edit: { mid: number; text: string; ts: number } | undefined;
   readonly votes: Map<Emoji, Map<string, Vote>>;
@@ -32,13 +34,14 @@ export class Changes {
     this.mids.add(change.mid);
     let state = this.byTarget.get(change.target);
     if (!state) {
-      state = { deleted: false, edit: undefined, votes: new Map() };
+      state = { deleted: false, removed: false, edit: undefined, votes: new Map() };
       this.byTarget.set(change.target, state);
     }
     if (state.deleted) return false;
     switch (change.action) {
       case "delete":
         state.deleted = true;
+        state.removed = change.moderator === true;
         state.edit = undefined;
         state.votes.clear();
         return true;

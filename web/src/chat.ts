@@ -22,6 +22,7 @@ import {
   showPending,
   sysNode,
 } from "./message-node";
+import { ModerationView } from "./moderation";
 import {
   type ClientRequest,
   type HistoryFrame,
@@ -112,6 +113,10 @@ export class Chat {
   private returnTo = loadPlace();
   /** Edits, deletions and reactions the user asks for. */
   readonly editor: MessageEditor;
+  /** Roles, room rules, blocks, the moderators' controls and reports. */
+  readonly moderation: ModerationView;
+  /** What the server says each room is (its `room` frames): the name to show, and its topic. */
+  private readonly about = new Map<string, { name: string; topic: string }>();
 
   constructor(
     private readonly view: View,
@@ -129,6 +134,11 @@ export class Chat {
       },
       log,
       composer,
+    );
+    this.moderation = new ModerationView(
+      send,
+      (text) => view.notice(text),
+      () => this.renderPlace(),
     );
     document.addEventListener("visibilitychange", () => {
       const place = this.state.currentPlace();
@@ -151,6 +161,7 @@ export class Chat {
 
   handle(frame: ServerFrame): void {
     const { state } = this;
+    if (this.moderation.handle(frame)) return;
     switch (frame.action) {
       case "user_info":
         this.identified(frame);
@@ -367,6 +378,35 @@ export class Chat {
     else this.composer.focus();
   }
 
+  /** A room's display name and topic, from the server: shown in the lists and the header. */
+  describeRoom(room: string, name: string, topic: string): void {
+    this.about.set(roomKey(room), { name, topic });
+    this.renderPlaces();
+    this.renderPlace();
+  }
+
+  /** The name a room is shown by: its display name once the server said it, its id until then. */
+  roomName(room: string): string {
+    return this.about.get(roomKey(room))?.name ?? room;
+  }
+
+  /** The id of the room on screen; null for a conversation or nothing. */
+  currentRoom(): string | null {
+    const place = this.state.currentPlace();
+    return place?.kind === "room" ? place.target : null;
+  }
+
+  /** This user's id, once the server said it. */
+  myUid(): string {
+    return this.state.myUid;
+  }
+
+  /** Opens the conversation with anyone: a member of a room, someone from the people directory. */
+  converse(uid: string, name: string): void {
+    if (this.state.isOwn(uid)) return;
+    this.switchTo(this.conversationWith(uid, name).key, true);
+  }
+
   /** Opens the conversation with a person of the room on screen. */
   startConversation(uid: string): void {
     const name = this.state.currentPlace()?.users.get(uid);
@@ -411,7 +451,7 @@ export class Chat {
   }
 
   private reader(): Reader {
-    return { uid: this.state.myUid, name: this.state.myName };
+    return { uid: this.state.myUid, name: this.state.myName, blocked: this.moderation.blocked };
   }
 
   /**
@@ -778,7 +818,7 @@ export class Chat {
       const onScreen = place.key === state.current && document.visibilityState === "visible" && this.log.atBottom();
       return {
         key: place.key,
-        title: place.title,
+        title: place.kind === "room" ? this.roomName(place.target) : place.title,
         unread: onScreen ? 0 : unread(place),
         mentions: onScreen ? 0 : unreadMentions(place),
         muted: this.muted.has(place.key),
@@ -809,7 +849,9 @@ export class Chat {
         this.session.gone.has(place.key) ? "no longer known to the server" : "direct messages",
         null,
       );
+      this.view.setTopic("");
       this.view.renderUsers([]);
+      this.moderation.show(null);
       this.renderTyping();
       return;
     }
@@ -821,12 +863,14 @@ export class Chat {
     for (const u of users) counts.set(u.name.toLowerCase(), (counts.get(u.name.toLowerCase()) ?? 0) + 1);
     for (const u of users) if ((counts.get(u.name.toLowerCase()) ?? 0) > 1) u.tag = `#${u.uid.slice(-4)}`;
     const count = Math.max(place?.count ?? 0, users.length);
+    this.view.setTopic(place ? (this.about.get(place.key)?.topic ?? "") : "");
     this.view.renderHead(
-      place ? `#${place.title}` : null,
+      place ? `#${this.roomName(place.target)}` : null,
       place ? `${count} online` : "",
       place ? this.muted.has(place.key) : null,
     );
-    this.view.renderUsers(users, count - users.length);
+    this.view.renderUsers(users, count - users.length, (uid, name) => this.moderation.userControls(uid, name));
+    this.moderation.show(place?.kind === "room" ? place.target : null);
     this.renderTyping();
   }
 

@@ -8,6 +8,7 @@ import { wireMessageActions } from "./message-actions";
 import { MessageList } from "./message-list";
 import { Profiles, wireProfilePage } from "./profile";
 import type { ClientRequest } from "./protocol";
+import { RoomControls } from "./room-controls";
 import { loadGuest } from "./storage";
 import { View } from "./view";
 
@@ -86,13 +87,25 @@ const connection = new Connection(
       if (frame.action === "profile") {
         profiles.learn({ uid: frame.uid, name: frame.name, display: frame.display, colour: frame.colour });
       }
-      chat.handle(frame);
+      // A room's frame says the user's role there, which the moderators' controls follow; the room controls take it too.
+      if (frame.action === "room") chat.moderation.handle(frame);
+      if (!rooms.handle(frame)) chat.handle(frame);
     },
     refused: (why) => pages?.showSignIn(why),
   },
   hello,
 );
 let pages: AuthPages | undefined;
+const rooms = new RoomControls(
+  chat,
+  (frame) => connection.send(frame),
+  (text, action) => view.notice(text, action),
+);
+view.browseRooms.addEventListener("click", () => rooms.openDirectory());
+view.createRoom.addEventListener("click", () => rooms.openCreate());
+view.inviteOpen.addEventListener("click", () => rooms.inviteByLink());
+view.membersOpen.addEventListener("click", () => rooms.openMembers());
+view.peopleOpen.addEventListener("click", () => rooms.openPeople());
 
 function onSubmit(form: HTMLFormElement, action: () => void): void {
   form.addEventListener("submit", (event) => {
@@ -155,11 +168,15 @@ for (const list of [view.rooms, view.conversations]) {
 }
 
 view.users.addEventListener("click", (event) => {
-  const id = (event.target as Element).closest<HTMLElement>(".user")?.dataset.id;
-  if (id !== undefined) chat.startConversation(id);
+  const target = event.target as Element;
+  const id = target.closest<HTMLElement>(".user")?.dataset.id;
+  if (id === undefined) return;
+  const act = target.closest<HTMLElement>("[data-user-act]")?.dataset.userAct;
+  if (act !== undefined) chat.moderation.userAct(act, id);
+  else if (target.closest(".user-name")) chat.startConversation(id);
 });
 
-wireMessageActions(view.messages, chat.editor);
+wireMessageActions(view.messages, chat.editor, (act, mid) => chat.moderation.messageAct(act, mid));
 view.messages.addEventListener("scroll", () => chat.scrolled(), { passive: true });
 view.jump.addEventListener("click", () => chat.jumpToNewest());
 view.panelsToggle.addEventListener("click", () => view.togglePanels());

@@ -33,7 +33,11 @@ function confirmDelete(button: HTMLButtonElement, remove: () => void): void {
 }
 
 /** The controls on messages (react, edit, delete), handled once for the whole list. */
-export function wireMessageActions(box: HTMLElement, editor: MessageEditor): void {
+export function wireMessageActions(
+  box: HTMLElement,
+  editor: MessageEditor,
+  moderate: (act: string | undefined, mid: number) => boolean,
+): void {
   box.addEventListener("click", (event) => {
     const button = (event.target as Element).closest<HTMLButtonElement>("button[data-act]");
     const message = button?.closest<HTMLElement>(".msg[data-mid]");
@@ -73,6 +77,8 @@ export function wireMessageActions(box: HTMLElement, editor: MessageEditor): voi
       case "delete":
         confirmDelete(button, () => editor.remove(mid));
         break;
+      default:
+        moderate(button.dataset.act, mid);
     }
   });
   // Escape closes an open picker and gives the focus back to the button that opened it.

@@ -10,6 +10,8 @@ import type { Outgoing } from "./session";
 export interface Reader {
   uid: string;
   name: string;
+  /** Users the reader blocked: their mentions of the reader are not marked. */
+  blocked?: ReadonlyMap<string, string>;
 }
 
 /** The server's fixed reactions, in the order the picker offers them, with what a screen reader calls them. */
@@ -124,7 +126,9 @@ function formatted(text: string, reader: Reader): (Node | string)[] {
 
 /** Whether a message by someone else names the reader. */
 export function mentionsReader(message: { uid: string; message: string }, reader: Reader): boolean {
-  return message.uid !== reader.uid && mentions(message.message, reader.name);
+  return (
+    message.uid !== reader.uid && reader.blocked?.has(message.uid) !== true && mentions(message.message, reader.name)
+  );
 }
 
 function button(act: string, label: string, text: string, extra: Record<string, string> = {}): HTMLButtonElement {
@@ -135,8 +139,12 @@ function button(act: string, label: string, text: string, extra: Record<string, 
   );
 }
 
-/** The controls of a stored message: a reaction for anyone, edit and delete for its author. */
-function actions(own: boolean): HTMLElement {
+/**
+ * The controls of a stored message: a reaction for anyone, edit and delete
+ * for its author; in a room, a report for the others and, shown to its
+ * moderators only, remove and pin (the server checks the role either way).
+ */
+function actions(own: boolean, inRoom: boolean): HTMLElement {
   return el(
     "div",
     { class: "actions" },
@@ -145,6 +153,9 @@ function actions(own: boolean): HTMLElement {
     button("pick", "Add reaction", "☺+", { "aria-expanded": "false" }),
     own && button("edit", "Edit message", "Edit"),
     own && button("delete", "Delete message", "Delete"),
+    inRoom && !own && button("report", "Report to the moderators", "Report"),
+    inRoom && !own && button("remove", "Remove as a moderator", "Remove", { class: "ghost mod-only" }),
+    inRoom && button("pin", "Pin in the room's header", "Pin", { class: "ghost mod-only" }),
   );
 }
 
@@ -179,7 +190,7 @@ export function messageNode(message: LiveEntry, reader: Reader, state: MessageSt
       spoken(", "),
     ),
     el("div", { class: "text" }, ...formatted(message.message, reader)),
-    !local && actions(own),
+    !local && actions(own, message.action === "message"),
   );
   if (state) showChanges(node, state, reader);
   return node;
@@ -212,7 +223,7 @@ export function showChanges(node: HTMLElement, state: MessageState, reader: Read
   if (state.deleted) {
     node.classList.add("deleted");
     node.classList.remove("mention");
-    text.replaceChildren("message deleted");
+    text.replaceChildren(state.removed ? "removed by a moderator" : "message deleted");
     node.querySelector(".actions")?.remove();
     node.querySelector(".picker")?.remove();
     return;

@@ -56,6 +56,12 @@ export class View {
   readonly panelsToggle = byId<HTMLButtonElement>("panels-toggle");
   private readonly status = byId("status");
   private readonly roomTitle = byId("room-title");
+  private readonly roomTopic = byId("room-topic");
+  readonly inviteOpen = byId<HTMLButtonElement>("invite-open");
+  readonly membersOpen = byId<HTMLButtonElement>("members-open");
+  readonly peopleOpen = byId<HTMLButtonElement>("people-open");
+  readonly browseRooms = byId<HTMLButtonElement>("browse-rooms");
+  readonly createRoom = byId<HTMLButtonElement>("create-room");
   private readonly onlineCount = byId("online-count");
   private readonly typing = byId("typing");
   private readonly loading = byId("loading");
@@ -69,6 +75,11 @@ export class View {
   private readonly needLink: (HTMLInputElement | HTMLTextAreaElement | HTMLButtonElement)[] = [
     ...this.nickForm.querySelectorAll("button"),
     ...this.joinForm.querySelectorAll("button"),
+    this.browseRooms,
+    this.createRoom,
+    this.inviteOpen,
+    this.membersOpen,
+    this.peopleOpen,
   ];
 
   setLink(state: LinkState, transport: string | undefined): void {
@@ -149,13 +160,21 @@ export class View {
     this.roomTitle.textContent = title ?? "No room";
     this.onlineCount.textContent = sub;
     this.mute.hidden = muted === null;
+    // Rooms take invitations; a conversation has its two people.
+    this.inviteOpen.hidden = muted === null;
+    this.membersOpen.hidden = muted === null;
     this.mute.setAttribute("aria-pressed", String(muted === true));
     this.mute.setAttribute("aria-label", `Mute ${title ?? ""}`);
     this.mute.title = muted ? "Muted: no unread count, no notifications. Click to unmute" : "Mute notifications";
   }
 
+  setTopic(topic: string): void {
+    this.roomTopic.textContent = topic;
+    this.roomTopic.hidden = topic === "";
+  }
+
   /** `more`: people in the room beyond those listed (a big room lists a page of them). */
-  renderUsers(items: UserItem[], more = 0): void {
+  renderUsers(items: UserItem[], more = 0, controls?: (uid: string, name: string) => HTMLElement): void {
     this.users.replaceChildren(
       ...items.map((user) =>
         el(
@@ -172,6 +191,7 @@ export class View {
           user.tag ? el("span", { class: "user-tag", title: "another member has the same name" }, user.tag) : null,
           isGuest(user.uid) ? guestBadge() : null,
           user.me ? el("span", { class: "self-badge" }, "you") : null,
+          user.me || !controls ? null : controls(user.uid, user.name),
         ),
       ),
       ...(more > 0 ? [el("li", { class: "more-users" }, `and ${more} more`)] : []),

@@ -1,5 +1,6 @@
 import { RequestError } from "../../protocol/errors.js";
 import type { Action, Ref, RequestOf } from "../../protocol/requests.js";
+import type { Role } from "../../protocol/rooms.js";
 import { checkRoom, DEFAULT_ROOM } from "../../protocol/rules.js";
 import type { OutFrame } from "../../transport/out-frame.js";
 import type { TokenLease } from "../admission.js";
@@ -25,6 +26,10 @@ export interface Caller extends Recipient {
    */
   kept: boolean;
   readonly clientAddress: string;
+  /** A server admin: may do anything in every room. */
+  readonly admin: boolean;
+  /** Roles the connection's token grants, by room id (the `rooms` claim). */
+  readonly roomRoles: ReadonlyMap<string, Role> | undefined;
   /** The rooms the connection is in. */
   readonly rooms: Set<string>;
   /** The conversations the connection has open: the other user → the conversation's room. */

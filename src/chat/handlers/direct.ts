@@ -24,9 +24,10 @@ export const dm: Handler<"dm"> = async (caller, req) => {
   const { hub, users, limits } = caller.ctx;
   const text = checkText(req.message, limits);
   const other = req.to;
-  const [addressee, talked] = await Promise.all([
+  const [addressee, talked, blockedByThem] = await Promise.all([
     other === caller.uid ? { name: caller.name, kept: true } : findAddressee(caller, other),
     users.hasConversation(caller.uid, other),
+    isBlockedBy(caller, other),
   ]);
   if (addressee === undefined) throw new RequestError("no_such_user", "there is no such user");
   const otherName = addressee.name;
@@ -44,7 +45,10 @@ export const dm: Handler<"dm"> = async (caller, req) => {
   // A guest not kept yet is from now on: it must find this conversation again.
   if (!addressee.kept) await bestEffort(caller, users.setName(other, otherName), "keep a guest written to");
   await bestEffort(caller, users.touchConversation(caller.uid, other, Date.now()), "list a conversation");
-  await hub.toUser(other, frames.conversation({ uid: caller.uid, name: caller.name }), { unlessIn: conversation });
+  // Someone who blocked the sender is not told: the sender's side goes on exactly as if they had not.
+  if (!blockedByThem) {
+    await hub.toUser(other, frames.conversation({ uid: caller.uid, name: caller.name }), { unlessIn: conversation });
+  }
   if (other !== caller.uid) {
     await hub.toUser(caller.uid, frames.conversation({ uid: other, name: otherName }), {
       unlessIn: conversation,
@@ -52,6 +56,15 @@ export const dm: Handler<"dm"> = async (caller, req) => {
     });
   }
 };
+
+/** Whether `other` blocked the caller; without the store, taken as not (their connections still filter by their own list). */
+async function isBlockedBy(caller: Caller, other: string): Promise<boolean> {
+  const theirs = await caller.ctx.moderation.store.blocksOf(other).catch((err: unknown) => {
+    caller.ctx.log.warn({ err }, "could not read whom a user blocked");
+    return [];
+  });
+  return theirs.some((b) => b.uid === caller.uid);
+}
 
 /**
  * A first direct message between two users starts a conversation: the

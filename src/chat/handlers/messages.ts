@@ -2,6 +2,8 @@ import { idempotencyKey } from "../../bus/idempotency.js";
 import { HISTORY_PAGE_MAX, type RequestOf } from "../../protocol/requests.js";
 import { checkText, storedBytes } from "../../protocol/rules.js";
 import * as frames from "../frames.js";
+import { mayPost, pageKey, refuseMuted, withoutBlocked } from "../moderation.js";
+import { requirePoster } from "../room-access.js";
 import { type Caller, type Handler, memberRoom, openConversation } from "./caller.js";
 import { keepUser } from "./keeping.js";
 import { readOwn } from "./read-state.js";
@@ -15,16 +17,26 @@ import { readOwn } from "./read-state.js";
 export const message: Handler<"message"> = (caller, req) => {
   const { limits, allowances } = caller.ctx;
   const room = memberRoom(caller, req.room);
+  requirePoster(caller, room);
   const text = checkText(req.message, limits);
-  // Out of rooms to start, the first message of a room is refused; reading whether there is one
-  // is only worth a round trip then, and the next request waits for it so the order stays.
-  if (!allowances.mayStart(caller.uid, "room")) {
-    return caller.ctx.hub.history(room, { limit: 1 }).then((page) => {
-      if (page.top === 0) throw allowances.startRefusal(caller.uid, "room");
-      return publish(caller, req, room, text);
-    });
+  const go = () => {
+    // Out of rooms to start, the first message of a room is refused; reading whether there is one
+    // is only worth a round trip then, and the next request waits for it so the order stays.
+    if (!allowances.mayStart(caller.uid, "room")) {
+      return caller.ctx.hub.history(room, { limit: 1 }).then((page) => {
+        if (page.top === 0) throw allowances.startRefusal(caller.uid, "room");
+        return publish(caller, req, room, text);
+      });
+    }
+    return publish(caller, req, room, text);
+  };
+  // The room's moderation as this node holds it: only slow mode, or a cache forgotten a moment ago, waits.
+  const m = caller.ctx.moderation.cached(room);
+  if (m !== undefined && m.slow === 0) {
+    refuseMuted(m, caller.uid);
+    return go();
   }
-  return publish(caller, req, room, text);
+  return mayPost(caller, room).then(go);
 };
 
 function publish(caller: Caller, req: RequestOf<"message">, room: string, text: string) {
@@ -36,11 +48,34 @@ function publish(caller: Caller, req: RequestOf<"message">, room: string, text: 
   const sent = hub.publishMessage(room, caller, text, idempotencyKey(req.action, caller.uid, req.ref)).then((at) => {
     done();
     // The first message of a room's history started it (or started it again, once forgotten).
-    if (at.mid === 1) allowances.started(caller.uid, "room");
+    if (at.mid === 1) {
+      allowances.started(caller.uid, "room");
+      keepMadeRoom(caller, room);
+    }
     if (req.ref !== undefined) caller.send(frames.ack({ of: "message", ref: req.ref, room, mid: at.mid }));
     return readOwn(caller, room, at);
   });
   return caller.pipeline(sent, req.ref);
+}
+
+/**
+ * A room a `join` made is kept in the store from its first message on,
+ * public and held by the admins, so that the directory lists it: as many a
+ * user may add an hour as they may start rooms (NEW_ROOMS_PER_HOUR), and a
+ * name only joined lists nothing. Not waited for: no message waits on the store.
+ */
+function keepMadeRoom(caller: Caller, room: string): void {
+  const record = {
+    id: room,
+    name: room,
+    topic: "",
+    visibility: "public" as const,
+    creator: undefined,
+    created: Date.now(),
+  };
+  void caller.ctx.rooms.store
+    .create(record, undefined)
+    .catch((err: unknown) => caller.ctx.log.warn({ err, room }, "could not list a room a join made"));
 }
 
 /** `history`: a page of a room's or an open conversation's stored messages, older than `before`. */
@@ -48,7 +83,8 @@ export const history: Handler<"history"> = async (caller, req) => {
   const { hub, historySize, pages } = caller.ctx;
   const room = req.with === undefined ? memberRoom(caller, req.room) : openConversation(caller, req.with);
   const query = { before: req.before, limit: req.limit ?? Math.min(historySize, HISTORY_PAGE_MAX) };
-  const page = await hub.history(room, query);
+  const read = await hub.history(room, query);
+  const page = req.with === undefined ? read : withoutBlocked(caller, req.with, read);
   const fields = {
     room: req.with === undefined ? room : undefined,
     with: req.with,
@@ -59,5 +95,10 @@ export const history: Handler<"history"> = async (caller, req) => {
     // Scroll-back does not move what was read; the join said where that is.
     read: 0,
   };
-  caller.sendHistory(frames.history(fields, pages.messagesOf(room, query, page)));
+  caller.sendHistory(
+    frames.history(
+      fields,
+      pages.messagesOf(req.with === undefined ? room : pageKey(caller, room, req.with), query, page),
+    ),
+  );
 };

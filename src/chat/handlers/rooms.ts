@@ -6,6 +6,8 @@ import type { AddedRoom } from "../../users/user-store.js";
 import { conversationOf, conversationPlace } from "../conversations.js";
 import * as frames from "../frames.js";
 import { drawGuestName } from "../guests.js";
+import { pageKey, roomRulesFrame, withoutBlocked } from "../moderation.js";
+import { admit } from "../room-access.js";
 import { type Caller, type Handler, memberRoom, requirePersistent } from "./caller.js";
 import { findAddressee, keepUser } from "./keeping.js";
 
@@ -24,6 +26,8 @@ export const join: Handler<"join"> = (caller, req) =>
 async function joinRoom(caller: Caller, req: RequestOf<"join">, raw: string): Promise<void> {
   const { hub, limits, policy } = caller.ctx;
   const room = checkRoom(raw, limits);
+  // Before anything else, so that a room one may not read answers as one that does not exist, recovery and all.
+  const access = await admit(caller, room);
   const fresh = !caller.rooms.has(room);
   if (fresh && caller.rooms.size >= policy.maxRooms) {
     throw new RequestError("too_many_rooms", `a connection may be in at most ${policy.maxRooms} rooms`);
@@ -37,6 +41,14 @@ async function joinRoom(caller: Caller, req: RequestOf<"join">, raw: string): Pr
   try {
     if (fresh) await enterRoom(caller, room, true);
     else hub.hold(room, caller);
+    caller.ctx.rooms.hold(room, access.info, caller.uid, access.stored);
+    if (fresh && access.info.creator === undefined) {
+      void caller.ctx.rooms.store
+        .touch(room)
+        .catch((err: unknown) => caller.ctx.log.warn({ err, room }, "could not keep a room a join made"));
+    }
+    if (caller.proto === 2) caller.send(frames.room({ ...access.info, role: access.role, ref: req.ref }));
+    if (caller.proto === 2) caller.send(await roomRulesFrame(caller, room));
     const page = await readHistory(caller, room, req);
     const members = await hub.members(room, USERS_PAGE);
     const users = frames.users({ room, ...members, ref: req.ref });
@@ -79,7 +91,8 @@ async function joinConversation(caller: Caller, req: RequestOf<"join">, other: s
     } else {
       hub.hold(conversation, caller);
     }
-    const page = await readHistory(caller, conversation, req);
+    const read = await readHistory(caller, conversation, req);
+    const page = read && withoutBlocked(caller, other, read);
     if (!page) throw new RequestError("unavailable", "history is out of reach right now; live messages still arrive");
     await sendHistory(caller, page, { with: other, place: conversationPlace(other), since: req.since, ref: req.ref });
     top = page.top;
@@ -124,7 +137,7 @@ export async function sendHistory(caller: Caller, page: HistoryPage, sent: Sent)
   const { users, pages } = caller.ctx;
   // Without the store, the history still goes out: as if nothing had been read.
   const mark = caller.persistent ? await users.readMark(caller.uid, sent.place).catch(() => undefined) : undefined;
-  const key = sent.room ?? conversationOf(caller.uid, sent.with ?? "");
+  const key = sent.room ?? pageKey(caller, conversationOf(caller.uid, sent.with ?? ""), sent.with ?? "");
   const count = page.messages.length;
   const query = { since: sent.since, limit: count };
   const recovery = sent.since !== undefined;

@@ -1,0 +1,141 @@
+/**
+ * Rooms in the web client, in Chromium (issue 23): making a private room
+ * with the dialog, inviting someone by a copied link who then reads it in
+ * another browser, a spent link refused, its members, and the directory.
+ */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { BROWSER_TEST_MS, browserPerFile, currentRoom, roomMessages, say } from "../support/browser.js";
+import { perTest } from "../support/scope.js";
+
+/** Put into the page by evaluation: the chat's Content-Security-Policy rightly refuses inline scripts. */
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/** axe-core's serious and critical findings on the page as it is now, in light and dark. */
+async function accessibilityViolations(page: Page): Promise<string[]> {
+  await page.evaluate(AXE);
+  const found: string[] = [];
+  for (const colorScheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme });
+    found.push(
+      ...(await page.evaluate(async () => {
+        type AxeViolation = { id: string; impact: string; nodes: { target: string[] }[] };
+        const axe = (window as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } }).axe;
+        const { violations } = await axe.run();
+        return violations
+          .filter((v) => v.impact === "serious" || v.impact === "critical")
+          .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+      })),
+    );
+  }
+  return found;
+}
+
+const scope = perTest();
+const chromium = browserPerFile();
+
+async function online(url: string): Promise<Page> {
+  const page = await chromium.open(url);
+  await page.locator('body[data-state="online"]').waitFor();
+  return page;
+}
+
+/** The side list's entry for the room shown as `name`, once it is on screen. */
+const shown = (page: Page, name: string) =>
+  page.locator("#rooms li.active").filter({ has: page.getByText(`#${name}`, { exact: true }) });
+
+describe("rooms in the web client", { timeout: BROWSER_TEST_MS }, () => {
+  it("creating a private room and inviting someone by link", async () => {
+    const n = await scope.node();
+    const ada = await online(`${n.url}/`);
+    await ada.context().grantPermissions(["clipboard-read", "clipboard-write"]);
+    await ada.getByRole("button", { name: "New room" }).click();
+    const dialog = ada.getByRole("dialog", { name: "New room" });
+    await dialog.getByLabel("Room name").fill("Design Team");
+    await dialog.getByLabel("Topic").fill("Mockups <b>and</b> reviews");
+    await dialog.getByLabel("Who may come in").selectOption("private");
+    expect(await accessibilityViolations(ada)).toEqual([]);
+    await dialog.getByRole("button", { name: "Create room" }).click();
+    await shown(ada, "Design Team").waitFor();
+    expect(await dialog.isHidden()).toBe(true);
+    expect(await ada.locator("#room-title").textContent()).toBe("#Design Team");
+    // A topic is text, never markup.
+    expect(await ada.locator("#room-topic").textContent()).toBe("Mockups <b>and</b> reviews");
+    await say(ada, "welcome to the team");
+    await roomMessages(ada, "welcome to the team").waitFor();
+
+    await ada.getByRole("button", { name: "Invite" }).click();
+    const invite = ada.getByRole("dialog", { name: "Invite by link" });
+    const link = await invite.getByLabel("Invitation link").inputValue();
+    expect(await accessibilityViolations(ada)).toEqual([]);
+    expect(link).toMatch(new RegExp(`^${n.url}/#/room-invite/[A-Za-z0-9_-]{32}$`));
+    await invite.getByRole("button", { name: "Copy link" }).click();
+    await invite.getByText("Copied").waitFor();
+    expect(await ada.evaluate(() => navigator.clipboard.readText())).toBe(link);
+    await invite.getByRole("button", { name: "Close" }).click();
+
+    // Another browser opens the link: it is let in, and sees the room, its topic and what was said.
+    const bea = await online(link);
+    await shown(bea, "Design Team").waitFor();
+    await roomMessages(bea, "welcome to the team").waitFor();
+    expect(await bea.locator("#room-topic").textContent()).toBe("Mockups <b>and</b> reviews");
+    // The token does not stay in the address, to be bookmarked or shared again.
+    expect(new URL(bea.url()).hash).toBe("");
+    await say(bea, "glad to be here");
+    await roomMessages(ada, "glad to be here").waitFor();
+
+    // Ada sees who belongs, online or not, and can write to any of them from there.
+    const beaName = (await bea.locator("#users .me .user-name").textContent()) ?? "";
+    await ada.getByRole("button", { name: "Members" }).click();
+    const members = ada.getByRole("dialog", { name: "Members of Design Team" });
+    const beaEntry = members.locator("li").filter({ hasText: beaName });
+    await beaEntry.waitFor();
+    expect(await beaEntry.textContent()).toContain("member · online");
+    expect(await members.locator("li").filter({ hasText: "owner · online" }).count()).toBe(1);
+    await members.getByRole("button", { name: `Message ${beaName}` }).click();
+    await expect.poll(() => ada.locator("#room-title").textContent()).toBe(beaName);
+
+    // The link was for one person: a third is told so, and never sees the room.
+    const cal = await online(link);
+    await cal.getByText("This invitation link has expired or been used up").waitFor();
+    expect(await cal.locator("#rooms").getByText("#Design Team").count()).toBe(0);
+  });
+
+  it("browses the directory, where a private room is not listed, and joins a public room from it", async () => {
+    const n = await scope.node();
+    const ada = await online(`${n.url}/`);
+    for (const [name, visibility] of [
+      ["Secret Santa", "private"],
+      ["Book Club", "public"],
+    ]) {
+      await ada.getByRole("button", { name: "New room" }).click();
+      const dialog = ada.getByRole("dialog", { name: "New room" });
+      await dialog.getByLabel("Room name").fill(name ?? "");
+      await dialog.getByLabel("Topic").fill(`all about ${name}`);
+      await dialog.getByLabel("Who may come in").selectOption(visibility ?? "");
+      await dialog.getByRole("button", { name: "Create room" }).click();
+      await shown(ada, name ?? "").waitFor();
+    }
+    await say(ada, "chapter one tonight");
+    const bea = await online(`${n.url}/`);
+    await currentRoom(bea, "lobby").waitFor();
+    await bea.getByRole("button", { name: "Browse rooms" }).click();
+    const directory = bea.getByRole("dialog", { name: "Rooms" });
+    const bookClub = directory.locator("li").filter({ hasText: "Book Club" });
+    await bookClub.waitFor();
+    expect(await bookClub.textContent()).toContain("all about Book Club");
+    expect(await accessibilityViolations(bea)).toEqual([]);
+    expect(await directory.getByText("Secret Santa").count()).toBe(0);
+    await directory.getByLabel("Search rooms").fill("santa");
+    await directory.getByRole("button", { name: "Search" }).click();
+    await directory.getByText("No rooms found").waitFor();
+    await directory.getByLabel("Search rooms").fill("book");
+    await directory.getByRole("button", { name: "Search" }).click();
+    await directory.getByRole("button", { name: "Join Book Club" }).click();
+    await shown(bea, "Book Club").waitFor();
+    await currentRoom(bea, "book-club").waitFor();
+    await roomMessages(bea, "chapter one tonight").waitFor();
+  });
+});

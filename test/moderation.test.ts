@@ -1,0 +1,243 @@
+/**
+ * Moderation (issue 23): a room's moderators kick, ban, mute, remove, slow
+ * and pin, each checked against the actor's role on the server and felt on
+ * every node at once; a member who forges one is refused. Members report
+ * messages, which moderators read in context. Each case runs on two nodes
+ * sharing one Redis (the Redis stores) and on one node with the embedded
+ * archive (the SQL stores).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectUser, joinRoom, say, type User } from "./support/chat.js";
+import type { NodeProcess } from "./support/processes.js";
+import { perFile } from "./support/scope.js";
+import type { Frame } from "./support/sockjs-client.js";
+
+const scope = perFile();
+
+async function person(node: NodeProcess, as?: User): Promise<User> {
+  const query = `proto=2&lobby=0${as?.guest ? `&guest=${encodeURIComponent(as.guest)}` : ""}`;
+  const u = await connectUser(node.url, { query });
+  scope.defer(() => u.client.close());
+  return u;
+}
+
+/** Sends a request and resolves with the first frame that answers it (by its ref). */
+async function ask(u: User, body: Record<string, unknown>): Promise<Frame> {
+  const ref = `r-${Math.random()}`;
+  await u.client.send({ ...body, ref });
+  return u.client.next((f) => f.ref === ref);
+}
+
+/** What a refusal looks like to its client, the room's id (which the client itself sent) blanked out. */
+function answer(f: Frame, id: string): unknown {
+  return { action: f.action, code: f.code, message: String(f.message).replaceAll(id, "<room>") };
+}
+
+describe.each(["Redis", "embedded"] as const)("moderation (%s)", (mode) => {
+  let a: NodeProcess;
+  let b: NodeProcess;
+
+  beforeAll(async () => {
+    const env: Record<string, string> = { RATE_LIMIT: "0", REPORTS_PER_HOUR: "2" };
+    if (mode === "Redis") env.REDIS_URL = (await scope.redis()).url;
+    a = await scope.node(env);
+    b = mode === "Redis" ? await scope.node(env) : a;
+  });
+  afterAll(() => undefined);
+
+  /** A public room owned by a user on node A, with a moderator on node B and a member on each node. */
+  async function moderatedRoom(name: string) {
+    const owner = await person(a);
+    const room = String((await ask(owner, { action: "room_create", name })).room);
+    await joinRoom(owner, room);
+    const mod = await person(b);
+    // One belongs to a public room by a link, as to a private one; then the owner may name them.
+    const link = await ask(owner, { action: "invite_link", room });
+    expect(await ask(mod, { action: "accept", token: link.token })).toMatchObject({ action: "room", role: "member" });
+    await joinRoom(mod, room);
+    expect(await ask(owner, { action: "role", room, uid: mod.uid, role: "moderator" })).toMatchObject({
+      action: "ack",
+      of: "role",
+    });
+    const troll = await person(a);
+    await joinRoom(troll, room);
+    // The same person again, on the other node.
+    const trollToo = await person(b, troll);
+    await joinRoom(trollToo, room);
+    return { room, owner, mod, troll, trollToo };
+  }
+
+  it("kicks, mutes and bans on every node, refuses a member who forges it, and logs what was done", async () => {
+    const { room, owner, mod, troll, trollToo } = await moderatedRoom("Town Square");
+
+    // A member forging a moderator's request is refused, whatever it asks.
+    for (const body of [
+      { action: "ban", room, user: mod.uid },
+      { action: "kick", room, user: mod.uid },
+      { action: "mute", room, user: mod.uid },
+      { action: "slow", room, seconds: 5 },
+      { action: "modlog", room },
+      { action: "reports", room },
+    ]) {
+      expect(await ask(troll, body)).toMatchObject({ action: "error", code: "forbidden" });
+    }
+    // A moderator cannot take out the owner.
+    expect(await ask(mod, { action: "ban", room, user: owner.uid })).toMatchObject({ code: "forbidden" });
+
+    // Kicked: out on both nodes, told why; a public room takes them back.
+    expect(await ask(mod, { action: "kick", room, user: troll.uid, reason: "calm down" })).toMatchObject({
+      action: "ack",
+      of: "kick",
+    });
+    for (const c of [troll, trollToo]) {
+      await c.client.action("left", (f) => f.room === room && f.reason === "kicked");
+      expect(await ask(c, { action: "message", room, message: "still here?" })).toMatchObject({ code: "not_in_room" });
+    }
+    for (const c of [troll, trollToo]) await joinRoom(c, room);
+
+    // Muted: reads, but may neither post nor react, and is told how long is left.
+    const before = await say(owner, "read this", room);
+    expect(await ask(mod, { action: "mute", room, user: troll.uid, seconds: 600 })).toMatchObject({ of: "mute" });
+    const muted = await ask(troll, { action: "message", room, message: "let me speak" });
+    expect(muted).toMatchObject({ action: "error", code: "muted" });
+    expect(muted.wait).toBeGreaterThan(590);
+    expect(muted.wait).toBeLessThanOrEqual(600);
+    expect(await ask(troll, { action: "react", room, mid: before, emoji: "👍" })).toMatchObject({ code: "muted" });
+    await say(owner, "still read by the muted", room);
+    await troll.client.action("message", (f) => f.message === "still read by the muted");
+    expect(await ask(mod, { action: "unmute", room, user: troll.uid })).toMatchObject({ of: "unmute" });
+    await say(troll, "thank you", room);
+
+    // Banned: out on both nodes, and then the room answers as one that does not exist, by every way in.
+    expect(await ask(mod, { action: "ban", room, user: troll.uid, reason: "spam" })).toMatchObject({ of: "ban" });
+    for (const c of [troll, trollToo]) await c.client.action("left", (f) => f.room === room && f.reason === "banned");
+    const nowhere = "nowhere~abcdefghijkl";
+    for (const [body, none] of [
+      [
+        { action: "join", room },
+        { action: "join", room: nowhere },
+      ],
+      [
+        { action: "join", room, since: 1, epoch: "old" },
+        { action: "join", room: nowhere, since: 1, epoch: "old" },
+      ],
+      [
+        { action: "history", room },
+        { action: "history", room: nowhere },
+      ],
+      [
+        { action: "users", room },
+        { action: "users", room: nowhere },
+      ],
+      [
+        { action: "typing", room },
+        { action: "typing", room: nowhere },
+      ],
+      [
+        { action: "react", room, mid: before, emoji: "👍" },
+        { action: "react", room: nowhere, mid: before, emoji: "👍" },
+      ],
+    ] as const) {
+      for (const c of [troll, trollToo]) {
+        expect(answer(await ask(c, body), room)).toEqual(answer(await ask(c, none), nowhere));
+      }
+    }
+    expect(await ask(mod, { action: "unban", room, user: troll.uid })).toMatchObject({ of: "unban" });
+    await joinRoom(trollToo, room);
+
+    // The log, newest first, says who did what to whom; a page at a time.
+    const log = await ask(mod, { action: "modlog", room });
+    expect(log).toMatchObject({ action: "modlog", room });
+    expect((log.entries as Frame[]).map((e) => [e.action, (e.by as Frame).uid, (e.user as Frame).uid])).toEqual([
+      ["unban", mod.uid, troll.uid],
+      ["ban", mod.uid, troll.uid],
+      ["unmute", mod.uid, troll.uid],
+      ["mute", mod.uid, troll.uid],
+      ["kick", mod.uid, troll.uid],
+    ]);
+    expect((log.entries as Frame[])[1]).toMatchObject({ reason: "spam" });
+    expect((log.entries as Frame[])[3]).toMatchObject({ seconds: 600 });
+    const older = await ask(owner, { action: "modlog", room, before: (log.entries as Frame[])[3]?.id });
+    expect((older.entries as Frame[]).map((e) => e.action)).toEqual(["kick"]);
+  });
+
+  it("removes a message as a moderator, slows the room on every node, pins, and takes reports in context", async () => {
+    const { room, owner, mod, troll, trollToo } = await moderatedRoom("Busy Hall");
+
+    // Removed: erased as its author's deletion is, and shown as a moderator's.
+    const bad = await say(troll, "something awful", room);
+    expect(await ask(mod, { action: "remove", room, mid: bad })).toMatchObject({ action: "ack", of: "remove" });
+    const gone = await owner.client.action("delete", (f) => f.target === bad);
+    expect(gone).toMatchObject({ moderator: true, uid: mod.uid });
+    const joiner = await person(b);
+    await joinRoom(joiner, room);
+    const seen = (await joiner.client.action("history", (f) => f.room === room)).messages as Frame[];
+    expect(seen.find((m) => m.mid === bad)).toMatchObject({ message: "" });
+    expect(seen.find((m) => m.action === "delete" && m.target === bad)).toMatchObject({ moderator: true });
+    expect(JSON.stringify(seen)).not.toContain("something awful");
+    expect(await ask(troll, { action: "remove", room, mid: bad })).toMatchObject({ code: "forbidden" });
+
+    // Slow mode: one message each 600 s per person, counted across nodes; members are told.
+    expect(await ask(mod, { action: "slow", room, seconds: 600 })).toMatchObject({ of: "slow" });
+    await troll.client.action("room_rules", (f) => f.room === room && f.slow === 600);
+    await say(troll, "first", room);
+    for (const c of [troll, trollToo]) {
+      const slowed = await ask(c, { action: "message", room, message: "second" });
+      expect(slowed).toMatchObject({ action: "error", code: "slow_mode" });
+      expect(slowed.wait).toBeGreaterThan(590);
+    }
+    // Moderators are not slowed.
+    await say(mod, "one", room);
+    await say(mod, "two", room);
+    expect(await ask(mod, { action: "slow", room, seconds: 0 })).toMatchObject({ of: "slow" });
+    await trollToo.client.action("room_rules", (f) => f.room === room && f.slow === 0);
+    await say(trollToo, "free again", room);
+
+    // Pinned: every member sees it in the room's rules, and a joiner is told it.
+    const notice = await say(owner, "Read the rules first", room);
+    expect(await ask(mod, { action: "pin", room, mid: notice })).toMatchObject({ of: "pin" });
+    const pinned = await trollToo.client.action("room_rules", (f) => (f.pinned as Frame | undefined)?.mid === notice);
+    expect(pinned.pinned).toMatchObject({ message: "Read the rules first", uid: owner.uid });
+    const late = await person(a);
+    await joinRoom(late, room);
+    expect(await late.client.action("room_rules", (f) => f.room === room)).toMatchObject({
+      pinned: { mid: notice, message: "Read the rules first" },
+    });
+    // Its author deletes it: the header lets its text go too.
+    expect(await ask(owner, { action: "delete", room, mid: notice })).toMatchObject({ of: "delete" });
+    await late.client.action("room_rules", (f) => f.room === room && f.pinned === undefined);
+
+    // Reported: the moderators read it with the messages around it; REPORTS_PER_HOUR (2) each.
+    const rude = await say(troll, "you are all idiots", room);
+    const after = await say(owner, "please be kind", room);
+    expect(await ask(joiner, { action: "report", room, mid: rude, reason: "insults" })).toMatchObject({
+      action: "ack",
+      of: "report",
+    });
+    expect(await ask(joiner, { action: "report", room, mid: after })).toMatchObject({ of: "report" });
+    const third = await ask(joiner, { action: "report", room, mid: rude });
+    expect(third).toMatchObject({ action: "error", code: "too_many_reports" });
+    expect(third.wait).toBeGreaterThan(0);
+    expect(await ask(joiner, { action: "report", room, mid: 999_999 })).toMatchObject({ code: "no_such_message" });
+    const reports = await ask(mod, { action: "reports", room });
+    const [second, first] = reports.reports as Frame[];
+    expect(first).toMatchObject({ mid: rude, reason: "insults", by: { uid: joiner.uid } });
+    expect(second).toMatchObject({ mid: after, by: { uid: joiner.uid } });
+    const context = ((first?.context ?? []) as Frame[]).map((m) => m.message);
+    expect(context).toContain("you are all idiots");
+    expect(context).toContain("please be kind");
+    expect(await ask(troll, { action: "reports", room })).toMatchObject({ code: "forbidden" });
+  });
+  it("kicks a member out of a private room for good: joining again needs a new invitation", async () => {
+    const owner = await person(a);
+    const room = String((await ask(owner, { action: "room_create", name: "Back Office", visibility: "private" })).room);
+    await joinRoom(owner, room);
+    const guest = await person(b);
+    const link = await ask(owner, { action: "invite_link", room });
+    expect(await ask(guest, { action: "accept", token: link.token })).toMatchObject({ action: "room" });
+    await joinRoom(guest, room);
+    expect(await ask(owner, { action: "kick", room, user: guest.uid })).toMatchObject({ of: "kick" });
+    await guest.client.action("left", (f) => f.room === room && f.reason === "kicked");
+    expect(await ask(guest, { action: "join", room })).toMatchObject({ action: "error", code: "no_such_room" });
+  });
+});

@@ -1,0 +1,223 @@
+import { byId, el } from "./dom";
+import type { ClientRequest, FrameOf, ServerFrame, StoredEntry } from "./protocol";
+
+type Role = NonNullable<FrameOf<"room">["role"]>;
+type ReportsFrame = FrameOf<"reports">;
+type Report = ReportsFrame["reports"][number];
+
+/** What a moderator may do to a person, as the buttons beside their name say it. */
+const USER_ACTIONS = [
+  { act: "kick", label: "Kick" },
+  { act: "mute", label: "Mute" },
+  { act: "ban", label: "Ban" },
+] as const;
+
+/** A ban or mute from the page lasts a day; for longer, or for good, a moderator asks again. */
+const SANCTION_SECONDS = 24 * 3600;
+export const REPORTS_REF = "reports:";
+
+/** Who sent an entry and what it said, for a report's context. */
+function contextLine(entry: StoredEntry, reported: number): HTMLElement | null {
+  if (entry.action !== "message") return null;
+  return el(
+    "li",
+    { class: entry.mid === reported ? "reported" : undefined },
+    el("span", { class: "sender" }, entry.name),
+    " ",
+    el("span", { class: "text" }, entry.message === "" ? "message deleted" : entry.message),
+  );
+}
+
+/**
+ * The page's side of moderation and blocking: the user's role in each room
+ * (from its `room` frames), each room's rules (slow mode and pinned message,
+ * shown under its title), the people the user blocked, the moderators'
+ * controls beside people and messages, and the reports panel. The server
+ * decides everything; this only shows it and asks.
+ */
+export class ModerationView {
+  private readonly roles = new Map<string, Role | undefined>();
+  private readonly rules = new Map<string, FrameOf<"room_rules">>();
+  /** Blocked users by uid, with their names. */
+  readonly blocked = new Map<string, string>();
+  private readonly rulesBar = byId("room-rules");
+  private readonly reportsButton = byId<HTMLButtonElement>("reports-open");
+  private readonly reportsPanel = byId("reports");
+  private readonly reportsList = byId<HTMLOListElement>("reports-list");
+  private room: string | null = null;
+
+  constructor(
+    private readonly send: (frame: ClientRequest) => boolean,
+    private readonly notice: (text: string) => void,
+    /** The page's lists of people need drawing again (who is blocked changed). */
+    private readonly changed: () => void,
+  ) {
+    this.reportsButton.addEventListener("click", () => this.openReports());
+    byId("reports-close").addEventListener("click", () => {
+      this.reportsPanel.hidden = true;
+    });
+  }
+
+  /** Takes the frames that are moderation's; false for any other. */
+  handle(frame: ServerFrame): boolean {
+    switch (frame.action) {
+      case "room":
+        // A change announced to every member carries nobody's role: only an answer to this user's own request says theirs.
+        if (frame.role !== undefined || frame.ref !== undefined) this.roles.set(frame.room, frame.role);
+        if (frame.room === this.room) this.show(this.room);
+        return false;
+      case "room_rules":
+        this.rules.set(frame.room, frame);
+        if (frame.room === this.room) this.show(this.room);
+        return true;
+      case "blocked":
+        this.setBlocked(frame.users);
+        return true;
+      case "user_info":
+        this.setBlocked(frame.blocked ?? []);
+        return false;
+      case "reports":
+        this.showReports(frame);
+        return true;
+      case "modlog":
+        return true;
+      case "left":
+        if (frame.reason === "banned") this.notice(`A moderator banned you from #${frame.room}.`);
+        else if (frame.reason === "kicked") this.notice(`A moderator removed you from #${frame.room}.`);
+        return false;
+      default:
+        return false;
+    }
+  }
+
+  private setBlocked(users: { uid: string; name: string }[]): void {
+    this.blocked.clear();
+    for (const u of users) this.blocked.set(u.uid, u.name);
+    this.changed();
+  }
+
+  isModerator(room: string | null): boolean {
+    const role = room === null ? undefined : this.roles.get(room);
+    return role === "owner" || role === "moderator";
+  }
+
+  /** The room on screen (null: a conversation or nothing): its rules under the title, and the moderators' controls. */
+  show(room: string | null): void {
+    this.room = room;
+    const moderating = this.isModerator(room);
+    document.body.classList.toggle("moderating", moderating);
+    this.reportsButton.hidden = !moderating;
+    if (!moderating) this.reportsPanel.hidden = true;
+    const rules = room === null ? undefined : this.rules.get(room);
+    const parts: HTMLElement[] = [];
+    if (rules?.pinned) {
+      parts.push(
+        el(
+          "div",
+          { class: "pinned", title: `Pinned message by ${rules.pinned.name}` },
+          el("span", { class: "pin-mark", "aria-label": "Pinned:" }, "📌"),
+          " ",
+          el("span", { class: "sender" }, rules.pinned.name),
+          ": ",
+          el("span", { class: "text" }, rules.pinned.message),
+        ),
+      );
+    }
+    if (rules && rules.slow > 0) {
+      parts.push(el("div", { class: "slow" }, `Slow mode: one message each ${rules.slow} s`));
+    }
+    this.rulesBar.replaceChildren(...parts);
+    this.rulesBar.hidden = parts.length === 0;
+  }
+
+  /** The controls beside a person in the list: block for anyone, the moderators' own for them. */
+  userControls(uid: string, name: string): HTMLElement {
+    const blocked = this.blocked.has(uid);
+    return el(
+      "span",
+      { class: "user-actions" },
+      el(
+        "button",
+        {
+          type: "button",
+          class: "ghost",
+          "data-user-act": blocked ? "unblock" : "block",
+          "aria-label": `${blocked ? "Unblock" : "Block"} ${name}`,
+        },
+        blocked ? "Unblock" : "Block",
+      ),
+      ...USER_ACTIONS.map((a) =>
+        el(
+          "button",
+          { type: "button", class: "ghost mod-only", "data-user-act": a.act, "aria-label": `${a.label} ${name}` },
+          a.label,
+        ),
+      ),
+    );
+  }
+
+  /** A click on a person's control; true when it was one. */
+  userAct(act: string | undefined, uid: string): boolean {
+    const room = this.room;
+    switch (act) {
+      case "block":
+      case "unblock":
+        this.send({ action: act, user: uid });
+        return true;
+      case "kick":
+        if (room !== null) this.send({ action: "kick", room, user: uid });
+        return true;
+      case "mute":
+      case "ban":
+        if (room !== null) this.send({ action: act, room, user: uid, seconds: SANCTION_SECONDS });
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** A click on a message's report, remove or pin control. */
+  messageAct(act: string | undefined, mid: number): boolean {
+    const room = this.room;
+    if (room === null) return false;
+    switch (act) {
+      case "report":
+        this.send({ action: "report", room, mid });
+        this.notice("Reported to the room's moderators.");
+        return true;
+      case "remove":
+        this.send({ action: "remove", room, mid });
+        return true;
+      case "pin":
+        this.send({ action: "pin", room, mid });
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  private openReports(): void {
+    if (this.room === null) return;
+    this.reportsList.replaceChildren();
+    this.reportsPanel.hidden = false;
+    this.send({ action: "reports", room: this.room, ref: REPORTS_REF + this.room });
+  }
+
+  private showReports(frame: ReportsFrame): void {
+    if (frame.room !== this.room) return;
+    const item = (r: Report) =>
+      el(
+        "li",
+        { class: "report", "data-mid": String(r.mid) },
+        el(
+          "div",
+          { class: "report-head" },
+          `${r.by.name} reported a message${r.reason ? `: ${r.reason}` : ""} · ${new Date(r.ts).toLocaleString()}`,
+        ),
+        el("ol", { class: "context" }, ...r.context.map((entry) => contextLine(entry, r.mid))),
+      );
+    this.reportsList.replaceChildren(
+      ...(frame.reports.length === 0 ? [el("li", { class: "empty" }, "No reports.")] : frame.reports.map(item)),
+    );
+  }
+}

@@ -1,0 +1,177 @@
+import type { Chat } from "./chat";
+import { InviteDialog, inviteInAddress } from "./invite-dialog";
+import { PeopleDialog } from "./people-dialog";
+import type { ClientRequest, ServerFrame } from "./protocol";
+import { RoomDialog } from "./room-dialog";
+import { RoomsDirectory } from "./rooms-directory";
+
+const CREATE_REF = "room-create";
+const DIRECTORY_REF = "rooms:";
+const LINK_REF = "invite-link";
+const ACCEPT_REF = "accept";
+const MEMBERS_REF = "members:";
+const PEOPLE_REF = "people:";
+
+const page = (after: string | undefined) => (after === undefined ? "first" : "next");
+
+/**
+ * Rooms as things: the directory, the dialog that makes one, invitation
+ * links made and accepted. Takes the frames that answer these (by their
+ * `ref`) and every `room` frame, which tells the chat a room's name and topic.
+ */
+export class RoomControls {
+  private readonly create: RoomDialog;
+  private readonly directory: RoomsDirectory;
+  private readonly invite = new InviteDialog();
+  private readonly members: PeopleDialog;
+  private readonly people: PeopleDialog;
+  /** The room whose members the members dialog shows. */
+  private membersOf: string | null = null;
+  /** An invitation opened from the address, accepted once the connection is up. */
+  private pendingAccept = inviteInAddress();
+
+  constructor(
+    private readonly chat: Chat,
+    private readonly send: (frame: ClientRequest) => boolean,
+    private readonly notice: (text: string, action?: { label: string; run: () => void }) => void,
+  ) {
+    this.create = new RoomDialog((room) => {
+      if (!this.send({ action: "room_create", ...room, ref: CREATE_REF })) this.create.refused("Not connected");
+    });
+    this.directory = new RoomsDirectory(
+      (q, after) => {
+        this.send({
+          action: "rooms",
+          q: q || undefined,
+          after,
+          ref: DIRECTORY_REF + (after === undefined ? "first" : "next"),
+        });
+      },
+      (room) => this.chat.join(room),
+    );
+    const converse = (uid: string, name: string) => this.chat.converse(uid, name);
+    this.members = new PeopleDialog(
+      "members-dialog",
+      (_q, after) => {
+        if (this.membersOf !== null)
+          this.send({ action: "members", room: this.membersOf, after, ref: MEMBERS_REF + page(after) });
+      },
+      converse,
+      false,
+    );
+    this.people = new PeopleDialog(
+      "people-dialog",
+      (q, after) => this.send({ action: "people", q: q || undefined, after, ref: PEOPLE_REF + page(after) }),
+      converse,
+      true,
+    );
+    // The token is in the page's address until it is used: not left there to be shared or bookmarked.
+    if (this.pendingAccept !== null) history.replaceState(null, "", location.pathname + location.search);
+    window.addEventListener("hashchange", () => {
+      const token = inviteInAddress();
+      if (token === null) return;
+      history.replaceState(null, "", location.pathname + location.search);
+      this.accept(token);
+    });
+  }
+
+  openCreate(): void {
+    this.create.open();
+  }
+
+  openDirectory(): void {
+    this.directory.open();
+  }
+
+  /** The members of the room on screen, online or not. */
+  openMembers(): void {
+    this.membersOf = this.chat.currentRoom();
+    if (this.membersOf !== null) this.members.open(`Members of ${this.chat.roomName(this.membersOf)}`);
+  }
+
+  /** The people directory: anyone with an account, to start a conversation with. */
+  openPeople(): void {
+    this.people.open("People");
+  }
+
+  /** Makes an invitation link into the room on screen. */
+  inviteByLink(): void {
+    const room = this.chat.currentRoom();
+    if (room === null) return;
+    if (!this.send({ action: "invite_link", room, ref: LINK_REF })) this.notice("Not connected");
+  }
+
+  private accept(token: string): void {
+    if (!this.send({ action: "accept", token, ref: ACCEPT_REF })) this.pendingAccept = token;
+  }
+
+  /** True when the frame was this module's to handle. */
+  handle(frame: ServerFrame): boolean {
+    switch (frame.action) {
+      case "user_info":
+        // The connection is up and knows who this is: a link from the address can be used now.
+        if (this.pendingAccept !== null) {
+          const token = this.pendingAccept;
+          this.pendingAccept = null;
+          queueMicrotask(() => this.accept(token));
+        }
+        return false;
+      case "room":
+        this.chat.describeRoom(frame.room, frame.name, frame.topic);
+        if (frame.ref === CREATE_REF) {
+          this.create.done();
+          this.chat.join(frame.room);
+        } else if (frame.ref === ACCEPT_REF) this.chat.join(frame.room);
+        return true;
+      case "rooms":
+        this.directory.show(frame, frame.ref === `${DIRECTORY_REF}first`);
+        return true;
+      case "members":
+        this.members.show(
+          frame.members.map((m) => ({
+            uid: m.uid,
+            name: m.name,
+            detail: `${m.role} · ${m.online ? "online" : "offline"}`,
+          })),
+          frame.next,
+          frame.ref === `${MEMBERS_REF}first`,
+          this.chat.myUid(),
+        );
+        return true;
+      case "people":
+        this.people.show(
+          frame.people.map((p) => ({ ...p, detail: "" })),
+          frame.next,
+          frame.ref === `${PEOPLE_REF}first`,
+          this.chat.myUid(),
+        );
+        return true;
+      case "invite_link":
+        this.invite.show(this.chat.roomName(frame.room), frame.token, frame.uses, frame.expires);
+        return true;
+      case "invited":
+        this.notice(`${frame.by.name} invited you to ${frame.name}`, {
+          label: "Join",
+          run: () => this.chat.join(frame.room),
+        });
+        return true;
+      case "error":
+        return this.refused(frame);
+      default:
+        return false;
+    }
+  }
+
+  private refused(frame: Extract<ServerFrame, { action: "error" }>): boolean {
+    if (frame.ref === CREATE_REF) this.create.refused(frame.message);
+    else if (typeof frame.ref === "string" && frame.ref.startsWith(DIRECTORY_REF))
+      this.directory.refused(frame.message);
+    else if (typeof frame.ref === "string" && frame.ref.startsWith(MEMBERS_REF)) this.members.refused(frame.message);
+    else if (typeof frame.ref === "string" && frame.ref.startsWith(PEOPLE_REF)) this.people.refused(frame.message);
+    else if (frame.ref === ACCEPT_REF) {
+      this.notice(frame.code === "bad_invitation" ? "This invitation link has expired or been used up" : frame.message);
+    } else if (frame.ref === LINK_REF) this.notice(frame.message);
+    else return false;
+    return true;
+  }
+}
