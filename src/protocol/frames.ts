@@ -57,6 +57,26 @@ export const storedReact = z.object({
 /** Anything a history holds: messages, and changes to them. */
 export const storedEntry = z.union([storedMessage, storedDm, storedEdit, storedDelete, storedReact]);
 
+/** A `[start, end)` range of UTF-16 code units in a hit's `message`: where a term of the query matched. */
+const matchRange = z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]);
+
+/**
+ * One message a search found, as it reads now (an edited message with its
+ * newest text; a deleted one is never a hit). `room` for a room message;
+ * `with` for a direct message: the other member of the searcher's conversation.
+ */
+export const searchHit = z.object({
+  room: room.optional(),
+  with: uid.optional(),
+  mid,
+  ...person,
+  ts: z.number(),
+  message: z.string(),
+  /** Set when the message was edited: the time of its newest edit. */
+  edited: z.number().optional(),
+  matches: z.array(matchRange),
+});
+
 /** The original page reads the target's name as `user` in some places and `name` in others. */
 const pmTarget = z.object({ id, name, user: name });
 
@@ -130,6 +150,20 @@ export const serverFrames = {
     top: z.number().int().nonnegative(),
     /** The newest mid this user has read there, in this epoch (0 for none). */
     read: z.number().int().nonnegative(),
+    /** In the reply to `history {around}`: the mid it was asked around, which `messages` hold. */
+    around: z.number().int().positive().optional(),
+    /** In the reply to `history {around}`: newer messages than the page's follow (page on with `join`'s live feed or another `around`). */
+    newer: z.boolean().optional(),
+    ref,
+  }),
+  search: z.object({
+    action: z.literal("search"),
+    q: z.string(),
+    ...roomOrWith,
+    /** Newest first. */
+    hits: z.array(searchHit),
+    /** Set when older hits follow: send the same search with `before` set to it. */
+    next: z.string().optional(),
     ref,
   }),
   users: z.object({
@@ -182,3 +216,4 @@ export type StoredDm = z.output<typeof storedDm>;
 export type StoredEntry = z.output<typeof storedEntry>;
 export type StoredChange = z.output<typeof storedEdit> | z.output<typeof storedDelete> | z.output<typeof storedReact>;
 export type Person = z.output<typeof personSchema>;
+export type SearchHit = z.output<typeof searchHit>;

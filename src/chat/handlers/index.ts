@@ -8,6 +8,7 @@ import { nick, typing, users } from "./people.js";
 import { ping } from "./ping.js";
 import { read } from "./read-state.js";
 import { join, leave } from "./rooms.js";
+import { search } from "./search.js";
 
 /** One handler per action: an action of the protocol without one does not compile. */
 const handlers: { [A in Action]: Handler<A> } = {
@@ -26,6 +27,7 @@ const handlers: { [A in Action]: Handler<A> } = {
   react,
   auth,
   ping,
+  search,
 };
 
 export function dispatch(caller: Caller, request: Request): Promise<void> | undefined {

@@ -1,4 +1,5 @@
 import { idempotencyKey } from "../../bus/idempotency.js";
+import { RequestError } from "../../protocol/errors.js";
 import { HISTORY_PAGE_MAX, type RequestOf } from "../../protocol/requests.js";
 import { checkText, storedBytes } from "../../protocol/rules.js";
 import * as frames from "../frames.js";
@@ -47,6 +48,7 @@ function publish(caller: Caller, req: RequestOf<"message">, room: string, text: 
 export const history: Handler<"history"> = async (caller, req) => {
   const { hub, historySize, pages } = caller.ctx;
   const room = req.with === undefined ? memberRoom(caller, req.room) : openConversation(caller, req.with);
+  if (req.around !== undefined) throw new RequestError("unavailable", "history around a message is not available yet");
   const query = { before: req.before, limit: req.limit ?? Math.min(historySize, HISTORY_PAGE_MAX) };
   const page = await hub.history(room, query);
   const fields = {
