@@ -17,6 +17,7 @@ describe("the links of the web client (#/room, #/dm)", () => {
       { kind: "room", room: "équipe_1", mid: 7 },
       { kind: "dm", uid: "auth0|5f/2a?x#y" },
       { kind: "dm", uid: "a-x%41" },
+      { kind: "dm", uid: "g-1", mid: 12 },
     ];
     for (const route of routes) expect(parseRoute(formatRoute(route))).toEqual(route);
     expect(routeUrl({ kind: "room", room: "dev", mid: 3 }, "http://chat.test/?transport=websocket#/dm/x")).toBe(
@@ -53,7 +54,7 @@ describe("the links of the web client (#/room, #/dm)", () => {
       "#/dm/a b",
       "#/dm/a%0Ab",
       "#/dm/a\u200bb",
-      "#/dm/x/1",
+      "#/dm/x/0",
       `#/dm/${"u".repeat(129)}`,
       "#/rooms/dev",
       "#/ROOM/dev",

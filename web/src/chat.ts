@@ -9,12 +9,14 @@
  */
 import type { Attention } from "./attention";
 import type { Composer } from "./composer";
+import { Jump } from "./jump";
 import { MessageEditor } from "./message-editor";
 import { type MessageList, NO_ROOM } from "./message-list";
 import {
   gapNode,
   mentionsReader,
   messageNode,
+  noteNode,
   pendingNode,
   pmNode,
   type Reader,
@@ -33,6 +35,7 @@ import {
   type StoredEntry,
   type UserInfo,
 } from "./protocol";
+import { formatRoute, type Route, routeTo, routeUrl } from "./routes";
 import { type Input, newSession, type Outgoing, type Session, type Step, step } from "./session";
 import {
   acceptLive,
@@ -112,6 +115,12 @@ export class Chat {
   private returnTo = loadPlace();
   /** Edits, deletions and reactions the user asks for. */
   readonly editor: MessageEditor;
+  /** Opening a place at one of its messages. */
+  private readonly jump: Jump;
+  /** A link to open once the connection is up. */
+  private route: Route | null = null;
+  /** The place a link asked for: its refusal is shown in full, not as a passing notice. */
+  private linked: { key: string; mid: number | undefined } | null = null;
 
   constructor(
     private readonly view: View,
@@ -130,6 +139,17 @@ export class Chat {
       log,
       composer,
     );
+    this.jump = new Jump(view.messages, log, {
+      place: (key) => this.state.places.get(key),
+      send,
+      nodes: (place, entries) => this.entryNodes(place, entries),
+      notice: (text) => view.notice(text),
+      rejoined: (place) => {
+        this.markStart(place);
+        this.markRead(place);
+        this.renderPlaces();
+      },
+    });
     document.addEventListener("visibilitychange", () => {
       const place = this.state.currentPlace();
       if (place) this.markRead(place);
@@ -197,6 +217,7 @@ export class Chat {
         this.log.append(state.current ?? NO_ROOM, pmNode(frame), true);
         return;
       case "history": {
+        if (this.jump.history(frame)) return;
         const key = frame.with !== undefined ? dmKey(frame.with) : roomKey(frame.room ?? "");
         if (frame.ref === OLDER_REF + key) this.olderHistory(key, frame);
         else this.joinHistory(key, frame);
@@ -269,6 +290,8 @@ export class Chat {
       this.view.notice(`Not sent: ${title} is no longer known to the server. Your text stays here.`);
     } else {
       const sent = session.outbox.at(-1);
+      // What one sends goes at the live end, which is where the view goes too.
+      if (sent && this.jump.open === sent.key) this.jump.back();
       if (sent) this.log.appendPending(sent.key, pendingNode(sent, this.reader()));
       // Whatever is typed next is a new message: others hear of it at once.
       this.typingThrottle.reset();
@@ -383,6 +406,9 @@ export class Chat {
     this.composer.mentions.close();
     this.apply({ type: "show", key });
     savePlace(key);
+    this.jump.leave();
+    // The address names the place on screen: a reload, or the address copied, comes back to it.
+    window.history.replaceState(null, "", formatRoute(routeTo(place.kind, place.target)));
     place.readWhenOpened = place.read;
     this.log.show(key);
     this.log.markUnread(key, place.read);
@@ -393,6 +419,62 @@ export class Chat {
     this.renderPlace();
     this.loadOlderIfAtTop();
     if (focus) this.composer.focus();
+  }
+
+  /** Opens what a link names: a room or a conversation, at one of its messages if it names one. */
+  open(route: Route): void {
+    if (!this.session.online) {
+      this.route = route;
+      return;
+    }
+    if (route.kind === "dm" && this.state.isOwn(route.uid)) {
+      this.view.notice("That link is to a conversation with yourself");
+      return;
+    }
+    const key = route.kind === "room" ? roomKey(route.room) : dmKey(route.uid);
+    // A link opened is where the user wants to be, not the place the last page was left at.
+    this.returnTo = null;
+    this.linked = { key, mid: route.mid };
+    const place = this.state.places.get(key);
+    if (place?.epoch !== undefined) {
+      this.switchTo(key, true);
+      this.arrived(place);
+      return;
+    }
+    this.showOnJoin = key;
+    this.focusOnJoin = true;
+    if (route.kind === "dm") this.conversationWith(route.uid, undefined);
+    else if (!this.state.joining.has(key)) this.joinRoom(route.room, true, true);
+  }
+
+  /** The place a link asked for is on screen: on to its message, if the link names one. */
+  private arrived(place: Place): void {
+    if (this.linked?.key !== place.key) return;
+    const { mid } = this.linked;
+    this.linked = null;
+    if (mid !== undefined) this.jump.to(place, mid);
+  }
+
+  /** The address of message `mid` of the place on screen. */
+  linkTo(mid: number): string | null {
+    const place = this.state.currentPlace();
+    return place ? routeUrl(routeTo(place.kind, place.target, mid)) : null;
+  }
+
+  /** A link led to a place the server will not open for this user: the chat says so where the place would be. */
+  private unreachable(key: string, why: string): void {
+    this.linked = null;
+    this.showOnJoin = null;
+    this.state.joining.delete(key);
+    const what = key.startsWith(dmKey("")) ? "this conversation" : `#${key}`;
+    this.dropPlace(key);
+    this.composer.endEdit();
+    this.apply({ type: "show", key: null });
+    this.jump.leave();
+    this.log.showNote(noteNode(`This link cannot be opened: you cannot read ${what}.`, why));
+    this.view.setLoading(false);
+    this.renderPlaces();
+    this.renderPlace();
   }
 
   loadOlderIfAtTop(): void {
@@ -455,6 +537,9 @@ export class Chat {
     // After the joins on the same link: a message to a room goes to a room this connection is in.
     this.apply({ type: "link-up" });
     this.renderPlaces();
+    const route = this.route;
+    this.route = null;
+    if (route) this.open(route);
   }
 
   /** The conversation with `uid`, made (and joined, when `join`) if the page has none yet. */
@@ -581,11 +666,12 @@ export class Chat {
   }
 
   private showUnseen(place: Place): void {
-    this.view.setUnseen(this.log.atBottom() ? 0 : unread(place));
+    this.view.setUnseen(this.log.atBottom() ? 0 : unread(place), this.jump.open !== null);
   }
 
   /** The reader scrolled: what came into view is read, and older messages load at the top. */
   scrolled(): void {
+    if (this.jump.scrolled()) return;
     this.log.restoreIfAtBottom();
     const place = this.state.currentPlace();
     if (place) {
@@ -598,6 +684,7 @@ export class Chat {
 
   /** Jumps to the newest message of the place on screen, which reads it. */
   jumpToNewest(): void {
+    this.jump.back();
     this.log.toBottom();
     this.scrolled();
   }
@@ -625,9 +712,13 @@ export class Chat {
     if (back) this.returnTo = null;
     if (this.showOnJoin === key || state.current === null || back) {
       const focus = this.showOnJoin === key && this.focusOnJoin;
-      this.showOnJoin = null;
-      this.focusOnJoin = false;
+      // Another place's join may come back first: the place asked for is still to be shown when its own does.
+      if (this.showOnJoin === key) {
+        this.showOnJoin = null;
+        this.focusOnJoin = false;
+      }
       this.switchTo(key, focus);
+      this.arrived(place);
     } else {
       this.markRead(place);
       this.renderPlaces();
@@ -673,6 +764,12 @@ export class Chat {
       return;
     }
     if (this.editor.refused(ref, frame.message)) return;
+    if (this.jump.refused(ref, frame.code, frame.message)) return;
+    const joining = ref.startsWith(JOIN_REF) ? ref.slice(JOIN_REF.length) : null;
+    if (joining !== null && this.linked?.key === joining && frame.code !== "unavailable") {
+      this.unreachable(joining, frame.message);
+      return;
+    }
     // A refused name does not stay in the box as if it were taken.
     if (ref === NICK_REF) {
       if (this.chosenNick !== null && this.chosenNick !== this.state.myName) this.chosenNick = null;

@@ -7,6 +7,7 @@ import { Connection, SignedOut } from "./connection";
 import { wireMessageActions } from "./message-actions";
 import { MessageList } from "./message-list";
 import type { ClientRequest } from "./protocol";
+import { parseRoute } from "./routes";
 import { loadGuest } from "./storage";
 import { View } from "./view";
 
@@ -152,7 +153,10 @@ view.users.addEventListener("click", (event) => {
   if (id !== undefined) chat.startConversation(id);
 });
 
-wireMessageActions(view.messages, chat.editor);
+wireMessageActions(view.messages, chat.editor, {
+  linkTo: (mid) => chat.linkTo(mid),
+  notice: (text) => view.notice(text),
+});
 view.messages.addEventListener("scroll", () => chat.scrolled(), { passive: true });
 view.jump.addEventListener("click", () => chat.jumpToNewest());
 view.panelsToggle.addEventListener("click", () => view.togglePanels());
@@ -183,9 +187,18 @@ async function boot(): Promise<void> {
   pages.showSignIn("needed");
 }
 
-// A one-time link opened in a tab that shows the chat already changes only the address's #part.
+// A link to a room, a message or a conversation: opened once the chat is connected.
+const linked = parseRoute(location.hash);
+if (linked) chat.open(linked);
+
+// A one-time link opened in a tab that shows the chat already changes only the address's #part; so does any other link.
 window.addEventListener("hashchange", () => {
-  if (/(^|[#&])(reset|invite)=/.test(location.hash)) location.reload();
+  if (/(^|[#&])(reset|invite)=/.test(location.hash)) {
+    location.reload();
+    return;
+  }
+  const route = parseRoute(location.hash);
+  if (route) chat.open(route);
 });
 
 boot().catch(() => {

@@ -32,6 +32,8 @@ export class MessageList {
    */
   private readonly below = new Map<string, Node[]>();
   private shown = NO_ROOM;
+  /** Logs that do not reach the newest message (a jump's context): their end is not the place's end. */
+  private readonly detached = new Set<string>();
 
   constructor(
     private readonly box: HTMLElement,
@@ -52,6 +54,18 @@ export class MessageList {
     this.logs.delete(room);
     this.saved.delete(room);
     this.below.delete(room);
+    this.detached.delete(room);
+  }
+
+  /** Marks a log as ending before the newest message: being at its end reads nothing as read. */
+  detach(room: string): void {
+    this.detached.add(room);
+  }
+
+  /** Shows a line in place of any room's messages (a link that leads nowhere the user may go). */
+  showNote(node: HTMLElement): void {
+    this.show(NO_ROOM);
+    this.logFor(NO_ROOM).replaceChildren(node);
   }
 
   /** Adds at the bottom; the view follows if it was at the bottom already, or if `follow`. */
@@ -256,10 +270,11 @@ export class MessageList {
 
   /** At the newest message: the end of what is shown, with nothing newer waiting out of the page. */
   atBottom(): boolean {
-    return this.nearBottom() && !this.below.has(this.shown);
+    return this.nearBottom() && !this.below.has(this.shown) && !this.detached.has(this.shown);
   }
 
-  private nearBottom(): boolean {
+  /** At the end of what the log on screen shows, whether or not that is the newest message. */
+  nearBottom(): boolean {
     return this.box.scrollHeight - this.box.scrollTop - this.box.clientHeight < EDGE_PX;
   }
 

@@ -9,8 +9,8 @@
 export type Route =
   /** A room by its id (the wire's `room`), and, for a link to a message, that message's `mid`. */
   | { kind: "room"; room: string; mid?: number }
-  /** The conversation with a user, by their user id. */
-  | { kind: "dm"; uid: string };
+  /** The conversation with a user, by their user id, and maybe one of its messages (a link for oneself). */
+  | { kind: "dm"; uid: string; mid?: number };
 
 /** Longer than any id the server hands out or takes (room names, user ids): a longer part is not one. */
 const MAX_PART = 128;
@@ -38,25 +38,30 @@ export function parseRoute(hash: string): Route | null {
   const path = hash.startsWith("#") ? hash.slice(1) : hash;
   if (!path.startsWith("/")) return null;
   const [kind, first, second, ...rest] = path.slice(1).split("/");
-  if (rest.length > 0) return null;
+  if (rest.length > 0 || (second !== undefined && !MID.test(second))) return null;
+  const at = second === undefined ? {} : { mid: Number(second) };
   if (kind === "room") {
     const room = part(first)?.toLowerCase();
-    if (room === undefined || !ROOM.test(room)) return null;
-    if (second === undefined) return { kind: "room", room };
-    return MID.test(second) ? { kind: "room", room, mid: Number(second) } : null;
+    return room === undefined || !ROOM.test(room) ? null : { kind: "room", room, ...at };
   }
-  if (kind === "dm" && second === undefined) {
+  if (kind === "dm") {
     const uid = part(first);
-    return uid !== null && UID.test(uid) ? { kind: "dm", uid } : null;
+    return uid === null || !UID.test(uid) ? null : { kind: "dm", uid, ...at };
   }
   return null;
 }
 
 /** The hash (with its `#`) that opens `route`: what the address shows and what "Copy link" copies. */
 export function formatRoute(route: Route): string {
-  if (route.kind === "dm") return `#/dm/${encodeURIComponent(route.uid)}`;
-  const room = `#/room/${encodeURIComponent(route.room)}`;
-  return route.mid === undefined ? room : `${room}/${route.mid}`;
+  const place =
+    route.kind === "dm" ? `#/dm/${encodeURIComponent(route.uid)}` : `#/room/${encodeURIComponent(route.room)}`;
+  return route.mid === undefined ? place : `${place}/${route.mid}`;
+}
+
+/** The route of a room (by id) or of the conversation with a user (by uid), at message `mid` if given. */
+export function routeTo(kind: Route["kind"], target: string, mid?: number): Route {
+  const at = mid === undefined ? {} : { mid };
+  return kind === "room" ? { kind, room: target, ...at } : { kind, uid: target, ...at };
 }
 
 /** The full address of `route` on this page's server, for sharing. */
