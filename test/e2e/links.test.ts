@@ -1,6 +1,6 @@
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BROWSER_TEST_MS, browserPerFile, currentRoom, drawn, enterRoom, roomMessages, say } from "../support/browser.js";
+import { BROWSER_TEST_MS, browserPerFile, currentRoom, drawn, enterRoom, roomMessages } from "../support/browser.js";
 import { connectUser, joinRoom, type User } from "../support/chat.js";
 import { type NodeProcess, startNode } from "../support/processes.js";
 import { freshRoom } from "./two-users.js";
