@@ -455,6 +455,11 @@ export class Chat {
     if (mid !== undefined) this.jump.to(place, mid);
   }
 
+  /** The name of the other person of the conversation with `uid`, if the page has it. */
+  conversationTitle(uid: string): string | undefined {
+    return this.state.places.get(dmKey(uid))?.title;
+  }
+
   /** The address of message `mid` of the place on screen. */
   linkTo(mid: number): string | null {
     const place = this.state.currentPlace();

@@ -7,7 +7,8 @@ import { Connection, SignedOut } from "./connection";
 import { wireMessageActions } from "./message-actions";
 import { MessageList } from "./message-list";
 import type { ClientRequest } from "./protocol";
-import { parseRoute } from "./routes";
+import { parseRoute, routeTo } from "./routes";
+import { SearchBox } from "./search-box";
 import { loadGuest } from "./storage";
 import { View } from "./view";
 
@@ -81,12 +82,37 @@ const connection = new Connection(
       view.setLink(state, transport);
       if (state === "offline") chat.disconnected();
     },
-    frame: (frame) => chat.handle(frame),
+    frame: (frame) => {
+      if (!search.handle(frame)) chat.handle(frame);
+    },
     refused: (why) => pages?.showSignIn(why),
   },
   hello,
 );
 let pages: AuthPages | undefined;
+const search = new SearchBox({
+  send: (frame) => connection.send(frame),
+  personName: (uid) => chat.conversationTitle(uid),
+  open: (hit) =>
+    chat.open(hit.room !== undefined ? routeTo("room", hit.room, hit.mid) : routeTo("dm", hit.with ?? "", hit.mid)),
+  closed: () => view.text.focus(),
+});
+
+/** Where typing `/` means the character, not "search". */
+function editable(target: EventTarget | null): boolean {
+  return (
+    target instanceof HTMLElement && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))
+  );
+}
+
+// Ctrl+K (⌘K) anywhere, or `/` outside a text field, goes to the search box, as in other chats.
+document.addEventListener("keydown", (event) => {
+  const ctrlK = (event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "k";
+  if (!ctrlK && !(event.key === "/" && !event.ctrlKey && !event.metaKey && !event.altKey && !editable(event.target)))
+    return;
+  event.preventDefault();
+  search.focus();
+});
 
 function onSubmit(form: HTMLFormElement, action: () => void): void {
   form.addEventListener("submit", (event) => {
