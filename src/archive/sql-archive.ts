@@ -5,13 +5,19 @@ import {
   type ArchivePage,
   type KeptUser,
   type PlaceMeta,
+  type SearchAnswer,
+  type SearchAsk,
 } from "./archive.js";
-import { MIGRATIONS } from "./migrations.js";
+import { MIGRATIONS, type Migration, migrationSql } from "./migrations.js";
+import { type SearchCursor, SearchIndex } from "./search-index.js";
+import { matchRanges, parseQuery, QueryRefused } from "./search-query.js";
+import { wordsOf } from "./search-text.js";
 import type { SqlDriver } from "./sql-driver.js";
 
 /** The fields of a stored frame the archive files it by. */
 interface EntryFields {
   action?: unknown;
+  name?: unknown;
   uid?: unknown;
   message?: unknown;
   target?: unknown;
@@ -30,6 +36,13 @@ function byMid(rows: Row[]): { mid: number; json: string }[] {
   return rows.map((r) => ({ mid: num(r.mid), json: r.json })).sort((a, b) => a.mid - b.mid);
 }
 
+/** A search's `next`, `ts.place.mid`, read back; anything else is refused, never guessed at. */
+function readCursor(cursor: string): SearchCursor {
+  const m = /^(\d{1,16})\.([^.]{1,256})\.(\d{1,16})$/u.exec(cursor);
+  if (!m) throw new QueryRefused("bad_request", "field 'before': not the 'next' of a search reply");
+  return { ts: Number(m[1]), place: m[2] as string, mid: Number(m[3]) };
+}
+
 /**
  * The archive over any SqlDriver: one schema, one set of queries. Every call
  * runs in turn, so a transaction on a single connection never interleaves
@@ -37,8 +50,11 @@ function byMid(rows: Row[]): { mid: number; json: string }[] {
  */
 export class SqlArchive implements Archive {
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly index: SearchIndex;
 
-  private constructor(private readonly db: SqlDriver) {}
+  private constructor(private readonly db: SqlDriver) {
+    this.index = new SearchIndex(db);
+  }
 
   /** Brings the schema up to date, or refuses a database newer than this code. */
   static async open(db: SqlDriver): Promise<SqlArchive> {
@@ -56,7 +72,7 @@ export class SqlArchive implements Archive {
         }
         for (let version = at + 1; version <= MIGRATIONS.length; version++) {
           await db.transaction(async () => {
-            await db.exec(MIGRATIONS[version - 1] as string);
+            await db.exec(migrationSql(MIGRATIONS[version - 1] as Migration, db.engine));
             await db.run("INSERT INTO schema_migrations (version, applied) VALUES (?, ?)", [version, Date.now()]);
           });
         }
@@ -160,6 +176,13 @@ export class SqlArchive implements Archive {
           typeof f.message === "string" ? f.message : "",
           entry.json,
         ]);
+        await this.index.add(
+          place,
+          entry.mid,
+          entry.ts,
+          typeof f.name === "string" ? f.name : "",
+          typeof f.message === "string" ? f.message : "",
+        );
         return true;
       case "edit":
         // Only the newest edit is kept: it carries the whole text, and older texts are not to be found again.
@@ -170,6 +193,7 @@ export class SqlArchive implements Archive {
           place,
           target,
         ]);
+        await this.index.replace(place, target, typeof f.message === "string" ? f.message : "");
         break;
       case "react": {
         const emoji = typeof f.emoji === "string" ? f.emoji : "";
@@ -241,6 +265,7 @@ export class SqlArchive implements Archive {
     }
     await this.db.run("DELETE FROM changes WHERE place = ? AND target = ?", [place, mid]);
     await this.db.run("DELETE FROM reactions WHERE place = ? AND mid = ?", [place, mid]);
+    await this.index.remove(place, mid);
   }
 
   page(place: string, before: number | undefined, limit: number, cutoff: number): Promise<ArchivePage> {
@@ -289,6 +314,7 @@ export class SqlArchive implements Archive {
         const [row] = await db.all<{ n: number | string }>("SELECT count(*) AS n FROM messages WHERE ts < ?", [before]);
         if (num(row?.n) === 0) return 0;
         await db.run("DELETE FROM messages WHERE ts < ?", [before]);
+        await this.index.purge(before);
         // A change or a reaction goes with its message, whenever it was made.
         for (const table of ["changes", "reactions"]) {
           const mid = table === "changes" ? "target" : "mid";
@@ -301,6 +327,29 @@ export class SqlArchive implements Archive {
       });
       if (gone > 0) await db.scrub();
       return gone;
+    });
+  }
+
+  search(ask: SearchAsk): Promise<SearchAnswer> {
+    let query: ReturnType<typeof parseQuery>;
+    let before: SearchCursor | undefined;
+    try {
+      query = parseQuery(ask.q);
+      before = ask.before === undefined ? undefined : readCursor(ask.before);
+    } catch (err) {
+      if (err instanceof QueryRefused) return Promise.resolve({ refused: err.code, why: err.message });
+      throw err;
+    }
+    const places = query.rooms.length > 0 ? ask.places.filter((p) => query.rooms.includes(p)) : ask.places;
+    if (places.length === 0) return Promise.resolve({ hits: [], next: undefined });
+    return this.serial(async () => {
+      const rows = await this.index.find({ query, places, before, limit: ask.limit, cutoff: ask.cutoff });
+      const page = rows.slice(0, ask.limit);
+      const last = page.at(-1);
+      return {
+        hits: page.map((r) => ({ ...r, matches: matchRanges(wordsOf(r.text), query) })),
+        next: rows.length > ask.limit && last ? `${last.ts}.${last.place}.${last.mid}` : undefined,
+      };
     });
   }
 
