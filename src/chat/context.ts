@@ -28,6 +28,25 @@ export interface Policy {
   maxConversations: number;
 }
 
+/** A search of the archive (docs/protocol.md#search), over places already cut down to what the person may read. */
+export interface MessageSearch {
+  search(ask: { q: string; places: string[]; before: string | undefined; limit: number }): Promise<
+    | { refused: "too_long" | "empty" | "bad_request"; why: string }
+    | {
+        hits: {
+          place: string;
+          mid: number;
+          ts: number;
+          text: string;
+          edited: number | undefined;
+          json: string;
+          matches: [number, number][];
+        }[];
+        next: string | undefined;
+      }
+  >;
+}
+
 /** What every session of a node shares. */
 export interface ChatContext {
   hub: Hub;
@@ -56,4 +75,6 @@ export interface ChatContext {
   graceMs: number;
   /** Encoded history pages, shared by the node's sessions. */
   pages: HistoryPages;
+  /** Search, on a node with an archive (embedded, or Redis with DATABASE_URL); undefined without one. */
+  search: MessageSearch | undefined;
 }

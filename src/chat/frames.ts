@@ -35,6 +35,9 @@ export const typingTo = (to: string, p: Person) => encode({ action: "typing", to
 
 export const users = (fields: Fields<"users">) => encode({ action: "users", ...fields });
 
+/** A search reply: an OutFrame so that it is charged to the connection's budget by its size, as history is. */
+export const search = (fields: Fields<"search">) => new OutFrame(encode({ action: "search", ...fields }));
+
 export const left = (room: string, ref: Ref) => encode({ action: "left", room, ref });
 
 export const joined = (room: string) => encode({ action: "joined", room });
@@ -102,6 +105,8 @@ export function history(fields: Omit<FrameOf<"history">, "action" | "messages">,
     more: fields.more,
     top: fields.top,
     read: fields.read,
+    around: fields.around,
+    newer: fields.newer,
     ref: fields.ref,
     messages: [],
   });
