@@ -9,6 +9,11 @@ describe("the links of the web client (#/room, #/dm)", () => {
     // Room ids are folded like the join form folds them; the server folds them the same way.
     expect(parseRoute("#/room/Dev")).toEqual({ kind: "room", room: "dev" });
     expect(parseRoute("/room/design-team")).toEqual({ kind: "room", room: "design-team" });
+    expect(parseRoute("#/room/design-team~k2v9x0q4m7zt/9")).toEqual({
+      kind: "room",
+      room: "design-team~k2v9x0q4m7zt",
+      mid: 9,
+    });
   });
 
   it("gives back exactly the route it wrote, escapes and all", () => {
@@ -43,6 +48,9 @@ describe("the links of the web client (#/room, #/dm)", () => {
       "#/room/dev/12345678901234567",
       "#/room/dev/4/5",
       "#/room/-dev",
+      "#/room/~k2v9x0q4m7zt",
+      "#/room/dev~",
+      "#/room/dev~a~b",
       "#/room/a b",
       "#/room/<img src=x onerror=alert(1)>",
       "#/room/%3Cscript%3E",

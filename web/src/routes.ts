@@ -14,8 +14,11 @@ export type Route =
 
 /** Longer than any id the server hands out or takes (room names, user ids): a longer part is not one. */
 const MAX_PART = 128;
-/** A room id: letters or digits first, then those, marks, `_` and `-` (today's ids are a-z 0-9 _ -). */
-const ROOM = /^[\p{L}\p{N}][\p{L}\p{N}\p{M}_-]*$/u;
+/**
+ * A room id: letters or digits first, then those, marks, `_` and `-` (today's
+ * ids are a-z 0-9 _ -), and a private room's `~` and random letters and digits.
+ */
+const ROOM = /^[\p{L}\p{N}][\p{L}\p{N}\p{M}_-]*(~[\p{L}\p{N}]+)?$/u;
 /** A user id: no spaces, no controls, nothing that draws nothing or rearranges text. */
 const UID = /^[^\p{White_Space}\p{C}\p{Default_Ignorable_Code_Point}]+$/u;
 /** A mid as the server numbers messages: 1, 2, 3…, within what a double holds exactly. */
