@@ -113,6 +113,7 @@ describe("the search box and the jump to a message, in Chromium", { timeout: BRO
     expect(await drawn(target)).toBe(true);
     // Message 5 is older than the newest page the join showed: the page holds its context, not the live end.
     expect(await roomMessages(page, "filler line 160").count()).toBe(0);
+    await page.getByRole("button", { name: "Back to the newest messages" }).waitFor();
 
     await write(w, ops, ["said after the jump"]);
     const messages = page.locator("#messages");

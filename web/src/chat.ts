@@ -144,7 +144,7 @@ export class Chat {
       send,
       nodes: (place, entries) => this.entryNodes(place, entries),
       notice: (text) => view.notice(text),
-      rejoined: (place) => {
+      shown: (place) => {
         this.markStart(place);
         this.markRead(place);
         this.renderPlaces();
@@ -167,6 +167,7 @@ export class Chat {
     this.view.setLoading(false);
     this.apply({ type: "link-down" });
     this.editor.forget();
+    this.jump.disconnected();
   }
 
   handle(frame: ServerFrame): void {

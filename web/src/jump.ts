@@ -31,8 +31,8 @@ export interface JumpHost {
   /** A page's entries as nodes, their changes recorded on the place. */
   nodes(place: Place, entries: StoredEntry[]): HTMLElement[];
   notice(text: string): void;
-  /** The place's log is on screen again, with what the context held above it. */
-  rejoined(place: Place): void;
+  /** The place's context, or its own log again with what the context held above it, was put on screen. */
+  shown(place: Place): void;
 }
 
 /** A context on screen: the messages from `first` to `last` of one place, and what lies beyond them. */
@@ -132,6 +132,12 @@ export class Jump {
     return true;
   }
 
+  /** The link dropped: what was asked on it will not be answered, and paging may ask again on the next. */
+  disconnected(): void {
+    this.asked = null;
+    if (this.context) this.context.loading = false;
+  }
+
   /** Lets go of the context, if one is open, without showing anything in its place (the caller shows a place). */
   leave(): void {
     this.asked = null;
@@ -201,6 +207,7 @@ export class Jump {
     batch.append(...this.host.nodes(place, frame.messages));
     this.log.append(ctx, batch);
     this.mark(ctx, c.target, "center");
+    this.host.shown(place);
   }
 
   private older(key: string, frame: HistoryFrame): void {
@@ -252,7 +259,7 @@ export class Jump {
       place.oldestMid = c.first;
       place.more = c.more;
     }
-    this.host.rejoined(place);
+    this.host.shown(place);
     if (at === undefined) {
       this.mark(place.key, c.target, "center");
       return;
