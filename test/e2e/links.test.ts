@@ -115,6 +115,60 @@ describe("links to rooms, messages and conversations, in Chromium", { timeout: B
     await roomMessages(tab, "after the jump").waitFor();
   });
 
+  it("pages up and down from a link to an old message, holding a few pages, to the live end", async () => {
+    const room = freshRoom("long");
+    const w = await writer(room);
+    const total = 1000;
+    for (let from = 1; from <= total; from += 250) {
+      await write(
+        w,
+        room,
+        Array.from({ length: 250 }, (_, i) => `m ${from + i}`),
+      );
+    }
+    const page = await openAt(`#/room/${room}/400`);
+    await target(page).getByText("m 400", { exact: true }).waitFor();
+    const box = page.locator("#messages");
+    const texts = () => box.locator(".msg .text").allTextContents();
+    const scroll = (to: "top" | "bottom") =>
+      box.evaluate((el, where) => {
+        el.scrollTop = where === "top" ? 0 : el.scrollHeight;
+        el.dispatchEvent(new Event("scroll"));
+      }, to);
+    let most = 0;
+    // Up from the message, a page at a time, to the room's first.
+    while ((await page.locator("#messages .history-start").count()) === 0) {
+      const was = await box.locator(".msg .text").first().textContent();
+      await scroll("top");
+      await page.waitForFunction(
+        (text) =>
+          document.querySelector("#messages .msg .text")?.textContent !== text ||
+          document.querySelector("#messages .history-start") !== null,
+        was,
+      );
+      most = Math.max(most, await box.locator(".msg").count());
+    }
+    expect((await texts())[0]).toBe("m 1");
+    expect(await page.locator("#messages .history-start").textContent()).toBe("Start of the conversation");
+    await write(w, room, ["m live"]);
+    // Down to the live end, past what arrived meanwhile.
+    while ((await roomMessages(page, "m live").count()) === 0) {
+      const was = await box.locator(".msg .text").last().textContent();
+      await scroll("bottom");
+      await page.waitForFunction(
+        (text) => [...document.querySelectorAll("#messages .msg .text")].at(-1)?.textContent !== text,
+        was,
+      );
+      most = Math.max(most, await box.locator(".msg").count());
+    }
+    const shown = await texts();
+    // One run of consecutive messages, ending with the newest: none skipped, none twice.
+    expect(shown.at(-1)).toBe("m live");
+    const numbers = shown.slice(0, -1).map((t) => Number(t.slice(2)));
+    expect(numbers).toEqual(Array.from({ length: numbers.length }, (_, i) => total - numbers.length + 1 + i));
+    expect(most).toBeLessThanOrEqual(300);
+  });
+
   it("says plainly that a link leads where the user may not go, and never reads the address as markup", async () => {
     const long = "r".repeat(40);
     const page = await openAt(`#/room/${long}`);

@@ -743,6 +743,7 @@ export class Chat {
 
   /** The list let go of a place's oldest messages: scrolling up loads them again, from `oldestMid` down. */
   olderDropped(key: string, oldestMid: number): void {
+    this.jump.trimmed(key, oldestMid);
     const place = this.state.places.get(key);
     if (!place || oldestMid === 0) return;
     place.oldestMid = oldestMid;

@@ -77,6 +77,8 @@ export class Jump {
   to(place: Place, mid: number): void {
     this.back();
     const loaded = this.log.find(place.key, mid);
+    // Among the newest, kept out of the page while the reader was far up: they come back first.
+    if (loaded && !loaded.isConnected) this.log.toBottom();
     if (loaded?.isConnected) {
       this.highlight(loaded);
       loaded.scrollIntoView({ block: "center" });
@@ -123,7 +125,7 @@ export class Jump {
     const c = this.context;
     if (!c) return false;
     const place = this.host.place(c.key);
-    if (!place || c.loading) return true;
+    if (!place || c.loading || this.log.restoreIfAtBottom()) return true;
     if (this.log.atTop() && c.more) {
       c.loading = this.ask(place, OLDER_REF, c.first, AROUND_PAGE);
     } else if (this.log.nearBottom() && c.newer) {
@@ -206,6 +208,7 @@ export class Jump {
     const batch = document.createDocumentFragment();
     batch.append(...this.host.nodes(place, frame.messages));
     this.log.append(ctx, batch);
+    this.markStart(c);
     this.mark(ctx, c.target, "center");
     this.host.shown(place);
   }
@@ -221,6 +224,16 @@ export class Jump {
     c.first = messageMids(entries)[0] ?? c.first;
     c.entries = [...entries, ...c.entries];
     this.log.prepend(contextKey(key), this.host.nodes(place, entries));
+    this.markStart(c);
+  }
+
+  /** Once nothing older is stored, the context's top says so, as the place's log does. */
+  private markStart(c: Context): void {
+    if (c.more) return;
+    this.log.markStart(
+      contextKey(c.key),
+      c.first <= 1 ? "Start of the conversation" : "Older messages are no longer kept",
+    );
   }
 
   private newer(key: string, frame: HistoryFrame): void {
@@ -240,6 +253,17 @@ export class Jump {
     const batch = document.createDocumentFragment();
     batch.append(...this.host.nodes(place, entries));
     this.log.append(contextKey(key), batch);
+    // A reader paging down a long way holds a few pages, as in the place's own log: the oldest go (see `trimmed`).
+    this.log.trimTop(contextKey(key));
+  }
+
+  /** The list let go of the oldest messages of `log`: if it is the context's, paging up starts again below them. */
+  trimmed(log: string, oldestMid: number): void {
+    const c = this.context;
+    if (!c || log !== contextKey(c.key) || oldestMid === 0) return;
+    c.first = oldestMid;
+    c.more = true;
+    c.entries = c.entries.filter((e) => about(e) >= oldestMid);
   }
 
   /**

@@ -136,7 +136,7 @@ export class MessageList {
    * Past MAX_SHOWN messages, drops the oldest from the page for good, keeping
    * what the reader sees where it is; the chat loads them again on the way up.
    */
-  private trimTop(room: string): void {
+  trimTop(room: string): void {
     const log = this.logFor(room);
     const messages = log.querySelectorAll<HTMLElement>(".msg");
     const keep = messages[messages.length - MAX_SHOWN];
@@ -148,11 +148,11 @@ export class MessageList {
     this.trimmedTop(room, Number(oldest?.dataset.mid ?? 0));
   }
 
-  /** When the reader has come down to the end of what is shown, the next newer messages come back. */
-  restoreIfAtBottom(): void {
+  /** When the reader has come down to the end of what is shown, the next newer messages come back; true if some did. */
+  restoreIfAtBottom(): boolean {
     const room = this.shown;
     const waiting = this.below.get(room);
-    if (!waiting || !this.nearBottom()) return;
+    if (!waiting || !this.nearBottom()) return false;
     const log = this.logFor(room);
     const back = waiting.splice(0, RESTORE_STEP);
     // Up to the end of a message: a step never stops between a message and what belongs under it.
@@ -165,6 +165,7 @@ export class MessageList {
     const last = log.lastElementChild;
     if (last) layout(joint ?? log.firstElementChild ?? last, last);
     this.trimTop(room);
+    return true;
   }
 
   /** Brings the newest messages back into the page, leaving the older ones to be loaded again. */
