@@ -120,7 +120,7 @@ export class Chat {
   /** A link to open once the connection is up. */
   private route: Route | null = null;
   /** The place a link asked for: its refusal is shown in full, not as a passing notice. */
-  private linked: { key: string; mid: number | undefined } | null = null;
+  private linked: { key: string; mid: number | undefined; listed: boolean } | null = null;
 
   constructor(
     private readonly view: View,
@@ -435,8 +435,9 @@ export class Chat {
     const key = route.kind === "room" ? roomKey(route.room) : dmKey(route.uid);
     // A link opened is where the user wants to be, not the place the last page was left at.
     this.returnTo = null;
-    this.linked = { key, mid: route.mid };
     const place = this.state.places.get(key);
+    // A place the page lists already (a conversation kept for its draft) keeps its own way of being refused.
+    this.linked = { key, mid: route.mid, listed: place !== undefined };
     if (place?.epoch !== undefined) {
       this.switchTo(key, true);
       this.arrived(place);
@@ -773,7 +774,7 @@ export class Chat {
     if (this.editor.refused(ref, frame.message)) return;
     if (this.jump.refused(ref, frame.code, frame.message)) return;
     const joining = ref.startsWith(JOIN_REF) ? ref.slice(JOIN_REF.length) : null;
-    if (joining !== null && this.linked?.key === joining && frame.code !== "unavailable") {
+    if (joining !== null && this.linked?.key === joining && !this.linked.listed && frame.code !== "unavailable") {
       this.unreachable(joining, frame.message);
       return;
     }
