@@ -5,7 +5,11 @@
  * are in and their own conversations; never a room left or never joined,
  * another pair's conversation, a deleted message or an edit's old text.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { openArchive } from "../src/archive/open-archive.js";
 import { connectUser, joinRoom, say, type User } from "./support/chat.js";
 import { type PostgresProcess, startPostgres } from "./support/postgres.js";
 import type { NodeProcess } from "./support/processes.js";
@@ -278,6 +282,38 @@ describe.each(Object.keys(setups))("search on %s", (setupName) => {
     const both = await request(bob, { action: "history", room: "dev", around: 3, before: 4 }, "history");
     expect(both).toMatchObject({ action: "error", code: "bad_request" });
   });
+});
+
+it("charges a search against the connection's rate budget by the size of its reply, as a history page", async () => {
+  // 50 messages of 2,000 characters in the embedded archive, written before the node starts.
+  const dir = mkdtempSync(path.join(os.tmpdir(), "chat-search-cost-"));
+  scope.defer(() => rmSync(dir, { recursive: true, force: true }));
+  const archive = await openArchive({ kind: "embedded", dataDir: dir });
+  for (let mid = 1; mid <= 50; mid++) {
+    const frame = {
+      action: "message",
+      mid,
+      room: "dev",
+      message: `costly ${"x".repeat(1990)}`,
+      id: "c",
+      uid: "u",
+      name: "Eve",
+      ts: Date.now(),
+    };
+    await archive.append("dev", "e1", { mid, ts: frame.ts, json: JSON.stringify(frame) });
+  }
+  await archive.close();
+  // A join shows one of them, which costs nothing: what is owed afterwards is the search.
+  const node = await scope.node({ DATA_DIR: dir, RATE_LIMIT: "1", RATE_BURST: "5", HISTORY_SIZE: "1" });
+  const ada = await connectUser(node.url, { query: "proto=2&lobby=0" });
+  scope.defer(() => ada.client.close());
+  await joinRoom(ada, "dev");
+  // 100 KB of hits: a dozen requests' worth, owed at once.
+  const reply = await search(ada, { q: "costly", limit: 50 });
+  expect((reply.hits as Hit[]).length).toBe(50);
+  const next = await request(ada, { action: "ping" }, "pong");
+  expect(next).toMatchObject({ action: "error", code: "rate_limited" });
+  expect(Number(next.wait)).toBeGreaterThanOrEqual(5);
 });
 
 describe("search without an archive", () => {

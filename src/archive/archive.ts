@@ -70,7 +70,12 @@ export interface ArchivedHit {
 /** A page of hits, newest first, and the cursor of the next; or the query refused, and why. */
 export type SearchAnswer =
   | { refused: "too_long" | "empty" | "bad_request"; why: string }
-  | { hits: ArchivedHit[]; next: string | undefined };
+  | {
+      hits: ArchivedHit[];
+      next: string | undefined;
+      /** How long the database worked on it (ms), not counting the wait for its turn: what it costs. */
+      ms: number;
+    };
 
 export interface Archive {
   /** The place's epoch and newest mid, or undefined for a place never written to. */

@@ -341,14 +341,16 @@ export class SqlArchive implements Archive {
       throw err;
     }
     const places = query.rooms.length > 0 ? ask.places.filter((p) => query.rooms.includes(p)) : ask.places;
-    if (places.length === 0) return Promise.resolve({ hits: [], next: undefined });
+    if (places.length === 0) return Promise.resolve({ hits: [], next: undefined, ms: 0 });
     return this.serial(async () => {
+      const started = performance.now();
       const rows = await this.index.find({ query, places, before, limit: ask.limit, cutoff: ask.cutoff });
       const page = rows.slice(0, ask.limit);
       const last = page.at(-1);
       return {
         hits: page.map((r) => ({ ...r, matches: matchRanges(wordsOf(r.text), query) })),
         next: rows.length > ask.limit && last ? `${last.ts}.${last.place}.${last.mid}` : undefined,
+        ms: performance.now() - started,
       };
     });
   }

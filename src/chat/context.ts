@@ -43,6 +43,8 @@ export interface MessageSearch {
           matches: [number, number][];
         }[];
         next: string | undefined;
+        /** How long the archive worked on it (ms). */
+        ms: number;
       }
   >;
 }

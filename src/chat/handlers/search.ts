@@ -42,6 +42,8 @@ export const search: Handler<"search"> = async (caller, req) => {
       throw new RequestError("unavailable", "search is out of reach right now (the database is away): try again later");
     });
   if ("refused" in answer) throw new RequestError(answer.refused, answer.why);
+  // The archive's own time on it, not the wait for its turn: others' searches are not this one's cost.
+  caller.chargeWork(answer.ms);
   const hits: SearchHit[] = answer.hits.map((hit) => {
     const sent = JSON.parse(hit.json) as { id?: unknown; uid?: unknown; name?: unknown };
     return {
