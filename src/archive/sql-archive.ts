@@ -8,7 +8,7 @@ import {
   type SearchAnswer,
   type SearchAsk,
 } from "./archive.js";
-import { MIGRATIONS, type Migration, migrationSql } from "./migrations.js";
+import { MIGRATIONS, type Migration, migrationSql, SEARCH_STEP } from "./migrations.js";
 import { type SearchCursor, SearchIndex } from "./search-index.js";
 import { matchRanges, parseQuery, QueryRefused } from "./search-query.js";
 import { wordsOf } from "./search-text.js";
@@ -34,6 +34,26 @@ const num = (v: number | string | null | undefined): number => Number(v ?? 0);
 
 function byMid(rows: Row[]): { mid: number; json: string }[] {
   return rows.map((r) => ({ mid: num(r.mid), json: r.json })).sort((a, b) => a.mid - b.mid);
+}
+
+/** Indexes every message kept and not deleted, a batch at a time, in place and mid order. */
+async function indexKept(db: SqlDriver): Promise<void> {
+  const index = new SearchIndex(db);
+  let after = { place: "", mid: 0 };
+  for (;;) {
+    const rows = await db.all<{ place: string; mid: number | string; ts: number | string; text: string; json: string }>(
+      "SELECT place, mid, ts, text, json FROM messages WHERE deleted = FALSE AND (place > ? OR (place = ? AND mid > ?)) " +
+        "ORDER BY place, mid LIMIT 1000",
+      [after.place, after.place, after.mid],
+    );
+    for (const r of rows) {
+      const { name } = JSON.parse(r.json) as EntryFields;
+      await index.add(r.place, num(r.mid), num(r.ts), typeof name === "string" ? name : "", r.text ?? "");
+    }
+    const last = rows.at(-1);
+    if (!last) return;
+    after = { place: last.place, mid: num(last.mid) };
+  }
 }
 
 /** A search's `next`, `ts.place.mid`, read back; anything else is refused, never guessed at. */
@@ -72,7 +92,10 @@ export class SqlArchive implements Archive {
         }
         for (let version = at + 1; version <= MIGRATIONS.length; version++) {
           await db.transaction(async () => {
-            await db.exec(migrationSql(MIGRATIONS[version - 1] as Migration, db.engine));
+            const step = MIGRATIONS[version - 1] as Migration;
+            await db.exec(migrationSql(step, db.engine));
+            // The words of what was kept before the index existed: folded here, as SQL cannot.
+            if (step === SEARCH_STEP) await indexKept(db);
             await db.run("INSERT INTO schema_migrations (version, applied) VALUES (?, ?)", [version, Date.now()]);
           });
         }
