@@ -97,14 +97,15 @@ interface Seeded {
   json: string;
 }
 
-/** Every message, room by room, in batches (a million rows do not fit one statement). */
+/** Every message, oldest first, in batches (a million rows do not fit one statement). */
 function* messages(batch: number): Generator<Seeded[]> {
   const next = random(0x5eed);
   const now = Date.now();
   let out: Seeded[] = [];
-  for (let r = 0; r < ROOMS; r++) {
-    const place = `s${r}`;
-    for (let mid = 1; mid <= PER_ROOM; mid++) {
+  // In the order they would have been said: each room's next message in turn, times rising.
+  for (let mid = 1; mid <= PER_ROOM; mid++) {
+    for (let r = ROOMS - 1; r >= 0; r--) {
+      const place = `s${r}`;
       const text = Array.from({ length: 4 + Math.floor(next() * 10) }, () => word(next)).join(" ");
       const ts = now - ((PER_ROOM - mid) * ROOMS + (ROOMS - r)) * 10;
       const json = JSON.stringify({
@@ -400,7 +401,7 @@ function explainSqlite(file: string): void {
       .prepare(
         "EXPLAIN QUERY PLAN SELECT d.place, d.mid, d.ts, m.text, m.edited, m.json FROM search_fts f JOIN search_docs d ON d.id = f.rowid " +
           "JOIN messages m ON m.place = d.place AND m.mid = d.mid WHERE search_fts MATCH ? AND m.deleted = FALSE AND d.ts >= ? " +
-          "ORDER BY d.ts DESC, d.place DESC, d.mid DESC LIMIT 21",
+          "ORDER BY f.rowid DESC LIMIT 21",
       )
       .all(match, 0) as { detail: string }[];
     console.log(`-- sqlite search (word or phrase: the same plan)\n${plan.map((r) => r.detail).join("\n")}`);

@@ -10,6 +10,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Archive, ArchivedHit, SearchAnswer } from "../src/archive/archive.js";
+import { MIGRATIONS, migrationSql, SEARCH_STEP } from "../src/archive/migrations.js";
 import { openArchive } from "../src/archive/open-archive.js";
 import { placeToken } from "../src/archive/search-index.js";
 import { parseQuery, type SearchQuery, type Term } from "../src/archive/search-query.js";
@@ -23,6 +24,88 @@ interface Engine {
   archive: Archive;
   rows(sql: string): Promise<Record<string, unknown>[]>;
 }
+
+/** A database as the release before search left it, holding one message and one deleted message; then opened. */
+const beforeSearch: Record<string, () => Promise<Archive>> = {
+  SQLite: async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "chat-search-old-"));
+    scope.defer(() => rmSync(dir, { recursive: true, force: true }));
+    const db = new Database(path.join(dir, "chat.sqlite"));
+    olderSchema("SQLite").forEach((sql, i) => {
+      if (i === 0) db.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)");
+      db.exec(sql);
+      db.prepare("INSERT INTO schema_migrations VALUES (?, 0)").run(i + 1);
+    });
+    for (const row of oldRows) db.prepare(OLD_INSERT).run(...row.map((v) => (typeof v === "boolean" ? Number(v) : v)));
+    db.close();
+    const archive = await openArchive({ kind: "embedded", dataDir: dir });
+    scope.defer(() => archive.close());
+    return archive;
+  },
+  PostgreSQL: async () => {
+    const database = `search_old_${++databases}`;
+    const url = await postgres.createDatabase(database);
+    const db = await postgres.client(database);
+    await db.query("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)");
+    for (const [i, sql] of olderSchema("PostgreSQL").entries()) {
+      await db.query(sql);
+      await db.query("INSERT INTO schema_migrations VALUES ($1, 0)", [i + 1]);
+    }
+    for (const row of oldRows) {
+      let n = 0;
+      await db.query(
+        OLD_INSERT.replace(/\?/g, () => `$${++n}`),
+        row,
+      );
+    }
+    await db.end();
+    const archive = await openArchive({ kind: "postgres", url, connectTimeoutMs: 5000 });
+    scope.defer(() => archive.close());
+    return archive;
+  },
+};
+
+const olderSchema = (engine: string) =>
+  MIGRATIONS.slice(0, MIGRATIONS.indexOf(SEARCH_STEP)).map((step) => migrationSql(step, engine));
+const OLD_INSERT = "INSERT INTO messages (place, mid, uid, ts, text, deleted, json) VALUES (?, ?, ?, ?, ?, ?, ?)";
+const oldRows = [
+  [
+    "dev",
+    1,
+    "u-Ada",
+    1000,
+    "kept before search existed",
+    false,
+    JSON.stringify({
+      action: "message",
+      mid: 1,
+      room: "dev",
+      message: "kept before search existed",
+      id: "c",
+      uid: "u-Ada",
+      name: "Ada",
+      ts: 1000,
+    }),
+  ],
+  [
+    "dev",
+    2,
+    "u-Ada",
+    2000,
+    null,
+    true,
+    JSON.stringify({
+      action: "message",
+      mid: 2,
+      room: "dev",
+      message: "",
+      id: "c",
+      uid: "u-Ada",
+      name: "Ada",
+      ts: 2000,
+    }),
+  ],
+];
 
 let postgres: PostgresProcess;
 let databases = 0;
@@ -104,6 +187,13 @@ const texts = async (archive: Archive, q: string, places?: string[]) =>
 
 describe.each(Object.keys(engines))("search on %s", (name) => {
   const open = () => (engines[name] as () => Promise<Engine>)();
+
+  it("indexes what an older database kept when it is brought forward", async () => {
+    const archive = await (beforeSearch[name] as () => Promise<Archive>)();
+    const [hit] = hits(await search(archive, "existed from:ada"));
+    expect(hit).toMatchObject({ place: "dev", mid: 1, text: "kept before search existed" });
+    expect(hits(await search(archive, "kept"))).toHaveLength(1);
+  });
 
   it("finds messages with every word, by prefix, whatever their accents and case, newest first", async () => {
     const { archive } = await open();

@@ -1,6 +1,7 @@
 /**
  * The archive's schema, as numbered steps run in order at start. Each is
- * plain SQL that SQLite and PostgreSQL both run. A step once released is
+ * plain SQL that SQLite and PostgreSQL both run (or, where they differ, one
+ * text for each). A step once released is
  * never edited: a change is a new step, so an old database is brought
  * forward and a new one built the same way.
  *
@@ -15,6 +16,40 @@ export function migrationSql(step: Migration, engine: string): string {
   if (typeof step === "string") return step;
   return engine === "PostgreSQL" ? step.postgres : step.sqlite;
 }
+
+// Search (issue 24): each message's words, folded in TypeScript (search-text.ts) so both engines index the same
+// words, keyed by place first. SQLite keeps no copy of the text (contentless) and removes a deleted message's
+// words from the index itself (secure-delete), not only from the answers.
+export const SEARCH_STEP: Migration = {
+  sqlite: `
+  CREATE TABLE search_docs (
+    id INTEGER PRIMARY KEY,
+    place TEXT NOT NULL,
+    mid BIGINT NOT NULL,
+    ts BIGINT NOT NULL,
+    sender TEXT NOT NULL
+  );
+  CREATE UNIQUE INDEX search_docs_by_place ON search_docs (place, mid);
+  CREATE INDEX search_docs_by_ts ON search_docs (ts);
+  CREATE VIRTUAL TABLE search_fts USING fts5(
+    place, body, content = '', contentless_delete = 1, tokenize = 'ascii', prefix = '2 3'
+  );
+  INSERT INTO search_fts (search_fts, rank) VALUES ('secure-delete', 1);
+  `,
+  postgres: `
+  CREATE EXTENSION IF NOT EXISTS btree_gin;
+  CREATE TABLE search_docs (
+    place TEXT NOT NULL,
+    mid BIGINT NOT NULL,
+    ts BIGINT NOT NULL,
+    sender TEXT NOT NULL,
+    words TSVECTOR NOT NULL,
+    PRIMARY KEY (place, mid)
+  );
+  CREATE INDEX search_docs_words ON search_docs USING GIN (place, words);
+  CREATE INDEX search_docs_by_ts ON search_docs (ts);
+  `,
+};
 
 export const MIGRATIONS: readonly Migration[] = [
   `
@@ -121,37 +156,6 @@ export const MIGRATIONS: readonly Migration[] = [
     PRIMARY KEY (issuer, subject)
   );
   `,
-  // Search (issue 24): each message's words, folded in TypeScript (search-text.ts) so both engines index the same
-  // words, keyed by place first. SQLite keeps no copy of the text (contentless) and removes a deleted message's
-  // words from the index itself (secure-delete), not only from the answers.
-  {
-    sqlite: `
-    CREATE TABLE search_docs (
-      id INTEGER PRIMARY KEY,
-      place TEXT NOT NULL,
-      mid BIGINT NOT NULL,
-      ts BIGINT NOT NULL,
-      sender TEXT NOT NULL
-    );
-    CREATE UNIQUE INDEX search_docs_by_place ON search_docs (place, mid);
-    CREATE INDEX search_docs_by_ts ON search_docs (ts);
-    CREATE VIRTUAL TABLE search_fts USING fts5(
-      place, body, content = '', contentless_delete = 1, tokenize = 'ascii', prefix = '2 3'
-    );
-    INSERT INTO search_fts (search_fts, rank) VALUES ('secure-delete', 1);
-    `,
-    postgres: `
-    CREATE EXTENSION IF NOT EXISTS btree_gin;
-    CREATE TABLE search_docs (
-      place TEXT NOT NULL,
-      mid BIGINT NOT NULL,
-      ts BIGINT NOT NULL,
-      sender TEXT NOT NULL,
-      words TSVECTOR NOT NULL,
-      PRIMARY KEY (place, mid)
-    );
-    CREATE INDEX search_docs_words ON search_docs USING GIN (place, words);
-    CREATE INDEX search_docs_by_ts ON search_docs (ts);
-    `,
-  },
+  // Search (issue 24): see SEARCH_STEP; the messages kept before it are indexed at start (SqlArchive.open).
+  SEARCH_STEP,
 ];

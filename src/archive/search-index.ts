@@ -5,6 +5,8 @@ import type { SqlDriver } from "./sql-driver.js";
 
 /** A message a search found, as the archive holds it now. */
 export interface FoundRow {
+  /** SQLite's rowid of it in the index; undefined on PostgreSQL. */
+  id: number | undefined;
   place: string;
   mid: number;
   ts: number;
@@ -14,11 +16,19 @@ export interface FoundRow {
   json: string;
 }
 
-/** Where a page of hits ends: the next page starts below it, newest first (ts, then place, then mid). */
+/**
+ * Where a page of hits ends: the next page starts below it. PostgreSQL
+ * orders by (ts, place, mid); SQLite by the index's rowid, which grows in the
+ * order messages were stored (the embedded node stores each as it publishes
+ * it, so that is their ts order too), and which lets FTS5 stop at the page's
+ * end instead of sorting every match.
+ */
 export interface SearchCursor {
   ts: number;
   place: string;
   mid: number;
+  /** SQLite's rowid. */
+  id?: number | undefined;
 }
 
 export interface SearchPageAsk {
@@ -32,6 +42,7 @@ export interface SearchPageAsk {
 }
 
 type Row = {
+  id?: number;
   place: string;
   mid: number | string;
   ts: number | string;
@@ -133,12 +144,15 @@ export class SearchIndex {
     const where: string[] = ["m.deleted = FALSE", "d.ts >= ?"];
     const params: unknown[] = [];
     let from: string;
+    let order: string;
     if (this.postgres) {
       from = "search_docs d";
+      order = "d.ts DESC, d.place DESC, d.mid DESC";
       where.unshift("d.place = ANY(?::text[])", "d.words @@ ?::tsquery");
       params.push(ask.places, tsQuery(query));
     } else {
       from = "search_fts f JOIN search_docs d ON d.id = f.rowid";
+      order = "f.rowid DESC";
       where.unshift("search_fts MATCH ?");
       params.push(ftsMatch(query, ask.places.map(placeToken)));
     }
@@ -152,18 +166,22 @@ export class SearchIndex {
       params.push(...query.from);
     }
     const c = ask.before;
-    if (c) {
+    if (c && this.postgres) {
       where.push("(d.ts < ? OR (d.ts = ? AND (d.place < ? OR (d.place = ? AND d.mid < ?))))");
       params.push(c.ts, c.ts, c.place, c.place, c.mid);
+    } else if (c) {
+      where.push("f.rowid < ?");
+      params.push(c.id ?? 0);
     }
     params.push(ask.limit + 1);
     const rows = await this.db.all<Row>(
-      `SELECT d.place, d.mid, d.ts, m.text, m.edited, m.json FROM ${from} ` +
+      `SELECT ${this.postgres ? "" : "d.id, "}d.place, d.mid, d.ts, m.text, m.edited, m.json FROM ${from} ` +
         "JOIN messages m ON m.place = d.place AND m.mid = d.mid " +
-        `WHERE ${where.join(" AND ")} ORDER BY d.ts DESC, d.place DESC, d.mid DESC LIMIT ?`,
+        `WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT ?`,
       params,
     );
     return rows.map((r) => ({
+      id: r.id,
       place: r.place,
       mid: num(r.mid),
       ts: num(r.ts),

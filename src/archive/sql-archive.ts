@@ -8,7 +8,7 @@ import {
   type SearchAnswer,
   type SearchAsk,
 } from "./archive.js";
-import { MIGRATIONS, type Migration, migrationSql } from "./migrations.js";
+import { MIGRATIONS, type Migration, migrationSql, SEARCH_STEP } from "./migrations.js";
 import { type SearchCursor, SearchIndex } from "./search-index.js";
 import { matchRanges, parseQuery, QueryRefused } from "./search-query.js";
 import { wordsOf } from "./search-text.js";
@@ -36,11 +36,36 @@ function byMid(rows: Row[]): { mid: number; json: string }[] {
   return rows.map((r) => ({ mid: num(r.mid), json: r.json })).sort((a, b) => a.mid - b.mid);
 }
 
+/** Indexes every message kept and not deleted, a batch at a time, oldest first: SQLite's hits come newest stored first. */
+async function indexKept(db: SqlDriver): Promise<void> {
+  const index = new SearchIndex(db);
+  let after = { ts: -1, place: "", mid: 0 };
+  for (;;) {
+    const rows = await db.all<{ place: string; mid: number | string; ts: number | string; text: string; json: string }>(
+      "SELECT place, mid, ts, text, json FROM messages WHERE deleted = FALSE " +
+        "AND (ts > ? OR (ts = ? AND (place > ? OR (place = ? AND mid > ?)))) ORDER BY ts, place, mid LIMIT 1000",
+      [after.ts, after.ts, after.place, after.place, after.mid],
+    );
+    for (const r of rows) {
+      const { name } = JSON.parse(r.json) as EntryFields;
+      await index.add(r.place, num(r.mid), num(r.ts), typeof name === "string" ? name : "", r.text ?? "");
+    }
+    const last = rows.at(-1);
+    if (!last) return;
+    after = { ts: num(last.ts), place: last.place, mid: num(last.mid) };
+  }
+}
+
 /** A search's `next`, `ts.place.mid`, read back; anything else is refused, never guessed at. */
 function readCursor(cursor: string): SearchCursor {
-  const m = /^(\d{1,16})\.([^.]{1,256})\.(\d{1,16})$/u.exec(cursor);
+  const m = /^(\d{1,16})\.([^.]{1,256})\.(\d{1,16})(?:\.(\d{1,16}))?$/u.exec(cursor);
   if (!m) throw new QueryRefused("bad_request", "field 'before': not the 'next' of a search reply");
-  return { ts: Number(m[1]), place: m[2] as string, mid: Number(m[3]) };
+  return {
+    ts: Number(m[1]),
+    place: m[2] as string,
+    mid: Number(m[3]),
+    id: m[4] === undefined ? undefined : Number(m[4]),
+  };
 }
 
 /**
@@ -72,7 +97,10 @@ export class SqlArchive implements Archive {
         }
         for (let version = at + 1; version <= MIGRATIONS.length; version++) {
           await db.transaction(async () => {
-            await db.exec(migrationSql(MIGRATIONS[version - 1] as Migration, db.engine));
+            const step = MIGRATIONS[version - 1] as Migration;
+            await db.exec(migrationSql(step, db.engine));
+            // The words of what was kept before the index existed: folded here, as SQL cannot.
+            if (step === SEARCH_STEP) await indexKept(db);
             await db.run("INSERT INTO schema_migrations (version, applied) VALUES (?, ?)", [version, Date.now()]);
           });
         }
@@ -348,8 +376,11 @@ export class SqlArchive implements Archive {
       const page = rows.slice(0, ask.limit);
       const last = page.at(-1);
       return {
-        hits: page.map((r) => ({ ...r, matches: matchRanges(wordsOf(r.text), query) })),
-        next: rows.length > ask.limit && last ? `${last.ts}.${last.place}.${last.mid}` : undefined,
+        hits: page.map(({ id: _, ...r }) => ({ ...r, matches: matchRanges(wordsOf(r.text), query) })),
+        next:
+          rows.length > ask.limit && last
+            ? `${last.ts}.${last.place}.${last.mid}${last.id === undefined ? "" : `.${last.id}`}`
+            : undefined,
         ms: performance.now() - started,
       };
     });
