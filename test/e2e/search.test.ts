@@ -155,6 +155,40 @@ describe("the search box and the jump to a message, in Chromium", { timeout: BRO
     expect(await page.locator("#text").inputValue()).toBe("a/b");
   });
 
+  it("pages on to older hits, and opens a hit in a conversation", async () => {
+    const page = await openAt(chat.url, "");
+    await currentRoom(page, "lobby").waitFor();
+    const me = await page.locator("#users li.user.me").getAttribute("data-id");
+    // Someone who writes to this user directly, and a room of many hits.
+    const pen = await connectUser(chat.url, { query: "proto=2&lobby=0" });
+    writers.push(pen);
+    await pen.client.send({ action: "join", with: me, ref: "open" });
+    await pen.client.action("history", (f) => f.ref === "open");
+    await pen.client.send({ action: "dm", to: me, message: "the secret handshake is ready", ref: "dm-1" });
+    await pen.client.action("ack", (f) => f.ref === "dm-1");
+    const room = freshRoom("many");
+    const w = await writer(room);
+    await write(
+      w,
+      room,
+      Array.from({ length: 25 }, (_, i) => `handshake number ${i + 1}`),
+    );
+    await enterRoom(page, room);
+
+    const box = page.getByRole("combobox", { name: "Search messages" });
+    await box.fill("handshake");
+    await box.press("Enter");
+    await status(page).getByText("20+ results").waitFor();
+    await page.getByRole("button", { name: "More results" }).click();
+    await status(page).getByText("26 results").waitFor();
+    expect(await page.getByRole("button", { name: "More results" }).isHidden()).toBe(true);
+    const conversation = results(page).getByRole("group", { name: `Conversation with ${pen.name}` });
+    await conversation.getByRole("option").click();
+    await page.locator("#conversations li.active").waitFor();
+    await page.locator("#messages .msg.target .text").getByText("the secret handshake is ready").waitFor();
+    expect(new URL(page.url()).hash).toBe(`#/dm/${encodeURIComponent(pen.uid)}`);
+  });
+
   it("says so when search is unavailable", async () => {
     const page = await openAt(bare.url, "");
     await currentRoom(page, "lobby").waitFor();
