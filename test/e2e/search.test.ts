@@ -187,6 +187,11 @@ describe("the search box and the jump to a message, in Chromium", { timeout: BRO
     await page.locator("#conversations li.active").waitFor();
     await page.locator("#messages .msg.target .text").getByText("the secret handshake is ready").waitFor();
     expect(new URL(page.url()).hash).toBe(`#/dm/${encodeURIComponent(pen.uid)}`);
+    // A reload comes back to the conversation, not to the room that was open before it.
+    await page.reload();
+    await page.locator('body[data-state="online"]').waitFor();
+    await page.locator(`#conversations li.active[data-room="@${pen.uid}"]`).waitFor();
+    await page.locator("#messages .msg .text").getByText("the secret handshake is ready").waitFor();
   });
 
   it("says so when search is unavailable", async () => {
