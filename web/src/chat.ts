@@ -793,9 +793,11 @@ export class Chat {
       if (place) place.loadingOlder = false;
       this.view.setLoading(false);
     } else if (ref.startsWith(JOIN_REF) && frame.code !== "unavailable") {
-      // A room or person that cannot be joined is not kept in the lists.
-      this.state.joining.delete(ref.slice(JOIN_REF.length));
-      this.dropPlace(ref.slice(JOIN_REF.length));
+      // A room or person that cannot be joined is not kept in the lists, nor waited for to be shown.
+      const key = ref.slice(JOIN_REF.length);
+      this.state.joining.delete(key);
+      if (this.showOnJoin === key) this.showOnJoin = null;
+      this.dropPlace(key);
     }
   }
 
