@@ -32,7 +32,7 @@ export const SEARCH_STEP: Migration = {
   CREATE UNIQUE INDEX search_docs_by_place ON search_docs (place, mid);
   CREATE INDEX search_docs_by_ts ON search_docs (ts);
   CREATE VIRTUAL TABLE search_fts USING fts5(
-    place, body, content = '', contentless_delete = 1, tokenize = 'ascii', prefix = '2 3'
+    place, body, content = '', contentless_delete = 1, tokenize = 'ascii', prefix = '2 3 4 5'
   );
   INSERT INTO search_fts (search_fts, rank) VALUES ('secure-delete', 1);
   `,
