@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { accountSettings, clientLimits } from "./account-settings.js";
 import { Accounts } from "./accounts/accounts.js";
 import { OidcSignIn } from "./accounts/oidc.js";
+import { retentionCutoff } from "./archive/retention.js";
 import { createBackends } from "./backends.js";
 import { Allowances } from "./chat/allowances.js";
 import { type TokenKeys, tokenVerifier } from "./chat/auth.js";
@@ -127,6 +128,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
         ? { kind: "jwks", url: config.AUTH_JWKS_URL }
         : undefined;
   const accounts = new Accounts(backends.accounts, accountSettings(config), nodeSecret);
+  const { archive } = backends;
   const ctx: ChatContext = {
     hub,
     users: backends.users,
@@ -165,6 +167,10 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       maxTopicLength: config.ROOM_TOPIC_LENGTH,
     },
     people: (q, after, limit) => accounts.people(q, after, limit),
+    search: archive && {
+      // What RETENTION_DAYS let go of is never found, even before the hourly purge reaches it.
+      search: (ask) => archive.search({ ...ask, cutoff: retentionCutoff(config.RETENTION_DAYS) }),
+    },
   };
   const node = new ChatNode(ctx, config.MAX_CONNECTIONS_PER_IP);
 

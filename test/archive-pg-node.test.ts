@@ -4,7 +4,7 @@
  * it cannot use.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MIGRATIONS } from "../src/archive/migrations.js";
+import { MIGRATIONS, type Migration, migrationSql } from "../src/archive/migrations.js";
 import { connectUser, joinRoom, say, type User } from "./support/chat.js";
 import { allocatePort } from "./support/ports.js";
 import { type PostgresProcess, startPostgres } from "./support/postgres.js";
@@ -114,7 +114,7 @@ describe("start-up against a database it cannot use", () => {
     const before = MIGRATIONS.length - 1;
     await db.query("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)");
     for (let v = 1; v <= before; v++) {
-      await db.query(MIGRATIONS[v - 1] as string);
+      await db.query(migrationSql(MIGRATIONS[v - 1] as Migration, "PostgreSQL"));
       await db.query("INSERT INTO schema_migrations VALUES ($1, 0)", [v]);
     }
     const node = await scope.node({ DATABASE_URL: url, RATE_LIMIT: "0" });

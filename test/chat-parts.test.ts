@@ -10,7 +10,7 @@ import type { Envelope } from "../src/bus/envelope.js";
 import { MemoryBroker } from "../src/bus/memory-broker.js";
 import { MidGate } from "../src/bus/mid-gate.js";
 import { RoomFeed } from "../src/bus/room-feed.js";
-import { FloodGuard } from "../src/chat/flood-guard.js";
+import { FloodGuard, SEARCH_MS_PER_TOKEN } from "../src/chat/flood-guard.js";
 import { Hub } from "../src/chat/hub.js";
 import type { Recipient } from "../src/chat/local-rooms.js";
 import type { Meter } from "../src/chat/meter.js";
@@ -117,6 +117,25 @@ describe("FloodGuard", () => {
       "refusal",
       "close",
     ]);
+  });
+
+  it("charges a search by the time it took: a request's worth per SEARCH_MS_PER_TOKEN", () => {
+    const policy = {
+      rateLimit: 0.001,
+      rateBurst: 10,
+      floodCloseAfter: 100,
+      maxRooms: 1,
+      maxConversations: 1,
+      maxRoomsPerUser: 50,
+    };
+    const quick = new FloodGuard(policy);
+    quick.chargeWork(SEARCH_MS_PER_TOKEN - 1);
+    const slow = new FloodGuard(policy);
+    slow.chargeWork(9 * SEARCH_MS_PER_TOKEN);
+    const passes = (guard: FloodGuard) =>
+      Array.from({ length: 10 }, () => guard.check()).filter((v) => v === "pass").length;
+    expect(passes(quick)).toBe(10);
+    expect(passes(slow)).toBe(1);
   });
 });
 

@@ -48,6 +48,42 @@ export interface KeptUser {
   conversations: { uid: string; name: string }[];
 }
 
+/** A `search` (docs/protocol.md#search) over places the person may read. */
+export interface SearchAsk {
+  /** The query as typed. */
+  q: string;
+  /** The rooms and conversations the person may read now; a room's place is its name. */
+  places: string[];
+  /** The `next` of the page before. */
+  before: string | undefined;
+  limit: number;
+  /** Nothing written before this (ms) is kept any more (RETENTION_DAYS); 0 for all. */
+  cutoff: Cutoff;
+}
+
+/** A message that matched, as it reads now, with where the query matched its text. */
+export interface ArchivedHit {
+  place: string;
+  mid: number;
+  ts: number;
+  text: string;
+  edited: number | undefined;
+  /** The frame as published: who sent it (`id, uid, name`) and, in a conversation, to whom. */
+  json: string;
+  /** [start, end) UTF-16 ranges in `text`. */
+  matches: [number, number][];
+}
+
+/** A page of hits, newest first, and the cursor of the next; or the query refused, and why. */
+export type SearchAnswer =
+  | { refused: "too_long" | "empty" | "bad_request"; why: string }
+  | {
+      hits: ArchivedHit[];
+      next: string | undefined;
+      /** How long the database worked on it (ms), not counting the wait for its turn: what it costs. */
+      ms: number;
+    };
+
 export interface Archive {
   /** The place's epoch and newest mid, or undefined for a place never written to. */
   place(place: string): Promise<PlaceMeta | undefined>;
@@ -83,6 +119,9 @@ export interface Archive {
     max: number,
     cutoff: Cutoff,
   ): Promise<{ mid: number; json: string }[] | undefined>;
+
+  /** Messages in `ask.places` that match `ask.q`, newest first; never a deleted message or an edit's old text. */
+  search(ask: SearchAsk): Promise<SearchAnswer>;
 
   loadUser(uid: string, conversationsListed: number): Promise<KeptUser>;
   setName(uid: string, name: string): Promise<void>;

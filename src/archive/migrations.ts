@@ -1,13 +1,57 @@
 /**
  * The archive's schema, as numbered steps run in order at start. Each is
- * plain SQL that SQLite and PostgreSQL both run. A step once released is
+ * plain SQL that SQLite and PostgreSQL both run (or, where they differ, one
+ * text for each). A step once released is
  * never edited: a change is a new step, so an old database is brought
  * forward and a new one built the same way.
  *
  * Every message table is keyed by place first (room or conversation), so
  * that it can be distributed by place (Citus) and read a place at a time.
  */
-export const MIGRATIONS: readonly string[] = [
+/** A step both engines run as it is, or one written for each engine (what their full-text search needs differs). */
+export type Migration = string | { sqlite: string; postgres: string };
+
+/** The SQL of one step for an engine ("SQLite" or "PostgreSQL", as SqlDriver.engine names it). */
+export function migrationSql(step: Migration, engine: string): string {
+  if (typeof step === "string") return step;
+  return engine === "PostgreSQL" ? step.postgres : step.sqlite;
+}
+
+// Search (issue 24): each message's words, folded in TypeScript (search-text.ts) so both engines index the same
+// words, keyed by place first. SQLite keeps no copy of the text (contentless) and removes a deleted message's
+// words from the index itself (secure-delete), not only from the answers.
+export const SEARCH_STEP: Migration = {
+  sqlite: `
+  CREATE TABLE search_docs (
+    id INTEGER PRIMARY KEY,
+    place TEXT NOT NULL,
+    mid BIGINT NOT NULL,
+    ts BIGINT NOT NULL,
+    sender TEXT NOT NULL
+  );
+  CREATE UNIQUE INDEX search_docs_by_place ON search_docs (place, mid);
+  CREATE INDEX search_docs_by_ts ON search_docs (ts);
+  CREATE VIRTUAL TABLE search_fts USING fts5(
+    place, body, content = '', contentless_delete = 1, tokenize = 'ascii', prefix = '2 3 4 5'
+  );
+  INSERT INTO search_fts (search_fts, rank) VALUES ('secure-delete', 1);
+  `,
+  postgres: `
+  CREATE EXTENSION IF NOT EXISTS btree_gin;
+  CREATE TABLE search_docs (
+    place TEXT NOT NULL,
+    mid BIGINT NOT NULL,
+    ts BIGINT NOT NULL,
+    sender TEXT NOT NULL,
+    words TSVECTOR NOT NULL,
+    PRIMARY KEY (place, mid)
+  );
+  CREATE INDEX search_docs_words ON search_docs USING GIN (place, words);
+  CREATE INDEX search_docs_by_ts ON search_docs (ts);
+  `,
+};
+
+export const MIGRATIONS: readonly Migration[] = [
   `
   CREATE TABLE places (
     place TEXT PRIMARY KEY,
@@ -190,4 +234,6 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (uid, other)
   );
   `,
+  // Search (issue 24): see SEARCH_STEP; the messages kept before it are indexed at start (SqlArchive.open).
+  SEARCH_STEP,
 ];

@@ -6,13 +6,19 @@ import {
   type CarryBatch,
   type KeptUser,
   type PlaceMeta,
+  type SearchAnswer,
+  type SearchAsk,
 } from "./archive.js";
-import { MIGRATIONS } from "./migrations.js";
+import { MIGRATIONS, type Migration, migrationSql, SEARCH_STEP } from "./migrations.js";
+import { type SearchCursor, SearchIndex } from "./search-index.js";
+import { matchRanges, parseQuery, QueryRefused } from "./search-query.js";
+import { wordsOf } from "./search-text.js";
 import type { SqlDriver } from "./sql-driver.js";
 
 /** The fields of a stored frame the archive files it by. */
 interface EntryFields {
   action?: unknown;
+  name?: unknown;
   uid?: unknown;
   message?: unknown;
   target?: unknown;
@@ -42,6 +48,38 @@ function byMid(rows: Row[]): { mid: number; json: string }[] {
   return rows.map((r) => ({ mid: num(r.mid), json: r.json })).sort((a, b) => a.mid - b.mid);
 }
 
+/** Indexes every message kept and not deleted, a batch at a time, oldest first: SQLite's hits come newest stored first. */
+async function indexKept(db: SqlDriver): Promise<void> {
+  const index = new SearchIndex(db);
+  let after = { ts: -1, place: "", mid: 0 };
+  for (;;) {
+    const rows = await db.all<{ place: string; mid: number | string; ts: number | string; text: string; json: string }>(
+      "SELECT place, mid, ts, text, json FROM messages WHERE deleted = FALSE " +
+        "AND (ts > ? OR (ts = ? AND (place > ? OR (place = ? AND mid > ?)))) ORDER BY ts, place, mid LIMIT 1000",
+      [after.ts, after.ts, after.place, after.place, after.mid],
+    );
+    for (const r of rows) {
+      const { name } = JSON.parse(r.json) as EntryFields;
+      await index.add(r.place, num(r.mid), num(r.ts), typeof name === "string" ? name : "", r.text ?? "");
+    }
+    const last = rows.at(-1);
+    if (!last) return;
+    after = { ts: num(last.ts), place: last.place, mid: num(last.mid) };
+  }
+}
+
+/** A search's `next`, `ts.place.mid`, read back; anything else is refused, never guessed at. */
+function readCursor(cursor: string): SearchCursor {
+  const m = /^(\d{1,16})\.([^.]{1,256})\.(\d{1,16})(?:\.(\d{1,16}))?$/u.exec(cursor);
+  if (!m) throw new QueryRefused("bad_request", "field 'before': not the 'next' of a search reply");
+  return {
+    ts: Number(m[1]),
+    place: m[2] as string,
+    mid: Number(m[3]),
+    id: m[4] === undefined ? undefined : Number(m[4]),
+  };
+}
+
 /**
  * The archive over any SqlDriver: one schema, one set of queries. Every call
  * runs in turn, so a transaction on a single connection never interleaves
@@ -49,8 +87,11 @@ function byMid(rows: Row[]): { mid: number; json: string }[] {
  */
 export class SqlArchive implements Archive {
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly index: SearchIndex;
 
-  private constructor(private readonly db: SqlDriver) {}
+  private constructor(private readonly db: SqlDriver) {
+    this.index = new SearchIndex(db);
+  }
 
   /** Brings the schema up to date, or refuses a database newer than this code. */
   static async open(db: SqlDriver): Promise<SqlArchive> {
@@ -68,7 +109,10 @@ export class SqlArchive implements Archive {
         }
         for (let version = at + 1; version <= MIGRATIONS.length; version++) {
           await db.transaction(async () => {
-            await db.exec(MIGRATIONS[version - 1] as string);
+            const step = MIGRATIONS[version - 1] as Migration;
+            await db.exec(migrationSql(step, db.engine));
+            // The words of what was kept before the index existed: folded here, as SQL cannot.
+            if (step === SEARCH_STEP) await indexKept(db);
             await db.run("INSERT INTO schema_migrations (version, applied) VALUES (?, ?)", [version, Date.now()]);
           });
         }
@@ -251,6 +295,13 @@ export class SqlArchive implements Archive {
           textOf(f),
           entry.json,
         ]);
+        await this.index.add(
+          place,
+          entry.mid,
+          entry.ts,
+          typeof f.name === "string" ? f.name : "",
+          typeof f.message === "string" ? f.message : "",
+        );
         return true;
       case "edit":
         // Only the newest edit is kept: it carries the whole text, and older texts are not to be found again.
@@ -261,6 +312,7 @@ export class SqlArchive implements Archive {
           place,
           target,
         ]);
+        await this.index.replace(place, target, typeof f.message === "string" ? f.message : "");
         break;
       case "react": {
         const emoji = typeof f.emoji === "string" ? f.emoji : "";
@@ -332,6 +384,7 @@ export class SqlArchive implements Archive {
     }
     await this.db.run("DELETE FROM changes WHERE place = ? AND target = ?", [place, mid]);
     await this.db.run("DELETE FROM reactions WHERE place = ? AND mid = ?", [place, mid]);
+    await this.index.remove(place, mid);
   }
 
   holds(place: string, mid: number): Promise<boolean> {
@@ -402,6 +455,7 @@ export class SqlArchive implements Archive {
           );
           if (num(row?.n) === 0) return 0;
           await db.run("DELETE FROM messages WHERE place = ? AND ts < ?", [place, before]);
+          await this.index.purge(place, before);
           // A change or a reaction goes with its message, whenever it was made.
           for (const table of ["changes", "reactions"]) {
             const mid = table === "changes" ? "target" : "mid";
@@ -417,6 +471,34 @@ export class SqlArchive implements Archive {
     }
     if (gone > 0) await this.serial(() => db.scrub());
     return gone;
+  }
+
+  search(ask: SearchAsk): Promise<SearchAnswer> {
+    let query: ReturnType<typeof parseQuery>;
+    let before: SearchCursor | undefined;
+    try {
+      query = parseQuery(ask.q);
+      before = ask.before === undefined ? undefined : readCursor(ask.before);
+    } catch (err) {
+      if (err instanceof QueryRefused) return Promise.resolve({ refused: err.code, why: err.message });
+      throw err;
+    }
+    const places = query.rooms.length > 0 ? ask.places.filter((p) => query.rooms.includes(p)) : ask.places;
+    if (places.length === 0) return Promise.resolve({ hits: [], next: undefined, ms: 0 });
+    return this.serial(async () => {
+      const started = performance.now();
+      const rows = await this.index.find({ query, places, before, limit: ask.limit, cutoff: ask.cutoff });
+      const page = rows.slice(0, ask.limit);
+      const last = page.at(-1);
+      return {
+        hits: page.map(({ id: _, ...r }) => ({ ...r, matches: matchRanges(wordsOf(r.text), query) })),
+        next:
+          rows.length > ask.limit && last
+            ? `${last.ts}.${last.place}.${last.mid}${last.id === undefined ? "" : `.${last.id}`}`
+            : undefined,
+        ms: performance.now() - started,
+      };
+    });
   }
 
   loadUser(uid: string, conversationsListed: number): Promise<KeptUser> {

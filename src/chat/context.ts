@@ -47,6 +47,27 @@ export interface Listed {
   name: string;
 }
 
+/** A search of the archive (docs/protocol.md#search), over places already cut down to what the person may read. */
+export interface MessageSearch {
+  search(ask: { q: string; places: string[]; before: string | undefined; limit: number }): Promise<
+    | { refused: "too_long" | "empty" | "bad_request"; why: string }
+    | {
+        hits: {
+          place: string;
+          mid: number;
+          ts: number;
+          text: string;
+          edited: number | undefined;
+          json: string;
+          matches: [number, number][];
+        }[];
+        next: string | undefined;
+        /** How long the archive worked on it (ms). */
+        ms: number;
+      }
+  >;
+}
+
 /** What every session of a node shares. */
 export interface ChatContext {
   hub: Hub;
@@ -84,4 +105,6 @@ export interface ChatContext {
   people:
     | ((q: string, after: string | undefined, limit: number) => Promise<{ items: Listed[]; next?: string }>)
     | undefined;
+  /** Search, on a node with an archive (embedded, or Redis with DATABASE_URL); undefined without one. */
+  search: MessageSearch | undefined;
 }

@@ -4,6 +4,12 @@ import { TokenBucket, WindowCounter } from "./rate-limit.js";
 const FLOOD_WINDOW_MS = 10_000;
 /** History bytes that cost one request's worth of the rate budget. */
 const HISTORY_BYTES_PER_TOKEN = 8192;
+/**
+ * Milliseconds of a search that cost one request's worth: at the default
+ * RATE_LIMIT of 20 a second, a connection searching as fast as it may keeps
+ * the archive busy 100 ms a second, and ten of them one core.
+ */
+export const SEARCH_MS_PER_TOKEN = 5;
 
 /**
  * What to do with a connection's next request: let it through, refuse it
@@ -38,5 +44,10 @@ export class FloodGuard {
   /** A reply of `bytes` costs its size: a small request for a large page must not be cheap to repeat. */
   chargeReply(bytes: number): void {
     this.bucket.charge(Math.floor(bytes / HISTORY_BYTES_PER_TOKEN));
+  }
+
+  /** A search costs the time it took: a query that scans much must not be as cheap to repeat as one that does not. */
+  chargeWork(ms: number): void {
+    this.bucket.charge(Math.floor(ms / SEARCH_MS_PER_TOKEN));
   }
 }

@@ -47,6 +47,9 @@ export const reports = (fields: Fields<"reports">) => encode({ action: "reports"
 export const blocked = (users: { uid: string; name: string }[]) =>
   encode({ action: "blocked", users: users.map((u) => ({ uid: u.uid, name: u.name })) });
 
+/** A search reply: an OutFrame so that it is charged to the connection's budget by its size, as history is. */
+export const search = (fields: Fields<"search">) => new OutFrame(encode({ action: "search", ...fields }));
+
 export const joined = (room: string) => encode({ action: "joined", room });
 
 export const profile = (fields: Fields<"profile">) => encode({ action: "profile", ...fields });
@@ -138,6 +141,8 @@ export function history(fields: Omit<FrameOf<"history">, "action" | "messages">,
     more: fields.more,
     top: fields.top,
     read: fields.read,
+    around: fields.around,
+    newer: fields.newer,
     ref: fields.ref,
     messages: [],
   });

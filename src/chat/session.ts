@@ -282,6 +282,10 @@ export class Session implements Caller, PeerListener {
     this.guard.chargeReply(Buffer.byteLength(frame.text));
   }
 
+  chargeWork(ms: number): void {
+    this.guard.chargeWork(ms);
+  }
+
   pipeline(op: Promise<void>, ref: Ref): Promise<void> | undefined {
     return this.queue.detach(op, ref);
   }

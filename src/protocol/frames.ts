@@ -95,6 +95,26 @@ export const reportEntry = z.object({
   context: z.array(storedEntry),
 });
 
+/** A `[start, end)` range of UTF-16 code units in a hit's `message`: where a term of the query matched. */
+const matchRange = z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]);
+
+/**
+ * One message a search found, as it reads now (an edited message with its
+ * newest text; a deleted one is never a hit). `room` for a room message;
+ * `with` for a direct message: the other member of the searcher's conversation.
+ */
+export const searchHit = z.object({
+  room: room.optional(),
+  with: uid.optional(),
+  mid,
+  ...person,
+  ts: z.number(),
+  message: z.string(),
+  /** Set when the message was edited: the time of its newest edit. */
+  edited: z.number().optional(),
+  matches: z.array(matchRange),
+});
+
 /** The original page reads the target's name as `user` in some places and `name` in others. */
 const pmTarget = z.object({ id, name, user: name });
 
@@ -182,6 +202,20 @@ export const serverFrames = {
     top: z.number().int().nonnegative(),
     /** The newest mid this user has read there, in this epoch (0 for none). */
     read: z.number().int().nonnegative(),
+    /** In the reply to `history {around}`: the mid it was asked around, which `messages` hold. */
+    around: z.number().int().positive().optional(),
+    /** In the reply to `history {around}`: newer messages than the page's follow (page on with `join`'s live feed or another `around`). */
+    newer: z.boolean().optional(),
+    ref,
+  }),
+  search: z.object({
+    action: z.literal("search"),
+    q: z.string(),
+    ...roomOrWith,
+    /** Newest first. */
+    hits: z.array(searchHit),
+    /** Set when older hits follow: send the same search with `before` set to it. */
+    next: z.string().optional(),
     ref,
   }),
   users: z.object({
@@ -332,3 +366,4 @@ export type Person = z.output<typeof personSchema>;
 export type ModlogEntry = z.output<typeof modlogEntry>;
 export type ReportEntry = z.output<typeof reportEntry>;
 export type RoomInfo = z.output<typeof roomInfo>;
+export type SearchHit = z.output<typeof searchHit>;

@@ -9,6 +9,11 @@ export type Ref = z.output<typeof ref>;
 /** The most messages one `history` page may hold: a screenful or two, not a download. */
 export const HISTORY_PAGE_MAX = 100;
 
+/** The most hits one `search` reply may hold. */
+export const SEARCH_PAGE_MAX = 50;
+/** The longest query `search` takes (characters); longer ones get `too_long`. */
+export const SEARCH_QUERY_MAX = 256;
+
 const roomName = z.string();
 const text = z.string();
 const mid = z.number().int().nonnegative();
@@ -78,7 +83,31 @@ export const requestSchemas = {
       with: userId.optional(),
       // mid 1 is the first: nothing is older than it.
       before: z.number().int().min(1).optional(),
+      /** A page with messages on both sides of this mid, and it (jumping to a search hit or a link). */
+      around: z.number().int().min(1).optional(),
       limit: z.number().int().min(1).max(HISTORY_PAGE_MAX).optional(),
+      ref,
+    })
+    .refine(oneOf, ONE_OF)
+    .refine((r) => r.before === undefined || r.around === undefined, {
+      message: "give 'before' or 'around', not both",
+    }),
+  /**
+   * Finds messages in the rooms the user is in and in their own conversations
+   * (or only in `room`, or only the conversation `with`), newest first.
+   * `q` is checked by the server, not here, so that its refusals carry their
+   * own codes (`too_long`, `empty`).
+   */
+  search: z
+    .object({
+      action: z.literal("search"),
+      // Bounded far above SEARCH_QUERY_MAX only so a huge string is not parsed further.
+      q: z.string().max(SEARCH_QUERY_MAX * 16),
+      room: roomName.optional(),
+      with: userId.optional(),
+      /** The `next` of the reply before: the hits older than it. */
+      before: z.string().max(512).optional(),
+      limit: z.number().int().min(1).max(SEARCH_PAGE_MAX).optional(),
       ref,
     })
     .refine(oneOf, ONE_OF),

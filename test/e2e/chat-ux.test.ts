@@ -173,8 +173,8 @@ describe("the web client's conversation features, in Chromium", { timeout: UX_TE
     expect(opened.url()).toBe(url);
     expect(await opened.evaluate(() => window.opener)).toBeNull();
     expect(JSON.parse((await opened.locator("body").textContent()) ?? "")).toMatchObject({ status: "ok" });
-    // The chat stayed where it was.
-    expect(grace.url()).toBe(`${env.cluster.nodes[1].url}/`);
+    // The chat stayed where it was (its address names the room on screen).
+    expect(grace.url()).toBe(`${env.cluster.nodes[1].url}/#/room/${room}`);
   });
 
   it("sets code apart, a span and a block, as text: no link, no markup inside", async () => {

@@ -9,12 +9,14 @@
  */
 import type { Attention } from "./attention";
 import type { Composer } from "./composer";
+import { Jump } from "./jump";
 import { MessageEditor } from "./message-editor";
 import { type MessageList, NO_ROOM } from "./message-list";
 import {
   gapNode,
   mentionsReader,
   messageNode,
+  noteNode,
   pendingNode,
   pmNode,
   type Reader,
@@ -34,6 +36,7 @@ import {
   type StoredEntry,
   type UserInfo,
 } from "./protocol";
+import { formatRoute, type Route, routeTo, routeUrl } from "./routes";
 import { type Input, newSession, type Outgoing, type Session, type Step, step } from "./session";
 import {
   acceptLive,
@@ -117,6 +120,12 @@ export class Chat {
   readonly moderation: ModerationView;
   /** What the server says each room is (its `room` frames): the name to show, and its topic. */
   private readonly about = new Map<string, { name: string; topic: string }>();
+  /** Opening a place at one of its messages. */
+  private readonly jump: Jump;
+  /** A link to open once the connection is up. */
+  private route: Route | null = null;
+  /** The place a link asked for: its refusal is shown in full, not as a passing notice. */
+  private linked: { key: string; mid: number | undefined; listed: boolean } | null = null;
 
   constructor(
     private readonly view: View,
@@ -140,6 +149,17 @@ export class Chat {
       (text) => view.notice(text),
       () => this.renderPlace(),
     );
+    this.jump = new Jump(view.messages, log, {
+      place: (key) => this.state.places.get(key),
+      send,
+      nodes: (place, entries) => this.entryNodes(place, entries),
+      notice: (text) => view.notice(text),
+      shown: (place) => {
+        this.markStart(place);
+        this.markRead(place);
+        this.renderPlaces();
+      },
+    });
     document.addEventListener("visibilitychange", () => {
       const place = this.state.currentPlace();
       if (place) this.markRead(place);
@@ -157,6 +177,7 @@ export class Chat {
     this.view.setLoading(false);
     this.apply({ type: "link-down" });
     this.editor.forget();
+    this.jump.disconnected();
   }
 
   handle(frame: ServerFrame): void {
@@ -208,6 +229,7 @@ export class Chat {
         this.log.append(state.current ?? NO_ROOM, pmNode(frame), true);
         return;
       case "history": {
+        if (this.jump.history(frame)) return;
         const key = frame.with !== undefined ? dmKey(frame.with) : roomKey(frame.room ?? "");
         if (frame.ref === OLDER_REF + key) this.olderHistory(key, frame);
         else this.joinHistory(key, frame);
@@ -280,6 +302,8 @@ export class Chat {
       this.view.notice(`Not sent: ${title} is no longer known to the server. Your text stays here.`);
     } else {
       const sent = session.outbox.at(-1);
+      // What one sends goes at the live end, which is where the view goes too.
+      if (sent && this.jump.open === sent.key) this.jump.back();
       if (sent) this.log.appendPending(sent.key, pendingNode(sent, this.reader()));
       // Whatever is typed next is a new message: others hear of it at once.
       this.typingThrottle.reset();
@@ -423,6 +447,9 @@ export class Chat {
     this.composer.mentions.close();
     this.apply({ type: "show", key });
     savePlace(key);
+    this.jump.leave();
+    // The address names the place on screen: a reload, or the address copied, comes back to it.
+    window.history.replaceState(null, "", formatRoute(routeTo(place.kind, place.target)));
     place.readWhenOpened = place.read;
     this.log.show(key);
     this.log.markUnread(key, place.read);
@@ -433,6 +460,68 @@ export class Chat {
     this.renderPlace();
     this.loadOlderIfAtTop();
     if (focus) this.composer.focus();
+  }
+
+  /** Opens what a link names: a room or a conversation, at one of its messages if it names one. */
+  open(route: Route): void {
+    if (!this.session.online) {
+      this.route = route;
+      return;
+    }
+    if (route.kind === "dm" && this.state.isOwn(route.uid)) {
+      this.view.notice("That link is to a conversation with yourself");
+      return;
+    }
+    const key = route.kind === "room" ? roomKey(route.room) : dmKey(route.uid);
+    // A link opened is where the user wants to be, not the place the last page was left at.
+    this.returnTo = null;
+    const place = this.state.places.get(key);
+    // A place the page lists already (a conversation kept for its draft) keeps its own way of being refused.
+    this.linked = { key, mid: route.mid, listed: place !== undefined };
+    if (place?.epoch !== undefined) {
+      this.switchTo(key, true);
+      this.arrived(place);
+      return;
+    }
+    this.showOnJoin = key;
+    this.focusOnJoin = true;
+    if (route.kind === "dm") this.conversationWith(route.uid, undefined);
+    else if (!this.state.joining.has(key)) this.joinRoom(route.room, true, true);
+  }
+
+  /** The place a link asked for is on screen: on to its message, if the link names one. */
+  private arrived(place: Place): void {
+    if (this.linked?.key !== place.key) return;
+    const { mid } = this.linked;
+    this.linked = null;
+    if (mid !== undefined) this.jump.to(place, mid);
+  }
+
+  /** The name of the other person of the conversation with `uid`, if the page has it. */
+  conversationTitle(uid: string): string | undefined {
+    return this.state.places.get(dmKey(uid))?.title;
+  }
+
+  /** The address of message `mid` of the place on screen. */
+  linkTo(mid: number): string | null {
+    const place = this.state.currentPlace();
+    return place ? routeUrl(routeTo(place.kind, place.target, mid)) : null;
+  }
+
+  /** A link led to a place the server will not open for this user: the chat says so where the place would be. */
+  private unreachable(key: string, why: string): void {
+    this.linked = null;
+    this.showOnJoin = null;
+    this.state.joining.delete(key);
+    const what = key.startsWith(dmKey("")) ? "this conversation" : `#${key}`;
+    this.dropPlace(key);
+    this.composer.endEdit();
+    this.apply({ type: "show", key: null });
+    this.jump.leave();
+    this.log.showNote(noteNode(`This link cannot be opened: you cannot read ${what}.`, why));
+    this.view.setLoading(false);
+    this.renderPlaces();
+    this.renderPlace();
   }
 
   loadOlderIfAtTop(): void {
@@ -495,6 +584,9 @@ export class Chat {
     // After the joins on the same link: a message to a room goes to a room this connection is in.
     this.apply({ type: "link-up" });
     this.renderPlaces();
+    const route = this.route;
+    this.route = null;
+    if (route) this.open(route);
   }
 
   /** The conversation with `uid`, made (and joined, when `join`) if the page has none yet. */
@@ -621,11 +713,12 @@ export class Chat {
   }
 
   private showUnseen(place: Place): void {
-    this.view.setUnseen(this.log.atBottom() ? 0 : unread(place));
+    this.view.setUnseen(this.log.atBottom() ? 0 : unread(place), this.jump.open !== null);
   }
 
   /** The reader scrolled: what came into view is read, and older messages load at the top. */
   scrolled(): void {
+    if (this.jump.scrolled()) return;
     this.log.restoreIfAtBottom();
     const place = this.state.currentPlace();
     if (place) {
@@ -638,6 +731,7 @@ export class Chat {
 
   /** Jumps to the newest message of the place on screen, which reads it. */
   jumpToNewest(): void {
+    this.jump.back();
     this.log.toBottom();
     this.scrolled();
   }
@@ -665,9 +759,13 @@ export class Chat {
     if (back) this.returnTo = null;
     if (this.showOnJoin === key || state.current === null || back) {
       const focus = this.showOnJoin === key && this.focusOnJoin;
-      this.showOnJoin = null;
-      this.focusOnJoin = false;
+      // Another place's join may come back first: the place asked for is still to be shown when its own does.
+      if (this.showOnJoin === key) {
+        this.showOnJoin = null;
+        this.focusOnJoin = false;
+      }
       this.switchTo(key, focus);
+      this.arrived(place);
     } else {
       this.markRead(place);
       this.renderPlaces();
@@ -686,6 +784,7 @@ export class Chat {
 
   /** The list let go of a place's oldest messages: scrolling up loads them again, from `oldestMid` down. */
   olderDropped(key: string, oldestMid: number): void {
+    this.jump.trimmed(key, oldestMid);
     const place = this.state.places.get(key);
     if (!place || oldestMid === 0) return;
     place.oldestMid = oldestMid;
@@ -713,6 +812,12 @@ export class Chat {
       return;
     }
     if (this.editor.refused(ref, frame.message)) return;
+    if (this.jump.refused(ref, frame.code, frame.message)) return;
+    const joining = ref.startsWith(JOIN_REF) ? ref.slice(JOIN_REF.length) : null;
+    if (joining !== null && this.linked?.key === joining && !this.linked.listed && frame.code !== "unavailable") {
+      this.unreachable(joining, frame.message);
+      return;
+    }
     // A refused name does not stay in the box as if it were taken.
     if (ref === NICK_REF) {
       if (this.chosenNick !== null && this.chosenNick !== this.state.myName) this.chosenNick = null;
@@ -728,9 +833,11 @@ export class Chat {
       if (place) place.loadingOlder = false;
       this.view.setLoading(false);
     } else if (ref.startsWith(JOIN_REF) && frame.code !== "unavailable") {
-      // A room or person that cannot be joined is not kept in the lists.
-      this.state.joining.delete(ref.slice(JOIN_REF.length));
-      this.dropPlace(ref.slice(JOIN_REF.length));
+      // A room or person that cannot be joined is not kept in the lists, nor waited for to be shown.
+      const key = ref.slice(JOIN_REF.length);
+      this.state.joining.delete(key);
+      if (this.showOnJoin === key) this.showOnJoin = null;
+      this.dropPlace(key);
     }
   }
 

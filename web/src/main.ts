@@ -9,6 +9,8 @@ import { MessageList } from "./message-list";
 import { Profiles, wireProfilePage } from "./profile";
 import type { ClientRequest } from "./protocol";
 import { RoomControls } from "./room-controls";
+import { parseRoute, routeTo } from "./routes";
+import { SearchBox } from "./search-box";
 import { loadGuest } from "./storage";
 import { View } from "./view";
 
@@ -89,7 +91,7 @@ const connection = new Connection(
       }
       // A room's frame says the user's role there, which the moderators' controls follow; the room controls take it too.
       if (frame.action === "room") chat.moderation.handle(frame);
-      if (!rooms.handle(frame)) chat.handle(frame);
+      if (!rooms.handle(frame) && !search.handle(frame)) chat.handle(frame);
     },
     refused: (why) => pages?.showSignIn(why),
   },
@@ -106,6 +108,29 @@ view.createRoom.addEventListener("click", () => rooms.openCreate());
 view.inviteOpen.addEventListener("click", () => rooms.inviteByLink());
 view.membersOpen.addEventListener("click", () => rooms.openMembers());
 view.peopleOpen.addEventListener("click", () => rooms.openPeople());
+const search = new SearchBox({
+  send: (frame) => connection.send(frame),
+  personName: (uid) => chat.conversationTitle(uid),
+  open: (hit) =>
+    chat.open(hit.room !== undefined ? routeTo("room", hit.room, hit.mid) : routeTo("dm", hit.with ?? "", hit.mid)),
+  closed: () => view.text.focus(),
+});
+
+/** Where typing `/` means the character, not "search". */
+function editable(target: EventTarget | null): boolean {
+  return (
+    target instanceof HTMLElement && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))
+  );
+}
+
+// Ctrl+K (⌘K) anywhere, or `/` outside a text field, goes to the search box, as in other chats.
+document.addEventListener("keydown", (event) => {
+  const ctrlK = (event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "k";
+  if (!ctrlK && !(event.key === "/" && !event.ctrlKey && !event.metaKey && !event.altKey && !editable(event.target)))
+    return;
+  event.preventDefault();
+  search.focus();
+});
 
 function onSubmit(form: HTMLFormElement, action: () => void): void {
   form.addEventListener("submit", (event) => {
@@ -176,7 +201,12 @@ view.users.addEventListener("click", (event) => {
   else if (target.closest(".user-name")) chat.startConversation(id);
 });
 
-wireMessageActions(view.messages, chat.editor, (act, mid) => chat.moderation.messageAct(act, mid));
+wireMessageActions(
+  view.messages,
+  chat.editor,
+  { linkTo: (mid) => chat.linkTo(mid), notice: (text) => view.notice(text) },
+  (act, mid) => chat.moderation.messageAct(act, mid),
+);
 view.messages.addEventListener("scroll", () => chat.scrolled(), { passive: true });
 view.jump.addEventListener("click", () => chat.jumpToNewest());
 view.panelsToggle.addEventListener("click", () => view.togglePanels());
@@ -210,9 +240,18 @@ async function boot(): Promise<void> {
   pages.showSignIn("needed");
 }
 
-// A one-time link opened in a tab that shows the chat already changes only the address's #part.
+// A link to a room, a message or a conversation: opened once the chat is connected.
+const linked = parseRoute(location.hash);
+if (linked) chat.open(linked);
+
+// A one-time link opened in a tab that shows the chat already changes only the address's #part; so does any other link.
 window.addEventListener("hashchange", () => {
-  if (/(^|[#&])(reset|invite)=/.test(location.hash)) location.reload();
+  if (/(^|[#&])(reset|invite)=/.test(location.hash)) {
+    location.reload();
+    return;
+  }
+  const route = parseRoute(location.hash);
+  if (route) chat.open(route);
 });
 
 boot().catch(() => {

@@ -32,10 +32,28 @@ function confirmDelete(button: HTMLButtonElement, remove: () => void): void {
   }, CONFIRM_MS);
 }
 
-/** The controls on messages (react, edit, delete), handled once for the whole list. */
+/** What "Copy link" needs: the address of a message of the place on screen, and a way to tell the user. */
+export interface Links {
+  linkTo(mid: number): string | null;
+  notice(text: string): void;
+}
+
+/** Puts a message's address on the clipboard; where the page may not (no secure context), shows it to copy by hand. */
+function copyLink(url: string, links: Links): void {
+  const clipboard: Clipboard | undefined = navigator.clipboard;
+  const byHand = () => links.notice(`Copy this link: ${url}`);
+  if (!clipboard) {
+    byHand();
+    return;
+  }
+  clipboard.writeText(url).then(() => links.notice("Link to the message copied"), byHand);
+}
+
+/** The controls on messages (react, link, edit, delete, and a moderator's), handled once for the whole list. */
 export function wireMessageActions(
   box: HTMLElement,
   editor: MessageEditor,
+  links: Links,
   moderate: (act: string | undefined, mid: number) => boolean,
 ): void {
   box.addEventListener("click", (event) => {
@@ -69,6 +87,11 @@ export function wireMessageActions(
       case "more": {
         const open = message.classList.toggle("actions-open");
         button.setAttribute("aria-expanded", String(open));
+        break;
+      }
+      case "link": {
+        const url = links.linkTo(mid);
+        if (url !== null) copyLink(url, links);
         break;
       }
       case "edit":

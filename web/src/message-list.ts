@@ -32,6 +32,8 @@ export class MessageList {
    */
   private readonly below = new Map<string, Node[]>();
   private shown = NO_ROOM;
+  /** Logs that do not reach the newest message (a jump's context): their end is not the place's end. */
+  private readonly detached = new Set<string>();
 
   constructor(
     private readonly box: HTMLElement,
@@ -52,6 +54,18 @@ export class MessageList {
     this.logs.delete(room);
     this.saved.delete(room);
     this.below.delete(room);
+    this.detached.delete(room);
+  }
+
+  /** Marks a log as ending before the newest message: being at its end reads nothing as read. */
+  detach(room: string): void {
+    this.detached.add(room);
+  }
+
+  /** Shows a line in place of any room's messages (a link that leads nowhere the user may go). */
+  showNote(node: HTMLElement): void {
+    this.show(NO_ROOM);
+    this.logFor(NO_ROOM).replaceChildren(node);
   }
 
   /** Adds at the bottom; the view follows if it was at the bottom already, or if `follow`. */
@@ -122,7 +136,7 @@ export class MessageList {
    * Past MAX_SHOWN messages, drops the oldest from the page for good, keeping
    * what the reader sees where it is; the chat loads them again on the way up.
    */
-  private trimTop(room: string): void {
+  trimTop(room: string): void {
     const log = this.logFor(room);
     const messages = log.querySelectorAll<HTMLElement>(".msg");
     const keep = messages[messages.length - MAX_SHOWN];
@@ -134,11 +148,11 @@ export class MessageList {
     this.trimmedTop(room, Number(oldest?.dataset.mid ?? 0));
   }
 
-  /** When the reader has come down to the end of what is shown, the next newer messages come back. */
-  restoreIfAtBottom(): void {
+  /** When the reader has come down to the end of what is shown, the next newer messages come back; true if some did. */
+  restoreIfAtBottom(): boolean {
     const room = this.shown;
     const waiting = this.below.get(room);
-    if (!waiting || !this.nearBottom()) return;
+    if (!waiting || !this.nearBottom()) return false;
     const log = this.logFor(room);
     const back = waiting.splice(0, RESTORE_STEP);
     // Up to the end of a message: a step never stops between a message and what belongs under it.
@@ -151,6 +165,7 @@ export class MessageList {
     const last = log.lastElementChild;
     if (last) layout(joint ?? log.firstElementChild ?? last, last);
     this.trimTop(room);
+    return true;
   }
 
   /** Brings the newest messages back into the page, leaving the older ones to be loaded again. */
@@ -256,10 +271,11 @@ export class MessageList {
 
   /** At the newest message: the end of what is shown, with nothing newer waiting out of the page. */
   atBottom(): boolean {
-    return this.nearBottom() && !this.below.has(this.shown);
+    return this.nearBottom() && !this.below.has(this.shown) && !this.detached.has(this.shown);
   }
 
-  private nearBottom(): boolean {
+  /** At the end of what the log on screen shows, whether or not that is the newest message. */
+  nearBottom(): boolean {
     return this.box.scrollHeight - this.box.scrollTop - this.box.clientHeight < EDGE_PX;
   }
 

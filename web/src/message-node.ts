@@ -151,6 +151,7 @@ function actions(own: boolean, inRoom: boolean): HTMLElement {
     // Where nothing hovers (a phone), this opens the controls the other buttons are.
     button("more", "Message actions", "⋯", { "aria-expanded": "false", class: "ghost more" }),
     button("pick", "Add reaction", "☺+", { "aria-expanded": "false" }),
+    button("link", "Copy link to message", "🔗"),
     own && button("edit", "Edit message", "Edit"),
     own && button("delete", "Delete message", "Delete"),
     inRoom && !own && button("report", "Report to the moderators", "Report"),
@@ -279,6 +280,11 @@ export function pmNode(message: Extract<ServerFrame, { action: "pm" }>): HTMLEle
 
 export function sysNode(text: string): HTMLElement {
   return el("div", { class: "sys" }, text);
+}
+
+/** A line that stands in place of a room's messages: what could not be shown, and the server's reason. */
+export function noteNode(text: string, reason: string): HTMLElement {
+  return el("div", { class: "note", role: "alert" }, el("p", {}, text), el("p", { class: "note-reason" }, reason));
 }
 
 export function gapNode(): HTMLElement {

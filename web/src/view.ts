@@ -225,10 +225,11 @@ export class View {
     );
   }
 
-  /** The button that jumps to the newest message, while there are `unseen` ones below the view. */
-  setUnseen(unseen: number): void {
-    this.jump.hidden = unseen === 0;
-    this.jump.textContent = `${unseen} new ${unseen === 1 ? "message" : "messages"} ↓`;
+  /** The button that jumps to the newest message, while there are `unseen` ones below the view, or while `away` from them (a jump back in history). */
+  setUnseen(unseen: number, away = false): void {
+    this.jump.hidden = unseen === 0 && !away;
+    this.jump.textContent =
+      unseen === 0 ? "Back to the newest messages ↓" : `${unseen} new ${unseen === 1 ? "message" : "messages"} ↓`;
   }
 
   setTyping(text: string): void {

@@ -39,6 +39,8 @@ export interface Caller extends Recipient {
   readonly lease: TokenLease | undefined;
   /** Sends a page of history, charged against the connection's rate budget by its size. */
   sendHistory(frame: OutFrame): void;
+  /** Charges the time a request kept the node or its database busy against the rate budget (a search). */
+  chargeWork(ms: number): void;
   /**
    * Lets the next request start while `op` is still out; its failure is
    * refused with `ref`. Returns what the handler must wait for when too many

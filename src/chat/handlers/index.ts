@@ -25,6 +25,7 @@ import { ping } from "./ping.js";
 import { read } from "./read-state.js";
 import { roomCreate, rooms, roomUpdate } from "./room-directory.js";
 import { join, leave } from "./rooms.js";
+import { search } from "./search.js";
 
 /** One handler per action: an action of the protocol without one does not compile. */
 const handlers: { [A in Action]: Handler<A> } = {
@@ -65,6 +66,7 @@ const handlers: { [A in Action]: Handler<A> } = {
   members,
   role,
   people,
+  search,
 };
 
 export function dispatch(caller: Caller, request: Request): Promise<void> | undefined {

@@ -1,4 +1,5 @@
 import { idempotencyKey } from "../../bus/idempotency.js";
+import { RequestError } from "../../protocol/errors.js";
 import { HISTORY_PAGE_MAX, type RequestOf } from "../../protocol/requests.js";
 import { checkText, storedBytes } from "../../protocol/rules.js";
 import * as frames from "../frames.js";
@@ -82,6 +83,7 @@ function keepMadeRoom(caller: Caller, room: string): void {
 export const history: Handler<"history"> = async (caller, req) => {
   const { hub, historySize, pages } = caller.ctx;
   const room = req.with === undefined ? memberRoom(caller, req.room) : openConversation(caller, req.with);
+  if (req.around !== undefined) return around(caller, req, room, req.around);
   const query = { before: req.before, limit: req.limit ?? Math.min(historySize, HISTORY_PAGE_MAX) };
   const read = await hub.history(room, query);
   const page = req.with === undefined ? read : withoutBlocked(caller, req.with, read);
@@ -102,3 +104,56 @@ export const history: Handler<"history"> = async (caller, req) => {
     ),
   );
 };
+
+type Entry = { mid: number; json: string };
+type EntryFields = { action?: unknown; target?: unknown };
+
+/**
+ * `history {around}`: the message `mid` with the messages before it and
+ * after it, as two pages through the same broker as scroll-back (Redis's
+ * window, then the archive), so a jump lands where live messages continue.
+ */
+async function around(caller: Caller, req: RequestOf<"history">, room: string, mid: number): Promise<void> {
+  const { hub, historySize } = caller.ctx;
+  const limit = req.limit ?? Math.min(historySize, HISTORY_PAGE_MAX);
+  const after = Math.floor((limit - 1) / 2);
+  const older = await hub.history(room, { before: mid + 1, limit: limit - after });
+  const fields = (e: Entry) => JSON.parse(e.json) as EntryFields;
+  const isMessage = (e: Entry) => {
+    const action = fields(e).action;
+    return action === "message" || action === "dm";
+  };
+  const kept = older.messages.some((e) => e.mid === mid && isMessage(e));
+  const deleted = older.messages.some((e) => fields(e).action === "delete" && fields(e).target === mid);
+  if (!kept || deleted) {
+    throw new RequestError("no_such_message", `no message ${mid} here: never sent, deleted, or no longer kept`);
+  }
+  const byMid = new Map(older.messages.map((e) => [e.mid, e]));
+  let top = older.top;
+  if (after > 0) {
+    // `before` counts mids, which changes take too: at most `after` messages follow, all newer than `mid`.
+    const newer = await hub.history(room, { before: mid + 1 + after, limit: after });
+    top = newer.top;
+    for (const e of newer.messages) {
+      const f = fields(e);
+      const about = isMessage(e) ? e.mid : typeof f.target === "number" ? f.target : 0;
+      if (about > mid) byMid.set(e.mid, e);
+    }
+  }
+  const messages = [...byMid.values()].sort((a, b) => a.mid - b.mid);
+  const frame = frames.history(
+    {
+      room: req.with === undefined ? room : undefined,
+      with: req.with,
+      epoch: older.epoch,
+      ref: req.ref,
+      more: !older.complete,
+      top,
+      read: 0,
+      around: mid,
+      newer: top > mid + after,
+    },
+    frames.historyMessages(messages.map((m) => m.json)),
+  );
+  caller.sendHistory(frame);
+}

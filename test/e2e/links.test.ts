@@ -1,0 +1,190 @@
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BROWSER_TEST_MS, browserPerFile, currentRoom, drawn, enterRoom, roomMessages } from "../support/browser.js";
+import { connectUser, joinRoom, type User } from "../support/chat.js";
+import { type NodeProcess, startNode } from "../support/processes.js";
+import { freshRoom } from "./two-users.js";
+
+const browser = browserPerFile();
+let chat: NodeProcess;
+const writers: User[] = [];
+// A room's history is written faster than a person could: no write budget.
+const env = { RATE_LIMIT: "0", WRITE_BYTES_PER_USER: "0", WRITE_BYTES_PER_IP: "0" };
+
+beforeAll(async () => {
+  chat = await startNode(env, "reserved");
+});
+afterAll(async () => {
+  for (const w of writers) w.client.close();
+  await chat?.stop();
+});
+
+/** A client that is not a browser, in `room`, to write its history quickly. */
+async function writer(room: string): Promise<User> {
+  const u = await connectUser(chat.url, { query: "lobby=0" });
+  writers.push(u);
+  await joinRoom(u, room);
+  return u;
+}
+
+/** Writes `texts` into `room` in one go; in a fresh room the n-th text is message n. */
+async function write(u: User, room: string, texts: string[]): Promise<void> {
+  const refs = texts.map((_, i) => `w-${i}-${Math.random()}`);
+  await u.client.sendFrame(
+    texts.map((message, i) => JSON.stringify({ action: "message", room, message, ref: refs[i] })),
+  );
+  await u.client.action("ack", (f) => f.ref === refs.at(-1));
+}
+
+/** Opens the web client at `hash` and waits until it is online. */
+async function openAt(hash: string): Promise<Page> {
+  const page = await browser.open(`${chat.url}/${hash}`);
+  await online(page);
+  return page;
+}
+
+async function online(page: Page): Promise<void> {
+  await page.locator('body[data-state="online"]').waitFor();
+}
+
+/** The message the page marks as the one a link or a search hit led to. */
+const target = (page: Page) => page.locator("#messages .msg.target .text");
+
+describe("links to rooms, messages and conversations, in Chromium", { timeout: BROWSER_TEST_MS }, () => {
+  it("opens the room a link names, and follows the address when it changes", async () => {
+    const [room, other] = [freshRoom("linked"), freshRoom("next")];
+    const w = await writer(room);
+    await write(w, room, ["hello from the link"]);
+    const page = await openAt(`#/room/${room}`);
+    await currentRoom(page, room).waitFor();
+    await roomMessages(page, "hello from the link").waitFor();
+    // The address changed while the page is open: it goes there.
+    await page.evaluate((to) => {
+      location.hash = to;
+    }, `#/room/${other}`);
+    await currentRoom(page, other).waitFor();
+    // And switching by hand writes the address, so that it can be copied as it is.
+    await page.locator(`#rooms li[data-room="${room}"] .room-name`).click();
+    await currentRoom(page, room).waitFor();
+    expect(new URL(page.url()).hash).toBe(`#/room/${room}`);
+  });
+
+  it("comes back after a reload to the room this tab showed, not the one another tab shows", async () => {
+    const [mine, theirs] = [freshRoom("mine"), freshRoom("theirs")];
+    const first = await openAt("");
+    await currentRoom(first, "lobby").waitFor();
+    await enterRoom(first, mine);
+    // A second tab of the same person, in another room: it is the last place the browser saw.
+    const second = await first.context().newPage();
+    await second.goto(`${chat.url}/`);
+    await online(second);
+    await enterRoom(second, theirs);
+    await first.reload();
+    await online(first);
+    await currentRoom(first, mine).waitFor();
+    await second.reload();
+    await online(second);
+    await currentRoom(second, theirs).waitFor();
+  });
+
+  it("copies a message's link, which opens in a new tab at that message, highlighted, with the live feed going on", async () => {
+    const room = freshRoom("copied");
+    const w = await writer(room);
+    await write(
+      w,
+      room,
+      Array.from({ length: 30 }, (_, i) => `note ${i + 1}`),
+    );
+    const page = await openAt(`#/room/${room}`);
+    await roomMessages(page, "note 30").waitFor();
+    await page.context().grantPermissions(["clipboard-read", "clipboard-write"]);
+    const note = roomMessages(page, "note 3");
+    await note.hover();
+    await note.getByRole("button", { name: "Copy link to message" }).click();
+    await page.locator(".notice").getByText("Link to the message copied").waitFor();
+    const link = await page.evaluate(() => navigator.clipboard.readText());
+    expect(link).toBe(`${chat.url}/#/room/${room}/3`);
+
+    const tab = await page.context().newPage();
+    await tab.goto(link);
+    await online(tab);
+    await currentRoom(tab, room).waitFor();
+    await target(tab).getByText("note 3", { exact: true }).waitFor();
+    expect(await drawn(tab.locator("#messages .msg.target"))).toBe(true);
+    await write(w, room, ["after the jump"]);
+    await roomMessages(tab, "after the jump").waitFor();
+  });
+
+  it("pages up and down from a link to an old message, holding a few pages, to the live end", async () => {
+    const room = freshRoom("long");
+    const w = await writer(room);
+    const total = 1000;
+    for (let from = 1; from <= total; from += 250) {
+      await write(
+        w,
+        room,
+        Array.from({ length: 250 }, (_, i) => `m ${from + i}`),
+      );
+    }
+    const page = await openAt(`#/room/${room}/400`);
+    await target(page).getByText("m 400", { exact: true }).waitFor();
+    const box = page.locator("#messages");
+    const texts = () => box.locator(".msg .text").allTextContents();
+    const scroll = (to: "top" | "bottom") =>
+      box.evaluate((el, where) => {
+        el.scrollTop = where === "top" ? 0 : el.scrollHeight;
+        el.dispatchEvent(new Event("scroll"));
+      }, to);
+    let most = 0;
+    // Up from the message, a page at a time, to the room's first.
+    while ((await page.locator("#messages .history-start").count()) === 0) {
+      const was = await box.locator(".msg .text").first().textContent();
+      await scroll("top");
+      await page.waitForFunction(
+        (text) =>
+          document.querySelector("#messages .msg .text")?.textContent !== text ||
+          document.querySelector("#messages .history-start") !== null,
+        was,
+      );
+      most = Math.max(most, await box.locator(".msg").count());
+    }
+    expect((await texts())[0]).toBe("m 1");
+    expect(await page.locator("#messages .history-start").textContent()).toBe("Start of the conversation");
+    await write(w, room, ["m live"]);
+    // Down to the live end, past what arrived meanwhile.
+    while ((await roomMessages(page, "m live").count()) === 0) {
+      const was = await box.locator(".msg .text").last().textContent();
+      await scroll("bottom");
+      await page.waitForFunction(
+        (text) => [...document.querySelectorAll("#messages .msg .text")].at(-1)?.textContent !== text,
+        was,
+      );
+      most = Math.max(most, await box.locator(".msg").count());
+    }
+    const shown = await texts();
+    // One run of consecutive messages, ending with the newest: none skipped, none twice.
+    expect(shown.at(-1)).toBe("m live");
+    const numbers = shown.slice(0, -1).map((t) => Number(t.slice(2)));
+    expect(numbers).toEqual(Array.from({ length: numbers.length }, (_, i) => total - numbers.length + 1 + i));
+    expect(most).toBeLessThanOrEqual(300);
+  });
+
+  it("says plainly that a link leads where the user may not go, and never reads the address as markup", async () => {
+    const long = "r".repeat(40);
+    const page = await openAt(`#/room/${long}`);
+    const note = page.locator("#messages .note");
+    await note.getByText(`This link cannot be opened: you cannot read #${long}.`).waitFor();
+    expect(await note.locator(".note-reason").textContent()).toMatch(/room must be/);
+    expect(await page.locator("#rooms li.active").count()).toBe(0);
+
+    await page.evaluate(() => {
+      location.hash = "#/dm/nobody-at-all";
+    });
+    await note.getByText("This link cannot be opened: you cannot read this conversation.").waitFor();
+    expect(await page.locator("#conversations li").count()).toBe(0);
+
+    const hostile = await openAt("#/room/%3Cimg%20src=x%20onerror=alert(1)%3E");
+    await currentRoom(hostile, "lobby").waitFor();
+    expect(await hostile.locator("img").count()).toBe(0);
+  });
+});
