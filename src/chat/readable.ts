@@ -1,5 +1,6 @@
 import { conversationOf } from "./conversations.js";
 import type { Caller } from "./handlers/caller.js";
+import { admit } from "./room-access.js";
 
 /** How a search hit names where it was said: a room, or the other user of a conversation. */
 export type PlaceName = { room: string; with?: undefined } | { with: string; room?: undefined };
@@ -7,13 +8,24 @@ export type PlaceName = { room: string; with?: undefined } | { with: string; roo
 /**
  * Of `rooms`, those the caller's user may read now. The one answer to "may
  * this user read room R" for every read that does not go through a joined
- * room (search): being in the room is the rule today; private rooms and bans
- * (issue 23) narrow it here.
+ * room (search): the user is in the room, and the room lets them in now
+ * (admit: a private room's member, not banned). Being in it is not enough on
+ * its own: taking a kicked or banned user out of their kept rooms is best
+ * effort, and a search must not read what a join would refuse.
  */
 export async function readableRooms(caller: Caller, rooms: Iterable<string>): Promise<string[]> {
   const kept = caller.kept ? await caller.ctx.users.roomsOf(caller.uid) : [];
   const isIn = new Set([...kept, ...caller.rooms]);
-  return [...new Set(rooms)].filter((room) => isIn.has(room));
+  const candidates = [...new Set(rooms)].filter((room) => isIn.has(room));
+  const admitted = await Promise.all(
+    candidates.map((room) =>
+      admit(caller, room).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
+  return candidates.filter((_, i) => admitted[i]);
 }
 
 /**
