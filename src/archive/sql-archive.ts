@@ -166,6 +166,8 @@ export class SqlArchive implements Archive {
       const counts = await db.transaction(async () => {
         const tops = await this.lockPlaces(batches);
         const rows: unknown[][] = [];
+        // What the search index is to hold of those rows, written with them in the same transaction.
+        const docs: { place: string; mid: number; ts: number; name: string; text: string }[] = [];
         const raised = new Map<string, { epoch: string; top: number; ts: number }>();
         const flush = async () => {
           for (let from = 0; from < rows.length; from += ROWS_PER_STATEMENT) {
@@ -176,6 +178,8 @@ export class SqlArchive implements Archive {
             );
           }
           rows.length = 0;
+          for (const d of docs) await this.index.add(d.place, d.mid, d.ts, d.name, d.text);
+          docs.length = 0;
         };
         const counts: number[] = [];
         for (const { place, epoch, entries } of batches) {
@@ -196,6 +200,13 @@ export class SqlArchive implements Archive {
               continue;
             }
             rows.push([place, entry.mid, typeof f.uid === "string" ? f.uid : "", entry.ts, textOf(f), entry.json]);
+            docs.push({
+              place,
+              mid: entry.mid,
+              ts: entry.ts,
+              name: typeof f.name === "string" ? f.name : "",
+              text: typeof f.message === "string" ? f.message : "",
+            });
             const was = raised.get(place);
             raised.set(place, { epoch, top: Math.max(was?.top ?? 0, entry.mid), ts: entry.ts });
           }

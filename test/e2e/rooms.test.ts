@@ -81,8 +81,12 @@ describe("rooms in the web client", { timeout: BROWSER_TEST_MS }, () => {
     await shown(bea, "Design Team").waitFor();
     await roomMessages(bea, "welcome to the team").waitFor();
     expect(await bea.locator("#room-topic").textContent()).toBe("Mockups <b>and</b> reviews");
-    // The token does not stay in the address, to be bookmarked or shared again.
-    expect(new URL(bea.url()).hash).toBe("");
+    // The token does not stay in the address, to be bookmarked or shared again: the address names
+    // the room, as Ada's does.
+    const roomHash = new URL(ada.url()).hash;
+    expect(roomHash).toMatch(/^#\/room\/design-team~[a-z0-9]+$/);
+    expect(new URL(bea.url()).hash).toBe(roomHash);
+    expect(bea.url()).not.toContain(link.split("/").pop());
     await say(bea, "glad to be here");
     await roomMessages(ada, "glad to be here").waitFor();
 
