@@ -887,9 +887,16 @@ export class Chat {
     this.placeChanged(room);
   }
 
+  /** The page lets go of a place and of all it kept of it: its messages, and a room's name, topic, role and rules. */
   private dropPlace(key: string): void {
     const { state } = this;
-    if (!state.places.delete(key)) return;
+    const place = state.places.get(key);
+    if (!place) return;
+    state.places.delete(key);
+    if (place.kind === "room") {
+      this.about.delete(key);
+      this.moderation.forget(place.target);
+    }
     this.log.drop(key);
     this.typists.clearRoom(key);
     if (state.current !== key) {
