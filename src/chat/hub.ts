@@ -190,12 +190,19 @@ export class Hub implements BrokerHandler, PresenceHandler {
 
   /**
    * Sends a frame about a user (their new profile) to everyone who shares a
-   * room or conversation with them now, and to their own connections, on
-   * every node: each node holding one of their connections publishes it to
-   * the rooms that connection is in.
+   * room with them now, to `partners` (those they have a conversation with,
+   * in a room with them or not), and to their own connections, on every
+   * node: each node holding one of their connections publishes it to the
+   * rooms that connection is in, and each partner's connections get it
+   * wherever they are.
    */
-  async aroundUser(uid: string, json: string): Promise<void> {
-    await Promise.all([this.aroundHere(uid, json), this.toNodesOf(uid, { kind: "around", uid, json })]);
+  async aroundUser(uid: string, json: string, partners: Iterable<string>): Promise<void> {
+    const others = [...new Set(partners)].filter((other) => other !== uid);
+    await Promise.all([
+      this.aroundHere(uid, json),
+      this.toNodesOf(uid, { kind: "around", uid, json }),
+      ...others.map((other) => this.toUser(other, json)),
+    ]);
   }
 
   private async aroundHere(uid: string, json: string): Promise<void> {
