@@ -241,7 +241,7 @@ describe("on the embedded archive", () => {
     );
     db.close();
 
-    const pepper = "a pepper kept apart from the database";
+    const pepper = "a pepper kept apart from the database, long enough";
     const peppered = await scope.node({ DATA_DIR: dataDir, PASSWORD_PEPPER: pepper });
     const ada = new AccountClient(peppered.url);
     expect((await ada.post("/auth/signin", { name: "Ada", password: GOOD })).status).toBe(200);
@@ -252,7 +252,7 @@ describe("on the embedded archive", () => {
     await peppered.stop();
 
     // The database alone (another pepper, or none) signs nobody in.
-    for (const env of [{ PASSWORD_PEPPER: "another pepper altogether" }, {}] as Record<string, string>[]) {
+    for (const env of [{ PASSWORD_PEPPER: "another pepper altogether, just as long as the first" }, {}] as Record<string, string>[]) {
       const other = await scope.node({ DATA_DIR: dataDir, ...env });
       const answer = await new AccountClient(other.url).post("/auth/signin", { name: "Ada", password: GOOD });
       expect([answer.status, answer.body.error?.code]).toEqual([401, "unauthorized"]);
