@@ -8,7 +8,7 @@
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectUser, joinRoom, say, type User } from "./support/chat.js";
+import { ask, connectUser, joinRoom, say, type User } from "./support/chat.js";
 import type { NodeProcess } from "./support/processes.js";
 import { perFile } from "./support/scope.js";
 import type { Frame } from "./support/sockjs-client.js";
@@ -20,13 +20,6 @@ async function person(node: NodeProcess, as?: User): Promise<User> {
   const u = await connectUser(node.url, { query });
   scope.defer(() => u.client.close());
   return u;
-}
-
-/** Sends a request and resolves with the first frame that answers it (by its ref). */
-async function ask(u: User, body: Record<string, unknown>): Promise<Frame> {
-  const ref = `r-${Math.random()}`;
-  await u.client.send({ ...body, ref });
-  return u.client.next((f) => f.ref === ref);
 }
 
 /** What a refusal looks like to its client, the room's id (which the client itself sent) blanked out. */
