@@ -33,6 +33,12 @@ import { RoomFeed } from "./room-feed.js";
 
 /** How soon a resubscription that failed while the link stayed up is tried again. */
 const RESUBSCRIBE_RETRY_MS = 500;
+/**
+ * A room that heard nothing for this long is checked against Redis: a
+ * subscription lost without the link going down is healed within about as
+ * long, at the cost of one MGET per quiet room per period.
+ */
+const POSITION_CHECK_MS = 5000;
 const newEpoch = () => randomBytes(4).toString("hex");
 
 function toStored([id, fields]: StreamEntry): Stored {
@@ -56,6 +62,8 @@ export class RedisBroker implements Broker {
   private replicaWatch: ReplicaWatch | undefined;
   /** Channels to subscribe to on the next (re)connect: all of them for one Redis; in a Cluster, the new ones. */
   private readonly pending = new Set<string>();
+  private positionCheck: NodeJS.Timeout | undefined;
+  private checkingPositions = false;
 
   constructor(
     readonly nodeId: string,
@@ -90,6 +98,9 @@ export class RedisBroker implements Broker {
     });
     this.link.on("up", () => void this.resume());
     await this.resume();
+    // Checks a few rooms each second rather than every room at once.
+    this.positionCheck = setInterval(() => void this.checkPositions(), POSITION_CHECK_MS / 5);
+    this.positionCheck.unref();
     if (this.replicas > 0) {
       this.replicaWatch = new ReplicaWatch(this.link, this.keys, this.nodeId, this.replicas);
       await this.replicaWatch.ready();
@@ -287,6 +298,7 @@ export class RedisBroker implements Broker {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.positionCheck);
     this.replicaWatch?.stop();
     this.up = false;
     await this.link.close();
@@ -339,6 +351,44 @@ export class RedisBroker implements Broker {
       setTimeout(() => {
         if (this.link.isUp && !this.up) void this.resume();
       }, RESUBSCRIBE_RETRY_MS).unref();
+    }
+  }
+
+  /**
+   * Compares each room that heard nothing for POSITION_CHECK_MS with what
+   * Redis holds. In a Cluster, a slot moved to another shard ends its
+   * channels' subscriptions there; ioredis usually follows, but should it
+   * not, a member would hear nothing more until it reconnected.
+   */
+  private async checkPositions(): Promise<void> {
+    if (!this.up || this.checkingPositions) return;
+    this.checkingPositions = true;
+    try {
+      const due = Date.now() - POSITION_CHECK_MS;
+      const quiet = [...this.feeds.values()].filter((feed) => feed.quietSince <= due);
+      await Promise.all(quiet.map((feed) => this.checkPosition(feed)));
+    } finally {
+      this.checkingPositions = false;
+    }
+  }
+
+  private async checkPosition(feed: RoomFeed): Promise<void> {
+    const k = this.keys;
+    try {
+      const [published, counter, epoch] = await this.link.pub.mget(
+        k.roomPublished(feed.room),
+        k.roomSeq(feed.room),
+        k.roomEpoch(feed.room),
+      );
+      if (!feed.missed(epoch ?? null, Number(published ?? counter ?? 0))) return;
+      if (this.feeds.get(feed.room) !== feed) return;
+      this.log.warn({ room: feed.room }, "a room's publications stopped reaching this node; subscribing again");
+      await this.link.unsubscribe(feed.channel).catch(() => undefined);
+      // Subscribed again or not, what was stored is read now; a failed subscription is retried next period.
+      await this.link.subscribe([feed.channel]).finally(() => feed.resume());
+    } catch (err) {
+      // Redis away or a shard moving: the next period tries again.
+      this.log.debug({ err, room: feed.room }, "could not check a room's position");
     }
   }
 

@@ -57,7 +57,23 @@ export class RoomFeed {
     }
   }
 
+  /** When a publication last came, or the room was last checked: RedisBroker checks a room quiet for long. */
+  quietSince = Date.now();
+
+  /**
+   * Whether the room, as Redis holds it now, has what this node never heard:
+   * a top above where the feed stands, or another epoch. A subscription can
+   * die without the link going down (a Cluster slot moved to another shard):
+   * only the store then shows what was missed.
+   */
+  missed(epoch: string | null, top: number): boolean {
+    this.quietSince = Date.now();
+    if (this.epoch === "" || epoch === null || this.gate.holding) return false;
+    return epoch !== this.epoch || top > this.position;
+  }
+
   receive(envelope: Envelope): void {
+    this.quietSince = Date.now();
     if (this.gate.keep(envelope)) return;
     const { mid } = envelope;
     // An epoch the feed does not know yet has no gap: it is where the feed starts.

@@ -88,16 +88,18 @@ export class ResumingSubscriber {
     if (!ours) return;
     if (f.action === "history") {
       if (f.recovered !== true && this.lastMid > 0) this.problems.push(`not recovered after mid ${this.lastMid}`);
+      const via = `in a history of epoch ${String(f.epoch)} (the client had ${this.epoch}), top ${String(f.top)}, recovered ${String(f.recovered)}`;
       this.epoch = String(f.epoch);
-      for (const m of f.messages as Frame[]) this.take(m);
+      for (const m of f.messages as Frame[]) this.take(m, via);
     } else if (f.action === ("room" in feed ? "message" : "dm") && f.mid !== undefined) {
-      this.take(f);
+      this.take(f, `live, epoch ${this.epoch}`);
     }
   }
 
-  private take(m: Frame): void {
+  /** `via` says where a mid out of turn came from, so that a failure points at the path that let it through. */
+  private take(m: Frame, via: string): void {
     const mid = Number(m.mid);
-    if (mid !== this.lastMid + 1) this.problems.push(`mid ${mid} after ${this.lastMid}`);
+    if (mid !== this.lastMid + 1) this.problems.push(`mid ${mid} (number ${String(m.message)}) after ${this.lastMid} (${via})`);
     this.lastMid = Math.max(this.lastMid, mid);
     this.numbers.push(Number(m.message));
   }
