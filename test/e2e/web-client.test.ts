@@ -152,7 +152,7 @@ describe("the web client in Chromium", { timeout: BROWSER_TEST_MS }, () => {
     await ada.locator(`#rooms li[data-room="${room}"]`).waitFor();
     expect(await ada.locator("#nick").inputValue()).toBe(adaName);
     await grace.waitForTimeout(LONGER_THAN_GRACE_MS);
-    expect(await systemLines(grace, `${adaName} left`).count()).toBe(0);
+    expect(await systemLines(grace, `${adaName} (guest) left`).count()).toBe(0);
     expect(await userEntry(grace, adaName).count()).toBe(1);
     // The reloaded page is in the room again: what it says reaches Grace from the same person.
     await ada.locator(`#rooms li[data-room="${room}"] .room-name`).click();

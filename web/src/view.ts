@@ -1,13 +1,8 @@
 import { avatar } from "./avatar";
 import type { LinkState } from "./connection";
-import { byId, el } from "./dom";
+import { byId, el, spoken } from "./dom";
 import { guestBadge, isGuest } from "./guest-badge";
 import type { TypingPart } from "./typing";
-
-/** Text a screen reader says and the eye does not see. */
-function spoken(text: string): HTMLElement {
-  return el("span", { class: "visually-hidden" }, text);
-}
 
 /** A room or a conversation in the side list. */
 export interface PlaceItem {
