@@ -254,6 +254,10 @@ export class View {
       action?.run();
     });
     window.setTimeout(() => item.remove(), NOTICE_MS);
+    // The same words again (a server refusing each reconnect alike) replace the notice, never stack on it.
+    for (const shown of this.notices.querySelectorAll(".notice-text")) {
+      if (shown.textContent === text) shown.parentElement?.remove();
+    }
     this.notices.append(item);
     while (this.notices.childElementCount > MAX_NOTICES) this.notices.firstElementChild?.remove();
   }
