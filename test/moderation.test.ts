@@ -247,6 +247,27 @@ describe.each(["Redis", "embedded"] as const)("moderation (%s)", (mode) => {
     expect(context).toContain("please be kind");
     expect(await ask(troll, { action: "reports", room })).toMatchObject({ code: "forbidden" });
   });
+  it("offers a banned member the room in the directory on neither node, and refuses their invitation link without using it", async () => {
+    const { room, owner, mod, troll, trollToo } = await moderatedRoom("Quiet Corner");
+    const listedTo = async (u: User) =>
+      ((await ask(u, { action: "rooms", q: "quiet corner" })).rooms as Frame[]).map((r) => r.room);
+    expect(await listedTo(trollToo)).toEqual([room]);
+    const link = await ask(owner, { action: "invite_link", room, uses: 1 });
+    expect(await ask(mod, { action: "ban", room, user: troll.uid })).toMatchObject({ action: "ack", of: "ban" });
+
+    for (const c of [troll, trollToo]) expect(await listedTo(c)).toEqual([]);
+    for (const c of [owner, mod]) expect(await listedTo(c)).toEqual([room]);
+    // Refused as a link that never was would be, and the link's one use is left for whom it was made for.
+    const refused = await ask(trollToo, { action: "accept", token: link.token });
+    expect(refused).toMatchObject({ action: "error", code: "bad_invitation" });
+    const invited = await person(a);
+    expect(await ask(invited, { action: "accept", token: link.token })).toMatchObject({ action: "room", room });
+    expect(await ask(troll, { action: "accept", token: link.token })).toMatchObject({ code: "bad_invitation" });
+
+    expect(await ask(mod, { action: "unban", room, user: troll.uid })).toMatchObject({ of: "unban" });
+    expect(await listedTo(trollToo)).toEqual([room]);
+  });
+
   it("ends a timed mute and ban on their own, and keeps nothing of them once they ended", async () => {
     const { room, mod, troll, trollToo } = await moderatedRoom("Quiet Corner");
     expect(await ask(mod, { action: "mute", room, user: troll.uid, seconds: 1 })).toMatchObject({ of: "mute" });
