@@ -268,6 +268,25 @@ describe.each(["Redis", "embedded"] as const)("moderation (%s)", (mode) => {
     expect(await listedTo(trollToo)).toEqual([room]);
   });
 
+  it("a pin and an edit of one message at once, from two nodes: the header ends as the message reads", async () => {
+    const { room, owner, mod } = await moderatedRoom("Race Track");
+    for (let i = 0; i < 12; i++) {
+      const mid = await say(owner, `draft ${i}`, room);
+      const final = `final ${i}`;
+      const [pinned, edited] = await Promise.all([
+        ask(mod, { action: "pin", room, mid }),
+        ask(owner, { action: "edit", room, mid, message: final }),
+      ]);
+      expect([pinned.of, edited.of]).toEqual(["pin", "edit"]);
+      // Someone who comes in now is told the header as it is kept.
+      const reader = await person(i % 2 === 0 ? a : b);
+      await joinRoom(reader, room);
+      const rules = await reader.client.action("room_rules", (f) => f.room === room);
+      expect(rules.pinned, `round ${i}`).toMatchObject({ mid, message: final });
+      reader.client.close();
+    }
+  });
+
   it("ends a timed mute and ban on their own, and keeps nothing of them once they ended", async () => {
     const { room, mod, troll, trollToo } = await moderatedRoom("Quiet Corner");
     expect(await ask(mod, { action: "mute", room, user: troll.uid, seconds: 1 })).toMatchObject({ of: "mute" });

@@ -152,9 +152,10 @@ export async function pinFollows(
 ): Promise<void> {
   const follow = async () => {
     const m = await caller.ctx.moderation.fresh(room);
-    const pinned = m.pinned === undefined ? undefined : (JSON.parse(m.pinned) as { mid: number });
+    const pinned = m.pinned === undefined ? undefined : (JSON.parse(m.pinned) as { mid: number; message?: string });
     if (pinned?.mid !== mid) return;
     const now = change === "edited" ? await storedMessage(caller, room, mid) : undefined;
+    if (now !== undefined && now.message === pinned.message) return;
     await caller.ctx.moderation.store.setPinned(
       room,
       now === undefined ? undefined : JSON.stringify({ ...pinned, message: now.message }),
@@ -183,6 +184,8 @@ export const pin: Handler<"pin"> = async (caller, req) => {
     pinned = JSON.stringify({ ...(JSON.parse(found.json) as object), message: found.message });
   }
   await caller.ctx.moderation.store.setPinned(room, pinned);
+  // An edit stored after the message was read here found no pin to follow: the header reads the message again.
+  if (req.mid !== undefined) await pinFollows(caller, room, req.mid, "edited");
   await announce(caller, room);
   await record(caller, room, { action: "pin", mid: req.mid });
   ack(caller, "pin", room, req.ref);
