@@ -1,13 +1,14 @@
 /**
  * The web client's reconnects, in Chromium (issue 22: with a refused token
  * it knocked twice a second, stacking notices). Whatever ends the link, a
- * refused token (4001), a node going away (4000), too many connections
+ * refused token (4001), one that expired (4005), a node going away (4000), too many connections
  * (4004) or a proxy dropping every
  * connection as soon as it is open, the page tries again with a back-off
  * that doubles, or not at all when trying again cannot help; and it shows
  * at most one notice for it.
  */
 import http from "node:http";
+import { SignJWT } from "jose";
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { BROWSER_TEST_MS, browserPerFile, currentRoom } from "../support/browser.js";
@@ -25,6 +26,7 @@ const WATCH_MS = 6000;
  */
 const MOST_TRIES = 5;
 const POLL = { timeout: 15_000 };
+const SECRET = "a-test-secret-that-is-long-enough-0123456789";
 
 /** Counts the connections the page starts from now on: each begins with SockJS's `/info`. */
 function countTries(page: Page): () => number {
@@ -42,12 +44,15 @@ async function online(page: Page): Promise<void> {
   await currentRoom(page, "lobby").waitFor(POLL);
 }
 
-/** An embedding app whose token endpoint answers `token` to any page of `origin()`. */
-async function tokenApp(token: string, origin: () => string): Promise<string> {
+/** An embedding app whose token endpoint answers `token()` to any page of `origin()`; 401 while it gives none. */
+async function tokenApp(token: () => Promise<string | undefined>, origin: () => string): Promise<string> {
   const server = http.createServer((_req, res) => {
     res.setHeader("Access-Control-Allow-Origin", origin());
     res.setHeader("Access-Control-Allow-Credentials", "true");
-    res.end(token);
+    token().then((t) => {
+      res.statusCode = t === undefined ? 401 : 200;
+      res.end(t ?? "signed out");
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   scope.defer(() => new Promise<void>((resolve) => server.close(() => resolve())));
@@ -57,17 +62,46 @@ async function tokenApp(token: string, origin: () => string): Promise<string> {
 describe("the web client's reconnects, whatever the close code", { timeout: BROWSER_TEST_MS }, () => {
   it("a refused token (4001): the sign-in page, one notice at most, and no knocking", async () => {
     let origin = "";
-    const tokenUrl = await tokenApp("not.a-valid.token", () => origin);
-    const n = await scope.node({
-      AUTH_SECRET: "a-test-secret-that-is-long-enough-0123456789",
-      AUTH_TOKEN_URL: tokenUrl,
-    });
+    const tokenUrl = await tokenApp(
+      async () => "not.a-valid.token",
+      () => origin,
+    );
+    const n = await scope.node({ AUTH_SECRET: SECRET, AUTH_TOKEN_URL: tokenUrl });
     origin = n.url;
     const page = await chromium.open(`${n.url}/`);
     await page.locator("#signin-form").waitFor(POLL);
     await n.waitForOutput(/connection opened/);
     await page.waitForTimeout(WATCH_MS);
     // The one connection that brought the token, and none after it.
+    expect(n.output().match(/connection opened/g)).toHaveLength(1);
+    expect(await page.locator("body").getAttribute("data-state")).toBe("offline");
+    expect(await notices(page).count()).toBeLessThanOrEqual(1);
+  });
+
+  it("a token that expires (4005) after the app signed the person out: the sign-in page, once, and no knocking", async () => {
+    let origin = "";
+    let signedIn = true;
+    // Tokens of 3 s; once the app has signed the person out, its endpoint answers 401 and the renewal gets none.
+    const tokenUrl = await tokenApp(
+      async () =>
+        signedIn
+          ? new SignJWT({ name: "Ada" })
+              .setProtectedHeader({ alg: "HS256" })
+              .setSubject("ada")
+              .setExpirationTime(Math.floor(Date.now() / 1000) + 3)
+              .sign(new TextEncoder().encode(SECRET))
+          : undefined,
+      () => origin,
+    );
+    const n = await scope.node({ AUTH_SECRET: SECRET, AUTH_TOKEN_URL: tokenUrl });
+    origin = n.url;
+    const page = await chromium.open(`${n.url}/`);
+    await online(page);
+    signedIn = false;
+    await n.waitForOutput(/closing a connection whose token expired/, 15_000);
+    await page.locator("#signin-form").waitFor(POLL);
+    expect(await page.locator("#auth-message").textContent()).toBe("Your sign-in has ended. Sign in again to go on.");
+    await page.waitForTimeout(WATCH_MS);
     expect(n.output().match(/connection opened/g)).toHaveLength(1);
     expect(await page.locator("body").getAttribute("data-state")).toBe("offline");
     expect(await notices(page).count()).toBeLessThanOrEqual(1);
