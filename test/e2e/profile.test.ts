@@ -140,7 +140,7 @@ describe("profiles in the web client", { timeout: BROWSER_TEST_MS }, () => {
       .toMatch(/reads as another account's name/);
   });
 
-  it("the lines that name people, joined, left and a search hit, show display names and mark guests as the members list does", async () => {
+  it("the lines that name people (joined, left, a search hit, who is typing) show display names, and mark guests as the members list does, as do a conversation's entry and header", async () => {
     // Who left is said once their last connection has been gone a second.
     const node = await scope.node({ SIGNUP: "open", GUESTS: "1", PRESENCE_GRACE: "1" });
     const first = await guestIn(node.url);
@@ -172,6 +172,14 @@ describe("profiles in the web client", { timeout: BROWSER_TEST_MS }, () => {
       await expect.poll(() => byAda.locator(".from").textContent(), POLL).toBe("Ada Lovelace");
       expect(await byAda.locator(".guest-badge").count()).toBe(0);
     }
+
+    // Who is typing, and a conversation with a guest in the list and its header, mark the guest too.
+    await second.page.locator("#text").fill("typing away");
+    await adaPage.locator("#typing").getByText(`${second.name} (guest) is typing…`).waitFor(POLL);
+    await openConversation(adaPage, second.name);
+    expect(await conversationEntry(adaPage, second.name).locator(".guest-badge").count()).toBe(1);
+    expect(await adaPage.locator("#room-title").textContent()).toBe(`${second.name} (guest)`);
+    await showRoom(adaPage, "lobby");
 
     await second.page.context().close();
     await systemLines(adaPage, `${second.name} (guest) left`).waitFor(POLL);

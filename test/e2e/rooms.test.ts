@@ -99,7 +99,7 @@ describe("rooms in the web client", { timeout: BROWSER_TEST_MS }, () => {
     expect(await beaEntry.textContent()).toContain("member · online");
     expect(await members.locator("li").filter({ hasText: "owner · online" }).count()).toBe(1);
     await members.getByRole("button", { name: `Message ${beaName}` }).click();
-    await expect.poll(() => ada.locator("#room-title").textContent()).toBe(beaName);
+    await expect.poll(() => ada.locator("#room-title").textContent()).toBe(`${beaName} (guest)`);
 
     // The link was for one person: a third is told so, and never sees the room.
     const cal = await online(link);
