@@ -287,6 +287,19 @@ describe.each(["Redis", "embedded"] as const)("moderation (%s)", (mode) => {
     }
   });
 
+  it("a pin and a deletion of one message at once, from two nodes: the header lets the deleted text go", async () => {
+    const { room, owner, mod } = await moderatedRoom("Race Course");
+    for (let i = 0; i < 12; i++) {
+      const mid = await say(owner, `gone soon ${i}`, room);
+      await Promise.all([ask(mod, { action: "pin", room, mid }), ask(owner, { action: "delete", room, mid })]);
+      const reader = await person(i % 2 === 0 ? a : b);
+      await joinRoom(reader, room);
+      const rules = await reader.client.action("room_rules", (f) => f.room === room);
+      expect(rules.pinned, `round ${i}`).toBeUndefined();
+      reader.client.close();
+    }
+  });
+
   it("ends a timed mute and ban on their own, and keeps nothing of them once they ended", async () => {
     const { room, mod, troll, trollToo } = await moderatedRoom("Quiet Corner");
     expect(await ask(mod, { action: "mute", room, user: troll.uid, seconds: 1 })).toMatchObject({ of: "mute" });
