@@ -247,6 +247,59 @@ describe.each(["Redis", "embedded"] as const)("moderation (%s)", (mode) => {
     expect(context).toContain("please be kind");
     expect(await ask(troll, { action: "reports", room })).toMatchObject({ code: "forbidden" });
   });
+  it("offers a banned member the room in the directory on neither node, and refuses their invitation link without using it", async () => {
+    const { room, owner, mod, troll, trollToo } = await moderatedRoom("Quiet Corner");
+    const listedTo = async (u: User) =>
+      ((await ask(u, { action: "rooms", q: "quiet corner" })).rooms as Frame[]).map((r) => r.room);
+    expect(await listedTo(trollToo)).toEqual([room]);
+    const link = await ask(owner, { action: "invite_link", room, uses: 1 });
+    expect(await ask(mod, { action: "ban", room, user: troll.uid })).toMatchObject({ action: "ack", of: "ban" });
+
+    for (const c of [troll, trollToo]) expect(await listedTo(c)).toEqual([]);
+    for (const c of [owner, mod]) expect(await listedTo(c)).toEqual([room]);
+    // Refused as a link that never was would be, and the link's one use is left for whom it was made for.
+    const refused = await ask(trollToo, { action: "accept", token: link.token });
+    expect(refused).toMatchObject({ action: "error", code: "bad_invitation" });
+    const invited = await person(a);
+    expect(await ask(invited, { action: "accept", token: link.token })).toMatchObject({ action: "room", room });
+    expect(await ask(troll, { action: "accept", token: link.token })).toMatchObject({ code: "bad_invitation" });
+
+    expect(await ask(mod, { action: "unban", room, user: troll.uid })).toMatchObject({ of: "unban" });
+    expect(await listedTo(trollToo)).toEqual([room]);
+  });
+
+  it("a pin and an edit of one message at once, from two nodes: the header ends as the message reads", async () => {
+    const { room, owner, mod } = await moderatedRoom("Race Track");
+    for (let i = 0; i < 12; i++) {
+      const mid = await say(owner, `draft ${i}`, room);
+      const final = `final ${i}`;
+      const [pinned, edited] = await Promise.all([
+        ask(mod, { action: "pin", room, mid }),
+        ask(owner, { action: "edit", room, mid, message: final }),
+      ]);
+      expect([pinned.of, edited.of]).toEqual(["pin", "edit"]);
+      // Someone who comes in now is told the header as it is kept.
+      const reader = await person(i % 2 === 0 ? a : b);
+      await joinRoom(reader, room);
+      const rules = await reader.client.action("room_rules", (f) => f.room === room);
+      expect(rules.pinned, `round ${i}`).toMatchObject({ mid, message: final });
+      reader.client.close();
+    }
+  });
+
+  it("a pin and a deletion of one message at once, from two nodes: the header lets the deleted text go", async () => {
+    const { room, owner, mod } = await moderatedRoom("Race Course");
+    for (let i = 0; i < 12; i++) {
+      const mid = await say(owner, `gone soon ${i}`, room);
+      await Promise.all([ask(mod, { action: "pin", room, mid }), ask(owner, { action: "delete", room, mid })]);
+      const reader = await person(i % 2 === 0 ? a : b);
+      await joinRoom(reader, room);
+      const rules = await reader.client.action("room_rules", (f) => f.room === room);
+      expect(rules.pinned, `round ${i}`).toBeUndefined();
+      reader.client.close();
+    }
+  });
+
   it("ends a timed mute and ban on their own, and keeps nothing of them once they ended", async () => {
     const { room, mod, troll, trollToo } = await moderatedRoom("Quiet Corner");
     expect(await ask(mod, { action: "mute", room, user: troll.uid, seconds: 1 })).toMatchObject({ of: "mute" });

@@ -255,6 +255,39 @@ describe("single sign-on through an OpenID provider", () => {
     expect(await whoIs(thief, node.url)).toBeNull();
   });
 
+  it("refuses another browser's code under one's own sign-in (PKCE: the wrong verifier), and a verifier tampered with in the cookie", async () => {
+    const { node, provider, redirect } = await setUp();
+    provider.signInAs = { sub: "alice-sub", preferred_username: "Alice" };
+    const alice = new RedirectingClient();
+    const stolen = new URL(await toCallback(alice, node.url, redirect));
+
+    // Mallory starts a sign-in of her own, so that state and cookie match, and brings Alice's code to it:
+    // the chat exchanges the code with Mallory's verifier, which the provider refuses.
+    const mallory = new RedirectingClient();
+    const start = await mallory.get(`${node.url}/auth/oidc/start`);
+    const injected = new URL(stolen);
+    injected.searchParams.set("state", new URL(start.location ?? "").searchParams.get("state") ?? "");
+    const refused = await mallory.get(injected.href);
+    expect(refused.status).toBe(401);
+    expect(refused.body).toMatch(/Sign-in refused[\s\S]*\(invalid_grant\)/);
+    expect(provider.grantRefusals).toEqual(["PKCE verification failed"]);
+    expect(mallory.cookie(node.url, "chat_session")).toBeUndefined();
+    expect(await whoIs(mallory, node.url)).toBeNull();
+
+    // Alice's own cookie, its verifier changed: it no longer carries the chat's signature.
+    const pending = alice.cookie(node.url, "chat_oidc") ?? "";
+    const [head = "", body = "", signature = ""] = pending.split(".");
+    const claims = JSON.parse(Buffer.from(body, "base64url").toString()) as { v: string };
+    expect(claims.v.length).toBeGreaterThanOrEqual(43);
+    const tampered = Buffer.from(JSON.stringify({ ...claims, v: randomBytes(32).toString("base64url") })).toString(
+      "base64url",
+    );
+    const forged = await alice.get(stolen.href, { chat_oidc: `${head}.${tampered}.${signature}` });
+    expect(forged.status).toBe(401);
+    expect(forged.body).toMatch(/Sign-in refused/);
+    expect(await whoIs(alice, node.url)).toBeNull();
+  });
+
   it("refuses an ID token the provider minted for another client (another audience)", async () => {
     const { node, provider, redirect } = await setUp();
     const alice = new RedirectingClient();

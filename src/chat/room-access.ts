@@ -73,7 +73,7 @@ export async function admit(caller: Caller, room: string): Promise<Access> {
   if (!info) throw noSuchRoom(room);
   const stored = await storedRoleOf(caller, room);
   const role = effectiveRole(caller, room, stored);
-  if (!atLeast(role, "moderator")) await refuseBanned(caller, room);
+  if (!atLeast(role, "moderator") && isBanned(await bansOf(caller, room), caller.uid)) throw noSuchRoom(room);
   if (info.visibility !== "private" || role !== undefined) return { info, role, stored };
   if (caller.persistent && (await caller.ctx.rooms.store.takeInvitation(room, caller.uid, Date.now()))) {
     await caller.ctx.rooms.store.setMember(room, { uid: caller.uid, name: caller.name, role: "member" });
@@ -83,20 +83,30 @@ export async function admit(caller: Caller, room: string): Promise<Access> {
 }
 
 /**
- * A banned user is answered as for a room nobody holds. Read from the store,
- * not this node's copy: a node that held nobody in the room heard no word of
- * the ban. Without the store, what is cached here decides, and with nothing
- * cached the way in is shut (`unavailable`) rather than left open.
+ * Whether the room's bans shut the caller out now: `admit` then answers as
+ * for a room nobody holds, the directory does not offer the room, and an
+ * invitation link is refused before it counts a use. A moderator or a
+ * server admin is never shut out.
  */
-async function refuseBanned(caller: Caller, room: string): Promise<void> {
+export async function bannedFrom(caller: Caller, room: string): Promise<boolean> {
+  if (atLeast(await roleIn(caller, room), "moderator")) return false;
+  return isBanned(await bansOf(caller, room), caller.uid);
+}
+
+/**
+ * A room's bans, read from the store, not this node's copy: a node that held
+ * nobody in the room heard no word of a ban. Without the store, what is
+ * cached here decides, and with nothing cached the way in is shut
+ * (`unavailable`) rather than left open.
+ */
+async function bansOf(caller: Caller, room: string) {
   const { moderation, log } = caller.ctx;
-  const m = await moderation.fresh(room).catch((err: unknown) => {
+  return moderation.fresh(room).catch((err: unknown) => {
     const known = moderation.lastKnown(room);
     if (known) return known;
     log.warn({ err, room }, "could not read a room's bans");
     throw new RequestError("unavailable", "the rooms' rules are out of reach right now: try again");
   });
-  if (isBanned(m, caller.uid)) throw noSuchRoom(room);
 }
 
 /**

@@ -191,6 +191,11 @@ export class RedisRoomStore implements RoomStore {
       .exec();
   }
 
+  async linkRoom(hash: string, now: number): Promise<string | undefined> {
+    const h = await this.redis.hgetall(this.key("l", hash));
+    return h.room !== undefined && Number(h.expires) > now && Number(h.uses) > 0 ? h.room : undefined;
+  }
+
   async redeemLink(hash: string, now: number): Promise<string | undefined> {
     const key = this.key("l", hash);
     const h = await this.redis.hgetall(key);

@@ -66,6 +66,8 @@ export interface RoomStore {
   /** True, once, when `uid` holds an invitation into `room` that has not expired. */
   takeInvitation(room: string, uid: string, now: number): Promise<boolean>;
   addLink(hash: string, link: LinkRecord): Promise<void>;
+  /** The room of a link that can still be used, without using it; undefined when spent, expired or unknown. */
+  linkRoom(hash: string, now: number): Promise<string | undefined>;
   /** Counts one use of a link, exactly once however many redeem it at once: its room, or undefined when spent, expired or unknown. */
   redeemLink(hash: string, now: number): Promise<string | undefined>;
   /** Invitations and links into `room` not yet spent or expired. */

@@ -181,6 +181,16 @@ export class SqlRoomStore implements RoomStore {
     );
   }
 
+  linkRoom(hash: string, now: number): Promise<string | undefined> {
+    return this.archive.sql(async (db) => {
+      const [row] = await db.all<{ room: string }>(
+        "SELECT room FROM room_links WHERE hash = ? AND uses_left > 0 AND expires > ?",
+        [hash, now],
+      );
+      return row?.room;
+    });
+  }
+
   redeemLink(hash: string, now: number): Promise<string | undefined> {
     return this.archive.sql(async (db) => {
       const [row] = await db.all<{ room: string }>(

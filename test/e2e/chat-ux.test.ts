@@ -369,14 +369,14 @@ describe("the web client's conversation features, in Chromium", { timeout: UX_TE
     const typing = ada.locator("#typing");
     const text = grace.locator("#text");
     await text.press("h");
-    await typing.getByText(`${graceName} is typing…`).waitFor({ timeout: 1500 });
+    await typing.getByText(`${graceName} (guest) is typing…`).waitFor({ timeout: 1500 });
     // Sent, and straight on with the next message: well within the two seconds between repeats.
     await text.pressSequentially("ello");
     await text.press("Enter");
     await text.press("x");
     await roomMessages(ada, "hello").waitFor();
     // The next message's first key is told at once, like the first one's.
-    await typing.getByText(`${graceName} is typing…`).waitFor({ timeout: 1500 });
+    await typing.getByText(`${graceName} (guest) is typing…`).waitFor({ timeout: 1500 });
     // Emptied, the composer tells nothing more, and the line goes within seconds.
     await text.press("Backspace");
     await expect.poll(() => typing.textContent(), { timeout: 5000 }).toBe("");

@@ -130,7 +130,7 @@ describe("links to rooms, messages and conversations, in Chromium", { timeout: B
     await page.locator(`#conversations li.active[data-room="@${pen.uid}"]`).waitFor();
     // Named by the server, though no message names them yet: in the list and the header.
     await conversationEntry(page, pen.name).waitFor();
-    expect(await page.locator("#room-title").textContent()).toBe(pen.name);
+    expect(await page.locator("#room-title").textContent()).toBe(`${pen.name} (guest)`);
     await page.locator("#text").fill("hello from your link");
     await page.locator("#send").click();
     // Pen is told of a new conversation, and finds the message in it.

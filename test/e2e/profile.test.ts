@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import type { Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { AccountClient } from "../support/accounts.js";
 import {
@@ -20,6 +20,7 @@ import {
   say,
   showConversation,
   showRoom,
+  systemLines,
   userEntry,
 } from "../support/browser.js";
 import { perTest } from "../support/scope.js";
@@ -42,6 +43,11 @@ async function signedUp(base: string, name: string): Promise<{ client: AccountCl
 /** The chat in a browser of its own, signed in as a new account `name`. */
 async function signedIn(base: string, name: string): Promise<{ page: Page; uid: string; client: AccountClient }> {
   const { client, uid } = await signedUp(base, name);
+  return { page: await inBrowser(base, client), uid, client };
+}
+
+/** The chat in a browser of its own, with the session of `client`. */
+async function inBrowser(base: string, client: AccountClient): Promise<Page> {
   const page = await chromium.open(`${base}/`);
   await page
     .context()
@@ -49,7 +55,24 @@ async function signedIn(base: string, name: string): Promise<{ page: Page; uid: 
   await page.reload();
   await page.locator('body[data-state="online"]').waitFor(POLL);
   await currentRoom(page, "lobby").waitFor();
-  return { page, uid, client };
+  return page;
+}
+
+/** A guest's page in the lobby, and the name the server gave it. */
+async function guestIn(base: string): Promise<{ page: Page; name: string }> {
+  const page = await chromium.open(`${base}/`);
+  await page.locator('body[data-state="online"]').waitFor(POLL);
+  await currentRoom(page, "lobby").waitFor();
+  return { page, name: (await page.locator("#users .me .user-name").textContent()) ?? "" };
+}
+
+/** The hits of a search for `words` from the page's search box, as the page shows them. */
+async function searched(page: Page, words: string, count: number): Promise<Locator> {
+  const box = page.getByRole("combobox", { name: "Search messages" });
+  await box.fill(words);
+  await box.press("Enter");
+  await page.locator("#search-status").getByText(`${count} results`).waitFor(POLL);
+  return page.getByRole("listbox", { name: "Search results" }).getByRole("option");
 }
 
 /** What an avatar shows: its initials, and the colour of the palette it is drawn in. */
@@ -115,6 +138,53 @@ describe("profiles in the web client", { timeout: BROWSER_TEST_MS }, () => {
     await expect
       .poll(() => ada.page.locator("#profile-message").textContent(), POLL)
       .toMatch(/reads as another account's name/);
+  });
+
+  it("the lines that name people (joined, left, a search hit, who is typing) show display names, and mark guests as the members list does, as do a conversation's entry and header", async () => {
+    // Who left is said once their last connection has been gone a second.
+    const node = await scope.node({ SIGNUP: "open", GUESTS: "1", PRESENCE_GRACE: "1" });
+    const first = await guestIn(node.url);
+    const ada = await signedUp(node.url, "Ada");
+    expect((await ada.client.post("/auth/profile", { display: "Ada Lovelace", colour: 5 })).status).toBe(200);
+    const adaPage = await inBrowser(node.url, ada.client);
+    // An account comes in by the name it shows, unmarked; its unique name a hover away.
+    const adaJoined = systemLines(first.page, "Ada Lovelace joined");
+    await adaJoined.waitFor(POLL);
+    expect(await adaJoined.locator("[data-profile]").getAttribute("title")).toBe("@Ada");
+    expect(await adaJoined.locator(".guest-badge").count()).toBe(0);
+
+    // A guest comes in marked, as in the members list.
+    const second = await guestIn(node.url);
+    const guestJoined = systemLines(adaPage, `${second.name} (guest) joined`);
+    await guestJoined.waitFor(POLL);
+    expect(await guestJoined.locator(".guest-badge").textContent()).toBe("guest");
+    expect(await userEntry(adaPage, second.name).locator(".guest-badge").count()).toBe(1);
+
+    await say(second.page, "needle from a guest");
+    await say(adaPage, "needle from Ada");
+    await roomMessages(adaPage, "needle from a guest").waitFor(POLL);
+    for (const page of [adaPage, first.page]) {
+      const hits = await searched(page, "needle", 2);
+      const byGuest = hits.filter({ hasText: "needle from a guest" });
+      expect(await byGuest.locator(".from").textContent()).toBe(second.name);
+      expect((await byGuest.locator(".hit-meta").textContent())?.split(", ")[0]).toBe(`${second.name} (guest)`);
+      const byAda = hits.filter({ hasText: "needle from Ada" });
+      await expect.poll(() => byAda.locator(".from").textContent(), POLL).toBe("Ada Lovelace");
+      expect(await byAda.locator(".guest-badge").count()).toBe(0);
+    }
+
+    // Who is typing, and a conversation with a guest in the list and its header, mark the guest too.
+    await second.page.locator("#text").fill("typing away");
+    await adaPage.locator("#typing").getByText(`${second.name} (guest) is typing…`).waitFor(POLL);
+    await openConversation(adaPage, second.name);
+    expect(await conversationEntry(adaPage, second.name).locator(".guest-badge").count()).toBe(1);
+    expect(await adaPage.locator("#room-title").textContent()).toBe(`${second.name} (guest)`);
+    await showRoom(adaPage, "lobby");
+
+    await second.page.context().close();
+    await systemLines(adaPage, `${second.name} (guest) left`).waitFor(POLL);
+    await adaPage.context().close();
+    await systemLines(first.page, "Ada Lovelace left").waitFor(POLL);
   });
 
   it("who is typing, and the admin page's accounts, are shown by their display names", async () => {

@@ -91,7 +91,7 @@ export async function twoUsersChat(
     await showRoom(ada, room);
     await closePage(grace);
     await userEntry(ada, graceName).waitFor({ state: "detached", timeout: LEAVE_MS });
-    await systemLines(ada, `${graceName} left`).waitFor();
+    await systemLines(ada, `${graceName} (guest) left`).waitFor();
   } finally {
     await Promise.all([closePage(ada), closePage(grace)]);
   }

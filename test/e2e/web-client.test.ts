@@ -152,7 +152,7 @@ describe("the web client in Chromium", { timeout: BROWSER_TEST_MS }, () => {
     await ada.locator(`#rooms li[data-room="${room}"]`).waitFor();
     expect(await ada.locator("#nick").inputValue()).toBe(adaName);
     await grace.waitForTimeout(LONGER_THAN_GRACE_MS);
-    expect(await systemLines(grace, `${adaName} left`).count()).toBe(0);
+    expect(await systemLines(grace, `${adaName} (guest) left`).count()).toBe(0);
     expect(await userEntry(grace, adaName).count()).toBe(1);
     // The reloaded page is in the room again: what it says reaches Grace from the same person.
     await ada.locator(`#rooms li[data-room="${room}"] .room-name`).click();
@@ -257,7 +257,7 @@ describe("the web client in Chromium", { timeout: BROWSER_TEST_MS }, () => {
     await grace.locator('#rooms li[data-room="general"] .room-name').click();
     // Typed key by key, as a person types: the page tells others at most every 2 s.
     await grace.locator("#text").pressSequentially("Sure, see you there", { delay: 150 });
-    await ada.locator("#typing").getByText("Grace Hopper is typing…").waitFor();
+    await ada.locator("#typing").getByText("Grace Hopper (guest) is typing…").waitFor();
 
     // A test run changes no tracked file: `npm run screenshot` runs this test to write the picture.
     // Without the clock times the picture is the same on every run, so the file only changes with the page.
@@ -268,7 +268,7 @@ describe("the web client in Chromium", { timeout: BROWSER_TEST_MS }, () => {
     expect(picture.length).toBeGreaterThan(0);
     // What the picture shows: the talk, who is typing, the private message waiting, where Ada is.
     for (const [, text] of conversation) expect(await drawn(roomMessages(ada, text)), text).toBe(true);
-    expect(await drawn(ada.locator("#typing").getByText("Grace Hopper is typing…"))).toBe(true);
+    expect(await drawn(ada.locator("#typing").getByText("Grace Hopper (guest) is typing…"))).toBe(true);
     expect(await drawn(conversationEntry(ada, "Grace Hopper").locator(".badge"))).toBe(true);
     expect(await drawn(ada.locator("#room-title").getByText("#general"))).toBe(true);
     expect(await drawn(userEntry(ada, "Grace Hopper"))).toBe(true);

@@ -19,6 +19,8 @@ export class TestProvider {
   signInAs: Person = { sub: "alice-sub", preferred_username: "Alice" };
   /** Set to swap the next token response's ID token for this one (a token minted for someone else). */
   swapIdToken: string | undefined;
+  /** Why the token endpoint refused each code it refused (its own detail, which it does not send), oldest first. */
+  readonly grantRefusals: string[] = [];
   private readonly people = new Map<string, Person>();
 
   private constructor(
@@ -51,6 +53,9 @@ export class TestProvider {
         accountId: id,
         claims: () => ({ sub: id, ...(self.people.get(id) ?? {}) }),
       }),
+    });
+    provider.on("grant.error", (_ctx, err: { error_detail?: string; error_description?: string }) => {
+      self.grantRefusals.push(err.error_detail ?? err.error_description ?? "");
     });
     const callback = provider.callback();
     const server = http.createServer((req, res) => {

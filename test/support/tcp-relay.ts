@@ -17,6 +17,8 @@ export interface TcpRelay {
    * packet: they never carry anything again.
    */
   set(mode: RelayMode): void;
+  /** Resets every connection open now, as a proxy that restarts does; new ones pass again. */
+  cut(): void;
   close(): Promise<void>;
 }
 
@@ -69,6 +71,10 @@ export async function startRelay(targetPort: number): Promise<TcpRelay> {
       else {
         for (const conn of open) if (conn.silenced()) conn.destroy();
       }
+    },
+    cut() {
+      for (const conn of open) conn.destroy();
+      open.clear();
     },
     close: async () => {
       for (const conn of open) conn.destroy();

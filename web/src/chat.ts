@@ -9,6 +9,7 @@
  */
 import type { Attention } from "./attention";
 import type { Composer } from "./composer";
+import { personName } from "./guest-badge";
 import { Jump } from "./jump";
 import { MessageEditor } from "./message-editor";
 import { type MessageList, NO_ROOM } from "./message-list";
@@ -193,12 +194,12 @@ export class Chat {
         room.count = frame.count;
         for (const p of frame.joined) {
           room.users.set(p.uid, p.name);
-          if (!state.isOwn(p.uid)) this.system(room, `${p.name} joined`);
+          if (!state.isOwn(p.uid)) this.system(room, ...personName(p.uid, p.name), " joined");
         }
         for (const p of frame.left) {
           room.users.delete(p.uid);
           this.typists.clear(room.key, p.uid);
-          if (!state.isOwn(p.uid)) this.system(room, `${p.name} left`);
+          if (!state.isOwn(p.uid)) this.system(room, ...personName(p.uid, p.name), " left");
         }
         this.placeChanged(room);
         return;
@@ -919,8 +920,8 @@ export class Chat {
     this.renderPlace();
   }
 
-  private system(place: Place, text: string): void {
-    this.log.append(place.key, sysNode(text));
+  private system(place: Place, ...parts: (Node | string)[]): void {
+    this.log.append(place.key, sysNode(...parts));
   }
 
   /** Re-renders what shows a place's people, if that place is on screen. */

@@ -35,6 +35,13 @@ const QUIET_MS = 4000;
 /** A `ping` not answered within this long means the link is dead, however open it looks. */
 const ANSWER_DUE_MS = 5000;
 const CHECK_EVERY_MS = 1000;
+/**
+ * A link that lasted this long after the server took it was a good one: the
+ * next try comes quickly. One dropped sooner counts as a failure, so that a
+ * server or proxy that takes each connection and drops it at once is not
+ * knocked on twice a second.
+ */
+const STABLE_MS = 10_000;
 
 /**
  * One SockJS link that keeps coming back: reconnects with jittered
@@ -49,6 +56,8 @@ export class Connection {
   private lastHeard = 0;
   /** When the unanswered `ping` went out; undefined while none is out. */
   private pingSent: number | undefined;
+  /** When the server took the open link (its `user_info`); undefined before. */
+  private takenAt: number | undefined;
 
   private stopped = false;
 
@@ -104,6 +113,7 @@ export class Connection {
   private open(first: ClientRequest): void {
     const sock: Socket = new SockJS(this.url, null, { transports: this.transports });
     this.sock = sock;
+    this.takenAt = undefined;
     sock.onopen = () => {
       sock.send(JSON.stringify(first));
       this.heard();
@@ -115,7 +125,7 @@ export class Connection {
       const frame = parseFrame(event.data);
       if (!frame || frame.action === "pong") return;
       // Only a server that took the connection says who the user is: one that opens and refuses is no reason to hurry back.
-      if (frame.action === "user_info") this.failures = 0;
+      if (frame.action === "user_info") this.takenAt ??= Date.now();
       this.events.frame(frame);
     };
     sock.onclose = (event: CloseEvent) => {
@@ -153,6 +163,7 @@ export class Connection {
     window.clearInterval(this.watch);
     this.watch = undefined;
     this.pingSent = undefined;
+    if (this.takenAt !== undefined && Date.now() - this.takenAt >= STABLE_MS) this.failures = 0;
     this.events.state("offline");
     this.scheduleRetry();
   }

@@ -21,3 +21,8 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   if (!node) throw new Error(`index.html lacks #${id}`);
   return node as T;
 }
+
+/** Text a screen reader says and the eye does not see: the pauses and words that read a line aloud. */
+export function spoken(text: string): HTMLElement {
+  return el("span", { class: "visually-hidden" }, text);
+}

@@ -1,7 +1,7 @@
 import { avatar } from "./avatar";
 import { type MessageState, reactors } from "./changes";
-import { el } from "./dom";
-import { guestBadge, isGuest } from "./guest-badge";
+import { el, spoken } from "./dom";
+import { guestMark } from "./guest-badge";
 import { mentionPattern, mentions } from "./mentions";
 import type { Emoji, LiveEntry, ServerFrame } from "./protocol";
 import type { Outgoing } from "./session";
@@ -29,11 +29,6 @@ export function isEmoji(text: string | undefined): text is Emoji {
   return text !== undefined && Object.hasOwn(REACTION_NAMES, text);
 }
 
-/** Text a screen reader says and the eye does not see: the pauses of "sender, time, text". */
-function spoken(text: string): HTMLElement {
-  return el("span", { class: "visually-hidden" }, text);
-}
-
 function clock(ts: number): HTMLTimeElement {
   const when = new Date(ts);
   return el(
@@ -52,8 +47,7 @@ function sender(name: string, own: boolean, uid?: string): HTMLElement[] {
   const from = el("span", { class: "from", "data-profile": uid }, name);
   const shown = uid === undefined ? [from] : [avatar(uid, name), from];
   if (own) return [...shown, el("span", { class: "self-badge", title: "sent by you" }, "you")];
-  // Read aloud as "Ada (guest)": the badge is a word of its own, not the end of the name.
-  return isGuest(uid) ? [...shown, spoken(" ("), guestBadge(), spoken(")")] : shown;
+  return [...shown, ...guestMark(uid)];
 }
 
 /** What a message may link to: web addresses, never `javascript:` or `data:`. */
@@ -278,8 +272,9 @@ export function pmNode(message: Extract<ServerFrame, { action: "pm" }>): HTMLEle
   );
 }
 
-export function sysNode(text: string): HTMLElement {
-  return el("div", { class: "sys" }, text);
+/** A line of the room's own: text, and people as `personName` draws them. */
+export function sysNode(...parts: (Node | string)[]): HTMLElement {
+  return el("div", { class: "sys" }, ...parts);
 }
 
 /** A line that stands in place of a room's messages: what could not be shown, and the server's reason. */

@@ -1,4 +1,5 @@
 import { byId, el } from "./dom";
+import { personName } from "./guest-badge";
 import type { ClientRequest, FrameOf, ServerFrame, StoredEntry } from "./protocol";
 
 type Role = NonNullable<FrameOf<"room">["role"]>;
@@ -123,7 +124,7 @@ export class ModerationView {
           { class: "pinned", title: `Pinned message by ${rules.pinned.name}` },
           el("span", { class: "pin-mark", "aria-label": "Pinned:" }, "📌"),
           " ",
-          el("span", { class: "sender" }, rules.pinned.name),
+          ...personName(rules.pinned.uid, rules.pinned.name, "sender"),
           ": ",
           el("span", { class: "text" }, rules.pinned.message),
         ),

@@ -1,4 +1,5 @@
 import { el } from "./dom";
+import { personName } from "./guest-badge";
 import { field } from "./room-dialog";
 
 /** Someone listed, with what is said of them beside their name (their role, whether they are online). */
@@ -80,7 +81,7 @@ export class PeopleDialog {
       el(
         "li",
         { class: "directory-room" },
-        el("span", { class: "directory-name" }, p.name),
+        ...personName(p.uid, p.name, "directory-name"),
         el("span", { class: "directory-meta" }, p.detail),
         p.uid === me
           ? el("span", { class: "self-badge" }, "you")

@@ -6,6 +6,7 @@
  * text nodes only, split where the server says the query matched.
  */
 import { byId, el } from "./dom";
+import { personName } from "./guest-badge";
 import type { ClientRequest, SearchHit, ServerFrame } from "./protocol";
 
 const SEARCH_REF = "search:";
@@ -183,7 +184,7 @@ export class SearchBox {
       el(
         "span",
         { class: "hit-meta" },
-        el("span", { class: "from" }, hit.name),
+        ...personName(hit.uid, hit.name, "from"),
         ", ",
         el(
           "time",

@@ -1,13 +1,8 @@
 import { avatar } from "./avatar";
 import type { LinkState } from "./connection";
-import { byId, el } from "./dom";
-import { guestBadge, isGuest } from "./guest-badge";
+import { byId, el, spoken } from "./dom";
+import { guestBadge, guestMark, isGuest } from "./guest-badge";
 import type { TypingPart } from "./typing";
-
-/** Text a screen reader says and the eye does not see. */
-function spoken(text: string): HTMLElement {
-  return el("span", { class: "visually-hidden" }, text);
-}
 
 /** A room or a conversation in the side list. */
 export interface PlaceItem {
@@ -162,7 +157,9 @@ export class View {
    */
   renderHead(title: string | null, sub: string, muted: boolean | null, person?: string): void {
     this.roomTitle.replaceChildren(
-      person === undefined ? (title ?? "No room") : el("span", { "data-profile": person }, title ?? ""),
+      ...(person === undefined
+        ? [title ?? "No room"]
+        : [el("span", { "data-profile": person }, title ?? ""), ...guestMark(person)]),
     );
     this.onlineCount.textContent = sub;
     this.mute.hidden = muted === null;
@@ -224,6 +221,7 @@ export class View {
       "button",
       { class: "room-name", type: "button", "aria-current": place.active ? "true" : undefined },
       el("span", { class: "place-title", "data-profile": place.person }, label),
+      ...guestMark(place.person),
       mentions,
       unread,
       place.muted && spoken(", muted"),
@@ -240,7 +238,9 @@ export class View {
 
   /** Who is typing, each typist named by their profile (profile.ts paints a `data-profile`). */
   setTyping(parts: TypingPart[]): void {
-    const line = parts.map((p) => (typeof p === "string" ? p : el("span", { "data-profile": p.uid }, p.name)));
+    const line = parts.flatMap((p): (HTMLElement | string)[] =>
+      typeof p === "string" ? [p] : [el("span", { "data-profile": p.uid }, p.name), ...guestMark(p.uid)],
+    );
     this.typing.replaceChildren(...(line.length === 0 ? [] : [el("span", { class: "typing-line" }, ...line)]));
   }
 
@@ -259,6 +259,10 @@ export class View {
       action?.run();
     });
     window.setTimeout(() => item.remove(), NOTICE_MS);
+    // The same words again (a server refusing each reconnect alike) replace the notice, never stack on it.
+    for (const shown of this.notices.querySelectorAll(".notice-text")) {
+      if (shown.textContent === text) shown.parentElement?.remove();
+    }
     this.notices.append(item);
     while (this.notices.childElementCount > MAX_NOTICES) this.notices.firstElementChild?.remove();
   }

@@ -43,7 +43,7 @@ export async function storedMessage(
   caller: Caller,
   room: string,
   mid: number,
-): Promise<{ action: string; uid?: string; message?: string; json: string }> {
+): Promise<{ action: string; uid?: string; message?: string; deleted: boolean; json: string }> {
   const page = await caller.ctx.hub.history(room, { before: mid + 1, limit: 1 });
   const entry = page.messages.find((m) => m.mid === mid);
   const stored = entry === undefined ? undefined : (JSON.parse(entry.json) as { action: string; uid?: string });
@@ -52,11 +52,13 @@ export async function storedMessage(
   }
   // The page carries the message's current changes after it: the newest edit is its text now.
   let text = (stored as { message?: string }).message;
+  let deleted = false;
   for (const m of page.messages) {
     const change = JSON.parse(m.json) as { action: string; target?: number; message?: string };
     if (change.action === "edit" && change.target === mid) text = change.message;
+    if (change.action === "delete" && change.target === mid) deleted = true;
   }
-  return { ...stored, message: text, json: entry.json };
+  return { ...stored, message: text, deleted, json: entry.json };
 }
 
 /** What every change carries: its message, who made it and when, and where it is. */

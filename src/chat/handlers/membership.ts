@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { RequestError } from "../../protocol/errors.js";
 import { checkRoom } from "../../protocol/rules.js";
 import * as frames from "../frames.js";
-import { admit, requireRole } from "../room-access.js";
+import { admit, bannedFrom, requireRole } from "../room-access.js";
 import { type Caller, type Handler, requirePersistent } from "./caller.js";
 import { findAddressee } from "./keeping.js";
 
@@ -60,7 +60,12 @@ export const inviteLink: Handler<"invite_link"> = async (caller, req) => {
 export const accept: Handler<"accept"> = async (caller, req) => {
   requirePersistent(caller);
   const { store } = caller.ctx.rooms;
-  const room = await store.redeemLink(tokenHash(req.token), Date.now());
+  const hash = tokenHash(req.token);
+  const now = Date.now();
+  const linked = await store.linkRoom(hash, now);
+  // A banned user is refused before the link counts a use, and told no more than of a link that never was.
+  const room =
+    linked === undefined || (await bannedFrom(caller, linked)) ? undefined : await store.redeemLink(hash, now);
   if (room === undefined) {
     throw new RequestError("bad_invitation", "this invitation link has expired, been used up, or never was");
   }

@@ -152,9 +152,12 @@ export async function pinFollows(
 ): Promise<void> {
   const follow = async () => {
     const m = await caller.ctx.moderation.fresh(room);
-    const pinned = m.pinned === undefined ? undefined : (JSON.parse(m.pinned) as { mid: number });
+    const pinned = m.pinned === undefined ? undefined : (JSON.parse(m.pinned) as { mid: number; message?: string });
     if (pinned?.mid !== mid) return;
-    const now = change === "edited" ? await storedMessage(caller, room, mid) : undefined;
+    const found = change === "edited" ? await storedMessage(caller, room, mid) : undefined;
+    // A pin that raced a deletion finds the message deleted: it goes, as the deletion's own follow-up would have done.
+    const now = found?.deleted ? undefined : found;
+    if (now !== undefined && now.message === pinned.message) return;
     await caller.ctx.moderation.store.setPinned(
       room,
       now === undefined ? undefined : JSON.stringify({ ...pinned, message: now.message }),
@@ -180,9 +183,12 @@ export const pin: Handler<"pin"> = async (caller, req) => {
   if (req.mid !== undefined) {
     const found = await storedMessage(caller, room, req.mid);
     if (found.action !== "message") throw new RequestError("no_such_message", "only a room's message can be pinned");
+    if (found.deleted) throw new RequestError("no_such_message", `message ${req.mid} was deleted`);
     pinned = JSON.stringify({ ...(JSON.parse(found.json) as object), message: found.message });
   }
   await caller.ctx.moderation.store.setPinned(room, pinned);
+  // An edit stored after the message was read here found no pin to follow: the header reads the message again.
+  if (req.mid !== undefined) await pinFollows(caller, room, req.mid, "edited");
   await announce(caller, room);
   await record(caller, room, { action: "pin", mid: req.mid });
   ack(caller, "pin", room, req.ref);

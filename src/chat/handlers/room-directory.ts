@@ -5,7 +5,7 @@ import { PRIVATE_TAIL_LENGTH, slugOf } from "../../protocol/rooms.js";
 import { checkRoom, checkRoomName, checkTopic, DEFAULT_ROOM } from "../../protocol/rules.js";
 import type { RoomRecord } from "../../rooms/room-store.js";
 import * as frames from "../frames.js";
-import { requireRole } from "../room-access.js";
+import { bannedFrom, requireRole } from "../room-access.js";
 import { infoOf } from "../room-rules.js";
 import { type Caller, type Handler, requirePersistent } from "./caller.js";
 
@@ -20,9 +20,19 @@ export const rooms: Handler<"rooms"> = async (caller, req) => {
     caller.ctx.log.warn({ err }, "could not read the room directory");
     throw new RequestError("unavailable", "the room directory is out of reach right now");
   });
-  const listed = await Promise.all(page.items.map((r) => listing(caller, r)));
+  const offered = await Promise.all(page.items.map(async (r) => ((await shutOut(caller, r.id)) ? [] : [r])));
+  const listed = await Promise.all(offered.flat().map((r) => listing(caller, r)));
   caller.send(frames.rooms({ rooms: listed, next: page.next, ref: req.ref }));
 };
+
+/**
+ * A room the caller is banned from is not offered: a join would answer as
+ * for a room nobody holds. Bans that cannot be read leave the room listed,
+ * since the join decides (and shuts the way then).
+ */
+function shutOut(caller: Caller, room: string): Promise<boolean> {
+  return bannedFrom(caller, room).catch(() => false);
+}
 
 async function listing(caller: Caller, r: RoomRecord): Promise<FrameOf<"rooms">["rooms"][number]> {
   const { hub } = caller.ctx;
