@@ -84,11 +84,12 @@ export class Inspector {
 
   /** An expression evaluated in the server's main context (with the console's `require`). */
   async evaluate<T>(expression: string): Promise<T> {
-    const reply = await this.call<{ result: { value: T } }>("Runtime.evaluate", {
+    const reply = await this.call<{ result: { value: T }; exceptionDetails?: { text: string } }>("Runtime.evaluate", {
       expression,
       includeCommandLineAPI: true,
       returnByValue: true,
     });
+    if (reply.exceptionDetails) throw new Error(`evaluate failed: ${reply.exceptionDetails.text}`);
     return reply.result.value;
   }
 

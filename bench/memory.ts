@@ -13,7 +13,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** What the process says of its memory: RSS against V8's heap and the memory outside it. */
 const MEMORY = `(() => {
   const m = process.memoryUsage();
-  const spaces = Object.fromEntries(require("v8").getHeapSpaceStatistics().map((s) => [s.space_name, s.space_size]));
+  let spaces = {};
+  try {
+    spaces = Object.fromEntries(require("v8").getHeapSpaceStatistics().map((s) => [s.space_name, s.space_size]));
+  } catch {}
   return { ...m, spaces };
 })()`;
 
