@@ -69,7 +69,10 @@ export function classTotals(file: string): Map<string, ClassTotal> {
   const totals = new Map<string, ClassTotal>();
   for (let i = 0; i < count; i++) {
     const at = i * nf;
-    const cls = classOf(nodeTypes[snap.nodes[at + typeAt] as number] ?? "?", snap.strings[snap.nodes[at + nameAt] as number] ?? "");
+    const cls = classOf(
+      nodeTypes[snap.nodes[at + typeAt] as number] ?? "?",
+      snap.strings[snap.nodes[at + nameAt] as number] ?? "",
+    );
     classes[i] = cls;
     let total = totals.get(cls);
     if (!total) {
@@ -125,7 +128,8 @@ export function perConnection(beforeFile: string, afterFile: string, connections
     "| class | objects/conn | bytes/conn | held by (references/conn) |",
     "|---|---:|---:|---|",
     ...rows.map(
-      (r) => `| ${r.cls.replace(/\|/g, "\\|")} | ${r.count.toFixed(2)} | ${r.bytes.toFixed(0)} | ${r.retainers.join("; ").replace(/\|/g, "\\|")} |`,
+      (r) =>
+        `| ${r.cls.replace(/\|/g, "\\|")} | ${r.count.toFixed(2)} | ${r.bytes.toFixed(0)} | ${r.retainers.join("; ").replace(/\|/g, "\\|")} |`,
     ),
   ].join("\n");
 }

@@ -142,7 +142,10 @@ export async function heapProfile(
         busy.clients,
       ),
       `under load, connections to the busy room: ${perConnection(file("busy-before"), file("busy-during"), busy.clients)}`,
-      allocations(profile, `on the heap ${seconds / 2} s into the load, by allocating function (live or not yet collected)`),
+      allocations(
+        profile,
+        `on the heap ${seconds / 2} s into the load, by allocating function (live or not yet collected)`,
+      ),
       `(the step: ${done.received} of ${done.expected} delivered, p99 ${done.p99.toFixed(0)} ms with the pauses, ` +
         `load average ${done.loadAverage.toFixed(1)})`,
     );

@@ -15,8 +15,8 @@ import { Generator } from "./generator/pool.js";
 import { heapProfile } from "./memory.js";
 import { type Postgres, startPostgres } from "./postgres.js";
 import { ANY_PRESENCE, type Arrival, arrive, meanArrival, restart } from "./presence.js";
-import { summarize } from "./profile-summary.js";
 import { cpuMicros, rssBytes } from "./proc-stats.js";
+import { summarize } from "./profile-summary.js";
 import { progress, progressDone } from "./progress.js";
 import { arrivalRows, combine, idleRows, loadRows, restartTable, sweepTable, table } from "./report.js";
 import { type Idle, idle, type Load, prepare, type Step, stackRss, step } from "./scenario.js";
@@ -166,10 +166,15 @@ async function memory(targets: Target[], record: Record<string, unknown>): Promi
     ["Node's defaults", []],
   ] as const) {
     const results: Idle[] = [];
-    for (const t of bare) results.push(await runIdle(t, `memory, idle ${t.name}, ${flagsName}`, [...nodeArgs, ...flags]));
+    for (const t of bare)
+      results.push(await runIdle(t, `memory, idle ${t.name}, ${flagsName}`, [...nodeArgs, ...flags]));
     idleOf[flagsName] = results;
     out.push(
-      table(`${IDLE.name}, settled ${opts.settle} s, ${flagsName} (${flags.join(" ") || "none"})`, names, idleRows(results)),
+      table(
+        `${IDLE.name}, settled ${opts.settle} s, ${flagsName} (${flags.join(" ") || "none"})`,
+        names,
+        idleRows(results),
+      ),
     );
     const [mine, ...others] = results.map((r) => r.rssPerConnKiB);
     const floorKiB = others[names.indexOf("ws floor") - 1];
@@ -292,7 +297,17 @@ async function compare(targets: Target[]): Promise<void> {
     if (opts.heap && mine) {
       const dir = path.join(resultsDir, "heap");
       out.push(
-        ...(await heapProfile(mine, nodeArgs, IDLE, FANOUT, Number(opts.rate ?? 400), Number(opts.seconds ?? 10), Number(opts.settle), workers, dir)),
+        ...(await heapProfile(
+          mine,
+          nodeArgs,
+          IDLE,
+          FANOUT,
+          Number(opts.rate ?? 400),
+          Number(opts.seconds ?? 10),
+          Number(opts.settle),
+          workers,
+          dir,
+        )),
       );
     } else {
       out.push(...(await memory(targets, record)));

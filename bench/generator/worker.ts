@@ -64,7 +64,11 @@ function socketTo(port: number, guest: string | undefined, from?: string): WebSo
   if (guest !== undefined) query.set("guest", guest);
   const url = `ws://127.0.0.1:${port}${codec.path(query.toString())}`;
   // A node out of file descriptors leaves a dial unanswered: it fails after a while rather than hangs.
-  return new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 60_000, ...(from ? { localAddress: from } : {}) });
+  return new WebSocket(url, {
+    perMessageDeflate: false,
+    handshakeTimeout: 60_000,
+    ...(from ? { localAddress: from } : {}),
+  });
 }
 
 /** The source address of the client with this global index, when the dial spreads them. */
