@@ -205,9 +205,20 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     address: (req) => clientAddress(req, config.TRUST_PROXY),
     secure: (req) => isTls(req, config.TRUST_PROXY),
     profileChanged: (profile) => {
-      hub.aroundUser(profile.uid, frames.profile(profile)).catch((err: unknown) => {
-        log.warn({ err }, "could not tell the other nodes of a new profile");
-      });
+      // Those who have a conversation with the account show it by its profile too, room or no room.
+      backends.users
+        .load(profile.uid)
+        .then(
+          (record) => record.conversations.map((c) => c.uid),
+          (err: unknown) => {
+            log.warn({ err }, "could not read whom an account has conversations with");
+            return [];
+          },
+        )
+        .then((partners) => hub.aroundUser(profile.uid, frames.profile(profile), partners))
+        .catch((err: unknown) => {
+          log.warn({ err }, "could not tell the other nodes of a new profile");
+        });
     },
     endConnections: (uid, session, why) => {
       const [code, reason] =

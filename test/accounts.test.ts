@@ -5,9 +5,11 @@
  * keeps names and passwords honest.
  */
 import { execFileSync } from "node:child_process";
+import { randomBytes, scryptSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { AccountClient } from "./support/accounts.js";
 import { connectUser } from "./support/chat.js";
@@ -155,6 +157,109 @@ describe("on the embedded archive", () => {
     expect((await a.post("/auth/signin", { name: "Ada", password: next })).status).toBe(200);
   });
 
+  it("refuses every form post without this page's CSRF token, or from another site's page, and does none of it", async () => {
+    const n = await scope.node({ SIGNUP: "open", ADMIN_USERS: "Boss" });
+    const boss = new AccountClient(n.url);
+    const up = await boss.post("/auth/signup", { name: "Boss", password: GOOD });
+    const uid = String((up.body.account as { uid: string }).uid);
+    const csrf = boss.cookies.get("chat_csrf") ?? "";
+    const forms: [string, Record<string, unknown>][] = [
+      ["/auth/signup", { name: "Eve", password: GOOD }],
+      ["/auth/signin", { name: "Boss", password: GOOD }],
+      ["/auth/signout", {}],
+      ["/auth/signout-everywhere", {}],
+      ["/auth/password", { current: GOOD, next: "a takeover passphrase" }],
+      ["/auth/ticket", {}],
+      ["/auth/reset", { token: "x", password: "a takeover passphrase" }],
+      ["/auth/profile", { display: "Pwned", colour: 1 }],
+      ["/auth/admin/invitations", { uses: 100 }],
+      [`/auth/admin/accounts/${uid}`, { admin: false }],
+      [`/auth/admin/accounts/${uid}/reset`, {}],
+    ];
+    for (const [route, body] of forms) {
+      const bare = await boss.request("POST", route, body);
+      expect([bare.status, bare.body.error?.code], route).toEqual([403, "forbidden"]);
+      const foreign = await boss.request("POST", route, body, { "X-CSRF-Token": csrf, Origin: "https://evil.example" });
+      expect([foreign.status, foreign.body.error?.code], route).toEqual([403, "forbidden"]);
+    }
+    // Still signed in, under the same password and profile; no account was made.
+    expect((await boss.state()).body.account).toMatchObject({ name: "Boss", display: "Boss", admin: true });
+    expect((await boss.post("/auth/ticket")).status).toBe(200);
+    const listed = await boss.request("GET", "/auth/admin/accounts");
+    expect((listed.body.accounts as { name: string }[]).map((a) => a.name)).toEqual(["Boss"]);
+    expect((await new AccountClient(n.url).post("/auth/signin", { name: "Boss", password: GOOD })).status).toBe(200);
+  });
+
+  it("SIGNUP=closed lets nobody sign up; an invitation past its expiry lets nobody in", async () => {
+    const closed = await scope.node({ SIGNUP: "closed", ADMIN_USERS: "Root" });
+    const refused = await new AccountClient(closed.url).post("/auth/signup", { name: "Root", password: GOOD });
+    expect([refused.status, refused.body.error?.code]).toEqual([403, "signup_closed"]);
+    expect((await new AccountClient(closed.url).state()).body.signup).toBe("closed");
+
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), "chat-accounts-"));
+    scope.defer(() => rmSync(dataDir, { recursive: true, force: true }));
+    const link = createAdmin({ DATA_DIR: dataDir }, "Root");
+    const n = await scope.node({ DATA_DIR: dataDir, SIGNUP: "invite" });
+    const root = new AccountClient(n.url);
+    expect((await root.post("/auth/reset", { token: link, password: GOOD })).status).toBe(200);
+    // Good for five people, for about a second.
+    const invite = await root.post("/auth/admin/invitations", { uses: 5, hours: 0.0003 });
+    const expires = Number(invite.body.expires);
+    while (Date.now() <= expires + 50) await new Promise((r) => setTimeout(r, expires + 100 - Date.now()));
+    const late = await new AccountClient(n.url).post("/auth/signup", {
+      name: "Ada",
+      password: GOOD,
+      invite: invite.body.token,
+    });
+    expect([late.status, late.body.error?.code]).toEqual([410, "bad_link"]);
+  });
+
+  it("keys each hash with PASSWORD_PEPPER, hashes again one made with other settings at the next sign-in, and never logs a password", async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), "chat-accounts-"));
+    scope.defer(() => rmSync(dataDir, { recursive: true, force: true }));
+    const storedHash = () => {
+      const db = new Database(path.join(dataDir, "chat.sqlite"), { readonly: true });
+      try {
+        return String((db.prepare("SELECT hash FROM accounts WHERE name = 'Ada'").get() as { hash: string }).hash);
+      } finally {
+        db.close();
+      }
+    };
+    const first = await scope.node({ DATA_DIR: dataDir, SIGNUP: "open" });
+    expect((await new AccountClient(first.url).post("/auth/signup", { name: "Ada", password: GOOD })).status).toBe(200);
+    expect(first.output()).not.toContain(GOOD);
+    await first.stop();
+    // The hash says what made it: OWASP's scrypt settings, no pepper, a salt, the key.
+    expect(storedHash()).toMatch(/^\$scrypt\$ln=15,r=8,p=3,pepper=0\$[\w-]{22}\$[\w-]{43}$/);
+
+    // As if made years ago with weaker settings: the hash carries them, so it still checks, once.
+    const salt = randomBytes(16);
+    const weak = scryptSync(GOOD, salt, 32, { N: 2 ** 12, r: 8, p: 1 });
+    const db = new Database(path.join(dataDir, "chat.sqlite"));
+    db.prepare("UPDATE accounts SET hash = ? WHERE name = 'Ada'").run(
+      `$scrypt$ln=12,r=8,p=1,pepper=0$${salt.toString("base64url")}$${weak.toString("base64url")}`,
+    );
+    db.close();
+
+    const pepper = "a pepper kept apart from the database, long enough";
+    const peppered = await scope.node({ DATA_DIR: dataDir, PASSWORD_PEPPER: pepper });
+    const ada = new AccountClient(peppered.url);
+    expect((await ada.post("/auth/signin", { name: "Ada", password: GOOD })).status).toBe(200);
+    // Hashed again at today's settings, keyed with the pepper; and that hash signs her in.
+    expect(storedHash()).toMatch(/^\$scrypt\$ln=15,r=8,p=3,pepper=1\$/);
+    expect((await ada.post("/auth/signin", { name: "Ada", password: GOOD })).status).toBe(200);
+    expect(peppered.output()).not.toContain(GOOD);
+    await peppered.stop();
+
+    // The database alone (another pepper, or none) signs nobody in.
+    for (const env of [{ PASSWORD_PEPPER: "another pepper altogether, longer" }, {}] as Record<string, string>[]) {
+      const other = await scope.node({ DATA_DIR: dataDir, ...env });
+      const answer = await new AccountClient(other.url).post("/auth/signin", { name: "Ada", password: GOOD });
+      expect([answer.status, answer.body.error?.code]).toEqual([401, "unauthorized"]);
+      await other.stop();
+    }
+  });
+
   // 1,000 requests and fifteen scrypt hashes of 32 MiB each: longer than most tests on a busy machine, and bounded.
   it("1,000 guesses at one account take 199 windows or more; guesses from one address across accounts are counted too", async () => {
     const n = await scope.node({
@@ -279,5 +384,53 @@ describe("two nodes on one Redis", () => {
 
     const listed = await boss.request("GET", "/auth/admin/accounts");
     expect((listed.body.accounts as { name: string }[]).map((x) => x.name)).toEqual(["Boss", "Ada", "Grace"]);
+  });
+
+  it("signing out ends that session's connections on both nodes and no other's; an admin makes another; a disabled account's ticket admits nobody", async () => {
+    const redis = await scope.redis();
+    const env = { REDIS_URL: redis.url, SIGNUP: "open", ADMIN_USERS: "Boss" };
+    const a = await scope.node(env);
+    const b = await scope.node(env);
+    const boss = new AccountClient(a.url);
+    expect((await boss.post("/auth/signup", { name: "Boss", password: GOOD })).body.account).toMatchObject({
+      admin: true,
+    });
+    const laptop = new AccountClient(a.url);
+    const adaIn = await laptop.post("/auth/signup", { name: "Ada", password: GOOD });
+    const uid = String((adaIn.body.account as { uid: string }).uid);
+    const phone = new AccountClient(b.url);
+    expect((await phone.post("/auth/signin", { name: "Ada", password: GOOD })).status).toBe(200);
+    const laptopOnA = await laptop.connect(a.url);
+    const laptopOnB = await laptop.connect(b.url);
+    const phoneOnB = await phone.connect(b.url);
+    for (const c of [laptopOnA, laptopOnB, phoneOnB]) scope.defer(() => c.client.close());
+
+    // The laptop signs out: its connections close on both nodes, the phone's stays.
+    expect((await laptop.post("/auth/signout")).status).toBe(200);
+    expect((await laptopOnA.client.waitClosed()).code).toBe(4006);
+    expect((await laptopOnB.client.waitClosed()).code).toBe(4006);
+    expect((await laptop.state()).body.account).toBeNull();
+    await phoneOnB.client.send({ action: "join", room: "lobby", ref: "still" });
+    expect(await phoneOnB.client.next((f) => f.ref === "still" && f.action === "users")).toBeTruthy();
+    expect(phoneOnB.client.closed).toBeUndefined();
+
+    // An admin makes Ada one: she may then do what admins do, but not undo herself.
+    expect((await phone.request("GET", "/auth/admin/accounts")).status).toBe(403);
+    expect((await boss.post(`/auth/admin/accounts/${uid}`, { admin: true })).body.account).toMatchObject({
+      admin: true,
+    });
+    expect((await phone.request("GET", "/auth/admin/accounts")).status).toBe(200);
+    const demoteSelf = await phone.post(`/auth/admin/accounts/${uid}`, { admin: false });
+    expect([demoteSelf.status, demoteSelf.body.error?.code]).toEqual([403, "forbidden"]);
+    const disableSelf = await phone.post(`/auth/admin/accounts/${uid}`, { disabled: true });
+    expect([disableSelf.status, disableSelf.body.error?.code]).toEqual([403, "forbidden"]);
+
+    // A ticket taken before the account was disabled admits nobody after.
+    const ticket = await phone.ticket();
+    expect((await boss.post(`/auth/admin/accounts/${uid}`, { disabled: true })).status).toBe(200);
+    expect((await phoneOnB.client.waitClosed()).code).toBe(4007);
+    const late = await phone.connect(a.url, ticket);
+    expect(late.first).toMatchObject({ action: "error", code: "unauthorized" });
+    late.client.close();
   });
 });

@@ -106,7 +106,7 @@ it("stops at start with one line and exit 1 when DATA_DIR cannot hold the archiv
   }
 });
 
-it("shows and keeps no message older than RETENTION_DAYS: more is false at the retention limit, and the rows are purged", async () => {
+it("shows, opens, finds and keeps no message older than RETENTION_DAYS: more is false at the retention limit, and the rows are purged", async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "chat-retention-"));
   scope.defer(() => rmSync(dir, { recursive: true, force: true }));
   const first = await scope.node({ DATA_DIR: dir, RATE_LIMIT: "0" });
@@ -120,6 +120,7 @@ it("shows and keeps no message older than RETENTION_DAYS: more is false at the r
   // Three days ago, as the archive would hold it had it been written then.
   const db = new Database(path.join(dir, "chat.sqlite"));
   db.prepare("UPDATE messages SET ts = ? WHERE mid IN (?, ?)").run(Date.now() - 3 * 86_400_000, ...old);
+  db.prepare("UPDATE search_docs SET ts = ? WHERE mid IN (?, ?)").run(Date.now() - 3 * 86_400_000, ...old);
   db.close();
 
   const second = await scope.node({ DATA_DIR: dir, RATE_LIMIT: "0", RETENTION_DAYS: "2" });
@@ -130,6 +131,22 @@ it("shows and keeps no message older than RETENTION_DAYS: more is false at the r
   expect(joined.more).toBe(false);
   const older = await historyOf(back, "dev", { before: recent[0] });
   expect(older).toMatchObject({ messages: [], more: false });
+  // A link to one of them, or a search, finds nothing of them either.
+  const ask = async (body: Record<string, unknown>, reply: string) => {
+    const ref = `a-${Math.random()}`;
+    await back.client.send({ ...body, ref });
+    return back.client.next((f) => f.ref === ref && (f.action === reply || f.action === "error"));
+  };
+  expect(await ask({ action: "history", room: "dev", around: old[1] }, "history")).toMatchObject({
+    action: "error",
+    code: "no_such_message",
+  });
+  expect(await ask({ action: "history", room: "dev", around: recent[0], limit: 3 }, "history")).toMatchObject({
+    action: "history",
+    around: recent[0],
+  });
+  expect(await ask({ action: "search", q: "old" }, "search")).toMatchObject({ action: "search", hits: [] });
+  expect((await ask({ action: "search", q: "recent" }, "search")).hits).toHaveLength(2);
 
   await second.waitForOutput(/purged messages past RETENTION_DAYS/);
   const after = new Database(path.join(dir, "chat.sqlite"), { readonly: true });

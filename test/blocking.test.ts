@@ -2,10 +2,11 @@
  * Blocking (issue 23): once Ada blocks Bob, his direct messages, his
  * conversation hints and his part of their conversation no longer reach her,
  * on every node, while Bob is not told: each of his sends succeeds as
- * before. Each case runs on the embedded archive and on two nodes sharing one Redis.
+ * before. The original page's private messages (`pm`) respect the block as
+ * well. Each case runs on the embedded archive and on two nodes sharing one Redis.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectUser, joinRoom, say, type User } from "./support/chat.js";
+import { connectUser, joinedUser, joinRoom, say, type User } from "./support/chat.js";
 import type { NodeProcess } from "./support/processes.js";
 import { perFile } from "./support/scope.js";
 import type { Frame } from "./support/sockjs-client.js";
@@ -97,6 +98,28 @@ describe.each(["embedded", "Redis"] as const)("blocking (%s)", (mode) => {
     await again.client.action("blocked", (f) => (f.users as Frame[]).length === 0);
     await dm(bob, ada, "and now?");
     await ada.client.action("dm", (f) => f.message === "and now?");
+  });
+
+  it("keeps the original page's private messages of a blocked user from the blocker, and the sender is not told", async () => {
+    const ada = await guest(a);
+    // Two guests of the original page in the lobby, one on each node; a third nobody blocked.
+    const [far, near, cy] = await Promise.all([joinedUser(b.url), joinedUser(a.url), joinedUser(b.url)]);
+    for (const u of [far, near, cy]) scope.defer(() => u.client.close());
+    for (const u of [far, near]) {
+      expect(await ask(ada, { action: "block", user: u.uid })).toMatchObject({ action: "ack", of: "block" });
+    }
+    const pm = async (from: User, message: string): Promise<Frame> => {
+      const ref = `pm-${Math.random()}`;
+      await from.client.send({ action: "pm", target: { id: ada.id }, message, ref });
+      return from.client.next((f) => f.ref === ref);
+    };
+    // Each blocked sender's page shows it sent, as ever.
+    expect(await pm(far, "psst from afar")).toMatchObject({ action: "pm_sent", message: "psst from afar" });
+    expect(await pm(near, "psst from near")).toMatchObject({ action: "pm_sent", message: "psst from near" });
+    // Sent after them by the same way, the unblocked one's arrives; theirs never did.
+    await pm(cy, "hello from cy");
+    await ada.client.action("pm", (f) => f.message === "hello from cy");
+    expect(ada.client.all("pm").map((f) => f.message)).toEqual(["hello from cy"]);
   });
 
   it("refuses blocking oneself, a user nobody knows, and a guest of the original protocol", async () => {

@@ -6,8 +6,9 @@
  * sharing one Redis (the Redis stores) and on one node with the embedded
  * archive (the SQL stores).
  */
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectUser, joinRoom, say, type User } from "./support/chat.js";
+import { ask, connectUser, joinRoom, say, type User } from "./support/chat.js";
 import type { NodeProcess } from "./support/processes.js";
 import { perFile } from "./support/scope.js";
 import type { Frame } from "./support/sockjs-client.js";
@@ -21,13 +22,6 @@ async function person(node: NodeProcess, as?: User): Promise<User> {
   return u;
 }
 
-/** Sends a request and resolves with the first frame that answers it (by its ref). */
-async function ask(u: User, body: Record<string, unknown>): Promise<Frame> {
-  const ref = `r-${Math.random()}`;
-  await u.client.send({ ...body, ref });
-  return u.client.next((f) => f.ref === ref);
-}
-
 /** What a refusal looks like to its client, the room's id (which the client itself sent) blanked out. */
 function answer(f: Frame, id: string): unknown {
   return { action: f.action, code: f.code, message: String(f.message).replaceAll(id, "<room>") };
@@ -36,10 +30,17 @@ function answer(f: Frame, id: string): unknown {
 describe.each(["Redis", "embedded"] as const)("moderation (%s)", (mode) => {
   let a: NodeProcess;
   let b: NodeProcess;
+  /** What the test reads Redis with, in the Redis setup. */
+  let redis: Redis | undefined;
 
   beforeAll(async () => {
     const env: Record<string, string> = { RATE_LIMIT: "0", REPORTS_PER_HOUR: "2" };
-    if (mode === "Redis") env.REDIS_URL = (await scope.redis()).url;
+    if (mode === "Redis") {
+      env.REDIS_URL = (await scope.redis()).url;
+      const client = new Redis(env.REDIS_URL);
+      scope.defer(() => client.quit());
+      redis = client;
+    }
     a = await scope.node(env);
     b = mode === "Redis" ? await scope.node(env) : a;
   });
@@ -203,9 +204,27 @@ describe.each(["Redis", "embedded"] as const)("moderation (%s)", (mode) => {
     expect(await late.client.action("room_rules", (f) => f.room === room)).toMatchObject({
       pinned: { mid: notice, message: "Read the rules first" },
     });
+    // Its author edits it: the header reads as the message does now, on every node.
+    const reworded = "Read the rules, then say hello";
+    expect(await ask(owner, { action: "edit", room, mid: notice, message: reworded })).toMatchObject({ of: "edit" });
+    for (const c of [late, trollToo]) {
+      const now = await c.client.action("room_rules", (f) => (f.pinned as Frame | undefined)?.message === reworded);
+      expect(now.pinned).toMatchObject({ mid: notice, uid: owner.uid });
+    }
+    const header = (c: User) =>
+      c.client
+        .all("room_rules")
+        .filter((f) => f.room === room)
+        .at(-1)?.pinned;
     // Its author deletes it: the header lets its text go too.
     expect(await ask(owner, { action: "delete", room, mid: notice })).toMatchObject({ of: "delete" });
     await late.client.action("room_rules", (f) => f.room === room && f.pinned === undefined);
+    // A moderator's removal of a pinned message takes it down as well.
+    const noon = await say(owner, "Meeting at noon", room);
+    expect(await ask(mod, { action: "pin", room, mid: noon })).toMatchObject({ of: "pin" });
+    await expect.poll(() => (header(trollToo) as Frame | undefined)?.mid).toBe(noon);
+    expect(await ask(mod, { action: "remove", room, mid: noon })).toMatchObject({ of: "remove" });
+    for (const c of [late, trollToo]) await expect.poll(() => header(c)).toBeUndefined();
 
     // Reported: the moderators read it with the messages around it; REPORTS_PER_HOUR (2) each.
     const rude = await say(troll, "you are all idiots", room);
@@ -228,6 +247,24 @@ describe.each(["Redis", "embedded"] as const)("moderation (%s)", (mode) => {
     expect(context).toContain("please be kind");
     expect(await ask(troll, { action: "reports", room })).toMatchObject({ code: "forbidden" });
   });
+  it("ends a timed mute and ban on their own, and keeps nothing of them once they ended", async () => {
+    const { room, mod, troll, trollToo } = await moderatedRoom("Quiet Corner");
+    expect(await ask(mod, { action: "mute", room, user: troll.uid, seconds: 1 })).toMatchObject({ of: "mute" });
+    expect(await ask(mod, { action: "ban", room, user: troll.uid, seconds: 2 })).toMatchObject({ of: "ban" });
+    await troll.client.action("left", (f) => f.room === room && f.reason === "banned");
+    // Nobody reads the room's moderation meanwhile: in Redis, its sanctions go with the last of them.
+    if (redis) {
+      const sanctions = () => redis?.keys(`*:mod:${room}}:sanctions`);
+      expect(await sanctions()).toHaveLength(1);
+      await expect.poll(sanctions, { timeout: 10_000 }).toEqual([]);
+    }
+    await expect
+      .poll(async () => (await ask(troll, { action: "join", room })).action, { timeout: 10_000 })
+      .toBe("room");
+    await joinRoom(trollToo, room);
+    await say(trollToo, "back, and allowed to speak", room);
+  });
+
   it("kicks a member out of a private room for good: joining again needs a new invitation", async () => {
     const owner = await person(a);
     const room = String((await ask(owner, { action: "room_create", name: "Back Office", visibility: "private" })).room);

@@ -2,8 +2,9 @@
  * Single sign-on through OpenID Connect (issue 22 item 2), against a real
  * provider (oidc-provider) in this process and the chat as real processes:
  * the full code flow, and the callbacks an attacker would try — another
- * person's (a forged state), one used already (a replayed code), and an ID
- * token minted for another client (another audience).
+ * person's (a forged state), one used already (a replayed code), an ID
+ * token minted for another client (another audience) or for another
+ * sign-in (another nonce).
  */
 
 import { createHash, randomBytes } from "node:crypto";
@@ -57,6 +58,51 @@ async function toCallback(browser: RedirectingClient, chat: string, redirect: st
 async function whoIs(browser: RedirectingClient, chat: string): Promise<{ name: string; uid: string } | null> {
   const state = await browser.get(`${chat}/auth/state`);
   return (JSON.parse(state.body) as { account: { name: string; uid: string } | null }).account;
+}
+
+/**
+ * A genuine ID token from the provider for `client`, for whoever the provider
+ * signs in now and with `nonce`: a code flow run by hand, its code taken
+ * before `client.redirect` sees it and exchanged at the token endpoint.
+ */
+async function mintIdToken(
+  browser: RedirectingClient,
+  issuer: string,
+  client: { id: string; secret: string; redirect: string },
+  nonce: string,
+): Promise<string> {
+  const verifier = randomBytes(32).toString("base64url");
+  const auth = new URL(`${issuer}/auth`);
+  for (const [k, v] of Object.entries({
+    client_id: client.id,
+    response_type: "code",
+    scope: "openid profile",
+    redirect_uri: client.redirect,
+    state: "s",
+    nonce,
+    code_challenge: createHash("sha256").update(verifier).digest("base64url"),
+    code_challenge_method: "S256",
+  })) {
+    auth.searchParams.set(k, v);
+  }
+  const { url: callback } = await browser.follow(auth.href, (next) => next.startsWith(client.redirect));
+  const code = new URL(callback).searchParams.get("code") ?? "";
+  const token = await fetch(`${issuer}/token`, {
+    method: "POST",
+    headers: {
+      Authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString("base64")}`,
+      "Content-Type": "application/x-www-form-urlencoded",
+    },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      code,
+      redirect_uri: client.redirect,
+      code_verifier: verifier,
+    }),
+  });
+  const { id_token: idToken } = (await token.json()) as { id_token: string };
+  expect(idToken).toBeTypeOf("string");
+  return idToken;
 }
 
 describe("single sign-on through an OpenID provider", () => {
@@ -218,44 +264,44 @@ describe("single sign-on through an OpenID provider", () => {
     expect(nonce).not.toBe("");
 
     // A genuine ID token for the same person and nonce, minted for another app at the same provider.
-    const verifier = randomBytes(32).toString("base64url");
-    const other = new URL(`${provider.issuer}/auth`);
-    for (const [k, v] of Object.entries({
-      client_id: OTHER.id,
-      response_type: "code",
-      scope: "openid profile",
-      redirect_uri: OTHER.redirect,
-      state: "s",
-      nonce,
-      code_challenge: createHash("sha256").update(verifier).digest("base64url"),
-      code_challenge_method: "S256",
-    })) {
-      other.searchParams.set(k, v);
-    }
-    const { url: otherCallback } = await alice.follow(other.href, (next) => next.startsWith(OTHER.redirect));
-    const code = new URL(otherCallback).searchParams.get("code") ?? "";
-    const token = await fetch(`${provider.issuer}/token`, {
-      method: "POST",
-      headers: {
-        Authorization: `Basic ${Buffer.from(`${OTHER.id}:${OTHER.secret}`).toString("base64")}`,
-        "Content-Type": "application/x-www-form-urlencoded",
-      },
-      body: new URLSearchParams({
-        grant_type: "authorization_code",
-        code,
-        redirect_uri: OTHER.redirect,
-        code_verifier: verifier,
-      }),
-    });
-    const { id_token: otherIdToken } = (await token.json()) as { id_token: string };
-    expect(otherIdToken).toBeTypeOf("string");
-
-    provider.swapIdToken = otherIdToken;
+    provider.swapIdToken = await mintIdToken(alice, provider.issuer, OTHER, nonce);
     const { url: callback } = await alice.follow(toProvider.location ?? "", (next) => next.startsWith(redirect));
     const refused = await alice.get(callback);
     expect(provider.swapIdToken).toBeUndefined();
     expect(refused.status).toBe(401);
     expect(refused.body).toMatch(/Sign-in refused[\s\S]*\(audience\) claim/);
+    expect(await whoIs(alice, node.url)).toBeNull();
+  });
+
+  it("sends the provider a new state, nonce and PKCE challenge (S256) each time, and refuses an ID token of another sign-in's nonce", async () => {
+    const { node, provider, redirect } = await setUp();
+    const starts = await Promise.all(
+      [0, 1].map(async () => {
+        const at = new URL((await new RedirectingClient().get(`${node.url}/auth/oidc/start`)).location ?? "");
+        return Object.fromEntries(
+          ["state", "nonce", "code_challenge", "code_challenge_method"].map((k) => [k, at.searchParams.get(k)]),
+        );
+      }),
+    );
+    for (const start of starts) {
+      expect(start.code_challenge_method).toBe("S256");
+      for (const k of ["state", "nonce", "code_challenge"]) expect(String(start[k]).length).toBeGreaterThanOrEqual(22);
+    }
+    for (const k of ["state", "nonce", "code_challenge"]) expect(starts[0]?.[k]).not.toBe(starts[1]?.[k]);
+
+    // A genuine ID token for this chat and this person, from a sign-in with another nonce, swapped into hers.
+    const alice = new RedirectingClient();
+    provider.swapIdToken = await mintIdToken(
+      alice,
+      provider.issuer,
+      { ...CHAT, redirect },
+      randomBytes(16).toString("base64url"),
+    );
+    const refused = await alice.get(await toCallback(alice, node.url, redirect));
+    expect(provider.swapIdToken).toBeUndefined();
+    expect(refused.status).toBe(401);
+    expect(refused.body).toMatch(/Sign-in refused[\s\S]*nonce/);
+    expect(alice.cookie(node.url, "chat_session")).toBeUndefined();
     expect(await whoIs(alice, node.url)).toBeNull();
   });
 

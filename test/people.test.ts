@@ -225,7 +225,14 @@ describe.each(["embedded", "Redis"] as const)("people (%s)", (mode) => {
     const back = await guest(a, bob);
     expect(back.info.conversations).toEqual([{ uid: alice.uid, name: "Alice" }]);
     const history = await openWith(back, alice);
-    expect(history).toMatchObject({ action: "history", with: alice.uid, top: 3, read: 0, more: false });
+    expect(history).toMatchObject({
+      action: "history",
+      with: alice.uid,
+      name: "Alice",
+      top: 3,
+      read: 0,
+      more: false,
+    });
     const messages = history.messages as Frame[];
     expect(messages.map((m) => [m.mid, m.message, m.uid, m.to])).toEqual([
       [1, "one", alice.uid, bob.uid],

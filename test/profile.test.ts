@@ -1,6 +1,6 @@
 /**
  * Profiles (issue 22): a display name and an avatar colour a person sets,
- * seen live by everyone who shares a room with them, on every node; two
+ * seen live by everyone who shares a room or a conversation with them, on every node; two
  * node processes on one Redis, and the embedded archive's migration.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -67,6 +67,33 @@ describe("profiles on two nodes and Redis", () => {
     expect(await graceOnA.action("profile", (f) => f.uid === ada.uid && f.colour === null)).toMatchObject({
       display: "Ada",
     });
+  });
+
+  it("a new profile reaches, on every node, those who have a conversation with the account though they share no room and it is not connected", async () => {
+    const redis = await scope.redis();
+    const env = { REDIS_URL: redis.url, SIGNUP: "open" };
+    const [a, b] = await Promise.all([scope.node(env), scope.node(env)]);
+    const ada = await signedUp(a.url, "Ada");
+    const grace = await signedUp(b.url, "Grace");
+    // Grace is in no room, with a connection on each node.
+    const graceOnA = (await grace.client.connect(a.url)).client;
+    const graceOnB = (await grace.client.connect(b.url)).client;
+    scope.defer(() => graceOnA.close());
+    scope.defer(() => graceOnB.close());
+    // Ada writes to her from B, in no room either, and goes.
+    const adaConn = (await ada.client.connect(b.url)).client;
+    scope.defer(() => adaConn.close());
+    await adaConn.send({ action: "dm", to: grace.uid, message: "hello Grace", ref: "hi" });
+    expect(await adaConn.next((f) => f.ref === "hi")).toMatchObject({ action: "ack" });
+    // Told once the conversation is listed for both.
+    await graceOnA.action("conversation", (f) => (f.with as { uid?: string } | undefined)?.uid === ada.uid);
+    adaConn.close();
+
+    expect((await ada.client.post("/auth/profile", { display: "Ada Lovelace", colour: 2 })).status).toBe(200);
+    const expected = { action: "profile", uid: ada.uid, name: "Ada", display: "Ada Lovelace", colour: 2 };
+    for (const conn of [graceOnA, graceOnB]) {
+      expect(await conn.action("profile", (f) => f.uid === ada.uid)).toEqual(expected);
+    }
   });
 
   it("refuses what would mislead or cannot be drawn, with a code, and changes nothing", async () => {

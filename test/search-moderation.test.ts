@@ -5,10 +5,9 @@
  * that has both the archive and the rooms' rules in one process.
  */
 import { describe, expect, it } from "vitest";
-import { connectUser, joinRoom, say, type User } from "./support/chat.js";
+import { ask, connectUser, joinRoom, say, type User } from "./support/chat.js";
 import type { NodeProcess } from "./support/processes.js";
 import { perFile } from "./support/scope.js";
-import type { Frame } from "./support/sockjs-client.js";
 
 const scope = perFile();
 
@@ -17,12 +16,6 @@ async function person(node: NodeProcess, as?: User): Promise<User> {
   const u = await connectUser(node.url, { query });
   scope.defer(() => u.client.close());
   return u;
-}
-
-async function ask(u: User, body: Record<string, unknown>): Promise<Frame> {
-  const ref = `r-${Math.random()}`;
-  await u.client.send({ ...body, ref });
-  return u.client.next((f) => f.ref === ref);
 }
 
 async function found(u: User, q: string): Promise<string[]> {

@@ -38,8 +38,8 @@ export interface Envelope {
 
 /** What one node asks of another, about connections it holds. */
 export type NodeMessage =
-  /** A frame for one connection (the original protocol's `pm`). */
-  | { kind: "conn"; to: string; json: string }
+  /** A frame for one connection (the original protocol's `pm`), from user `from`, whom its user may have blocked. */
+  | { kind: "conn"; to: string; json: string; from?: string }
   /** A frame for every `proto=2` connection of a user, except those in `unlessIn` (a room or conversation). */
   | { kind: "user"; uid: string; json: string; unlessIn?: string }
   /** The user left a room on some connection, or a moderator took them out: their connections here leave it too. */
@@ -84,7 +84,12 @@ export function parseNodeMessage(payload: string): NodeMessage {
   };
   switch (value.kind) {
     case "conn":
-      return { kind: "conn", to: str("to"), json: str("json") };
+      return {
+        kind: "conn",
+        to: str("to"),
+        json: str("json"),
+        from: typeof value.from === "string" ? value.from : undefined,
+      };
     case "user":
       return {
         kind: "user",

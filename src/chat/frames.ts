@@ -143,6 +143,7 @@ export function history(fields: Omit<FrameOf<"history">, "action" | "messages">,
     read: fields.read,
     around: fields.around,
     newer: fields.newer,
+    name: fields.name,
     ref: fields.ref,
     messages: [],
   });

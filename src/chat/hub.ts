@@ -190,12 +190,19 @@ export class Hub implements BrokerHandler, PresenceHandler {
 
   /**
    * Sends a frame about a user (their new profile) to everyone who shares a
-   * room or conversation with them now, and to their own connections, on
-   * every node: each node holding one of their connections publishes it to
-   * the rooms that connection is in.
+   * room with them now, to `partners` (those they have a conversation with,
+   * in a room with them or not), and to their own connections, on every
+   * node: each node holding one of their connections publishes it to the
+   * rooms that connection is in, and each partner's connections get it
+   * wherever they are.
    */
-  async aroundUser(uid: string, json: string): Promise<void> {
-    await Promise.all([this.aroundHere(uid, json), this.toNodesOf(uid, { kind: "around", uid, json })]);
+  async aroundUser(uid: string, json: string, partners: Iterable<string>): Promise<void> {
+    const others = [...new Set(partners)].filter((other) => other !== uid);
+    await Promise.all([
+      this.aroundHere(uid, json),
+      this.toNodesOf(uid, { kind: "around", uid, json }),
+      ...others.map((other) => this.toUser(other, json)),
+    ]);
   }
 
   private async aroundHere(uid: string, json: string): Promise<void> {
@@ -332,7 +339,8 @@ export class Hub implements BrokerHandler, PresenceHandler {
    * A private message (the original protocol's): `pm` to the target
    * connection, on whatever node holds it, then `pm_sent` to the sender, who
    * is on this node. It crosses to the other node once; presence says who
-   * the target is.
+   * the target is. A target whose user blocked the sender is not sent it,
+   * and the sender is not told: `pm_sent` goes back as ever.
    */
   async sendPm(from: Recipient, targetId: string, text: string, ref: Ref): Promise<void> {
     const node = nodeOf(targetId);
@@ -343,8 +351,8 @@ export class Hub implements BrokerHandler, PresenceHandler {
     if (!target) throw offline;
     const ts = Date.now();
     const json = frames.pm("pm", target, text, from, ts, undefined);
-    if (here) here.send(json);
-    else if (!(await this.broker.sendToNode(node, { kind: "conn", to: targetId, json }))) throw offline;
+    if (here) deliverPm(here, from.uid, json);
+    else if (!(await this.broker.sendToNode(node, { kind: "conn", to: targetId, json, from: from.uid }))) throw offline;
     from.send(frames.pm("pm_sent", target, text, from, ts, ref));
   }
 
@@ -426,7 +434,7 @@ export class Hub implements BrokerHandler, PresenceHandler {
   onNode(message: NodeMessage): void {
     switch (message.kind) {
       case "conn":
-        this.local.get(message.to)?.send(message.json);
+        deliverPm(this.local.get(message.to), message.from, message.json);
         return;
       case "user":
         this.deliverToUser(message.uid, message.json, message.unlessIn);
@@ -478,4 +486,9 @@ export class Hub implements BrokerHandler, PresenceHandler {
     await this.presence.close();
     await this.broker.close();
   }
+}
+
+/** A private message reaches its connection unless that connection's user blocked its sender (`from`). */
+function deliverPm(target: Recipient | undefined, from: string | undefined, json: string): void {
+  if (target && (from === undefined || target.blocked?.has(from) !== true)) target.send(json);
 }

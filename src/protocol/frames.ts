@@ -206,6 +206,8 @@ export const serverFrames = {
     around: z.number().int().positive().optional(),
     /** In the reply to `history {around}`: newer messages than the page's follow (page on with `join`'s live feed or another `around`). */
     newer: z.boolean().optional(),
+    /** In the reply to `join {with}`: the other person's name now, which a conversation without a message yet shows nowhere else. */
+    name: name.optional(),
     ref,
   }),
   search: z.object({

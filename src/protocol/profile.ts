@@ -26,5 +26,5 @@ export const profileFields = {
     .nullable(),
 };
 
-/** To `proto=2`: someone changed their profile; sent to the rooms they are in and to their own connections. */
+/** To `proto=2`: someone changed their profile; sent to the rooms they are in, to those they have a conversation with, and to their own connections. */
 export const profileFrame = z.object({ action: z.literal("profile"), ...profileFields });

@@ -3,7 +3,7 @@ import type { Result } from "ioredis";
 import type { RedisClient } from "./redis-link.js";
 
 /**
- * The scripts (rooms, presence, read marks), read once from ./lua (copied next to the build by
+ * The scripts (rooms, presence, read marks, sanctions), read once from ./lua (copied next to the build by
  * `npm run build:server`) and defined on a client as ioredis custom commands:
  * ioredis sends EVALSHA and falls back to EVAL, on every shard of a Cluster.
  */
@@ -28,6 +28,7 @@ const SCRIPTS = {
   chatUserAddRoom: { numberOfKeys: 1, lua: read("user-add-room.lua") },
   chatCarryTake: { numberOfKeys: 2, lua: read("carry-take.lua") },
   chatCarryDone: { numberOfKeys: 1, lua: read("carry-done.lua") },
+  chatSanctionSet: { numberOfKeys: 1, lua: read("sanction-set.lua") },
 } as const;
 
 /** A stream entry as XRANGE returns it: id, then field, value, field, value. */
@@ -58,6 +59,8 @@ declare module "ioredis" {
     /** [1, entries] when this node holds the room's lease, else [0, entries in the stream]. */
     chatCarryTake(...args: Arg[]): Result<[1, StreamEntry[]] | [0, number], Context>;
     chatCarryDone(...args: Arg[]): Result<number, Context>;
+    /** When the room's sanctions expire (ms), 0 for never or for none left. */
+    chatSanctionSet(...args: Arg[]): Result<number, Context>;
   }
 }
 

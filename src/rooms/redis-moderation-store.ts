@@ -15,9 +15,10 @@ import {
 /**
  * Moderation in Redis, for nodes scaled out through it: a room's keys share
  * one hash tag (`{prefix:mod:<room>}`), a user's theirs (`{prefix:user:<uid>}`,
- * beside the user store's), so each step is within one Cluster slot. Nothing
- * here expires but slow-mode turns and report windows: bans and blocks are
- * rules people rely on, not caches.
+ * beside the user store's), so each step is within one Cluster slot. What
+ * expires: slow-mode turns, report windows, and a room's bans and mutes
+ * once the last of them ends (none lasts for good); blocks and the rest
+ * are rules people rely on, not caches.
  */
 export class RedisModerationStore implements ModerationStore {
   constructor(
@@ -56,13 +57,13 @@ export class RedisModerationStore implements ModerationStore {
 
   sanction(room: string, s: Sanction): Promise<void> {
     return this.command(async () => {
-      await this.link.pub.hset(this.roomKey(room, "sanctions"), `${s.kind}:${s.uid}`, String(s.until ?? 0));
+      await this.link.pub.chatSanctionSet(this.roomKey(room, "sanctions"), `${s.kind}:${s.uid}`, s.until ?? 0);
     });
   }
 
   lift(room: string, uid: string, kind: SanctionKind): Promise<void> {
     return this.command(async () => {
-      await this.link.pub.hdel(this.roomKey(room, "sanctions"), `${kind}:${uid}`);
+      await this.link.pub.chatSanctionSet(this.roomKey(room, "sanctions"), `${kind}:${uid}`, "");
     });
   }
 

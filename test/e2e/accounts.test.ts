@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import path from "node:path";
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
+import { AccountClient } from "../support/accounts.js";
 import { BROWSER_TEST_MS, browserPerFile, currentRoom, userEntry } from "../support/browser.js";
 import { SERVER_ENTRY } from "../support/processes.js";
 import { perTest } from "../support/scope.js";
@@ -115,6 +116,58 @@ describe("accounts in the web client", { timeout: BROWSER_TEST_MS }, () => {
     const next = "a fresh long passphrase";
     await fill(again, "#reset-form", { "New password (at least 10 characters)": next }, "Set password");
     await inChatAs(again, "Ada");
+  });
+
+  it("a guest's page says who it is in the connection's first frame: no address it asks for carries its token", async () => {
+    const n = await scope.node({ GUESTS: "1" });
+    for (const transport of ["websocket", "xhr-polling"]) {
+      const p = await page(`${n.url}/?transport=${transport}`);
+      await p.locator('body[data-state="online"]').waitFor();
+      const uid = await p.locator("#users .me").getAttribute("data-id");
+      // What web/src/storage.ts keeps: the guest's lasting credential.
+      const token = await p.evaluate(() => localStorage.getItem("redis-sockjs-chat.guest"));
+      expect(token, transport).toBeTruthy();
+      const asked: string[] = [];
+      p.on("request", (r) => asked.push(r.url()));
+      p.on("websocket", (ws) => asked.push(ws.url()));
+      // A reload comes back as the same guest: its token went over the connection, not in an address.
+      await p.reload();
+      await p.locator('body[data-state="online"]').waitFor();
+      await currentRoom(p, "lobby").waitFor();
+      expect(await p.locator("#users .me").getAttribute("data-id"), transport).toBe(uid);
+      expect(
+        asked.some((u) => u.includes("/sock/")),
+        transport,
+      ).toBe(true);
+      expect(
+        asked.filter((u) => /[?&](guest|token|ticket)=/.test(u) || u.includes(token ?? "")),
+        transport,
+      ).toEqual([]);
+    }
+  });
+
+  it("'Sign out everywhere' in one browser shows another the sign-in page, saying the sign-in ended, once", async () => {
+    const n = await scope.node({ SIGNUP: "open" });
+    expect((await new AccountClient(n.url).post("/auth/signup", { name: "Ada", password: GOOD })).status).toBe(200);
+    const browsers: Page[] = [];
+    for (let i = 0; i < 2; i++) {
+      const client = new AccountClient(n.url);
+      expect((await client.post("/auth/signin", { name: "Ada", password: GOOD })).status).toBe(200);
+      const p = await page(`${n.url}/`);
+      const value = client.cookies.get("chat_session") ?? "";
+      await p.context().addCookies([{ name: "chat_session", value, url: n.url }]);
+      await p.reload();
+      await inChatAs(p, "Ada");
+      browsers.push(p);
+    }
+    const [laptop, phone] = browsers as [Page, Page];
+    await laptop.getByRole("button", { name: "Sign out everywhere" }).click();
+    await phone.locator("#signin-form").waitFor();
+    expect(await phone.locator("#auth-message").textContent()).toBe("Your sign-in has ended. Sign in again to go on.");
+    expect(await phone.locator("body").getAttribute("data-state")).toBe("offline");
+    expect(await phone.locator("#notices .notice").count()).toBeLessThanOrEqual(1);
+    // The laptop that asked is signed out too: no guests here, so the sign-in page.
+    await laptop.locator("#signin-form").waitFor();
   });
 
   it("with AUTH_SECRET and no guests, shows the sign-in page instead of knocking with no token", async () => {

@@ -1,6 +1,14 @@
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BROWSER_TEST_MS, browserPerFile, currentRoom, drawn, enterRoom, roomMessages } from "../support/browser.js";
+import {
+  BROWSER_TEST_MS,
+  browserPerFile,
+  conversationEntry,
+  currentRoom,
+  drawn,
+  enterRoom,
+  roomMessages,
+} from "../support/browser.js";
 import { connectUser, joinRoom, type User } from "../support/chat.js";
 import { type NodeProcess, startNode } from "../support/processes.js";
 import { freshRoom } from "./two-users.js";
@@ -115,6 +123,24 @@ describe("links to rooms, messages and conversations, in Chromium", { timeout: B
     await roomMessages(tab, "after the jump").waitFor();
   });
 
+  it("opens the conversation a link names, with someone the user never wrote to", async () => {
+    const pen = await connectUser(chat.url, { query: "proto=2&lobby=0" });
+    writers.push(pen);
+    const page = await openAt(`#/dm/${encodeURIComponent(pen.uid)}`);
+    await page.locator(`#conversations li.active[data-room="@${pen.uid}"]`).waitFor();
+    // Named by the server, though no message names them yet: in the list and the header.
+    await conversationEntry(page, pen.name).waitFor();
+    expect(await page.locator("#room-title").textContent()).toBe(pen.name);
+    await page.locator("#text").fill("hello from your link");
+    await page.locator("#send").click();
+    // Pen is told of a new conversation, and finds the message in it.
+    const told = await pen.client.action("conversation");
+    const ref = "open-it";
+    await pen.client.send({ action: "join", with: (told.with as { uid: string }).uid, ref });
+    const opened = await pen.client.action("history", (f) => f.ref === ref);
+    expect((opened.messages as { message?: string }[]).map((m) => m.message)).toEqual(["hello from your link"]);
+  });
+
   it("pages up and down from a link to an old message, holding a few pages, to the live end", async () => {
     const room = freshRoom("long");
     const w = await writer(room);
@@ -183,8 +209,45 @@ describe("links to rooms, messages and conversations, in Chromium", { timeout: B
     await note.getByText("This link cannot be opened: you cannot read this conversation.").waitFor();
     expect(await page.locator("#conversations li").count()).toBe(0);
 
+    // Ids of the shape the server hands out, that nobody has: an account's and a guest's.
+    for (const uid of [`a-${"Q".repeat(22)}`, `g-${"Q".repeat(22)}`]) {
+      const nobody = await openAt(`#/dm/${uid}`);
+      const said = nobody.locator("#messages .note");
+      await said.getByText("This link cannot be opened: you cannot read this conversation.").waitFor();
+      expect(await said.locator(".note-reason").textContent()).toBe("there is no such user");
+      expect(await nobody.locator("#conversations li").count()).toBe(0);
+      expect(await nobody.locator("#messages .msg").count()).toBe(0);
+    }
+
     const hostile = await openAt("#/room/%3Cimg%20src=x%20onerror=alert(1)%3E");
     await currentRoom(hostile, "lobby").waitFor();
     expect(await hostile.locator("img").count()).toBe(0);
+  });
+
+  it("says that a link to a private room, or to a message in it, cannot be opened by someone not in it, and shows none of it", async () => {
+    const owner = await connectUser(chat.url, { query: "proto=2&lobby=0" });
+    writers.push(owner);
+    const ref = `create-${Math.random()}`;
+    await owner.client.send({ action: "room_create", name: "Back Office", visibility: "private", ref });
+    const made = await owner.client.next((f) => f.ref === ref && (f.action === "room" || f.action === "error"));
+    expect(made).toMatchObject({ action: "room", visibility: "private" });
+    const room = String(made.room);
+    await joinRoom(owner, room);
+    await write(owner, room, ["the launch is on friday"]);
+
+    for (const hash of [`#/room/${room}`, `#/room/${room}/1`]) {
+      const page = await openAt(hash);
+      const note = page.locator("#messages .note");
+      // Told as plainly as for a room that does not exist, which is all a private room is to an outsider.
+      await note.getByText(`This link cannot be opened: you cannot read #${room}.`).waitFor();
+      expect(await note.locator(".note-reason").textContent(), hash).toBe(`there is no room '${room}'`);
+      expect(await page.locator("#rooms li.active").count(), hash).toBe(0);
+      expect(await page.locator(`#rooms li[data-room="${room}"]`).count(), hash).toBe(0);
+      expect(await page.locator("#messages .msg").count(), hash).toBe(0);
+      expect(await page.getByText("the launch is on friday").count(), hash).toBe(0);
+      // The rest of the chat goes on: the lobby is a click away.
+      await page.locator('#rooms li[data-room="lobby"] .room-name').click();
+      await currentRoom(page, "lobby").waitFor();
+    }
   });
 });

@@ -1,9 +1,12 @@
 /**
  * Moderation in Chromium (issue 23), two browsers at a time: a moderator
  * (here a server admin, who may moderate every room) bans a member, who sees
- * the room go and cannot come back; a member's report reaches the moderator
- * with the message in context; a block keeps a user's direct messages and
- * mentions from the blocker while the blocked user is not told.
+ * the room go and cannot come back, also when the ban came while their
+ * browser was offline; a member named moderator gets the controls at once;
+ * the pinned message in the header follows its edits and deletion; a
+ * member's report reaches the moderator with the message in context; a
+ * block keeps a user's direct messages and mentions from the blocker while
+ * the blocked user is not told.
  */
 import { execFileSync } from "node:child_process";
 import path from "node:path";
@@ -23,8 +26,11 @@ import {
   showRoom,
   userEntry,
 } from "../support/browser.js";
+import { connectUser, joinRoom } from "../support/chat.js";
 import { type NodeProcess, SERVER_ENTRY } from "../support/processes.js";
 import { perTest } from "../support/scope.js";
+import type { Frame } from "../support/sockjs-client.js";
+import { startRelay } from "../support/tcp-relay.js";
 import { freshName, freshRoom } from "./two-users.js";
 
 const scope = perTest();
@@ -33,9 +39,9 @@ const GOOD = "correct horse battery staple";
 /** A page reloads after signing in, which a busy machine makes slow: waited for, not timed. */
 const POLL = { timeout: 15_000 };
 
-/** A guest in the chat, online in the lobby, under `name`. */
-async function guest(n: NodeProcess, name: string): Promise<Page> {
-  const p = await chromium.open(`${n.url}/`);
+/** A guest in the chat, online in the lobby, under `name`; through `url` (a relay) when given. */
+async function guest(n: NodeProcess, name: string, url = n.url): Promise<Page> {
+  const p = await chromium.open(`${url}/`);
   await p.locator('body[data-state="online"]').waitFor();
   await currentRoom(p, "lobby").waitFor();
   await setNick(p, name);
@@ -84,6 +90,118 @@ describe("moderation in the web client", { timeout: BROWSER_TEST_MS }, () => {
     expect(await troll.locator(`#rooms li[data-room="${room}"]`).count()).toBe(0);
     // The member is no longer listed in the room the moderator sees.
     await expect.poll(() => userEntry(mod, trollName).count(), POLL).toBe(0);
+  });
+
+  it("a member banned while their browser is offline sees the room go once back, and nothing of it stays on the page", async () => {
+    const n = await node();
+    const relay = await startRelay(n.port);
+    scope.defer(() => relay.close());
+    const room = freshRoom("yard");
+    const trollName = freshName("Troll");
+    const mod = await boss(n);
+    const troll = await guest(n, trollName, relay.url);
+    await enterRoom(troll, room);
+    await enterRoom(mod, room);
+    await say(mod, "the plans for tomorrow");
+    const plans = roomMessages(mod, "the plans for tomorrow");
+    await plans.hover();
+    await plans.getByRole("button", { name: "Pin in the room's header" }).click();
+    await troll.locator("#room-rules .pinned").getByText("the plans for tomorrow").waitFor();
+    await roomMessages(troll, "the plans for tomorrow").waitFor();
+
+    // The troll's link goes quiet; the page notices. Meanwhile the moderator bans them, and the room goes on.
+    relay.set("silent");
+    await troll.locator("#offline").waitFor();
+    await userEntry(mod, trollName)
+      .getByRole("button", { name: `Ban ${trollName}` })
+      .click();
+    await expect.poll(() => userEntry(mod, trollName).count(), POLL).toBe(0);
+    await say(mod, "said after the ban");
+    await roomMessages(mod, "said after the ban").waitFor();
+
+    // Back online: the room, its messages and its pinned message go from the page.
+    relay.set("pass");
+    await troll.locator('body[data-state="online"]').waitFor();
+    await expect.poll(() => troll.locator(`#rooms li[data-room="${room}"]`).count(), POLL).toBe(0);
+    await currentRoom(troll, "lobby").waitFor();
+    const everything = async () =>
+      `${await troll.content()}${await troll.evaluate(() => JSON.stringify(localStorage))}`;
+    expect(await everything()).not.toContain("the plans for tomorrow");
+    expect(await everything()).not.toContain("said after the ban");
+    // Nor does a reload bring any of it back.
+    await troll.reload();
+    await troll.locator('body[data-state="online"]').waitFor();
+    await currentRoom(troll, "lobby").waitFor();
+    expect(await troll.locator(`#rooms li[data-room="${room}"]`).count()).toBe(0);
+    expect(await everything()).not.toContain("the plans for tomorrow");
+  });
+
+  it("a member named moderator gets the moderators' controls at once, without leaving the room", async () => {
+    const n = await node();
+    // The owner, and someone else in the room, are clients of the protocol; the new moderator is in Chromium.
+    const owner = await connectUser(n.url, { query: "proto=2&lobby=0" });
+    scope.defer(() => owner.client.close());
+    const ask = async (body: Record<string, unknown>): Promise<Frame> => {
+      const ref = `r-${Math.random()}`;
+      await owner.client.send({ ...body, ref });
+      return owner.client.next((f) => f.ref === ref);
+    };
+    const room = String((await ask({ action: "room_create", name: freshName("Club") })).room);
+    await joinRoom(owner, room);
+    const other = await connectUser(n.url, { query: "proto=2&lobby=0" });
+    scope.defer(() => other.client.close());
+    const boName = freshName("Bo");
+    await other.client.send({ action: "nick", name: boName, ref: "nick" });
+    await other.client.next((f) => f.ref === "nick");
+    await joinRoom(other, room);
+    const link = await ask({ action: "invite_link", room });
+    const annName = freshName("Ann");
+    const ann = await chromium.open(`${n.url}/#/room-invite/${String(link.token)}`);
+    await currentRoom(ann, room).waitFor();
+    await setNick(ann, annName);
+    const renamed = await owner.client.next((f) => f.action === "user_renamed" && f.name === annName);
+    // Found by what it does: a control that is not shown has no role to find it by.
+    const ban = userEntry(ann, boName).locator('[data-user-act="ban"]');
+    await ban.waitFor({ state: "attached" });
+    expect(await ban.isVisible()).toBe(false);
+    expect(await ann.locator("#reports-open").isVisible()).toBe(false);
+
+    expect(await ask({ action: "role", room, uid: renamed.uid, role: "moderator" })).toMatchObject({ of: "role" });
+    await ban.waitFor();
+    await ann.locator("#reports-open").waitFor();
+    // And they work: the ban goes through.
+    await ban.click();
+    await other.client.action("left", (f) => f.room === room && f.reason === "banned");
+  });
+
+  it("the pinned message in the header follows its message: edited, it reads anew; deleted, it goes", async () => {
+    const n = await node();
+    const room = freshRoom("notice");
+    const annName = freshName("Ann");
+    const mod = await boss(n);
+    const ann = await guest(n, annName);
+    for (const p of [mod, ann]) await enterRoom(p, room);
+    await say(mod, "Read the rules first");
+    const notice = roomMessages(mod, "Read the rules first");
+    await notice.hover();
+    await notice.getByRole("button", { name: "Pin in the room's header" }).click();
+    const header = ann.locator("#room-rules .pinned .text");
+    await expect.poll(() => header.textContent(), POLL).toBe("Read the rules first");
+
+    await notice.hover();
+    await notice.locator('[data-act="edit"]').click();
+    await mod.locator("#text").fill("Read the rules, then say hello");
+    await mod.locator("#text").press("Enter");
+    await expect.poll(() => header.textContent(), POLL).toBe("Read the rules, then say hello");
+
+    const edited = roomMessages(mod, "Read the rules, then say hello");
+    await edited.hover();
+    const del = edited.locator('[data-act="delete"]');
+    await del.click();
+    await del.getByText("Delete?").waitFor();
+    await del.click();
+    await expect.poll(() => ann.locator("#room-rules").isHidden(), POLL).toBe(true);
+    expect(await ann.locator("#room-rules").textContent()).not.toContain("Read the rules");
   });
 
   it("a member's report reaches the moderator with the message in context", async () => {

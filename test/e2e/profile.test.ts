@@ -12,10 +12,13 @@ import { AccountClient } from "../support/accounts.js";
 import {
   BROWSER_TEST_MS,
   browserPerFile,
+  conversationEntry,
   currentRoom,
+  directMessages,
   openConversation,
   roomMessages,
   say,
+  showConversation,
   showRoom,
   userEntry,
 } from "../support/browser.js";
@@ -28,11 +31,17 @@ const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.mi
 /** A reload and a round trip through the server, which a busy machine makes slow: waited for, not timed. */
 const POLL = { timeout: 15_000 };
 
-/** The chat in a browser of its own, signed in as a new account `name`. */
-async function signedIn(base: string, name: string): Promise<{ page: Page; uid: string }> {
+/** A new account `name`, signed in outside any browser. */
+async function signedUp(base: string, name: string): Promise<{ client: AccountClient; uid: string }> {
   const client = new AccountClient(base);
   const up = await client.post("/auth/signup", { name, password: GOOD });
   expect(up.status).toBe(200);
+  return { client, uid: (up.body.account as { uid: string }).uid };
+}
+
+/** The chat in a browser of its own, signed in as a new account `name`. */
+async function signedIn(base: string, name: string): Promise<{ page: Page; uid: string; client: AccountClient }> {
+  const { client, uid } = await signedUp(base, name);
   const page = await chromium.open(`${base}/`);
   await page
     .context()
@@ -40,7 +49,7 @@ async function signedIn(base: string, name: string): Promise<{ page: Page; uid: 
   await page.reload();
   await page.locator('body[data-state="online"]').waitFor(POLL);
   await currentRoom(page, "lobby").waitFor();
-  return { page, uid: (up.body.account as { uid: string }).uid };
+  return { page, uid, client };
 }
 
 /** What an avatar shows: its initials, and the colour of the palette it is drawn in. */
@@ -106,6 +115,63 @@ describe("profiles in the web client", { timeout: BROWSER_TEST_MS }, () => {
     await expect
       .poll(() => ada.page.locator("#profile-message").textContent(), POLL)
       .toMatch(/reads as another account's name/);
+  });
+
+  it("who is typing, and the admin page's accounts, are shown by their display names", async () => {
+    const node = await scope.node({ SIGNUP: "open", ADMIN_USERS: "Boss" });
+    const boss = await signedIn(node.url, "Boss");
+    const ada = await signedIn(node.url, "Ada");
+    expect((await ada.client.post("/auth/profile", { display: "Ada Lovelace", colour: 5 })).status).toBe(200);
+
+    await ada.page.locator("#text").fill("hello every");
+    // Her account name is a hover away, as beside her messages.
+    await boss.page.waitForFunction(
+      () => {
+        const line = document.querySelector("#typing");
+        return (
+          line?.textContent === "Ada Lovelace is typing…" &&
+          line.querySelector("[data-profile]")?.getAttribute("title") === "@Ada"
+        );
+      },
+      undefined,
+      POLL,
+    );
+
+    await boss.page.getByRole("button", { name: "Admin" }).click();
+    const row = boss.page.locator("#admin-accounts li", { hasText: "Ada Lovelace" });
+    // The admin needs the unique name to tell two Ada Lovelaces apart: it stands beside the display name.
+    expect(await row.locator(".account-name").textContent()).toBe("Ada Lovelace");
+    expect(await row.locator(".account-handle").textContent()).toBe("@Ada");
+    const own = boss.page.locator("#admin-accounts li", { hasText: "Boss" });
+    expect(await own.locator(".account-handle").count()).toBe(0);
+    await row.getByRole("button", { name: "Reset link" }).click();
+    await expect
+      .poll(() => boss.page.locator("#admin-output").textContent(), POLL)
+      .toMatch(/^One-time link for Ada Lovelace \(@Ada\): http/);
+  });
+
+  it("a new profile reaches someone who shares only a conversation with the person: their list, its header and its messages", async () => {
+    const node = await scope.node({ SIGNUP: "open" });
+    const grace = await signedIn(node.url, "Grace");
+    // Ada writes to Grace from a connection of her own, in no room, then goes.
+    const ada = await signedUp(node.url, "Ada");
+    const { client: adaConn } = await ada.client.connect();
+    scope.defer(() => adaConn.close());
+    await adaConn.send({ action: "dm", to: grace.uid, message: "hello Grace", ref: "hi" });
+    expect(await adaConn.next((f) => f.ref === "hi")).toMatchObject({ action: "ack" });
+    adaConn.close();
+    await conversationEntry(grace.page, "Ada").waitFor(POLL);
+    await showConversation(grace.page, "Ada");
+    await directMessages(grace.page, "hello Grace").waitFor(POLL);
+    await expect.poll(() => grace.page.locator("#room-title").textContent(), POLL).toBe("Ada");
+
+    expect((await ada.client.post("/auth/profile", { display: "Ada Lovelace", colour: 5 })).status).toBe(200);
+    await conversationEntry(grace.page, "Ada Lovelace").waitFor(POLL);
+    await expect.poll(() => grace.page.locator("#room-title").textContent(), POLL).toBe("Ada Lovelace");
+    expect(await grace.page.locator("#room-title [data-profile]").getAttribute("title")).toBe("@Ada");
+    const message = directMessages(grace.page, "hello Grace");
+    expect(await message.locator(".from").textContent()).toBe("Ada Lovelace");
+    expect(await avatarOf(message)).toEqual({ initials: "AL", colour: "5" });
   });
 
   it("the palette's initials pass axe-core's contrast check, in light and dark mode", async () => {

@@ -38,6 +38,13 @@ export async function joinRoom(user: User, room: string, extra: Record<string, u
   return user.client.action("users", (f) => f.ref === ref);
 }
 
+/** Sends a request and resolves with the first frame that answers it (by its ref). */
+export async function ask(user: User, body: Record<string, unknown>): Promise<Frame> {
+  const ref = `r-${Math.random()}`;
+  await user.client.send({ ...body, ref });
+  return user.client.next((f) => f.ref === ref);
+}
+
 /** Sends a message with a ref and resolves with its ack (or throws on its error). */
 export async function say(user: User, message: string, room?: string): Promise<number> {
   const ref = `say-${Math.random()}`;

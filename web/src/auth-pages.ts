@@ -203,7 +203,9 @@ export class AuthPages {
         el(
           "li",
           { class: a.disabled ? "account disabled" : "account", "data-uid": a.uid },
-          el("span", { class: "account-name" }, a.name),
+          // Shown as everyone sees them, with the unique name they sign in with when the two differ.
+          el("span", { class: "account-name" }, a.display),
+          a.display === a.name ? null : el("span", { class: "account-handle" }, `@${a.name}`),
           a.admin ? el("span", { class: "account-badge" }, "admin") : null,
           a.disabled ? el("span", { class: "account-badge" }, "disabled") : null,
           a.uid === me
@@ -218,7 +220,8 @@ export class AuthPages {
               }),
           act("Reset link", async () => {
             const { token } = await post<{ token: string }>(`/auth/admin/accounts/${encodeURIComponent(a.uid)}/reset`);
-            output.textContent = `One-time link for ${a.name}: ${location.origin}/#reset=${token}`;
+            const who = a.display === a.name ? a.name : `${a.display} (@${a.name})`;
+            output.textContent = `One-time link for ${who}: ${location.origin}/#reset=${token}`;
           }),
         ),
       ),

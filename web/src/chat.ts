@@ -66,7 +66,7 @@ import {
   savePlace,
   saveUnsent,
 } from "./storage";
-import { TypingThrottle, TypingTracker, typingText } from "./typing";
+import { TypingThrottle, TypingTracker, typingLine } from "./typing";
 import type { View } from "./view";
 
 const PAGE_SIZE = 50;
@@ -746,6 +746,8 @@ export class Chat {
       state.places.set(key, place);
     }
     this.apply({ type: "joined", key });
+    // The server names a conversation's other person: one opened by a link may have no message to name them by.
+    if (place.kind === "dm" && frame.name !== undefined) place.title = frame.name;
     const { gap, epochChanged, entries } = applyJoinHistory(place, frame);
     if (epochChanged) this.log.retire(place.key);
     const batch = document.createDocumentFragment();
@@ -887,9 +889,16 @@ export class Chat {
     this.placeChanged(room);
   }
 
+  /** The page lets go of a place and of all it kept of it: its messages, and a room's name, topic, role and rules. */
   private dropPlace(key: string): void {
     const { state } = this;
-    if (!state.places.delete(key)) return;
+    const place = state.places.get(key);
+    if (!place) return;
+    state.places.delete(key);
+    if (place.kind === "room") {
+      this.about.delete(key);
+      this.moderation.forget(place.target);
+    }
     this.log.drop(key);
     this.typists.clearRoom(key);
     if (state.current !== key) {
@@ -955,6 +964,7 @@ export class Chat {
         place.title,
         this.session.gone.has(place.key) ? "no longer known to the server" : "direct messages",
         null,
+        place.target,
       );
       this.view.setTopic("");
       this.view.renderUsers([]);
@@ -983,6 +993,6 @@ export class Chat {
 
   private renderTyping(): void {
     const key = this.state.current;
-    this.view.setTyping(key === null ? "" : typingText(this.typists.names(key)));
+    this.view.setTyping(key === null ? [] : typingLine(this.typists.typists(key)));
   }
 }

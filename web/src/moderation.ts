@@ -96,6 +96,12 @@ export class ModerationView {
     this.changed();
   }
 
+  /** The page no longer holds the room (left, or shut out of it): nothing of its rules or the user's role there stays. */
+  forget(room: string): void {
+    this.roles.delete(room);
+    this.rules.delete(room);
+  }
+
   isModerator(room: string | null): boolean {
     const role = room === null ? undefined : this.roles.get(room);
     return role === "owner" || role === "moderator";

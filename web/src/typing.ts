@@ -1,4 +1,4 @@
-/** Who is typing in each room; an entry lapses unless a new `typing` renews it. */
+/** Who is typing in each room, by uid; an entry lapses unless a new `typing` renews it. */
 export class TypingTracker {
   private readonly rooms = new Map<string, Map<string, { name: string; timer: number }>>();
 
@@ -7,20 +7,20 @@ export class TypingTracker {
     private readonly changed: (room: string) => void,
   ) {}
 
-  note(room: string, id: string, name: string): void {
+  note(room: string, uid: string, name: string): void {
     const typists = this.rooms.get(room) ?? new Map<string, { name: string; timer: number }>();
     this.rooms.set(room, typists);
-    window.clearTimeout(typists.get(id)?.timer);
-    typists.set(id, { name, timer: window.setTimeout(() => this.clear(room, id), this.ttlMs) });
+    window.clearTimeout(typists.get(uid)?.timer);
+    typists.set(uid, { name, timer: window.setTimeout(() => this.clear(room, uid), this.ttlMs) });
     this.changed(room);
   }
 
-  clear(room: string, id: string): void {
+  clear(room: string, uid: string): void {
     const typists = this.rooms.get(room);
-    const entry = typists?.get(id);
+    const entry = typists?.get(uid);
     if (!typists || !entry) return;
     window.clearTimeout(entry.timer);
-    typists.delete(id);
+    typists.delete(uid);
     this.changed(room);
   }
 
@@ -28,17 +28,26 @@ export class TypingTracker {
     for (const id of [...(this.rooms.get(room)?.keys() ?? [])]) this.clear(room, id);
   }
 
-  names(room: string): string[] {
-    return [...(this.rooms.get(room)?.values() ?? [])].map((t) => t.name);
+  typists(room: string): Typist[] {
+    return [...(this.rooms.get(room)?.entries() ?? [])].map(([uid, t]) => ({ uid, name: t.name }));
   }
 }
 
-export function typingText(names: string[]): string {
-  const [a, b] = names;
-  if (a === undefined) return "";
-  if (b === undefined) return `${a} is typing…`;
-  if (names.length === 2) return `${a} and ${b} are typing…`;
-  return "Several people are typing…";
+/** Someone typing: their uid, which names them by their profile, and the name their `typing` carried. */
+export interface Typist {
+  uid: string;
+  name: string;
+}
+
+/** A piece of the line that says who is typing: words, or a person. */
+export type TypingPart = string | Typist;
+
+export function typingLine(typists: Typist[]): TypingPart[] {
+  const [a, b] = typists;
+  if (a === undefined) return [];
+  if (b === undefined) return [a, " is typing…"];
+  if (typists.length === 2) return [a, " and ", b, " are typing…"];
+  return ["Several people are typing…"];
 }
 
 /** Lets one `typing` through per interval and room: the others only need to know it goes on. */

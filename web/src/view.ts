@@ -2,6 +2,7 @@ import { avatar } from "./avatar";
 import type { LinkState } from "./connection";
 import { byId, el } from "./dom";
 import { guestBadge, isGuest } from "./guest-badge";
+import type { TypingPart } from "./typing";
 
 /** Text a screen reader says and the eye does not see. */
 function spoken(text: string): HTMLElement {
@@ -155,9 +156,14 @@ export class View {
     this.panelsBadge.replaceChildren(spoken(", "), el("span", {}, String(unread)), spoken(" unread"));
   }
 
-  /** `title` is null while no place is open; `sub` says who is there; `muted` is null where there is nothing to mute. */
-  renderHead(title: string | null, sub: string, muted: boolean | null): void {
-    this.roomTitle.textContent = title ?? "No room";
+  /**
+   * `title` is null while no place is open; `sub` says who is there; `muted` is null where there is nothing to mute;
+   * `person` is a conversation's other person (uid), whose profile names it.
+   */
+  renderHead(title: string | null, sub: string, muted: boolean | null, person?: string): void {
+    this.roomTitle.replaceChildren(
+      person === undefined ? (title ?? "No room") : el("span", { "data-profile": person }, title ?? ""),
+    );
     this.onlineCount.textContent = sub;
     this.mute.hidden = muted === null;
     // Rooms take invitations; a conversation has its two people.
@@ -232,8 +238,10 @@ export class View {
       unseen === 0 ? "Back to the newest messages ↓" : `${unseen} new ${unseen === 1 ? "message" : "messages"} ↓`;
   }
 
-  setTyping(text: string): void {
-    this.typing.textContent = text;
+  /** Who is typing, each typist named by their profile (profile.ts paints a `data-profile`). */
+  setTyping(parts: TypingPart[]): void {
+    const line = parts.map((p) => (typeof p === "string" ? p : el("span", { "data-profile": p.uid }, p.name)));
+    this.typing.replaceChildren(...(line.length === 0 ? [] : [el("span", { class: "typing-line" }, ...line)]));
   }
 
   setLoading(on: boolean): void {

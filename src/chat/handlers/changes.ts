@@ -7,7 +7,7 @@ import * as frames from "../frames.js";
 import { refuseMuted } from "../moderation.js";
 import { requirePoster } from "../room-access.js";
 import { type Caller, type Handler, memberRoom, openConversation, requirePersistent } from "./caller.js";
-import { unpinDeleted } from "./moderation.js";
+import { pinFollows } from "./moderation.js";
 
 /** Where a change goes: the room it is stored in (a conversation's own, for one), and how its frames name it. */
 interface Target {
@@ -105,13 +105,14 @@ export const edit: Handler<"edit"> = async (caller, req) => {
   const t = await target(caller, req, true);
   if (req.with === undefined) refuseMuted(await caller.ctx.moderation.rules(t.room), caller.uid);
   await publish(caller, req, t, (base) => frames.change({ action: "edit", ...base, message }));
+  if (req.with === undefined) await pinFollows(caller, t.room, req.mid, "edited");
 };
 
 /** `delete`: one's own message is shown as deleted, to everyone, from now on. */
 export const remove: Handler<"delete"> = async (caller, req) => {
   const t = await target(caller, req, true);
   await publish(caller, req, t, (base) => frames.change({ action: "delete", ...base }));
-  if (req.with === undefined) await unpinDeleted(caller, t.room, req.mid);
+  if (req.with === undefined) await pinFollows(caller, t.room, req.mid, "deleted");
 };
 
 /** `react`: anyone in the room reacts to a message; each person counts once per emoji. A muted person may not. */

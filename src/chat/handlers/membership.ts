@@ -81,7 +81,11 @@ export const members: Handler<"members"> = async (caller, req) => {
   caller.send(frames.members({ room, members: listed, next: page.next, ref: req.ref }));
 };
 
-/** `role`: the owner names a moderator, or takes it back. Every node reads the room's roles again. */
+/**
+ * `role`: the owner names a moderator, or takes it back. Every node reads
+ * the room's roles again, and the user's connections are sent the room with
+ * their new role, so that what they may do shows at once.
+ */
 export const role: Handler<"role"> = async (caller, req) => {
   const room = checkRoom(req.room, caller.ctx.limits);
   const access = await requireRole(caller, room, "owner");
@@ -91,6 +95,8 @@ export const role: Handler<"role"> = async (caller, req) => {
   if (target.role === "owner") throw new RequestError("forbidden", "an owner's role is not changed here");
   await store.setMember(room, { ...target, role: req.role });
   await caller.ctx.hub.announceRules(room, frames.room({ ...access.info, ref: undefined }));
+  // What goes to every member carries no role: the named user's own connections, on every node, are told theirs.
+  await caller.ctx.hub.toUser(req.uid, frames.room({ ...access.info, role: req.role, ref: undefined }));
   if (req.ref !== undefined) caller.send(frames.ack({ of: "role", ref: req.ref, room }));
 };
 

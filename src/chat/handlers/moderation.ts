@@ -134,16 +134,34 @@ export const unmute: Handler<"unmute"> = (caller, req) => lift(caller, req, "mut
 export const remove: Handler<"remove"> = async (caller, req) => {
   const room = await moderated(caller, req.room);
   await removeAsModerator(caller, req, room);
-  await unpinDeleted(caller, room, req.mid);
+  await pinFollows(caller, room, req.mid, "deleted");
   await record(caller, room, { action: "remove", mid: req.mid, reason: req.reason });
 };
 
-/** A deleted message leaves the room's header too: its text must not outlive it there. */
-export async function unpinDeleted(caller: Caller, room: string, mid: number): Promise<void> {
-  const m = await caller.ctx.moderation.fresh(room);
-  if (m.pinned === undefined || (JSON.parse(m.pinned) as { mid: number }).mid !== mid) return;
-  await caller.ctx.moderation.store.setPinned(room, undefined);
-  await announce(caller, room);
+/**
+ * The room's header follows its pinned message once it changed: an edit's
+ * text replaces the old one there (read back from history, where the newest
+ * edit is the text), and a deleted message's text must not outlive it there:
+ * it is unpinned. The change itself is done: a failure here is only logged.
+ */
+export async function pinFollows(
+  caller: Caller,
+  room: string,
+  mid: number,
+  change: "edited" | "deleted",
+): Promise<void> {
+  const follow = async () => {
+    const m = await caller.ctx.moderation.fresh(room);
+    const pinned = m.pinned === undefined ? undefined : (JSON.parse(m.pinned) as { mid: number });
+    if (pinned?.mid !== mid) return;
+    const now = change === "edited" ? await storedMessage(caller, room, mid) : undefined;
+    await caller.ctx.moderation.store.setPinned(
+      room,
+      now === undefined ? undefined : JSON.stringify({ ...pinned, message: now.message }),
+    );
+    await announce(caller, room);
+  };
+  await bestEffort(caller, follow(), "bring a room's pinned message in line with it");
 }
 
 /** `slow`: one message per `seconds` per person, on every node; 0 ends it. */

@@ -69,9 +69,8 @@ async function joinRoom(caller: Caller, req: RequestOf<"join">, raw: string): Pr
 async function joinConversation(caller: Caller, req: RequestOf<"join">, other: string): Promise<void> {
   requirePersistent(caller);
   const { hub, policy } = caller.ctx;
-  if (other !== caller.uid && (await findAddressee(caller, other)) === undefined) {
-    throw new RequestError("no_such_user", "there is no such user");
-  }
+  const addressee = other === caller.uid ? { name: caller.name } : await findAddressee(caller, other);
+  if (addressee === undefined) throw new RequestError("no_such_user", "there is no such user");
   const conversation = conversationOf(caller.uid, other);
   const fresh = !caller.conversations.has(other);
   if (fresh && caller.conversations.size >= policy.maxConversations) {
@@ -94,7 +93,8 @@ async function joinConversation(caller: Caller, req: RequestOf<"join">, other: s
     const read = await readHistory(caller, conversation, req);
     const page = read && withoutBlocked(caller, other, read);
     if (!page) throw new RequestError("unavailable", "history is out of reach right now; live messages still arrive");
-    await sendHistory(caller, page, { with: other, place: conversationPlace(other), since: req.since, ref: req.ref });
+    const sent = { with: other, name: addressee.name, place: conversationPlace(other), since: req.since, ref: req.ref };
+    await sendHistory(caller, page, sent);
     top = page.top;
   } finally {
     hub.release(conversation, caller, top);
@@ -121,6 +121,8 @@ const recoveryLimit = (caller: Caller) => Math.min(caller.ctx.historySize, calle
 interface Sent {
   room?: string;
   with?: string;
+  /** The other person's name, with `with`. */
+  name?: string;
   /** Where the user's read mark for it is kept. */
   place: string;
   since: number | undefined;
@@ -149,6 +151,7 @@ export async function sendHistory(caller: Caller, page: HistoryPage, sent: Sent)
         {
           room: sent.room,
           with: sent.with,
+          name: sent.name,
           epoch: page.epoch,
           recovered: recovery ? from > 0 || page.complete : undefined,
           more,
