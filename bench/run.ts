@@ -53,6 +53,8 @@ const { values: opts } = parseArgs({
     // `--only scale`: idle connections on one node, at each size, dialed at `connect-rate` per second.
     "scale-sizes": { type: "string", default: "10000,25000,50000" },
     "connect-rate": { type: "string", default: "2000" },
+    // The idle scenario's connections (a few hundred for a quick try of `--only idle` or `memory`).
+    "idle-clients": { type: "string", default: "5000" },
   },
 });
 const nodes = Number(opts.nodes);
@@ -71,7 +73,13 @@ const ROOMS: Load = {
   roomSize: 10,
   publishersPerRoom: 1,
 };
-const IDLE: Load = { name: "idle: 5000 connections in rooms of 10", clients: 5000, roomSize: 10, publishersPerRoom: 0 };
+const idleClients = Number(opts["idle-clients"]);
+const IDLE: Load = {
+  name: `idle: ${idleClients} connections in rooms of 10`,
+  clients: idleClients,
+  roomSize: 10,
+  publishersPerRoom: 0,
+};
 
 /** Issue 14's targets: a crowd connects into the lobby in at most this multiple of the time it takes without it… */
 const LOBBY_LIMIT = 2;
