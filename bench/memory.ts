@@ -17,7 +17,16 @@ const MEMORY = `(() => {
   try {
     spaces = Object.fromEntries(require("v8").getHeapSpaceStatistics().map((s) => [s.space_name, s.space_size]));
   } catch {}
-  return { ...m, spaces };
+  // Where the RSS lives: the brk heap (malloc's main arena), anonymous mappings (V8's pages,
+  // malloc's large blocks and its other arenas) and files (the binary, libraries).
+  const maps = { brk: 0, anonymous: 0, files: 0 };
+  let kind = "files";
+  for (const line of require("fs").readFileSync("/proc/self/smaps", "utf8").split("\\n")) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \\S+ \\S+ \\S+ \\S+\\s*(.*)$/.exec(line);
+    if (head) kind = head[1] === "[heap]" ? "brk" : head[1] === "" || head[1].startsWith("[anon") ? "anonymous" : "files";
+    else if (line.startsWith("Rss:")) maps[kind] += Number(line.split(/\\s+/)[1]) * 1024;
+  }
+  return { ...m, spaces, maps };
 })()`;
 
 interface MemoryUsage {
@@ -27,6 +36,7 @@ interface MemoryUsage {
   external: number;
   arrayBuffers: number;
   spaces: Record<string, number>;
+  maps: Record<string, number>;
 }
 
 function usageTable(title: string, readings: [string, MemoryUsage][], connections: number): string {
@@ -39,6 +49,7 @@ function usageTable(title: string, readings: [string, MemoryUsage][], connection
   ];
   const rows = [
     ...names.map((n) => [n, ...values((m) => m[n])]),
+    ...Object.keys(first[1].maps).map((k) => [`RSS in ${k} mappings`, ...values((m) => m.maps[k] ?? 0)]),
     ...Object.keys(first[1].spaces).map((s) => [`space ${s}`, ...values((m) => m.spaces[s] ?? 0)]),
   ];
   return [
