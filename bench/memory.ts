@@ -64,8 +64,9 @@ function usageTable(title: string, readings: [string, MemoryUsage][], connection
 /**
  * Where a connection's memory goes, ours on one node under its inspector:
  * heap snapshots before and after `idle` connected (rooms of 10, settled),
- * then, on a fresh stack, the busy room: snapshots connected and in the
- * middle of the load, and a sampling heap profile of the load.
+ * then, on a fresh stack, the busy room: its memory connected and in the
+ * middle of the load, a sampling heap profile of the load, and snapshots in
+ * the middle of the load and once quiet again.
  */
 export async function heapProfile(
   target: Target,
@@ -131,9 +132,10 @@ export async function heapProfile(
     await sleep(1000);
     const rssBefore = stackRss(stack);
     await prepare(gen, target, stack, busy, label);
+    // No snapshot before the load: writing one leaves tens of MB in malloc's heap, which the RSS
+    // under load would then be read against. What the load holds live is read instead against a
+    // snapshot of the same room once quiet again.
     const connected = await inspector.evaluate<MemoryUsage>(MEMORY);
-    progress(`${label}: snapshot connected`);
-    await inspector.snapshot(file("busy-before"));
     await inspector.startSampling(false);
     const loaded = step(gen, stack, busy, rate, seconds, label, rssBefore);
     // Halfway through the load: what the heap holds while messages are in flight, garbage included,
@@ -143,6 +145,9 @@ export async function heapProfile(
     const profile = (await inspector.stopSampling()) as Parameters<typeof allocations>[0];
     await inspector.snapshot(file("busy-during"));
     const done = await loaded;
+    await sleep(2000);
+    progress(`${label}: snapshot quiet again`);
+    await inspector.snapshot(file("busy-after"));
     out.push(
       usageTable(
         `${busy.name}, one node, ${rate} msg/s`,
@@ -152,7 +157,7 @@ export async function heapProfile(
         ],
         busy.clients,
       ),
-      `under load, connections to the busy room: ${perConnection(file("busy-before"), file("busy-during"), busy.clients)}`,
+      `under load, against the same room quiet again: ${perConnection(file("busy-after"), file("busy-during"), busy.clients)}`,
       allocations(
         profile,
         `on the heap ${seconds / 2} s into the load, by allocating function (live or not yet collected)`,
