@@ -63,7 +63,8 @@ function usageTable(title: string, readings: [string, MemoryUsage][], connection
 
 /**
  * Where a connection's memory goes, ours on one node under its inspector:
- * heap snapshots before and after `idle` connected (rooms of 10, settled),
+ * heap snapshots before and after `idle` connected (rooms of 10, settled)
+ * and what their connecting and joining allocated,
  * then, on a fresh stack, the busy room: its memory connected and in the
  * middle of the load, a sampling heap profile of the load, and snapshots in
  * the middle of the load and once quiet again.
@@ -106,7 +107,10 @@ export async function heapProfile(
     progress(`${label}: snapshot before`);
     await inspector.snapshot(file("idle-before"));
     const before = await inspector.evaluate<MemoryUsage>(MEMORY);
+    // Everything connecting and joining allocates, collected or not: the burst that sizes old space.
+    await inspector.startSampling(true);
     await prepare(gen, target, stack, idle, label);
+    const joining = (await inspector.stopSampling()) as Parameters<typeof allocations>[0];
     progress(`${label}: settling ${settleSeconds} s`);
     await sleep(settleSeconds * 1000);
     const settled = await inspector.evaluate<MemoryUsage>(MEMORY);
@@ -124,6 +128,7 @@ export async function heapProfile(
         idle.clients,
       ),
       perConnection(file("idle-before"), file("idle-after"), idle.clients),
+      allocations(joining, `allocated while ${idle.clients} clients connected and joined, garbage included`),
     );
   });
 
