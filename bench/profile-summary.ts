@@ -23,7 +23,7 @@ function origin(url: string): string {
   return own ? `${own[1]}/${own[2]}` : url;
 }
 
-function frameName(node: ProfileNode): string {
+export function frameName(node: Pick<ProfileNode, "callFrame">): string {
   const { functionName, url, lineNumber } = node.callFrame;
   const where = url === "" ? "" : ` ${origin(url)}:${lineNumber + 1}`;
   return `${functionName || "(anonymous)"}${where}`;

@@ -47,6 +47,7 @@ export function combine(steps: Step[]): Step {
     generatorPct: Math.max(...steps.map((s) => s.generatorPct)),
     dropped: total((s) => s.dropped),
     rssPerConnKiB: Math.max(...steps.map((s) => s.rssPerConnKiB)),
+    loadAverage: Math.max(...steps.map((s) => s.loadAverage)),
     p50: median((s) => s.p50),
     p90: median((s) => s.p90),
     p99: Math.max(...steps.map((s) => s.p99)),
@@ -70,6 +71,7 @@ export function loadRows(steps: Step[]): Row[] {
     pick("latency max ms", 1, (s) => s.max),
     pick("RSS KiB/connection under load", 1, (s) => s.rssPerConnKiB),
     pick("generator CPU % of a core", 0, (s) => s.generatorPct),
+    pick("load average (1 min) at the end", 1, (s) => s.loadAverage),
   ];
 }
 
@@ -78,6 +80,7 @@ export function idleRows(idle: Idle[]): Row[] {
     { metric: "RSS KiB/connection", digits: 1, values: idle.map((i) => i.rssPerConnKiB) },
     { metric: "RSS MiB, all nodes, connected", digits: 0, values: idle.map((i) => i.rssAfterMiB) },
     { metric: "idle CPU µs/conn/s", digits: 3, values: idle.map((i) => i.idleUsPerConnSec) },
+    { metric: "load average (1 min) at the end", digits: 1, values: idle.map((i) => i.loadAverage) },
   ];
 }
 

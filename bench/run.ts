@@ -6,19 +6,22 @@
  * raises the rate until each breaks; `-- --profile` profiles ours. Run
  * `npm run build` first: ours runs from dist/ (or --server).
  */
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Generator } from "./generator/pool.js";
+import { heapProfile } from "./memory.js";
 import { type Postgres, startPostgres } from "./postgres.js";
 import { ANY_PRESENCE, type Arrival, arrive, meanArrival, restart } from "./presence.js";
+import { cpuMicros, rssBytes } from "./proc-stats.js";
 import { summarize } from "./profile-summary.js";
-import { progressDone } from "./progress.js";
+import { progress, progressDone } from "./progress.js";
 import { arrivalRows, combine, idleRows, loadRows, restartTable, sweepTable, table } from "./report.js";
 import { type Idle, idle, type Load, prepare, type Step, stackRss, step } from "./scenario.js";
 import { chart } from "./svg.js";
-import { floor, ours, type Stack, socketIo, startStack, type Target } from "./targets.js";
+import { floor, ours, type Stack, shippedNodeFlags, socketIo, startStack, type Target } from "./targets.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const resultsDir = path.join(root, "bench/results");
@@ -39,12 +42,19 @@ const { values: opts } = parseArgs({
     "node-args": { type: "string", default: "" },
     // Ours without the node flags `npm start` gives it, to see what they change.
     bare: { type: "boolean", default: false },
-    // `presence` (ours alone, 4–7 minutes) runs only when named: the default run is long enough.
+    // `presence` (ours alone, 4–7 minutes) and `memory` (issue 25, about 12 minutes) run only when named.
     only: { type: "string", default: "fanout,rooms,idle" },
     passes: { type: "string", default: "2" },
     // The presence scenario: clients in the lobby (half as many for the restart), and which protocols they speak.
     "presence-clients": { type: "string", default: "5000" },
     protos: { type: "string", default: "1,2" },
+    // With `--only memory`: ours alone on one node under its inspector, heap snapshots and a sampling heap profile.
+    heap: { type: "boolean", default: false },
+    // `--only scale`: idle connections on one node, at each size, dialed at `connect-rate` per second.
+    "scale-sizes": { type: "string", default: "10000,25000,50000" },
+    "connect-rate": { type: "string", default: "2000" },
+    // The idle scenario's connections (a few hundred for a quick try of `--only idle` or `memory`).
+    "idle-clients": { type: "string", default: "5000" },
   },
 });
 const nodes = Number(opts.nodes);
@@ -63,7 +73,13 @@ const ROOMS: Load = {
   roomSize: 10,
   publishersPerRoom: 1,
 };
-const IDLE: Load = { name: "idle: 5000 connections in rooms of 10", clients: 5000, roomSize: 10, publishersPerRoom: 0 };
+const idleClients = Number(opts["idle-clients"]);
+const IDLE: Load = {
+  name: `idle: ${idleClients} connections in rooms of 10`,
+  clients: idleClients,
+  roomSize: 10,
+  publishersPerRoom: 0,
+};
 
 /** Issue 14's targets: a crowd connects into the lobby in at most this multiple of the time it takes without it… */
 const LOBBY_LIMIT = 2;
@@ -110,8 +126,12 @@ async function runLoad(
 }
 
 /** Runs `measure` on a fresh stack and generator, and tears both down. */
-async function withStack<T>(target: Target, measure: (gen: Generator, stack: Stack) => Promise<T>): Promise<T> {
-  const stack = await startStack(target, nodes, nodeArgs);
+async function withStack<T>(
+  target: Target,
+  measure: (gen: Generator, stack: Stack) => Promise<T>,
+  args = nodeArgs,
+): Promise<T> {
+  const stack = await startStack(target, nodes, args);
   const gen = new Generator(workers);
   try {
     return await measure(gen, stack);
@@ -121,10 +141,83 @@ async function withStack<T>(target: Target, measure: (gen: Generator, stack: Sta
   }
 }
 
-const runIdle = (target: Target, label: string): Promise<Idle> =>
-  withStack(target, (gen, stack) =>
-    idle(gen, target, stack, IDLE, Number(opts.settle), Number(opts["idle-seconds"]), label),
+const runIdle = (target: Target, label: string, args = nodeArgs): Promise<Idle> =>
+  withStack(
+    target,
+    (gen, stack) => idle(gen, target, stack, IDLE, Number(opts.settle), Number(opts["idle-seconds"]), label),
+    args,
   );
+
+/** Issue 25's targets: idle RSS per connection at most this multiple of the floor's, and below Socket.IO's… */
+const IDLE_LIMIT = 1.25;
+/** …and under the busy room's load at most this multiple of our own idle figure, and below Socket.IO's. */
+const LOAD_LIMIT = 2;
+
+const verdict = (met: boolean) => (met ? "met" : "missed");
+
+/**
+ * What a connection costs in memory (issue 25), every target in one run:
+ * idle RSS per connection (rooms of 10, settled) with `npm start`'s node
+ * flags and with Node's defaults, each for all three targets; then RSS per
+ * connection while the big room takes `--rate` (400) msg/s.
+ */
+async function memory(targets: Target[], record: Record<string, unknown>): Promise<string[]> {
+  const names = targets.map((t) => t.name);
+  const out: string[] = [];
+  const rate = Number(opts.rate ?? 400);
+  const seconds = Number(opts.seconds ?? 5);
+  const idleOf: Record<string, Idle[]> = {};
+  // Ours is given the flags the way the others are, so each pass runs the three alike.
+  const bare = targets.map((t) => (t.name === "ours" ? ours(serverEntry, false) : t));
+  for (const [flagsName, flags] of [
+    ["npm start's flags", shippedNodeFlags()],
+    ["Node's defaults", []],
+  ] as const) {
+    const results: Idle[] = [];
+    for (const t of bare)
+      results.push(await runIdle(t, `memory, idle ${t.name}, ${flagsName}`, [...nodeArgs, ...flags]));
+    idleOf[flagsName] = results;
+    out.push(
+      table(
+        `${IDLE.name}, settled ${opts.settle} s, ${flagsName} (${flags.join(" ") || "none"})`,
+        names,
+        idleRows(results),
+      ),
+    );
+    const [mine, ...others] = results.map((r) => r.rssPerConnKiB);
+    const floorKiB = others[names.indexOf("ws floor") - 1];
+    const sioKiB = others[names.indexOf("socket.io") - 1];
+    if (mine !== undefined && floorKiB !== undefined && sioKiB !== undefined) {
+      out.push(
+        `target, ${flagsName}: idle ≤ ${IDLE_LIMIT}× the floor's and below Socket.IO's: ` +
+          `${(mine / floorKiB).toFixed(2)}× the floor, ${(mine / sioKiB).toFixed(2)}× Socket.IO — ` +
+          verdict(mine <= IDLE_LIMIT * floorKiB && mine < sioKiB),
+      );
+    }
+  }
+  const loaded: Step[] = [];
+  for (const t of targets) {
+    const passes: Step[] = [];
+    for (let pass = 1; pass <= Number(opts.passes); pass++) {
+      const [s] = await runLoad(t, FANOUT, [rate], seconds, `memory, ${t.name} under load, pass ${pass}`);
+      passes.push(s as Step);
+    }
+    loaded.push(combine(passes));
+  }
+  out.push(table(`${FANOUT.name}, ${rate} msg/s for ${seconds} s × ${opts.passes}`, names, loadRows(loaded)));
+  const shippedIdle = idleOf["npm start's flags"]?.[0]?.rssPerConnKiB;
+  const mineLoaded = loaded[0]?.rssPerConnKiB;
+  const sioLoaded = loaded[names.indexOf("socket.io")]?.rssPerConnKiB;
+  if (shippedIdle !== undefined && mineLoaded !== undefined && sioLoaded !== undefined) {
+    out.push(
+      `target: under load ≤ ${LOAD_LIMIT}× our idle figure (npm start's flags) and below Socket.IO's: ` +
+        `${(mineLoaded / shippedIdle).toFixed(2)}× our idle, ${(mineLoaded / sioLoaded).toFixed(2)}× Socket.IO — ` +
+        verdict(mineLoaded <= LOAD_LIMIT * shippedIdle && mineLoaded < sioLoaded),
+    );
+  }
+  record.memory = { idle: idleOf, load: Object.fromEntries(names.map((n, i) => [n, loaded[i]])) };
+  return out;
+}
 
 /**
  * Presence in a big lobby, ours alone: per protocol, a crowd connecting
@@ -207,6 +300,32 @@ async function compare(targets: Target[]): Promise<void> {
       table(`${IDLE.name}, settled ${opts.settle} s, ${opts["idle-seconds"]} s idle window`, names, idleRows(results)),
     );
   }
+  if (only.has("memory")) {
+    const mine = targets.find((t) => t.name === "ours");
+    if (opts.heap && mine) {
+      const dir = path.join(resultsDir, "heap");
+      out.push(
+        ...(await heapProfile(
+          mine,
+          nodeArgs,
+          IDLE,
+          FANOUT,
+          Number(opts.rate ?? 400),
+          Number(opts.seconds ?? 10),
+          Number(opts.settle),
+          workers,
+          dir,
+        )),
+      );
+    } else {
+      out.push(...(await memory(targets, record)));
+    }
+  }
+  if (only.has("scale")) {
+    const mine = targets.find((t) => t.name === "ours");
+    if (mine) out.push(await scale(mine, record));
+    else out.push("scale: skipped; it measures ours alone (--targets ours)");
+  }
   if (only.has("presence")) {
     const mine = targets.find((t) => t.name === "ours");
     const presenceRecord: Record<string, unknown> = {};
@@ -217,6 +336,91 @@ async function compare(targets: Target[]): Promise<void> {
   progressDone();
   writeResults("compare.json", record);
   console.log(out.join("\n\n"));
+}
+
+/** Source addresses the scale scenario spreads its clients over: a loopback address has about 28,000 ports. */
+const CLIENTS_PER_SOURCE = 20_000;
+
+/** The file descriptors a process may open here (the nodes inherit the bench's limit). */
+function openFilesLimit(): string {
+  const limits = readFileSync("/proc/self/limits", "utf8");
+  return /^Max open files\s+(\S+)\s+(\S+)/m.exec(limits)?.slice(1, 3).join(" soft, ") ?? "unknown";
+}
+
+/**
+ * How cost grows with connections (issue 25, item 3): one node, idle
+ * clients in rooms of 10, dialed at a steady rate from several loopback
+ * addresses; at each size, the time to connect and join them, RSS per
+ * connection once settled, and the node's idle CPU.
+ */
+async function scale(target: Target, record: Record<string, unknown>): Promise<string> {
+  const rate = Number(opts["connect-rate"]);
+  const settle = Number(opts.settle);
+  const idleSeconds = Number(opts["idle-seconds"]);
+  const rows: Record<string, number>[] = [];
+  for (const size of opts["scale-sizes"].split(",").map(Number)) {
+    const label = `scale ${size}`;
+    const stack = await startStack(target, 1, nodeArgs);
+    const gen = new Generator(workers);
+    try {
+      const [pid] = stack.nodes.map((n) => n.pid) as [number];
+      await sleep(settle * 1000);
+      const before = rssBytes(pid);
+      const cpu0 = cpuMicros(pid);
+      progress(`${label}: connecting at ${rate}/s`);
+      const t0 = performance.now();
+      const dial = {
+        query: "lobby=0",
+        admitted: true,
+        reconnect: false,
+        sourceAddresses: Math.ceil(size / CLIENTS_PER_SOURCE),
+      };
+      const { opened, failed } = await gen.connect(target.wire, [stack.nodes[0]?.port ?? 0], size, dial, 100, rate);
+      const connectSeconds = (performance.now() - t0) / 1000;
+      const connectCpu = (cpuMicros(pid) - cpu0) / 1e6;
+      progress(`${label}: joining rooms of 10`);
+      const t1 = performance.now();
+      if (failed === 0) await gen.join((i) => `r${Math.floor(i / 10)}`);
+      const joinSeconds = (performance.now() - t1) / 1000;
+      progress(`${label}: settling ${settle} s`);
+      await sleep(settle * 1000);
+      const after = rssBytes(pid);
+      const cpu1 = cpuMicros(pid);
+      await sleep(idleSeconds * 1000);
+      const idleCpu = (cpuMicros(pid) - cpu1) / (idleSeconds * 1e6);
+      rows.push({
+        size,
+        opened,
+        failed,
+        connectSeconds,
+        connectCpuSeconds: connectCpu,
+        joinSeconds: failed === 0 ? joinSeconds : Number.NaN,
+        rssPerConnKiB: (after - before) / 1024 / opened,
+        rssMiB: after / 2 ** 20,
+        idleCpuPct: 100 * idleCpu,
+        loadAverage: os.loadavg()[0] ?? 0,
+      });
+    } finally {
+      await gen.stop();
+      await stack.stop();
+    }
+  }
+  record.scale = rows;
+  const head =
+    "| connections | opened | failed | connect s | node CPU s connecting | join s | RSS KiB/conn | RSS MiB | idle CPU % of a core | load (1 min) |";
+  const f = (v: number, d: number) => (Number.isFinite(v) ? v.toFixed(d) : "—");
+  return [
+    `one node, idle clients in rooms of 10 dialed at ${rate}/s, settled ${settle} s; open files: ${openFilesLimit()}`,
+    "",
+    head,
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ...rows.map(
+      (r) =>
+        `| ${r.size} | ${r.opened} | ${r.failed} | ${f(r.connectSeconds as number, 1)} | ${f(r.connectCpuSeconds as number, 1)} | ` +
+        `${f(r.joinSeconds as number, 1)} | ${f(r.rssPerConnKiB as number, 1)} | ${f(r.rssMiB as number, 0)} | ` +
+        `${f(r.idleCpuPct as number, 2)} | ${f(r.loadAverage as number, 1)} |`,
+    ),
+  ].join("\n");
 }
 
 /** The highest rate a target sustained: nothing lost, nothing dropped, p99 within 500 ms. */
@@ -305,8 +509,10 @@ async function archiveDatabases(): Promise<(redisUrl: string) => Promise<string>
 }
 
 /** The targets `--targets` names, ours first: every ratio is ours against another. */
+const serverEntry = opts.server ? path.resolve(opts.server) : undefined;
+
 async function chosenTargets(): Promise<Target[]> {
-  const entry = opts.server ? path.resolve(opts.server) : undefined;
+  const entry = serverEntry;
   const mine = ours(entry, !opts.bare);
   const known: Record<string, () => Promise<Target>> = {
     ours: async () => mine,

@@ -1,3 +1,4 @@
+import os from "node:os";
 import type { Generator } from "./generator/pool.js";
 import { cpuMicros, rssBytes, sum } from "./proc-stats.js";
 import { progress } from "./progress.js";
@@ -32,6 +33,8 @@ export interface Step extends Latency {
   dropped: number;
   /** RSS of every node while the step ran (mean of samples), less what they held before any client connected, per client. */
   rssPerConnKiB: number;
+  /** The machine's 1-minute load average as the step ended: RSS does not depend on it, latency does. */
+  loadAverage: number;
 }
 
 const roomOf = (load: Load) => (i: number) => `r${Math.floor(i / load.roomSize)}`;
@@ -133,6 +136,7 @@ export async function step(
     generatorPct: ((genCpu.user + genCpu.system) / (wall * 1e6)) * 100,
     dropped: closed,
     rssPerConnKiB: (rssSamples.reduce((a, b) => a + b, 0) / rssSamples.length - rssBefore) / 1024 / load.clients,
+    loadAverage: os.loadavg()[0] ?? 0,
     ...latency(latencies),
   };
   return result;
@@ -147,6 +151,8 @@ export interface Idle {
   /** Server CPU while the connections sit idle (heartbeats, presence refresh), µs per connection per second. */
   idleUsPerConnSec: number;
   idleSeconds: number;
+  /** The machine's 1-minute load average at the end. */
+  loadAverage: number;
 }
 
 export async function idle(
@@ -176,5 +182,6 @@ export async function idle(
     rssAfterMiB: after / 2 ** 20,
     idleUsPerConnSec: cpu / load.clients / idleSeconds,
     idleSeconds,
+    loadAverage: os.loadavg()[0] ?? 0,
   };
 }

@@ -15,7 +15,7 @@ export interface Target {
 }
 
 /** The node flags `npm start` runs our server with (package.json), so that the bench measures it as shipped. */
-function shippedNodeFlags(): string[] {
+export function shippedNodeFlags(): string[] {
   const { scripts } = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as {
     scripts: Record<string, string>;
   };

@@ -237,9 +237,14 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
   });
   // Upgraded (websocket) sockets leave the HTTP server's books; shutdown must still end them.
   const sockets = new Set<Socket>();
+  // One listener for every socket (a socket closes once): a closure and a `once` wrapper per
+  // connection would be some 200 bytes held for as long as it stays open.
+  function forget(this: Socket): void {
+    sockets.delete(this);
+  }
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    socket.on("close", forget);
   });
   const origins = new OriginPolicy(config.ALLOWED_ORIGINS);
   const sockjs = new SockjsServer(

@@ -142,7 +142,7 @@ describe("FloodGuard", () => {
 describe("RequestQueue", () => {
   it("runs requests one after another and refuses a failed one once, with its ref", async () => {
     const refused: [string, Ref][] = [];
-    const queue = new RequestQueue((err, ref) => refused.push([(err as Error).message, ref]));
+    const queue = new RequestQueue({ refuse: (err, ref) => refused.push([(err as Error).message, ref]) });
     const ran: number[] = [];
     queue.push(async () => {
       await new Promise((r) => setTimeout(r, 20));
@@ -163,7 +163,7 @@ describe("RequestQueue", () => {
   });
 
   it("lets 63 operations run detached and makes the 64th wait", async () => {
-    const queue = new RequestQueue(() => undefined);
+    const queue = new RequestQueue({ refuse: () => undefined });
     const never = new Promise<void>(() => undefined);
     const waits = Array.from({ length: 64 }, () => queue.detach(never, undefined));
     expect(waits.slice(0, 63).every((w) => w === undefined)).toBe(true);

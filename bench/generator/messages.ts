@@ -8,11 +8,27 @@ export interface Dial {
   admitted: boolean;
   /** A client the server closes connects again, with the web client's backoff (and its guest token, if given one). */
   reconnect: boolean;
+  /**
+   * Spread the connections over this many loopback source addresses
+   * (127.0.0.2, 127.0.0.3, …), so that one address's ephemeral ports do not
+   * run out; unset or 0: the system's choice (127.0.0.1).
+   */
+  sourceAddresses?: number;
 }
 
 /** What the main thread asks of a generator worker; every request gets one reply with the same id. */
 export type Request =
-  | { t: "connect"; wire: WireKind; ports: number[]; first: number; count: number; batch: number; dial: Dial }
+  | {
+      t: "connect";
+      wire: WireKind;
+      ports: number[];
+      first: number;
+      count: number;
+      batch: number;
+      dial: Dial;
+      /** Dial at this steady rate (connections per second) instead of a batch at a time. */
+      perSecond?: number;
+    }
   | { t: "join"; rooms: string[]; batch: number }
   | { t: "begin"; run: number }
   | { t: "publish"; run: number; perSecond: number; seconds: number; senders: Sender[] }

@@ -72,7 +72,8 @@ export class Generator {
 
   /**
    * Connects `clients` clients, each worker `batch` at a time, waiting for each batch: a steady pace
-   * the servers set. By default they skip the lobby and count as connected once the transport is open.
+   * the servers set; or, with `perSecond`, at that steady rate in all, whatever the servers' pace.
+   * By default they skip the lobby and count as connected once the transport is open.
    */
   async connect(
     wire: WireKind,
@@ -80,6 +81,7 @@ export class Generator {
     clients: number,
     dial: Dial = { query: "lobby=0", admitted: false, reconnect: false },
     batch = 100,
+    perSecond?: number,
   ): Promise<ConnectReply> {
     const share = Math.ceil(clients / this.channels.length);
     this.blocks = this.channels.map((_, w) => ({
@@ -93,6 +95,7 @@ export class Generator {
       ...this.blocks[w]!,
       batch,
       dial,
+      ...(perSecond === undefined ? {} : { perSecond: perSecond / this.channels.length }),
     }));
     return {
       opened: replies.reduce((n, r) => n + r.opened, 0),

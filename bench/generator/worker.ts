@@ -25,6 +25,8 @@ interface Client {
   ws: WebSocket;
   /** The node it connects to, again after the server closed it. */
   port: number;
+  /** The loopback address it connects from, if the dial spreads them. */
+  from?: string;
   /** The token the server gave it (`?proto=2`): connecting again with it, it is the same user. */
   guest?: string;
   /** Frames received since the last `begin`, by kind. */
@@ -57,10 +59,22 @@ function onChat(text: string): void {
 }
 
 /** A new connection to a node, as the user with that guest token if there is one. */
-function socketTo(port: number, guest: string | undefined): WebSocket {
+function socketTo(port: number, guest: string | undefined, from?: string): WebSocket {
   const query = new URLSearchParams(dialing.query);
   if (guest !== undefined) query.set("guest", guest);
-  return new WebSocket(`ws://127.0.0.1:${port}${codec.path(query.toString())}`, { perMessageDeflate: false });
+  const url = `ws://127.0.0.1:${port}${codec.path(query.toString())}`;
+  // A node out of file descriptors leaves a dial unanswered: it fails after a while rather than hangs.
+  return new WebSocket(url, {
+    perMessageDeflate: false,
+    handshakeTimeout: 60_000,
+    ...(from ? { localAddress: from } : {}),
+  });
+}
+
+/** The source address of the client with this global index, when the dial spreads them. */
+function sourceOf(index: number): string | undefined {
+  const n = dialing.sourceAddresses ?? 0;
+  return n > 0 ? `127.0.0.${2 + (index % n)}` : undefined;
 }
 
 /**
@@ -126,7 +140,7 @@ async function comeBack(client: Client): Promise<void> {
     // The bench closed every client meanwhile: nobody is coming back.
     if (!dialing.reconnect) break;
     try {
-      client.ws = socketTo(client.port, client.guest);
+      client.ws = socketTo(client.port, client.guest, client.from);
       await attach(client);
       lastReconnectAt = now();
       break;
@@ -137,23 +151,48 @@ async function comeBack(client: Client): Promise<void> {
   down--;
 }
 
+/** A new client of global index `index`, dialed now; resolves with it once connected, or undefined. */
+function dial(req: Extract<Request, { t: "connect" }>, i: number): Promise<Client | undefined> {
+  // Round-robin over the nodes by the client's global index.
+  const port = req.ports[(req.first + i) % req.ports.length] as number;
+  const from = sourceOf(req.first + i);
+  const client: Client = { ws: socketTo(port, undefined, from), port, from, frames: noFrames(), told: -1 };
+  return attach(client).then(
+    () => client,
+    () => undefined,
+  );
+}
+
+/** Dials at a steady rate, as a crowd arrives, however long each connection takes; resolves once all are settled. */
+function connectPaced(req: Extract<Request, { t: "connect" }>, perSecond: number): Promise<ConnectReply> {
+  const started = performance.now();
+  const dialed: Promise<Client | undefined>[] = [];
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      const due = Math.min(req.count, Math.floor((perSecond * (performance.now() - started)) / 1000) + 1);
+      while (dialed.length < due) dialed.push(dial(req, dialed.length));
+      if (dialed.length < req.count) return;
+      clearInterval(timer);
+      void Promise.all(dialed).then((all) => {
+        let failed = 0;
+        for (const client of all) {
+          if (client) clients.push(client);
+          else failed++;
+        }
+        resolve({ opened: clients.length, failed });
+      });
+    }, 2);
+  });
+}
+
 async function connect(req: Extract<Request, { t: "connect" }>): Promise<ConnectReply> {
   codec = codecs[req.wire];
   dialing = req.dial;
+  if (req.perSecond !== undefined) return connectPaced(req, req.perSecond);
   let failed = 0;
   for (let start = 0; start < req.count; start += req.batch) {
     const batch: Promise<Client | undefined>[] = [];
-    for (let i = start; i < Math.min(req.count, start + req.batch); i++) {
-      // Round-robin over the nodes by the client's global index.
-      const port = req.ports[(req.first + i) % req.ports.length] as number;
-      const client: Client = { ws: socketTo(port, undefined), port, frames: noFrames(), told: -1 };
-      batch.push(
-        attach(client).then(
-          () => client,
-          () => undefined,
-        ),
-      );
-    }
+    for (let i = start; i < Math.min(req.count, start + req.batch); i++) batch.push(dial(req, i));
     for (const client of await Promise.all(batch)) {
       if (client) clients.push(client);
       else failed++;

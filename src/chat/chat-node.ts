@@ -17,6 +17,8 @@ export class ChatNode {
   private readonly sessions = new Set<Session>();
   private readonly perAddress: AddressCounter;
   private draining = false;
+  /** One callback for every session, rather than a closure per connection. */
+  private readonly onEnded = (session: Session) => this.ended(session);
 
   constructor(
     private readonly ctx: ChatContext,
@@ -52,7 +54,7 @@ export class ChatNode {
       refuseConnection(conn, refusal, log, meter, { addr: peer.clientAddress });
       return;
     }
-    const session = new Session(peer, this.ctx, (s) => this.ended(s));
+    const session = new Session(peer, this.ctx, this.onEnded);
     this.sessions.add(session);
     log.info({ conn: session.id, transport: peer.transport, addr: peer.clientAddress }, "connection opened");
     void session.open(parseConnectQuery(peer.query));

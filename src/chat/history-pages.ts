@@ -2,9 +2,16 @@ import type { HistoryPage, HistoryQuery } from "../bus/broker.js";
 import type { OutFrame } from "../transport/out-frame.js";
 import { historyMessages } from "./frames.js";
 
-/** Encoded pages kept at most, and their bytes; the least recently used go first. */
+/**
+ * Encoded pages kept at most, and the characters they hold (a page keeps its
+ * JSON and its SockJS-quoted form, the second made as the first requester's
+ * frame is put together: both are counted); the least recently used go first.
+ */
 const MAX_PAGES = 256;
 const MAX_BYTES = 8 * 1024 * 1024;
+
+/** What a cached page holds, in characters: its JSON, and the quoted form every history frame is made of. */
+const held = (page: OutFrame) => page.text.length + page.quoted.length;
 
 /**
  * Encoded history pages, shared by everyone who asks for the same page while
@@ -31,11 +38,11 @@ export class HistoryPages {
     }
     const encoded = historyMessages(messages().map((m) => m.json));
     this.pages.set(key, encoded);
-    this.bytes += encoded.text.length;
+    this.bytes += held(encoded);
     for (const [oldKey, old] of this.pages) {
       if (this.bytes <= MAX_BYTES && this.pages.size <= MAX_PAGES) break;
       this.pages.delete(oldKey);
-      this.bytes -= old.text.length;
+      this.bytes -= held(old);
     }
     return encoded;
   }

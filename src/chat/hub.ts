@@ -42,7 +42,8 @@ const UNAVAILABLE_MESSAGE =
  */
 export class Hub implements BrokerHandler, PresenceHandler {
   private readonly local = new Map<string, Recipient>();
-  private readonly byUser = new Map<string, Set<Recipient>>();
+  /** A user's connections here: the one, or a Set of several (a Set per user would be some 150 bytes each). */
+  private readonly byUser = new Map<string, Recipient | Set<Recipient>>();
   private readonly rooms: LocalRooms;
   private readonly batches: PresenceBatches;
   private rulesWatcher: { changed(room: string): void; forget(room: string): void } | undefined;
@@ -96,21 +97,28 @@ export class Hub implements BrokerHandler, PresenceHandler {
   /** A new connection of this node: from now on it can be found, and sent what is for its user. */
   async register(r: Recipient): Promise<void> {
     this.local.set(r.id, r);
-    let mine = this.byUser.get(r.uid);
-    if (!mine) {
-      mine = new Set();
-      this.byUser.set(r.uid, mine);
-    }
-    mine.add(r);
+    const mine = this.byUser.get(r.uid);
+    if (mine === undefined) this.byUser.set(r.uid, r);
+    else if (mine instanceof Set) mine.add(r);
+    else if (mine !== r) this.byUser.set(r.uid, new Set([mine, r]));
     await this.presence.connect(r);
   }
 
   async unregister(r: Recipient): Promise<void> {
     this.local.delete(r.id);
     const mine = this.byUser.get(r.uid);
-    mine?.delete(r);
-    if (mine?.size === 0) this.byUser.delete(r.uid);
+    if (mine === r) this.byUser.delete(r.uid);
+    else if (mine instanceof Set && mine.delete(r) && mine.size === 1) {
+      for (const last of mine) this.byUser.set(r.uid, last);
+    }
     await this.presence.disconnect(r);
+  }
+
+  /** The user's connections on this node. */
+  private connectionsOf(uid: string): Iterable<Recipient> {
+    const mine = this.byUser.get(uid);
+    if (mine === undefined) return [];
+    return mine instanceof Set ? mine : [mine];
   }
 
   isMember(room: string, r: Recipient): boolean {
@@ -172,7 +180,7 @@ export class Hub implements BrokerHandler, PresenceHandler {
     if (renamed.taken !== undefined) {
       throw new RequestError("name_taken", `someone in '${renamed.taken}' is already called that`);
     }
-    for (const other of this.byUser.get(r.uid) ?? []) if (other !== r) other.renamed(r.name);
+    for (const other of this.connectionsOf(r.uid)) if (other !== r) other.renamed(r.name);
     await this.presence.connect(r);
     await Promise.all(renamed.rooms.map((room) => this.publish(room, { json: frames.userRenamed(room, r, previous) })));
     await this.toNodesOf(r.uid, { kind: "renamed", uid: r.uid, name: r.name });
@@ -207,27 +215,27 @@ export class Hub implements BrokerHandler, PresenceHandler {
 
   private async aroundHere(uid: string, json: string): Promise<void> {
     const rooms = new Set<string>();
-    for (const r of this.byUser.get(uid) ?? []) for (const room of this.rooms.roomsOf(r)) rooms.add(room);
+    for (const r of this.connectionsOf(uid)) for (const room of this.rooms.roomsOf(r)) rooms.add(room);
     this.deliverToUser(uid, json, undefined);
     await Promise.all([...rooms].map((room) => this.publish(room, { json })));
   }
 
   private endHere(uid: string, session: string | undefined, code: number, reason: string): void {
-    for (const r of [...(this.byUser.get(uid) ?? [])]) {
+    for (const r of [...this.connectionsOf(uid)]) {
       if (session === undefined || r.signIn === session) r.close?.(code, reason);
     }
   }
 
   /** The name of a user connected now, here or on another node; undefined when it is not, or cannot be asked. */
   async connectedName(uid: string): Promise<string | undefined> {
-    for (const r of this.byUser.get(uid) ?? []) return r.name;
+    for (const r of this.connectionsOf(uid)) return r.name;
     return (await this.presence.findUser(uid).catch(() => undefined))?.name;
   }
 
   /** The kept users with a connection on this node. */
   *keptUsersHere(): Iterable<string> {
-    for (const [uid, connections] of this.byUser) {
-      for (const r of connections) {
+    for (const uid of this.byUser.keys()) {
+      for (const r of this.connectionsOf(uid)) {
         if (r.kept) {
           yield uid;
           break;
@@ -331,7 +339,7 @@ export class Hub implements BrokerHandler, PresenceHandler {
 
   /** The user's block list changed: their connections on every node take it. */
   async blocksChanged(uid: string, users: { uid: string; name: string }[]): Promise<void> {
-    for (const r of this.byUser.get(uid) ?? []) r.blocksChanged?.(users);
+    for (const r of this.connectionsOf(uid)) r.blocksChanged?.(users);
     await this.toNodesOf(uid, { kind: "blocks", uid, users });
   }
 
@@ -394,14 +402,14 @@ export class Hub implements BrokerHandler, PresenceHandler {
   }
 
   private deliverToUser(uid: string, json: string, unlessIn: string | undefined, except?: Recipient): void {
-    for (const r of this.byUser.get(uid) ?? []) {
+    for (const r of this.connectionsOf(uid)) {
       if (r === except || r.proto !== 2 || (unlessIn !== undefined && this.rooms.has(unlessIn, r))) continue;
       r.send(json);
     }
   }
 
   private async leaveHere(uid: string, room: string, except?: Recipient, reason?: LeftReason): Promise<void> {
-    for (const r of [...(this.byUser.get(uid) ?? [])]) {
+    for (const r of [...this.connectionsOf(uid)]) {
       if (r === except || !this.rooms.has(room, r)) continue;
       await this.exit(room, r, 0);
       r.left(room, reason);
@@ -445,10 +453,10 @@ export class Hub implements BrokerHandler, PresenceHandler {
         });
         return;
       case "blocks":
-        for (const r of this.byUser.get(message.uid) ?? []) r.blocksChanged?.(message.users);
+        for (const r of this.connectionsOf(message.uid)) r.blocksChanged?.(message.users);
         return;
       case "renamed":
-        for (const r of this.byUser.get(message.uid) ?? []) r.renamed(message.name);
+        for (const r of this.connectionsOf(message.uid)) r.renamed(message.name);
         return;
       case "end":
         this.endHere(message.uid, message.session, message.code, message.reason);

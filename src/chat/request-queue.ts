@@ -3,16 +3,22 @@ import type { Ref } from "../protocol/requests.js";
 /** Messages of one connection that may wait for the broker at once. */
 const MAX_IN_FLIGHT = 64;
 
+/** Who answers a failed request: the connection, told the request's `ref`. */
+export interface Refuser {
+  refuse(err: unknown, ref: Ref): void;
+}
+
 /**
  * One connection's requests, one at a time in the order they came, so that a
  * client's messages keep their order; a request that fails becomes one
- * refusal, carrying its `ref`.
+ * refusal, carrying its `ref`. Its owner is told, not a closure: a node holds
+ * one queue per connection.
  */
 export class RequestQueue {
   private tail: Promise<void> = Promise.resolve();
   private inFlight = 0;
 
-  constructor(private readonly refuse: (err: unknown, ref: Ref) => void) {}
+  constructor(private readonly owner: Refuser) {}
 
   /** Resolves once everything queued so far is done. */
   get settled(): Promise<void> {
@@ -21,7 +27,7 @@ export class RequestQueue {
 
   /** Runs `task` after everything queued before it; `refOf` names the request should it fail. */
   push(task: () => Promise<void> | undefined, refOf: () => Ref = () => undefined): void {
-    this.tail = this.tail.then(task).catch((err: unknown) => this.refuse(err, refOf()));
+    this.tail = this.tail.then(task).catch((err: unknown) => this.owner.refuse(err, refOf()));
   }
 
   /**
@@ -38,7 +44,7 @@ export class RequestQueue {
       },
       (err: unknown) => {
         this.inFlight--;
-        this.refuse(err, ref);
+        this.owner.refuse(err, ref);
       },
     );
     return this.inFlight >= MAX_IN_FLIGHT ? settled : undefined;

@@ -20,6 +20,12 @@ import { bestEffort, enterRoom, exitRoom } from "./handlers/rooms.js";
 import { refusalOf } from "./refusal.js";
 import { RequestQueue } from "./request-queue.js";
 
+/** Whom a connection that blocked nobody blocked: one empty set for them all. */
+const NOBODY: ReadonlySet<string> = new Set();
+
+const blockedSet = (users: { uid: string }[]): ReadonlySet<string> =>
+  users.length === 0 ? NOBODY : new Set(users.map((u) => u.uid));
+
 /** What `user_info` says besides the connection's id, user and name. */
 type Greeting = Omit<Parameters<typeof frames.userInfo>[0], "id" | "uid" | "name">;
 
@@ -38,9 +44,11 @@ export class Session implements Caller, PeerListener {
   persistent = false;
   kept = false;
   readonly rooms = new Set<string>();
-  readonly conversations = new Map<string, string>();
+  // Made on first use, as the shared empty set below: most connections never open a conversation
+  // or block anyone, and an empty Map or Set is some 150 bytes held for the connection's lifetime.
+  private openConversations: Map<string, string> | undefined;
   /** The users this user blocked: their direct messages, conversation hints and mentions do not reach it. */
-  blocked = new Set<string>();
+  blocked: ReadonlySet<string> = NOBODY;
   lease: TokenLease | undefined;
   signIn: string | undefined;
   admin = false;
@@ -67,7 +75,13 @@ export class Session implements Caller, PeerListener {
   ) {
     this.id = newConnectionId(ctx.hub.nodeId);
     this.guard = new FloodGuard(ctx.policy);
-    this.queue = new RequestQueue((err, ref) => this.refuse(err, ref));
+    this.queue = new RequestQueue(this);
+  }
+
+  /** The conversations the connection has open: the other user → the conversation's room. */
+  get conversations(): Map<string, string> {
+    this.openConversations ??= new Map();
+    return this.openConversations;
   }
 
   get nameKey(): string {
@@ -253,7 +267,7 @@ export class Session implements Caller, PeerListener {
       this.log.warn({ err }, "could not load whom the user blocked");
       return [];
     });
-    this.blocked = new Set(users.map((u) => u.uid));
+    this.blocked = blockedSet(users);
     return users;
   }
 
@@ -296,12 +310,12 @@ export class Session implements Caller, PeerListener {
   }
 
   blocksChanged(users: { uid: string; name: string }[]): void {
-    this.blocked = new Set(users.map((u) => u.uid));
+    this.blocked = blockedSet(users);
     if (this.proto === 2) this.send(frames.blocked(users));
   }
 
   peerIn(conversation: string): string | undefined {
-    for (const [other, room] of this.conversations) if (room === conversation) return other;
+    for (const [other, room] of this.openConversations ?? []) if (room === conversation) return other;
     return undefined;
   }
 
@@ -365,7 +379,8 @@ export class Session implements Caller, PeerListener {
     this.send(frames.error("rate_limited", `too many requests: wait ${wait} s`, salvageRef(raw), wait));
   }
 
-  private refuse(err: unknown, ref: Ref): void {
+  /** A request of this connection failed: it is refused with one `error` (the RequestQueue's owner). */
+  refuse(err: unknown, ref: Ref): void {
     const refusal = refusalOf(err);
     this.ctx.meter.refused(refusal.code);
     if (refusal.fault !== undefined) this.log.error({ err: refusal.fault }, "request failed");
@@ -389,6 +404,6 @@ export class Session implements Caller, PeerListener {
         this.log.warn({ err, room }, "could not announce a departure");
       }
     }
-    for (const conversation of this.conversations.values()) await hub.closeConversation(conversation, this);
+    for (const conversation of this.openConversations?.values() ?? []) await hub.closeConversation(conversation, this);
   }
 }
