@@ -99,7 +99,8 @@ export class ResumingSubscriber {
   /** `via` says where a mid out of turn came from, so that a failure points at the path that let it through. */
   private take(m: Frame, via: string): void {
     const mid = Number(m.mid);
-    if (mid !== this.lastMid + 1) this.problems.push(`mid ${mid} (number ${String(m.message)}) after ${this.lastMid} (${via})`);
+    if (mid !== this.lastMid + 1)
+      this.problems.push(`mid ${mid} (number ${String(m.message)}) after ${this.lastMid} (${via})`);
     this.lastMid = Math.max(this.lastMid, mid);
     this.numbers.push(Number(m.message));
   }
