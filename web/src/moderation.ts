@@ -23,7 +23,7 @@ function contextLine(entry: StoredEntry, reported: number): HTMLElement | null {
   return el(
     "li",
     { class: entry.mid === reported ? "reported" : undefined },
-    el("span", { class: "sender" }, entry.name),
+    ...personName(entry.uid, entry.name, "sender"),
     " ",
     el("span", { class: "text" }, entry.message === "" ? "message deleted" : entry.message),
   );
@@ -219,7 +219,8 @@ export class ModerationView {
         el(
           "div",
           { class: "report-head" },
-          `${r.by.name} reported a message${r.reason ? `: ${r.reason}` : ""} · ${new Date(r.ts).toLocaleString()}`,
+          ...personName(r.by.uid, r.by.name),
+          ` reported a message${r.reason ? `: ${r.reason}` : ""} · ${new Date(r.ts).toLocaleString()}`,
         ),
         el("ol", { class: "context" }, ...r.context.map((entry) => contextLine(entry, r.mid))),
       );
