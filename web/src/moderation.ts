@@ -64,10 +64,17 @@ export class ModerationView {
     switch (frame.action) {
       case "room":
         // A change announced to every member carries nobody's role: only an answer to this user's own request says theirs.
-        if (frame.role !== undefined || frame.ref !== undefined) this.roles.set(frame.room, frame.role);
+        if (frame.role !== undefined || frame.ref !== undefined) {
+          this.roles.set(frame.room, frame.role);
+          // A join's answer: the rules after it are the room's now, whatever version this page saw before
+          // (a Redis that started over counts from 0 again).
+          this.rules.delete(frame.room);
+        }
         if (frame.room === this.room) this.show(this.room);
         return false;
       case "room_rules":
+        // Two nodes' announcements of two changes may come in either order: an older one is not shown.
+        if (frame.v < (this.rules.get(frame.room)?.v ?? 0)) return true;
         this.rules.set(frame.room, frame);
         if (frame.room === this.room) this.show(this.room);
         return true;
