@@ -90,6 +90,12 @@ describe("moderation in the web client", { timeout: BROWSER_TEST_MS }, () => {
     expect(await troll.locator(`#rooms li[data-room="${room}"]`).count()).toBe(0);
     // The member is no longer listed in the room the moderator sees.
     await expect.poll(() => userEntry(mod, trollName).count(), POLL).toBe(0);
+    // The room's moderation log says who banned whom, the guest marked as everywhere else.
+    await mod.locator("#reports-open").click();
+    const logged = mod.locator("#modlog-list .modlog-entry").first();
+    await logged.waitFor();
+    expect(await logged.textContent()).toMatch(new RegExp(`^Boss banned ${trollName} \\(guest\\) for 24 h · `));
+    expect(await logged.locator(".guest-badge").count()).toBe(1);
   });
 
   it("a member banned while their browser is offline sees the room go once back, and nothing of it stays on the page", async () => {
@@ -235,9 +241,9 @@ describe("moderation in the web client", { timeout: BROWSER_TEST_MS }, () => {
     expect(await report.locator(".report-head").textContent()).toContain(`${annName} (guest) reported a message`);
     expect(await report.locator(".report-head .guest-badge").count()).toBe(1);
     expect(await report.locator(".context .reported").textContent()).toContain(
-      `${trollName} (guest) you are all fools`,
+      `${trollName} (guest): you are all fools`,
     );
-    expect(await report.locator(".context").textContent()).toContain(`${annName} (guest) good morning everyone`);
+    expect(await report.locator(".context").textContent()).toContain(`${annName} (guest): good morning everyone`);
   });
 
   it("a block hides the blocked user's direct messages and mentions, and they are not told", async () => {

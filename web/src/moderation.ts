@@ -1,6 +1,6 @@
 import { byId, el } from "./dom";
 import { personName } from "./guest-badge";
-import type { ClientRequest, FrameOf, ServerFrame, StoredEntry } from "./protocol";
+import type { ClientRequest, FrameOf, ModlogEntry, ServerFrame, StoredEntry } from "./protocol";
 
 type Role = NonNullable<FrameOf<"room">["role"]>;
 type ReportsFrame = FrameOf<"reports">;
@@ -24,8 +24,39 @@ function contextLine(entry: StoredEntry, reported: number): HTMLElement | null {
     "li",
     { class: entry.mid === reported ? "reported" : undefined },
     ...personName(entry.uid, entry.name, "sender"),
-    " ",
+    ": ",
     el("span", { class: "text" }, entry.message === "" ? "message deleted" : entry.message),
+  );
+}
+
+/** What a moderator did, as the log says it: the verb, and whether it names a person. */
+const DID: Record<ModlogEntry["action"], string> = {
+  kick: "removed",
+  ban: "banned",
+  unban: "let back",
+  mute: "muted",
+  unmute: "let speak",
+  remove: "removed a message",
+  slow: "set slow mode",
+  pin: "changed the pinned message",
+};
+
+/** One line of the moderation log: who did what to whom, for how long and why, and when. */
+function logLine(e: ModlogEntry): HTMLElement {
+  const details = [
+    e.action === "slow" ? (e.seconds ? `: one message each ${e.seconds} s` : ": off") : "",
+    e.action !== "slow" && e.seconds
+      ? ` for ${e.seconds >= 3600 ? `${Math.round(e.seconds / 3600)} h` : `${e.seconds} s`}`
+      : "",
+    e.reason ? `: ${e.reason}` : "",
+  ].join("");
+  return el(
+    "li",
+    { class: "modlog-entry" },
+    ...personName(e.by.uid, e.by.name),
+    ` ${DID[e.action]}`,
+    ...(e.user ? [" ", ...personName(e.user.uid, e.user.name)] : []),
+    `${details} · ${new Date(e.ts).toLocaleString()}`,
   );
 }
 
@@ -45,6 +76,7 @@ export class ModerationView {
   private readonly reportsButton = byId<HTMLButtonElement>("reports-open");
   private readonly reportsPanel = byId("reports");
   private readonly reportsList = byId<HTMLOListElement>("reports-list");
+  private readonly modlogList = byId<HTMLOListElement>("modlog-list");
   private room: string | null = null;
 
   constructor(
@@ -88,6 +120,12 @@ export class ModerationView {
         this.showReports(frame);
         return true;
       case "modlog":
+        if (frame.room === this.room)
+          this.modlogList.replaceChildren(
+            ...(frame.entries.length === 0
+              ? [el("li", { class: "empty" }, "Nothing yet.")]
+              : frame.entries.map(logLine)),
+          );
         return true;
       case "left":
         if (frame.reason === "banned") this.notice(`A moderator banned you from #${frame.room}.`);
@@ -213,8 +251,10 @@ export class ModerationView {
   private openReports(): void {
     if (this.room === null) return;
     this.reportsList.replaceChildren();
+    this.modlogList.replaceChildren();
     this.reportsPanel.hidden = false;
     this.send({ action: "reports", room: this.room, ref: REPORTS_REF + this.room });
+    this.send({ action: "modlog", room: this.room, ref: REPORTS_REF + this.room });
   }
 
   private showReports(frame: ReportsFrame): void {
