@@ -300,6 +300,40 @@ describe.each(["Redis", "embedded"] as const)("moderation (%s)", (mode) => {
     }
   });
 
+  it("two pins at once from two nodes: a member keeping the highest version has the header a newcomer is told", async () => {
+    const { room, owner, mod, troll, trollToo } = await moderatedRoom("Two Pins");
+    // One newcomer, who comes in afresh each round (as the same guest: new guests from one address are limited).
+    const newcomer = await person(a);
+    newcomer.client.close();
+    for (let i = 0; i < 12; i++) {
+      const [first, second] = [await say(owner, `first ${i}`, room), await say(mod, `second ${i}`, room)];
+      const [before, beforeToo] = [troll.client.all("room_rules").length, trollToo.client.all("room_rules").length];
+      await Promise.all([
+        ask(owner, { action: "pin", room, mid: first }),
+        ask(mod, { action: "pin", room, mid: second }),
+      ]);
+      // Each change is announced to every member, on each node, whatever the order they arrive in.
+      const newest = async (member: User, seen: number) => {
+        await expect.poll(() => member.client.all("room_rules").length).toBeGreaterThanOrEqual(seen + 2);
+        const told = member.client.all("room_rules").slice(seen);
+        expect(told.map((f) => f.room)).toEqual([room, room]);
+        return told.reduce((x, y) => (Number(y.v) > Number(x.v) ? y : x));
+      };
+      const reader = await person(i % 2 === 0 ? a : b, newcomer);
+      await joinRoom(reader, room);
+      const kept = await reader.client.action("room_rules", (f) => f.room === room);
+      for (const [member, seen] of [
+        [troll, before],
+        [trollToo, beforeToo],
+      ] as const) {
+        const last = await newest(member, seen);
+        expect(last.v, `round ${i}`).toBe(kept.v);
+        expect((last.pinned as Frame | undefined)?.mid, `round ${i}`).toBe((kept.pinned as Frame | undefined)?.mid);
+      }
+      reader.client.close();
+    }
+  });
+
   it("ends a timed mute and ban on their own, and keeps nothing of them once they ended", async () => {
     const { room, mod, troll, trollToo } = await moderatedRoom("Quiet Corner");
     expect(await ask(mod, { action: "mute", room, user: troll.uid, seconds: 1 })).toMatchObject({ of: "mute" });

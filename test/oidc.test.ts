@@ -48,6 +48,36 @@ async function setUp(env: Record<string, string> = {}, redirectPort?: number) {
   return { provider, node, oidcEnv, redirect };
 }
 
+/**
+ * Two chat nodes on one Redis that trust one provider, reached as one site:
+ * a sign-in starts on `a`, and the provider sends the browser back to `b`.
+ */
+async function setUpTwoNodes() {
+  const redis = await scope.redis();
+  const portB = await allocatePort();
+  const { node: a, provider, oidcEnv, redirect } = await setUp({ REDIS_URL: redis.url }, portB);
+  const b = await scope.node({ REDIS_URL: redis.url, ...oidcEnv }, portB);
+  return { a, b, provider, redirect, browser: () => new RedirectingClient([a.url, b.url]) };
+}
+
+/** Where a sign-in starts (`start`) and where its callback lands (`back`): the same node, or two on Redis. */
+const SETUPS = [
+  [
+    "on the embedded archive",
+    async () => {
+      const { node, provider, redirect } = await setUp();
+      return { start: node, back: node, provider, redirect, browser: () => new RedirectingClient() };
+    },
+  ],
+  [
+    "on Redis with two nodes, the callback on the other node",
+    async () => {
+      const { a, b, provider, redirect, browser } = await setUpTwoNodes();
+      return { start: a, back: b, provider, redirect, browser };
+    },
+  ],
+] as const;
+
 /** Goes from the chat's "Continue with…" through the provider, stopping before the chat's callback. */
 async function toCallback(browser: RedirectingClient, chat: string, redirect: string): Promise<string> {
   const { url } = await browser.follow(`${chat}/auth/oidc/start`, (next) => next.startsWith(redirect));
@@ -215,44 +245,49 @@ describe("single sign-on through an OpenID provider", () => {
     expect(other.cookie(node.url, "chat_oidc_name")).toBeDefined();
   });
 
-  it("refuses a callback that carries someone else's sign-in (a forged state)", async () => {
-    const { node, provider, redirect } = await setUp();
-    // The attacker signs in at the provider as themselves and keeps the callback, to plant it on the victim.
-    provider.signInAs = { sub: "mallory-sub", preferred_username: "Mallory" };
-    const mallory = new RedirectingClient();
-    const planted = await toCallback(mallory, node.url, redirect);
+  describe.each(SETUPS)("%s", (_, setUpOn) => {
+    it("refuses a callback that carries someone else's sign-in (a forged state)", async () => {
+      const { start, back, provider, redirect, browser } = await setUpOn();
+      // The attacker signs in at the provider as themselves and keeps the callback, to plant it on the victim.
+      provider.signInAs = { sub: "mallory-sub", preferred_username: "Mallory" };
+      const mallory = browser();
+      const planted = await toCallback(mallory, start.url, redirect);
 
-    // The victim's browser has a sign-in of its own under way, and is sent to the attacker's callback.
-    provider.signInAs = { sub: "victim-sub", preferred_username: "Victim" };
-    const victim = new RedirectingClient();
-    await toCallback(victim, node.url, redirect);
-    const refused = await victim.get(planted);
-    expect(refused.status).toBe(401);
-    expect(refused.body).toMatch(/Sign-in refused[\s\S]*&#34;state&#34;/);
-    expect(victim.cookie(node.url, "chat_session")).toBeUndefined();
-    expect(await whoIs(victim, node.url)).toBeNull();
+      // The victim's browser has a sign-in of its own under way, and is sent to the attacker's callback.
+      provider.signInAs = { sub: "victim-sub", preferred_username: "Victim" };
+      const victim = browser();
+      await toCallback(victim, start.url, redirect);
+      const refused = await victim.get(planted);
+      expect(refused.status).toBe(401);
+      expect(refused.body).toMatch(/Sign-in refused[\s\S]*&#34;state&#34;/);
+      expect(victim.cookie(back.url, "chat_session")).toBeUndefined();
+      for (const node of [start, back]) expect(await whoIs(victim, node.url)).toBeNull();
 
-    // With no sign-in under way at all, the same: nothing to match the state against.
-    const fresh = new RedirectingClient();
-    const bare = await fresh.get(planted);
-    expect(bare.status).toBe(401);
-    expect(await whoIs(fresh, node.url)).toBeNull();
-  });
+      // With no sign-in under way at all, the same: nothing to match the state against.
+      const fresh = browser();
+      const bare = await fresh.get(planted);
+      expect(bare.status).toBe(401);
+      expect(await whoIs(fresh, back.url)).toBeNull();
+    });
 
-  it("refuses a code used once already, even with the pending sign-in's cookie kept", async () => {
-    const { node, redirect } = await setUp();
-    const alice = new RedirectingClient();
-    const callback = await toCallback(alice, node.url, redirect);
-    const pending = alice.cookie(node.url, "chat_oidc") ?? "";
-    expect(pending).not.toBe("");
-    expect((await alice.get(callback)).status).toBe(303);
+    it("refuses a code used once already, even with the pending sign-in's cookie kept", async () => {
+      const { start, back, redirect, browser } = await setUpOn();
+      const alice = browser();
+      const callback = await toCallback(alice, start.url, redirect);
+      const pending = alice.cookie(start.url, "chat_oidc") ?? "";
+      expect(pending).not.toBe("");
+      expect((await alice.get(callback)).status).toBe(303);
 
-    const thief = new RedirectingClient();
-    const replayed = await thief.get(callback, { chat_oidc: pending });
-    expect(replayed.status).toBe(401);
-    expect(replayed.body).toMatch(/Sign-in refused[\s\S]*\(invalid_grant\)/);
-    expect(thief.cookie(node.url, "chat_session")).toBeUndefined();
-    expect(await whoIs(thief, node.url)).toBeNull();
+      // The replay goes to the node the callback names, and, on two nodes, to the one the sign-in started on.
+      for (const node of new Set([back, start])) {
+        const thief = browser();
+        const replayed = await thief.get(callback.replace(back.url, node.url), { chat_oidc: pending });
+        expect(replayed.status).toBe(401);
+        expect(replayed.body).toMatch(/Sign-in refused[\s\S]*\(invalid_grant\)/);
+        expect(thief.cookie(node.url, "chat_session")).toBeUndefined();
+        expect(await whoIs(thief, node.url)).toBeNull();
+      }
+    });
   });
 
   it("refuses another browser's code under one's own sign-in (PKCE: the wrong verifier), and a verifier tampered with in the cookie", async () => {
@@ -339,26 +374,18 @@ describe("single sign-on through an OpenID provider", () => {
   });
 
   it("on Redis with two nodes: started on one, the callback taken by the other, the session good on both", async () => {
-    const redis = await scope.redis();
-    const portB = await allocatePort();
-    const { node: a, oidcEnv, redirect } = await setUp({ REDIS_URL: redis.url }, portB);
-    const b = await scope.node({ REDIS_URL: redis.url, ...oidcEnv }, portB);
+    const { a, b, redirect, browser } = await setUpTwoNodes();
 
-    const alice = new RedirectingClient();
-    const { url: callback } = await alice.follow(`${a.url}/auth/oidc/start`, (next) => next.startsWith(redirect));
-    // The pending sign-in's cookie was set by A; the browser brings it to B, on the same host.
-    alice.jar.set(new URL(b.url).host, new Map(alice.jar.get(new URL(a.url).host)));
-    expect((await alice.get(callback)).status).toBe(303);
+    // The pending sign-in's cookie was set by A; the browser brings it to B, the same site.
+    const alice = browser();
+    expect((await alice.get(await toCallback(alice, a.url, redirect))).status).toBe(303);
     const onB = await whoIs(alice, b.url);
     expect(onB?.name).toBe("Alice");
-    alice.jar.set(new URL(a.url).host, new Map(alice.jar.get(new URL(b.url).host)));
     expect(await whoIs(alice, a.url)).toEqual(onB);
 
     // The link is in Redis: a sign-in through A finds the same account.
-    const later = new RedirectingClient();
-    const { url: second } = await later.follow(`${a.url}/auth/oidc/start`, (next) => next.startsWith(redirect));
-    later.jar.set(new URL(b.url).host, new Map(later.jar.get(new URL(a.url).host)));
-    await later.get(second);
+    const later = browser();
+    await later.get(await toCallback(later, a.url, redirect));
     expect((await whoIs(later, b.url))?.uid).toBe(onB?.uid);
   });
 

@@ -236,4 +236,6 @@ export const MIGRATIONS: readonly Migration[] = [
   `,
   // Search (issue 24): see SEARCH_STEP; the messages kept before it are indexed at start (SqlArchive.open).
   SEARCH_STEP,
+  // A room's rules count their changes, so that a page told of two out of order keeps the newer (room_rules `v`).
+  "ALTER TABLE room_rules ADD COLUMN version BIGINT NOT NULL DEFAULT 0;",
 ];

@@ -141,7 +141,7 @@ export async function roomRulesFrame(caller: Caller, room: string): Promise<stri
 
 export function rulesFrame(room: string, m: RoomModeration | undefined): string {
   const pinned = m?.pinned === undefined ? undefined : (JSON.parse(m.pinned) as StoredMessage);
-  return frames.roomRules({ room, slow: m?.slow ?? 0, pinned });
+  return frames.roomRules({ room, slow: m?.slow ?? 0, pinned, v: m?.version ?? 0 });
 }
 
 /** Whether `uid` is banned from the room now. */

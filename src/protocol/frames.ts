@@ -250,6 +250,11 @@ export const serverFrames = {
     /** Seconds between two messages of one person; 0 for none. */
     slow: z.number().int().nonnegative(),
     pinned: storedMessage.optional(),
+    /**
+     * The rules' version: the server counts each change. Two nodes may announce two changes in
+     * either order; a page keeps the rules of the highest `v` it was sent for the room.
+     */
+    v: z.number().int().nonnegative(),
   }),
   /** A page of a room's moderation log, newest first. */
   modlog: z.object({

@@ -22,6 +22,8 @@ export interface RoomModeration {
   slow: number;
   /** The pinned message's frame as stored, JSON; undefined for none. */
   pinned: string | undefined;
+  /** How many times slow mode or the pin changed: read with them, so it says which of two readings is newer. */
+  version: number;
 }
 
 /** One entry of a room's moderation log or of its reports, as kept: the id is the store's, the rest a JSON object. */

@@ -39,7 +39,7 @@ export class RedisModerationStore implements ModerationStore {
       const pub = this.link.pub;
       const [all, rules] = await Promise.all([
         pub.hgetall(this.roomKey(room, "sanctions")),
-        pub.hmget(this.roomKey(room, "rules"), "slow", "pinned"),
+        pub.hmget(this.roomKey(room, "rules"), "slow", "pinned", "version"),
       ]);
       const now = Date.now();
       const sanctions: Sanction[] = [];
@@ -51,7 +51,7 @@ export class RedisModerationStore implements ModerationStore {
         else sanctions.push({ kind: field.startsWith("ban:") ? "ban" : "mute", uid: field.slice(colon + 1), until });
       }
       if (ended.length > 0) await pub.hdel(this.roomKey(room, "sanctions"), ...ended);
-      return { sanctions, slow: Number(rules[0] ?? 0), pinned: rules[1] ?? undefined };
+      return { sanctions, slow: Number(rules[0] ?? 0), pinned: rules[1] ?? undefined, version: Number(rules[2] ?? 0) };
     });
   }
 
@@ -69,15 +69,19 @@ export class RedisModerationStore implements ModerationStore {
 
   setSlow(room: string, seconds: number): Promise<void> {
     return this.command(async () => {
-      await this.link.pub.hset(this.roomKey(room, "rules"), "slow", String(seconds));
+      const key = this.roomKey(room, "rules");
+      // One transaction: a reading never sees the change without its version, nor the version without the change.
+      await this.link.pub.multi().hset(key, "slow", String(seconds)).hincrby(key, "version", 1).exec();
     });
   }
 
   setPinned(room: string, json: string | undefined): Promise<void> {
     return this.command(async () => {
       const key = this.roomKey(room, "rules");
-      if (json === undefined) await this.link.pub.hdel(key, "pinned");
-      else await this.link.pub.hset(key, "pinned", json);
+      const change = this.link.pub.multi();
+      if (json === undefined) change.hdel(key, "pinned");
+      else change.hset(key, "pinned", json);
+      await change.hincrby(key, "version", 1).exec();
     });
   }
 

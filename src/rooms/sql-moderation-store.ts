@@ -35,8 +35,8 @@ export class SqlModerationStore implements ModerationStore {
         "SELECT uid, kind, until FROM room_sanctions WHERE room = ? AND (until IS NULL OR until > ?)",
         [room, now],
       );
-      const [rules] = await db.all<{ slow: number; pinned: string | null }>(
-        "SELECT slow, pinned FROM room_rules WHERE room = ?",
+      const [rules] = await db.all<{ slow: number; pinned: string | null; version: number | string }>(
+        "SELECT slow, pinned, version FROM room_rules WHERE room = ?",
         [room],
       );
       const sanctions = rows.map(
@@ -46,7 +46,12 @@ export class SqlModerationStore implements ModerationStore {
           until: r.until === null ? undefined : Number(r.until),
         }),
       );
-      return { sanctions, slow: Number(rules?.slow ?? 0), pinned: rules?.pinned ?? undefined };
+      return {
+        sanctions,
+        slow: Number(rules?.slow ?? 0),
+        pinned: rules?.pinned ?? undefined,
+        version: Number(rules?.version ?? 0),
+      };
     });
   }
 
@@ -74,7 +79,8 @@ export class SqlModerationStore implements ModerationStore {
   setSlow(room: string, seconds: number): Promise<void> {
     return this.archive.sql((db) =>
       db.run(
-        "INSERT INTO room_rules (room, slow) VALUES (?, ?) ON CONFLICT (room) DO UPDATE SET slow = excluded.slow",
+        "INSERT INTO room_rules (room, slow, version) VALUES (?, ?, 1) " +
+          "ON CONFLICT (room) DO UPDATE SET slow = excluded.slow, version = room_rules.version + 1",
         [room, seconds],
       ),
     );
@@ -83,7 +89,8 @@ export class SqlModerationStore implements ModerationStore {
   setPinned(room: string, json: string | undefined): Promise<void> {
     return this.archive.sql((db) =>
       db.run(
-        "INSERT INTO room_rules (room, pinned) VALUES (?, ?) ON CONFLICT (room) DO UPDATE SET pinned = excluded.pinned",
+        "INSERT INTO room_rules (room, pinned, version) VALUES (?, ?, 1) " +
+          "ON CONFLICT (room) DO UPDATE SET pinned = excluded.pinned, version = room_rules.version + 1",
         [room, json ?? null],
       ),
     );

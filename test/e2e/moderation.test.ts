@@ -90,6 +90,12 @@ describe("moderation in the web client", { timeout: BROWSER_TEST_MS }, () => {
     expect(await troll.locator(`#rooms li[data-room="${room}"]`).count()).toBe(0);
     // The member is no longer listed in the room the moderator sees.
     await expect.poll(() => userEntry(mod, trollName).count(), POLL).toBe(0);
+    // The room's moderation log says who banned whom, the guest marked as everywhere else.
+    await mod.locator("#reports-open").click();
+    const logged = mod.locator("#modlog-list .modlog-entry").first();
+    await logged.waitFor();
+    expect(await logged.textContent()).toMatch(new RegExp(`^Boss banned ${trollName} \\(guest\\) for 24 h · `));
+    expect(await logged.locator(".guest-badge").count()).toBe(1);
   });
 
   it("a member banned while their browser is offline sees the room go once back, and nothing of it stays on the page", async () => {
@@ -172,6 +178,14 @@ describe("moderation in the web client", { timeout: BROWSER_TEST_MS }, () => {
     // And they work: the ban goes through.
     await ban.click();
     await other.client.action("left", (f) => f.room === room && f.reason === "banned");
+
+    // The owner, a guest, invites Ann to a private room: the notice marks who asks, as every name of a guest is.
+    const backroom = String((await ask({ action: "room_create", name: "Backroom", visibility: "private" })).room);
+    expect(await ask({ action: "invite", room: backroom, uid: renamed.uid })).toMatchObject({ of: "invite" });
+    const invited = ann.locator("#notices .notice").filter({ hasText: "invited you to Backroom" });
+    await invited.waitFor();
+    expect(await invited.locator(".notice-text").textContent()).toBe(`${owner.name} (guest) invited you to Backroom`);
+    expect(await invited.locator(".guest-badge").count()).toBe(1);
   });
 
   it("the pinned message in the header follows its message: edited, it reads anew; deleted, it goes", async () => {
@@ -223,9 +237,13 @@ describe("moderation in the web client", { timeout: BROWSER_TEST_MS }, () => {
     await mod.locator("#reports-open").click();
     const report = mod.locator("#reports-list .report").first();
     await report.waitFor();
-    expect(await report.locator(".report-head").textContent()).toContain(`${annName} reported a message`);
-    expect(await report.locator(".context .reported").textContent()).toContain("you are all fools");
-    expect(await report.locator(".context").textContent()).toContain("good morning everyone");
+    // Ann and the troll are guests: marked as such in the report and its context, as everywhere else.
+    expect(await report.locator(".report-head").textContent()).toContain(`${annName} (guest) reported a message`);
+    expect(await report.locator(".report-head .guest-badge").count()).toBe(1);
+    expect(await report.locator(".context .reported").textContent()).toContain(
+      `${trollName} (guest): you are all fools`,
+    );
+    expect(await report.locator(".context").textContent()).toContain(`${annName} (guest): good morning everyone`);
   });
 
   it("a block hides the blocked user's direct messages and mentions, and they are not told", async () => {

@@ -136,15 +136,27 @@ export interface Visit {
  * redirects, as a browser would across the chat and the provider.
  */
 export class RedirectingClient {
-  readonly jar = new Map<string, Map<string, string>>();
+  private readonly jar = new Map<string, Map<string, string>>();
+
+  /**
+   * `oneSite`: chat nodes the browser reaches as one site, as it would
+   * behind a load balancer: they share their cookies.
+   */
+  constructor(private readonly oneSite: string[] = []) {}
+
+  private site(url: string): string {
+    const { host } = new URL(url);
+    const shared = this.oneSite.map((o) => new URL(o).host);
+    return shared.includes(host) ? (shared[0] ?? host) : host;
+  }
 
   cookie(origin: string, name: string): string | undefined {
-    return this.jar.get(new URL(origin).host)?.get(name);
+    return this.jar.get(this.site(origin))?.get(name);
   }
 
   get(url: string, extraCookies: Record<string, string> = {}): Promise<Visit> {
-    const u = new URL(url);
-    const cookies = new Map([...(this.jar.get(u.host) ?? []), ...Object.entries(extraCookies)]);
+    const site = this.site(url);
+    const cookies = new Map([...(this.jar.get(site) ?? []), ...Object.entries(extraCookies)]);
     const cookie = [...cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("; ");
     return new Promise((resolve, reject) => {
       const req = http.get(url, { headers: cookie ? { Cookie: cookie } : {}, agent: false }, (res) => {
@@ -153,8 +165,8 @@ export class RedirectingClient {
           body += c.toString();
         });
         res.on("end", () => {
-          const jar = this.jar.get(u.host) ?? new Map<string, string>();
-          this.jar.set(u.host, jar);
+          const jar = this.jar.get(site) ?? new Map<string, string>();
+          this.jar.set(site, jar);
           for (const line of res.headers["set-cookie"] ?? []) {
             const [pair = ""] = line.split(";");
             const i = pair.indexOf("=");

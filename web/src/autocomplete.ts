@@ -1,14 +1,23 @@
 import { el } from "./dom";
+import { guestMark } from "./guest-badge";
 import { mentionQuery, namesFor } from "./mentions";
 
 /**
  * Offers the names of the people present while an `@name` is typed in the
- * composer: a listbox the textarea points at (aria-activedescendant), so the
+ * composer, a guest's marked as everywhere else (the mark is not inserted): a listbox the textarea points at (aria-activedescendant), so the
  * focus never leaves the text. Arrows move, Enter or Tab pick, Escape closes;
  * a click picks too.
  */
+/** Someone `@` may complete: the name is what mentions them, the uid says whether they are a guest. */
+export interface Mentionable {
+  uid: string;
+  name: string;
+}
+
 export class MentionPicker {
   private offered: string[] = [];
+  /** Whose each offered name is. */
+  private uids = new Map<string, string>();
   private active = 0;
   /** The `@query` being completed: from the `@` to the caret. */
   private span = { start: 0, end: 0 };
@@ -16,7 +25,7 @@ export class MentionPicker {
   constructor(
     private readonly input: HTMLTextAreaElement,
     private readonly list: HTMLElement,
-    private readonly names: () => Iterable<string>,
+    private readonly names: () => Iterable<Mentionable>,
     /** The text changed: the composer re-measures it. */
     private readonly changed: () => void,
   ) {
@@ -37,7 +46,13 @@ export class MentionPicker {
   update(): void {
     const { selectionStart, selectionEnd, value } = this.input;
     const query = selectionStart === selectionEnd ? mentionQuery(value.slice(0, selectionStart)) : null;
-    const offered = query ? namesFor(query.query, this.names()) : [];
+    const people = query ? [...this.names()] : [];
+    const offered = query
+      ? namesFor(
+          query.query,
+          people.map((p) => p.name),
+        )
+      : [];
     if (!query || offered.length === 0) {
       this.close();
       return;
@@ -45,6 +60,7 @@ export class MentionPicker {
     this.span = { start: query.start, end: selectionStart };
     if (offered.join("\n") !== this.offered.join("\n")) this.active = 0;
     this.offered = offered;
+    this.uids = new Map(people.map((p) => [p.name, p.uid]));
     this.render();
   }
 
@@ -106,6 +122,7 @@ export class MentionPicker {
             "data-index": String(i),
           },
           name,
+          ...guestMark(this.uids.get(name)),
         ),
       ),
     );

@@ -8,6 +8,7 @@
  * changes.ts; the drawing in view.ts, message-node.ts and message-list.ts.
  */
 import type { Attention } from "./attention";
+import type { Mentionable } from "./autocomplete";
 import type { Composer } from "./composer";
 import { personName } from "./guest-badge";
 import { Jump } from "./jump";
@@ -364,12 +365,12 @@ export class Chat {
     this.send({ action: "typing", ...where(place) });
   }
 
-  /** The names `@` may complete in the place on screen: the others in the room, or the other member. */
-  mentionable(): string[] {
+  /** The people `@` may complete in the place on screen: the others in the room, or the other member. */
+  mentionable(): Mentionable[] {
     const place = this.state.currentPlace();
     if (!place) return [];
-    if (place.kind === "dm") return [place.title];
-    return [...place.users].filter(([uid]) => !this.state.isOwn(uid)).map(([, name]) => name);
+    if (place.kind === "dm") return [{ uid: place.target, name: place.title }];
+    return [...place.users].filter(([uid]) => !this.state.isOwn(uid)).map(([uid, name]) => ({ uid, name }));
   }
 
   toggleMute(): void {

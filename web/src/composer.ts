@@ -1,4 +1,4 @@
-import { MentionPicker } from "./autocomplete";
+import { type Mentionable, MentionPicker } from "./autocomplete";
 
 /** The counter shows this close to the limit: far from it, it is only noise. */
 const COUNTER_WITHIN = 500;
@@ -30,7 +30,7 @@ export class Composer {
   private readonly counter: HTMLElement;
   private readonly editBar: HTMLElement;
 
-  constructor(parts: ComposerParts, names: () => Iterable<string>, onInput: () => void) {
+  constructor(parts: ComposerParts, names: () => Iterable<Mentionable>, onInput: () => void) {
     this.text = parts.text;
     this.counter = parts.counter;
     this.editBar = parts.editBar;

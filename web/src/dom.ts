@@ -1,4 +1,4 @@
-type Child = Node | string | false | null | undefined;
+export type Child = Node | string | false | null | undefined;
 
 /** Builds an element; strings become text nodes, never markup. */
 export function el<K extends keyof HTMLElementTagNameMap>(

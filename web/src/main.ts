@@ -1,6 +1,7 @@
 import { AuthRefusal, appToken, expiryOf, loadState, ticket } from "./accounts";
 import { Attention } from "./attention";
 import { AuthPages } from "./auth-pages";
+import type { Mentionable } from "./autocomplete";
 import { Chat } from "./chat";
 import { Composer } from "./composer";
 import { Connection, SignedOut } from "./connection";
@@ -18,7 +19,7 @@ const view = new View();
 const profiles = new Profiles(document.body);
 const composer: Composer = new Composer(
   { text: view.text, counter: view.counter, editBar: view.editBar, mentionList: view.mentionList },
-  (): string[] => chat.mentionable(),
+  (): Mentionable[] => chat.mentionable(),
   () => chat.typed(composer.value),
 );
 const attention = new Attention(view.notify, (key) => chat.switchTo(key, true));

@@ -1,6 +1,6 @@
 import { byId, el } from "./dom";
 import { personName } from "./guest-badge";
-import type { ClientRequest, FrameOf, ServerFrame, StoredEntry } from "./protocol";
+import type { ClientRequest, FrameOf, ModlogEntry, ServerFrame, StoredEntry } from "./protocol";
 
 type Role = NonNullable<FrameOf<"room">["role"]>;
 type ReportsFrame = FrameOf<"reports">;
@@ -23,9 +23,40 @@ function contextLine(entry: StoredEntry, reported: number): HTMLElement | null {
   return el(
     "li",
     { class: entry.mid === reported ? "reported" : undefined },
-    el("span", { class: "sender" }, entry.name),
-    " ",
+    ...personName(entry.uid, entry.name, "sender"),
+    ": ",
     el("span", { class: "text" }, entry.message === "" ? "message deleted" : entry.message),
+  );
+}
+
+/** What a moderator did, as the log says it: the verb, and whether it names a person. */
+const DID: Record<ModlogEntry["action"], string> = {
+  kick: "removed",
+  ban: "banned",
+  unban: "let back",
+  mute: "muted",
+  unmute: "let speak",
+  remove: "removed a message",
+  slow: "set slow mode",
+  pin: "changed the pinned message",
+};
+
+/** One line of the moderation log: who did what to whom, for how long and why, and when. */
+function logLine(e: ModlogEntry): HTMLElement {
+  const details = [
+    e.action === "slow" ? (e.seconds ? `: one message each ${e.seconds} s` : ": off") : "",
+    e.action !== "slow" && e.seconds
+      ? ` for ${e.seconds >= 3600 ? `${Math.round(e.seconds / 3600)} h` : `${e.seconds} s`}`
+      : "",
+    e.reason ? `: ${e.reason}` : "",
+  ].join("");
+  return el(
+    "li",
+    { class: "modlog-entry" },
+    ...personName(e.by.uid, e.by.name),
+    ` ${DID[e.action]}`,
+    ...(e.user ? [" ", ...personName(e.user.uid, e.user.name)] : []),
+    `${details} · ${new Date(e.ts).toLocaleString()}`,
   );
 }
 
@@ -45,6 +76,7 @@ export class ModerationView {
   private readonly reportsButton = byId<HTMLButtonElement>("reports-open");
   private readonly reportsPanel = byId("reports");
   private readonly reportsList = byId<HTMLOListElement>("reports-list");
+  private readonly modlogList = byId<HTMLOListElement>("modlog-list");
   private room: string | null = null;
 
   constructor(
@@ -64,10 +96,17 @@ export class ModerationView {
     switch (frame.action) {
       case "room":
         // A change announced to every member carries nobody's role: only an answer to this user's own request says theirs.
-        if (frame.role !== undefined || frame.ref !== undefined) this.roles.set(frame.room, frame.role);
+        if (frame.role !== undefined || frame.ref !== undefined) {
+          this.roles.set(frame.room, frame.role);
+          // A join's answer: the rules after it are the room's now, whatever version this page saw before
+          // (a Redis that started over counts from 0 again).
+          this.rules.delete(frame.room);
+        }
         if (frame.room === this.room) this.show(this.room);
         return false;
       case "room_rules":
+        // Two nodes' announcements of two changes may come in either order: an older one is not shown.
+        if (frame.v < (this.rules.get(frame.room)?.v ?? 0)) return true;
         this.rules.set(frame.room, frame);
         if (frame.room === this.room) this.show(this.room);
         return true;
@@ -81,6 +120,12 @@ export class ModerationView {
         this.showReports(frame);
         return true;
       case "modlog":
+        if (frame.room === this.room)
+          this.modlogList.replaceChildren(
+            ...(frame.entries.length === 0
+              ? [el("li", { class: "empty" }, "Nothing yet.")]
+              : frame.entries.map(logLine)),
+          );
         return true;
       case "left":
         if (frame.reason === "banned") this.notice(`A moderator banned you from #${frame.room}.`);
@@ -206,8 +251,10 @@ export class ModerationView {
   private openReports(): void {
     if (this.room === null) return;
     this.reportsList.replaceChildren();
+    this.modlogList.replaceChildren();
     this.reportsPanel.hidden = false;
     this.send({ action: "reports", room: this.room, ref: REPORTS_REF + this.room });
+    this.send({ action: "modlog", room: this.room, ref: REPORTS_REF + this.room });
   }
 
   private showReports(frame: ReportsFrame): void {
@@ -219,7 +266,8 @@ export class ModerationView {
         el(
           "div",
           { class: "report-head" },
-          `${r.by.name} reported a message${r.reason ? `: ${r.reason}` : ""} · ${new Date(r.ts).toLocaleString()}`,
+          ...personName(r.by.uid, r.by.name),
+          ` reported a message${r.reason ? `: ${r.reason}` : ""} · ${new Date(r.ts).toLocaleString()}`,
         ),
         el("ol", { class: "context" }, ...r.context.map((entry) => contextLine(entry, r.mid))),
       );

@@ -3,6 +3,7 @@
 // compile. Types only: the schemas (and zod) stay out of the bundle.
 import type {
   FrameOf,
+  ModlogEntry,
   SearchHit,
   ServerFrame,
   StoredChange,
@@ -12,7 +13,7 @@ import type {
 } from "../../src/protocol/frames";
 import type { ClientRequest } from "../../src/protocol/requests";
 
-export type { ClientRequest, FrameOf, SearchHit, ServerFrame, StoredChange, StoredEntry };
+export type { ClientRequest, FrameOf, ModlogEntry, SearchHit, ServerFrame, StoredChange, StoredEntry };
 /** A room message or a direct message as history keeps it: numbered. */
 export type StoredText = StoredMessage | StoredDm;
 /** A room message or a direct message as it arrives live: numbered, or local-only while the server's other nodes are out of reach. */

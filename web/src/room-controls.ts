@@ -1,4 +1,6 @@
 import type { Chat } from "./chat";
+import type { Child } from "./dom";
+import { personName } from "./guest-badge";
 import { InviteDialog, inviteInAddress } from "./invite-dialog";
 import { PeopleDialog } from "./people-dialog";
 import type { ClientRequest, ServerFrame } from "./protocol";
@@ -33,7 +35,7 @@ export class RoomControls {
   constructor(
     private readonly chat: Chat,
     private readonly send: (frame: ClientRequest) => boolean,
-    private readonly notice: (text: string, action?: { label: string; run: () => void }) => void,
+    private readonly notice: (content: string | Child[], action?: { label: string; run: () => void }) => void,
   ) {
     this.create = new RoomDialog((room) => {
       if (!this.send({ action: "room_create", ...room, ref: CREATE_REF })) this.create.refused("Not connected");
@@ -150,7 +152,7 @@ export class RoomControls {
         this.invite.show(this.chat.roomName(frame.room), frame.token, frame.uses, frame.expires);
         return true;
       case "invited":
-        this.notice(`${frame.by.name} invited you to ${frame.name}`, {
+        this.notice([...personName(frame.by.uid, frame.by.name), ` invited you to ${frame.name}`], {
           label: "Join",
           run: () => this.chat.join(frame.room),
         });

@@ -1,6 +1,6 @@
 import { avatar } from "./avatar";
 import type { LinkState } from "./connection";
-import { byId, el, spoken } from "./dom";
+import { byId, type Child, el, spoken } from "./dom";
 import { guestBadge, guestMark, isGuest } from "./guest-badge";
 import type { TypingPart } from "./typing";
 
@@ -248,11 +248,16 @@ export class View {
     this.loading.hidden = !on;
   }
 
-  /** A passing message; with `action`, a button that does something about it (and dismisses it). */
-  notice(text: string, action?: { label: string; run: () => void }): void {
+  /**
+   * A passing message; with `action`, a button that does something about it (and dismisses it).
+   * Parts rather than text where it names someone, so a guest is marked there too.
+   */
+  notice(content: string | Child[], action?: { label: string; run: () => void }): void {
     const close = el("button", { class: "ghost", type: "button", "aria-label": "Dismiss" }, "×");
     const act = action ? el("button", { class: "notice-action", type: "button" }, action.label) : null;
-    const item = el("div", { class: "notice", role: "alert" }, el("span", { class: "notice-text" }, text), act, close);
+    const words = el("span", { class: "notice-text" }, ...(typeof content === "string" ? [content] : content));
+    const text = words.textContent;
+    const item = el("div", { class: "notice", role: "alert" }, words, act, close);
     close.addEventListener("click", () => item.remove());
     act?.addEventListener("click", () => {
       item.remove();
