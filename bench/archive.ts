@@ -105,7 +105,15 @@ interface IngestStep {
   storedPerSec: number;
   /** Messages sent and not yet in the database when the senders stopped. */
   backlogAtEnd: number;
-  /** The lag gauge (PostgreSQL only): first and last third of the step, mean. */
+  /**
+   * Delivered and not yet in the database, sampled every second from the
+   * client's count and the database's (not from the server): first and last
+   * third of the step, mean, and the most.
+   */
+  behindEarly: number;
+  behindLate: number;
+  behindMost: number;
+  /** The lag gauge the nodes serve (PostgreSQL only), sampled alike: what /readyz and an operator see. */
   lagEarly: number;
   lagLate: number;
   p50: number;
@@ -149,9 +157,14 @@ async function ingest(
       const gen0 = process.cpuUsage();
       const machine0 = machineTicks();
       const lags: number[] = [];
+      const behind: number[] = [];
       const started = performance.now();
       const sampler = setInterval(() => {
         progress(`${engine} ingest ${rate}/s: ${((performance.now() - started) / 1000).toFixed(0)}/${seconds} s`);
+        Promise.all([gen.received(), stored()]).then(
+          ([delivered, held]) => behind.push(Math.max(0, delivered - (held - before))),
+          () => undefined,
+        );
         if (metricsPorts.length > 0)
           archiveLag(metricsPorts).then(
             (n) => lags.push(n),
@@ -171,8 +184,9 @@ async function ingest(
       const backlogAtEnd = Math.max(0, before + sent - atEnd);
       for (let waited = 0; waited < 60_000 && (await stored()) < before + sent; waited += 500) await sleep(500);
       const { received, latencies } = await gen.collect();
-      const third = Math.max(1, Math.floor(lags.length / 3));
       const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
+      const early = (xs: number[]) => mean(xs.slice(0, Math.max(1, Math.floor(xs.length / 3))));
+      const late = (xs: number[]) => mean(xs.slice(-Math.max(1, Math.floor(xs.length / 3))));
       const step: IngestStep = {
         engine,
         rate,
@@ -180,8 +194,11 @@ async function ingest(
         sent,
         storedPerSec: (atEnd - before) / wall,
         backlogAtEnd,
-        lagEarly: mean(lags.slice(0, third)),
-        lagLate: mean(lags.slice(-third)),
+        behindEarly: early(behind),
+        behindLate: late(behind),
+        behindMost: Math.max(0, ...behind),
+        lagEarly: early(lags),
+        lagLate: late(lags),
         lost: Math.max(0, sent - received),
         cpuPct,
         machineBusyPct,

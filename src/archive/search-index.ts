@@ -1,7 +1,16 @@
 import { createHash } from "node:crypto";
 import { ftsMatch, type SearchQuery, tsQuery } from "./search-query.js";
 import { indexedText, nameKey, tsvectorText } from "./search-text.js";
-import type { SqlDriver } from "./sql-driver.js";
+import { placeholders, ROWS_PER_STATEMENT, type SqlDriver } from "./sql-driver.js";
+
+/** A message as the index takes it. */
+export interface SearchDoc {
+  place: string;
+  mid: number;
+  ts: number;
+  senderName: string;
+  text: string;
+}
 
 /** A message a search found, as the archive holds it now. */
 export interface FoundRow {
@@ -74,26 +83,38 @@ export class SearchIndex {
     this.postgres = db.engine === "PostgreSQL";
   }
 
-  async add(place: string, mid: number, ts: number, senderName: string, text: string): Promise<void> {
-    if (text === "") return;
-    const sender = nameKey(senderName);
-    if (this.postgres) {
-      await this.db.run(
-        "INSERT INTO search_docs (place, mid, ts, sender, words) VALUES (?, ?, ?, ?, ?::tsvector) ON CONFLICT DO NOTHING",
-        [place, mid, ts, sender, tsvectorText(text)],
+  /**
+   * Messages newly stored, in the caller's transaction: a few hundred rows a
+   * statement, so that a carry pass of thousands of messages costs a handful
+   * of round trips here too. SQLite numbers the rows in the order given,
+   * which is the order its hits come in.
+   */
+  async addMany(docs: SearchDoc[]): Promise<void> {
+    const kept = docs.filter((d) => d.text !== "");
+    for (let from = 0; from < kept.length; from += ROWS_PER_STATEMENT) {
+      const chunk = kept.slice(from, from + ROWS_PER_STATEMENT);
+      if (this.postgres) {
+        await this.db.run(
+          `INSERT INTO search_docs (place, mid, ts, sender, words) VALUES ${placeholders(chunk.length, 5, "(?, ?, ?, ?, ?::tsvector)")} ON CONFLICT DO NOTHING`,
+          chunk.flatMap((d) => [d.place, d.mid, d.ts, nameKey(d.senderName), tsvectorText(d.text)]),
+        );
+        continue;
+      }
+      // A row already indexed returns nothing; RETURNING's order is not promised, so each id is matched by key.
+      const rows = await this.db.all<{ id: number; place: string; mid: number }>(
+        `INSERT INTO search_docs (place, mid, ts, sender) VALUES ${placeholders(chunk.length, 4)} ON CONFLICT DO NOTHING RETURNING id, place, mid`,
+        chunk.flatMap((d) => [d.place, d.mid, d.ts, nameKey(d.senderName)]),
       );
-      return;
-    }
-    const [row] = await this.db.all<{ id: number }>(
-      "INSERT INTO search_docs (place, mid, ts, sender) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
-      [place, mid, ts, sender],
-    );
-    if (row) {
-      await this.db.run("INSERT INTO search_fts (rowid, place, body) VALUES (?, ?, ?)", [
-        row.id,
-        placeToken(place),
-        indexedText(text),
-      ]);
+      if (rows.length === 0) continue;
+      const ids = new Map(rows.map((r) => [`${r.mid}\t${r.place}`, r.id]));
+      const fts: unknown[] = [];
+      for (const d of chunk) {
+        const id = ids.get(`${d.mid}\t${d.place}`);
+        if (id === undefined) continue;
+        ids.delete(`${d.mid}\t${d.place}`);
+        fts.push(id, placeToken(d.place), indexedText(d.text));
+      }
+      await this.db.run(`INSERT INTO search_fts (rowid, place, body) VALUES ${placeholders(fts.length / 3, 3)}`, fts);
     }
   }
 

@@ -10,10 +10,10 @@ import {
   type SearchAsk,
 } from "./archive.js";
 import { MIGRATIONS, type Migration, migrationSql, SEARCH_STEP } from "./migrations.js";
-import { type SearchCursor, SearchIndex } from "./search-index.js";
+import { type SearchCursor, type SearchDoc, SearchIndex } from "./search-index.js";
 import { matchRanges, parseQuery, QueryRefused } from "./search-query.js";
 import { wordsOf } from "./search-text.js";
-import type { SqlDriver } from "./sql-driver.js";
+import { placeholders, ROWS_PER_STATEMENT, type SqlDriver } from "./sql-driver.js";
 
 /** The fields of a stored frame the archive files it by. */
 interface EntryFields {
@@ -28,18 +28,18 @@ interface EntryFields {
 
 type Row = { mid: number | string; json: string };
 
-/** Rows per multi-row statement: far below what either engine takes in parameters (SQLite 32766, PostgreSQL 65535). */
-const ROWS_PER_STATEMENT = 500;
-
-/** `(?, ?), (?, ?)…`: `rows` rows of `columns` parameters. */
-function placeholders(rows: number, columns: number): string {
-  const row = `(${Array.from({ length: columns }, () => "?").join(", ")})`;
-  return Array.from({ length: rows }, () => row).join(", ");
-}
-
 const textOf = (f: EntryFields) => (typeof f.message === "string" ? f.message : "");
 
 const isDeletion = (entry: ArchivedEntry) => (JSON.parse(entry.json) as EntryFields).action === "delete";
+
+/** What the search index holds of a message. */
+const docOf = (place: string, entry: ArchivedEntry, f: EntryFields): SearchDoc => ({
+  place,
+  mid: entry.mid,
+  ts: entry.ts,
+  senderName: typeof f.name === "string" ? f.name : "",
+  text: textOf(f),
+});
 
 /** PostgreSQL hands BIGINT back as a string; SQLite as a number. */
 const num = (v: number | string | null | undefined): number => Number(v ?? 0);
@@ -58,10 +58,18 @@ async function indexKept(db: SqlDriver): Promise<void> {
         "AND (ts > ? OR (ts = ? AND (place > ? OR (place = ? AND mid > ?)))) ORDER BY ts, place, mid LIMIT 1000",
       [after.ts, after.ts, after.place, after.place, after.mid],
     );
-    for (const r of rows) {
-      const { name } = JSON.parse(r.json) as EntryFields;
-      await index.add(r.place, num(r.mid), num(r.ts), typeof name === "string" ? name : "", r.text ?? "");
-    }
+    await index.addMany(
+      rows.map((r) => {
+        const { name } = JSON.parse(r.json) as EntryFields;
+        return {
+          place: r.place,
+          mid: num(r.mid),
+          ts: num(r.ts),
+          senderName: typeof name === "string" ? name : "",
+          text: r.text ?? "",
+        };
+      }),
+    );
     const last = rows.at(-1);
     if (!last) return;
     after = { ts: num(last.ts), place: last.place, mid: num(last.mid) };
@@ -167,7 +175,7 @@ export class SqlArchive implements Archive {
         const tops = await this.lockPlaces(batches);
         const rows: unknown[][] = [];
         // What the search index is to hold of those rows, written with them in the same transaction.
-        const docs: { place: string; mid: number; ts: number; name: string; text: string }[] = [];
+        const docs: SearchDoc[] = [];
         const raised = new Map<string, { epoch: string; top: number; ts: number }>();
         const flush = async () => {
           for (let from = 0; from < rows.length; from += ROWS_PER_STATEMENT) {
@@ -178,7 +186,7 @@ export class SqlArchive implements Archive {
             );
           }
           rows.length = 0;
-          for (const d of docs) await this.index.add(d.place, d.mid, d.ts, d.name, d.text);
+          await this.index.addMany(docs);
           docs.length = 0;
         };
         const counts: number[] = [];
@@ -200,13 +208,7 @@ export class SqlArchive implements Archive {
               continue;
             }
             rows.push([place, entry.mid, typeof f.uid === "string" ? f.uid : "", entry.ts, textOf(f), entry.json]);
-            docs.push({
-              place,
-              mid: entry.mid,
-              ts: entry.ts,
-              name: typeof f.name === "string" ? f.name : "",
-              text: typeof f.message === "string" ? f.message : "",
-            });
+            docs.push(docOf(place, entry, f));
             const was = raised.get(place);
             raised.set(place, { epoch, top: Math.max(was?.top ?? 0, entry.mid), ts: entry.ts });
           }
@@ -306,13 +308,7 @@ export class SqlArchive implements Archive {
           textOf(f),
           entry.json,
         ]);
-        await this.index.add(
-          place,
-          entry.mid,
-          entry.ts,
-          typeof f.name === "string" ? f.name : "",
-          typeof f.message === "string" ? f.message : "",
-        );
+        await this.index.addMany([docOf(place, entry, f)]);
         return true;
       case "edit":
         // Only the newest edit is kept: it carries the whole text, and older texts are not to be found again.

@@ -14,3 +14,15 @@ export interface SqlDriver {
   scrub(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Rows per multi-row statement: far below what either engine takes in parameters (SQLite 32766, PostgreSQL 65535). */
+export const ROWS_PER_STATEMENT = 500;
+
+/** `(?, ?), (?, ?)…`: `rows` rows of `columns` parameters each, or of `row` as given (for casts). */
+export function placeholders(
+  rows: number,
+  columns: number,
+  row = `(${Array.from({ length: columns }, () => "?").join(", ")})`,
+): string {
+  return Array.from({ length: rows }, () => row).join(", ");
+}

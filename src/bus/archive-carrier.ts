@@ -101,6 +101,8 @@ export class ArchiveCarrier {
   private running: Promise<void> | undefined;
   private stopped = false;
   private seen: ArchiveLag = { behind: 0, up: true };
+  /** What each room had left at the end of the last pass. */
+  private lastLeft = new Map<string, number>();
 
   constructor(
     private readonly link: RedisLink,
@@ -174,6 +176,7 @@ export class ArchiveCarrier {
           }
           if (step.wrote) wrote = true;
           next.push(...step.more);
+          this.showLag(left);
         }
         todo = up ? next : [];
       }
@@ -191,6 +194,20 @@ export class ArchiveCarrier {
       else this.log.warn({ behind }, "the database is out of reach; messages wait in Redis until it is back");
     }
     this.seen = { behind, up };
+    this.lastLeft = left;
+  }
+
+  /**
+   * The lag while a pass runs: the rooms it has been through as it found
+   * them, the others as the pass before left them. A pass through a long
+   * backlog takes a while, and the gauge must not say nothing is behind
+   * meanwhile.
+   */
+  private showLag(left: Map<string, number>): void {
+    let behind = 0;
+    for (const [room, n] of this.lastLeft) if (!left.has(room)) behind += n;
+    for (const n of left.values()) behind += n;
+    this.seen = { ...this.seen, behind };
   }
 
   /**
