@@ -25,6 +25,8 @@ export class ResumingSubscriber {
   private lastMid = 0;
   private epoch: string | undefined;
   private client: SockClient | undefined;
+  /** The connection whose join's history came: only from then on are its live messages counted. */
+  private joinedOn: SockClient | undefined;
   private stopped = false;
 
   constructor(
@@ -45,33 +47,37 @@ export class ResumingSubscriber {
   async connect(): Promise<void> {
     for (;;) {
       if (this.stopped) return;
+      let client: SockClient | undefined;
       try {
-        const client = await SockClient.connect(this.pickNode(), { query: this.query });
-        this.client = client;
-        const info = await client.action("user_info");
+        client = await SockClient.connect(this.pickNode(), { query: this.query });
+        const joining = client;
+        this.client = joining;
+        const info = await joining.action("user_info");
         this.uid = String(info.uid);
         this.guest ??= typeof info.guest === "string" ? info.guest : undefined;
-        client.onFrame((f) => this.onFrame(client, f));
-        for (const f of client.frames) this.onFrame(client, f);
+        joining.onFrame((f) => this.onFrame(joining, f));
+        for (const f of joining.frames) this.onFrame(joining, f);
         const ref = `resume-${this.reconnects}-${Math.random()}`;
         const where = "room" in this.feed ? { room: this.feed.room } : { with: this.feed.dmFrom() };
-        await client.send({ action: "join", ...where, since: this.lastMid, epoch: this.epoch, ref });
-        const reply = await client.next(
+        await joining.send({ action: "join", ...where, since: this.lastMid, epoch: this.epoch, ref });
+        const reply = await joining.next(
           (f) => f.ref === ref && (f.action === "history" || f.action === "error"),
           10000,
         );
         if (reply.action === "history") return;
-        client.close();
         // Without its history (Redis away) the join cannot resume: drop it and try again. Any other refusal
         // is a fault of the server's, not of the network.
         if (reply.code !== "unavailable") {
           this.problems.push(`resume refused: ${JSON.stringify(reply)}`);
           this.stopped = true;
-          return;
         }
       } catch {
         // The node may be down or restarting: try again, possibly elsewhere.
       }
+      // A connection given up on is no longer listened to.
+      if (client !== undefined && this.client === client) this.client = undefined;
+      client?.close();
+      if (this.stopped) return;
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -87,11 +93,16 @@ export class ResumingSubscriber {
           : f.uid === feed.dmFrom() && f.to === this.uid;
     if (!ours) return;
     if (f.action === "history") {
+      this.joinedOn = client;
       if (f.recovered !== true && this.lastMid > 0) this.problems.push(`not recovered after mid ${this.lastMid}`);
       const via = `in a history of epoch ${String(f.epoch)} (the client had ${this.epoch}), top ${String(f.top)}, recovered ${String(f.recovered)}`;
       this.epoch = String(f.epoch);
       for (const m of f.messages as Frame[]) this.take(m, via);
     } else if (f.action === ("room" in feed ? "message" : "dm") && f.mid !== undefined) {
+      // Before its join's history, a connection hears the room from wherever its node stands (a join refused
+      // for now still leaves it a member, and what the node held meanwhile comes before the refusal): a
+      // resuming client counts from its history on, and anything that history lacks shows as lost.
+      if (this.joinedOn !== client) return;
       this.take(f, `live, epoch ${this.epoch}`);
     }
   }
