@@ -120,7 +120,8 @@ describe("rooms a user is kept in", () => {
         if (line === "+OK") on();
         // Everything the rename sent was run before this test's own echo after its ack.
         else if (line.includes('"echo" "renamed"')) done();
-        else if (line.startsWith("+")) {
+        // A node compares each quiet room with Redis every few seconds, whatever else goes on.
+        else if (line.startsWith("+") && !/"mget" "[^"]*:pub" /.test(line)) {
           seen.all++;
           if (!line.includes(" lua]")) seen.sent++;
         }
