@@ -11,7 +11,8 @@ import http from "node:http";
 import { SignJWT } from "jose";
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
-import { BROWSER_TEST_MS, browserPerFile, currentRoom } from "../support/browser.js";
+import { BROWSER_TEST_MS, browserPerFile, currentRoom, enterRoom, roomMessages } from "../support/browser.js";
+import { connectUser, joinRoom, say } from "../support/chat.js";
 import { startNode } from "../support/processes.js";
 import { perTest } from "../support/scope.js";
 import { startRelay } from "../support/tcp-relay.js";
@@ -159,5 +160,56 @@ describe("the web client's reconnects, whatever the close code", { timeout: BROW
     expect(await notices(page).count()).toBeLessThanOrEqual(1);
     // Left alone, it comes back.
     await page.locator('body[data-state="online"]').waitFor({ timeout: 40_000 });
+  });
+});
+
+describe("the web client's joins while Redis is away", { timeout: 2 * BROWSER_TEST_MS }, () => {
+  it("rejoins a room refused for now once Redis is back, with what was said while the page was away, in order", async () => {
+    // Kept on disk, so that Redis back holds what was said before it went.
+    const redis = await scope.redis(["--appendonly", "yes"]);
+    const n = await scope.node({ REDIS_URL: redis.url, RATE_LIMIT: "0" });
+    const relay = await startRelay(n.port);
+    scope.defer(() => relay.close());
+    const page = await chromium.open(`${relay.url}/`);
+    await online(page);
+    await enterRoom(page, "weather");
+    const writer = await connectUser(n.url, { query: "lobby=0" });
+    scope.defer(() => writer.client.close());
+    await joinRoom(writer, "weather");
+    await say(writer, "sunny at noon", "weather");
+    await roomMessages(page, "sunny at noon").waitFor(POLL);
+
+    // The page loses its link; the room goes on without it, then Redis goes away.
+    relay.set("silent");
+    relay.cut();
+    await page.locator('body[data-state="offline"]').waitFor(POLL);
+    await say(writer, "rain at two", "weather");
+    await say(writer, "hail at three", "weather");
+    await redis.stop();
+    relay.set("pass");
+    // Back on its node, the page's join is refused for now: it says so, once, and tries again.
+    await page.locator('body[data-state="online"]').waitFor({ timeout: 40_000 });
+    const refused = notices(page).filter({ hasText: "#weather cannot be loaded right now; trying again." });
+    await refused.waitFor(POLL);
+
+    await redis.restart();
+    // Once the node can store again; a try refused meanwhile is shown as it went, to whoever is on this node.
+    const stored = () =>
+      say(writer, "is anyone there?", "weather").then(
+        () => true,
+        () => false,
+      );
+    await expect.poll(stored, POLL).toBe(true);
+    // It may come before the page's next try: it is not shown before the two.
+    await say(writer, "clear by four", "weather");
+    await roomMessages(page, "clear by four").waitFor({ timeout: 40_000 });
+    const texts = await page.locator("#messages .msg .text").allTextContents();
+    expect(texts.filter((t) => /at noon|at two|at three|by four/.test(t))).toEqual([
+      "sunny at noon",
+      "rain at two",
+      "hail at three",
+      "clear by four",
+    ]);
+    expect(await refused.count()).toBe(1);
   });
 });

@@ -11,6 +11,7 @@ import type { Attention } from "./attention";
 import type { Mentionable } from "./autocomplete";
 import type { Composer } from "./composer";
 import { personName } from "./guest-badge";
+import { JoinRetries } from "./join-retries";
 import { Jump } from "./jump";
 import { MessageEditor } from "./message-editor";
 import { type MessageList, NO_ROOM } from "./message-list";
@@ -128,6 +129,8 @@ export class Chat {
   private route: Route | null = null;
   /** The place a link asked for: its refusal is shown in full, not as a passing notice. */
   private linked: { key: string; mid: number | undefined; listed: boolean } | null = null;
+  /** Joins refused for now, sent again; rejoined places waiting for their history. */
+  private readonly retries = new JoinRetries((key) => this.joinAgain(key));
 
   constructor(
     private readonly view: View,
@@ -172,6 +175,7 @@ export class Chat {
   disconnected(): void {
     // Answers to anything asked on the old link will never come.
     this.state.joining.clear();
+    this.retries.clear();
     for (const place of this.state.places.values()) {
       place.loadingOlder = false;
       this.typists.clearRoom(place.key);
@@ -575,9 +579,7 @@ export class Chat {
     }
     this.everJoined = true;
     for (const place of state.places.values()) {
-      if (state.joining.has(place.key)) continue;
-      const since = place.epoch === undefined ? {} : { since: place.lastMid, epoch: place.epoch };
-      this.send({ action: "join", ...where(place), ...since, ref: JOIN_REF + place.key });
+      if (!state.joining.has(place.key)) this.rejoin(place);
     }
     for (const item of this.session.outbox) {
       if (this.adopted.includes(item.ref)) this.log.appendPending(item.key, pendingNode(item, this.reader()));
@@ -589,6 +591,25 @@ export class Chat {
     const route = this.route;
     this.route = null;
     if (route) this.open(route);
+  }
+
+  /** Joins a place the page has, from its newest message if it shows any. */
+  private rejoin(place: Place): void {
+    const ref = JOIN_REF + place.key;
+    if (place.epoch === undefined) {
+      this.send({ action: "join", ...where(place), ref });
+      return;
+    }
+    this.retries.rejoined(place.key);
+    this.send({ action: "join", ...where(place), since: place.lastMid, epoch: place.epoch, ref });
+  }
+
+  /** Sends again a join the server refused for now. */
+  private joinAgain(key: string): void {
+    const place = this.state.places.get(key);
+    if (place) this.rejoin(place);
+    // Only rooms are waited for without a place: a conversation has its place before its join.
+    else if (this.state.joining.has(key)) this.send({ action: "join", room: key, ref: JOIN_REF + key });
   }
 
   /** The conversation with `uid`, made (and joined, when `join`) if the page has none yet. */
@@ -626,7 +647,7 @@ export class Chat {
     // A local message (the server could not reach its other nodes) has no mid: shown, but it numbers nothing.
     if ("local" in frame) this.log.append(place.key, messageNode(frame, reader, undefined), own);
     else {
-      if (!acceptLive(place, frame, own)) return;
+      if (this.retries.holds(place.key) || !acceptLive(place, frame, own)) return;
       if (mentioned) place.mentions.add(frame.mid);
       this.log.append(place.key, messageNode(frame, reader, place.changes.of(frame.mid)), own);
       if (place.oldestMid === frame.mid) this.markStart(place);
@@ -655,7 +676,7 @@ export class Chat {
           ? dmKey(own ? change.to : change.uid)
           : "";
     const place = state.places.get(key);
-    if (!place || !acceptLive(place, change, own)) return;
+    if (!place || this.retries.holds(place.key) || !acceptLive(place, change, own)) return;
     place.changes.record(change);
     this.redraw(place, [change.target]);
     this.markRead(place);
@@ -742,6 +763,7 @@ export class Chat {
     const { state } = this;
     let place = state.places.get(key);
     const asked = state.joining.delete(key);
+    this.retries.settled(key);
     if (!place) {
       if (!asked || frame.room === undefined) return;
       place = newPlace("room", frame.room, frame.room);
@@ -818,7 +840,16 @@ export class Chat {
     if (this.editor.refused(ref, frame.message)) return;
     if (this.jump.refused(ref, frame.code, frame.message)) return;
     const joining = ref.startsWith(JOIN_REF) ? ref.slice(JOIN_REF.length) : null;
-    if (joining !== null && this.linked?.key === joining && !this.linked.listed && frame.code !== "unavailable") {
+    if (joining !== null && frame.code === "unavailable") {
+      if (this.retries.refused(joining) === 1) {
+        const place = this.state.places.get(joining);
+        const what = place?.kind === "dm" ? `The conversation with ${place.title}` : `#${place?.title ?? joining}`;
+        this.view.notice(`${what} cannot be loaded right now; trying again.`);
+      }
+      return;
+    }
+    if (joining !== null) this.retries.settled(joining);
+    if (joining !== null && this.linked?.key === joining && !this.linked.listed) {
       this.unreachable(joining, frame.message);
       return;
     }
@@ -836,7 +867,7 @@ export class Chat {
       const place = this.state.places.get(ref.slice(OLDER_REF.length));
       if (place) place.loadingOlder = false;
       this.view.setLoading(false);
-    } else if (ref.startsWith(JOIN_REF) && frame.code !== "unavailable") {
+    } else if (joining !== null) {
       // A room or person that cannot be joined is not kept in the lists, nor waited for to be shown.
       const key = ref.slice(JOIN_REF.length);
       this.state.joining.delete(key);
