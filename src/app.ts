@@ -88,6 +88,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
         visibility: "public",
         creator: undefined,
         created: Date.now(),
+        version: 0,
       },
       undefined,
     )

@@ -409,6 +409,47 @@ describe.each(setups)("rooms, on $name", (setup) => {
     });
   });
 
+  it("a rename and a topic change at once from two nodes: both are kept, and every member's newest room frame says both", async () => {
+    const owner = await user(a);
+    const mod = await user(b);
+    const name = `Busy ${Math.random().toString(36).slice(2, 8)}`;
+    const id = String((await ask(owner, { action: "room_create", name }, "room")).room);
+    await joinRoom(owner, id);
+    const link = await ask(owner, { action: "invite_link", room: id }, "invite_link");
+    expect(await ask(mod, { action: "accept", token: link.token }, "room")).toMatchObject({ role: "member" });
+    await joinRoom(mod, id);
+    expect(await ask(owner, { action: "role", room: id, uid: mod.uid, role: "moderator" }, "ack")).toMatchObject({
+      of: "role",
+    });
+    await mod.client.action("room", (f) => f.room === id && f.role === "moderator");
+    /** The room as the directory, which reads the store, lists it. */
+    const listed = async () => {
+      const page = await ask(owner, { action: "rooms", q: "Busy" }, "rooms");
+      return (page.rooms as Frame[]).find((r) => r.room === id);
+    };
+    /** What a member shows: the announced frame with the highest version, as the web client keeps it. */
+    const shown = (member: User) =>
+      member.client
+        .all("room")
+        .filter((f) => f.room === id && f.ref === undefined && f.role === undefined)
+        .reduce<Frame | undefined>((x, y) => (x === undefined || Number(y.v) > Number(x.v) ? y : x), undefined);
+    for (let i = 0; i < 8; i++) {
+      const told = [owner, mod].map((m) => m.client.all("room").length);
+      const [renamed, retopiced] = await Promise.all([
+        ask(owner, { action: "room_update", room: id, name: `${name} ${i}` }, "room"),
+        ask(mod, { action: "room_update", room: id, topic: `topic ${i}` }, "room"),
+      ]);
+      expect([renamed.action, retopiced.action]).toEqual(["room", "room"]);
+      // The store keeps both changes, neither written over with what the other read before it.
+      expect(await listed(), `round ${i}`).toMatchObject({ name: `${name} ${i}`, topic: `topic ${i}`, v: 2 * i + 2 });
+      // Each member is told of both changes (and its own answer), in whichever order, and shows the store's room.
+      for (const [k, member] of [owner, mod].entries()) {
+        await expect.poll(() => member.client.all("room").length).toBeGreaterThanOrEqual((told[k] ?? 0) + 3);
+        expect(shown(member), `round ${i}`).toMatchObject({ name: `${name} ${i}`, topic: `topic ${i}`, v: 2 * i + 2 });
+      }
+    }
+  });
+
   it("caps the rooms a user creates and the invitations waiting in a room (MAX_ROOMS_CREATED, MAX_INVITATIONS)", async () => {
     const carol = await user(b);
     const made: Frame[] = [];

@@ -238,4 +238,6 @@ export const MIGRATIONS: readonly Migration[] = [
   SEARCH_STEP,
   // A room's rules count their changes, so that a page told of two out of order keeps the newer (room_rules `v`).
   "ALTER TABLE room_rules ADD COLUMN version BIGINT NOT NULL DEFAULT 0;",
+  // So do the rooms' names and topics (the `room` frame's `v`).
+  "ALTER TABLE rooms ADD COLUMN version BIGINT NOT NULL DEFAULT 0;",
 ];

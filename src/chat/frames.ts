@@ -73,6 +73,7 @@ export const room = (fields: Fields<"room">) =>
     visibility: fields.visibility,
     creator: fields.creator,
     created: fields.created,
+    v: fields.v,
     role: fields.role,
     ref: fields.ref,
   });

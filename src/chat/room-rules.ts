@@ -12,11 +12,12 @@ interface Entry {
 
 /** What a room that no store holds is: the lobby, or one a `join` made, public, held by the admins. */
 export function implicitRoom(id: string): RoomInfo {
-  return { room: id, name: id === DEFAULT_ROOM ? "Lobby" : id, topic: "", visibility: "public", created: 0 };
+  return { room: id, name: id === DEFAULT_ROOM ? "Lobby" : id, topic: "", visibility: "public", created: 0, v: 0 };
 }
 
 export function infoOf(r: RoomRecord): RoomInfo {
-  return { room: r.id, name: r.name, topic: r.topic, visibility: r.visibility, creator: r.creator, created: r.created };
+  const { id, name, topic, visibility, creator, created, version } = r;
+  return { room: id, name, topic, visibility, creator, created, v: version };
 }
 
 /**
@@ -92,7 +93,10 @@ export class RoomRules {
     const uids = [...entry.roles.keys()];
     const roles = await Promise.all(uids.map((uid) => this.store.member(id, uid)));
     const fresh: Entry = { info, roles: new Map(uids.map((uid, i) => [uid, roles[i]?.role ?? null])) };
-    if (this.rooms.get(id) === entry) this.rooms.set(id, fresh);
+    const current = this.rooms.get(id);
+    if (current === entry) this.rooms.set(id, fresh);
+    // Two reloads at once may end in either order: the later change stands, whichever read it.
+    else if (current && info && info.v > (current.info?.v ?? -1)) current.info = info;
   }
 
   private async read(id: string): Promise<RoomInfo | undefined> {

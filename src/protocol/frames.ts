@@ -130,6 +130,11 @@ const roomFields = {
   /** Who made it; absent for the lobby and rooms made by a `join`, which the server's admins hold. */
   creator: uid.optional(),
   created: z.number(),
+  /**
+   * The room's version: the server counts each change of its name, topic or visibility. Two nodes
+   * may announce two changes in either order; a page keeps what the highest `v` it was sent says.
+   */
+  v: z.number().int().nonnegative(),
 };
 export const roomInfo = z.object(roomFields);
 

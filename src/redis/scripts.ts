@@ -29,6 +29,7 @@ const SCRIPTS = {
   chatCarryTake: { numberOfKeys: 2, lua: read("carry-take.lua") },
   chatCarryDone: { numberOfKeys: 1, lua: read("carry-done.lua") },
   chatSanctionSet: { numberOfKeys: 1, lua: read("sanction-set.lua") },
+  chatRoomUpdate: { numberOfKeys: 2, lua: read("room-update.lua") },
 } as const;
 
 /** A stream entry as XRANGE returns it: id, then field, value, field, value. */
@@ -61,6 +62,8 @@ declare module "ioredis" {
     chatCarryDone(...args: Arg[]): Result<number, Context>;
     /** When the room's sanctions expire (ms), 0 for never or for none left. */
     chatSanctionSet(...args: Arg[]): Result<number, Context>;
+    /** The room's hash after the change (field, value, …); 0 when its name changed since it was read; null for no room. */
+    chatRoomUpdate(...args: Arg[]): Result<string[] | 0 | null, Context>;
   }
 }
 

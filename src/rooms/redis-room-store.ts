@@ -2,7 +2,7 @@ import type { Role, Visibility } from "../protocol/rooms.js";
 import { DEFAULT_ROOM } from "../protocol/rules.js";
 import type { RedisLink } from "../redis/redis-link.js";
 import { decodeCursor, encodeCursor, nameKey } from "./cursor.js";
-import type { LinkRecord, MemberRecord, Page, RoomRecord, RoomStore } from "./room-store.js";
+import type { LinkRecord, MemberRecord, Page, RoomChange, RoomRecord, RoomStore } from "./room-store.js";
 
 /** Directory entries read per round while looking for those that match `q`, and at most per request. */
 const SCAN_BATCH = 200;
@@ -14,6 +14,27 @@ const splitLex = (member: string): [string, string] => {
   const cut = member.lastIndexOf("\u0000");
   return [member.slice(0, cut), member.slice(cut + 1)];
 };
+
+/** A room from its hash; undefined for none. */
+function record(id: string, h: Record<string, string>): RoomRecord | undefined {
+  if (h.name === undefined) return undefined;
+  return {
+    id,
+    name: h.name,
+    topic: h.topic ?? "",
+    visibility: (h.visibility ?? "public") as Visibility,
+    creator: h.creator ? h.creator : undefined,
+    created: Number(h.created),
+    version: Number(h.version ?? 0),
+  };
+}
+
+/** HGETALL's flat reply as field, value pairs. */
+function pairs(flat: string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i] as string, flat[i + 1] as string]);
+  return out;
+}
 
 /**
  * Rooms in Redis, for nodes scaled out through Redis without DATABASE_URL:
@@ -44,16 +65,7 @@ export class RedisRoomStore implements RoomStore {
   }
 
   async get(id: string): Promise<RoomRecord | undefined> {
-    const h = await this.redis.hgetall(this.key("r", id));
-    if (h.name === undefined) return undefined;
-    return {
-      id,
-      name: h.name,
-      topic: h.topic ?? "",
-      visibility: (h.visibility ?? "public") as Visibility,
-      creator: h.creator ? h.creator : undefined,
-      created: Number(h.created),
-    };
+    return record(id, await this.redis.hgetall(this.key("r", id)));
   }
 
   async create(r: RoomRecord, owner: { uid: string; name: string } | undefined): Promise<boolean> {
@@ -87,16 +99,25 @@ export class RedisRoomStore implements RoomStore {
     return this.redis.scard(this.key("c", uid));
   }
 
-  async update(id: string, change: Partial<Pick<RoomRecord, "name" | "topic" | "visibility">>): Promise<void> {
-    const before = await this.get(id);
-    if (!before) return;
-    const after = { ...before, ...Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined)) };
-    const tx = this.redis
-      .multi()
-      .hset(this.key("r", id), { name: after.name, topic: after.topic, visibility: after.visibility })
-      .zrem(`${this.base}:dir`, lexMember(nameKey(before.name), id));
-    if (after.visibility !== "private") tx.zadd(`${this.base}:dir`, 0, lexMember(nameKey(after.name), id));
-    await tx.exec();
+  async update(id: string, change: RoomChange): Promise<RoomRecord | undefined> {
+    // Only the fields changed are written: another node's change of the others stands.
+    const fields = Object.entries(change).flatMap(([field, value]) => (value === undefined ? [] : [field, value]));
+    // The directory orders by the name folded, which only JavaScript does: a rename in between means reading again.
+    for (;;) {
+      const before = await this.get(id);
+      if (!before) return undefined;
+      const name = change.name ?? before.name;
+      const after = await this.redis.chatRoomUpdate(
+        this.key("r", id),
+        `${this.base}:dir`,
+        before.name,
+        lexMember(nameKey(before.name), id),
+        lexMember(nameKey(name), id),
+        ...fields,
+      );
+      if (after === null) return undefined;
+      if (after !== 0) return record(id, Object.fromEntries(pairs(after)));
+    }
   }
 
   async directory(q: string | undefined, after: string | undefined, limit: number): Promise<Page<RoomRecord>> {

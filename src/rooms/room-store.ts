@@ -9,7 +9,11 @@ export interface RoomRecord {
   /** Absent for the lobby and rooms a `join` made: the server's admins hold those. */
   creator: string | undefined;
   created: number;
+  /** How many times it was changed: two nodes may announce two changes in either order. */
+  version: number;
 }
+
+export type RoomChange = Partial<Pick<RoomRecord, "name" | "topic" | "visibility">>;
 
 /** Someone who belongs to a room, online or not, with the name they had when last seen there. */
 export interface MemberRecord {
@@ -50,7 +54,8 @@ export interface RoomStore {
   touch(id: string): Promise<void>;
   /** Rooms `uid` created that still exist. */
   createdBy(uid: string): Promise<number>;
-  update(id: string, change: Partial<Pick<RoomRecord, "name" | "topic" | "visibility">>): Promise<void>;
+  /** Changes a room and counts the change, in one step; the room as it is after, undefined when there is none. */
+  update(id: string, change: RoomChange): Promise<RoomRecord | undefined>;
   /** Public and read-only rooms by name, those whose name holds `q` (folded) when given. */
   directory(q: string | undefined, after: string | undefined, limit: number): Promise<Page<RoomRecord>>;
 

@@ -2,7 +2,7 @@ import type { Archive } from "../archive/archive.js";
 import type { SqlDriver } from "../archive/sql-driver.js";
 import type { Role, Visibility } from "../protocol/rooms.js";
 import { decodeCursor, encodeCursor, nameKey } from "./cursor.js";
-import type { LinkRecord, MemberRecord, Page, RoomRecord, RoomStore } from "./room-store.js";
+import type { LinkRecord, MemberRecord, Page, RoomChange, RoomRecord, RoomStore } from "./room-store.js";
 
 interface RoomRow {
   id: string;
@@ -12,6 +12,7 @@ interface RoomRow {
   visibility: string;
   creator: string | null;
   created: number | string;
+  version: number | string;
 }
 
 interface MemberRow {
@@ -21,7 +22,7 @@ interface MemberRow {
   role: string;
 }
 
-const ROOM_COLUMNS = "id, name, name_key, topic, visibility, creator, created";
+const ROOM_COLUMNS = "id, name, name_key, topic, visibility, creator, created, version";
 
 const room = (r: RoomRow): RoomRecord => ({
   id: r.id,
@@ -30,6 +31,7 @@ const room = (r: RoomRow): RoomRecord => ({
   visibility: r.visibility as Visibility,
   creator: r.creator ?? undefined,
   created: Number(r.created),
+  version: Number(r.version),
 });
 
 /** `q` as a LIKE pattern that matches it as text: `%`, `_` and `\\` mean nothing. */
@@ -53,7 +55,7 @@ export class SqlRoomStore implements RoomStore {
   create(r: RoomRecord, owner: { uid: string; name: string } | undefined): Promise<boolean> {
     return this.archive.sql(async (db) => {
       const made = await db.all<{ id: string }>(
-        `INSERT INTO rooms (${ROOM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING id`,
+        `INSERT INTO rooms (${ROOM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (id) DO NOTHING RETURNING id`,
         [r.id, r.name, nameKey(r.name), r.topic, r.visibility, r.creator ?? null, r.created],
       );
       if (made.length === 0) return false;
@@ -72,15 +74,22 @@ export class SqlRoomStore implements RoomStore {
     });
   }
 
-  update(id: string, change: Partial<Pick<RoomRecord, "name" | "topic" | "visibility">>): Promise<void> {
+  update(id: string, change: RoomChange): Promise<RoomRecord | undefined> {
     return this.archive.sql(async (db) => {
-      if (change.name !== undefined) {
-        await db.run("UPDATE rooms SET name = ?, name_key = ? WHERE id = ?", [change.name, nameKey(change.name), id]);
-      }
-      if (change.topic !== undefined) await db.run("UPDATE rooms SET topic = ? WHERE id = ?", [change.topic, id]);
-      if (change.visibility !== undefined) {
-        await db.run("UPDATE rooms SET visibility = ? WHERE id = ?", [change.visibility, id]);
-      }
+      // One statement: what it returns is the change with its own count, whatever another node changes at once.
+      const [row] = await db.all<RoomRow>(
+        `UPDATE rooms SET name = COALESCE(?, name), name_key = COALESCE(?, name_key), topic = COALESCE(?, topic),
+           visibility = COALESCE(?, visibility), version = version + 1
+         WHERE id = ? RETURNING ${ROOM_COLUMNS}`,
+        [
+          change.name ?? null,
+          change.name === undefined ? null : nameKey(change.name),
+          change.topic ?? null,
+          change.visibility ?? null,
+          id,
+        ],
+      );
+      return row && room(row);
     });
   }
 

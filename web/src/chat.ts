@@ -30,6 +30,7 @@ import {
 import { ModerationView } from "./moderation";
 import {
   type ClientRequest,
+  type FrameOf,
   type HistoryFrame,
   isChange,
   type LiveEntry,
@@ -122,7 +123,7 @@ export class Chat {
   /** Roles, room rules, blocks, the moderators' controls and reports. */
   readonly moderation: ModerationView;
   /** What the server says each room is (its `room` frames): the name to show, and its topic. */
-  private readonly about = new Map<string, { name: string; topic: string }>();
+  private readonly about = new Map<string, { name: string; topic: string; v: number }>();
   /** Opening a place at one of its messages. */
   private readonly jump: Jump;
   /** A link to open once the connection is up. */
@@ -409,8 +410,13 @@ export class Chat {
   }
 
   /** A room's display name and topic, from the server: shown in the lists and the header. */
-  describeRoom(room: string, name: string, topic: string): void {
-    this.about.set(roomKey(room), { name, topic });
+  describeRoom(frame: FrameOf<"room">): void {
+    const key = roomKey(frame.room);
+    // Two nodes' announcements of two changes may come in either order: an older one is not shown. An answer
+    // to this page's own request is the room as it is now (a Redis that started over counts from 0 again).
+    const announced = frame.ref === undefined && frame.role === undefined;
+    if (announced && frame.v < (this.about.get(key)?.v ?? 0)) return;
+    this.about.set(key, { name: frame.name, topic: frame.topic, v: frame.v });
     this.renderPlaces();
     this.renderPlace();
   }

@@ -119,7 +119,7 @@ export class RoomControls {
         }
         return false;
       case "room":
-        this.chat.describeRoom(frame.room, frame.name, frame.topic);
+        this.chat.describeRoom(frame);
         if (frame.ref === CREATE_REF) {
           this.create.done();
           this.chat.join(frame.room);

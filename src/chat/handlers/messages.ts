@@ -73,6 +73,7 @@ function keepMadeRoom(caller: Caller, room: string): void {
     visibility: "public" as const,
     creator: undefined,
     created: Date.now(),
+    version: 0,
   };
   void caller.ctx.rooms.store
     .create(record, undefined)

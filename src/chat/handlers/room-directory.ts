@@ -101,7 +101,7 @@ export const roomCreate: Handler<"room_create"> = async (caller, req) => {
   for (let attempt = 0; attempt < SLUG_TRIES * 2; attempt++) {
     const id = candidateId(slug, visibility === "private", attempt, limits.maxRoomLength);
     if (id === DEFAULT_ROOM || (visibility !== "private" && (await inUse(caller, id)))) continue;
-    const record: RoomRecord = { id, name, topic, visibility, creator: caller.uid, created: Date.now() };
+    const record: RoomRecord = { id, name, topic, visibility, creator: caller.uid, created: Date.now(), version: 0 };
     if (await rules.store.create(record, owner)) {
       caller.send(frames.room({ ...infoOf(record), role: "owner", ref: req.ref }));
       return;
@@ -131,13 +131,10 @@ export const roomUpdate: Handler<"room_update"> = async (caller, req) => {
   const before = await rules.store.get(room);
   // A room a `join` made is kept from its first change on, held by the admins as before.
   if (!before) await rules.store.create(recordOf(access.info), undefined);
-  await rules.store.update(room, change);
-  const now: RoomInfo = {
-    ...access.info,
-    ...(change.name !== undefined && { name: change.name }),
-    ...(change.topic !== undefined && { topic: change.topic }),
-    ...(change.visibility !== undefined && { visibility: change.visibility }),
-  };
+  const after = await rules.store.update(room, change);
+  if (!after) throw new RequestError("no_such_room", "there is no such room");
+  // As the store has it after this change: another made at once on another node is in it, or counted after it.
+  const now = infoOf(after);
   await caller.ctx.hub.announceRules(room, frames.room({ ...now, ref: undefined }));
   caller.send(frames.room({ ...now, role: access.role, ref: req.ref }));
 };
@@ -149,4 +146,5 @@ const recordOf = (info: RoomInfo): RoomRecord => ({
   visibility: info.visibility,
   creator: info.creator,
   created: info.created || Date.now(),
+  version: info.v,
 });
