@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { frameName } from "./profile-summary.js";
+import { frameName, origin } from "./profile-summary.js";
 
 interface RawSnapshot {
   snapshot: {
@@ -140,34 +140,66 @@ interface SamplingNode {
   children: SamplingNode[];
 }
 
-/** A sampling heap profile's bytes, by allocating function, as a Markdown table: `what` they are. */
-export function allocations(profile: { head: SamplingNode }, what: string, top = 20): string {
+/** Our own code (dist/, src/), as against a package's or Node's. */
+const isOurs = (url: string) => /\/(dist|src)\//.test(url) && !url.includes("node_modules");
+
+/**
+ * A sampling heap profile's bytes, as Markdown tables: by allocating
+ * function, and by the nearest function of ours on the stack with where the
+ * bytes were allocated (ours, a package, Node), so that what a package
+ * allocates is charged to the call of ours that asked for it. `what` they
+ * are; with `connections`, per connection too.
+ */
+export function allocations(profile: { head: SamplingNode }, what: string, top = 20, connections?: number): string {
   const byFunction = new Map<string, number>();
+  const byCaller = new Map<string, number>();
   let all = 0;
-  const walk = (node: SamplingNode) => {
+  const walk = (node: SamplingNode, caller: string) => {
+    const url = node.callFrame.url;
+    const mine = isOurs(url) ? frameName(node) : caller;
     if (node.selfSize > 0) {
       const name = frameName(node);
       byFunction.set(name, (byFunction.get(name) ?? 0) + node.selfSize);
+      const where = url === "" ? "V8 / native" : isOurs(url) ? "ours" : origin(url);
+      const key = `${mine} → ${where}`;
+      byCaller.set(key, (byCaller.get(key) ?? 0) + node.selfSize);
       all += node.selfSize;
     }
-    for (const child of node.children) walk(child);
+    for (const child of node.children) walk(child, mine);
   };
-  walk(profile.head);
-  const rows = [...byFunction.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
+  walk(profile.head, "(none of ours)");
+  const perConn = (bytes: number) => (connections ? ` | ${(bytes / 1024 / connections).toFixed(2)}` : "");
+  const table = (totals: Map<string, number>, heading: string) => [
+    `| share | MiB${connections ? " | KiB/conn" : ""} | ${heading} |`,
+    `|---:|---:|${connections ? "---:|" : ""}---|`,
+    ...[...totals.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(
+        ([name, bytes]) =>
+          `| ${((100 * bytes) / all).toFixed(1)}% | ${(bytes / 2 ** 20).toFixed(2)}${perConn(bytes)} | ${name.replace(/\|/g, "\\|")} |`,
+      ),
+  ];
+  const each = connections ? `, ${(all / 1024 / connections).toFixed(1)} KiB per connection` : "";
   return [
-    `${what}: ${(all / 2 ** 20).toFixed(1)} MiB sampled`,
+    `${what}: ${(all / 2 ** 20).toFixed(1)} MiB sampled${each}`,
     "",
-    "| share | MiB | allocated in |",
-    "|---:|---:|---|",
-    ...rows.map(
-      ([name, bytes]) =>
-        `| ${((100 * bytes) / all).toFixed(1)}% | ${(bytes / 2 ** 20).toFixed(2)} | ${name.replace(/\|/g, "\\|")} |`,
-    ),
+    ...table(byFunction, "allocated in"),
+    "",
+    ...table(byCaller, "under our function → allocated by"),
   ].join("\n");
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [before, after, connections] = process.argv.slice(2);
-  if (!before || !after || !connections) throw new Error("usage: heap-summary.ts <before> <after> <connections>");
-  console.log(perConnection(before, after, Number(connections)));
+  const [first, second, connections] = process.argv.slice(2);
+  // A saved sampling profile (`--heap` writes idle-joining.heapprofile): what it allocated.
+  if (first?.endsWith(".heapprofile")) {
+    const profile = JSON.parse(readFileSync(first, "utf8")) as { head: SamplingNode };
+    console.log(allocations(profile, first, 30, second ? Number(second) : undefined));
+  } else {
+    if (!first || !second || !connections) {
+      throw new Error("usage: heap-summary.ts <before> <after> <connections> | <profile.heapprofile> [connections]");
+    }
+    console.log(perConnection(first, second, Number(connections)));
+  }
 }

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Generator } from "./generator/pool.js";
 import { allocations, perConnection } from "./heap-summary.js";
@@ -111,6 +111,7 @@ export async function heapProfile(
     await inspector.startSampling(true);
     await prepare(gen, target, stack, idle, label);
     const joining = (await inspector.stopSampling()) as Parameters<typeof allocations>[0];
+    writeFileSync(path.join(dir, "idle-joining.heapprofile"), JSON.stringify(joining));
     progress(`${label}: settling ${settleSeconds} s`);
     await sleep(settleSeconds * 1000);
     const settled = await inspector.evaluate<MemoryUsage>(MEMORY);
@@ -128,7 +129,12 @@ export async function heapProfile(
         idle.clients,
       ),
       perConnection(file("idle-before"), file("idle-after"), idle.clients),
-      allocations(joining, `allocated while ${idle.clients} clients connected and joined, garbage included`),
+      allocations(
+        joining,
+        `allocated while ${idle.clients} clients connected and joined, garbage included`,
+        20,
+        idle.clients,
+      ),
     );
   });
 

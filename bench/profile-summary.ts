@@ -14,7 +14,7 @@ interface CpuProfile {
 }
 
 /** Where a function lives: a package, Node's own code, or this project's files. */
-function origin(url: string): string {
+export function origin(url: string): string {
   if (url === "") return "(V8 / native)";
   if (url.startsWith("node:")) return "node core";
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
