@@ -129,16 +129,18 @@ export class Hub implements BrokerHandler, PresenceHandler {
    * Makes `r` a member of a room and, if its user was not there, tells the
    * others. A `holding` member is written nothing until release(): it is
    * about to be sent the room's history, and must get what arrives meanwhile
-   * after it, once.
+   * after it, once. Resolves with who is in the room when it holds at most
+   * `listUpTo` users and presence could list them in the same step.
    */
-  async enter(room: string, r: Recipient, holding: boolean): Promise<void> {
+  async enter(room: string, r: Recipient, holding: boolean, listUpTo = 0): Promise<UserPage | undefined> {
     await this.rooms.add(room, r, holding);
-    const entered = await this.presence.enter(room, r);
+    const entered = await this.presence.enter(room, r, listUpTo);
     if (entered.taken) {
       await this.rooms.remove(room, r);
       throw new RequestError("name_taken", `someone in '${room}' is already called ${r.name}: choose another name`);
     }
     if (entered.first) this.batches.joined(room, r, entered.count, entered.partial);
+    return entered.users && { users: entered.users, count: entered.count };
   }
 
   /** Makes `r` receive a conversation's messages: a room nobody is announced in. */

@@ -30,6 +30,8 @@ export function infoOf(r: RoomRecord): RoomInfo {
  */
 export class RoomRules {
   private readonly rooms = new Map<string, Entry>();
+  /** Reads under way of rooms not held here: the joins of a room that arrive together share one. */
+  private readonly reading = new Map<string, Promise<RoomInfo | undefined>>();
 
   constructor(
     readonly store: RoomStore,
@@ -40,7 +42,15 @@ export class RoomRules {
   async info(id: string): Promise<RoomInfo | undefined> {
     const cached = this.rooms.get(id);
     if (cached) return cached.info;
-    return this.read(id);
+    const under = this.reading.get(id);
+    if (under) return under;
+    const read = this.read(id);
+    this.reading.set(id, read);
+    const done = () => {
+      if (this.reading.get(id) === read) this.reading.delete(id);
+    };
+    read.then(done, done);
+    return read;
   }
 
   /**
@@ -76,6 +86,8 @@ export class RoomRules {
 
   /** The room's rules changed on some node: read them again, keeping the old ones until the new have come. */
   changed(id: string): void {
+    // A read begun before the change is shared no more.
+    this.reading.delete(id);
     const entry = this.rooms.get(id);
     if (!entry) return;
     void this.reload(id, entry).catch((err: unknown) =>

@@ -2,6 +2,7 @@ import type {
   Connection,
   Entered,
   Entrant,
+  ListedUser,
   NameTaken,
   Presence,
   PresenceHandler,
@@ -55,7 +56,7 @@ export class MemoryPresence implements Presence {
     return [];
   }
 
-  async enter(room: string, c: Entrant): Promise<Entered | NameTaken> {
+  async enter(room: string, c: Entrant, listUpTo = 0): Promise<Entered | NameTaken> {
     let state = this.rooms.get(room);
     if (!state) {
       state = { conns: new Map(), users: new Map(), names: new Map() };
@@ -77,7 +78,9 @@ export class MemoryPresence implements Presence {
     user.rep = c.id;
     clearTimeout(user.leaving);
     user.leaving = undefined;
-    return { first, count: state.users.size };
+    const entered: Entered = { first, count: state.users.size };
+    if (state.users.size <= listUpTo) entered.users = listed([...state.users]);
+    return entered;
   }
 
   async exit(room: string, c: Connection, graceMs: number): Promise<void> {
@@ -125,7 +128,7 @@ export class MemoryPresence implements Presence {
   async list(room: string, limit: number, after?: string): Promise<UserPage> {
     const users = [...(this.rooms.get(room)?.users ?? [])];
     const from = after === undefined ? 0 : Math.max(0, Number.parseInt(after, 10) || 0);
-    const page = users.slice(from, from + limit).map(([uid, u]) => ({ id: u.rep, uid, name: u.name }));
+    const page = listed(users.slice(from, from + limit));
     const next = from + limit < users.length ? String(from + limit) : undefined;
     return { users: page, count: users.length, next };
   }
@@ -145,6 +148,8 @@ export class MemoryPresence implements Presence {
     this.handler?.onGone(room, [{ id: user.rep, uid, name: user.name }], state.users.size);
   }
 }
+
+const listed = (users: [string, InRoom][]): ListedUser[] => users.map(([uid, u]) => ({ id: u.rep, uid, name: u.name }));
 
 function takenIn(state: RoomState, c: Entrant): boolean {
   const holder = state.names.get(c.nameKey);

@@ -56,6 +56,11 @@ export interface Entered {
   count: number;
   /** Set when the other nodes could not be asked: `count` is this node's users only. */
   partial?: true;
+  /**
+   * Everyone in the room right after the entry, read in the same step, when
+   * the room holds no more users than enter() was asked to list.
+   */
+  users?: ListedUser[];
 }
 
 export interface UserPage {
@@ -85,9 +90,10 @@ export interface Presence {
   /**
    * The connection enters the room, unless another user there holds its
    * name: decided in one step on every node, so of two users taking one name
-   * at once only one gets in.
+   * at once only one gets in. With `listUpTo`, a room of at most that many
+   * users is listed in the same step (`users`): a join needs the list next.
    */
-  enter(room: string, connection: Entrant): Promise<Entered | NameTaken>;
+  enter(room: string, connection: Entrant, listUpTo?: number): Promise<Entered | NameTaken>;
   /**
    * The connection left the room. If it was its user's last there, the user
    * leaves after `graceMs` (onGone) unless a connection comes back first.

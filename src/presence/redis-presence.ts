@@ -65,8 +65,8 @@ export class RedisPresence implements Presence {
     return this.liveness.nodesOf(uid);
   }
 
-  enter(room: string, c: Entrant): Promise<Entered | NameTaken> {
-    return this.rooms.enter(room, c);
+  enter(room: string, c: Entrant, listUpTo = 0): Promise<Entered | NameTaken> {
+    return this.rooms.enter(room, c, listUpTo);
   }
 
   exit(room: string, c: Connection, graceMs: number): Promise<void> {

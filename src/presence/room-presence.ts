@@ -71,7 +71,7 @@ export class RoomPresence {
     return 2 * this.options.ttlMs + this.options.graceMs;
   }
 
-  async enter(room: string, c: Entrant): Promise<Entered | NameTaken> {
+  async enter(room: string, c: Entrant, listUpTo: number): Promise<Entered | NameTaken> {
     let mine = this.rooms.get(room);
     const firstHere = !mine;
     if (!mine) {
@@ -89,7 +89,7 @@ export class RoomPresence {
     if (!this.link.isUp) return local();
     try {
       const o = this.options;
-      const [isNew, count, lapsed] = await this.link.pub.chatPresenceEnter(
+      const reply = await this.link.pub.chatPresenceEnter(
         ...this.keys.roomPresence(room),
         c.id,
         c.uid,
@@ -100,10 +100,15 @@ export class RoomPresence {
         firstHere ? 1 : 0,
         o.graceMs,
         c.nameKey,
+        listUpTo,
       );
+      const [isNew, count, lapsed] = reply;
       if (Number(isNew) === -1) return this.refused(room, c);
+      const entered: Entered = { first: Number(isNew) === 1, count: Number(count) };
+      // After a lapse this node writes its connections there again: the list read before that may lack them.
       if (Number(lapsed) === 1) await this.sync(room, true);
-      return { first: Number(isNew) === 1, count: Number(count) };
+      else if (reply.length > 3) entered.users = usersFrom(reply, 3);
+      return entered;
     } catch (err) {
       this.writeFailed(err);
       return local();

@@ -30,6 +30,7 @@ const SCRIPTS = {
   chatCarryDone: { numberOfKeys: 1, lua: read("carry-done.lua") },
   chatSanctionSet: { numberOfKeys: 1, lua: read("sanction-set.lua") },
   chatRoomUpdate: { numberOfKeys: 2, lua: read("room-update.lua") },
+  chatModerationRoom: { numberOfKeys: 2, lua: read("moderation-room.lua") },
 } as const;
 
 /** A stream entry as XRANGE returns it: id, then field, value, field, value. */
@@ -44,8 +45,8 @@ declare module "ioredis" {
       ...args: Arg[]
     ): Result<[top: number, epoch: string, floor: number, entries: StreamEntry[], bundles: string[]], Context>;
     chatPublishReplicated(...args: Arg[]): Result<number, Context>;
-    /** [-1] when another user in the room has the name. */
-    chatPresenceEnter(...args: Arg[]): Result<[isNew: number, users?: number, lapsed?: number], Context>;
+    /** Is new, users, lapsed, then uid, name, rep of each user when asked and few enough; [-1] when another user in the room has the name. */
+    chatPresenceEnter(...args: Arg[]): Result<(number | string)[], Context>;
     /** The user's connections left, then uid, name, rep and users left when the user left at once. */
     chatPresenceExit(...args: Arg[]): Result<(number | string)[], Context>;
     /** Lapsed, users, then uid, name, rep of each user gone. */
@@ -64,6 +65,10 @@ declare module "ioredis" {
     chatSanctionSet(...args: Arg[]): Result<number, Context>;
     /** The room's hash after the change (field, value, …); 0 when its name changed since it was read; null for no room. */
     chatRoomUpdate(...args: Arg[]): Result<string[] | 0 | null, Context>;
+    /** A room's sanctions (field, value…) and its rules' slow, pinned, version. */
+    chatModerationRoom(
+      ...args: Arg[]
+    ): Result<[sanctions: string[], rules: [string | null, string | null, string | null]], Context>;
   }
 }
 

@@ -37,14 +37,14 @@ export class RedisModerationStore implements ModerationStore {
   room(room: string): Promise<RoomModeration> {
     return this.command(async () => {
       const pub = this.link.pub;
-      const [all, rules] = await Promise.all([
-        pub.hgetall(this.roomKey(room, "sanctions")),
-        pub.hmget(this.roomKey(room, "rules"), "slow", "pinned", "version"),
-      ]);
+      // One script, not two reads: every join asks.
+      const [all, rules] = await pub.chatModerationRoom(this.roomKey(room, "sanctions"), this.roomKey(room, "rules"));
       const now = Date.now();
       const sanctions: Sanction[] = [];
       const ended: string[] = [];
-      for (const [field, value] of Object.entries(all)) {
+      for (let i = 0; i + 1 < all.length; i += 2) {
+        const field = all[i] as string;
+        const value = all[i + 1];
         const colon = field.indexOf(":");
         const until = Number(value) === 0 ? undefined : Number(value);
         if (until !== undefined && until <= now) ended.push(field);

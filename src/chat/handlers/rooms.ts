@@ -1,4 +1,5 @@
 import { BrokerUnavailable, type HistoryPage, type HistoryQuery } from "../../bus/broker.js";
+import type { UserPage } from "../../presence/presence.js";
 import { RequestError } from "../../protocol/errors.js";
 import { HISTORY_PAGE_MAX, type RequestOf } from "../../protocol/requests.js";
 import { checkRoom, DEFAULT_ROOM } from "../../protocol/rules.js";
@@ -39,7 +40,9 @@ async function joinRoom(caller: Caller, req: RequestOf<"join">, raw: string): Pr
   }
   let top = 0;
   try {
-    if (fresh) await enterRoom(caller, room, true);
+    // Who is there comes with the entry where the room is small enough: a join reads it no more.
+    let members: UserPage | undefined;
+    if (fresh) members = await enterRoom(caller, room, true, USERS_PAGE);
     else hub.hold(room, caller);
     caller.ctx.rooms.hold(room, access.info, caller.uid, access.stored);
     if (fresh && access.info.creator === undefined) {
@@ -50,7 +53,7 @@ async function joinRoom(caller: Caller, req: RequestOf<"join">, raw: string): Pr
     if (caller.proto === 2) caller.send(frames.room({ ...access.info, role: access.role, ref: req.ref }));
     if (caller.proto === 2) caller.send(await roomRulesFrame(caller, room));
     const page = await readHistory(caller, room, req);
-    const members = await hub.members(room, USERS_PAGE);
+    members ??= await hub.members(room, USERS_PAGE);
     const users = frames.users({ room, ...members, ref: req.ref });
     if (!page) {
       caller.send(users);
@@ -179,15 +182,20 @@ export const leave: Handler<"leave"> = async (caller, req) => {
 /**
  * Makes the caller a member of a room (and its user, when kept, for good);
  * the others hear of it if the user is new there. A `holding` member is sent
- * no live message until its history has been sent.
+ * no live message until its history has been sent. Resolves with who is in
+ * the room when it holds at most `listUpTo` users (Hub.enter).
  */
-export async function enterRoom(caller: Caller, room: string, holding: boolean): Promise<void> {
+export async function enterRoom(
+  caller: Caller,
+  room: string,
+  holding: boolean,
+  listUpTo = 0,
+): Promise<UserPage | undefined> {
   const kept = caller.kept ? await keepRoom(caller, room) : "already";
   caller.rooms.add(room);
   for (let draws = 0; ; draws++) {
     try {
-      await caller.ctx.hub.enter(room, caller, holding);
-      return;
+      return await caller.ctx.hub.enter(room, caller, holding, listUpTo);
     } catch (err) {
       // Refused before it became a member (too many rooms here, no subscription, its name taken): it is not in the room.
       if (caller.ctx.hub.isMember(room, caller)) throw err;
