@@ -20,6 +20,7 @@ import * as frames from "./frames.js";
 import { LocalRooms, type Recipient } from "./local-rooms.js";
 import type { Meter } from "./meter.js";
 import { PresenceBatches } from "./presence-batches.js";
+import { TickShared } from "./tick-shared.js";
 
 export interface HubSettings {
   /** Rooms with a member on this node, at most (MAX_ROOMS_PER_NODE). */
@@ -46,6 +47,7 @@ export class Hub implements BrokerHandler, PresenceHandler {
   private readonly byUser = new Map<string, Recipient | Set<Recipient>>();
   private readonly rooms: LocalRooms;
   private readonly batches: PresenceBatches;
+  private readonly historyReads = new TickShared<HistoryPage>();
   private rulesWatcher: { changed(room: string): void; forget(room: string): void } | undefined;
 
   constructor(
@@ -246,8 +248,10 @@ export class Hub implements BrokerHandler, PresenceHandler {
     }
   }
 
+  /** A page of a room's history; the same query asked again within one turn (a room's joiners) is read once. */
   history(room: string, query: HistoryQuery): Promise<HistoryPage> {
-    return this.broker.history(room, query);
+    const key = `${room}\n${query.since}\n${query.epoch}\n${query.before}\n${query.limit}`;
+    return this.historyReads.get(key, () => this.broker.history(room, query));
   }
 
   /** A page of who is in a room, on every node. */

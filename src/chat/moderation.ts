@@ -7,6 +7,7 @@ import * as frames from "./frames.js";
 import type { Caller } from "./handlers/caller.js";
 import { authorOf, type Recipient } from "./local-rooms.js";
 import { cachedRoleIn } from "./room-access.js";
+import { TickShared } from "./tick-shared.js";
 
 /** A cached room is read again after this long even if no node said it changed: a missed word on the bus heals. */
 const STALE_MS = 60_000;
@@ -29,6 +30,7 @@ interface Cached {
  */
 export class Moderation {
   private readonly cache = new Map<string, Cached>();
+  private readonly freshReads = new TickShared<RoomModeration>();
 
   constructor(
     readonly store: ModerationStore,
@@ -53,9 +55,13 @@ export class Moderation {
     return this.cache.get(room)?.loading ?? this.load(room);
   }
 
-  /** Read from the store, not the cache: for a join, where a ban must hold even on a node that missed its word. */
+  /**
+   * Read from the store, not the cache: for a join, where a ban must hold
+   * even on a node that missed its word. The joins of a room in one turn
+   * share a read begun after all of them asked.
+   */
   fresh(room: string): Promise<RoomModeration> {
-    return this.load(room);
+    return this.freshReads.get(room, () => this.load(room));
   }
 
   /** Marks the room's moderation stale: the next post waits for it to be read again; what was read stays the fallback. */

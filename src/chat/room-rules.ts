@@ -3,6 +3,7 @@ import type { RoomInfo } from "../protocol/frames.js";
 import { isPrivateId, type Role } from "../protocol/rooms.js";
 import { DEFAULT_ROOM } from "../protocol/rules.js";
 import type { RoomRecord, RoomStore } from "../rooms/room-store.js";
+import { TickShared } from "./tick-shared.js";
 
 interface Entry {
   info: RoomInfo | undefined;
@@ -30,8 +31,9 @@ export function infoOf(r: RoomRecord): RoomInfo {
  */
 export class RoomRules {
   private readonly rooms = new Map<string, Entry>();
-  /** Reads under way of rooms not held here: the joins of a room that arrive together share one. */
-  private readonly reading = new Map<string, Promise<RoomInfo | undefined>>();
+  /** The joins of a room not held here yet, arriving together, read it once. */
+  private readonly reads = new TickShared<RoomInfo | undefined>();
+  private readonly touches = new TickShared<void>();
 
   constructor(
     readonly store: RoomStore,
@@ -42,15 +44,12 @@ export class RoomRules {
   async info(id: string): Promise<RoomInfo | undefined> {
     const cached = this.rooms.get(id);
     if (cached) return cached.info;
-    const under = this.reading.get(id);
-    if (under) return under;
-    const read = this.read(id);
-    this.reading.set(id, read);
-    const done = () => {
-      if (this.reading.get(id) === read) this.reading.delete(id);
-    };
-    read.then(done, done);
-    return read;
+    return this.reads.get(id, () => this.read(id));
+  }
+
+  /** Keeps a room a join made for another idle time (RoomStore.touch): the joins of one turn touch it once. */
+  touch(id: string): Promise<void> {
+    return this.touches.get(id, () => this.store.touch(id));
   }
 
   /**
@@ -86,8 +85,6 @@ export class RoomRules {
 
   /** The room's rules changed on some node: read them again, keeping the old ones until the new have come. */
   changed(id: string): void {
-    // A read begun before the change is shared no more.
-    this.reading.delete(id);
     const entry = this.rooms.get(id);
     if (!entry) return;
     void this.reload(id, entry).catch((err: unknown) =>

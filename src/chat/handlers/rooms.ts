@@ -46,7 +46,7 @@ async function joinRoom(caller: Caller, req: RequestOf<"join">, raw: string): Pr
     else hub.hold(room, caller);
     caller.ctx.rooms.hold(room, access.info, caller.uid, access.stored);
     if (fresh && access.info.creator === undefined) {
-      void caller.ctx.rooms.store
+      void caller.ctx.rooms
         .touch(room)
         .catch((err: unknown) => caller.ctx.log.warn({ err, room }, "could not keep a room a join made"));
     }
