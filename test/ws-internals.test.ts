@@ -5,7 +5,7 @@
  * - the server builds the class given as `WebSocket` and reports every event
  *   by calling that instance's own `emit`, with no listener registered
  *   (websocket-peer.ts overrides `emit` instead of listening);
- * - `Sender.frame`, undeclared by @types/ws, frames a payload unmasked;
+ * - a PreparedFrame (framed by ws-frames.ts, not by ws) is a frame ws's client reads;
  * - `_sender.sendFrame` puts given bytes on the socket as they are, and
  *   `bufferedAmount` counts them (the slow-consumer check reads it).
  */
@@ -162,7 +162,7 @@ describe("ws hands every event to the overridden emit", () => {
 });
 
 describe("prepared frames go through ws's Sender", () => {
-  it("Sender.frame and _sender.sendFrame put the exact payloads on the wire, every length encoding", async () => {
+  it("PreparedFrame and _sender.sendFrame put the exact payloads on the wire, every length encoding", async () => {
     const { url, accepted } = await startServer();
     const client = await connect(url);
     const { socket } = await accepted;

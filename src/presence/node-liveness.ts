@@ -45,6 +45,11 @@ export class NodeLiveness {
   /** Set while a restore runs: a sweep meanwhile would find the leases lapsed and announce what it rewrites. */
   private restoring = false;
   private lastWarning = 0;
+  /**
+   * The directory was given its expiry since it was last made anew (the node's first connection, a
+   * restore): the beat renews it every tick, so a connection sends no PEXPIRE of its own.
+   */
+  private directoryExpires = false;
   private timer: NodeJS.Timeout | undefined;
   private hooks: LivenessHooks | undefined;
 
@@ -80,15 +85,21 @@ export class NodeLiveness {
     this.connections.set(c.id, c);
     if (!this.link.isUp) return;
     const k = this.keys;
-    await Promise.all([
+    const writes = [
       this.link.pub.hset(k.nodeConnections(this.self), c.id, `${c.uid}\t${c.name}`),
-      this.link.pub.pexpire(k.nodeConnections(this.self), 2 * this.options.ttlMs),
       this.link.pub.hset(k.userConnections(c.uid), c.id, this.self),
-    ]);
+    ];
+    if (!this.directoryExpires) {
+      this.directoryExpires = true;
+      writes.push(this.link.pub.pexpire(k.nodeConnections(this.self), 2 * this.options.ttlMs));
+    }
+    await Promise.all(writes);
   }
 
   async unregister(c: Connection): Promise<void> {
     this.connections.delete(c.id);
+    // Its last entry gone, Redis drops the directory: the next connection makes it anew.
+    if (this.connections.size === 0) this.directoryExpires = false;
     if (!this.link.isUp) return;
     await Promise.all([
       this.link.pub.hdel(this.keys.nodeConnections(this.self), c.id),
@@ -212,6 +223,7 @@ export class NodeLiveness {
     this.reapAfter = Date.now() + this.options.ttlMs;
     const k = this.keys;
     this.restoring = true;
+    this.directoryExpires = false;
     try {
       await this.beat();
       const registered = await this.link.pub.hgetall(k.nodeConnections(this.self));

@@ -1,34 +1,36 @@
-import { createRequire } from "node:module";
 import type { WebSocket } from "ws";
 
-const require = createRequire(import.meta.url);
-
-interface FrameOptions {
-  fin: boolean;
-  opcode: number;
-  mask: boolean;
-  readOnly: boolean;
-  rsv1: boolean;
-}
-
-// ws's own framing: a public static that @types/ws does not declare.
-const { Sender } = require("ws") as { Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] } };
-
-const TEXT: FrameOptions = { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false };
+/** FIN and the text opcode: every frame a server sends here is one whole text message. */
+const FIN_TEXT = 0x81;
 
 /**
- * A complete unmasked websocket text frame, framed once by ws: server frames
- * are never masked, so the same bytes serve every recipient.
+ * A complete unmasked websocket text frame (RFC 6455, 5.2): server frames
+ * are never masked, so the same bytes serve every recipient. Framed here in
+ * one buffer, header and payload, rather than by ws's Sender, which encodes
+ * the payload into one buffer and copies it with the header into another.
  */
 export class PreparedFrame {
   readonly bytes: Buffer;
   private readonly payloadLength: number;
 
   constructor(payload: string) {
-    const data = Buffer.from(payload);
-    this.payloadLength = data.length;
-    const parts = Sender.frame(data, TEXT);
-    this.bytes = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+    const length = Buffer.byteLength(payload);
+    const head = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+    const bytes = Buffer.allocUnsafe(head + length);
+    bytes[0] = FIN_TEXT;
+    if (head === 2) {
+      bytes[1] = length;
+    } else if (head === 4) {
+      bytes[1] = 126;
+      bytes.writeUInt16BE(length, 2);
+    } else {
+      bytes[1] = 127;
+      bytes.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+      bytes.writeUInt32BE(length >>> 0, 6);
+    }
+    bytes.write(payload, head);
+    this.bytes = bytes;
+    this.payloadLength = length;
   }
 
   /** The payload alone, a view of the same memory. */
