@@ -8,8 +8,10 @@ export type FrameCounts = Record<FrameKind, number>;
 export interface ClientEvents {
   open(): void;
   joined(): void;
-  /** The text of a room chat message. */
-  chat(text: string): void;
+  /** The text of a room chat message, and its `ts` (when the publishing node took it up, ms since the epoch). */
+  chat(text: string, ts: number | undefined): void;
+  /** The server acknowledged the message with this `ref`. */
+  acked(ref: number): void;
   /** Every frame the server sends, by kind. */
   frame(kind: FrameKind): void;
   /** A `presence` frame said how many are in the room. */
@@ -27,7 +29,8 @@ export interface Codec {
   /** Reads one websocket message; returns what the protocol requires sending back, if anything. */
   receive(data: string, events: ClientEvents): string | undefined;
   join(room: string): string;
-  message(room: string, text: string): string;
+  /** A chat message; `ref`, as the web client gives one, asks for an acknowledgement where the server has them. */
+  message(room: string, text: string, ref: number): string;
   /**
    * A request the server answers at once from memory, if the protocol has one: it waits in the
    * connection's queue behind the connection's own setup, so its answer says the setup is done.
@@ -41,6 +44,7 @@ const MESSAGE = '{"action":"message"';
 const USERS = '{"action":"users"';
 const USER_INFO = '{"action":"user_info"';
 const ERROR = '{"action":"error"';
+const ACK = '{"action":"ack"';
 const USER_JOIN = '{"action":"user_join"';
 const USER_LEFT = '{"action":"user_left"';
 const PRESENCE = '{"action":"presence"';
@@ -64,7 +68,11 @@ const sockjs: Codec = {
         // the greeting and errors (the probe's answer) are read.
         if (text.startsWith(MESSAGE)) {
           events.frame("other");
-          events.chat((JSON.parse(text) as { message: string }).message);
+          const m = JSON.parse(text) as { message: string; ts?: number };
+          events.chat(m.message, m.ts);
+        } else if (text.startsWith(ACK)) {
+          events.frame("other");
+          events.acked((JSON.parse(text) as { ref: number }).ref);
         } else if (text.startsWith(USER_JOIN)) events.frame("user_join");
         else if (text.startsWith(USER_LEFT)) events.frame("user_left");
         else if (text.startsWith(PRESENCE)) {
@@ -81,7 +89,7 @@ const sockjs: Codec = {
     return undefined;
   },
   join: (room) => JSON.stringify([JSON.stringify({ action: "join", room })]),
-  message: (room, text) => JSON.stringify([JSON.stringify({ action: "message", room, message: text })]),
+  message: (room, text, ref) => JSON.stringify([JSON.stringify({ action: "message", room, message: text, ref })]),
   // A room nobody joins: refused with `not_in_room` (an `error`) without a look at Redis.
   probe: JSON.stringify([JSON.stringify({ action: "users", room: "bench-probe" })]),
 };
@@ -96,8 +104,8 @@ const engineio: Codec = {
   receive(data, events) {
     if (data.startsWith("42")) {
       events.frame("other");
-      const [event, payload] = JSON.parse(data.slice(2)) as [string, { message: string }];
-      if (event === "message") events.chat(payload.message);
+      const [event, payload] = JSON.parse(data.slice(2)) as [string, { message: string; ts?: number }];
+      if (event === "message") events.chat(payload.message, payload.ts);
     } else if (data.startsWith("43")) events.joined();
     else if (data.startsWith("40")) events.open();
     else if (data === "2") return "3";

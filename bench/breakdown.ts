@@ -1,0 +1,136 @@
+import { Redis } from "ioredis";
+import type { CollectReply } from "./generator/messages.js";
+import type { Proc } from "./procs.js";
+import { type Latency, latency } from "./stats.js";
+
+/**
+ * What a delivery waited for (issue 25, item 2), read from outside the
+ * server: every delivery's latency cut at the publishing node's `ts` (when
+ * it took the message up) and at its message's first delivery to anyone.
+ * The three parts add up to the delivery's latency.
+ */
+export interface Stages {
+  /** From the publisher's send to the publishing node's `ts`: the wire, the node's loop, its request queue. */
+  toNode: number;
+  /** From `ts` to the message's first delivery: the store-and-publish, Pub/Sub, a node's fan-out to its first member and the write. */
+  toFirst: number;
+  /** From the first delivery to this one: the rest of the fan-out, the writes, and the generator reading them. */
+  spread: number;
+  total: number;
+}
+
+export interface Breakdown {
+  /** Means of the parts over the deliveries around the median (49th–51st percentile of latency). */
+  atP50: Stages;
+  /** The same around the 99th percentile (98.5th–99.5th). */
+  atP99: Stages;
+  /** Over messages: the send to `ts`, `ts` to the publisher's acknowledgement, and `ts` to the first delivery. */
+  taken: Latency;
+  ackAfterTaken: Latency;
+  firstAfterTaken: Latency;
+  /** The generator's worst worker's event-loop delay: how long a receipt may wait to be read. */
+  generatorLoopMs: CollectReply["loopDelayMs"];
+  /** The server nodes' event-loop delay (worst node) and GC time; undefined where a target has no endpoint. */
+  nodes?: NodeLoop;
+  /** Redis's own time per call of the store-and-publish script (EVALSHA) and of PUBLISH, µs. */
+  redisUsPerCall: Record<string, number>;
+}
+
+export function breakdown(c: CollectReply): Omit<Breakdown, "generatorLoopMs" | "nodes" | "redisUsPerCall"> {
+  const first = new Float64Array(c.taken.length).fill(Number.POSITIVE_INFINITY);
+  c.seqs.forEach((seq, i) => {
+    first[seq] = Math.min(first[seq] as number, c.latencies[i] as number);
+  });
+  const sorted = Float64Array.from(c.latencies).sort();
+  const band = (from: number, to: number): Stages => {
+    const sum = { toNode: 0, toFirst: 0, spread: 0, total: 0 };
+    const lo = sorted[Math.floor(from * sorted.length)] ?? Number.NaN;
+    const hi = sorted[Math.min(sorted.length - 1, Math.floor(to * sorted.length))] ?? Number.NaN;
+    let n = 0;
+    c.latencies.forEach((total, i) => {
+      if (total < lo || total > hi) return;
+      const seq = c.seqs[i] as number;
+      const firstAt = first[seq] as number;
+      const taken = c.taken[seq] as number;
+      // `ts` is Date.now() on the node, ms-coarse: kept within the message's first delivery.
+      const toNode = Number.isNaN(taken) ? 0 : Math.min(Math.max(0, taken), firstAt);
+      sum.toNode += toNode;
+      sum.toFirst += firstAt - toNode;
+      sum.spread += total - firstAt;
+      sum.total += total;
+      n++;
+    });
+    const mean = (v: number) => v / Math.max(1, n);
+    return { toNode: mean(sum.toNode), toFirst: mean(sum.toFirst), spread: mean(sum.spread), total: mean(sum.total) };
+  };
+  const perMessage = (f: (seq: number) => number) =>
+    latency(Float64Array.from(c.taken.keys(), f).filter((v) => Number.isFinite(v)));
+  return {
+    atP50: band(0.49, 0.51),
+    atP99: band(0.985, 0.995),
+    taken: perMessage((s) => c.taken[s] as number),
+    ackAfterTaken: perMessage((s) => (c.acked[s] as number) - (c.taken[s] as number)),
+    firstAfterTaken: perMessage((s) => (first[s] as number) - (c.taken[s] as number)),
+  };
+}
+
+export interface NodeLoop {
+  /** Event-loop delay of the worst node over the step, ms (monitorEventLoopDelay, 10 ms resolution). */
+  p50: number;
+  p99: number;
+  max: number;
+  /** Garbage collection over the step, ms, all nodes; NaN where the node does not report it. */
+  gcMs: number;
+}
+
+/** Reads a node's metrics (Prometheus text): the event-loop figures are since the last read, which resets them. */
+async function scrape(url: string): Promise<Map<string, number>> {
+  const text = await (await fetch(url)).text();
+  const values = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line.startsWith("#") || line === "") continue;
+    const space = line.lastIndexOf(" ");
+    const key = line.slice(0, space);
+    values.set(key, (values.get(key) ?? 0) + Number(line.slice(space + 1)));
+  }
+  return values;
+}
+
+const gcSeconds = (m: Map<string, number>) => {
+  let sum = Number.NaN;
+  for (const [k, v] of m) if (k.startsWith("nodejs_gc_duration_seconds_sum")) sum = (Number.isNaN(sum) ? 0 : sum) + v;
+  return sum;
+};
+
+/** Starts reading the nodes' loops: resets their event-loop histograms; call the result when the step ends. */
+export async function watchNodes(nodes: Proc[]): Promise<() => Promise<NodeLoop | undefined>> {
+  const urls = nodes.map((n) => n.metricsUrl).filter((u): u is string => u !== undefined);
+  if (urls.length === 0) return async () => undefined;
+  const before = await Promise.all(urls.map(scrape));
+  return async () => {
+    const after = await Promise.all(urls.map(scrape));
+    const worst = (name: string) => Math.max(...after.map((m) => (m.get(name) ?? Number.NaN) * 1000));
+    return {
+      p50: worst("nodejs_eventloop_lag_p50_seconds"),
+      p99: worst("nodejs_eventloop_lag_p99_seconds"),
+      max: worst("nodejs_eventloop_lag_max_seconds"),
+      gcMs: after.reduce((n, m, i) => n + (gcSeconds(m) - gcSeconds(before[i] as Map<string, number>)) * 1000, 0),
+    };
+  };
+}
+
+/** Starts counting Redis's time per command; call the result when the step ends. */
+export async function watchRedis(port: number): Promise<() => Promise<Record<string, number>>> {
+  const redis = new Redis(port, { lazyConnect: true });
+  await redis.connect();
+  await redis.config("RESETSTAT");
+  return async () => {
+    const info = await redis.info("commandstats");
+    redis.disconnect();
+    const out: Record<string, number> = {};
+    for (const m of info.matchAll(/^cmdstat_(evalsha|publish):calls=\d+,usec=\d+,usec_per_call=([\d.]+)/gm)) {
+      out[m[1] as string] = Number(m[2]);
+    }
+    return out;
+  };
+}
