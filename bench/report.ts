@@ -138,9 +138,9 @@ export function restartTable(r: Restart): string {
 export function breakdownTable(runs: Map<string, Step[]>): string {
   const head =
     "| target | pass | p50 | send→node | node→first | first→this | p99 | send→node | node→first | first→this | " +
-    "ack after ts p50/p99 | first after ts p50/p99 | generator loop p99/max | nodes' loop p99/max | nodes' GC | " +
-    "EVALSHA / PUBLISH µs | load |";
-  const rule = `|---|${"---:|".repeat(16)}`;
+    "ack after ts p50/p99 | first after ts p50/p99 | generator loop p50/p99/max | nodes' loop p50/p99/max | nodes' GC | " +
+    "EVALSHA / PUBLISH µs | Redis busy ms | Redis ≥ 1 ms: count / longest ms | load |";
+  const rule = `|---|${"---:|".repeat(18)}`;
   const rows: string[] = [];
   for (const [target, steps] of runs) {
     steps.forEach((s, i) => {
@@ -149,6 +149,7 @@ export function breakdownTable(runs: Map<string, Step[]>): string {
       const parts = (x: { toNode: number; toFirst: number; spread: number; total: number }) =>
         [x.total, x.toNode, x.toFirst, x.spread].map((v) => fmt(v, 1));
       const pair = (a: number, c: number) => `${fmt(a, 1)} / ${fmt(c, 1)}`;
+      const triple = (l: { p50: number; p99: number; max: number }) => `${pair(l.p50, l.p99)} / ${fmt(l.max, 0)}`;
       const cells = [
         target,
         String(i + 1),
@@ -156,10 +157,12 @@ export function breakdownTable(runs: Map<string, Step[]>): string {
         ...parts(b.atP99),
         pair(b.ackAfterTaken.p50, b.ackAfterTaken.p99),
         pair(b.firstAfterTaken.p50, b.firstAfterTaken.p99),
-        pair(b.generatorLoopMs.p99, b.generatorLoopMs.max),
-        b.nodes ? pair(b.nodes.p99, b.nodes.max) : "—",
+        triple(b.generatorLoopMs),
+        b.nodes ? triple(b.nodes) : "—",
         b.nodes ? fmt(b.nodes.gcMs, 0) : "—",
-        `${fmt(b.redisUsPerCall.evalsha ?? Number.NaN, 1)} / ${fmt(b.redisUsPerCall.publish ?? Number.NaN, 1)}`,
+        `${fmt(b.redis.usPerCall.evalsha ?? Number.NaN, 1)} / ${fmt(b.redis.usPerCall.publish ?? Number.NaN, 1)}`,
+        `${fmt(b.redis.busyMs, 0)} (${b.redis.busiest})`,
+        `${b.redis.slow} / ${fmt(b.redis.slowestUs / 1000, 1)}`,
         fmt(s.loadAverage, 1),
       ];
       rows.push(`| ${cells.join(" | ")} |`);

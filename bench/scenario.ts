@@ -128,7 +128,7 @@ export async function step(
   const serverUs = sum(serverPids, cpuMicros) - server0;
   const redisUs = cpuMicros(stack.redis.pid) - redis0;
   const nodeLoop = await readNodes();
-  const redisUsPerCall = await readRedis();
+  const redis = await readRedis();
   const collected = await gen.collect();
   const { received, latencies, closed } = collected;
   const result: Step = {
@@ -150,7 +150,7 @@ export async function step(
       ...breakdown(collected),
       generatorLoopMs: collected.loopDelayMs,
       nodes: nodeLoop,
-      redisUsPerCall,
+      redis,
     },
   };
   return result;
