@@ -129,9 +129,17 @@ export interface RedisTime {
   /** Redis's time over the step, all commands, ms, and the command that took most of it. */
   busyMs: number;
   busiest: string;
-  /** Commands that ran 1 ms or longer (SLOWLOG), and the longest, µs: Redis serves nothing meanwhile. */
+  /** Commands that ran 1 ms or longer (SLOWLOG), and the longest, µs, and what it was: Redis serves nothing meanwhile. */
   slow: number;
   slowestUs: number;
+  slowest: string;
+}
+
+/** A command as SLOWLOG gives it, named: a script by its first key, which says whose it is. */
+function nameOf(args: string[]): string {
+  const [command = "", ...rest] = args;
+  const script = /^eval/i.test(command);
+  return `${command.toLowerCase()} ${(script ? rest[2] : rest[0]) ?? ""}`.trim().slice(0, 48);
 }
 
 /** Starts counting Redis's time per command; call the result when the step ends. */
@@ -154,12 +162,17 @@ export async function watchRedis(port: number): Promise<() => Promise<RedisTime>
       busyUs += Number(usec);
       if (Number(usec) > busiest[1]) busiest = [name, Number(usec)];
     }
+    const longest = slowlog.reduce<(typeof slowlog)[number] | undefined>(
+      (a, e) => (a && a[2] >= e[2] ? a : e),
+      undefined,
+    );
     return {
       usPerCall,
       busyMs: busyUs / 1000,
       busiest: busiest[0],
       slow: slowlog.length,
-      slowestUs: Math.max(0, ...slowlog.map((entry) => entry[2])),
+      slowestUs: longest?.[2] ?? 0,
+      slowest: longest ? nameOf(longest[3]) : "",
     };
   };
 }

@@ -162,7 +162,7 @@ export function breakdownTable(runs: Map<string, Step[]>): string {
         b.nodes ? fmt(b.nodes.gcMs, 0) : "—",
         `${fmt(b.redis.usPerCall.evalsha ?? Number.NaN, 1)} / ${fmt(b.redis.usPerCall.publish ?? Number.NaN, 1)}`,
         `${fmt(b.redis.busyMs, 0)} (${b.redis.busiest})`,
-        `${b.redis.slow} / ${fmt(b.redis.slowestUs / 1000, 1)}`,
+        `${b.redis.slow} / ${fmt(b.redis.slowestUs / 1000, 1)}${b.redis.slow > 0 ? ` (${b.redis.slowest})` : ""}`,
         fmt(s.loadAverage, 1),
       ];
       rows.push(`| ${cells.join(" | ")} |`);
