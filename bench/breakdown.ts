@@ -36,7 +36,9 @@ export interface Breakdown {
 }
 
 export function breakdown(c: CollectReply): Omit<Breakdown, "generatorLoopMs" | "nodes" | "redis"> {
-  const first = new Float64Array(c.taken.length).fill(Number.POSITIVE_INFINITY);
+  // A target whose frames carry no `ts` leaves `taken` empty: the messages are counted by their receipts.
+  const messages = c.seqs.reduce((n, seq) => Math.max(n, seq + 1), c.taken.length);
+  const first = new Float64Array(messages).fill(Number.POSITIVE_INFINITY);
   c.seqs.forEach((seq, i) => {
     first[seq] = Math.min(first[seq] as number, c.latencies[i] as number);
   });
@@ -63,7 +65,7 @@ export function breakdown(c: CollectReply): Omit<Breakdown, "generatorLoopMs" | 
     return { toNode: mean(sum.toNode), toFirst: mean(sum.toFirst), spread: mean(sum.spread), total: mean(sum.total) };
   };
   const perMessage = (f: (seq: number) => number) =>
-    latency(Float64Array.from(c.taken.keys(), f).filter((v) => Number.isFinite(v)));
+    latency(Float64Array.from(first.keys(), f).filter((v) => Number.isFinite(v)));
   return {
     atP50: band(0.49, 0.51),
     atP99: band(0.985, 0.995),
