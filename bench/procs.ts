@@ -7,6 +7,8 @@ import path from "node:path";
 export interface Proc {
   readonly pid: number;
   readonly port: number;
+  /** Where its Prometheus metrics are read, if it serves them (event-loop delay, GC). */
+  readonly metricsUrl?: string;
   stop(): Promise<void>;
 }
 

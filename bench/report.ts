@@ -133,3 +133,46 @@ export function restartTable(r: Restart): string {
   }));
   return table(title, ["remaining, mean", "remaining, max", "returning, mean", "returning, max"], rows, false);
 }
+
+/** What each step's deliveries waited for (bench/breakdown.ts), one line per target and pass; times in ms. */
+export function breakdownTable(runs: Map<string, Step[]>): string {
+  const head =
+    "| target | pass | p50 | send→node | node→first | first→this | p99 | send→node | node→first | first→this | " +
+    "ack after ts p50/p99 | first after ts p50/p99 | generator loop p50/p99/max | nodes' loop p50/p99/max | nodes' GC | " +
+    "EVALSHA / PUBLISH µs | Redis busy ms | Redis ≥ 1 ms: count / longest ms | load |";
+  const rule = `|---|${"---:|".repeat(18)}`;
+  const rows: string[] = [];
+  for (const [target, steps] of runs) {
+    steps.forEach((s, i) => {
+      const b = s.breakdown;
+      if (!b) return;
+      const parts = (x: { toNode: number; toFirst: number; spread: number; total: number }) =>
+        [x.total, x.toNode, x.toFirst, x.spread].map((v) => fmt(v, 1));
+      const pair = (a: number, c: number) => `${fmt(a, 1)} / ${fmt(c, 1)}`;
+      const triple = (l: { p50: number; p99: number; max: number }) => `${pair(l.p50, l.p99)} / ${fmt(l.max, 0)}`;
+      const cells = [
+        target,
+        String(i + 1),
+        ...parts(b.atP50),
+        ...parts(b.atP99),
+        pair(b.ackAfterTaken.p50, b.ackAfterTaken.p99),
+        pair(b.firstAfterTaken.p50, b.firstAfterTaken.p99),
+        triple(b.generatorLoopMs),
+        b.nodes ? triple(b.nodes) : "—",
+        b.nodes ? fmt(b.nodes.gcMs, 0) : "—",
+        `${fmt(b.redis.usPerCall.evalsha ?? Number.NaN, 1)} / ${fmt(b.redis.usPerCall.publish ?? Number.NaN, 1)}`,
+        `${fmt(b.redis.busyMs, 0)} (${b.redis.busiest})`,
+        `${b.redis.slow} / ${fmt(b.redis.slowestUs / 1000, 1)}${b.redis.slow > 0 ? ` (${b.redis.slowest})` : ""}`,
+        fmt(s.loadAverage, 1),
+      ];
+      rows.push(`| ${cells.join(" | ")} |`);
+    });
+  }
+  return [
+    "What the deliveries waited for (means over the deliveries around p50 and p99; `ts` is when the publishing node took the message up)",
+    "",
+    head,
+    rule,
+    ...rows,
+  ].join("\n");
+}

@@ -18,7 +18,7 @@ import { ANY_PRESENCE, type Arrival, arrive, meanArrival, restart } from "./pres
 import { cpuMicros, rssBytes } from "./proc-stats.js";
 import { summarize } from "./profile-summary.js";
 import { progress, progressDone } from "./progress.js";
-import { arrivalRows, combine, idleRows, loadRows, restartTable, sweepTable, table } from "./report.js";
+import { arrivalRows, breakdownTable, combine, idleRows, loadRows, restartTable, sweepTable, table } from "./report.js";
 import { type Idle, idle, type Load, prepare, type Step, stackRss, step } from "./scenario.js";
 import { chart } from "./svg.js";
 import { floor, ours, type Stack, shippedNodeFlags, socketIo, startStack, type Target } from "./targets.js";
@@ -291,6 +291,7 @@ async function compare(targets: Target[]): Promise<void> {
     const combined = names.map((n) => combine(runs.get(n) ?? []));
     record[key] = Object.fromEntries(runs);
     out.push(table(`${load.name}, ${rate} msg/s for ${seconds} s × ${passes}`, names, loadRows(combined)));
+    if (key === "fanout") out.push(breakdownTable(runs));
   }
   if (only.has("idle")) {
     const results: Idle[] = [];

@@ -1,4 +1,5 @@
 import os from "node:os";
+import { type Breakdown, breakdown, watchNodes, watchRedis } from "./breakdown.js";
 import type { Generator } from "./generator/pool.js";
 import { cpuMicros, rssBytes, sum } from "./proc-stats.js";
 import { progress } from "./progress.js";
@@ -35,6 +36,8 @@ export interface Step extends Latency {
   rssPerConnKiB: number;
   /** The machine's 1-minute load average as the step ended: RSS does not depend on it, latency does. */
   loadAverage: number;
+  /** What the deliveries waited for; absent for combined steps. */
+  breakdown?: Breakdown;
 }
 
 const roomOf = (load: Load) => (i: number) => `r${Math.floor(i / load.roomSize)}`;
@@ -108,6 +111,8 @@ export async function step(
   const sampler = setInterval(() => rssSamples.push(stackRss(stack)), 200);
   const server0 = sum(serverPids, cpuMicros);
   const redis0 = cpuMicros(stack.redis.pid);
+  const readNodes = await watchNodes(stack.nodes);
+  const readRedis = await watchRedis(stack.redis.port);
   const gen0 = process.cpuUsage();
   const started = performance.now();
   const ticker = setInterval(() => {
@@ -122,7 +127,10 @@ export async function step(
   const genCpu = process.cpuUsage(gen0);
   const serverUs = sum(serverPids, cpuMicros) - server0;
   const redisUs = cpuMicros(stack.redis.pid) - redis0;
-  const { received, latencies, closed } = await gen.collect();
+  const nodeLoop = await readNodes();
+  const redis = await readRedis();
+  const collected = await gen.collect();
+  const { received, latencies, closed } = collected;
   const result: Step = {
     rate,
     seconds,
@@ -138,6 +146,12 @@ export async function step(
     rssPerConnKiB: (rssSamples.reduce((a, b) => a + b, 0) / rssSamples.length - rssBefore) / 1024 / load.clients,
     loadAverage: os.loadavg()[0] ?? 0,
     ...latency(latencies),
+    breakdown: {
+      ...breakdown(collected),
+      generatorLoopMs: collected.loopDelayMs,
+      nodes: nodeLoop,
+      redis,
+    },
   };
   return result;
 }

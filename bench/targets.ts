@@ -3,7 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { WireKind } from "./generator/codec.js";
 import { buildPeer } from "./peers/build.js";
-import { type Proc, startNodeServer, startRedis } from "./procs.js";
+import { freePort, type Proc, startNodeServer, startRedis } from "./procs.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -37,11 +37,13 @@ export function ours(
   return {
     name: databaseFor ? "ours+archive" : "ours",
     wire: "sockjs",
-    startNode: async (redisUrl, nodeArgs, port) =>
-      startNodeServer(
+    startNode: async (redisUrl, nodeArgs, port) => {
+      const metricsPort = await freePort();
+      const node = await startNodeServer(
         [...flags, ...nodeArgs, serverEntry],
         {
           REDIS_URL: redisUrl,
+          METRICS_PORT: String(metricsPort),
           ...(databaseFor ? { DATABASE_URL: await databaseFor(redisUrl) } : {}),
           LOG_LEVEL: "warn",
           // Every client comes from 127.0.0.1 and the publishers send far above a person's rate:
@@ -55,7 +57,9 @@ export function ours(
         },
         "chat node",
         port,
-      ),
+      );
+      return { ...node, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` };
+    },
   };
 }
 
@@ -75,8 +79,10 @@ export async function floor(): Promise<Target> {
   return {
     name: "ws floor",
     wire: "sockjs",
-    startNode: (redisUrl, nodeArgs, port) =>
-      startNodeServer([...nodeArgs, entry], { REDIS_URL: redisUrl }, "ws floor node", port),
+    startNode: async (redisUrl, nodeArgs, port) => {
+      const node = await startNodeServer([...nodeArgs, entry], { REDIS_URL: redisUrl }, "ws floor node", port);
+      return { ...node, metricsUrl: `http://127.0.0.1:${node.port}/metrics` };
+    },
   };
 }
 

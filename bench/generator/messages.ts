@@ -57,6 +57,14 @@ export interface CollectReply {
   received: number;
   /** Delivery latencies in ms, one per received message of the current run. */
   latencies: Float64Array;
+  /** The message of each latency: its sequence number in the run. */
+  seqs: Uint32Array;
+  /** By sequence number: send to the publishing node's `ts`, ms; NaN where unknown (no `ts`, none received). */
+  taken: Float64Array;
+  /** By sequence number: send to the acknowledgement's arrival at the publisher, ms; NaN without one. */
+  acked: Float64Array;
+  /** How late the worker's event loop ran during the run, ms. */
+  loopDelayMs: { p50: number; p99: number; max: number };
   /** Connections that closed since they opened: a server dropping clients shows here. */
   closed: number;
 }

@@ -137,16 +137,19 @@ export class Generator {
 
   async collect(): Promise<CollectReply> {
     const replies = await this.all<CollectReply>(() => ({ t: "collect" }));
-    const latencies = new Float64Array(replies.reduce((n, r) => n + r.latencies.length, 0));
-    let at = 0;
-    for (const r of replies) {
-      latencies.set(r.latencies, at);
-      at += r.latencies.length;
-    }
     return {
       received: replies.reduce((n, r) => n + r.received, 0),
       closed: replies.reduce((n, r) => n + r.closed, 0),
-      latencies,
+      latencies: concat(replies.map((r) => r.latencies)),
+      seqs: Uint32Array.from(concat(replies.map((r) => r.seqs))),
+      taken: known(replies.map((r) => r.taken)),
+      acked: known(replies.map((r) => r.acked)),
+      // The worst worker's: a receipt waits for the thread that reads it.
+      loopDelayMs: {
+        p50: Math.max(...replies.map((r) => r.loopDelayMs.p50)),
+        p99: Math.max(...replies.map((r) => r.loopDelayMs.p99)),
+        max: Math.max(...replies.map((r) => r.loopDelayMs.max)),
+      },
     };
   }
 
@@ -170,4 +173,24 @@ export class Generator {
   async stop(): Promise<void> {
     await Promise.all(this.channels.map((c) => c.worker.terminate()));
   }
+}
+
+function concat(parts: ArrayLike<number>[]): Float64Array {
+  const all = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return all;
+}
+
+/** Per-message values the workers know some of each: the one that is known (not NaN). */
+function known(parts: Float64Array[]): Float64Array {
+  const all = new Float64Array(Math.max(0, ...parts.map((p) => p.length))).fill(Number.NaN);
+  for (const p of parts)
+    p.forEach((v, i) => {
+      if (!Number.isNaN(v)) all[i] = v;
+    });
+  return all;
 }

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parentPort } from "node:worker_threads";
 import WebSocket from "ws";
 import { type Codec, codecs, type FrameCounts, type FrameKind } from "./codec.js";
@@ -44,18 +45,43 @@ let run = -1;
 let received = 0;
 let closed = 0;
 let latencies: number[] = [];
+/** Each latency's message, by its sequence number in the run. */
+let seqs: number[] = [];
+/** By message: from its send to when the publishing node took it up (its `ts`), ms. */
+let taken: number[] = [];
+/** By message: from its send to its acknowledgement's arrival at the publisher, ms. */
+let acked: number[] = [];
+/** Sends of this worker's messages, by sequence number, for their acknowledgements. */
+let sentAt: number[] = [];
+/** How late this thread's event loop ran during the run: receipts wait that long to be read. */
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
 let lastPresenceAt = 0;
 let down = 0;
 let lastReconnectAt = 0;
 
 const noFrames = (): FrameCounts => ({ user_join: 0, user_left: 0, presence: 0, other: 0 });
 
-function onChat(text: string): void {
+function onChat(text: string, ts: number | undefined): void {
   // Message text is "<run>:<seq>:<send time in ms since the epoch>".
   const first = text.indexOf(":");
   if (Number(text.slice(0, first)) !== run) return;
   received++;
-  latencies.push(now() - Number(text.slice(text.lastIndexOf(":") + 1)));
+  const last = text.lastIndexOf(":");
+  const seq = Number(text.slice(first + 1, last));
+  const sent = Number(text.slice(last + 1));
+  latencies.push(now() - sent);
+  seqs.push(seq);
+  // The server's `ts` is Date.now() there: read on the same clock, it is ms-coarse.
+  if (ts !== undefined && taken[seq] === undefined) taken[seq] = ts + clockSkew() - sent;
+}
+
+/** What to add to a Date.now() to read it on `now()`'s clock (they drift apart over a process's life). */
+const clockSkew = () => now() - Date.now();
+
+function onAck(ref: number): void {
+  const sent = sentAt[ref];
+  if (sent !== undefined) acked[ref] = now() - sent;
 }
 
 /** A new connection to a node, as the user with that guest token if there is one. */
@@ -100,6 +126,7 @@ function attach(client: Client): Promise<void> {
       },
       joined: () => client.joined?.(),
       chat: onChat,
+      acked: onAck,
       frame: (kind: FrameKind) => {
         client.frames[kind]++;
         if (kind !== "other") lastPresenceAt = now();
@@ -236,7 +263,9 @@ function publish(req: Extract<Request, { t: "publish" }>): Promise<PublishReply>
       for (; seq < due; seq++) {
         const sender = req.senders[seq % req.senders.length] as Sender;
         const client = clients[sender.client] as Client;
-        client.ws.send(codec.message(sender.room, `${req.run}:${seq}:${now().toFixed(3)}`));
+        const at = now();
+        sentAt[seq] = at;
+        client.ws.send(codec.message(sender.room, `${req.run}:${seq}:${at.toFixed(3)}`, seq));
         sent[sender.room] = (sent[sender.room] ?? 0) + 1;
       }
       if (seq >= total) {
@@ -247,9 +276,26 @@ function publish(req: Extract<Request, { t: "publish" }>): Promise<PublishReply>
   });
 }
 
+/** Per message of the run, NaN where this worker has none. */
+const bySeq = (values: number[]) => Float64Array.from(values, (v) => v ?? Number.NaN);
+
 function collect(): CollectReply {
-  const reply = { received, latencies: Float64Array.from(latencies), closed };
+  const reply: CollectReply = {
+    received,
+    latencies: Float64Array.from(latencies),
+    seqs: Uint32Array.from(seqs),
+    taken: bySeq(taken),
+    acked: bySeq(acked),
+    // The histogram times the gap between its 1 ms timer's runs: less that, the delay.
+    loopDelayMs: {
+      p50: loopDelay.percentile(50) / 1e6 - 1,
+      p99: loopDelay.percentile(99) / 1e6 - 1,
+      max: loopDelay.max / 1e6 - 1,
+    },
+    closed,
+  };
   latencies = [];
+  seqs = [];
   return reply;
 }
 
@@ -274,6 +320,11 @@ async function handle(req: Request): Promise<unknown> {
       run = req.run;
       received = 0;
       latencies = [];
+      seqs = [];
+      taken = [];
+      acked = [];
+      sentAt = [];
+      loopDelay.reset();
       for (const c of clients) c.frames = noFrames();
       return undefined;
     case "publish":
@@ -296,7 +347,9 @@ parentPort?.on("message", (msg: { id: number; req: Request }) => {
   handle(msg.req).then(
     (value) => {
       // Latencies can run to millions of samples: hand their buffer over rather than copy it.
-      const transfer = msg.req.t === "collect" ? [(value as CollectReply).latencies.buffer as ArrayBuffer] : [];
+      const c = value as CollectReply;
+      const transfer =
+        msg.req.t === "collect" ? [c.latencies, c.seqs, c.taken, c.acked].map((a) => a.buffer as ArrayBuffer) : [];
       parentPort?.postMessage({ id: msg.id, ok: true, value } satisfies Reply, transfer);
     },
     (err: unknown) => parentPort?.postMessage({ id: msg.id, ok: false, error: String(err) } satisfies Reply),

@@ -10,6 +10,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { Redis } from "ioredis";
 import { type WebSocket, WebSocketServer } from "ws";
 
@@ -97,7 +98,30 @@ function onMessage(client: Client, data: string): void {
   }
 }
 
+// The bench reads these as it reads our nodes' (prom-client's names): the event loop's delay
+// since the last read, which resets it, and the time spent collecting garbage.
+const loop = monitorEventLoopDelay({ resolution: 10 });
+loop.enable();
+let gcSeconds = 0;
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcSeconds += entry.duration / 1000;
+}).observe({ entryTypes: ["gc"] });
+function metrics(): string {
+  const lines = [
+    `nodejs_eventloop_lag_p50_seconds ${loop.percentile(50) / 1e9}`,
+    `nodejs_eventloop_lag_p99_seconds ${loop.percentile(99) / 1e9}`,
+    `nodejs_eventloop_lag_max_seconds ${loop.max / 1e9}`,
+    `nodejs_gc_duration_seconds_sum ${gcSeconds}`,
+  ];
+  loop.reset();
+  return `${lines.join("\n")}\n`;
+}
+
 const http = createServer((req, res) => {
+  if (req.url === "/metrics") {
+    res.writeHead(200).end(metrics());
+    return;
+  }
   const ready = req.url === "/readyz" && pub.status === "ready" && sub.status === "ready";
   res.writeHead(ready ? 200 : 503).end();
 });
