@@ -27,9 +27,18 @@ export function foldedWords(text: string): string[] {
   return Array.from(folded.matchAll(FOLDED_WORD), (m) => m[0].slice(0, WORD_MAX));
 }
 
+const ASCII = /^[\x00-\x7f]*$/;
+const ASCII_RUN = /[a-z0-9]+/gi;
+
 /** Every word of `text` in order, each with the place in `text` it came from, for highlighting. */
 export function wordsOf(text: string): Word[] {
   const out: Word[] = [];
+  // Most chat is ASCII, where folding is lower case alone (NFKD and the marks change nothing): the carry indexes every message.
+  if (ASCII.test(text)) {
+    for (const run of text.matchAll(ASCII_RUN))
+      out.push({ word: run[0].slice(0, WORD_MAX).toLowerCase(), start: run.index, end: run.index + run[0].length });
+    return out;
+  }
   for (const run of text.matchAll(RUN)) {
     const start = run.index;
     const end = start + run[0].length;
