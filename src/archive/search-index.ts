@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { ftsMatch, type SearchQuery, tsQuery } from "./search-query.js";
 import { indexedText, nameKey, tsvectorText } from "./search-text.js";
-import { columns, placeholders, ROWS_PER_STATEMENT, type SqlDriver } from "./sql-driver.js";
+import { placeholders, ROWS_PER_STATEMENT, type SqlDriver } from "./sql-driver.js";
 
 /** A message as the index takes it. */
 export interface SearchDoc {
@@ -91,20 +91,15 @@ export class SearchIndex {
    */
   async addMany(docs: SearchDoc[]): Promise<void> {
     const kept = docs.filter((d) => d.text !== "");
-    if (this.postgres) {
-      if (kept.length === 0) return;
-      // Arrays, one statement for all the rows: see SqlArchive.carryMany.
-      await this.db.run(
-        "INSERT INTO search_docs (place, mid, ts, sender, words) SELECT p, m, t, s, w::tsvector FROM unnest(?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[]) AS u(p, m, t, s, w) ON CONFLICT DO NOTHING",
-        columns(
-          kept.map((d) => [d.place, d.mid, d.ts, nameKey(d.senderName), tsvectorText(d.text)]),
-          5,
-        ),
-      );
-      return;
-    }
     for (let from = 0; from < kept.length; from += ROWS_PER_STATEMENT) {
       const chunk = kept.slice(from, from + ROWS_PER_STATEMENT);
+      if (this.postgres) {
+        await this.db.run(
+          `INSERT INTO search_docs (place, mid, ts, sender, words) VALUES ${placeholders(chunk.length, 5, "(?, ?, ?, ?, ?::tsvector)")} ON CONFLICT DO NOTHING`,
+          chunk.flatMap((d) => [d.place, d.mid, d.ts, nameKey(d.senderName), tsvectorText(d.text)]),
+        );
+        continue;
+      }
       // A row already indexed returns nothing; RETURNING's order is not promised, so each id is matched by key.
       const rows = await this.db.all<{ id: number; place: string; mid: number }>(
         `INSERT INTO search_docs (place, mid, ts, sender) VALUES ${placeholders(chunk.length, 4)} ON CONFLICT DO NOTHING RETURNING id, place, mid`,

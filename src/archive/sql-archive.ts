@@ -13,7 +13,7 @@ import { MIGRATIONS, type Migration, migrationSql, SEARCH_STEP } from "./migrati
 import { type SearchCursor, type SearchDoc, SearchIndex } from "./search-index.js";
 import { matchRanges, parseQuery, QueryRefused } from "./search-query.js";
 import { wordsOf } from "./search-text.js";
-import { columns, placeholders, ROWS_PER_STATEMENT, type SqlDriver } from "./sql-driver.js";
+import { placeholders, ROWS_PER_STATEMENT, type SqlDriver } from "./sql-driver.js";
 
 /** The fields of a stored frame the archive files it by. */
 interface EntryFields {
@@ -97,11 +97,8 @@ export class SqlArchive implements Archive {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly index: SearchIndex;
 
-  private readonly postgres: boolean;
-
   private constructor(private readonly db: SqlDriver) {
     this.index = new SearchIndex(db);
-    this.postgres = db.engine === "PostgreSQL";
   }
 
   /** Brings the schema up to date, or refuses a database newer than this code. */
@@ -183,15 +180,6 @@ export class SqlArchive implements Archive {
         const docs: SearchDoc[] = [];
         const raised = new Map<string, { epoch: string; top: number; ts: number }>();
         const flush = async () => {
-          if (this.postgres && rows.length > 0) {
-            // One statement of six arrays, whatever the rows' number: PostgreSQL parses and plans it in no time,
-            // where a VALUES list of thousands of parameters costs it more than the rows themselves.
-            await db.run(
-              "INSERT INTO messages (place, mid, uid, ts, text, json) SELECT * FROM unnest(?::text[], ?::bigint[], ?::text[], ?::bigint[], ?::text[], ?::text[]) ON CONFLICT DO NOTHING",
-              columns(rows, 6),
-            );
-            rows.length = 0;
-          }
           for (let from = 0; from < rows.length; from += ROWS_PER_STATEMENT) {
             const chunk = rows.slice(from, from + ROWS_PER_STATEMENT);
             await db.run(

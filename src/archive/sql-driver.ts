@@ -26,12 +26,3 @@ export function placeholders(
 ): string {
   return Array.from({ length: rows }, () => row).join(", ");
 }
-
-/** Rows as `columns` arrays, one per column: the parameters of an `unnest(?::type[], …)` insert (PostgreSQL). */
-export function columns(rows: unknown[][], columns: number): unknown[][] {
-  const out: unknown[][] = Array.from({ length: columns }, () => new Array(rows.length));
-  rows.forEach((row, r) => {
-    for (let c = 0; c < columns; c++) (out[c] as unknown[])[r] = row[c];
-  });
-  return out;
-}
