@@ -57,17 +57,17 @@ local mid = redis.call('INCR', KEYS[1])
 local frame = ARGV[2] .. mid .. ARGV[3]
 if size > 0 then
   redis.call('XADD', KEYS[2], mid .. '-0', 'ts', ARGV[5], 'f', frame)
-  -- A log older than its floor (kept by an earlier version) is whole from its first entry on.
-  if redis.call('EXISTS', KEYS[7]) == 0 then
-    local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1][1]
-    redis.call('SET', KEYS[7], string.match(first, '^%d+'))
-  end
   local extra = redis.call('XLEN', KEYS[2]) - size
   if extra > 0 then
     local cut = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', extra)
     local above = tonumber(string.match(cut[#cut][1], '^%d+')) + 1
     redis.call('XTRIM', KEYS[2], 'MINID', above .. '-0')
     redis.call('SET', KEYS[7], above)
+  elseif redis.call('EXISTS', KEYS[7]) == 0 then
+    -- A log older than its floor (kept by an earlier version) is whole from its first entry on;
+    -- a full log's trim above sets the floor anyway, so only a log that is not full asks.
+    local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1][1]
+    redis.call('SET', KEYS[7], string.match(first, '^%d+'))
   end
   if kind == '' then
     redis.call('HSET', KEYS[5], mid, ARGV[5] .. '\t' .. frame .. '\nm ' .. mid)
