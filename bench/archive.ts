@@ -9,6 +9,7 @@
  * And what an idle connection costs with the archive on and off (`conns`).
  * `npm run bench:archive -- --only ingest|scrollback|idle|conns`.
  */
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -43,6 +44,8 @@ const { values: opts } = parseArgs({
     connections: { type: "string", default: "2000" },
     // Another build's dist/server.js to measure in this one's stead (an A/B of two commits, same bench).
     server: { type: "string" },
+    // A directory: the nodes run under --cpu-prof into it, and Redis's commandstats of each step are printed.
+    profile: { type: "string" },
   },
 });
 
@@ -61,8 +64,40 @@ const UNLIMITED = {
   NEW_GUESTS_PER_IP: "0",
 };
 
+const profileDir = opts.profile ? path.resolve(opts.profile) : undefined;
+
 const startNode = (env: Record<string, string>) =>
-  startNodeServer(["--max-semi-space-size=2", server], { ...UNLIMITED, ...env }, "chat node");
+  startNodeServer(
+    ["--max-semi-space-size=2", ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []), server],
+    { ...UNLIMITED, ...env },
+    "chat node",
+  );
+
+/** Redis's time by command and script over a step (`--profile`): what each costs per message sent. */
+function redisStats(port: number) {
+  const cli = (...args: string[]) => execFileSync("redis-cli", ["-p", String(port), ...args], { encoding: "utf8" });
+  return {
+    reset: () => void cli("CONFIG", "RESETSTAT"),
+    report(sent: number): string {
+      const rows = [...cli("INFO", "commandstats").matchAll(/^cmdstat_(\S+):calls=(\d+),usec=(\d+)/gm)]
+        .map(([, name, calls, usec]) => ({ name, calls: Number(calls), usec: Number(usec) }))
+        .sort((a, b) => b.usec - a.usec);
+      const all = rows.reduce((n, r) => n + r.usec, 0);
+      const line = (name: string, calls: number, usec: number) =>
+        `| ${name} | ${calls} | ${(usec / Math.max(1, calls)).toFixed(1)} | ${(usec / Math.max(1, sent)).toFixed(2)} |`;
+      return [
+        "| Redis command | calls | µs/call | µs/message |",
+        "|---|--:|--:|--:|",
+        ...rows.map((r) => line(r.name ?? "", r.calls, r.usec)),
+        line(
+          "all",
+          rows.reduce((n, r) => n + r.calls, 0),
+          all,
+        ),
+      ].join("\n");
+    },
+  };
+}
 
 /** CPU of a changing set of processes: a process that appeared meanwhile counts whole. */
 function cpuOf(pids: () => number[]) {
@@ -137,6 +172,7 @@ async function ingest(
   /** Messages the database holds; without one, deliveries since the step began stand in for it. */
   held: (() => Promise<number>) | undefined,
   procs: Record<string, () => number[]>,
+  redis?: ReturnType<typeof redisStats>,
 ): Promise<IngestStep[]> {
   const rooms = Number(opts.rooms);
   const gen = new Generator(Number(opts.workers));
@@ -153,6 +189,7 @@ async function ingest(
       const seconds = Number(opts.seconds);
       await gen.begin(++run);
       const before = await stored();
+      redis?.reset();
       const cpu = Object.fromEntries(Object.entries(procs).map(([name, pids]) => [name, cpuOf(pids)]));
       const gen0 = process.cpuUsage();
       const machine0 = machineTicks();
@@ -180,6 +217,7 @@ async function ingest(
       const machineBusyPct = (100 * (machine1.busy - machine0.busy)) / Math.max(1, machine1.total - machine0.total);
       cpuPct.generator = (genCpu.user + genCpu.system) / wall / 1e4;
       const sent = Object.values(sentByRoom).reduce((a, b) => a + b, 0);
+      const commandstats = redis?.report(sent);
       // What the senders had sent and the database had not taken when they stopped; then wait for it to drain.
       const backlogAtEnd = Math.max(0, before + sent - atEnd);
       for (let waited = 0; waited < 60_000 && (await stored()) < before + sent; waited += 500) await sleep(500);
@@ -207,6 +245,7 @@ async function ingest(
       };
       progressDone();
       console.log(JSON.stringify(step));
+      if (commandstats) console.log(commandstats);
       steps.push(step);
       await sleep(2000);
     }
@@ -252,6 +291,7 @@ async function ingestPostgres(withDatabase = true): Promise<IngestStep[]> {
         redis: () => [redis.pid],
         postgres: pgsql.pids,
       },
+      profileDir ? redisStats(redis.port) : undefined,
     );
   } finally {
     await reader.end();

@@ -19,9 +19,13 @@ export const WORD_MAX = 64;
 // Marks ride with their run so that a decomposed accent (e + U+0301) does not split a word.
 const RUN = /[\p{L}\p{N}\p{M}]+/gu;
 const FOLDED_WORD = /[\p{L}\p{N}]+/gu;
+// Most chat is ASCII, where folding is lower case alone (NFKD and the marks change nothing): the carry indexes every message.
+const ASCII = /^[\x00-\x7f]*$/;
+const ASCII_RUN = /[a-z0-9]+/gi;
 
 /** The words of a run once folded: compatibility forms spelled out (ﬁ → fi, ½ → 1 2), accents dropped. */
 export function foldedWords(text: string): string[] {
+  if (ASCII.test(text)) return Array.from(text.matchAll(ASCII_RUN), (m) => m[0].slice(0, WORD_MAX).toLowerCase());
   // Lower case can bring marks back (İ → i + U+0307), and writes a word-final sigma as ς: folded after.
   const folded = text.normalize("NFKD").toLowerCase().normalize("NFKD").replace(/\p{M}/gu, "").replace(/ς/gu, "σ");
   return Array.from(folded.matchAll(FOLDED_WORD), (m) => m[0].slice(0, WORD_MAX));
@@ -30,6 +34,11 @@ export function foldedWords(text: string): string[] {
 /** Every word of `text` in order, each with the place in `text` it came from, for highlighting. */
 export function wordsOf(text: string): Word[] {
   const out: Word[] = [];
+  if (ASCII.test(text)) {
+    for (const run of text.matchAll(ASCII_RUN))
+      out.push({ word: run[0].slice(0, WORD_MAX).toLowerCase(), start: run.index, end: run.index + run[0].length });
+    return out;
+  }
   for (const run of text.matchAll(RUN)) {
     const start = run.index;
     const end = start + run[0].length;

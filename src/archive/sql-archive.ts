@@ -171,6 +171,8 @@ export class SqlArchive implements Archive {
   carryMany(batches: CarryBatch[]): Promise<number[]> {
     const { db } = this;
     return this.serial(async () => {
+      // A deletion carried here erased text: once committed, scrub() makes sure it is gone from the pages too.
+      let deleted = false;
       const counts = await db.transaction(async () => {
         const tops = await this.lockPlaces(batches);
         const rows: unknown[][] = [];
@@ -203,6 +205,7 @@ export class SqlArchive implements Archive {
             n++;
             const f = JSON.parse(entry.json) as EntryFields;
             if (f.action !== "message" && f.action !== "dm") {
+              if (f.action === "delete") deleted = true;
               await flush();
               await this.write(place, epoch, entry);
               continue;
@@ -218,7 +221,7 @@ export class SqlArchive implements Archive {
         await this.raiseTops(raised);
         return counts;
       });
-      if (counts.some((n) => n > 0) && batches.some((b) => b.entries.some(isDeletion))) await db.scrub();
+      if (deleted) await db.scrub();
       return counts;
     });
   }

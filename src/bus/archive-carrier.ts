@@ -1,11 +1,9 @@
 import type { Logger } from "pino";
 import type { Archive, ArchivedEntry, CarryBatch } from "../archive/archive.js";
-import type { RedisKeys } from "../redis/redis-keys.js";
+import { CARRY_SHARDS, type RedisKeys } from "../redis/redis-keys.js";
 import type { RedisLink } from "../redis/redis-link.js";
 import type { StreamEntry } from "../redis/scripts.js";
 
-/** Sets the rooms to carry are noted in; a Cluster spreads them over its shards. */
-const SHARDS = 16;
 /** Entries taken from one room's carry stream in one round. */
 const BATCH = 500;
 /** Entries written in one transaction, over all the rooms of a round. */
@@ -30,11 +28,13 @@ export interface ArchiveLag {
   up: boolean;
 }
 
-function shardOf(room: string): number {
-  let h = 0;
-  for (let i = 0; i < room.length; i++) h = (h * 31 + room.charCodeAt(i)) >>> 0;
-  return h % SHARDS;
-}
+/**
+ * On one Redis (or behind Sentinel) the script that stores a message notes
+ * its room in the carry index in the same step; in a Cluster the index sets
+ * live on other shards than the room, and the node notes the room after
+ * the script, before the ack.
+ */
+export const notedByScript = (link: RedisLink): boolean => !link.sharded;
 
 /** A room of the carry index, and the index set it is noted in. */
 interface Room {
@@ -85,8 +85,8 @@ function batchesOf(room: string, entries: Carried[]): CarryBatch[] {
 /**
  * Takes what Redis stored into the database (DATABASE_URL with Redis). The
  * script that stores a message also appends it to its room's carry stream,
- * in the room's hash slot; before the sender hears its ack, the room is
- * noted in one of SHARDS index sets. Every node walks the index; of the
+ * in the room's hash slot, and notes the room in one of CARRY_SHARDS index
+ * sets (in a Cluster the node notes it, before the sender hears its ack). Every node walks the index; of the
  * rooms whose lease it takes, it reads each stream in mid order and writes
  * what it read of all of them in one transaction, which skips mids the
  * database already has (so a batch carried twice, after a crash between
@@ -125,9 +125,10 @@ export class ArchiveCarrier {
     return this.seen;
   }
 
-  /** Notes that a room has entries to carry; the caller waits for it before acknowledging the message. */
+  /** Notes that a room has entries to carry, unless the script did; the caller waits for it before acknowledging the message. */
   async note(room: string): Promise<void> {
-    await this.link.pub.sadd(this.keys.carryIndex(shardOf(room)), room);
+    if (notedByScript(this.link)) return;
+    await this.link.pub.sadd(this.keys.carryIndexOf(room), room);
   }
 
   async stop(): Promise<void> {
@@ -144,7 +145,7 @@ export class ArchiveCarrier {
     let up = true;
     let wrote = false;
     try {
-      const indexes = Array.from({ length: SHARDS }, (_, shard) => this.keys.carryIndex(shard));
+      const indexes = Array.from({ length: CARRY_SHARDS }, (_, shard) => this.keys.carryIndex(shard));
       const members = await Promise.all(indexes.map((index) => pub.smembers(index)));
       let todo = indexes.flatMap((index, shard) => (members[shard] ?? []).map((room) => ({ room, index })));
       // While the database is away, a pass asks it once rather than read every room's backlog for nothing.
@@ -250,7 +251,7 @@ export class ArchiveCarrier {
         return undefined;
       }
       const remaining = await Promise.all(
-        group.map(({ room, entries }) => pub.chatCarryDone(this.keys.roomCarry(room), ...entries.map(([id]) => id))),
+        group.map(({ room, entries }) => pub.chatCarryDone(this.keys.roomCarry(room), entries.at(-1)?.[0] ?? "0-0")),
       );
       const done: Taken[] = [];
       for (const [i, t] of group.entries()) {

@@ -6,6 +6,7 @@ import type { RedisLink } from "../redis/redis-link.js";
 import { ReplicaWatch } from "../redis/replica-watch.js";
 import type { StreamEntry } from "../redis/scripts.js";
 import { isTransient } from "../redis/transient-errors.js";
+import { notedByScript } from "./archive-carrier.js";
 import {
   type Broker,
   type BrokerHandler,
@@ -161,6 +162,7 @@ export class RedisBroker implements Broker {
   ): Promise<StoredAt> {
     const k = this.keys;
     const publishNow = this.replicas === 0 ? (this.link.sharded ? "SPUBLISH" : "PUBLISH") : "";
+    const noteCarry = this.archived !== undefined && notedByScript(this.link);
     const [mid, payload, epoch] = await this.roomScript(room, (seed) =>
       this.link.pub.chatStoreAndPublish(
         k.roomSeq(room),
@@ -171,6 +173,7 @@ export class RedisBroker implements Broker {
         k.roomWindowMids(room),
         k.roomLogFloor(room),
         k.roomCarry(room),
+        noteCarry ? k.carryIndexOf(room) : k.roomCarry(room),
         k.roomChannel(room),
         message.head,
         message.tail,
@@ -184,6 +187,7 @@ export class RedisBroker implements Broker {
         change?.key ?? "",
         this.archived ? "1" : "",
         change?.archived ? "1" : "",
+        noteCarry ? room : "",
         seed,
       ),
     );

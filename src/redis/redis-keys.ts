@@ -1,3 +1,6 @@
+/** Sets the rooms to carry into the database are noted in. */
+export const CARRY_SHARDS = 16;
+
 /**
  * Every Redis key and channel name in one place. A room's keys and channel
  * share the hash tag `{prefix:room}`, so in a Redis Cluster they live on one
@@ -57,11 +60,18 @@ export class RedisKeys {
   }
 
   /**
-   * Rooms whose carry stream may hold entries, in `shards` sets, so that in
-   * a Cluster the bookkeeping of many rooms is spread over many shards.
+   * Rooms whose carry stream may hold entries, in CARRY_SHARDS sets, so that
+   * in a Cluster the bookkeeping of many rooms is spread over many shards.
    */
   carryIndex(shard: number): string {
     return `${this.prefix}:{${this.prefix}:carry:${shard}}:rooms`;
+  }
+
+  /** The carry index set a room is noted in. */
+  carryIndexOf(room: string): string {
+    let h = 0;
+    for (let i = 0; i < room.length; i++) h = (h * 31 + room.charCodeAt(i)) >>> 0;
+    return this.carryIndex(h % CARRY_SHARDS);
   }
 
   /** A message sent with an idempotency key: its mid, for a while. */

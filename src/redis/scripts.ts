@@ -14,7 +14,7 @@ const presenceRoom = read("presence-room.lua");
 const presence = (file: string) => ({ numberOfKeys: 7, lua: presenceRoom + read(file) });
 
 const SCRIPTS = {
-  chatStoreAndPublish: { numberOfKeys: 8, lua: roomEpoch + read("store-and-publish.lua") },
+  chatStoreAndPublish: { numberOfKeys: 9, lua: roomEpoch + read("store-and-publish.lua") },
   chatReadHistory: { numberOfKeys: 7, lua: roomEpoch + read("read-history.lua") },
   chatPublishReplicated: { numberOfKeys: 1, lua: read("publish-replicated.lua") },
   chatPresenceEnter: presence("presence-enter.lua"),

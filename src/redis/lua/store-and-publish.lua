@@ -15,7 +15,9 @@
 --   (a deletion takes entries out of it on purpose, trimming does not count).
 --
 -- KEYS: 1 counter, 2 log, 3 epoch, 4 idempotency key, 5 window, 6 window's mids, 7 floor,
---       8 the room's carry stream (src/bus/archive-carrier.ts)
+--       8 the room's carry stream (src/bus/archive-carrier.ts), 9 the carry
+--       index set the room is noted in (on one Redis; in a Cluster it lives
+--       on another shard, the node notes the room, and this is KEYS[8] again)
 -- ARGV: 1 channel, 2 head, 3 tail (the frame is head .. mid .. tail),
 --       4 messages the window keeps and entries the log keeps (0: none),
 --       5 time (ms), 6 PUBLISH, SPUBLISH or '' (the caller publishes),
@@ -25,7 +27,8 @@
 --       (one current change per key), 12 '1' when a database keeps every
 --       message (DATABASE_URL) or '', 13 '1' when the change's message is
 --       past the window and the database keeps it (the change is stored,
---       and the window left as it is) or '', 14 a new epoch
+--       and the window left as it is) or '', 14 the room, to note in
+--       KEYS[9], or '', 15 a new epoch
 -- Returns {mid, payload, epoch}; a message sent again under a kept idempotency
 -- key is not stored twice: the first one's mid comes back, with no payload.
 -- A change to a message the window does not hold (unless ARGV[13] says the
@@ -54,17 +57,17 @@ local mid = redis.call('INCR', KEYS[1])
 local frame = ARGV[2] .. mid .. ARGV[3]
 if size > 0 then
   redis.call('XADD', KEYS[2], mid .. '-0', 'ts', ARGV[5], 'f', frame)
-  -- A log older than its floor (kept by an earlier version) is whole from its first entry on.
-  if redis.call('EXISTS', KEYS[7]) == 0 then
-    local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1][1]
-    redis.call('SET', KEYS[7], string.match(first, '^%d+'))
-  end
   local extra = redis.call('XLEN', KEYS[2]) - size
   if extra > 0 then
     local cut = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', extra)
     local above = tonumber(string.match(cut[#cut][1], '^%d+')) + 1
     redis.call('XTRIM', KEYS[2], 'MINID', above .. '-0')
     redis.call('SET', KEYS[7], above)
+  elseif redis.call('EXISTS', KEYS[7]) == 0 then
+    -- A log older than its floor (kept by an earlier version) is whole from its first entry on;
+    -- a full log's trim above sets the floor anyway, so only a log that is not full asks.
+    local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1][1]
+    redis.call('SET', KEYS[7], string.match(first, '^%d+'))
   end
   if kind == '' then
     redis.call('HSET', KEYS[5], mid, ARGV[5] .. '\t' .. frame .. '\nm ' .. mid)
@@ -118,15 +121,16 @@ if ARGV[12] ~= '' then
   -- published without being on its way to the database. Not capped, and not
   -- expired with the room: it holds what the database has not taken yet.
   -- Entries are named by mid, so a deletion finds its message's. Only a Redis
-  -- that lost the room's counter but not its stream could give a lower mid.
-  local last = redis.call('XREVRANGE', KEYS[8], '+', '-', 'COUNT', 1)[1]
-  local id = mid .. '-0'
-  if last and tonumber(string.match(last[1], '^%d+')) >= mid then id = '*' end
+  -- that lost the room's counter but not its stream could give a lower mid,
+  -- which the stream refuses: the entry then takes the next id.
+  local fields = {'m', mid, 'e', epoch, 't', ARGV[5], 'f', frame}
   if carriedTomb then
-    redis.call('XADD', KEYS[8], id, 'm', mid, 'e', epoch, 't', ARGV[5], 'f', frame, 'x', carriedTomb)
-  else
-    redis.call('XADD', KEYS[8], id, 'm', mid, 'e', epoch, 't', ARGV[5], 'f', frame)
+    fields[#fields + 1] = 'x'
+    fields[#fields + 1] = carriedTomb
   end
+  local added = redis.pcall('XADD', KEYS[8], mid .. '-0', unpack(fields))
+  if type(added) == 'table' and added.err then redis.call('XADD', KEYS[8], '*', unpack(fields)) end
+  if ARGV[14] ~= '' then redis.call('SADD', KEYS[9], ARGV[14]) end
 else
   for _, i in ipairs({1, 2, 3, 5, 6, 7}) do redis.call('EXPIRE', KEYS[i], ARGV[8]) end
 end
