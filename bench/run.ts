@@ -20,6 +20,7 @@ import { summarize } from "./profile-summary.js";
 import { progress, progressDone } from "./progress.js";
 import { arrivalRows, combine, idleRows, loadRows, restartTable, sweepTable, table } from "./report.js";
 import { type Idle, idle, type Load, prepare, type Step, stackRss, step } from "./scenario.js";
+import { storm, stormReport } from "./storm.js";
 import { chart } from "./svg.js";
 import { floor, ours, type Stack, shippedNodeFlags, socketIo, startStack, type Target } from "./targets.js";
 
@@ -42,7 +43,8 @@ const { values: opts } = parseArgs({
     "node-args": { type: "string", default: "" },
     // Ours without the node flags `npm start` gives it, to see what they change.
     bare: { type: "boolean", default: false },
-    // `presence` (ours alone, 4–7 minutes) and `memory` (issue 25, about 12 minutes) run only when named.
+    // `presence` (ours alone, 4–7 minutes), `memory` (issue 25, about 12 minutes), `scale` and `storm`
+    // (issue 25, ours alone) run only when named.
     only: { type: "string", default: "fanout,rooms,idle" },
     passes: { type: "string", default: "2" },
     // The presence scenario: clients in the lobby (half as many for the restart), and which protocols they speak.
@@ -55,6 +57,9 @@ const { values: opts } = parseArgs({
     "connect-rate": { type: "string", default: "2000" },
     // The idle scenario's connections (a few hundred for a quick try of `--only idle` or `memory`).
     "idle-clients": { type: "string", default: "5000" },
+    // `--only storm`: clients on each of the two nodes. The survivor then holds twice as many, one file
+    // descriptor each, under this machine's hard limit of 20,000 open files.
+    "storm-clients": { type: "string", default: "9000" },
   },
 });
 const nodes = Number(opts.nodes);
@@ -130,8 +135,9 @@ async function withStack<T>(
   target: Target,
   measure: (gen: Generator, stack: Stack) => Promise<T>,
   args = nodeArgs,
+  nodeCount = nodes,
 ): Promise<T> {
-  const stack = await startStack(target, nodes, args);
+  const stack = await startStack(target, nodeCount, args);
   const gen = new Generator(workers);
   try {
     return await measure(gen, stack);
@@ -325,6 +331,22 @@ async function compare(targets: Target[]): Promise<void> {
     const mine = targets.find((t) => t.name === "ours");
     if (mine) out.push(await scale(mine, record));
     else out.push("scale: skipped; it measures ours alone (--targets ours)");
+  }
+  if (only.has("storm")) {
+    const mine = targets.find((t) => t.name === "ours");
+    if (mine) {
+      const rate = Number(opts.rate ?? 500);
+      const seconds = Number(opts.seconds ?? 30);
+      const perNode = Number(opts["storm-clients"]);
+      const result = await withStack(
+        mine,
+        (gen, stack) => storm(gen, mine, stack, perNode, rate, seconds, "storm"),
+        nodeArgs,
+        2,
+      );
+      record.storm = result;
+      out.push(stormReport(result));
+    } else out.push("storm: skipped; it measures ours alone (--targets ours)");
   }
   if (only.has("presence")) {
     const mine = targets.find((t) => t.name === "ours");

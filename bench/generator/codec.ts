@@ -8,8 +8,10 @@ export type FrameCounts = Record<FrameKind, number>;
 export interface ClientEvents {
   open(): void;
   joined(): void;
-  /** The text of a room chat message. */
-  chat(text: string): void;
+  /** A room chat message received live: its text, and its room and `mid` if the wire numbers messages. */
+  chat(text: string, room?: string, mid?: number): void;
+  /** A join's `history` frame: the room's epoch, the `mid`s of its messages (oldest first), and its `recovered` flag if it answers a `since`. */
+  history(room: string, epoch: string, top: number, mids: number[], recovered: boolean | undefined): void;
   /** Every frame the server sends, by kind. */
   frame(kind: FrameKind): void;
   /** A `presence` frame said how many are in the room. */
@@ -26,7 +28,8 @@ export interface Codec {
   path(query: string): string;
   /** Reads one websocket message; returns what the protocol requires sending back, if anything. */
   receive(data: string, events: ClientEvents): string | undefined;
-  join(room: string): string;
+  /** A join; with `resume`, a rejoin that asks for exactly the messages after `since` in that `epoch`. */
+  join(room: string, resume?: { since: number; epoch: string }): string;
   message(room: string, text: string): string;
   /**
    * A request the server answers at once from memory, if the protocol has one: it waits in the
@@ -39,6 +42,7 @@ export type WireKind = "sockjs" | "engineio";
 
 const MESSAGE = '{"action":"message"';
 const USERS = '{"action":"users"';
+const HISTORY = '{"action":"history"';
 const USER_INFO = '{"action":"user_info"';
 const ERROR = '{"action":"error"';
 const USER_JOIN = '{"action":"user_join"';
@@ -64,7 +68,8 @@ const sockjs: Codec = {
         // the greeting and errors (the probe's answer) are read.
         if (text.startsWith(MESSAGE)) {
           events.frame("other");
-          events.chat((JSON.parse(text) as { message: string }).message);
+          const m = JSON.parse(text) as { message: string; room: string; mid?: number };
+          events.chat(m.message, m.room, m.mid);
         } else if (text.startsWith(USER_JOIN)) events.frame("user_join");
         else if (text.startsWith(USER_LEFT)) events.frame("user_left");
         else if (text.startsWith(PRESENCE)) {
@@ -73,14 +78,24 @@ const sockjs: Codec = {
         } else {
           events.frame("other");
           if (text.startsWith(USERS)) events.joined();
-          else if (text.startsWith(USER_INFO)) events.identified((JSON.parse(text) as { guest?: string }).guest);
+          else if (text.startsWith(HISTORY)) {
+            const h = JSON.parse(text) as {
+              room?: string;
+              epoch: string;
+              top: number;
+              recovered?: boolean;
+              messages: { action: string; mid: number }[];
+            };
+            const mids = h.messages.filter((m) => m.action === "message").map((m) => m.mid);
+            if (h.room !== undefined) events.history(h.room, h.epoch, h.top, mids, h.recovered);
+          } else if (text.startsWith(USER_INFO)) events.identified((JSON.parse(text) as { guest?: string }).guest);
           else if (text.startsWith(ERROR)) events.answered();
         }
       }
     }
     return undefined;
   },
-  join: (room) => JSON.stringify([JSON.stringify({ action: "join", room })]),
+  join: (room, resume) => JSON.stringify([JSON.stringify({ action: "join", room, ...resume })]),
   message: (room, text) => JSON.stringify([JSON.stringify({ action: "message", room, message: text })]),
   // A room nobody joins: refused with `not_in_room` (an `error`) without a look at Redis.
   probe: JSON.stringify([JSON.stringify({ action: "users", room: "bench-probe" })]),
@@ -104,7 +119,7 @@ const engineio: Codec = {
     else if (data[0] === "0") return "40";
     return undefined;
   },
-  // Every join asks for an acknowledgement, id 1: a client has only one join in flight.
+  // Every join asks for an acknowledgement, id 1: a client has only one join in flight. Socket.IO has no `since`.
   join: (room) => `421${JSON.stringify(["join", room])}`,
   message: (room, text) => `42${JSON.stringify(["message", { room, message: text }])}`,
 };

@@ -5,6 +5,7 @@ import type {
   ConnectReply,
   Dial,
   FramesReply,
+  Ledger,
   PublishReply,
   Reply,
   Request,
@@ -161,6 +162,11 @@ export class Generator {
       lastReconnectAt: Math.max(...replies.map((r) => r.lastReconnectAt)),
       closed: replies.reduce((n, r) => n + r.closed, 0),
     };
+  }
+
+  /** What each client made of its room's messages, in global index order. */
+  async ledgers(): Promise<Ledger[]> {
+    return (await this.all<Ledger[]>(() => ({ t: "ledger" }))).flat();
   }
 
   async disconnect(): Promise<void> {
