@@ -2,7 +2,7 @@ import os from "node:os";
 import type { Ledger } from "./generator/messages.js";
 import type { Generator } from "./generator/pool.js";
 import { comeBack } from "./presence.js";
-import { cpuMicros, rssBytes } from "./proc-stats.js";
+import { cpuMicros, listenOverflows, rssBytes } from "./proc-stats.js";
 import { progress } from "./progress.js";
 import { type Latency, latency } from "./stats.js";
 import type { Stack, Target } from "./targets.js";
@@ -52,6 +52,8 @@ export interface Storm {
   /** Delivery latency to the clients never cut: in the CALM_MS before the kill, and from the kill until everyone was back. */
   calm: Latency;
   storm: Latency;
+  /** Connections the kernel dropped for a full accept queue from the kill until everyone was back (the whole machine's). */
+  listenOverflows: number;
   /** The machine's 1-minute load average as everyone was back. */
   loadAverage: number;
 }
@@ -144,6 +146,7 @@ export async function storm(
   const rssBefore = rssBytes(survivor);
   const cpu0 = cpuMicros(survivor);
   const watching = watch(survivor);
+  const overflows = listenOverflows();
   const killedAt = now();
   await stack.stopNode(killed, "SIGKILL");
   progress(`${label}: node ${killed} killed, waiting for its ${perNode} clients`);
@@ -151,6 +154,7 @@ export async function storm(
   const back = Math.max(killedAt, f.lastReconnectAt);
   const cpuSeconds = (cpuMicros(survivor) - cpu0) / 1e6;
   const { peakRss, peakCpu } = watching.stop();
+  const overflowed = listenOverflows() - overflows;
   const during = latency((await gen.collect()).latencies);
   const loadAverage = os.loadavg()[0] ?? 0;
   progress(`${label}: everyone back, the trickle ending`);
@@ -191,6 +195,7 @@ export async function storm(
     cpuPeakPct: 100 * peakCpu,
     calm,
     storm: during,
+    listenOverflows: overflowed,
     loadAverage,
   };
 }
@@ -211,6 +216,7 @@ export function stormReport(s: Storm): string {
       `${s.rssAfterMiB.toFixed(0)} MiB after; CPU ${s.cpuSeconds.toFixed(1)} s during the storm, ` +
       `busiest second ${s.cpuPeakPct.toFixed(0)} % of a core`,
     `- latency to the clients never cut: before the kill ${ms(s.calm)}; during the storm ${ms(s.storm)}`,
+    `- connections dropped for a full accept queue (the kernel's ListenOverflows, machine-wide): ${s.listenOverflows}`,
     `- healthy clients the survivor closed: ${s.healthyClosed}${codes.length ? ` (${codes.join(", ")})` : ""}`,
     `- verdict: nothing lost, nothing twice, no healthy client closed — ` +
       (s.lost === 0 && s.duplicates === 0 && s.exact === s.clients && s.healthyClosed === 0 ? "met" : "missed"),

@@ -36,7 +36,8 @@ export type Request =
       /** Dial at this steady rate (connections per second) instead of a batch at a time. */
       perSecond?: number;
     }
-  | { t: "join"; rooms: string[]; batch: number }
+  /** Each client joins its room; one with none (undefined) is left as it is. */
+  | { t: "join"; rooms: (string | undefined)[]; batch: number }
   | { t: "begin"; run: number }
   | { t: "publish"; run: number; perSecond: number; seconds: number; senders: Sender[] }
   | { t: "count" }

@@ -104,8 +104,8 @@ export class Generator {
     };
   }
 
-  /** `roomOf(i)` is client i's room; each worker joins a batch at a time and waits for the answers. */
-  async join(roomOf: (index: number) => string, batch = 50): Promise<void> {
+  /** `roomOf(i)` is client i's room (undefined: it joins none); each worker joins a batch at a time and waits for the answers. */
+  async join(roomOf: (index: number) => string | undefined, batch = 50): Promise<void> {
     await this.all<void>((w) => {
       const { first, count } = this.blocks[w]!;
       return { t: "join", rooms: Array.from({ length: count }, (_, i) => roomOf(first + i)), batch };

@@ -273,7 +273,8 @@ async function join(req: Extract<Request, { t: "join" }>): Promise<void> {
   for (let start = 0; start < clients.length; start += req.batch) {
     const batch: Promise<void>[] = [];
     for (let i = start; i < Math.min(clients.length, start + req.batch); i++) {
-      batch.push(joinOne(clients[i] as Client, req.rooms[i] as string));
+      const room = req.rooms[i];
+      if (room !== undefined) batch.push(joinOne(clients[i] as Client, room));
     }
     await Promise.all(batch);
   }
