@@ -29,9 +29,11 @@ export interface Storm {
   sent: number;
   /** From the SIGKILL until every cut client was connected to the survivor and its rejoin with `since` answered. */
   backSeconds: number;
-  /** The same per cut client: median and 99th percentile. */
+  /** The same per cut client: median and 99th percentile; and until each was connected (before its rejoin). */
   backP50Seconds: number;
   backP99Seconds: number;
+  connectedP50Seconds: number;
+  connectedP99Seconds: number;
   /** Over every client, once the trickle ended: messages of its room it never received, and received twice. */
   lost: number;
   duplicates: number;
@@ -172,19 +174,22 @@ export async function storm(
     healthyClosed++;
     closeCodes[String(l.closedWith)] = (closeCodes[String(l.closedWith)] ?? 0) + 1;
   }
-  const backs = ledgers
-    .filter((_, i) => onKilled(i))
-    .map((l) => (l.backAt - killedAt) / 1000)
-    .sort((a, b) => a - b);
-  const at = (q: number) => backs[Math.ceil(q * backs.length) - 1] ?? Number.NaN;
+  const theirs = ledgers.filter((_, i) => onKilled(i));
+  const since = (pick: (l: Ledger) => number) => {
+    const s = theirs.map((l) => (pick(l) - killedAt) / 1000).sort((a, b) => a - b);
+    return (q: number) => s[Math.ceil(q * s.length) - 1] ?? Number.NaN;
+  };
+  const [backAt, connectedAt] = [since((l) => l.backAt), since((l) => l.connectedAt)];
   return {
     clients,
     cut: perNode,
     rate,
     sent: Object.values(sentByRoom).reduce((a, b) => a + b, 0),
     backSeconds: (back - killedAt) / 1000,
-    backP50Seconds: at(0.5),
-    backP99Seconds: at(0.99),
+    backP50Seconds: backAt(0.5),
+    backP99Seconds: backAt(0.99),
+    connectedP50Seconds: connectedAt(0.5),
+    connectedP99Seconds: connectedAt(0.99),
     ...tally(ledgers, sentByRoom),
     healthyClosed,
     closeCodes,
@@ -209,7 +214,8 @@ export function stormReport(s: Storm): string {
       `node 1 SIGKILLed, its ${s.cut} clients back on node 0 (load average ${s.loadAverage.toFixed(1)})`,
     "",
     `- every client back and rejoined with \`since\`: ${s.backSeconds.toFixed(1)} s after the kill ` +
-      `(per client: median ${s.backP50Seconds.toFixed(1)} s, p99 ${s.backP99Seconds.toFixed(1)} s)`,
+      `(per client: median ${s.backP50Seconds.toFixed(1)} s, p99 ${s.backP99Seconds.toFixed(1)} s; ` +
+      `connected, before the rejoin: median ${s.connectedP50Seconds.toFixed(1)} s, p99 ${s.connectedP99Seconds.toFixed(1)} s)`,
     `- messages: ${s.sent} sent; over all clients ${s.lost} missing, ${s.duplicates} duplicated, ` +
       `${s.unrecovered} rejoins not recovered; ${s.exact} of ${s.clients} clients hold every message exactly once`,
     `- the survivor: RSS ${s.rssBeforeMiB.toFixed(0)} MiB before, peak ${s.rssPeakMiB.toFixed(0)} MiB, ` +

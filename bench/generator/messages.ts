@@ -102,6 +102,8 @@ export interface Ledger {
   /** Times the server closed it, and the close code it last gave (4003: a slow consumer). */
   cut: number;
   closedWith?: number;
+  /** When it was last connected again (its setup done, with `admitted`), ms since the epoch; 0 if never cut. */
+  connectedAt: number;
   /** When it was last back (reconnected and, with `failover`, rejoined), ms since the epoch; 0 if never cut. */
   backAt: number;
 }

@@ -55,7 +55,15 @@ let down = 0;
 let lastReconnectAt = 0;
 
 const noFrames = (): FrameCounts => ({ user_join: 0, user_left: 0, presence: 0, other: 0 });
-const noLedger = (): Ledger => ({ lastMid: 0, duplicates: 0, gaps: 0, unrecovered: 0, cut: 0, backAt: 0 });
+const noLedger = (): Ledger => ({
+  lastMid: 0,
+  duplicates: 0,
+  gaps: 0,
+  unrecovered: 0,
+  cut: 0,
+  connectedAt: 0,
+  backAt: 0,
+});
 
 /** One more message of the client's room, live or recovered: it is the next `mid`, or it is a duplicate, or some were skipped. */
 function take(ledger: Ledger, mid: number): void {
@@ -186,6 +194,7 @@ async function comeBack(client: Client): Promise<void> {
       // The node is still down or not ready yet: try again later.
       continue;
     }
+    client.ledger.connectedAt = now();
     const { room } = client.ledger;
     if (dialing.failover && room !== undefined) {
       const resume = { since: client.ledger.lastMid, epoch: client.epoch ?? "" };
