@@ -2,8 +2,8 @@ import { createWriteStream } from "node:fs";
 import WebSocket from "ws";
 
 /**
- * A node's inspector, over the DevTools protocol: heap snapshots and the
- * sampling heap profiler of a server process started with
+ * A node's inspector, over the DevTools protocol: heap snapshots, the
+ * sampling heap profiler and the CPU profiler of a server process started with
  * `--inspect=127.0.0.1:<port>`, without changing the server.
  */
 export class Inspector {
@@ -80,6 +80,14 @@ export class Inspector {
 
   async stopSampling(): Promise<unknown> {
     return ((await this.call("HeapProfiler.stopSampling")) as { profile: unknown }).profile;
+  }
+
+  /** A CPU profile of the next `ms` milliseconds (V8's sampling profiler), in the `.cpuprofile` format. */
+  async cpuProfile(ms: number): Promise<unknown> {
+    await this.call("Profiler.enable");
+    await this.call("Profiler.start");
+    await new Promise((r) => setTimeout(r, ms));
+    return ((await this.call("Profiler.stop")) as { profile: unknown }).profile;
   }
 
   /** An expression evaluated in the server's main context (with the console's `require`). */

@@ -147,6 +147,26 @@ export async function arrive(
   };
 }
 
+/**
+ * Waits until the generator has seen `closes` closes in all and none of the
+ * clients it closed is still away; fails `limitMs` after `from` (ms since the epoch).
+ */
+export async function comeBack(
+  gen: Generator,
+  closes: number,
+  from: number,
+  limitMs: number,
+  label: string,
+): Promise<FramesReply> {
+  let f = await gen.frames();
+  while (f.down > 0 || f.closed < closes) {
+    if (now() - from > limitMs) throw new Error(`${label}: ${f.down} clients still away ${limitMs / 1000} s after`);
+    await sleep(100);
+    f = await gen.frames();
+  }
+  return f;
+}
+
 /** One node restarted under a crowd: what the users on the other node were sent meanwhile. */
 export interface Restart {
   clients: number;
@@ -201,12 +221,7 @@ export async function restart(
   await stack.startNode(restarted);
   const back = now();
   progress(`${label}: waiting for ${theirs} clients to come back`);
-  let f = await gen.frames();
-  while (f.down > 0 || f.closed - before.closed < theirs) {
-    if (now() - back > 60_000) throw new Error(`${label}: ${f.down} clients still away 60 s after the restart`);
-    await sleep(100);
-    f = await gen.frames();
-  }
+  let f = await comeBack(gen, before.closed + theirs, back, 60_000, label);
   const reconnected = Math.max(back, f.lastReconnectAt);
   // The node's connections closed before it exited: their departures are due by then plus the grace period.
   const end = Math.max(reconnected, stopped + GRACE_MS) + SWEEP_MARGIN_MS;

@@ -9,7 +9,8 @@ export interface Proc {
   readonly port: number;
   /** Where its Prometheus metrics are read, if it serves them (event-loop delay, GC). */
   readonly metricsUrl?: string;
-  stop(): Promise<void>;
+  /** SIGTERM (a graceful stop, SIGKILL after 15 s), or `signal`; resolves once it has exited. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -110,5 +111,5 @@ export async function startNodeServer(
   const { child, output } = launch(process.execPath, args, { ...env, PORT: String(port), HOST: "127.0.0.1" });
   const ready = async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200;
   await waitReady(child, output, ready, what);
-  return { pid: child.pid as number, port, stop: () => stopChild(child) };
+  return { pid: child.pid as number, port, stop: (signal) => stopChild(child, 15_000, signal) };
 }

@@ -6,8 +6,7 @@
  * raises the rate until each breaks; `-- --profile` profiles ours. Run
  * `npm run build` first: ours runs from dist/ (or --server).
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -15,11 +14,12 @@ import { Generator } from "./generator/pool.js";
 import { heapProfile } from "./memory.js";
 import { type Postgres, startPostgres } from "./postgres.js";
 import { ANY_PRESENCE, type Arrival, arrive, meanArrival, restart } from "./presence.js";
-import { cpuMicros, rssBytes } from "./proc-stats.js";
 import { summarize } from "./profile-summary.js";
-import { progress, progressDone } from "./progress.js";
+import { progressDone } from "./progress.js";
 import { arrivalRows, breakdownTable, combine, idleRows, loadRows, restartTable, sweepTable, table } from "./report.js";
+import { scale } from "./scale.js";
 import { type Idle, idle, type Load, prepare, type Step, stackRss, step } from "./scenario.js";
+import { storm, stormReport } from "./storm.js";
 import { chart } from "./svg.js";
 import { floor, ours, type Stack, shippedNodeFlags, socketIo, startStack, type Target } from "./targets.js";
 
@@ -42,7 +42,8 @@ const { values: opts } = parseArgs({
     "node-args": { type: "string", default: "" },
     // Ours without the node flags `npm start` gives it, to see what they change.
     bare: { type: "boolean", default: false },
-    // `presence` (ours alone, 4–7 minutes) and `memory` (issue 25, about 12 minutes) run only when named.
+    // `presence` (ours alone, 4–7 minutes), `memory` (issue 25, about 12 minutes), `scale` and `storm`
+    // (issue 25, ours alone) run only when named.
     only: { type: "string", default: "fanout,rooms,idle" },
     passes: { type: "string", default: "2" },
     // The presence scenario: clients in the lobby (half as many for the restart), and which protocols they speak.
@@ -50,11 +51,17 @@ const { values: opts } = parseArgs({
     protos: { type: "string", default: "1,2" },
     // With `--only memory`: ours alone on one node under its inspector, heap snapshots and a sampling heap profile.
     heap: { type: "boolean", default: false },
-    // `--only scale`: idle connections on one node, at each size, dialed at `connect-rate` per second.
-    "scale-sizes": { type: "string", default: "10000,25000,50000" },
+    // `--only scale`: idle connections on one node, at each size, dialed at `connect-rate` per second
+    // (this machine's hard limit of open files, 20,000, bounds the node's and the generator's count);
+    // with `--profile-idle`, a CPU profile of each size's idle node.
+    "scale-sizes": { type: "string", default: "5000,10000,15000,19000" },
+    "profile-idle": { type: "boolean", default: false },
     "connect-rate": { type: "string", default: "2000" },
     // The idle scenario's connections (a few hundred for a quick try of `--only idle` or `memory`).
     "idle-clients": { type: "string", default: "5000" },
+    // `--only storm`: clients on each of the two nodes. The survivor then holds twice as many, one file
+    // descriptor each, under this machine's hard limit of 20,000 open files.
+    "storm-clients": { type: "string", default: "9000" },
   },
 });
 const nodes = Number(opts.nodes);
@@ -130,8 +137,9 @@ async function withStack<T>(
   target: Target,
   measure: (gen: Generator, stack: Stack) => Promise<T>,
   args = nodeArgs,
+  nodeCount = nodes,
 ): Promise<T> {
-  const stack = await startStack(target, nodes, args);
+  const stack = await startStack(target, nodeCount, args);
   const gen = new Generator(workers);
   try {
     return await measure(gen, stack);
@@ -324,8 +332,37 @@ async function compare(targets: Target[]): Promise<void> {
   }
   if (only.has("scale")) {
     const mine = targets.find((t) => t.name === "ours");
-    if (mine) out.push(await scale(mine, record));
-    else out.push("scale: skipped; it measures ours alone (--targets ours)");
+    if (mine) {
+      const options = {
+        sizes: opts["scale-sizes"].split(",").map(Number),
+        connectRate: Number(opts["connect-rate"]),
+        settleSeconds: Number(opts.settle),
+        idleSeconds: Number(opts["idle-seconds"]),
+        nodeArgs,
+        workers,
+        busyRate: Number(opts.rate ?? 100),
+        busySeconds: Number(opts.seconds ?? 10),
+        passes: Number(opts.passes),
+        ...(opts["profile-idle"] ? { profileDir: path.join(resultsDir, "profile") } : {}),
+      };
+      out.push(...(await scale(mine, options, record)));
+    } else out.push("scale: skipped; it measures ours alone (--targets ours)");
+  }
+  if (only.has("storm")) {
+    const mine = targets.find((t) => t.name === "ours");
+    if (mine) {
+      const rate = Number(opts.rate ?? 500);
+      const seconds = Number(opts.seconds ?? 30);
+      const perNode = Number(opts["storm-clients"]);
+      const result = await withStack(
+        mine,
+        (gen, stack) => storm(gen, mine, stack, perNode, rate, seconds, "storm"),
+        nodeArgs,
+        2,
+      );
+      record.storm = result;
+      out.push(stormReport(result));
+    } else out.push("storm: skipped; it measures ours alone (--targets ours)");
   }
   if (only.has("presence")) {
     const mine = targets.find((t) => t.name === "ours");
@@ -337,91 +374,6 @@ async function compare(targets: Target[]): Promise<void> {
   progressDone();
   writeResults("compare.json", record);
   console.log(out.join("\n\n"));
-}
-
-/** Source addresses the scale scenario spreads its clients over: a loopback address has about 28,000 ports. */
-const CLIENTS_PER_SOURCE = 20_000;
-
-/** The file descriptors a process may open here (the nodes inherit the bench's limit). */
-function openFilesLimit(): string {
-  const limits = readFileSync("/proc/self/limits", "utf8");
-  return /^Max open files\s+(\S+)\s+(\S+)/m.exec(limits)?.slice(1, 3).join(" soft, ") ?? "unknown";
-}
-
-/**
- * How cost grows with connections (issue 25, item 3): one node, idle
- * clients in rooms of 10, dialed at a steady rate from several loopback
- * addresses; at each size, the time to connect and join them, RSS per
- * connection once settled, and the node's idle CPU.
- */
-async function scale(target: Target, record: Record<string, unknown>): Promise<string> {
-  const rate = Number(opts["connect-rate"]);
-  const settle = Number(opts.settle);
-  const idleSeconds = Number(opts["idle-seconds"]);
-  const rows: Record<string, number>[] = [];
-  for (const size of opts["scale-sizes"].split(",").map(Number)) {
-    const label = `scale ${size}`;
-    const stack = await startStack(target, 1, nodeArgs);
-    const gen = new Generator(workers);
-    try {
-      const [pid] = stack.nodes.map((n) => n.pid) as [number];
-      await sleep(settle * 1000);
-      const before = rssBytes(pid);
-      const cpu0 = cpuMicros(pid);
-      progress(`${label}: connecting at ${rate}/s`);
-      const t0 = performance.now();
-      const dial = {
-        query: "lobby=0",
-        admitted: true,
-        reconnect: false,
-        sourceAddresses: Math.ceil(size / CLIENTS_PER_SOURCE),
-      };
-      const { opened, failed } = await gen.connect(target.wire, [stack.nodes[0]?.port ?? 0], size, dial, 100, rate);
-      const connectSeconds = (performance.now() - t0) / 1000;
-      const connectCpu = (cpuMicros(pid) - cpu0) / 1e6;
-      progress(`${label}: joining rooms of 10`);
-      const t1 = performance.now();
-      if (failed === 0) await gen.join((i) => `r${Math.floor(i / 10)}`);
-      const joinSeconds = (performance.now() - t1) / 1000;
-      progress(`${label}: settling ${settle} s`);
-      await sleep(settle * 1000);
-      const after = rssBytes(pid);
-      const cpu1 = cpuMicros(pid);
-      await sleep(idleSeconds * 1000);
-      const idleCpu = (cpuMicros(pid) - cpu1) / (idleSeconds * 1e6);
-      rows.push({
-        size,
-        opened,
-        failed,
-        connectSeconds,
-        connectCpuSeconds: connectCpu,
-        joinSeconds: failed === 0 ? joinSeconds : Number.NaN,
-        rssPerConnKiB: (after - before) / 1024 / opened,
-        rssMiB: after / 2 ** 20,
-        idleCpuPct: 100 * idleCpu,
-        loadAverage: os.loadavg()[0] ?? 0,
-      });
-    } finally {
-      await gen.stop();
-      await stack.stop();
-    }
-  }
-  record.scale = rows;
-  const head =
-    "| connections | opened | failed | connect s | node CPU s connecting | join s | RSS KiB/conn | RSS MiB | idle CPU % of a core | load (1 min) |";
-  const f = (v: number, d: number) => (Number.isFinite(v) ? v.toFixed(d) : "—");
-  return [
-    `one node, idle clients in rooms of 10 dialed at ${rate}/s, settled ${settle} s; open files: ${openFilesLimit()}`,
-    "",
-    head,
-    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ...rows.map(
-      (r) =>
-        `| ${r.size} | ${r.opened} | ${r.failed} | ${f(r.connectSeconds as number, 1)} | ${f(r.connectCpuSeconds as number, 1)} | ` +
-        `${f(r.joinSeconds as number, 1)} | ${f(r.rssPerConnKiB as number, 1)} | ${f(r.rssMiB as number, 0)} | ` +
-        `${f(r.idleCpuPct as number, 2)} | ${f(r.loadAverage as number, 1)} |`,
-    ),
-  ].join("\n");
 }
 
 /** The highest rate a target sustained: nothing lost, nothing dropped, p99 within 500 ms. */

@@ -90,8 +90,8 @@ export async function floor(): Promise<Target> {
 export interface Stack {
   readonly redis: Proc;
   readonly nodes: Proc[];
-  /** Stops node `i` as an orchestrator would (SIGTERM); resolves once it has exited. */
-  stopNode(i: number): Promise<void>;
+  /** Stops node `i` as an orchestrator would (SIGTERM), or as a crash does (SIGKILL); resolves once it has exited. */
+  stopNode(i: number, signal?: NodeJS.Signals): Promise<void>;
   /** Starts node `i` again, on the port it had; resolves once it is ready. */
   startNode(i: number): Promise<void>;
   stop(): Promise<void>;
@@ -116,7 +116,7 @@ export async function startStack(target: Target, nodes: number, nodeArgs: string
   return {
     redis,
     nodes: started,
-    stopNode: (i) => nodeAt(i).stop(),
+    stopNode: (i, signal) => nodeAt(i).stop(signal),
     async startNode(i) {
       started[i] = await target.startNode(redisUrl, nodeArgs, nodeAt(i).port);
     },

@@ -37,6 +37,10 @@ function isPublicKey(pem: string): boolean {
 const spec = {
   PORT: { schema: int(3000, 0, 65535), help: "HTTP port (0 picks a free one)" },
   HOST: { schema: z.string().min(1).default("0.0.0.0"), help: "address to listen on" },
+  LISTEN_BACKLOG: {
+    schema: int(511, 1, 65_535),
+    help: "connections the kernel queues for the node to accept (capped by net.core.somaxconn)",
+  },
   METRICS_PORT: {
     schema: z.coerce.number().int().min(0).max(65535).optional(),
     help: "port of GET /metrics, apart from the chat's (0 picks a free one); unset = not served",

@@ -8,8 +8,13 @@ export type FrameCounts = Record<FrameKind, number>;
 export interface ClientEvents {
   open(): void;
   joined(): void;
-  /** The text of a room chat message, and its `ts` (when the publishing node took it up, ms since the epoch). */
-  chat(text: string, ts: number | undefined): void;
+  /**
+   * A room chat message received live: its text, its `ts` (when the publishing node took it up,
+   * ms since the epoch), and its room and `mid` if the wire numbers messages.
+   */
+  chat(text: string, ts: number | undefined, room?: string, mid?: number): void;
+  /** A join's `history` frame: the room's epoch, the `mid`s of its messages (oldest first), and its `recovered` flag if it answers a `since`. */
+  history(room: string, epoch: string, top: number, mids: number[], recovered: boolean | undefined): void;
   /** The server acknowledged the message with this `ref`. */
   acked(ref: number): void;
   /** Every frame the server sends, by kind. */
@@ -28,7 +33,8 @@ export interface Codec {
   path(query: string): string;
   /** Reads one websocket message; returns what the protocol requires sending back, if anything. */
   receive(data: string, events: ClientEvents): string | undefined;
-  join(room: string): string;
+  /** A join; with `resume`, a rejoin that asks for exactly the messages after `since` in that `epoch`. */
+  join(room: string, resume?: { since: number; epoch: string }): string;
   /** A chat message; `ref`, as the web client gives one, asks for an acknowledgement where the server has them. */
   message(room: string, text: string, ref: number): string;
   /**
@@ -45,6 +51,7 @@ const USERS = '{"action":"users"';
 const USER_INFO = '{"action":"user_info"';
 const ERROR = '{"action":"error"';
 const ACK = '{"action":"ack"';
+const HISTORY = '{"action":"history"';
 const USER_JOIN = '{"action":"user_join"';
 const USER_LEFT = '{"action":"user_left"';
 const PRESENCE = '{"action":"presence"';
@@ -54,17 +61,26 @@ const QUOTED_FRAME = '"{\\"action\\":\\"';
 const QUOTED_MESSAGE = '"{\\"action\\":\\"message\\"';
 const QUOTED_TEXT = '\\"message\\":\\"';
 const QUOTED_TS = '\\"ts\\":';
+const QUOTED_ROOM = '\\"room\\":\\"';
+const QUOTED_MID = '\\"mid\\":';
+
+/** The number after `field` within [at, end) of `data`, if the field is there. */
+function numberAfter(data: string, field: string, at: number, end: number): number | undefined {
+  const found = data.indexOf(field, at);
+  if (found === -1 || found >= end) return undefined;
+  return Number.parseInt(data.slice(found + field.length, found + field.length + 16), 10);
+}
 
 /**
  * A frame of chat messages and nothing else, the bulk of any load, read
  * without parsing it: each message's text (the bench's own, no quote or
- * backslash in it) and `ts` are cut out where they stand. Parsing every
+ * backslash in it), `ts`, room and `mid` are cut out where they stand. Parsing every
  * delivery twice (the frame, then each message) took half of a generator
  * thread at 400 msg/s, and the receipts waited for it. False, having told
  * nothing, when the frame holds anything else.
  */
 function chatOnly(data: string, events: ClientEvents): boolean {
-  const found: { text: string; ts: number | undefined }[] = [];
+  const found: { text: string; ts: number | undefined; room: string | undefined; mid: number | undefined }[] = [];
   for (let at = data.indexOf(QUOTED_FRAME); at !== -1; ) {
     if (!data.startsWith(QUOTED_MESSAGE, at)) return false;
     const next = data.indexOf(QUOTED_FRAME, at + QUOTED_MESSAGE.length);
@@ -74,17 +90,20 @@ function chatOnly(data: string, events: ClientEvents): boolean {
     const to = data.indexOf("\\", from);
     // Not the bench's text (no such field, or a quote or backslash in it): the frame is parsed.
     if (textAt === -1 || to === -1 || to >= end || !data.startsWith('\\"', to)) return false;
-    const tsAt = data.indexOf(QUOTED_TS, to);
-    const ts =
-      tsAt === -1 || tsAt >= end
-        ? undefined
-        : Number.parseInt(data.slice(tsAt + QUOTED_TS.length, tsAt + QUOTED_TS.length + 16), 10);
-    found.push({ text: data.slice(from, to), ts });
+    const roomAt = data.indexOf(QUOTED_ROOM, at);
+    const roomFrom = roomAt + QUOTED_ROOM.length;
+    const roomTo = roomAt === -1 || roomAt >= end ? -1 : data.indexOf("\\", roomFrom);
+    found.push({
+      text: data.slice(from, to),
+      ts: numberAfter(data, QUOTED_TS, at, end),
+      room: roomTo === -1 ? undefined : data.slice(roomFrom, roomTo),
+      mid: numberAfter(data, QUOTED_MID, at, end),
+    });
     at = next;
   }
-  for (const { text, ts } of found) {
+  for (const { text, ts, room, mid } of found) {
     events.frame("other");
-    events.chat(text, ts);
+    events.chat(text, ts, room, mid);
   }
   return found.length > 0;
 }
@@ -108,8 +127,8 @@ const sockjs: Codec = {
         // the greeting and errors (the probe's answer) are read.
         if (text.startsWith(MESSAGE)) {
           events.frame("other");
-          const m = JSON.parse(text) as { message: string; ts?: number };
-          events.chat(m.message, m.ts);
+          const m = JSON.parse(text) as { message: string; ts?: number; room: string; mid?: number };
+          events.chat(m.message, m.ts, m.room, m.mid);
         } else if (text.startsWith(ACK)) {
           events.frame("other");
           events.acked((JSON.parse(text) as { ref: number }).ref);
@@ -121,14 +140,24 @@ const sockjs: Codec = {
         } else {
           events.frame("other");
           if (text.startsWith(USERS)) events.joined();
-          else if (text.startsWith(USER_INFO)) events.identified((JSON.parse(text) as { guest?: string }).guest);
+          else if (text.startsWith(HISTORY)) {
+            const h = JSON.parse(text) as {
+              room?: string;
+              epoch: string;
+              top: number;
+              recovered?: boolean;
+              messages: { action: string; mid: number }[];
+            };
+            const mids = h.messages.filter((m) => m.action === "message").map((m) => m.mid);
+            if (h.room !== undefined) events.history(h.room, h.epoch, h.top, mids, h.recovered);
+          } else if (text.startsWith(USER_INFO)) events.identified((JSON.parse(text) as { guest?: string }).guest);
           else if (text.startsWith(ERROR)) events.answered();
         }
       }
     }
     return undefined;
   },
-  join: (room) => JSON.stringify([JSON.stringify({ action: "join", room })]),
+  join: (room, resume) => JSON.stringify([JSON.stringify({ action: "join", room, ...resume })]),
   message: (room, text, ref) => JSON.stringify([JSON.stringify({ action: "message", room, message: text, ref })]),
   // A room nobody joins: refused with `not_in_room` (an `error`) without a look at Redis.
   probe: JSON.stringify([JSON.stringify({ action: "users", room: "bench-probe" })]),
@@ -152,7 +181,7 @@ const engineio: Codec = {
     else if (data[0] === "0") return "40";
     return undefined;
   },
-  // Every join asks for an acknowledgement, id 1: a client has only one join in flight.
+  // Every join asks for an acknowledgement, id 1: a client has only one join in flight. Socket.IO has no `since`.
   join: (room) => `421${JSON.stringify(["join", room])}`,
   message: (room, text) => `42${JSON.stringify(["message", { room, message: text }])}`,
 };

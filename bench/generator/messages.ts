@@ -9,6 +9,13 @@ export interface Dial {
   /** A client the server closes connects again, with the web client's backoff (and its guest token, if given one). */
   reconnect: boolean;
   /**
+   * Coming back, a client dials the next node in the list rather than its
+   * own, as a load balancer that saw its node die would send it; and it
+   * rejoins its room with `since` and `epoch`, as the web client does, and
+   * counts as back once that join is answered.
+   */
+  failover?: boolean;
+  /**
    * Spread the connections over this many loopback source addresses
    * (127.0.0.2, 127.0.0.3, …), so that one address's ephemeral ports do not
    * run out; unset or 0: the system's choice (127.0.0.1).
@@ -29,12 +36,14 @@ export type Request =
       /** Dial at this steady rate (connections per second) instead of a batch at a time. */
       perSecond?: number;
     }
-  | { t: "join"; rooms: string[]; batch: number }
+  /** Each client joins its room; one with none (undefined) is left as it is. */
+  | { t: "join"; rooms: (string | undefined)[]; batch: number }
   | { t: "begin"; run: number }
   | { t: "publish"; run: number; perSecond: number; seconds: number; senders: Sender[] }
   | { t: "count" }
   | { t: "collect" }
   | { t: "frames" }
+  | { t: "ledger" }
   | { t: "close" };
 
 export interface Sender {
@@ -85,3 +94,24 @@ export interface FramesReply {
 }
 
 export type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: string };
+
+/** What one client made of its room's messages since it joined, by `mid`. */
+export interface Ledger {
+  /** Its room; undefined before it joined one. */
+  room?: string;
+  /** The newest `mid` it has, live or recovered. */
+  lastMid: number;
+  /** Messages it received again, with a `mid` it already had. */
+  duplicates: number;
+  /** `mid`s it skipped: messages it never received. */
+  gaps: number;
+  /** Rejoins whose `history` said `recovered: false` (something missing before it). */
+  unrecovered: number;
+  /** Times the server closed it, and the close code it last gave (4003: a slow consumer). */
+  cut: number;
+  closedWith?: number;
+  /** When it was last connected again (its setup done, with `admitted`), ms since the epoch; 0 if never cut. */
+  connectedAt: number;
+  /** When it was last back (reconnected and, with `failover`, rejoined), ms since the epoch; 0 if never cut. */
+  backAt: number;
+}

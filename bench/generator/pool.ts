@@ -5,6 +5,7 @@ import type {
   ConnectReply,
   Dial,
   FramesReply,
+  Ledger,
   PublishReply,
   Reply,
   Request,
@@ -103,8 +104,8 @@ export class Generator {
     };
   }
 
-  /** `roomOf(i)` is client i's room; each worker joins a batch at a time and waits for the answers. */
-  async join(roomOf: (index: number) => string, batch = 50): Promise<void> {
+  /** `roomOf(i)` is client i's room (undefined: it joins none); each worker joins a batch at a time and waits for the answers. */
+  async join(roomOf: (index: number) => string | undefined, batch = 50): Promise<void> {
     await this.all<void>((w) => {
       const { first, count } = this.blocks[w]!;
       return { t: "join", rooms: Array.from({ length: count }, (_, i) => roomOf(first + i)), batch };
@@ -164,6 +165,11 @@ export class Generator {
       lastReconnectAt: Math.max(...replies.map((r) => r.lastReconnectAt)),
       closed: replies.reduce((n, r) => n + r.closed, 0),
     };
+  }
+
+  /** What each client made of its room's messages, in global index order. */
+  async ledgers(): Promise<Ledger[]> {
+    return (await this.all<Ledger[]>(() => ({ t: "ledger" }))).flat();
   }
 
   async disconnect(): Promise<void> {

@@ -7,6 +7,7 @@ import type {
   ConnectReply,
   Dial,
   FramesReply,
+  Ledger,
   PublishReply,
   Reply,
   Request,
@@ -36,9 +37,14 @@ interface Client {
   told: number;
   /** Resolves the pending join, if any. */
   joined?: () => void;
+  /** The epoch of its room's history, from the last join's answer: a rejoin with `since` names it. */
+  epoch?: string;
+  ledger: Ledger;
 }
 
 let codec: Codec = codecs.sockjs;
+/** The nodes' ports, in the order the bench gave them: a client that fails over dials the next one. */
+let nodePorts: number[] = [];
 let dialing: Dial = { query: "lobby=0", admitted: false, reconnect: false };
 const clients: Client[] = [];
 let run = -1;
@@ -61,8 +67,27 @@ let down = 0;
 let lastReconnectAt = 0;
 
 const noFrames = (): FrameCounts => ({ user_join: 0, user_left: 0, presence: 0, other: 0 });
+const noLedger = (): Ledger => ({
+  lastMid: 0,
+  duplicates: 0,
+  gaps: 0,
+  unrecovered: 0,
+  cut: 0,
+  connectedAt: 0,
+  backAt: 0,
+});
 
-function onChat(text: string, ts: number | undefined): void {
+/** One more message of the client's room, live or recovered: it is the next `mid`, or it is a duplicate, or some were skipped. */
+function take(ledger: Ledger, mid: number): void {
+  if (mid <= ledger.lastMid) ledger.duplicates++;
+  else {
+    ledger.gaps += mid - ledger.lastMid - 1;
+    ledger.lastMid = mid;
+  }
+}
+
+function onChat(client: Client, text: string, ts: number | undefined, room?: string, mid?: number): void {
+  if (mid !== undefined && room === client.ledger.room) take(client.ledger, mid);
   // Message text is "<run>:<seq>:<send time in ms since the epoch>".
   const first = text.indexOf(":");
   if (Number(text.slice(0, first)) !== run) return;
@@ -70,8 +95,11 @@ function onChat(text: string, ts: number | undefined): void {
   const last = text.lastIndexOf(":");
   const seq = Number(text.slice(first + 1, last));
   const sent = Number(text.slice(last + 1));
-  latencies.push(now() - sent);
-  seqs.push(seq);
+  // Latency is that of the clients never cut: one that came back waited for the storm, not for the delivery.
+  if (client.ledger.cut === 0) {
+    latencies.push(now() - sent);
+    seqs.push(seq);
+  }
   // The server's `ts` is Date.now() there: read on the same clock, it is ms-coarse.
   if (ts !== undefined && taken[seq] === undefined) taken[seq] = ts + clockSkew() - sent;
 }
@@ -82,6 +110,18 @@ const clockSkew = () => now() - Date.now();
 function onAck(ref: number): void {
   const sent = sentAt[ref];
   if (sent !== undefined) acked[ref] = now() - sent;
+}
+
+function onHistory(client: Client, room: string, epoch: string, top: number, mids: number[], recovered?: boolean) {
+  const ledger = client.ledger;
+  if (room !== ledger.room) return;
+  // A first join starts the count at the room's newest message; a rejoin's answer must continue it.
+  if (client.epoch === undefined) ledger.lastMid = top;
+  else {
+    if (recovered !== true) ledger.unrecovered++;
+    for (const mid of mids) take(ledger, mid);
+  }
+  client.epoch = epoch;
 }
 
 /** A new connection to a node, as the user with that guest token if there is one. */
@@ -125,8 +165,10 @@ function attach(client: Client): Promise<void> {
         if (dialing.admitted && !connected) ready();
       },
       joined: () => client.joined?.(),
-      chat: onChat,
+      chat: (text: string, ts: number | undefined, room?: string, mid?: number) => onChat(client, text, ts, room, mid),
       acked: onAck,
+      history: (room: string, epoch: string, top: number, mids: number[], recovered?: boolean) =>
+        onHistory(client, room, epoch, top, mids, recovered),
       frame: (kind: FrameKind) => {
         client.frames[kind]++;
         if (kind !== "other") lastPresenceAt = now();
@@ -145,17 +187,24 @@ function attach(client: Client): Promise<void> {
     ws.on("error", (err) => {
       if (!connected) reject(err);
     });
-    ws.on("close", () => {
+    ws.on("close", (code) => {
       if (!connected) return reject(new Error("closed before it was connected"));
       closed++;
+      client.ledger.cut++;
+      client.ledger.closedWith = code;
       if (dialing.reconnect) void comeBack(client);
     });
   });
 }
 
-/** The web client's backoff (web/src/connection.ts): from 0.5 s, doubling to 10 s, with jitter so a crowd spreads out. */
+/**
+ * The web client's backoff (web/src/backoff.ts, which the bench may not
+ * import): from 0.5 s, doubling to 30 s, drawn from the upper half so that a
+ * crowd spreads out. A link that had lasted STABLE_MS (10 s) starts again
+ * from 0.5 s, as every client of a node that ran that long does.
+ */
 function backoff(failures: number): number {
-  const ceiling = Math.min(10_000, 500 * 2 ** failures);
+  const ceiling = Math.min(30_000, 500 * 2 ** failures);
   return ceiling / 2 + (Math.random() * ceiling) / 2;
 }
 
@@ -166,14 +215,23 @@ async function comeBack(client: Client): Promise<void> {
     await sleep(backoff(failures));
     // The bench closed every client meanwhile: nobody is coming back.
     if (!dialing.reconnect) break;
+    if (dialing.failover) client.port = nodePorts[(nodePorts.indexOf(client.port) + 1) % nodePorts.length] as number;
     try {
       client.ws = socketTo(client.port, client.guest, client.from);
       await attach(client);
-      lastReconnectAt = now();
-      break;
     } catch {
       // The node is still down or not ready yet: try again later.
+      continue;
     }
+    client.ledger.connectedAt = now();
+    const { room } = client.ledger;
+    if (dialing.failover && room !== undefined) {
+      const resume = { since: client.ledger.lastMid, epoch: client.epoch ?? "" };
+      await joinOne(client, room, resume).catch(() => client.ledger.unrecovered++);
+    }
+    lastReconnectAt = now();
+    client.ledger.backAt = lastReconnectAt;
+    break;
   }
   down--;
 }
@@ -183,7 +241,14 @@ function dial(req: Extract<Request, { t: "connect" }>, i: number): Promise<Clien
   // Round-robin over the nodes by the client's global index.
   const port = req.ports[(req.first + i) % req.ports.length] as number;
   const from = sourceOf(req.first + i);
-  const client: Client = { ws: socketTo(port, undefined, from), port, from, frames: noFrames(), told: -1 };
+  const client: Client = {
+    ws: socketTo(port, undefined, from),
+    port,
+    from,
+    frames: noFrames(),
+    told: -1,
+    ledger: noLedger(),
+  };
   return attach(client).then(
     () => client,
     () => undefined,
@@ -215,6 +280,7 @@ function connectPaced(req: Extract<Request, { t: "connect" }>, perSecond: number
 async function connect(req: Extract<Request, { t: "connect" }>): Promise<ConnectReply> {
   codec = codecs[req.wire];
   dialing = req.dial;
+  nodePorts = req.ports;
   if (req.perSecond !== undefined) return connectPaced(req, req.perSecond);
   let failed = 0;
   for (let start = 0; start < req.count; start += req.batch) {
@@ -228,7 +294,8 @@ async function connect(req: Extract<Request, { t: "connect" }>): Promise<Connect
   return { opened: clients.length, failed };
 }
 
-function joinOne(client: Client, room: string): Promise<void> {
+function joinOne(client: Client, room: string, resume?: { since: number; epoch: string }): Promise<void> {
+  client.ledger.room = room;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`join ${room} not answered in 30 s`)), 30_000);
     client.joined = () => {
@@ -236,7 +303,7 @@ function joinOne(client: Client, room: string): Promise<void> {
       client.joined = undefined;
       resolve();
     };
-    client.ws.send(codec.join(room));
+    client.ws.send(codec.join(room, resume));
   });
 }
 
@@ -244,7 +311,8 @@ async function join(req: Extract<Request, { t: "join" }>): Promise<void> {
   for (let start = 0; start < clients.length; start += req.batch) {
     const batch: Promise<void>[] = [];
     for (let i = start; i < Math.min(clients.length, start + req.batch); i++) {
-      batch.push(joinOne(clients[i] as Client, req.rooms[i] as string));
+      const room = req.rooms[i];
+      if (room !== undefined) batch.push(joinOne(clients[i] as Client, room));
     }
     await Promise.all(batch);
   }
@@ -263,6 +331,8 @@ function publish(req: Extract<Request, { t: "publish" }>): Promise<PublishReply>
       for (; seq < due; seq++) {
         const sender = req.senders[seq % req.senders.length] as Sender;
         const client = clients[sender.client] as Client;
+        // A publisher the server closed sends nothing until it is back: what it would have sent is not counted.
+        if (client.ws.readyState !== WebSocket.OPEN) continue;
         const at = now();
         sentAt[seq] = at;
         client.ws.send(codec.message(sender.room, `${req.run}:${seq}:${at.toFixed(3)}`, seq));
@@ -335,6 +405,8 @@ async function handle(req: Request): Promise<unknown> {
       return collect();
     case "frames":
       return frames();
+    case "ledger":
+      return clients.map((c) => c.ledger);
     case "close":
       dialing = { ...dialing, reconnect: false };
       for (const c of clients) c.ws.terminate();

@@ -11,7 +11,7 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
 import { AddressCounter } from "./address-counter.js";
-import type { BasePeer } from "./base-peer.js";
+import { type BasePeer, HEARTBEAT_SLICES } from "./base-peer.js";
 import { Hixie76Connection, isHixie76 } from "./hixie76.js";
 import { methodNotAllowed, notFound, plainError, preflight } from "./http-headers.js";
 import {
@@ -156,9 +156,11 @@ export class SockjsServer implements HttpTransportHost {
         }
       },
     };
+    let slice = 0;
     this.heartbeats = setInterval(() => {
-      for (const peer of this.live) peer.heartbeat();
-    }, options.heartbeatMs);
+      for (const peer of this.live) if (peer.heartbeatSlice === slice) peer.heartbeat();
+      slice = (slice + 1) % HEARTBEAT_SLICES;
+    }, options.heartbeatMs / HEARTBEAT_SLICES);
     this.heartbeats.unref();
   }
 
