@@ -25,6 +25,8 @@ export interface ClientEvents {
   identified(guest: string | undefined): void;
   /** The server answered the codec's probe. */
   answered(): void;
+  /** A join was refused because someone in the room has the client's (drawn) name. */
+  nameTaken(): void;
 }
 
 /** One wire protocol, client side: the URL path, how to read frames and how to write requests. */
@@ -35,6 +37,8 @@ export interface Codec {
   receive(data: string, events: ClientEvents): string | undefined;
   /** A join; with `resume`, a rejoin that asks for exactly the messages after `since` in that `epoch`. */
   join(room: string, resume?: { since: number; epoch: string }): string;
+  /** Takes a name, where the protocol has names. */
+  nick?(name: string): string;
   /** A chat message; `ref`, as the web client gives one, asks for an acknowledgement where the server has them. */
   message(room: string, text: string, ref: number): string;
   /**
@@ -151,13 +155,17 @@ const sockjs: Codec = {
             const mids = h.messages.filter((m) => m.action === "message").map((m) => m.mid);
             if (h.room !== undefined) events.history(h.room, h.epoch, h.top, mids, h.recovered);
           } else if (text.startsWith(USER_INFO)) events.identified((JSON.parse(text) as { guest?: string }).guest);
-          else if (text.startsWith(ERROR)) events.answered();
+          else if (text.startsWith(ERROR)) {
+            events.answered();
+            if ((JSON.parse(text) as { code?: string }).code === "name_taken") events.nameTaken();
+          }
         }
       }
     }
     return undefined;
   },
   join: (room, resume) => JSON.stringify([JSON.stringify({ action: "join", room, ...resume })]),
+  nick: (name) => JSON.stringify([JSON.stringify({ action: "nick", name })]),
   message: (room, text, ref) => JSON.stringify([JSON.stringify({ action: "message", room, message: text, ref })]),
   // A room nobody joins: refused with `not_in_room` (an `error`) without a look at Redis.
   probe: JSON.stringify([JSON.stringify({ action: "users", room: "bench-probe" })]),

@@ -37,6 +37,8 @@ interface Client {
   told: number;
   /** Resolves the pending join, if any. */
   joined?: () => void;
+  /** Takes another name and joins again, while a join is pending. */
+  renamed?: () => void;
   /** The epoch of its room's history, from the last join's answer: a rejoin with `since` names it. */
   epoch?: string;
   ledger: Ledger;
@@ -107,9 +109,18 @@ function onChat(client: Client, text: string, ts: number | undefined, room?: str
 /** What to add to a Date.now() to read it on `now()`'s clock (they drift apart over a process's life). */
 const clockSkew = () => now() - Date.now();
 
+/**
+ * Refs a run may give its messages: each run numbers its own from `run * RUN_REFS`. A ref the server
+ * has seen from a user is a retry, acknowledged and not sent again, so a later run on the same
+ * clients must not reuse the numbers of an earlier one.
+ */
+const RUN_REFS = 1e9;
+
 function onAck(ref: number): void {
-  const sent = sentAt[ref];
-  if (sent !== undefined) acked[ref] = now() - sent;
+  if (Math.floor(ref / RUN_REFS) !== run) return;
+  const seq = ref % RUN_REFS;
+  const sent = sentAt[seq];
+  if (sent !== undefined) acked[seq] = now() - sent;
 }
 
 function onHistory(client: Client, room: string, epoch: string, top: number, mids: number[], recovered?: boolean) {
@@ -165,6 +176,7 @@ function attach(client: Client): Promise<void> {
         if (dialing.admitted && !connected) ready();
       },
       joined: () => client.joined?.(),
+      nameTaken: () => client.renamed?.(),
       chat: (text: string, ts: number | undefined, room?: string, mid?: number) => onChat(client, text, ts, room, mid),
       acked: onAck,
       history: (room: string, epoch: string, top: number, mids: number[], recovered?: boolean) =>
@@ -301,7 +313,14 @@ function joinOne(client: Client, room: string, resume?: { since: number; epoch: 
     client.joined = () => {
       clearTimeout(timer);
       client.joined = undefined;
+      client.renamed = undefined;
       resolve();
+    };
+    // Guests' drawn names clash in a room of 1,000 about every other run; a person would pick another name.
+    client.renamed = () => {
+      if (codec.nick === undefined) return;
+      client.ws.send(codec.nick(`b-${Math.random().toString(36).slice(2, 12)}`));
+      client.ws.send(codec.join(room, resume));
     };
     client.ws.send(codec.join(room, resume));
   });
@@ -335,7 +354,7 @@ function publish(req: Extract<Request, { t: "publish" }>): Promise<PublishReply>
         if (client.ws.readyState !== WebSocket.OPEN) continue;
         const at = now();
         sentAt[seq] = at;
-        client.ws.send(codec.message(sender.room, `${req.run}:${seq}:${at.toFixed(3)}`, seq));
+        client.ws.send(codec.message(sender.room, `${req.run}:${seq}:${at.toFixed(3)}`, req.run * RUN_REFS + seq));
         sent[sender.room] = (sent[sender.room] ?? 0) + 1;
       }
       if (seq >= total) {
