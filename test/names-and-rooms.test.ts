@@ -187,6 +187,27 @@ describe("one name, one user, per room", () => {
     }
   });
 
+  it("draws another name for such a guest already in other rooms, and those rooms see it renamed", async () => {
+    for (const n of await backends({ RATE_LIMIT: "0" })) {
+      const drawn = await guest(n);
+      const neighbour = await guest(n);
+      expect(await join(neighbour, "side")).toMatchObject({ action: "users" });
+      expect(await join(drawn, "side")).toMatchObject({ action: "users" });
+      const other = await guest(n);
+      expect(await nick(other, drawn.name)).toMatchObject({ action: "ack" });
+      expect(await join(other, "busy")).toMatchObject({ action: "users" });
+      const users = await join(drawn, "busy");
+      expect(users).toMatchObject({ action: "users" });
+      const seen = await neighbour.client.action("user_renamed", (f) => f.room === "side" && f.uid === drawn.uid);
+      expect(seen.previous).toBe(drawn.name);
+      expect(seen.name).toMatch(/^User #\d+$/);
+      expect(seen.name).not.toBe(drawn.name);
+      expect((users.users as Frame[]).map((u) => u.name).sort()).toEqual([drawn.name, seen.name].sort());
+      const side = await ask(neighbour, { action: "users", room: "side" });
+      expect((side.users as Frame[]).map((u) => u.name).sort()).toEqual([neighbour.name, seen.name].sort());
+    }
+  });
+
   it("greets each of many guests entering a busy lobby at once with the name the lobby shows them under", async () => {
     const GUESTS = 150;
     const env = { RATE_LIMIT: "0", MAX_CONNECTIONS_PER_IP: "1000", NEW_GUESTS_PER_IP: "0" };

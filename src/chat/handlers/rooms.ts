@@ -199,12 +199,11 @@ export async function enterRoom(
     } catch (err) {
       // Refused before it became a member (too many rooms here, no subscription, its name taken): it is not in the room.
       if (caller.ctx.hub.isMember(room, caller)) throw err;
-      if (!mayRedraw(caller, err, draws)) {
+      if (!mayRedraw(caller, err, draws) || !(await redraw(caller, room))) {
         caller.rooms.delete(room);
         if (kept === "added") await bestEffort(caller, caller.ctx.users.removeRoom(caller.uid, room), "forget a room");
         throw err;
       }
-      await redraw(caller);
     }
   }
 }
@@ -229,25 +228,40 @@ async function keepRoom(caller: Caller, room: string): Promise<AddedRoom | undef
   return kept;
 }
 
-/** Names a guest who chose none may be drawn in a row, each taken in the room it enters. */
+/** Names a guest who chose none may be drawn in a row, each taken in the room it enters or in one it is in. */
 const REDRAWS = 5;
 
-/**
- * Whether a refusal for a name someone in the room has is better met with
- * another drawn name: for a guest who chose none, in no other room to tell.
- */
+/** Whether a refusal for a name someone in the room has is better met with another drawn name: for a guest who chose none. */
 function mayRedraw(caller: Caller, err: unknown, draws: number): boolean {
   const taken = err instanceof RequestError && err.code === "name_taken";
-  return taken && caller.nameDrawn && caller.rooms.size === 1 && draws < REDRAWS;
+  return taken && caller.nameDrawn && draws < REDRAWS;
 }
 
-/** Draws the caller another name; once it has been told one, it is told, as a rename in no room. */
-async function redraw(caller: Caller): Promise<void> {
+/**
+ * Draws the caller another name, as a rename in the rooms it is already in
+ * (a guest never chose its drawn name, so a clash where it enters is not its
+ * to solve); in none, it is told alone. False when no draw was free in them
+ * or the rename could not be made: the join is refused as it was.
+ */
+async function redraw(caller: Caller, entering: string): Promise<boolean> {
   const previous = caller.name;
-  while (caller.name === previous) caller.name = drawGuestName();
-  await caller.ctx.hub.renamed(caller, previous, []);
-  if (caller.kept) await bestEffort(caller, caller.ctx.users.setName(caller.uid, caller.name), "keep the user's name");
-  if (caller.greeted) caller.send(frames.userRenamed(undefined, caller, previous));
+  const rooms = [...caller.rooms].filter((room) => room !== entering);
+  for (let draws = 0; draws < REDRAWS; draws++) {
+    while (caller.name === previous) caller.name = drawGuestName();
+    try {
+      await caller.ctx.hub.renamed(caller, previous, rooms);
+    } catch (err) {
+      caller.name = previous;
+      if (err instanceof RequestError && err.code === "name_taken") continue;
+      caller.ctx.log.warn({ err, uid: caller.uid }, "could not draw a guest another name");
+      return false;
+    }
+    if (caller.kept)
+      await bestEffort(caller, caller.ctx.users.setName(caller.uid, caller.name), "keep the user's name");
+    if (caller.greeted && rooms.length === 0) caller.send(frames.userRenamed(undefined, caller, previous));
+    return true;
+  }
+  return false;
 }
 
 /** A write that only keeps state for later: its failure is logged, and the request goes on. */
