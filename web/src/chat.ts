@@ -100,6 +100,8 @@ export class Chat {
   private readonly typingThrottle = new TypingThrottle(TYPING_SEND_MS);
   /** The name the user picked, replayed on every connection; null while they keep the assigned one. */
   private chosenNick = loadNick();
+  /** A `nick` of this page's is on its way: the rename that answers it is the user's choice. */
+  private nickAsked = false;
   private everJoined = false;
   /** The room the user asked for by hand: shown once the server confirms it. */
   private showOnJoin: string | null = null;
@@ -388,7 +390,9 @@ export class Chat {
   }
 
   setNick(name: string): void {
+    this.nickAsked = true;
     if (!this.send({ action: "nick", name, ref: NICK_REF })) {
+      this.nickAsked = false;
       this.view.notice("Not connected");
       this.view.resetNick(this.state.myName);
     }
@@ -861,6 +865,7 @@ export class Chat {
     }
     // A refused name does not stay in the box as if it were taken.
     if (ref === NICK_REF) {
+      this.nickAsked = false;
       if (this.chosenNick !== null && this.chosenNick !== this.state.myName) this.chosenNick = null;
       this.view.resetNick(this.state.myName);
     }
@@ -908,10 +913,14 @@ export class Chat {
   private renamed(uid: string, name: string, previous: string, roomName: string | undefined): void {
     const own = this.state.isOwn(uid);
     if (own) {
-      // Only this user's own `nick` renames it, so the name the server settled on is the user's choice.
       this.state.myName = name;
-      this.chosenNick = name;
-      saveNick(name);
+      // A `nick` (this page's, or another tab's of a user who chose a name) is the user's choice; a guest
+      // who chose none may be drawn another name where it enters a room, which stays unchosen.
+      if (this.nickAsked || this.chosenNick !== null) {
+        this.chosenNick = name;
+        saveNick(name);
+      }
+      this.nickAsked = false;
       this.view.showNick(name);
     }
     const conversation = this.state.places.get(dmKey(uid));
