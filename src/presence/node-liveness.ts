@@ -12,8 +12,11 @@ export interface LivenessOptions {
 
 /** What runs with the heartbeat: the rooms' part of presence. */
 export interface LivenessHooks {
-  /** After each beat; `mayReap`: other nodes' silence may be judged now (not right after an outage). */
-  tick(mayReap: boolean): Promise<void>;
+  /**
+   * After each beat; `mayReap`: other nodes' silence may be judged now (not right after an outage);
+   * `nodeLeft`: a node beating at the last tick no longer is (it stopped, or fell silent).
+   */
+  tick(mayReap: boolean, nodeLeft: boolean): Promise<void>;
   /**
    * Redis came back, or this node's beat lapsed and others took its entries
    * out: write them again. `announce`: after a lapse, the others heard this
@@ -52,6 +55,8 @@ export class NodeLiveness {
   private directoryExpires = false;
   private timer: NodeJS.Timeout | undefined;
   private hooks: LivenessHooks | undefined;
+  /** The other nodes beating at the last tick. */
+  private beating = new Set<string>();
 
   constructor(
     private readonly link: RedisLink,
@@ -75,7 +80,8 @@ export class NodeLiveness {
     // Redis may itself have just come back, with every node's last beat stale: wait one TTL before judging.
     this.reapAfter = Date.now() + this.options.ttlMs;
     await this.reapDirectory(this.self);
-    await this.beat();
+    // The nodes beating now: one that stops before the first tick still counts as one that left.
+    await this.readNodes((await this.beat()).now);
     this.timer = setInterval(() => void this.tick(), this.tickMs);
     this.timer.unref();
     this.link.on("up", () => void this.restore(false));
@@ -186,8 +192,9 @@ export class NodeLiveness {
         await this.restore(true);
       }
       const mayReap = Date.now() >= this.reapAfter;
-      await this.hooks.tick(mayReap);
-      if (mayReap) await this.reapDead(beat.now);
+      const { dead, nodeLeft } = await this.readNodes(beat.now);
+      await this.hooks.tick(mayReap, nodeLeft);
+      if (mayReap) await this.reapDead(dead);
     } catch (err) {
       const now = Date.now();
       if (now - this.lastWarning < WARN_EVERY_MS) return;
@@ -196,11 +203,25 @@ export class NodeLiveness {
     }
   }
 
-  /** Reaps the directory of each node silent for the TTL; it leaves the heartbeats only once that is done. */
-  private async reapDead(now: number): Promise<void> {
-    const dead = await this.link.pub.zrangebyscore(this.keys.nodes(), "-inf", now - this.options.ttlMs);
-    for (const node of dead) {
+  /** The nodes silent for the TTL, and whether one beating at the last tick no longer is. */
+  private async readNodes(now: number): Promise<{ dead: string[]; nodeLeft: boolean }> {
+    const flat = await this.link.pub.zrange(this.keys.nodes(), 0, -1, "WITHSCORES");
+    const dead: string[] = [];
+    const beating = new Set<string>();
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const node = flat[i] as string;
       if (node === this.self) continue;
+      if (Number(flat[i + 1]) <= now - this.options.ttlMs) dead.push(node);
+      else beating.add(node);
+    }
+    const nodeLeft = [...this.beating].some((node) => !beating.has(node));
+    this.beating = beating;
+    return { dead, nodeLeft };
+  }
+
+  /** Reaps the directory of each node silent for the TTL; it leaves the heartbeats only once that is done. */
+  private async reapDead(dead: string[]): Promise<void> {
+    for (const node of dead) {
       this.log.warn({ deadNode: node }, "a node stopped beating; removing its connections");
       await this.reapDirectory(node);
       await this.link.pub.zrem(this.keys.nodes(), node);

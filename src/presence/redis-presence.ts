@@ -40,7 +40,7 @@ export class RedisPresence implements Presence {
   async start(handler: PresenceHandler): Promise<void> {
     this.rooms.handler = handler;
     await this.liveness.start({
-      tick: (mayReap) => this.rooms.sweep(mayReap, this.liveness.tickMs),
+      tick: (mayReap, nodeLeft) => this.rooms.sweep(mayReap, nodeLeft),
       restore: (announce) => this.rooms.restore(announce),
     });
   }

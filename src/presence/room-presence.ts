@@ -22,8 +22,12 @@ export interface RoomPresenceOptions {
 
 /** Departures announced per room and sweep. */
 const SWEEP_BATCH = 200;
-/** Rooms swept per tick at least; a node with more sweeps each at least twice a TTL. */
-const ROOMS_PER_TICK = 500;
+/**
+ * A departure this node scheduled is swept for on every tick from when it is
+ * due until this long after: Redis's clock, which judges it due, may be a
+ * little behind the node's.
+ */
+const DEPARTURE_SLACK_MS = 3000;
 /** A room warned about as listed from this node alone is warned about again after this long. */
 const WARN_EVERY_MS = 10_000;
 
@@ -49,8 +53,12 @@ function usersFrom(flat: (number | string)[], from: number): ListedUser[] {
 export class RoomPresence {
   handler: PresenceHandler | undefined;
   private readonly rooms = new Map<string, Map<string, Entrant>>();
-  /** Where the next sweep starts, when there are more rooms than one tick sweeps. */
-  private sweepFrom = 0;
+  /** When this node last renewed its lease on each of its rooms (a sweep, an entry). */
+  private readonly renewed = new Map<string, number>();
+  /** Rooms swept on every tick in a window: a departure this node scheduled falls due there. */
+  private readonly departures = new Map<string, { from: number; until: number }>();
+  /** Until then every room is swept on every tick: a node left, its leases lapse and its users' departures fall due. */
+  private everyRoomUntil = 0;
   private readonly audited = new Map<string, number>();
   private lastWarning = 0;
   private lastPartial = 0;
@@ -104,6 +112,7 @@ export class RoomPresence {
       );
       const [isNew, count, lapsed] = reply;
       if (Number(isNew) === -1) return this.refused(room, c);
+      this.renewed.set(room, Date.now());
       const entered: Entered = { first: Number(isNew) === 1, count: Number(count) };
       // After a lapse this node writes its connections there again: the list read before that may lack them.
       if (Number(lapsed) === 1) await this.sync(room, true);
@@ -122,6 +131,7 @@ export class RoomPresence {
     if (lastHere) {
       this.rooms.delete(room);
       this.audited.delete(room);
+      this.renewed.delete(room);
     }
     if (!this.link.isUp) return;
     try {
@@ -135,6 +145,7 @@ export class RoomPresence {
       );
       // A user who left on purpose is announced now, not at the next sweep.
       if (result.length > 1) this.handler?.onGone(room, usersFrom(result, 1), Number(result[4]));
+      else if (graceMs > 0) this.departureDue(room, Date.now() + graceMs);
     } catch (err) {
       this.writeFailed(err);
     }
@@ -198,22 +209,37 @@ export class RoomPresence {
     }
   }
 
+  /** The room is swept on every tick from `due` on: the sweep that finds a departure due announces it. */
+  private departureDue(room: string, due: number): void {
+    const window = this.departures.get(room);
+    this.departures.set(room, {
+      from: Math.min(window?.from ?? due, due),
+      until: Math.max(window?.until ?? 0, due + DEPARTURE_SLACK_MS),
+    });
+  }
+
   /**
-   * Renews this node's lease on the rooms it has connections in, and
-   * announces who left them: every room each tick, or with many rooms a
-   * share of them, so that each is swept at least twice a TTL.
+   * Renews this node's lease on the rooms it has connections in, each a third
+   * of a TTL after the last renewal, and announces who left them: on every
+   * tick, the rooms where a departure this node scheduled is due, and after a
+   * node left, every room for a grace period and half a TTL (its leases lapse
+   * within a TTL of its last beat; the departures it scheduled as it stopped
+   * fall due within the grace). Sweeping every room on every tick cost an idle
+   * node hundreds of scripts a second.
    */
-  async sweep(mayReap: boolean, tickMs: number): Promise<void> {
-    const rooms = [...this.rooms.keys()];
-    const share = Math.max(ROOMS_PER_TICK, Math.ceil((rooms.length * tickMs) / (this.options.ttlMs / 2)));
-    let chosen = rooms;
-    if (rooms.length > share) {
-      const from = this.sweepFrom % rooms.length;
-      chosen = [...rooms.slice(from), ...rooms.slice(0, from)].slice(0, share);
-      this.sweepFrom = from + share;
-    }
+  async sweep(mayReap: boolean, nodeLeft: boolean): Promise<void> {
     const now = Date.now();
-    await Promise.all(chosen.map((room) => this.sweepRoom(room, mayReap, now)));
+    const o = this.options;
+    if (nodeLeft) this.everyRoomUntil = now + o.graceMs + o.ttlMs / 2;
+    const swept = new Set<string>();
+    for (const room of this.rooms.keys()) {
+      if (now < this.everyRoomUntil || now - (this.renewed.get(room) ?? 0) >= o.ttlMs / 3) swept.add(room);
+    }
+    for (const [room, window] of this.departures) {
+      if (now >= window.until) this.departures.delete(room);
+      if (now >= window.from) swept.add(room);
+    }
+    await Promise.all([...swept].map((room) => this.sweepRoom(room, mayReap, now)));
   }
 
   private async sweepRoom(room: string, mayReap: boolean, now: number): Promise<void> {
@@ -229,8 +255,11 @@ export class RoomPresence {
       audit ? 1 : 0,
       SWEEP_BATCH,
     );
+    if (this.rooms.has(room)) this.renewed.set(room, now);
     const gone = usersFrom(result, 2);
     if (gone.length > 0) this.handler?.onGone(room, gone, Number(result[1]));
+    // A full batch may leave more due: the next tick sweeps the room again.
+    if (gone.length === SWEEP_BATCH) this.departureDue(room, now);
     if (Number(result[0]) === 1 && this.rooms.has(room)) {
       this.log.warn({ room }, "this node's lease on a room lapsed; listing its connections there again");
       await this.sync(room, true);
@@ -259,6 +288,10 @@ export class RoomPresence {
       o.graceMs,
       ...listed,
     );
+    const now = Date.now();
+    if (this.rooms.has(room)) this.renewed.set(room, now);
+    // The connections it no longer has leave after the grace, announced by the sweep that finds them due.
+    this.departureDue(room, now + o.graceMs);
     const back = usersFrom(result, 1);
     if (announce && back.length > 0) this.handler?.onBack(room, back, Number(result[0]));
   }
