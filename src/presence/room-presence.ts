@@ -24,6 +24,11 @@ export interface RoomPresenceOptions {
 const SWEEP_BATCH = 200;
 /** Rooms swept per tick at least; a node with more sweeps each at least twice a TTL. */
 const ROOMS_PER_TICK = 500;
+/**
+ * Sweeps in flight at once. A tick's sweeps all in flight together stayed live across the young
+ * generation's collections and were promoted: old space grew by 0.5 MB/s on an idle node.
+ */
+const SWEEPS_IN_FLIGHT = 16;
 /** A room warned about as listed from this node alone is warned about again after this long. */
 const WARN_EVERY_MS = 10_000;
 
@@ -213,7 +218,12 @@ export class RoomPresence {
       this.sweepFrom = from + share;
     }
     const now = Date.now();
-    await Promise.all(chosen.map((room) => this.sweepRoom(room, mayReap, now)));
+    let next = 0;
+    const sweeper = async () => {
+      for (let room = chosen[next++]; room !== undefined; room = chosen[next++])
+        await this.sweepRoom(room, mayReap, now);
+    };
+    await Promise.all(Array.from({ length: SWEEPS_IN_FLIGHT }, sweeper));
   }
 
   private async sweepRoom(room: string, mayReap: boolean, now: number): Promise<void> {
