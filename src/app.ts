@@ -24,6 +24,7 @@ import { createHttpApp, finishHttpApp, SOCKJS_CLIENT_PATH } from "./http/routes.
 import { createMetrics } from "./metrics.js";
 import { CloseCode } from "./protocol/close-codes.js";
 import { DEFAULT_ROOM } from "./protocol/rules.js";
+import { startQuietCollector } from "./quiet-collector.js";
 import { clientAddress } from "./transport/client-address.js";
 import { OriginPolicy } from "./transport/origin-policy.js";
 import { attachSockjs, SOCKJS_DEFAULTS, SockjsServer } from "./transport/sockjs-server.js";
@@ -56,6 +57,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     roomsHere: () => hub.roomCount,
     roomsStored: () => backends.storedRooms(),
     archiveLag: () => backends.archiveLag(),
+    quietCollections: () => collector.collections,
   });
   const hub = new Hub(
     backends.broker,
@@ -93,6 +95,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       undefined,
     )
     .catch((err: unknown) => log.warn({ err }, "could not list the lobby in the room directory"));
+  const collector = startQuietCollector(config.QUIET_GC_MB * 2 ** 20);
   const stopUpkeep = keepConnectedUsers(hub, backends.users, config.USER_IDLE_TTL * 1000);
   // Every node signs guests and sign-in tickets with one secret: GUEST_SECRET, or the one the user store keeps.
   const nodeSecret = config.GUEST_SECRET ?? (await backends.users.guestSecret());
@@ -298,6 +301,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       await closed;
       await metricsServer?.close();
       stopUpkeep();
+      collector.stop();
       allowances.close();
       await hub.stop();
       await backends.users.close();

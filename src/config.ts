@@ -344,6 +344,10 @@ const spec = {
     schema: int(10_000, 100, 600_000),
     help: "ms a graceful shutdown may take before the process exits anyway",
   },
+  QUIET_GC_MB: {
+    schema: int(8, 0, 65_536),
+    help: "MiB the heap may grow by before a node gone quiet asks V8 for a full collection; needs node --expose-gc, as npm start runs (0 = never)",
+  },
 } as const;
 
 type Spec = typeof spec;

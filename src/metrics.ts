@@ -17,6 +17,8 @@ export interface MetricsSources {
   roomsStored(): number | undefined;
   /** Messages Redis holds that the database has not taken yet, and whether it takes them now (Redis with DATABASE_URL only). */
   archiveLag(): { behind: number; up: boolean } | undefined;
+  /** Full collections asked of V8 once the node went quiet after its heap grew. */
+  quietCollections(): number;
 }
 
 function counterFrom(registry: client.Registry, name: string, help: string, read: () => number): void {
@@ -49,6 +51,12 @@ export function createMetrics(sources: MetricsSources): Metrics {
   counterFrom(registry, "chat_messages_in_total", "Frames received from clients", () => stats.framesIn);
   counterFrom(registry, "chat_messages_out_total", "Frames sent to clients", () => stats.framesOut);
   counterFrom(registry, "chat_deliveries_total", "Room publications written to a local member", () => stats.deliveries);
+  counterFrom(
+    registry,
+    "chat_quiet_collections_total",
+    "Full garbage collections asked of V8 once the node went quiet after its heap grew (QUIET_GC_MB)",
+    sources.quietCollections,
+  );
   const errors = new client.Counter({
     name: "chat_errors_total",
     help: "Refused requests and connections, by error code",

@@ -28,6 +28,11 @@ const SWEEP_BATCH = 200;
  * little behind the node's.
  */
 const DEPARTURE_SLACK_MS = 3000;
+/**
+ * Sweeps in flight at once. A tick's sweeps all in flight together stayed live across the young
+ * generation's collections and were promoted: old space grew by 0.5 MB/s on an idle node.
+ */
+const SWEEPS_IN_FLIGHT = 16;
 /** A room warned about as listed from this node alone is warned about again after this long. */
 const WARN_EVERY_MS = 10_000;
 
@@ -239,7 +244,13 @@ export class RoomPresence {
       if (now >= window.until) this.departures.delete(room);
       if (now >= window.from) swept.add(room);
     }
-    await Promise.all([...swept].map((room) => this.sweepRoom(room, mayReap, now)));
+    const chosen = [...swept];
+    let next = 0;
+    const sweeper = async () => {
+      for (let room = chosen[next++]; room !== undefined; room = chosen[next++])
+        await this.sweepRoom(room, mayReap, now);
+    };
+    await Promise.all(Array.from({ length: SWEEPS_IN_FLIGHT }, sweeper));
   }
 
   private async sweepRoom(room: string, mayReap: boolean, now: number): Promise<void> {
