@@ -77,6 +77,13 @@ function numberAfter(data: string, field: string, at: number, end: number): numb
   return Number.parseInt(data.slice(found + field.length, found + field.length + 16), 10);
 }
 
+interface Chat {
+  text: string;
+  ts: number | undefined;
+  room: string | undefined;
+  mid: number | undefined;
+}
+
 /**
  * A frame of chat messages and acknowledgements (of numbered refs) and
  * nothing else, the bulk of any load, read without parsing it: each
@@ -89,8 +96,8 @@ function numberAfter(data: string, field: string, at: number, end: number): numb
  * anything else.
  */
 function chatOnly(data: string, events: ClientEvents): boolean {
-  const found: ({ text: string; ts: number | undefined; room: string | undefined; mid: number | undefined } | number)[] =
-    [];
+  /** A message's fields, or an ack's ref. */
+  const found: (Chat | number)[] = [];
   for (let at = data.indexOf(QUOTED_FRAME); at !== -1; ) {
     const message = data.startsWith(QUOTED_MESSAGE, at);
     if (!message && !data.startsWith(QUOTED_ACK, at)) return false;

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { ftsMatch, type SearchQuery, tsQuery } from "./search-query.js";
 import { indexedText, nameKey, tsvectorText } from "./search-text.js";
-import { placeholders, ROWS_PER_STATEMENT, type SqlDriver } from "./sql-driver.js";
+import { insertJsonRows, placeholders, ROWS_PER_STATEMENT, type SqlDriver } from "./sql-driver.js";
 
 /** A message as the index takes it. */
 export interface SearchDoc {
@@ -94,7 +94,6 @@ export class SearchIndex {
     const kept = docs.filter((d) => d.text !== "");
     if (kept.length === 0) return;
     if (this.postgres) {
-      // One JSON parameter that PostgreSQL reads into rows, as SqlArchive writes the messages.
       const rows = kept.map((d) => ({
         place: d.place,
         mid: d.mid,
@@ -102,12 +101,14 @@ export class SearchIndex {
         sender: nameKey(d.senderName),
         words: tsvectorText(d.text),
       }));
-      await this.db.run(
-        "INSERT INTO search_docs (place, mid, ts, sender, words) SELECT place, mid, ts, sender, words::tsvector " +
-          "FROM json_to_recordset(?::json) AS r(place text, mid bigint, ts bigint, sender text, words text) " +
-          "ON CONFLICT DO NOTHING",
-        [JSON.stringify(rows)],
-      );
+      const columns: [string, string][] = [
+        ["place", "text"],
+        ["mid", "bigint"],
+        ["ts", "bigint"],
+        ["sender", "text"],
+        ["words", "text"],
+      ];
+      await insertJsonRows(this.db, "search_docs", columns, rows, { words: "::tsvector" });
       return;
     }
     for (let from = 0; from < kept.length; from += ROWS_PER_STATEMENT) {

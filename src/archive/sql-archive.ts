@@ -13,7 +13,7 @@ import { MIGRATIONS, type Migration, migrationSql, SEARCH_STEP } from "./migrati
 import { type SearchCursor, type SearchDoc, SearchIndex } from "./search-index.js";
 import { matchRanges, parseQuery, QueryRefused } from "./search-query.js";
 import { wordsOf } from "./search-text.js";
-import { placeholders, ROWS_PER_STATEMENT, type SqlDriver } from "./sql-driver.js";
+import { insertJsonRows, placeholders, ROWS_PER_STATEMENT, type SqlDriver } from "./sql-driver.js";
 
 /** The fields of a stored frame the archive files it by. */
 interface EntryFields {
@@ -249,12 +249,15 @@ export class SqlArchive implements Archive {
   private async insertMessages(rows: MessageRow[]): Promise<void> {
     if (rows.length === 0) return;
     if (this.postgres) {
-      await this.db.run(
-        "INSERT INTO messages (place, mid, uid, ts, text, json) SELECT place, mid, uid, ts, text, json " +
-          "FROM json_to_recordset(?::json) AS r(place text, mid bigint, uid text, ts bigint, text text, json text) " +
-          "ON CONFLICT DO NOTHING",
-        [JSON.stringify(rows)],
-      );
+      const columns: [string, string][] = [
+        ["place", "text"],
+        ["mid", "bigint"],
+        ["uid", "text"],
+        ["ts", "bigint"],
+        ["text", "text"],
+        ["json", "text"],
+      ];
+      await insertJsonRows(this.db, "messages", columns, rows);
       return;
     }
     for (let from = 0; from < rows.length; from += ROWS_PER_STATEMENT) {
