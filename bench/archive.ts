@@ -18,6 +18,8 @@ import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
 import WebSocket from "ws";
 import { Generator } from "./generator/pool.js";
+import { allocations } from "./heap-summary.js";
+import { Inspector } from "./inspector.js";
 import { type Postgres, startPostgres } from "./postgres.js";
 import { cpuMicros, rssBytes } from "./proc-stats.js";
 import { freePort, type Proc, startNodeServer, startRedis } from "./procs.js";
@@ -46,6 +48,10 @@ const { values: opts } = parseArgs({
     server: { type: "string" },
     // A directory: the nodes run under --cpu-prof into it, and Redis's commandstats of each step are printed.
     profile: { type: "string" },
+    // Seconds: from the step's first third on, what the nodes allocate over that long (every allocation, sampled).
+    alloc: { type: "string" },
+    // Extra flags for the nodes' node, beside npm start's (an A/B of, say, the young generation's size).
+    "node-flags": { type: "string", default: "" },
   },
 });
 
@@ -66,12 +72,44 @@ const UNLIMITED = {
 
 const profileDir = opts.profile ? path.resolve(opts.profile) : undefined;
 
-const startNode = (env: Record<string, string>) =>
-  startNodeServer(
-    ["--max-semi-space-size=2", ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []), server],
+const nodeFlags = opts["node-flags"].split(" ").filter(Boolean);
+/** The nodes' inspector ports, when `--alloc` samples their allocations. */
+const inspectPorts: number[] = [];
+
+const startNode = async (env: Record<string, string>) => {
+  const inspect = opts.alloc ? await freePort() : undefined;
+  if (inspect !== undefined) inspectPorts.push(inspect);
+  return startNodeServer(
+    [
+      "--max-semi-space-size=2",
+      ...nodeFlags,
+      ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []),
+      ...(inspect !== undefined ? [`--inspect=127.0.0.1:${inspect}`] : []),
+      server,
+    ],
     { ...UNLIMITED, ...env },
     "chat node",
   );
+};
+
+/** What each node allocated over `seconds`, every allocation sampled, as tables by function (bench/heap-summary.ts). */
+async function sampleAllocations(seconds: number, messages: () => Promise<number>): Promise<string> {
+  const inspectors = await Promise.all(inspectPorts.map((port) => Inspector.open(port)));
+  try {
+    await Promise.all(inspectors.map((i) => i.startSampling(true)));
+    const from = await messages();
+    await sleep(seconds * 1000);
+    const profiles = await Promise.all(inspectors.map((i) => i.stopSampling()));
+    const n = (await messages()) - from;
+    return profiles
+      .map((p, i) =>
+        allocations(p as Parameters<typeof allocations>[0], `node ${i + 1}, ${n} messages delivered over both`, 25),
+      )
+      .join("\n\n");
+  } finally {
+    for (const i of inspectors) i.close();
+  }
+}
 
 /** Redis's time by command and script over a step (`--profile`): what each costs per message sent. */
 function redisStats(port: number) {
@@ -208,6 +246,9 @@ async function ingest(
             () => undefined,
           );
       }, 1000);
+      const sampled = opts.alloc
+        ? sleep((seconds * 1000) / 3).then(() => sampleAllocations(Number(opts.alloc), () => gen.received()))
+        : undefined;
       const sentByRoom = await gen.publish(run, rate, seconds, senders).finally(() => clearInterval(sampler));
       const wall = (performance.now() - started) / 1000;
       const atEnd = await stored();
@@ -246,6 +287,7 @@ async function ingest(
       progressDone();
       console.log(JSON.stringify(step));
       if (commandstats) console.log(commandstats);
+      if (sampled) console.log(await sampled);
       steps.push(step);
       await sleep(2000);
     }

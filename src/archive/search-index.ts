@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { ftsMatch, type SearchQuery, tsQuery } from "./search-query.js";
 import { indexedText, nameKey, tsvectorText } from "./search-text.js";
-import { placeholders, ROWS_PER_STATEMENT, type SqlDriver } from "./sql-driver.js";
+import { insertJsonRows, placeholders, ROWS_PER_STATEMENT, type SqlDriver } from "./sql-driver.js";
 
 /** A message as the index takes it. */
 export interface SearchDoc {
@@ -84,22 +84,35 @@ export class SearchIndex {
   }
 
   /**
-   * Messages newly stored, in the caller's transaction: a few hundred rows a
-   * statement, so that a carry pass of thousands of messages costs a handful
-   * of round trips here too. SQLite numbers the rows in the order given,
-   * which is the order its hits come in.
+   * Messages newly stored, in the caller's transaction: one statement on
+   * PostgreSQL, a few hundred rows a statement on SQLite, so that a carry
+   * pass of thousands of messages costs a handful of round trips here too.
+   * SQLite numbers the rows in the order given, which is the order its hits
+   * come in.
    */
   async addMany(docs: SearchDoc[]): Promise<void> {
     const kept = docs.filter((d) => d.text !== "");
+    if (kept.length === 0) return;
+    if (this.postgres) {
+      const rows = kept.map((d) => ({
+        place: d.place,
+        mid: d.mid,
+        ts: d.ts,
+        sender: nameKey(d.senderName),
+        words: tsvectorText(d.text),
+      }));
+      const columns: [string, string][] = [
+        ["place", "text"],
+        ["mid", "bigint"],
+        ["ts", "bigint"],
+        ["sender", "text"],
+        ["words", "text"],
+      ];
+      await insertJsonRows(this.db, "search_docs", columns, rows, { words: "::tsvector" });
+      return;
+    }
     for (let from = 0; from < kept.length; from += ROWS_PER_STATEMENT) {
       const chunk = kept.slice(from, from + ROWS_PER_STATEMENT);
-      if (this.postgres) {
-        await this.db.run(
-          `INSERT INTO search_docs (place, mid, ts, sender, words) VALUES ${placeholders(chunk.length, 5, "(?, ?, ?, ?, ?::tsvector)")} ON CONFLICT DO NOTHING`,
-          chunk.flatMap((d) => [d.place, d.mid, d.ts, nameKey(d.senderName), tsvectorText(d.text)]),
-        );
-        continue;
-      }
       // A row already indexed returns nothing; RETURNING's order is not promised, so each id is matched by key.
       const rows = await this.db.all<{ id: number; place: string; mid: number }>(
         `INSERT INTO search_docs (place, mid, ts, sender) VALUES ${placeholders(chunk.length, 4)} ON CONFLICT DO NOTHING RETURNING id, place, mid`,

@@ -13,7 +13,7 @@ import { MIGRATIONS, type Migration, migrationSql, SEARCH_STEP } from "./migrati
 import { type SearchCursor, type SearchDoc, SearchIndex } from "./search-index.js";
 import { matchRanges, parseQuery, QueryRefused } from "./search-query.js";
 import { wordsOf } from "./search-text.js";
-import { placeholders, ROWS_PER_STATEMENT, type SqlDriver } from "./sql-driver.js";
+import { insertJsonRows, placeholders, ROWS_PER_STATEMENT, type SqlDriver } from "./sql-driver.js";
 
 /** The fields of a stored frame the archive files it by. */
 interface EntryFields {
@@ -27,6 +27,16 @@ interface EntryFields {
 }
 
 type Row = { mid: number | string; json: string };
+
+/** A message as its row in `messages` is written. */
+interface MessageRow {
+  place: string;
+  mid: number;
+  uid: string;
+  ts: number;
+  text: string;
+  json: string;
+}
 
 const textOf = (f: EntryFields) => (typeof f.message === "string" ? f.message : "");
 
@@ -96,9 +106,11 @@ function readCursor(cursor: string): SearchCursor {
 export class SqlArchive implements Archive {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly index: SearchIndex;
+  private readonly postgres: boolean;
 
   private constructor(private readonly db: SqlDriver) {
     this.index = new SearchIndex(db);
+    this.postgres = db.engine === "PostgreSQL";
   }
 
   /** Brings the schema up to date, or refuses a database newer than this code. */
@@ -163,8 +175,8 @@ export class SqlArchive implements Archive {
 
   /**
    * One transaction for every place: the places' rows locked in one
-   * statement, the messages inserted a few hundred rows a statement, the
-   * tops raised in one, so a pass over many rooms costs a handful of round
+   * statement, the messages inserted in one statement (a few hundred rows a
+   * statement on SQLite), the tops raised in one, so a pass over many rooms costs a handful of round
    * trips and one commit, not eight per room. Changes (rare beside
    * messages) go one by one, after the messages before them.
    */
@@ -175,18 +187,12 @@ export class SqlArchive implements Archive {
       let deleted = false;
       const counts = await db.transaction(async () => {
         const tops = await this.lockPlaces(batches);
-        const rows: unknown[][] = [];
+        const rows: MessageRow[] = [];
         // What the search index is to hold of those rows, written with them in the same transaction.
         const docs: SearchDoc[] = [];
         const raised = new Map<string, { epoch: string; top: number; ts: number }>();
         const flush = async () => {
-          for (let from = 0; from < rows.length; from += ROWS_PER_STATEMENT) {
-            const chunk = rows.slice(from, from + ROWS_PER_STATEMENT);
-            await db.run(
-              `INSERT INTO messages (place, mid, uid, ts, text, json) VALUES ${placeholders(chunk.length, 6)} ON CONFLICT DO NOTHING`,
-              chunk.flat(),
-            );
-          }
+          await this.insertMessages(rows);
           rows.length = 0;
           await this.index.addMany(docs);
           docs.length = 0;
@@ -210,7 +216,14 @@ export class SqlArchive implements Archive {
               await this.write(place, epoch, entry);
               continue;
             }
-            rows.push([place, entry.mid, typeof f.uid === "string" ? f.uid : "", entry.ts, textOf(f), entry.json]);
+            rows.push({
+              place,
+              mid: entry.mid,
+              uid: typeof f.uid === "string" ? f.uid : "",
+              ts: entry.ts,
+              text: textOf(f),
+              json: entry.json,
+            });
             docs.push(docOf(place, entry, f));
             const was = raised.get(place);
             raised.set(place, { epoch, top: Math.max(was?.top ?? 0, entry.mid), ts: entry.ts });
@@ -224,6 +237,36 @@ export class SqlArchive implements Archive {
       if (deleted) await db.scrub();
       return counts;
     });
+  }
+
+  /**
+   * New messages, in the caller's transaction. PostgreSQL takes them all as
+   * one JSON parameter that it reads into rows itself: as VALUES lists, the
+   * node numbered 3,000 placeholders a statement and node-postgres wrote
+   * each of them as a parameter of its own. SQLite, in-process, binds them
+   * a few hundred rows a statement.
+   */
+  private async insertMessages(rows: MessageRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    if (this.postgres) {
+      const columns: [string, string][] = [
+        ["place", "text"],
+        ["mid", "bigint"],
+        ["uid", "text"],
+        ["ts", "bigint"],
+        ["text", "text"],
+        ["json", "text"],
+      ];
+      await insertJsonRows(this.db, "messages", columns, rows);
+      return;
+    }
+    for (let from = 0; from < rows.length; from += ROWS_PER_STATEMENT) {
+      const chunk = rows.slice(from, from + ROWS_PER_STATEMENT);
+      await this.db.run(
+        `INSERT INTO messages (place, mid, uid, ts, text, json) VALUES ${placeholders(chunk.length, 6)} ON CONFLICT DO NOTHING`,
+        chunk.flatMap((r) => [r.place, r.mid, r.uid, r.ts, r.text, r.json]),
+      );
+    }
   }
 
   /**

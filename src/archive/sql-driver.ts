@@ -26,3 +26,27 @@ export function placeholders(
 ): string {
   return Array.from({ length: rows }, () => row).join(", ");
 }
+
+/**
+ * PostgreSQL: a multi-row `INSERT … ON CONFLICT DO NOTHING` of `rows`
+ * (objects keyed by column), sent as one JSON parameter that the database
+ * reads into rows itself (`json_to_recordset`), so that no placeholder is
+ * numbered, nor any value sent, one by one. `columns` are each column's
+ * name and SQL type; `casts` what a column's text becomes (e.g. `::tsvector`).
+ */
+export async function insertJsonRows(
+  db: SqlDriver,
+  table: string,
+  columns: [name: string, type: string][],
+  rows: object[],
+  casts: Record<string, string> = {},
+): Promise<void> {
+  const names = columns.map(([name]) => name);
+  const selected = names.map((name) => `${name}${casts[name] ?? ""}`);
+  const record = columns.map(([name, type]) => `${name} ${type}`);
+  await db.run(
+    `INSERT INTO ${table} (${names.join(", ")}) SELECT ${selected.join(", ")} ` +
+      `FROM json_to_recordset(?::json) AS r(${record.join(", ")}) ON CONFLICT DO NOTHING`,
+    [JSON.stringify(rows)],
+  );
+}

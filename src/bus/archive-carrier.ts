@@ -10,6 +10,12 @@ const BATCH = 500;
 const ENTRIES_PER_TRANSACTION = 5000;
 /** Rooms read at once: what a pass holds in memory stays bounded (a backlog after an outage is read in steps). */
 const ROOMS_PER_STEP = 100;
+/**
+ * Rooms a carry script takes at once on one Redis: a script holds Redis
+ * while it runs, and a backlog read at BATCH entries a room must not hold up
+ * the messages being stored meanwhile for long.
+ */
+const ROOMS_PER_CALL = 25;
 /** Rounds of a pass: a room with a long backlog gets a BATCH a round, so it does not starve the others. */
 const ROUNDS_PER_PASS = 20;
 
@@ -103,6 +109,8 @@ export class ArchiveCarrier {
   private seen: ArchiveLag = { behind: 0, up: true };
   /** What each room had left at the end of the last pass. */
   private lastLeft = new Map<string, number>();
+  /** One Redis: the scripts note rooms in the carry index and take them out of it. */
+  private readonly inScript: boolean;
 
   constructor(
     private readonly link: RedisLink,
@@ -111,7 +119,9 @@ export class ArchiveCarrier {
     private readonly nodeId: string,
     private readonly log: Logger,
     private readonly timing: CarryTiming,
-  ) {}
+  ) {
+    this.inScript = notedByScript(link);
+  }
 
   start(): void {
     this.timer = setInterval(() => {
@@ -218,17 +228,19 @@ export class ArchiveCarrier {
    */
   private async step(rooms: Room[], left: Map<string, number>): Promise<{ more: Room[]; wrote: boolean } | undefined> {
     const pub = this.link.pub;
-    const took = await Promise.all(
-      rooms.map(({ room }) =>
-        pub.chatCarryTake(
-          this.keys.roomCarrier(room),
-          this.keys.roomCarry(room),
-          this.nodeId,
-          this.timing.leaseMs,
-          BATCH,
+    const took = (
+      await Promise.all(
+        this.calls(rooms).map((call) =>
+          pub.chatCarryTake(
+            call.length * 2,
+            ...call.flatMap(({ room }) => [this.keys.roomCarrier(room), this.keys.roomCarry(room)]),
+            this.nodeId,
+            this.timing.leaseMs,
+            BATCH,
+          ),
         ),
-      ),
-    );
+      )
+    ).flat();
     const taken: Taken[] = [];
     const empty: Taken[] = [];
     for (const [i, r] of rooms.entries()) {
@@ -250,9 +262,20 @@ export class ArchiveCarrier {
         );
         return undefined;
       }
-      const remaining = await Promise.all(
-        group.map(({ room, entries }) => pub.chatCarryDone(this.keys.roomCarry(room), entries.at(-1)?.[0] ?? "0-0")),
-      );
+      const remaining = (
+        await Promise.all(
+          this.calls(group).map((call) =>
+            pub.chatCarryDone(
+              call.length * 2,
+              ...call.flatMap(({ room, index }) => [
+                this.keys.roomCarry(room),
+                this.inScript ? index : this.keys.roomCarry(room),
+              ]),
+              ...call.flatMap(({ room, entries }) => [entries.at(-1)?.[0] ?? "0-0", this.inScript ? room : ""]),
+            ),
+          ),
+        )
+      ).flat();
       const done: Taken[] = [];
       for (const [i, t] of group.entries()) {
         const n = remaining[i] ?? 0;
@@ -261,9 +284,23 @@ export class ArchiveCarrier {
         // A full read may have more behind it: another round. The rest wait for the next pass.
         if (n > 0 && t.entries.length === BATCH) more.push({ room: t.room, index: t.index });
       }
-      await this.forget(done, left);
+      // On one Redis the script took the emptied rooms out of the index itself.
+      if (!this.inScript) await this.forget(done, left);
     }
     return { more, wrote: taken.length > 0 };
+  }
+
+  /**
+   * Rooms as the carry scripts take them: ROOMS_PER_CALL a call on one
+   * Redis (or behind Sentinel), so a pass over 500 rooms is a few dozen
+   * commands, not a few per room; one room a call in a Cluster, where each
+   * script may only touch one slot.
+   */
+  private calls<T extends Room>(rooms: T[]): T[][] {
+    const per = this.inScript ? ROOMS_PER_CALL : 1;
+    const out: T[][] = [];
+    for (let from = 0; from < rooms.length; from += per) out.push(rooms.slice(from, from + per));
+    return out;
   }
 
   private ping(): Promise<boolean> {

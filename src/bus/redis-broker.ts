@@ -43,6 +43,21 @@ const POSITION_CHECK_MS = 5000;
 /** Ticks per POSITION_CHECK_MS: each checks at most this fraction of the rooms. */
 const POSITION_TICKS = 5;
 const newEpoch = () => randomBytes(4).toString("hex");
+/** Rooms whose store keys a node keeps made; past that many it starts over (rooms come and go). */
+const STORE_KEYS_KEPT = 10_000;
+
+/** The keys and channel the store script takes for a room, but the idempotency key, which is per message. */
+interface StoreKeys {
+  seq: string;
+  log: string;
+  epoch: string;
+  window: string;
+  windowMids: string;
+  floor: string;
+  carry: string;
+  index: string;
+  channel: string;
+}
 
 function toStored([id, fields]: StreamEntry): Stored {
   const value = (name: string) => fields[fields.indexOf(name) + 1] ?? "";
@@ -67,6 +82,8 @@ export class RedisBroker implements Broker {
   private readonly pending = new Set<string>();
   private positionCheck: NodeJS.Timeout | undefined;
   private checkingPositions = false;
+  /** Made once a room rather than nine strings for every message stored. */
+  private readonly storeKeys = new Map<string, StoreKeys>();
 
   constructor(
     readonly nodeId: string,
@@ -162,21 +179,21 @@ export class RedisBroker implements Broker {
     idempotencyKey?: string,
     change?: ChangeOf,
   ): Promise<StoredAt> {
-    const k = this.keys;
     const publishNow = this.replicas === 0 ? (this.link.sharded ? "SPUBLISH" : "PUBLISH") : "";
     const noteCarry = this.archived !== undefined && notedByScript(this.link);
+    const k = this.storeKeysOf(room);
     const [mid, payload, epoch] = await this.roomScript(room, (seed) =>
       this.link.pub.chatStoreAndPublish(
-        k.roomSeq(room),
-        k.roomLog(room),
-        k.roomEpoch(room),
-        k.roomSent(room, idempotencyKey ?? ""),
-        k.roomWindow(room),
-        k.roomWindowMids(room),
-        k.roomLogFloor(room),
-        k.roomCarry(room),
-        noteCarry ? k.carryIndexOf(room) : k.roomCarry(room),
-        k.roomChannel(room),
+        k.seq,
+        k.log,
+        k.epoch,
+        this.keys.roomSent(room, idempotencyKey ?? ""),
+        k.window,
+        k.windowMids,
+        k.floor,
+        k.carry,
+        noteCarry ? k.index : k.carry,
+        k.channel,
         message.head,
         message.tail,
         this.limits.size,
@@ -197,6 +214,26 @@ export class RedisBroker implements Broker {
     // An empty payload: the same message was stored before, and published then.
     if (publishNow === "" && payload !== "") await this.publishReplicated(room, Number(mid), payload);
     return { mid: Number(mid), epoch };
+  }
+
+  private storeKeysOf(room: string): StoreKeys {
+    let keys = this.storeKeys.get(room);
+    if (keys) return keys;
+    if (this.storeKeys.size >= STORE_KEYS_KEPT) this.storeKeys.clear();
+    const k = this.keys;
+    keys = {
+      seq: k.roomSeq(room),
+      log: k.roomLog(room),
+      epoch: k.roomEpoch(room),
+      window: k.roomWindow(room),
+      windowMids: k.roomWindowMids(room),
+      floor: k.roomLogFloor(room),
+      carry: k.roomCarry(room),
+      index: k.carryIndexOf(room),
+      channel: k.roomChannel(room),
+    };
+    this.storeKeys.set(room, keys);
+    return keys;
   }
 
   async history(room: string, query: HistoryQuery): Promise<HistoryPage> {

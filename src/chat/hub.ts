@@ -276,7 +276,7 @@ export class Hub implements BrokerHandler, PresenceHandler {
    */
   publishMessage(room: string, from: Person, text: string, idempotencyKey: string | undefined): Promise<StoredAt> {
     const fields = { room, message: text, id: from.id, uid: from.uid, name: from.name, ts: Date.now() };
-    return this.store(room, frames.chatMessage(fields), frames.localMessage(fields), idempotencyKey);
+    return this.store(room, frames.chatMessage(fields), () => frames.localMessage(fields), idempotencyKey);
   }
 
   /** Stores and publishes a direct message in a conversation; as publishMessage. */
@@ -288,7 +288,7 @@ export class Hub implements BrokerHandler, PresenceHandler {
     idempotencyKey: string | undefined,
   ): Promise<StoredAt> {
     const fields = { id: from.id, uid: from.uid, name: from.name, to, message: text, ts: Date.now() };
-    return this.store(conversation, frames.dm(fields), frames.localDm(fields), idempotencyKey);
+    return this.store(conversation, frames.dm(fields), () => frames.localDm(fields), idempotencyKey);
   }
 
   /**
@@ -308,7 +308,8 @@ export class Hub implements BrokerHandler, PresenceHandler {
   private async store(
     room: string,
     stored: Parameters<Broker["publishStored"]>[1],
-    local: string | undefined,
+    /** The frame this node's members get while the others are out of reach: made only then, not for every message. */
+    local: (() => string) | undefined,
     idempotencyKey: string | undefined,
     of?: ChangeOf,
   ): Promise<StoredAt> {
@@ -316,7 +317,7 @@ export class Hub implements BrokerHandler, PresenceHandler {
       return await this.broker.publishStored(room, stored, idempotencyKey, of);
     } catch (err) {
       if (!(err instanceof BrokerUnavailable)) throw err;
-      if (local !== undefined) this.rooms.deliver(room, { json: local });
+      if (local !== undefined) this.rooms.deliver(room, { json: local() });
       throw new RequestError("unavailable", UNAVAILABLE_MESSAGE);
     }
   }

@@ -26,8 +26,9 @@ const SCRIPTS = {
   chatPresenceBeat: { numberOfKeys: 1, lua: read("presence-beat.lua") },
   chatMarkRead: { numberOfKeys: 1, lua: read("mark-read.lua") },
   chatUserAddRoom: { numberOfKeys: 1, lua: read("user-add-room.lua") },
-  chatCarryTake: { numberOfKeys: 2, lua: read("carry-take.lua") },
-  chatCarryDone: { numberOfKeys: 1, lua: read("carry-done.lua") },
+  // Any number of rooms a call, two keys each: the caller passes the number of keys first.
+  chatCarryTake: { lua: read("carry-take.lua") },
+  chatCarryDone: { lua: read("carry-done.lua") },
   chatSanctionSet: { numberOfKeys: 1, lua: read("sanction-set.lua") },
   chatRoomUpdate: { numberOfKeys: 2, lua: read("room-update.lua") },
   chatModerationRoom: { numberOfKeys: 2, lua: read("moderation-room.lua") },
@@ -58,9 +59,10 @@ declare module "ioredis" {
     chatPresenceBeat(...args: Arg[]): Result<[now: number, before: number], Context>;
     chatMarkRead(...args: Arg[]): Result<number, Context>;
     chatUserAddRoom(...args: Arg[]): Result<number, Context>;
-    /** [1, entries] when this node holds the room's lease, else [0, entries in the stream]. */
-    chatCarryTake(...args: Arg[]): Result<[1, StreamEntry[]] | [0, number], Context>;
-    chatCarryDone(...args: Arg[]): Result<number, Context>;
+    /** For each room: [1, entries] when this node holds the room's lease, else [0, entries in the stream]. */
+    chatCarryTake(...args: Arg[]): Result<([1, StreamEntry[]] | [0, number])[], Context>;
+    /** For each room, the entries left in its stream. */
+    chatCarryDone(...args: Arg[]): Result<number[], Context>;
     /** When the room's sanctions expire (ms), 0 for never or for none left. */
     chatSanctionSet(...args: Arg[]): Result<number, Context>;
     /** The room's hash after the change (field, value, …); 0 when its name changed since it was read; null for no room. */
