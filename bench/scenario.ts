@@ -148,7 +148,7 @@ export async function step(
     ...latency(latencies),
     breakdown: {
       ...breakdown(collected),
-      generatorLoopMs: collected.loopDelayMs,
+      generator: collected.threads,
       nodes: nodeLoop,
       redis,
     },
