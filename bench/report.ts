@@ -147,9 +147,9 @@ export function breakdownTable(runs: Map<string, Step[]>): string {
   const head =
     "| target | pass | p50 | send→node | node→first | first→this | p99 | send→node | node→first | first→this | " +
     "ack after ts p50/p99 | first after ts p50/p99 | generator loop p50/p99/max (worst thread) | generator GC ms / longest | " +
-    "nodes' loop p50/p99/max | nodes' GC ms / pauses > 10 ms | " +
-    "EVALSHA / PUBLISH µs | Redis busy ms | Redis ≥ 1 ms: count / longest ms | load |";
-  const rule = `|---|${"---:|".repeat(19)}`;
+    "nodes' loop p50/p99/max | nodes' GC ms: all / major / pauses > 10 ms | " +
+    "EVALSHA / PUBLISH µs | Redis busy ms | Redis ≥ 1 ms: count / longest ms | waited for a CPU ms: nodes / Redis / generator | load |";
+  const rule = `|---|${"---:|".repeat(20)}`;
   const rows: string[] = [];
   for (const [target, steps] of runs) {
     steps.forEach((s, i) => {
@@ -172,10 +172,11 @@ export function breakdownTable(runs: Map<string, Step[]>): string {
           0,
         )} / ${fmt(Math.max(...b.generator.map((t) => t.gcMaxMs)), 1)}`,
         b.nodes ? triple(b.nodes) : "—",
-        b.nodes ? `${fmt(b.nodes.gcMs, 0)} / ${b.nodes.gcOver10ms}` : "—",
+        b.nodes ? `${fmt(b.nodes.gcMs, 0)} / ${fmt(b.nodes.gcMajorMs, 0)} / ${b.nodes.gcOver10ms}` : "—",
         `${fmt(b.redis.usPerCall.evalsha ?? Number.NaN, 1)} / ${fmt(b.redis.usPerCall.publish ?? Number.NaN, 1)}`,
         `${fmt(b.redis.busyMs, 0)} (${b.redis.busiest})`,
         `${b.redis.slow} / ${fmt(b.redis.slowestUs / 1000, 1)}${b.redis.slow > 0 ? ` (${b.redis.slowest})` : ""}`,
+        [b.cpuWaitMs.nodes, b.cpuWaitMs.redis, b.cpuWaitMs.generator].map((v) => fmt(v, 0)).join(" / "),
         fmt(s.loadAverage, 1),
       ];
       rows.push(`| ${cells.join(" | ")} |`);
