@@ -172,7 +172,10 @@ async function crowd(
  * connection once settled, and the node's idle CPU (then, with a profile
  * directory, a CPU profile of the idle node). At the largest size the first
  * 1,000 clients then also join one room that takes `busyRate` msg/s, read
- * against the same room on a node without the crowd.
+ * against the same room on a node without the crowd. Those 1,000 are held
+ * by generator threads of their own (`busyApart`), as many as alone: in
+ * one block with the crowd they all fell in its first thread, which could
+ * not read the room's deliveries as fast as two threads alone do.
  */
 export async function scale(target: Target, o: ScaleOptions, record: Record<string, unknown>): Promise<string[]> {
   const rows: SizeRow[] = [];
