@@ -1,5 +1,5 @@
 import { Redis } from "ioredis";
-import type { CollectReply } from "./generator/messages.js";
+import type { CollectReply, ThreadLoad } from "./generator/messages.js";
 import type { Proc } from "./procs.js";
 import { type Latency, latency } from "./stats.js";
 
@@ -28,14 +28,16 @@ export interface Breakdown {
   taken: Latency;
   ackAfterTaken: Latency;
   firstAfterTaken: Latency;
-  /** The generator's worst worker's event-loop delay: how long a receipt may wait to be read. */
-  generatorLoopMs: CollectReply["loopDelayMs"];
+  /** Each generator thread's loop and collector: how long a receipt may wait to be read. */
+  generator: ThreadLoad[];
   /** The server nodes' event-loop delay (worst node) and GC time; undefined where a target has no endpoint. */
   nodes?: NodeLoop;
   redis: RedisTime;
+  /** How long the threads of the nodes, of Redis and of the generator (this process) waited for a CPU over the step, ms. */
+  cpuWaitMs: { nodes: number; redis: number; generator: number };
 }
 
-export function breakdown(c: CollectReply): Omit<Breakdown, "generatorLoopMs" | "nodes" | "redis"> {
+export function breakdown(c: CollectReply): Omit<Breakdown, "generator" | "nodes" | "redis" | "cpuWaitMs"> {
   // A target whose frames carry no `ts` leaves `taken` empty: the messages are counted by their receipts.
   const messages = c.seqs.reduce((n, seq) => Math.max(n, seq + 1), c.taken.length);
   const first = new Float64Array(messages).fill(Number.POSITIVE_INFINITY);
@@ -85,6 +87,10 @@ export interface NodeLoop {
   max: number;
   /** Garbage collection over the step, ms, all nodes; NaN where the node does not report it. */
   gcMs: number;
+  /** Of that, the major collections' and their incremental marking steps' share, ms. */
+  gcMajorMs: number;
+  /** Of those collections, the pauses longer than 10 ms (prom-client's histogram bucket), all nodes. */
+  gcOver10ms: number;
 }
 
 /** Reads a node's metrics (Prometheus text): the event-loop figures are since the last read, which resets them. */
@@ -100,10 +106,25 @@ async function scrape(url: string): Promise<Map<string, number>> {
   return values;
 }
 
-const gcSeconds = (m: Map<string, number>) => {
+/** GC seconds so far, of the kinds `kind` matches (prom-client's label: minor, major, incremental, weakcb). */
+const gcSeconds = (m: Map<string, number>, kind = /./) => {
   let sum = Number.NaN;
-  for (const [k, v] of m) if (k.startsWith("nodejs_gc_duration_seconds_sum")) sum = (Number.isNaN(sum) ? 0 : sum) + v;
+  for (const [k, v] of m) {
+    if (!k.startsWith("nodejs_gc_duration_seconds_sum") || !kind.test(/kind="([^"]*)"/.exec(k)?.[1] ?? "")) continue;
+    sum = (Number.isNaN(sum) ? 0 : sum) + v;
+  }
   return sum;
+};
+const MAJOR = /^(major|incremental)$/;
+
+/** GC pauses longer than 10 ms: all of them less those within the 10 ms bucket, every kind. */
+const gcLongPauses = (m: Map<string, number>) => {
+  let n = 0;
+  for (const [k, v] of m) {
+    if (k.startsWith("nodejs_gc_duration_seconds_count")) n += v;
+    else if (k.startsWith("nodejs_gc_duration_seconds_bucket") && k.includes('le="0.01"')) n -= v;
+  }
+  return n;
 };
 
 /** Starts reading the nodes' loops: resets their event-loop histograms; call the result when the step ends. */
@@ -121,6 +142,11 @@ export async function watchNodes(nodes: Proc[]): Promise<() => Promise<NodeLoop 
       p99: worst("nodejs_eventloop_lag_p99_seconds"),
       max: worst("nodejs_eventloop_lag_max_seconds"),
       gcMs: after.reduce((n, m, i) => n + (gcSeconds(m) - gcSeconds(before[i] as Map<string, number>)) * 1000, 0),
+      gcMajorMs: after.reduce(
+        (n, m, i) => n + (gcSeconds(m, MAJOR) - gcSeconds(before[i] as Map<string, number>, MAJOR)) * 1000,
+        0,
+      ),
+      gcOver10ms: after.reduce((n, m, i) => n + gcLongPauses(m) - gcLongPauses(before[i] as Map<string, number>), 0),
     };
   };
 }

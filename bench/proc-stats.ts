@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** Linux reports utime/stime in clock ticks; USER_HZ is 100 on every mainstream kernel build. */
 const TICK_US = 10_000;
@@ -10,6 +10,22 @@ export function cpuMicros(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after "pid (comm) ".
   return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+}
+
+/**
+ * Time a process's threads spent ready to run but waiting for a CPU so far, in µs: the second
+ * field of each thread's /proc/<pid>/task/<tid>/schedstat. A thread that ended takes its share along.
+ */
+export function cpuWaitMicros(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[1]);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return ns / 1000;
 }
 
 /** Resident set size in bytes, from /proc/<pid>/status. */

@@ -1,3 +1,4 @@
+import type { ThreadLoad } from "./generator/messages.js";
 import { ANY_PRESENCE, type Arrival, COUNTED, type Restart } from "./presence.js";
 import type { Idle, Step } from "./scenario.js";
 
@@ -134,13 +135,21 @@ export function restartTable(r: Restart): string {
   return table(title, ["remaining, mean", "remaining, max", "returning, mean", "returning, max"], rows, false);
 }
 
+/** The worst generator thread's loop delay, by each figure. */
+const worstLoop = (threads: ThreadLoad[]) => ({
+  p50: Math.max(...threads.map((t) => t.loopDelayMs.p50)),
+  p99: Math.max(...threads.map((t) => t.loopDelayMs.p99)),
+  max: Math.max(...threads.map((t) => t.loopDelayMs.max)),
+});
+
 /** What each step's deliveries waited for (bench/breakdown.ts), one line per target and pass; times in ms. */
 export function breakdownTable(runs: Map<string, Step[]>): string {
   const head =
     "| target | pass | p50 | send→node | node→first | first→this | p99 | send→node | node→first | first→this | " +
-    "ack after ts p50/p99 | first after ts p50/p99 | generator loop p50/p99/max | nodes' loop p50/p99/max | nodes' GC | " +
-    "EVALSHA / PUBLISH µs | Redis busy ms | Redis ≥ 1 ms: count / longest ms | load |";
-  const rule = `|---|${"---:|".repeat(18)}`;
+    "ack after ts p50/p99 | first after ts p50/p99 | generator loop p50/p99/max (worst thread) | generator GC ms / longest | " +
+    "nodes' loop p50/p99/max | nodes' GC ms: all / major / pauses > 10 ms | " +
+    "EVALSHA / PUBLISH µs | Redis busy ms | Redis ≥ 1 ms: count / longest ms | waited for a CPU ms: nodes / Redis / generator | load |";
+  const rule = `|---|${"---:|".repeat(20)}`;
   const rows: string[] = [];
   for (const [target, steps] of runs) {
     steps.forEach((s, i) => {
@@ -157,12 +166,17 @@ export function breakdownTable(runs: Map<string, Step[]>): string {
         ...parts(b.atP99),
         pair(b.ackAfterTaken.p50, b.ackAfterTaken.p99),
         pair(b.firstAfterTaken.p50, b.firstAfterTaken.p99),
-        triple(b.generatorLoopMs),
+        triple(worstLoop(b.generator)),
+        `${fmt(
+          b.generator.reduce((n, t) => n + t.gcMs, 0),
+          0,
+        )} / ${fmt(Math.max(...b.generator.map((t) => t.gcMaxMs)), 1)}`,
         b.nodes ? triple(b.nodes) : "—",
-        b.nodes ? fmt(b.nodes.gcMs, 0) : "—",
+        b.nodes ? `${fmt(b.nodes.gcMs, 0)} / ${fmt(b.nodes.gcMajorMs, 0)} / ${b.nodes.gcOver10ms}` : "—",
         `${fmt(b.redis.usPerCall.evalsha ?? Number.NaN, 1)} / ${fmt(b.redis.usPerCall.publish ?? Number.NaN, 1)}`,
         `${fmt(b.redis.busyMs, 0)} (${b.redis.busiest})`,
         `${b.redis.slow} / ${fmt(b.redis.slowestUs / 1000, 1)}${b.redis.slow > 0 ? ` (${b.redis.slowest})` : ""}`,
+        [b.cpuWaitMs.nodes, b.cpuWaitMs.redis, b.cpuWaitMs.generator].map((v) => fmt(v, 0)).join(" / "),
         fmt(s.loadAverage, 1),
       ];
       rows.push(`| ${cells.join(" | ")} |`);
@@ -173,6 +187,33 @@ export function breakdownTable(runs: Map<string, Step[]>): string {
     "",
     head,
     rule,
+    ...rows,
+  ].join("\n");
+}
+
+/** Each generator thread that timed a step's deliveries: its clients, loop, collector and heap; times in ms. */
+export function threadTable(runs: Map<string, Step[]>): string {
+  const head = "| run | pass | thread | clients | loop p50 / p99 / max | GC total / longest | heap MiB | loop busy % |";
+  const rows: string[] = [];
+  for (const [run, steps] of runs) {
+    for (const [i, s] of steps.entries()) {
+      for (const [n, t] of (s.breakdown?.generator ?? []).entries()) {
+        const l = t.loopDelayMs;
+        const cells = [run, String(i + 1), String(n + 1), String(t.clients)];
+        cells.push(
+          `${fmt(l.p50, 1)} / ${fmt(l.p99, 1)} / ${fmt(l.max, 0)}`,
+          `${fmt(t.gcMs, 0)} / ${fmt(t.gcMaxMs, 1)}`,
+        );
+        cells.push(fmt(t.heapMiB, 0), fmt(100 * t.busy, 0));
+        rows.push(`| ${cells.join(" | ")} |`);
+      }
+    }
+  }
+  return [
+    "The generator threads that timed the deliveries",
+    "",
+    head,
+    `|---|---:|---:|${"---:|".repeat(5)}`,
     ...rows,
   ].join("\n");
 }

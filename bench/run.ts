@@ -56,6 +56,8 @@ const { values: opts } = parseArgs({
     // with `--profile-idle`, a CPU profile of each size's idle node.
     "scale-sizes": { type: "string", default: "5000,10000,15000,19000" },
     "profile-idle": { type: "boolean", default: false },
+    // The busy room's members share generator threads with the crowd, as before 2026-12-07 (to compare).
+    "scale-shared-generator": { type: "boolean", default: false },
     "connect-rate": { type: "string", default: "2000" },
     // The idle scenario's connections (a few hundred for a quick try of `--only idle` or `memory`).
     "idle-clients": { type: "string", default: "5000" },
@@ -343,6 +345,7 @@ async function compare(targets: Target[]): Promise<void> {
         busyRate: Number(opts.rate ?? 100),
         busySeconds: Number(opts.seconds ?? 10),
         passes: Number(opts.passes),
+        busyApart: !opts["scale-shared-generator"],
         ...(opts["profile-idle"] ? { profileDir: path.join(resultsDir, "profile") } : {}),
       };
       out.push(...(await scale(mine, options, record)));

@@ -1,7 +1,7 @@
 import os from "node:os";
 import { type Breakdown, breakdown, watchNodes, watchRedis } from "./breakdown.js";
 import type { Generator } from "./generator/pool.js";
-import { cpuMicros, rssBytes, sum } from "./proc-stats.js";
+import { cpuMicros, cpuWaitMicros, rssBytes, sum } from "./proc-stats.js";
 import { progress } from "./progress.js";
 import { type Latency, latency } from "./stats.js";
 import type { Stack, Target } from "./targets.js";
@@ -111,6 +111,8 @@ export async function step(
   const sampler = setInterval(() => rssSamples.push(stackRss(stack)), 200);
   const server0 = sum(serverPids, cpuMicros);
   const redis0 = cpuMicros(stack.redis.pid);
+  const waited = () => [sum(serverPids, cpuWaitMicros), cpuWaitMicros(stack.redis.pid), cpuWaitMicros(process.pid)];
+  const wait0 = waited();
   const readNodes = await watchNodes(stack.nodes);
   const readRedis = await watchRedis(stack.redis.port);
   const gen0 = process.cpuUsage();
@@ -127,6 +129,7 @@ export async function step(
   const genCpu = process.cpuUsage(gen0);
   const serverUs = sum(serverPids, cpuMicros) - server0;
   const redisUs = cpuMicros(stack.redis.pid) - redis0;
+  const [nodesWait = 0, redisWait = 0, genWait = 0] = waited().map((us, i) => (us - (wait0[i] ?? 0)) / 1000);
   const nodeLoop = await readNodes();
   const redis = await readRedis();
   const collected = await gen.collect();
@@ -148,9 +151,10 @@ export async function step(
     ...latency(latencies),
     breakdown: {
       ...breakdown(collected),
-      generatorLoopMs: collected.loopDelayMs,
+      generator: collected.threads,
       nodes: nodeLoop,
       redis,
+      cpuWaitMs: { nodes: nodesWait, redis: redisWait, generator: genWait },
     },
   };
   return result;

@@ -72,10 +72,23 @@ export interface CollectReply {
   taken: Float64Array;
   /** By sequence number: send to the acknowledgement's arrival at the publisher, ms; NaN without one. */
   acked: Float64Array;
-  /** How late the worker's event loop ran during the run, ms. */
-  loopDelayMs: { p50: number; p99: number; max: number };
+  /** How each generator thread fared during the run: a receipt waits for the thread that reads it. */
+  threads: ThreadLoad[];
   /** Connections that closed since they opened: a server dropping clients shows here. */
   closed: number;
+}
+
+/** One generator thread over a run: what its own loop and collector added to the latencies it timed. */
+export interface ThreadLoad {
+  clients: number;
+  /** How late its event loop ran, ms. */
+  loopDelayMs: { p50: number; p99: number; max: number };
+  /** Its garbage collection: total and longest pause, ms, and its heap in use at the end, MiB. */
+  gcMs: number;
+  gcMaxMs: number;
+  heapMiB: number;
+  /** The share of the run its event loop was busy (0–1). */
+  busy: number;
 }
 
 export interface FramesReply {

@@ -145,12 +145,7 @@ export class Generator {
       seqs: Uint32Array.from(concat(replies.map((r) => r.seqs))),
       taken: known(replies.map((r) => r.taken)),
       acked: known(replies.map((r) => r.acked)),
-      // The worst worker's: a receipt waits for the thread that reads it.
-      loopDelayMs: {
-        p50: Math.max(...replies.map((r) => r.loopDelayMs.p50)),
-        p99: Math.max(...replies.map((r) => r.loopDelayMs.p99)),
-        max: Math.max(...replies.map((r) => r.loopDelayMs.max)),
-      },
+      threads: replies.flatMap((r) => r.threads),
     };
   }
 

@@ -1,4 +1,5 @@
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import { monitorEventLoopDelay, PerformanceObserver, performance } from "node:perf_hooks";
+import { getHeapStatistics } from "node:v8";
 import { parentPort } from "node:worker_threads";
 import WebSocket from "ws";
 import { type Codec, codecs, type FrameCounts, type FrameKind } from "./codec.js";
@@ -64,6 +65,16 @@ let sentAt: number[] = [];
 /** How late this thread's event loop ran during the run: receipts wait that long to be read. */
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 loopDelay.enable();
+/** This thread's collector during the run: its pauses hold every receipt it has not read yet. */
+let gcMs = 0;
+let gcMaxMs = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    gcMs += e.duration;
+    gcMaxMs = Math.max(gcMaxMs, e.duration);
+  }
+}).observe({ entryTypes: ["gc"] });
+let loopUse = performance.eventLoopUtilization();
 let lastPresenceAt = 0;
 let down = 0;
 let lastReconnectAt = 0;
@@ -375,12 +386,21 @@ function collect(): CollectReply {
     seqs: Uint32Array.from(seqs),
     taken: bySeq(taken),
     acked: bySeq(acked),
-    // The histogram times the gap between its 1 ms timer's runs: less that, the delay.
-    loopDelayMs: {
-      p50: loopDelay.percentile(50) / 1e6 - 1,
-      p99: loopDelay.percentile(99) / 1e6 - 1,
-      max: loopDelay.max / 1e6 - 1,
-    },
+    threads: [
+      {
+        clients: clients.length,
+        // The histogram times the gap between its 1 ms timer's runs: less that, the delay.
+        loopDelayMs: {
+          p50: loopDelay.percentile(50) / 1e6 - 1,
+          p99: loopDelay.percentile(99) / 1e6 - 1,
+          max: loopDelay.max / 1e6 - 1,
+        },
+        gcMs,
+        gcMaxMs,
+        heapMiB: getHeapStatistics().used_heap_size / 2 ** 20,
+        busy: performance.eventLoopUtilization(loopUse).utilization,
+      },
+    ],
     closed,
   };
   latencies = [];
@@ -414,6 +434,9 @@ async function handle(req: Request): Promise<unknown> {
       acked = [];
       sentAt = [];
       loopDelay.reset();
+      gcMs = 0;
+      gcMaxMs = 0;
+      loopUse = performance.eventLoopUtilization();
       for (const c of clients) c.frames = noFrames();
       return undefined;
     case "publish":
