@@ -43,8 +43,6 @@ const POSITION_CHECK_MS = 5000;
 /** Ticks per POSITION_CHECK_MS: each checks at most this fraction of the rooms. */
 const POSITION_TICKS = 5;
 const newEpoch = () => randomBytes(4).toString("hex");
-/** Rooms whose store keys a node keeps made; past that many it starts over (rooms come and go). */
-const STORE_KEYS_KEPT = 10_000;
 
 /** The keys and channel the store script takes for a room, but the idempotency key, which is per message. */
 interface StoreKeys {
@@ -82,7 +80,10 @@ export class RedisBroker implements Broker {
   private readonly pending = new Set<string>();
   private positionCheck: NodeJS.Timeout | undefined;
   private checkingPositions = false;
-  /** Made once a room rather than nine strings for every message stored. */
+  /**
+   * Made once a room rather than nine strings for every message stored; kept while the node follows the
+   * room, so that a room nobody here is in leaves nothing behind.
+   */
   private readonly storeKeys = new Map<string, StoreKeys>();
 
   constructor(
@@ -165,6 +166,7 @@ export class RedisBroker implements Broker {
     this.feeds.delete(room);
     this.byChannel.delete(feed.channel);
     this.pending.delete(feed.channel);
+    this.storeKeys.delete(room);
     if (this.up) await this.link.unsubscribe(feed.channel).catch(() => undefined);
   }
 
@@ -219,7 +221,6 @@ export class RedisBroker implements Broker {
   private storeKeysOf(room: string): StoreKeys {
     let keys = this.storeKeys.get(room);
     if (keys) return keys;
-    if (this.storeKeys.size >= STORE_KEYS_KEPT) this.storeKeys.clear();
     const k = this.keys;
     keys = {
       seq: k.roomSeq(room),
@@ -232,7 +233,7 @@ export class RedisBroker implements Broker {
       index: k.carryIndexOf(room),
       channel: k.roomChannel(room),
     };
-    this.storeKeys.set(room, keys);
+    if (this.feeds.has(room)) this.storeKeys.set(room, keys);
     return keys;
   }
 
