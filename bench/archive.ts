@@ -25,6 +25,7 @@ import { cpuMicros, rssBytes } from "./proc-stats.js";
 import { freePort, type Proc, startNodeServer, startRedis } from "./procs.js";
 import { progress, progressDone } from "./progress.js";
 import { latency } from "./stats.js";
+import { shippedNodeFlags } from "./targets.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -52,6 +53,8 @@ const { values: opts } = parseArgs({
     alloc: { type: "string" },
     // Extra flags for the nodes' node, beside npm start's (an A/B of, say, the young generation's size).
     "node-flags": { type: "string", default: "" },
+    // The nodes without npm start's flags: Node's defaults, and only `--node-flags`.
+    bare: { type: "boolean", default: false },
   },
 });
 
@@ -72,22 +75,60 @@ const UNLIMITED = {
 
 const profileDir = opts.profile ? path.resolve(opts.profile) : undefined;
 
-const nodeFlags = opts["node-flags"].split(" ").filter(Boolean);
+/** The nodes' node flags: npm start's (unless `--bare`), then `--node-flags` (of a flag given twice, V8 keeps the last). */
+const nodeFlags = [...(opts.bare ? [] : shippedNodeFlags()), ...opts["node-flags"].split(" ").filter(Boolean)];
 /** The nodes' inspector ports, when `--alloc` samples their allocations. */
 const inspectPorts: number[] = [];
+
+/**
+ * Loaded into each node (`--import`): the main thread's time in garbage
+ * collection pauses, by kind, written every second to the file GC_METER_FILE
+ * names. Every entry counts (prom-client's gc histogram keeps only the first
+ * of each batch the observer is handed, so it undercounts a busy node).
+ */
+const GC_METER = `data:text/javascript,${encodeURIComponent(`
+import { constants, PerformanceObserver } from "node:perf_hooks";
+import { writeFileSync } from "node:fs";
+const file = process.env.GC_METER_FILE;
+const ms = { minor: 0, major: 0, incremental: 0, weakcb: 0 };
+const kinds = { [constants.NODE_PERFORMANCE_GC_MINOR]: "minor", [constants.NODE_PERFORMANCE_GC_MAJOR]: "major",
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: "incremental", [constants.NODE_PERFORMANCE_GC_WEAKCB]: "weakcb" };
+new PerformanceObserver((list) => { for (const e of list.getEntries()) ms[kinds[e.detail.kind]] += e.duration; })
+  .observe({ entryTypes: ["gc"] });
+setInterval(() => writeFileSync(file, JSON.stringify(ms)), 1000).unref();
+`)}`;
+const gcMeterDir = mkdtempSync(path.join(os.tmpdir(), "bench-gc-"));
+/** The meter files of the nodes started so far. */
+const gcMeters: string[] = [];
+
+/** The nodes' GC pauses so far, ms by kind, summed over the nodes (as of each meter's last second). */
+function gcPauses(): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const file of gcMeters) {
+    try {
+      for (const [kind, ms] of Object.entries(JSON.parse(readFileSync(file, "utf8")) as Record<string, number>))
+        sum[kind] = (sum[kind] ?? 0) + ms;
+    } catch {
+      // Not written yet.
+    }
+  }
+  return sum;
+}
 
 const startNode = async (env: Record<string, string>) => {
   const inspect = opts.alloc ? await freePort() : undefined;
   if (inspect !== undefined) inspectPorts.push(inspect);
+  const meter = path.join(gcMeterDir, `node${gcMeters.length}.json`);
+  gcMeters.push(meter);
   return startNodeServer(
     [
-      "--max-semi-space-size=2",
       ...nodeFlags,
+      `--import=${GC_METER}`,
       ...(profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []),
       ...(inspect !== undefined ? [`--inspect=127.0.0.1:${inspect}`] : []),
       server,
     ],
-    { ...UNLIMITED, ...env },
+    { ...UNLIMITED, ...env, GC_METER_FILE: meter },
     "chat node",
   );
 };
@@ -137,27 +178,30 @@ function redisStats(port: number) {
   };
 }
 
-/** CPU of a changing set of processes: a process that appeared meanwhile counts whole. */
-function cpuOf(pids: () => number[]) {
-  const read = () => new Map(pids().map((pid) => [pid, safeCpu(pid)]));
+/** CPU of a changing set of processes (or of their main threads): a process that appeared meanwhile counts whole. */
+function cpuOf(pids: () => number[], mainThread = false) {
+  const read = () => new Map(pids().map((pid) => [pid, safeCpu(pid, mainThread ? pid : undefined)]));
   const start = read();
   return () => [...read()].reduce((n, [pid, us]) => n + us - (start.get(pid) ?? 0), 0);
 }
 
-function safeCpu(pid: number): number {
+function safeCpu(pid: number, tid?: number): number {
   try {
-    return cpuMicros(pid);
+    return cpuMicros(pid, tid);
   } catch {
     return 0;
   }
 }
 
-/** Busy and total jiffies of the whole machine, from /proc/stat: others' processes count too. */
-function machineTicks(): { busy: number; total: number } {
+/**
+ * Busy and total jiffies of the whole machine, from /proc/stat: others' processes count too; and those
+ * spent in soft interrupts (loopback TCP, which a saturated machine hands to ksoftirqd, no process of ours).
+ */
+function machineTicks(): { busy: number; total: number; softirq: number } {
   const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").split(/\s+/).slice(1).map(Number);
   const total = fields.reduce((a, b) => a + b, 0);
   // idle and iowait
-  return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total };
+  return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total, softirq: fields[6] ?? 0 };
 }
 
 async function archiveLag(metricsPorts: number[]): Promise<number> {
@@ -186,6 +230,8 @@ interface IngestStep {
   behindEarly: number;
   behindLate: number;
   behindMost: number;
+  /** Behind every 5 s of the step, thousands: the shape the means hide. */
+  behindEvery5s: number[];
   /** The lag gauge the nodes serve (PostgreSQL only), sampled alike: what /readyz and an operator see. */
   lagEarly: number;
   lagLate: number;
@@ -195,7 +241,20 @@ interface IngestStep {
   cpuPct: Record<string, number>;
   /** The whole machine's CPU over the step, % of all its cores, ours and anyone else's; and the load average after it. */
   machineBusyPct: number;
+  /** Of it, soft interrupts, % of all the cores. */
+  softirqPct: number;
   load1: number;
+  loadBefore: number;
+  /** CPU µs of each process group over the messages stored during the step. */
+  usPerStored: Record<string, number>;
+  /** The nodes' main threads, % of a core (the rest of `cpuPct.nodes` is V8's and libuv's helper threads). */
+  nodesMainThreadPct: number;
+  /**
+   * The nodes' GC pauses, % of the step's wall time, mean of the nodes (wall time: on a full machine a
+   * pause also waits for the core); and the pauses by kind, ms a second, summed over the nodes.
+   */
+  gcPausePct: number;
+  gcMsPerSec: Record<string, number>;
 }
 
 /**
@@ -228,7 +287,10 @@ async function ingest(
       await gen.begin(++run);
       const before = await stored();
       redis?.reset();
+      const loadBefore = os.loadavg()[0] ?? 0;
       const cpu = Object.fromEntries(Object.entries(procs).map(([name, pids]) => [name, cpuOf(pids)]));
+      const nodesMain = cpuOf(procs.nodes ?? (() => []), true);
+      const gc0 = gcPauses();
       const gen0 = process.cpuUsage();
       const machine0 = machineTicks();
       const lags: number[] = [];
@@ -252,11 +314,20 @@ async function ingest(
       const sentByRoom = await gen.publish(run, rate, seconds, senders).finally(() => clearInterval(sampler));
       const wall = (performance.now() - started) / 1000;
       const atEnd = await stored();
-      const cpuPct = Object.fromEntries(Object.entries(cpu).map(([name, used]) => [name, used() / wall / 1e4]));
+      const cpuUs = Object.fromEntries(Object.entries(cpu).map(([name, used]) => [name, used()]));
+      const mainUs = nodesMain();
+      const gc1 = gcPauses();
       const genCpu = process.cpuUsage(gen0);
+      cpuUs.generator = genCpu.user + genCpu.system;
+      const cpuPct = Object.fromEntries(Object.entries(cpuUs).map(([name, us]) => [name, us / wall / 1e4]));
+      const usPerStored = Object.fromEntries(
+        Object.entries(cpuUs).map(([name, us]) => [name, Math.round(us / Math.max(1, atEnd - before))]),
+      );
+      const gcMs = Object.fromEntries(Object.entries(gc1).map(([kind, ms]) => [kind, ms - (gc0[kind] ?? 0)]));
+      const gcAllMs = Object.values(gcMs).reduce((a, b) => a + b, 0);
       const machine1 = machineTicks();
       const machineBusyPct = (100 * (machine1.busy - machine0.busy)) / Math.max(1, machine1.total - machine0.total);
-      cpuPct.generator = (genCpu.user + genCpu.system) / wall / 1e4;
+      const softirqPct = (100 * (machine1.softirq - machine0.softirq)) / Math.max(1, machine1.total - machine0.total);
       const sent = Object.values(sentByRoom).reduce((a, b) => a + b, 0);
       const commandstats = redis?.report(sent);
       // What the senders had sent and the database had not taken when they stopped; then wait for it to drain.
@@ -276,12 +347,19 @@ async function ingest(
         behindEarly: early(behind),
         behindLate: late(behind),
         behindMost: Math.max(0, ...behind),
+        behindEvery5s: behind.filter((_, i) => i % 5 === 4).map((n) => Math.round(n / 1000)),
         lagEarly: early(lags),
         lagLate: late(lags),
         lost: Math.max(0, sent - received),
         cpuPct,
         machineBusyPct,
+        softirqPct,
         load1: os.loadavg()[0] ?? 0,
+        loadBefore,
+        usPerStored,
+        nodesMainThreadPct: mainUs / wall / 1e4,
+        gcPausePct: (100 * gcAllMs) / (wall * 1000 * Math.max(1, procs.nodes?.().length ?? 1)),
+        gcMsPerSec: Object.fromEntries(Object.entries(gcMs).map(([kind, ms]) => [kind, Math.round(ms / wall)])),
         ...latency(latencies),
       };
       progressDone();
@@ -629,6 +707,7 @@ async function connectionRss(): Promise<void> {
 
 const only = opts.only.split(",");
 const engines = opts.engines.split(",");
+console.log(`nodes' flags: ${nodeFlags.join(" ") || "none (Node's defaults)"}`);
 if (only.includes("ingest")) {
   if (engines.includes("postgres")) await ingestPostgres();
   if (engines.includes("redis")) await ingestPostgres(false);
@@ -637,3 +716,4 @@ if (only.includes("ingest")) {
 if (only.includes("scrollback")) for (const engine of engines) await scrollback(engine);
 if (only.includes("idle")) await idleRss();
 if (only.includes("conns")) await connectionRss();
+rmSync(gcMeterDir, { recursive: true, force: true });

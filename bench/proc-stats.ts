@@ -3,9 +3,9 @@ import { readdirSync, readFileSync } from "node:fs";
 /** Linux reports utime/stime in clock ticks; USER_HZ is 100 on every mainstream kernel build. */
 const TICK_US = 10_000;
 
-/** CPU time (user + system) a process has used so far, in µs, from /proc/<pid>/stat. */
-export function cpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+/** CPU time (user + system) a process has used so far, in µs, from /proc/<pid>/stat; or one of its threads'. */
+export function cpuMicros(pid: number, tid?: number): number {
+  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, "utf8");
   // The command name may contain spaces and parentheses: fields are counted after its closing one.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after "pid (comm) ".
