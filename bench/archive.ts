@@ -158,6 +158,12 @@ function redisStats(port: number) {
   return {
     reset: () => void cli("CONFIG", "RESETSTAT"),
     report(sent: number): string {
+      // The reads Redis made of its clients' sockets and the writes of its replies: fewer than the
+      // commands when the nodes send several in one write.
+      const io = Object.fromEntries(
+        [...cli("INFO", "stats").matchAll(/^total_(reads|writes)_processed:(\d+)/gm)].map(([, k, n]) => [k, Number(n)]),
+      );
+      const perMessage = (n = 0) => (n / Math.max(1, sent)).toFixed(2);
       const rows = [...cli("INFO", "commandstats").matchAll(/^cmdstat_(\S+):calls=(\d+),usec=(\d+)/gm)]
         .map(([, name, calls, usec]) => ({ name, calls: Number(calls), usec: Number(usec) }))
         .sort((a, b) => b.usec - a.usec);
@@ -173,6 +179,8 @@ function redisStats(port: number) {
           rows.reduce((n, r) => n + r.calls, 0),
           all,
         ),
+        "",
+        `socket reads per message ${perMessage(io.reads)}, reply writes per message ${perMessage(io.writes)}`,
       ].join("\n");
     },
   };

@@ -29,8 +29,10 @@
 --       past the window and the database keeps it (the change is stored,
 --       and the window left as it is) or '', 14 the room, to note in
 --       KEYS[9], or '', 15 a new epoch
--- Returns {mid, payload, epoch}; a message sent again under a kept idempotency
--- key is not stored twice: the first one's mid comes back, with no payload.
+-- Returns {mid, payload, epoch}, the payload only when the caller publishes it
+-- (ARGV[6] ''; else it is '', and the node does not read a frame back for
+-- each message); a message sent again under a kept idempotency key is not
+-- stored twice: the first one's mid comes back, with no payload.
 -- A change to a message the window does not hold (unless ARGV[13] says the
 -- database does), or holds deleted, is not stored: mid 0.
 if ARGV[7] ~= '' then
@@ -138,5 +140,6 @@ end
 local payload = mid .. '\t' .. epoch .. '\t\t\n' .. frame
 if ARGV[6] ~= '' then
   redis.call(ARGV[6], ARGV[1], payload)
+  return {mid, '', epoch}
 end
 return {mid, payload, epoch}
