@@ -213,7 +213,7 @@ export class RedisBroker implements Broker {
       ),
     );
     if (Number(mid) === 0 && change) throw new MessageGone(change.target, epoch);
-    // An empty payload: the same message was stored before, and published then.
+    // The payload comes back only for the node to publish (after WAIT); empty, the same message was stored before, and published then.
     if (publishNow === "" && payload !== "") await this.publishReplicated(room, Number(mid), payload);
     return { mid: Number(mid), epoch };
   }
