@@ -65,3 +65,28 @@ it("beats a connection that joins between ticks within one period", () => {
   beatPeriods(1);
   expect(late.beats).toBe(1);
 });
+
+it("gives a new connection its first heartbeat no sooner than a tenth of the interval, and no later than one", () => {
+  const slices = 20;
+  live = new LivePeers(slices * HEARTBEAT_TICK_MS);
+  live.stop();
+  const firstBeat: number[] = [];
+  const opened: number[] = [];
+  let now = 0;
+  for (; now < 3 * slices; now++) {
+    // Connections open between ticks, three at a time, and each notes the tick of its first heartbeat.
+    for (let k = 0; k < 3; k++) {
+      const i = opened.length;
+      opened.push(now);
+      const peer = new Counted();
+      peer.onBeat = () => {
+        firstBeat[i] ??= now;
+      };
+      live.add(peer);
+    }
+    live.beat();
+  }
+  const waits = opened.slice(0, 2 * slices * 3).map((t, i) => (firstBeat[i] as number) - t);
+  expect(Math.min(...waits)).toBeGreaterThanOrEqual(slices / 10);
+  expect(Math.max(...waits)).toBeLessThan(slices);
+});

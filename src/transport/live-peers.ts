@@ -36,10 +36,17 @@ export class LivePeers<P extends Beating> {
     return this.count;
   }
 
-  /** Adds a connection to the next slice in turn; returns the slice, which `delete` takes back. */
+  /**
+   * Adds a connection to the next slice in turn, passing over the slices due in the next tenth of the
+   * interval: a heartbeat at once would end the poll an HTTP client has just sent. Returns the slice,
+   * which `delete` takes back.
+   */
   add(peer: P): number {
+    const n = this.slices.length;
+    const soon = Math.floor(n / 10);
+    if ((this.joining - this.beating + n) % n < soon) this.joining = (this.beating + soon) % n;
     const slice = this.joining;
-    this.joining = (slice + 1) % this.slices.length;
+    this.joining = (slice + 1) % n;
     (this.slices[slice] as Set<P>).add(peer);
     this.count++;
     return slice;
