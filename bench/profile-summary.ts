@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
 }
 
 interface CpuProfile {
@@ -68,6 +69,72 @@ export function summarize(file: string, top = 20): string {
     "| self | ms | where |",
     "|---:|---:|---|",
     ...ranked(byOrigin, busy, 12),
+  ].join("\n");
+}
+
+/** Stretches of the thread busy without a break at least this long are what a message arriving then waits for. */
+const LONG_TASK_MS = 10;
+
+/**
+ * What held the event loop: the stretches of consecutive busy samples (the
+ * loop never returning to its poll), how many reached 5, 10 and 20 ms, and
+ * the longest, each with the first frame of ours or of a package under its
+ * samples' stacks (what the callback was for), as a Markdown table.
+ */
+export function longTasks(file: string, top = 12): string {
+  const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
+  /**
+   * The outermost frame that is neither Node's own nor native (what the loop was called back for), and
+   * the outermost of this project's under it (what of ours it ran).
+   */
+  const entry = (id: number): string => {
+    let outer: ProfileNode | undefined;
+    let ours: ProfileNode | undefined;
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const node = byId.get(at);
+      const url = node?.callFrame.url ?? "";
+      if (url === "" || url.startsWith("node:")) continue;
+      outer = node;
+      if (/\/(dist|src)\//.test(url)) ours = node;
+    }
+    const self = byId.get(id);
+    if (!outer) return self ? frameName(self) : "?";
+    return ours && ours !== outer ? `${frameName(outer)} › ${frameName(ours)}` : frameName(outer);
+  };
+  const stretches: { ms: number; entries: Map<string, number> }[] = [];
+  let open: { ms: number; entries: Map<string, number> } | undefined;
+  profile.samples.forEach((id, i) => {
+    const us = profile.timeDeltas[i + 1] ?? 0;
+    if (byId.get(id)?.callFrame.functionName === "(idle)") {
+      if (open) stretches.push(open);
+      open = undefined;
+      return;
+    }
+    open ??= { ms: 0, entries: new Map() };
+    open.ms += us / 1000;
+    const name = entry(id);
+    open.entries.set(name, (open.entries.get(name) ?? 0) + us / 1000);
+  });
+  if (open) stretches.push(open);
+  const over = (ms: number) => stretches.filter((s) => s.ms >= ms);
+  const longest = stretches.sort((a, b) => b.ms - a.ms).slice(0, top);
+  const parts = (s: { entries: Map<string, number> }) =>
+    [...s.entries.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([name, ms]) => `${name.replace(/\|/g, "\\|")} ${ms.toFixed(1)}`)
+      .join("; ");
+  const sum = (list: { ms: number }[]) => list.reduce((n, s) => n + s.ms, 0).toFixed(0);
+  return [
+    `${path.basename(file)}: busy stretches ≥ 5 / ${LONG_TASK_MS} / 20 ms: ${over(5).length} / ${over(LONG_TASK_MS).length} / ` +
+      `${over(20).length} (${sum(over(5))} / ${sum(over(LONG_TASK_MS))} / ${sum(over(20))} ms in all)`,
+    "",
+    "| stretch ms | where its samples were, ms (first frame not Node's own) |",
+    "|---:|---|",
+    ...longest.map((s) => `| ${s.ms.toFixed(1)} | ${parts(s)} |`),
   ].join("\n");
 }
 

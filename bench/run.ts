@@ -53,9 +53,11 @@ const { values: opts } = parseArgs({
     heap: { type: "boolean", default: false },
     // `--only scale`: idle connections on one node, at each size, dialed at `connect-rate` per second
     // (this machine's hard limit of open files, 20,000, bounds the node's and the generator's count);
-    // with `--profile-idle`, a CPU profile of each size's idle node.
+    // with `--profile-idle`, a CPU profile of each size's idle node; with `--profile-busy`, of the node over
+    // the busy room's first pass, among the crowd and alone (what held its loop).
     "scale-sizes": { type: "string", default: "5000,10000,15000,19000" },
     "profile-idle": { type: "boolean", default: false },
+    "profile-busy": { type: "boolean", default: false },
     // The busy room's members share generator threads with the crowd, as before 2026-12-07 (to compare).
     "scale-shared-generator": { type: "boolean", default: false },
     "connect-rate": { type: "string", default: "2000" },
@@ -347,6 +349,7 @@ async function compare(targets: Target[]): Promise<void> {
         passes: Number(opts.passes),
         busyApart: !opts["scale-shared-generator"],
         ...(opts["profile-idle"] ? { profileDir: path.join(resultsDir, "profile") } : {}),
+        ...(opts["profile-busy"] ? { busyProfileDir: path.join(resultsDir, "profile") } : {}),
       };
       out.push(...(await scale(mine, options, record)));
     } else out.push("scale: skipped; it measures ours alone (--targets ours)");

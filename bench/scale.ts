@@ -5,7 +5,7 @@ import { Generator } from "./generator/pool.js";
 import { Inspector } from "./inspector.js";
 import { cpuMicros, rssBytes } from "./proc-stats.js";
 import { freePort } from "./procs.js";
-import { summarize } from "./profile-summary.js";
+import { longTasks, summarize } from "./profile-summary.js";
 import { progress } from "./progress.js";
 import { breakdownTable, combine, loadRows, table, threadTable } from "./report.js";
 import { type Load, prepare, type Step, stackRss, step } from "./scenario.js";
@@ -38,6 +38,8 @@ export interface ScaleOptions {
   passes: number;
   /** Where a CPU profile of each size's idle node goes; none without. */
   profileDir?: string;
+  /** Where a CPU profile of the node over the first busy pass goes, among the crowd and alone; none without. */
+  busyProfileDir?: string;
   /**
    * The busy room's members in generator threads of their own (`workers` of them, as the room alone
    * has), the rest of the crowd in others; else one set of threads holds everyone (`--scale-shared-generator`).
@@ -69,6 +71,26 @@ async function oneNode<T>(
     await gen.stop();
     await stack.stop();
   }
+}
+
+/**
+ * Profiles the node over the next `seconds` while `during` runs (one busy pass), and summarizes it: its
+ * self time by function, and the stretches it held the loop.
+ */
+async function profiled<T>(
+  inspector: Inspector | undefined,
+  dir: string | undefined,
+  name: string,
+  seconds: number,
+  during: () => Promise<T>,
+): Promise<{ result: T; summary?: string }> {
+  if (!inspector || !dir) return { result: await during() };
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}.cpuprofile`);
+  const profile = inspector.cpuProfile(seconds * 1000);
+  const result = await during();
+  writeFileSync(file, JSON.stringify(await profile));
+  return { result, summary: `${summarize(file, 12)}\n\n${longTasks(file)}` };
 }
 
 /** One size's idle figures. */
@@ -184,7 +206,8 @@ export async function scale(target: Target, o: ScaleOptions, record: Record<stri
   const profiles: string[] = [];
   for (const size of o.sizes) {
     const label = `scale ${size}`;
-    await oneNode(target, o, o.profileDir !== undefined, async (gen, stack, inspector) => {
+    const inspect = o.profileDir !== undefined || o.busyProfileDir !== undefined;
+    await oneNode(target, o, inspect, async (gen, stack, inspector) => {
       // Apart, the busy room's members are timed by threads that hold nothing else, as alone.
       const apart = o.busyApart && size >= BUSY.clients;
       const busyGen = apart ? new Generator(o.workers) : gen;
@@ -204,9 +227,15 @@ export async function scale(target: Target, o: ScaleOptions, record: Record<stri
         await busyGen.join((i) => (i < BUSY.clients ? "r0" : undefined));
         await sleep(2000);
         for (let pass = 1; pass <= o.passes; pass++) {
-          crowded.push(
-            await step(busyGen, stack, BUSY, o.busyRate, o.busySeconds, `${label}, busy room`, row.rssBefore),
+          const { result, summary } = await profiled(
+            pass === 1 ? inspector : undefined,
+            o.busyProfileDir,
+            `busy-among-${size}`,
+            o.busySeconds,
+            () => step(busyGen, stack, BUSY, o.busyRate, o.busySeconds, `${label}, busy room`, row.rssBefore),
           );
+          crowded.push(result);
+          if (summary) profiles.push(summary);
         }
       } finally {
         if (apart) await busyGen.stop();
@@ -215,12 +244,20 @@ export async function scale(target: Target, o: ScaleOptions, record: Record<stri
   }
   const alone: Step[] = [];
   if (crowded.length > 0)
-    await oneNode(target, o, false, async (gen, stack) => {
+    await oneNode(target, o, o.busyProfileDir !== undefined, async (gen, stack, inspector) => {
       await sleep(1000);
       const before = stackRss(stack);
       await prepare(gen, target, stack, BUSY, "scale, busy room alone");
       for (let pass = 1; pass <= o.passes; pass++) {
-        alone.push(await step(gen, stack, BUSY, o.busyRate, o.busySeconds, "scale, busy room alone", before));
+        const { result, summary } = await profiled(
+          pass === 1 ? inspector : undefined,
+          o.busyProfileDir,
+          "busy-alone",
+          o.busySeconds,
+          () => step(gen, stack, BUSY, o.busyRate, o.busySeconds, "scale, busy room alone", before),
+        );
+        alone.push(result);
+        if (summary) profiles.push(summary);
       }
     });
   record.scale = { idle: rows, busy: { crowded, alone } };

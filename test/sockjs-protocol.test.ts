@@ -440,6 +440,23 @@ describe("websocket", () => {
       await quick.close();
     }
   });
+
+  it("beats every websocket of many, interval after interval, and keeps those that answer", async () => {
+    // Three slices of the interval: the connections beat in turns, each once an interval.
+    const quick = await startCustom({ heartbeatMs: 300 }, () => undefined);
+    try {
+      const clients = await Promise.all(Array.from({ length: 10 }, () => openWs(`${quick.url}/t/000/x/websocket`)));
+      for (const c of clients) expect(await c.next()).toBe("o");
+      for (const c of clients) expect([await c.next(), await c.next()]).toEqual(["h", "h"]);
+      expect(quick.server.connections).toBe(10);
+      for (const c of clients.slice(5)) c.ws.close();
+      await expect.poll(() => quick.server.connections, { timeout: 3000 }).toBe(5);
+      for (const c of clients.slice(0, 5)) expect(await c.next()).toBe("h");
+      for (const c of clients.slice(0, 5)) c.ws.terminate();
+    } finally {
+      await quick.close();
+    }
+  });
 });
 
 describe("sessions", () => {

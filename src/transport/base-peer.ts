@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { LivePeers } from "./live-peers.js";
 import type { OutFrame } from "./out-frame.js";
 import type { Peer, PeerListener, TransportName } from "./peer.js";
 
@@ -6,17 +7,9 @@ import type { Peer, PeerListener, TransportName } from "./peer.js";
 export interface PeerContext {
   readonly maxPendingBytes: number;
   readonly log: Logger;
-  /** The server's set of live connections, for heartbeats and shutdown. */
-  readonly live: Set<BasePeer>;
+  /** The server's live connections, for heartbeats and shutdown. */
+  readonly live: LivePeers<BasePeer>;
 }
-
-/**
- * The heartbeat interval is cut into this many ticks, and each connection
- * beats on one of them: a heartbeat to every connection at once held the
- * event loop for hundreds of milliseconds at 19,000 connections.
- */
-export const HEARTBEAT_SLICES = 25;
-let nextSlice = 0;
 
 /** Connections with frames waiting for the end of this tick. */
 let due = new Set<BasePeer>();
@@ -38,8 +31,8 @@ export abstract class BasePeer implements Peer {
   private listener: PeerListener | undefined;
   private queued: OutFrame[] | undefined;
   private ended = false;
-  /** The tick of the heartbeat interval this connection beats on, for its whole life. */
-  readonly heartbeatSlice = nextSlice++ % HEARTBEAT_SLICES;
+  /** The slice of the heartbeat interval this connection beats on, for its whole life. */
+  private readonly heartbeatSlice: number;
 
   constructor(
     readonly transport: TransportName,
@@ -47,7 +40,7 @@ export abstract class BasePeer implements Peer {
     readonly query: string,
     protected readonly ctx: PeerContext,
   ) {
-    ctx.live.add(this);
+    this.heartbeatSlice = ctx.live.add(this);
   }
 
   abstract get backlog(): number;
@@ -122,7 +115,7 @@ export abstract class BasePeer implements Peer {
   /** The transport is gone (closed by either side): tell the listener once and forget the connection. */
   protected finish(): void {
     if (!this.ended) this.ended = true;
-    if (!this.ctx.live.delete(this)) return;
+    if (!this.ctx.live.delete(this, this.heartbeatSlice)) return;
     this.queued = undefined;
     due.delete(this);
     const listener = this.listener;

@@ -11,7 +11,7 @@ import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { WebSocketServer } from "ws";
 import { AddressCounter } from "./address-counter.js";
-import { type BasePeer, HEARTBEAT_SLICES } from "./base-peer.js";
+import type { BasePeer } from "./base-peer.js";
 import { Hixie76Connection, isHixie76 } from "./hixie76.js";
 import { methodNotAllowed, notFound, plainError, preflight } from "./http-headers.js";
 import {
@@ -25,6 +25,7 @@ import {
   xhrSend,
   xhrStreaming,
 } from "./http-transports.js";
+import { LivePeers } from "./live-peers.js";
 import { LogSampler } from "./log-sampler.js";
 import type { Peer, TransportName } from "./peer.js";
 import { BrokenFraming, parseMessages } from "./sockjs-json.js";
@@ -124,11 +125,10 @@ function refuseUpgrade(socket: Duplex, status: number, text: string): void {
  */
 export class SockjsServer implements HttpTransportHost {
   private readonly sessions = new Map<string, SockjsSession>();
-  private readonly live = new Set<BasePeer>();
+  private readonly live: LivePeers<BasePeer>;
   private readonly wss: WebSocketServer;
   private readonly iframe: IframePage;
   private readonly ctx: SessionContext;
-  private readonly heartbeats: NodeJS.Timeout;
   private readonly refusalLog = new LogSampler(REFUSAL_LOG_INTERVAL_MS);
   private readonly pending: AddressCounter;
 
@@ -145,6 +145,7 @@ export class SockjsServer implements HttpTransportHost {
     });
     this.iframe = new IframePage(options.sockjsUrl, options.frameAncestors);
     this.pending = new AddressCounter(options.maxPendingPerAddress);
+    this.live = new LivePeers(options.heartbeatMs);
     this.ctx = {
       maxPendingBytes: options.maxPendingBytes,
       disconnectDelayMs: options.disconnectDelayMs,
@@ -156,12 +157,6 @@ export class SockjsServer implements HttpTransportHost {
         }
       },
     };
-    let slice = 0;
-    this.heartbeats = setInterval(() => {
-      for (const peer of this.live) if (peer.heartbeatSlice === slice) peer.heartbeat();
-      slice = (slice + 1) % HEARTBEAT_SLICES;
-    }, options.heartbeatMs / HEARTBEAT_SLICES);
-    this.heartbeats.unref();
   }
 
   get responseLimit(): number {
@@ -367,8 +362,8 @@ export class SockjsServer implements HttpTransportHost {
 
   /** Stops the heartbeats and ends every connection that is still open. */
   close(code: number, reason: string): void {
-    clearInterval(this.heartbeats);
-    for (const peer of [...this.live]) peer.close(code, reason);
+    this.live.stop();
+    for (const peer of this.live.all()) peer.close(code, reason);
   }
 }
 
