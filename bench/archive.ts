@@ -638,7 +638,7 @@ async function idleRss(): Promise<void> {
   for (let run = 0; run < runs; run++) {
     for (const [name, entry] of builds) {
       const dataDir = mkdtempSync(path.join(os.tmpdir(), "bench-idle-"));
-      const node = await startNodeServer(["--max-semi-space-size=2", entry], { DATA_DIR: dataDir }, "chat node");
+      const node = await startNodeServer([...nodeFlags, entry], { DATA_DIR: dataDir }, "chat node");
       await sleep(5000);
       seen.get(name)?.push(rssBytes(node.pid) / 2 ** 20);
       await node.stop();
@@ -692,7 +692,7 @@ async function connectionRss(): Promise<void> {
     const dir = mkdtempSync(path.join(os.tmpdir(), "bench-conns-"));
     try {
       await measure("before the archive (history in memory)", () =>
-        startNodeServer(["--max-semi-space-size=2", entry], { ...UNLIMITED, DATA_DIR: dir }, "chat node"),
+        startNodeServer([...nodeFlags, entry], { ...UNLIMITED, DATA_DIR: dir }, "chat node"),
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -18,6 +18,7 @@ import { type Postgres, startPostgres } from "./postgres.js";
 import { cpuMicros } from "./proc-stats.js";
 import { startNodeServer } from "./procs.js";
 import { progress, progressDone } from "./progress.js";
+import { shippedNodeFlags } from "./targets.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const server = path.join(root, "dist/server.js");
@@ -417,7 +418,7 @@ function explainSqlite(file: string): void {
 }
 
 const startNode = (env: Record<string, string>) =>
-  startNodeServer(["--max-semi-space-size=2", server], { ...UNLIMITED, ...env }, "chat node");
+  startNodeServer([...shippedNodeFlags(), server], { ...UNLIMITED, ...env }, "chat node");
 
 console.log(JSON.stringify({ load: os.loadavg().map((l) => Number(l.toFixed(2))), cpus: os.cpus().length }));
 for (const engine of opts.engines.split(",")) {
