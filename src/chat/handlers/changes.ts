@@ -64,12 +64,16 @@ export async function storedMessage(
 /** What every change carries: its message, who made it and when, and where it is. */
 type ChangeBase = { target: number; id: string; uid: string; name: string; ts: number } & Target["where"];
 
-/** Stores the change after its message, so that joiners, scroll-back and recovery all see it once. */
+/**
+ * Stores the change after its message, so that joiners, scroll-back and
+ * recovery all see it once; then `follow` (the room's pinned header), then the ack.
+ */
 async function publish(
   caller: Caller,
   req: ChangeRequest | RequestOf<"remove">,
   t: Target,
   build: (base: ChangeBase) => UnnumberedMessage,
+  follow?: () => Promise<void>,
 ): Promise<void> {
   caller.ctx.allowances.charge(caller, req.action === "edit" ? storedBytes(req.message) : 0);
   // A moderator's removal is the same deletion as its author's: it replaces any deletion's place.
@@ -91,14 +95,25 @@ async function publish(
       throw err;
     },
   );
+  // Before the ack: a deleted message's text was still in the header for whoever joined on the word of the ack.
+  await follow?.();
   if (req.ref !== undefined) caller.send(frames.ack({ of: req.action, ref: req.ref, ...t.reply, mid }));
 }
 
-/** A moderator's `remove`: the message is deleted as its author would, and shown as removed by a moderator. */
+/**
+ * A moderator's `remove`: the message is deleted as its author would, shown
+ * as removed by a moderator, and unpinned if it was the room's pinned one.
+ */
 export async function removeAsModerator(caller: Caller, req: RequestOf<"remove">, room: string): Promise<void> {
   await storedMessage(caller, room, req.mid);
   const t: Target = { room, where: { room }, reply: { room } };
-  await publish(caller, req, t, (base) => frames.change({ action: "delete", ...base, moderator: true }));
+  await publish(
+    caller,
+    req,
+    t,
+    (base) => frames.change({ action: "delete", ...base, moderator: true }),
+    () => pinFollows(caller, room, req.mid, "deleted"),
+  );
 }
 
 /** `edit`: new text for one's own message. */
@@ -106,15 +121,25 @@ export const edit: Handler<"edit"> = async (caller, req) => {
   const message = checkText(req.message, caller.ctx.limits);
   const t = await target(caller, req, true);
   if (req.with === undefined) refuseMuted(await caller.ctx.moderation.rules(t.room), caller.uid);
-  await publish(caller, req, t, (base) => frames.change({ action: "edit", ...base, message }));
-  if (req.with === undefined) await pinFollows(caller, t.room, req.mid, "edited");
+  await publish(
+    caller,
+    req,
+    t,
+    (base) => frames.change({ action: "edit", ...base, message }),
+    req.with === undefined ? () => pinFollows(caller, t.room, req.mid, "edited") : undefined,
+  );
 };
 
 /** `delete`: one's own message is shown as deleted, to everyone, from now on. */
 export const remove: Handler<"delete"> = async (caller, req) => {
   const t = await target(caller, req, true);
-  await publish(caller, req, t, (base) => frames.change({ action: "delete", ...base }));
-  if (req.with === undefined) await pinFollows(caller, t.room, req.mid, "deleted");
+  await publish(
+    caller,
+    req,
+    t,
+    (base) => frames.change({ action: "delete", ...base }),
+    req.with === undefined ? () => pinFollows(caller, t.room, req.mid, "deleted") : undefined,
+  );
 };
 
 /** `react`: anyone in the room reacts to a message; each person counts once per emoji. A muted person may not. */

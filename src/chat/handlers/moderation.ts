@@ -134,7 +134,6 @@ export const unmute: Handler<"unmute"> = (caller, req) => lift(caller, req, "mut
 export const remove: Handler<"remove"> = async (caller, req) => {
   const room = await moderated(caller, req.room);
   await removeAsModerator(caller, req, room);
-  await pinFollows(caller, room, req.mid, "deleted");
   await record(caller, room, { action: "remove", mid: req.mid, reason: req.reason });
 };
 
