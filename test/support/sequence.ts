@@ -1,4 +1,4 @@
-import { expect } from "vitest";
+import { expect, onTestFailed } from "vitest";
 import { connectUser, joinRoom, type User } from "./chat.js";
 import type { NodeProcess } from "./processes.js";
 import type { Scope } from "./scope.js";
@@ -19,6 +19,8 @@ export class ResumingSubscriber {
   readonly numbers: number[] = [];
   readonly problems: string[] = [];
   reconnects = 0;
+  /** Why its last attempt to connect and resume failed, for a test that fails. */
+  lastFailure = "";
   /** The user, once connected; a direct-message subscriber comes back as the same one. */
   uid = "";
   private guest: string | undefined;
@@ -71,8 +73,9 @@ export class ResumingSubscriber {
           this.problems.push(`resume refused: ${JSON.stringify(reply)}`);
           this.stopped = true;
         }
-      } catch {
+      } catch (err) {
         // The node may be down or restarting: try again, possibly elsewhere.
+        this.lastFailure = String((err as Error).message);
       }
       // A connection given up on is no longer listened to.
       if (client !== undefined && this.client === client) this.client = undefined;
@@ -291,13 +294,29 @@ export async function sequenceSurvives(
     (_, i) => new ResumingSubscriber(`dm${i}`, { dmFrom: (): string => dmPublisher.uid }, cluster.pick),
   );
   const subscribers = [...roomSubscribers, ...dmSubscribers];
+  // A test that times out says where the sequence stood: it printed nothing between its start and its end.
+  let phase = "connecting the subscribers";
+  let publisher: SequencePublisher | undefined;
+  onTestFailed(() => {
+    console.log(
+      `${label}: stopped while ${phase}; sent ${publisher?.sent ?? 0} to the room, ${dmPublisher.sent} each by dm`,
+    );
+    for (const s of subscribers) {
+      console.log(
+        `  ${s.name}: connected ${s.connected}, received ${s.numbers.length}, reconnects ${s.reconnects}, ` +
+          `last failure ${s.lastFailure || "none"}`,
+      );
+    }
+  });
   scope.defer(() => {
     for (const s of subscribers) s.stop();
   });
   await Promise.all(subscribers.map((s) => s.connect()));
-  const publisher = new SequencePublisher({ room }, onA, cluster.pick);
-  scope.defer(() => publisher.close());
+  phase = "starting the room's publisher";
+  publisher = new SequencePublisher({ room }, onA, cluster.pick);
+  scope.defer(() => publisher?.close());
   await publisher.start();
+  phase = "publishing under the fault";
 
   const until = Date.now() + durationMs;
   const watchdog = setInterval(() => {
@@ -308,6 +327,7 @@ export async function sequenceSurvives(
     dmPublisher.run(durationMs, 20),
     chaos(subscribers, until),
   ]);
+  phase = "waiting for the subscribers to catch up";
   const deadline = Date.now() + 20000;
   const behind = () =>
     roomSubscribers.some((s) => s.numbers.length < sent) || dmSubscribers.some((s) => s.numbers.length < dmsSent);
