@@ -132,7 +132,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
         ? { kind: "jwks", url: config.AUTH_JWKS_URL }
         : undefined;
   const accounts = new Accounts(backends.accounts, accountSettings(config), nodeSecret);
-  const { archive } = backends;
+  const { search } = backends;
   const ctx: ChatContext = {
     hub,
     users: backends.users,
@@ -171,9 +171,9 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       maxTopicLength: config.ROOM_TOPIC_LENGTH,
     },
     people: (q, after, limit) => accounts.people(q, after, limit),
-    search: archive && {
+    search: search && {
       // What RETENTION_DAYS let go of is never found, even before the hourly purge reaches it.
-      search: (ask) => archive.search({ ...ask, cutoff: retentionCutoff(config.RETENTION_DAYS) }),
+      search: (ask) => search({ ...ask, cutoff: retentionCutoff(config.RETENTION_DAYS) }),
     },
   };
   const node = new ChatNode(ctx, config.MAX_CONNECTIONS_PER_IP);

@@ -3,7 +3,7 @@ import type { AccountStore } from "./accounts/account-store.js";
 import { accountsBase, RedisAccountStore } from "./accounts/redis-account-store.js";
 import { RedisFailureWindows } from "./accounts/redis-failure-windows.js";
 import { SqlAccountStore } from "./accounts/sql-account-store.js";
-import type { Archive } from "./archive/archive.js";
+import type { Archive, SearchAnswer, SearchAsk } from "./archive/archive.js";
 import { openArchive } from "./archive/open-archive.js";
 import { Retention } from "./archive/retention.js";
 import { ArchiveCarrier, type ArchiveLag } from "./bus/archive-carrier.js";
@@ -54,6 +54,12 @@ export interface Backends {
   storedRooms(): number | undefined;
   /** Where a lone process keeps everything, or where Redis's messages are carried to; closed last. */
   archive: Archive | undefined;
+  /**
+   * `search` over the archive, as messages read now: with Redis, what the
+   * database has not taken in yet of an edit or a deletion counts too.
+   * Undefined without an archive.
+   */
+  search: ((ask: SearchAsk) => Promise<SearchAnswer>) | undefined;
   /** How far the archive trails Redis (Redis with DATABASE_URL only). */
   archiveLag(): ArchiveLag | undefined;
   /** Purges the archive of what is past RETENTION_DAYS; stopped before it is closed. */
@@ -125,6 +131,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
       redis: undefined,
       storedRooms: () => broker.storedRooms,
       archive,
+      search: (ask) => archive.search(ask),
       archiveLag: () => undefined,
       retention,
     };
@@ -150,11 +157,12 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
   carrier?.start();
   // Every node purges: a purge is one idempotent DELETE per table, and no node is special.
   const retention = archive && purging(archive, config.RETENTION_DAYS, log);
+  const carried =
+    archive && carrier
+      ? new CarriedBroker(redisBroker, carrier, archive, limits, config.RECOVERY_MAX, config.RETENTION_DAYS)
+      : undefined;
   return {
-    broker:
-      archive && carrier
-        ? new CarriedBroker(redisBroker, carrier, archive, limits, config.RECOVERY_MAX, config.RETENTION_DAYS)
-        : redisBroker,
+    broker: carried ?? redisBroker,
     presence: new RedisPresence(
       link,
       keys,
@@ -172,6 +180,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
     redis: { kind: target.kind, link },
     storedRooms: () => undefined,
     archive,
+    search: carried && ((ask) => carried.search(ask)),
     archiveLag: () => carrier?.lag,
     retention,
   };

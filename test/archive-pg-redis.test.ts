@@ -9,6 +9,7 @@
  */
 import { Redis } from "ioredis";
 import { beforeAll, describe, expect, it } from "vitest";
+import { RedisKeys } from "../src/redis/redis-keys.js";
 import { connectUser, joinedUser, joinRoom, say, type User } from "./support/chat.js";
 import { type PostgresProcess, startPostgres } from "./support/postgres.js";
 import type { NodeProcess } from "./support/processes.js";
@@ -74,7 +75,8 @@ async function archived(database: string, place: string): Promise<number[]> {
 /** The reply to a request: a join's is its history frame, a change's its ack. */
 async function request(u: User, body: Record<string, unknown>): Promise<Frame> {
   const ref = `r-${Math.random()}`;
-  const reply = body.action === "join" ? "history" : body.action === "history" ? "history" : "ack";
+  const reply =
+    body.action === "join" ? "history" : body.action === "history" || body.action === "search" ? body.action : "ack";
   await u.client.send({ ...body, ref });
   return u.client.next((f) => f.ref === ref && (f.action === reply || f.action === "error"), 10_000);
 }
@@ -283,6 +285,89 @@ describe("the archive behind Redis", () => {
       [secret, "message", ""],
       [gone.mid, "delete", undefined],
     ]);
+  });
+
+  it("an edit or a deletion still on its way to the database already counts: search, scroll-back and recovery never show the old text", async () => {
+    const { a, b, database } = await pair();
+    const ada = await user(a, "proto=2&lobby=0");
+    const bob = await user(b, "proto=2&lobby=0");
+    await joinRoom(ada, "dev");
+    await joinRoom(bob, "dev");
+    const first = await say(ada, "zebra opening line", "dev");
+    const secret = await say(ada, "zebra password hunter2", "dev");
+    const typo = await say(ada, "zebra draft", "dev");
+    const filler: number[] = [];
+    for (let i = 0; i < WINDOW; i++) filler.push(await say(bob, `filler ${i}`, "dev"));
+    const recent = await say(ada, "zebra recent hunter9", "dev");
+    await expect
+      .poll(() => archived(database, "dev"), { timeout: 5000, interval: 100 })
+      .toEqual([first, secret, typo, ...filler, recent]);
+    const { epoch } = await request(ada, { action: "join", room: "dev" });
+
+    // A node that took the room's carry and stalled: nothing more of the room reaches the database for now.
+    const keys = new RedisKeys(database);
+    const probe = new Redis(redis.url);
+    scope.defer(() => probe.quit());
+    await probe.set(keys.roomCarrier("dev"), "a-stalled-node", "PX", 60_000);
+    // Two past Redis's window (the archive holds them), one in it.
+    expect((await request(ada, { action: "delete", room: "dev", mid: secret })).action).toBe("ack");
+    expect((await request(ada, { action: "edit", room: "dev", mid: typo, message: "zebra final" })).action).toBe("ack");
+    expect((await request(ada, { action: "delete", room: "dev", mid: recent })).action).toBe("ack");
+    // Nothing puts text back into a message whose deletion the database has not heard of yet.
+    const again = await request(ada, { action: "edit", room: "dev", mid: secret, message: "zebra hunter3" });
+    expect(again).toMatchObject({ action: "error", code: "no_such_message" });
+    expect(await probe.xlen(keys.roomCarry("dev"))).toBe(3);
+    const db = await postgres.client(database);
+    scope.defer(() => db.end());
+    const texts = async () =>
+      (
+        await db.query("SELECT mid, text FROM messages WHERE place = 'dev' AND mid = ANY($1) ORDER BY mid", [
+          [secret, typo, recent],
+        ])
+      ).rows.map((r) => [Number(r.mid), r.text]);
+    expect(await texts()).toEqual([
+      [secret, "zebra password hunter2"],
+      [typo, "zebra draft"],
+      [recent, "zebra recent hunter9"],
+    ]);
+
+    const found = async (q: string) =>
+      ((await request(bob, { action: "search", q })).hits as Frame[]).map((h) => h.message);
+    expect(await found("zebra")).toEqual(["zebra opening line"]);
+    expect(await found("hunter2")).toEqual([]);
+    expect(await found("draft")).toEqual([]);
+
+    /** What a client shows of a page: each message with its newest edit, deleted ones left out. */
+    const shown = (page: Frame) => {
+      const entries = page.messages as Frame[];
+      const edits = new Map(entries.filter((e) => e.action === "edit").map((e) => [e.target, e.message]));
+      const deleted = new Set(entries.filter((e) => e.action === "delete").map((e) => e.target));
+      return entries
+        .filter((e) => e.action === "message" && !deleted.has(e.mid))
+        .map((e) => edits.get(e.mid) ?? e.message);
+    };
+    const cy = await user(b, "proto=2&lobby=0");
+    await request(cy, { action: "join", room: "dev" });
+    const page = await request(cy, { action: "history", room: "dev", before: filler[2], limit: 10 });
+    expect(JSON.stringify(page)).not.toMatch(/hunter/);
+    expect(shown(page)).toEqual(["zebra opening line", "zebra final", "filler 0", "filler 1"]);
+    const back = await user(a, "proto=2&lobby=0");
+    const replay = await request(back, { action: "join", room: "dev", since: first, epoch });
+    expect(replay.recovered).toBe(true);
+    expect(JSON.stringify(replay)).not.toMatch(/hunter/);
+    expect(shown(replay)).toEqual(["zebra final", ...filler.map((_, i) => `filler ${i}`)]);
+
+    // Once the carry goes on, the database says it all itself, and the changes are let go of soon after.
+    await probe.del(keys.roomCarrier("dev"));
+    await expect.poll(texts, { timeout: 5000, interval: 100 }).toEqual([
+      [secret, null],
+      [typo, "zebra final"],
+      [recent, null],
+    ]);
+    expect(await found("zebra")).toEqual(["zebra final", "zebra opening line"]);
+    const linger = await probe.pttl(keys.roomCarryChanges("dev"));
+    expect(linger).toBeGreaterThan(0);
+    expect(linger).toBeLessThanOrEqual(10_000);
   });
 
   it("answers history and recovery of any shape past the window with a page or bad_request, never internal", async () => {

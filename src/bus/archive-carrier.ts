@@ -77,6 +77,23 @@ function toCarried([, fields]: StreamEntry): Carried[] {
   return [{ mid, epoch, ts: Number(tomb.slice(0, tab)), json }, entry];
 }
 
+/** An edit or a deletion on its way to the database, or just arrived there. */
+export interface CarriedChange {
+  kind: "edit" | "delete";
+  mid: number;
+  /** When it was stored: an archived message edited at this time has it. */
+  ts: number;
+  json: string;
+}
+
+/** `kind TAB mid TAB time TAB carried TAB frame`, as store-and-publish.lua writes it. */
+function carriedChange(value: string): CarriedChange | undefined {
+  // A frame is JSON, which has no raw tab in it.
+  const [kind, mid, ts, , json = ""] = value.split("\t");
+  if (kind !== "edit" && kind !== "delete") return undefined;
+  return { kind, mid: Number(mid), ts: Number(ts), json };
+}
+
 /** Consecutive entries of one epoch make one batch. */
 function batchesOf(room: string, entries: Carried[]): CarryBatch[] {
   const batches: CarryBatch[] = [];
@@ -139,6 +156,22 @@ export class ArchiveCarrier {
   async note(room: string): Promise<void> {
     if (notedByScript(this.link)) return;
     await this.link.pub.sadd(this.keys.carryIndexOf(room), room);
+  }
+
+  /**
+   * The edits and deletions of these messages that the database may not
+   * hold yet (they stay listed a while after they are carried), by the
+   * message they change.
+   */
+  async changesOf(place: string, mids: number[]): Promise<Map<number, CarriedChange>> {
+    const found = new Map<number, CarriedChange>();
+    if (mids.length === 0) return found;
+    const values = await this.link.pub.hmget(this.keys.roomCarryChanges(place), ...mids.map(String));
+    for (const [i, value] of values.entries()) {
+      const change = value === null ? undefined : carriedChange(value);
+      if (change) found.set(mids[i] as number, change);
+    }
+    return found;
   }
 
   async stop(): Promise<void> {
@@ -266,10 +299,11 @@ export class ArchiveCarrier {
         await Promise.all(
           this.calls(group).map((call) =>
             pub.chatCarryDone(
-              call.length * 2,
+              call.length * 3,
               ...call.flatMap(({ room, index }) => [
                 this.keys.roomCarry(room),
                 this.inScript ? index : this.keys.roomCarry(room),
+                this.keys.roomCarryChanges(room),
               ]),
               ...call.flatMap(({ room, entries }) => [entries.at(-1)?.[0] ?? "0-0", this.inScript ? room : ""]),
             ),

@@ -1,7 +1,7 @@
-import type { Archive, PlaceMeta } from "../archive/archive.js";
+import type { Archive, ArchivedHit, PlaceMeta, SearchAnswer, SearchAsk } from "../archive/archive.js";
 import { retentionCutoff } from "../archive/retention.js";
 import { isTransient } from "../redis/transient-errors.js";
-import type { ArchiveCarrier } from "./archive-carrier.js";
+import type { ArchiveCarrier, CarriedChange } from "./archive-carrier.js";
 import {
   type Broker,
   type BrokerHandler,
@@ -24,6 +24,39 @@ function merged(a: Entry[], b: Entry[]): Entry[] {
   const byMid = new Map<number, Entry>();
   for (const e of [...a, ...b]) byMid.set(e.mid, e);
   return [...byMid.values()].sort((x, y) => x.mid - y.mid);
+}
+
+/**
+ * A page the database gave, as it reads now: a message whose deletion is
+ * still on its way there loses its text, its edits and its reactions, and
+ * comes with the deletion; one edited meanwhile comes with the newest edit.
+ */
+function settled(entries: Entry[], changes: Map<number, CarriedChange>): Entry[] {
+  if (changes.size === 0) return entries;
+  const out: Entry[] = [];
+  for (const entry of entries) {
+    const frame = JSON.parse(entry.json) as { action?: unknown; target?: unknown; message?: unknown };
+    const change = changes.get(entry.mid);
+    if (change?.kind === "delete" && frame.message !== "") {
+      out.push({ mid: entry.mid, json: JSON.stringify({ ...frame, message: "" }) });
+      continue;
+    }
+    const of = typeof frame.target === "number" ? changes.get(frame.target) : undefined;
+    // Changes of a deleted message go with its text; an older edit gives way to the newer one.
+    if (of?.kind === "delete" && frame.action !== "delete") continue;
+    if (of?.kind === "edit" && frame.action === "edit" && entry.mid < of.mid) continue;
+    out.push(entry);
+  }
+  for (const [target, change] of changes) {
+    if (out.some((e) => e.mid === target)) out.push({ mid: change.mid, json: change.json });
+  }
+  return merged(out, []);
+}
+
+/** A hit as it reads now: none for a message deleted meanwhile, nor for one edited since the database had it. */
+function stillTrue(hit: ArchivedHit, change: CarriedChange | undefined): boolean {
+  if (change === undefined) return true;
+  return change.kind === "edit" && hit.edited === change.ts;
 }
 
 /**
@@ -155,7 +188,8 @@ export class CarriedBroker implements Broker {
     const wanted = query.limit - page.messages.length;
     if (wanted <= 0) return { ...page, complete: false };
     const archived = await this.archive.page(room, boundary, wanted, this.cutoff());
-    return { ...page, messages: merged(archived.entries, page.messages), complete: archived.complete };
+    const entries = await this.settled(room, archived.entries);
+    return { ...page, messages: merged(entries, page.messages), complete: archived.complete };
   }
 
   /** A `since` older than Redis's window is recovered from the archive, then the window, up to recoveryMax messages. */
@@ -170,9 +204,35 @@ export class CarriedBroker implements Broker {
     if (archived === undefined) return page;
     const rest = await this.redis.history(room, { since: kept.top, epoch: page.epoch, limit: query.limit });
     if (!rest.complete) return page;
-    const messages = merged(archived, rest.messages);
+    const messages = merged(await this.settled(room, archived), rest.messages);
     if (messages.length > this.recoveryMax) return page;
     return { epoch: page.epoch, top: rest.top, messages, complete: true };
+  }
+
+  /**
+   * `search` over the archive, as it reads now. The database learns of an
+   * edit or a deletion a moment after Redis (the carry), so a hit is checked
+   * against what is still on its way: a deleted message's text is never
+   * found, even in that moment. Its room asked first, then the database,
+   * would leave a gap; the database first, then the changes carried just
+   * before are still listed (carry-done.lua keeps them a while).
+   */
+  async search(ask: SearchAsk): Promise<SearchAnswer> {
+    const answer = await this.archive.search(ask);
+    if ("refused" in answer || answer.hits.length === 0) return answer;
+    const places = new Map<string, number[]>();
+    for (const hit of answer.hits) places.set(hit.place, [...(places.get(hit.place) ?? []), hit.mid]);
+    const changes = new Map<string, Map<number, CarriedChange>>();
+    await Promise.all(
+      [...places].map(async ([place, mids]) => changes.set(place, await this.carrier.changesOf(place, mids))),
+    );
+    return { ...answer, hits: answer.hits.filter((hit) => stillTrue(hit, changes.get(hit.place)?.get(hit.mid))) };
+  }
+
+  /** Entries the database gave for a room, with what it has not taken in yet. */
+  private async settled(room: string, entries: Entry[]): Promise<Entry[]> {
+    const mids = entries.map((e) => e.mid);
+    return settled(entries, await this.carrier.changesOf(room, mids));
   }
 
   async close(): Promise<void> {

@@ -57,6 +57,7 @@ interface StoreKeys {
   floor: string;
   carry: string;
   index: string;
+  carryChanges: string;
   channel: string;
 }
 
@@ -200,6 +201,7 @@ export class RedisBroker implements Broker {
         k.floor,
         k.carry,
         noteCarry ? k.index : k.carry,
+        k.carryChanges,
         k.channel,
         message.head,
         message.tail,
@@ -236,6 +238,7 @@ export class RedisBroker implements Broker {
       floor: k.roomLogFloor(room),
       carry: k.roomCarry(room),
       index: k.carryIndexOf(room),
+      carryChanges: k.roomCarryChanges(room),
       channel: k.roomChannel(room),
     };
     if (this.feeds.has(room)) this.storeKeys.set(room, keys);

@@ -54,6 +54,15 @@ export class RedisKeys {
     return `${this.tag(room)}:carry`;
   }
 
+  /**
+   * The edits and deletions in a room's carry stream, by the message they
+   * change, kept a while after they are carried: what the database's copy of
+   * a message does not say yet (with DATABASE_URL).
+   */
+  roomCarryChanges(room: string): string {
+    return `${this.tag(room)}:carry-changes`;
+  }
+
   /** The node carrying a room into the database right now, for a lease's length. */
   roomCarrier(room: string): string {
     return `${this.tag(room)}:carrier`;

@@ -14,7 +14,7 @@ const presenceRoom = read("presence-room.lua");
 const presence = (file: string) => ({ numberOfKeys: 7, lua: presenceRoom + read(file) });
 
 const SCRIPTS = {
-  chatStoreAndPublish: { numberOfKeys: 9, lua: roomEpoch + read("store-and-publish.lua") },
+  chatStoreAndPublish: { numberOfKeys: 10, lua: roomEpoch + read("store-and-publish.lua") },
   chatReadHistory: { numberOfKeys: 7, lua: roomEpoch + read("read-history.lua") },
   chatPublishReplicated: { numberOfKeys: 1, lua: read("publish-replicated.lua") },
   chatPresenceEnter: presence("presence-enter.lua"),
@@ -26,7 +26,7 @@ const SCRIPTS = {
   chatPresenceBeat: { numberOfKeys: 1, lua: read("presence-beat.lua") },
   chatMarkRead: { numberOfKeys: 1, lua: read("mark-read.lua") },
   chatUserAddRoom: { numberOfKeys: 1, lua: read("user-add-room.lua") },
-  // Any number of rooms a call, two keys each: the caller passes the number of keys first.
+  // Any number of rooms a call (two keys each to take, three when done): the caller passes the number of keys first.
   chatCarryTake: { lua: read("carry-take.lua") },
   chatCarryDone: { lua: read("carry-done.lua") },
   chatSanctionSet: { numberOfKeys: 1, lua: read("sanction-set.lua") },

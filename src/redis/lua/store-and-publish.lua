@@ -17,7 +17,10 @@
 -- KEYS: 1 counter, 2 log, 3 epoch, 4 idempotency key, 5 window, 6 window's mids, 7 floor,
 --       8 the room's carry stream (src/bus/archive-carrier.ts), 9 the carry
 --       index set the room is noted in (on one Redis; in a Cluster it lives
---       on another shard, the node notes the room, and this is KEYS[8] again)
+--       on another shard, the node notes the room, and this is KEYS[8] again),
+--       10 the room's carried changes (the edits and deletions in its carry
+--       stream, by the message they change: `kind TAB mid TAB time TAB
+--       carried TAB frame`, carried 0 until carry-done.lua marks it)
 -- ARGV: 1 channel, 2 head, 3 tail (the frame is head .. mid .. tail),
 --       4 messages the window keeps and entries the log keeps (0: none),
 --       5 time (ms), 6 PUBLISH, SPUBLISH or '' (the caller publishes),
@@ -49,6 +52,10 @@ local inWindow = false
 if kind ~= '' then
   local bundle = redis.call('HGET', KEYS[5], ARGV[10])
   if not bundle and ARGV[13] ~= '1' then return {0, '', epoch} end
+  -- Past the window the database may not have heard of a deletion yet.
+  if not bundle and string.sub(redis.call('HGET', KEYS[10], ARGV[10]) or '', 1, 7) == 'delete\t' then
+    return {0, '', epoch}
+  end
   inWindow = bundle ~= false and bundle ~= nil
   for line in string.gmatch(bundle or '', '[^\n]+') do lines[#lines + 1] = line end
   for i = 3, #lines do
@@ -133,6 +140,12 @@ if ARGV[12] ~= '' then
   local added = redis.pcall('XADD', KEYS[8], mid .. '-0', unpack(fields))
   if type(added) == 'table' and added.err then redis.call('XADD', KEYS[8], '*', unpack(fields)) end
   if ARGV[14] ~= '' then redis.call('SADD', KEYS[9], ARGV[14]) end
+  -- The database's copy of the message is out of date until this is carried:
+  -- a search or a page read from it asks here what it does not say yet.
+  if kind == 'edit' or kind == 'delete' then
+    redis.call('HSET', KEYS[10], ARGV[10], kind .. '\t' .. mid .. '\t' .. ARGV[5] .. '\t0\t' .. frame)
+    redis.call('PERSIST', KEYS[10])
+  end
 else
   for _, i in ipairs({1, 2, 3, 5, 6, 7}) do redis.call('EXPIRE', KEYS[i], ARGV[8]) end
 end
