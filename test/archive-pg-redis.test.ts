@@ -293,6 +293,7 @@ describe("the archive behind Redis", () => {
     const bob = await user(b, "proto=2&lobby=0");
     await joinRoom(ada, "dev");
     await joinRoom(bob, "dev");
+    const old = await say(ada, "zebra old hunter5", "dev");
     const first = await say(ada, "zebra opening line", "dev");
     const secret = await say(ada, "zebra password hunter2", "dev");
     const typo = await say(ada, "zebra draft", "dev");
@@ -301,31 +302,36 @@ describe("the archive behind Redis", () => {
     const recent = await say(ada, "zebra recent hunter9", "dev");
     await expect
       .poll(() => archived(database, "dev"), { timeout: 5000, interval: 100 })
-      .toEqual([first, secret, typo, ...filler, recent]);
+      .toEqual([old, first, secret, typo, ...filler, recent]);
     const { epoch } = await request(ada, { action: "join", room: "dev" });
+    const db = await postgres.client(database);
+    scope.defer(() => db.end());
+    const texts = async (mids: number[]) =>
+      (
+        await db.query("SELECT mid, text FROM messages WHERE place = 'dev' AND mid = ANY($1) ORDER BY mid", [mids])
+      ).rows.map((r) => [Number(r.mid), r.text]);
+    // An edit the database has, of a message older than the recovery below asks for.
+    expect((await request(ada, { action: "edit", room: "dev", mid: old, message: "zebra old hunter6" })).action).toBe(
+      "ack",
+    );
+    await expect.poll(() => texts([old]), { timeout: 5000, interval: 100 }).toEqual([[old, "zebra old hunter6"]]);
 
     // A node that took the room's carry and stalled: nothing more of the room reaches the database for now.
     const keys = new RedisKeys(database);
     const probe = new Redis(redis.url);
     scope.defer(() => probe.quit());
     await probe.set(keys.roomCarrier("dev"), "a-stalled-node", "PX", 60_000);
-    // Two past Redis's window (the archive holds them), one in it.
+    // Three past Redis's window (the archive holds them), one in it.
     expect((await request(ada, { action: "delete", room: "dev", mid: secret })).action).toBe("ack");
     expect((await request(ada, { action: "edit", room: "dev", mid: typo, message: "zebra final" })).action).toBe("ack");
     expect((await request(ada, { action: "delete", room: "dev", mid: recent })).action).toBe("ack");
+    expect((await request(ada, { action: "delete", room: "dev", mid: old })).action).toBe("ack");
     // Nothing puts text back into a message whose deletion the database has not heard of yet.
     const again = await request(ada, { action: "edit", room: "dev", mid: secret, message: "zebra hunter3" });
     expect(again).toMatchObject({ action: "error", code: "no_such_message" });
-    expect(await probe.xlen(keys.roomCarry("dev"))).toBe(3);
-    const db = await postgres.client(database);
-    scope.defer(() => db.end());
-    const texts = async () =>
-      (
-        await db.query("SELECT mid, text FROM messages WHERE place = 'dev' AND mid = ANY($1) ORDER BY mid", [
-          [secret, typo, recent],
-        ])
-      ).rows.map((r) => [Number(r.mid), r.text]);
-    expect(await texts()).toEqual([
+    expect(await probe.xlen(keys.roomCarry("dev"))).toBe(4);
+    expect(await texts([old, secret, typo, recent])).toEqual([
+      [old, "zebra old hunter6"],
       [secret, "zebra password hunter2"],
       [typo, "zebra draft"],
       [recent, "zebra recent hunter9"],
@@ -359,11 +365,14 @@ describe("the archive behind Redis", () => {
 
     // Once the carry goes on, the database says it all itself, and the changes are let go of soon after.
     await probe.del(keys.roomCarrier("dev"));
-    await expect.poll(texts, { timeout: 5000, interval: 100 }).toEqual([
-      [secret, null],
-      [typo, "zebra final"],
-      [recent, null],
-    ]);
+    await expect
+      .poll(() => texts([old, secret, typo, recent]), { timeout: 5000, interval: 100 })
+      .toEqual([
+        [old, null],
+        [secret, null],
+        [typo, "zebra final"],
+        [recent, null],
+      ]);
     expect(await found("zebra")).toEqual(["zebra final", "zebra opening line"]);
     const linger = await probe.pttl(keys.roomCarryChanges("dev"));
     expect(linger).toBeGreaterThan(0);

@@ -159,17 +159,16 @@ export class ArchiveCarrier {
   }
 
   /**
-   * The edits and deletions of these messages that the database may not
+   * The edits and deletions of a room's messages that the database may not
    * hold yet (they stay listed a while after they are carried), by the
-   * message they change.
+   * message they change: a few at most, those of the last seconds.
    */
-  async changesOf(place: string, mids: number[]): Promise<Map<number, CarriedChange>> {
+  async changesOf(place: string): Promise<Map<number, CarriedChange>> {
     const found = new Map<number, CarriedChange>();
-    if (mids.length === 0) return found;
-    const values = await this.link.pub.hmget(this.keys.roomCarryChanges(place), ...mids.map(String));
-    for (const [i, value] of values.entries()) {
-      const change = value === null ? undefined : carriedChange(value);
-      if (change) found.set(mids[i] as number, change);
+    const all = await this.link.pub.hgetall(this.keys.roomCarryChanges(place));
+    for (const [target, value] of Object.entries(all)) {
+      const change = carriedChange(value);
+      if (change) found.set(Number(target), change);
     }
     return found;
   }

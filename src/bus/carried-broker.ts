@@ -220,19 +220,18 @@ export class CarriedBroker implements Broker {
   async search(ask: SearchAsk): Promise<SearchAnswer> {
     const answer = await this.archive.search(ask);
     if ("refused" in answer || answer.hits.length === 0) return answer;
-    const places = new Map<string, number[]>();
-    for (const hit of answer.hits) places.set(hit.place, [...(places.get(hit.place) ?? []), hit.mid]);
     const changes = new Map<string, Map<number, CarriedChange>>();
     await Promise.all(
-      [...places].map(async ([place, mids]) => changes.set(place, await this.carrier.changesOf(place, mids))),
+      [...new Set(answer.hits.map((hit) => hit.place))].map(async (place) =>
+        changes.set(place, await this.carrier.changesOf(place)),
+      ),
     );
     return { ...answer, hits: answer.hits.filter((hit) => stillTrue(hit, changes.get(hit.place)?.get(hit.mid))) };
   }
 
   /** Entries the database gave for a room, with what it has not taken in yet. */
   private async settled(room: string, entries: Entry[]): Promise<Entry[]> {
-    const mids = entries.map((e) => e.mid);
-    return settled(entries, await this.carrier.changesOf(room, mids));
+    return entries.length === 0 ? entries : settled(entries, await this.carrier.changesOf(room));
   }
 
   async close(): Promise<void> {
