@@ -86,6 +86,17 @@ function historyLimits(config: Config): HistoryLimits {
   };
 }
 
+/**
+ * With a database behind Redis, what RETENTION_DAYS lets go of is not shown
+ * from Redis's window either: a quiet room's window can hold messages far
+ * older than that, which the purge does not reach.
+ */
+function withinRetention(limits: HistoryLimits, days: number): HistoryLimits {
+  const retentionMs = days * 86_400_000;
+  if (retentionMs === 0 || (limits.maxAgeMs > 0 && limits.maxAgeMs <= retentionMs)) return limits;
+  return { ...limits, maxAgeMs: retentionMs };
+}
+
 function redisTarget(config: Config): RedisTarget | undefined {
   if (config.REDIS_URL) return { kind: "single", url: config.REDIS_URL };
   if (config.REDIS_CLUSTER_NODES) {
@@ -140,6 +151,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
   const archive = config.DATABASE_URL
     ? await openArchive({ kind: "postgres", url: config.DATABASE_URL, connectTimeoutMs: DATABASE_CONNECT_TIMEOUT_MS })
     : undefined;
+  const roomLimits = archive ? withinRetention(limits, config.RETENTION_DAYS) : limits;
   const link = new RedisLink({ target, connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT }, log);
   const keys = new RedisKeys(config.REDIS_PREFIX);
   // Behind Sentinel a message must reach the replica before anyone sees it, or a failover could lose it.
@@ -148,7 +160,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
     config.NODE_ID,
     link,
     keys,
-    limits,
+    roomLimits,
     log,
     replicas,
     archive && ((room) => archive.place(room)),
@@ -159,7 +171,7 @@ export async function createBackends(config: Config, log: Logger): Promise<Backe
   const retention = archive && purging(archive, config.RETENTION_DAYS, log);
   const carried =
     archive && carrier
-      ? new CarriedBroker(redisBroker, carrier, archive, limits, config.RECOVERY_MAX, config.RETENTION_DAYS)
+      ? new CarriedBroker(redisBroker, carrier, archive, roomLimits, config.RECOVERY_MAX, config.RETENTION_DAYS)
       : undefined;
   return {
     broker: carried ?? redisBroker,

@@ -379,6 +379,38 @@ describe("the archive behind Redis", () => {
     expect(linger).toBeLessThanOrEqual(10_000);
   });
 
+  it("shows no message older than RETENTION_DAYS, from Redis's window either", async () => {
+    const { env, database } = await setup();
+    const a = await scope.node({ ...env, RETENTION_DAYS: "2" });
+    const ada = await user(a, "proto=2&lobby=0");
+    await joinRoom(ada, "dev");
+    const old = [await say(ada, "old 0", "dev"), await say(ada, "old 1", "dev")];
+    const recent = [await say(ada, "recent 0", "dev"), await say(ada, "recent 1", "dev")];
+    await expect.poll(() => archived(database, "dev"), { timeout: 5000, interval: 100 }).toEqual([...old, ...recent]);
+    // Three days ago, in Redis's window and in the database, as they would hold them had they been written then.
+    const then = Date.now() - 3 * 86_400_000;
+    const keys = new RedisKeys(database);
+    const probe = new Redis(redis.url);
+    scope.defer(() => probe.quit());
+    for (const mid of old) {
+      const bundle = (await probe.hget(keys.roomWindow("dev"), String(mid))) ?? "";
+      expect(bundle).toMatch(/^\d+\t/);
+      await probe.hset(keys.roomWindow("dev"), String(mid), bundle.replace(/^\d+/, String(then)));
+    }
+    const db = await postgres.client(database);
+    scope.defer(() => db.end());
+    for (const table of ["messages", "search_docs"]) {
+      await db.query(`UPDATE ${table} SET ts = $1 WHERE place = 'dev' AND mid = ANY($2)`, [then, old]);
+    }
+
+    const cy = await user(a, "proto=2&lobby=0");
+    const joined = await request(cy, { action: "join", room: "dev" });
+    expect((joined.messages as Frame[]).map((m) => m.message)).toEqual(["recent 0", "recent 1"]);
+    const older = await request(cy, { action: "history", room: "dev", before: recent[0] });
+    expect(older).toMatchObject({ messages: [], more: false });
+    expect((await request(cy, { action: "search", q: "old" })).hits).toEqual([]);
+  });
+
   it("answers history and recovery of any shape past the window with a page or bad_request, never internal", async () => {
     const { a, database } = await pair();
     const ada = await user(a, "proto=2&lobby=0");
