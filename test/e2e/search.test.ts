@@ -136,6 +136,30 @@ describe("the search box and the jump to a message, in Chromium", { timeout: BRO
     expect(shown.slice(from)).toEqual([...texts.slice(4), "said after the jump"]);
   });
 
+  it("takes a hit out of the list when its message is deleted meanwhile, and shows an edit's new text", async () => {
+    const room = freshRoom("gone");
+    const w = await writer(room);
+    await write(w, room, ["a secret to take back", "a secret typo"]);
+    const page = await openAt(chat.url, `#/room/${room}`);
+    await currentRoom(page, room).waitFor();
+    const box = page.getByRole("combobox", { name: "Search messages" });
+    await box.fill("secret");
+    await box.press("Enter");
+    await status(page).getByText("2 results").waitFor();
+    const change = async (body: Record<string, unknown>) => {
+      const ref = `c-${Math.random()}`;
+      await w.client.send({ ...body, room, ref });
+      await w.client.action("ack", (f) => f.ref === ref);
+    };
+    await change({ action: "delete", mid: 1 });
+    await status(page).getByText("1 result", { exact: true }).waitFor();
+    expect(await results(page).textContent()).not.toContain("take back");
+    await change({ action: "edit", mid: 2, message: "a fixed typo" });
+    const hit = results(page).getByRole("option");
+    await hit.locator(".hit-text").getByText("a fixed typo", { exact: true }).waitFor();
+    expect(await hit.locator("mark").count()).toBe(0);
+  });
+
   it("says No results, opens with /, and Escape gives the keyboard back to the composer", async () => {
     const page = await openAt(chat.url, "");
     await currentRoom(page, "lobby").waitFor();

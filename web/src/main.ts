@@ -92,6 +92,7 @@ const connection = new Connection(
       }
       // A room's frame says the user's role there, which the moderators' controls follow; the room controls take it too.
       if (frame.action === "room") chat.moderation.handle(frame);
+      if (frame.action === "edit" || frame.action === "delete") search.changed(frame);
       if (!rooms.handle(frame) && !search.handle(frame)) chat.handle(frame);
     },
     refused: (why) => pages?.showSignIn(why),

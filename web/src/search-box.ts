@@ -7,7 +7,7 @@
  */
 import { byId, el } from "./dom";
 import { personName } from "./guest-badge";
-import type { ClientRequest, SearchHit, ServerFrame } from "./protocol";
+import type { ClientRequest, FrameOf, SearchHit, ServerFrame } from "./protocol";
 
 const SEARCH_REF = "search:";
 /** Hits asked for at a time: a screenful of the panel. */
@@ -51,6 +51,12 @@ export function markMatches(
 /** What the group of a hit is keyed and titled by: its room, or the conversation with the other person. */
 function placeOf(hit: SearchHit): string {
   return hit.room !== undefined ? `room:${hit.room}` : `dm:${hit.with ?? ""}`;
+}
+
+/** Whether a change was made in the room or conversation of a hit: in a conversation, the other person is one of its two. */
+function samePlace(hit: SearchHit, change: FrameOf<"edit" | "delete">): boolean {
+  if (hit.room !== undefined) return change.room === hit.room;
+  return change.room === undefined && (change.uid === hit.with || change.to === hit.with);
 }
 
 export class SearchBox {
@@ -111,6 +117,25 @@ export class SearchBox {
     return true;
   }
 
+  /**
+   * A hit deleted since it was found leaves the list, for its text is gone
+   * for everyone; one edited shows its new text, unmarked, as the words
+   * found may have gone with the edit.
+   */
+  changed(change: FrameOf<"edit" | "delete">): void {
+    const index = this.hits.findIndex((hit) => hit.mid === change.target && samePlace(hit, change));
+    const hit = this.hits[index];
+    if (!hit) return;
+    this.hits =
+      change.action === "delete"
+        ? this.hits.filter((_, i) => i !== index)
+        : this.hits.map((h, i) =>
+            i === index ? { ...h, message: change.message, matches: [], edited: change.ts } : h,
+          );
+    this.render();
+    this.status.textContent = this.counted();
+  }
+
   private search(q: string): void {
     if (q === "") {
       this.close();
@@ -141,8 +166,12 @@ export class SearchBox {
     this.next = next;
     this.more.hidden = next === undefined;
     this.render();
+    this.say(this.counted());
+  }
+
+  private counted(): string {
     const n = this.hits.length;
-    this.say(n === 0 ? "No results" : `${n}${next === undefined ? "" : "+"} ${n === 1 ? "result" : "results"}`);
+    return n === 0 ? "No results" : `${n}${this.next === undefined ? "" : "+"} ${n === 1 ? "result" : "results"}`;
   }
 
   /** The hits, grouped by room or conversation in the order their newest hit comes. */
