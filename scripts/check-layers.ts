@@ -32,7 +32,11 @@ export const PARTS: Part[] = [
   { name: "rooms", holds: ["src/rooms/"], may: ["protocol", "redis", "archive"] },
   { name: "chat", holds: ["src/chat/"], may: ["protocol", "ids", "transport", "bus", "presence", "users", "rooms"] },
   { name: "http", holds: ["src/http/"], may: ["accounts", "transport"] },
-  { name: "edge", holds: ["src/config.ts", "src/log.ts", "src/metrics.ts", "src/quiet-collector.ts"], may: ["chat"] },
+  {
+    name: "edge",
+    holds: ["src/config.ts", "src/log.ts", "src/metrics.ts", "src/quiet-collector.ts", "src/young-generation.ts"],
+    may: ["chat"],
+  },
   {
     name: "composition",
     holds: ["src/app.ts", "src/backends.ts", "src/server.ts", "src/admin.ts", "src/account-settings.ts"],

@@ -28,6 +28,7 @@ import { startQuietCollector } from "./quiet-collector.js";
 import { clientAddress } from "./transport/client-address.js";
 import { OriginPolicy } from "./transport/origin-policy.js";
 import { attachSockjs, SOCKJS_DEFAULTS, SockjsServer } from "./transport/sockjs-server.js";
+import { collectorFunction, startYoungGeneration } from "./young-generation.js";
 
 export interface ChatServer {
   readonly nodeId: string;
@@ -58,6 +59,8 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     roomsStored: () => backends.storedRooms(),
     archiveLag: () => backends.archiveLag(),
     quietCollections: () => collector.collections,
+    quietScavenges: () => collector.scavenges,
+    youngGrowingSeconds: () => young.growingSeconds,
   });
   const hub = new Hub(
     backends.broker,
@@ -95,7 +98,8 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       undefined,
     )
     .catch((err: unknown) => log.warn({ err }, "could not list the lobby in the room directory"));
-  const collector = startQuietCollector(config.QUIET_GC_MB * 2 ** 20);
+  const young = startYoungGeneration(config.YOUNG_GC_PERCENT);
+  const collector = startQuietCollector(config.QUIET_GC_MB * 2 ** 20, collectorFunction());
   const stopUpkeep = keepConnectedUsers(hub, backends.users, config.USER_IDLE_TTL * 1000);
   // Every node signs guests and sign-in tickets with one secret: GUEST_SECRET, or the one the user store keeps.
   const nodeSecret = config.GUEST_SECRET ?? (await backends.users.guestSecret());
@@ -302,6 +306,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
       await metricsServer?.close();
       stopUpkeep();
       collector.stop();
+      young.stop();
       allowances.close();
       await hub.stop();
       await backends.users.close();

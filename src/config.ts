@@ -346,7 +346,11 @@ const spec = {
   },
   QUIET_GC_MB: {
     schema: int(8, 0, 65_536),
-    help: "MiB the heap may grow by before a node gone quiet asks V8 for a full collection; needs node --expose-gc, as npm start runs (0 = never)",
+    help: "MiB V8's heap outside the young generation may grow by before a node gone quiet asks V8 for a full collection; a node gone quiet also gives back a grown young generation (0 = neither)",
+  },
+  YOUNG_GC_PERCENT: {
+    schema: int(10, 0, 100),
+    help: "% of its time a node may spend in young-generation collections before V8 may grow that generation (0 = V8 sizes it alone, as Node does)",
   },
 } as const;
 

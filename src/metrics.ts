@@ -19,6 +19,10 @@ export interface MetricsSources {
   archiveLag(): { behind: number; up: boolean } | undefined;
   /** Full collections asked of V8 once the node went quiet after its heap grew. */
   quietCollections(): number;
+  /** Scavenges asked of V8 once the node went quiet, to give back a grown young generation. */
+  quietScavenges(): number;
+  /** Seconds in which scavenges cost enough that V8 could grow the young generation. */
+  youngGrowingSeconds(): number;
 }
 
 function counterFrom(registry: client.Registry, name: string, help: string, read: () => number): void {
@@ -56,6 +60,18 @@ export function createMetrics(sources: MetricsSources): Metrics {
     "chat_quiet_collections_total",
     "Full garbage collections asked of V8 once the node went quiet after its heap grew (QUIET_GC_MB)",
     sources.quietCollections,
+  );
+  counterFrom(
+    registry,
+    "chat_quiet_scavenges_total",
+    "Scavenges asked of V8 once the node went quiet, to give back a young generation that had grown",
+    sources.quietScavenges,
+  );
+  counterFrom(
+    registry,
+    "chat_young_growing_seconds_total",
+    "Seconds in which young-generation collections cost more than YOUNG_GC_PERCENT, so V8 could grow that generation",
+    sources.youngGrowingSeconds,
   );
   const errors = new client.Counter({
     name: "chat_errors_total",

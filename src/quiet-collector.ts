@@ -1,5 +1,6 @@
 import { type EventLoopUtilization, performance } from "node:perf_hooks";
 import v8 from "node:v8";
+import { youngGenerationBytes } from "./young-generation.js";
 
 /** How often the heap and the event loop are looked at. */
 const CHECK_MS = 1000;
@@ -10,33 +11,52 @@ const QUIET_CHECKS = 3;
  * sweeps) spends 2–4 % of its time, one taking a room's 400 msg/s far more.
  */
 const QUIET_UTILIZATION = 0.1;
+/**
+ * A young generation above this is given back at rest: V8 starts it at
+ * 1 MiB a semi-space and keeps 2 MiB committed for it at most when nothing
+ * made it grow.
+ */
+const YOUNG_AT_REST_BYTES = 2 * 2 ** 20;
+/**
+ * V8 shrinks the young generation after a scavenge only when it allocated
+ * under about 1 MB/s over the 5 s before it; a scavenge asked for sooner
+ * after a burst, or on a node that allocates more at rest, shrinks nothing,
+ * so it is asked for at most this often.
+ */
+const SHRINK_EVERY_MS = 5000;
 
 export interface QuietCollector {
-  /** Collections asked for so far. */
+  /** Full collections asked for so far. */
   readonly collections: number;
+  /** Scavenges asked for so far, to give back a grown young generation. */
+  readonly scavenges: number;
   stop(): void;
 }
 
 /**
  * Gives back the heap a burst left committed (clients connecting and
- * joining, a busy room): once V8's heap has grown by `growthBytes` since the
- * last collection and the event loop has been quiet for a few seconds, asks
- * V8 for a full collection. V8's own memory reducer waits for the
- * allocation rate to fall below about 1 MB/s, which an idle node with
- * thousands of connections does not reach, so it never ran and old space kept
- * what the burst had grown it to. Needs `--expose-gc` (npm start passes it);
- * without it, or with `growthBytes` 0, nothing is done.
+ * joining, a busy room), once the event loop has been quiet for a few
+ * seconds:
+ * - when V8's heap outside the young generation has grown by `growthBytes`
+ *   since the last collection, a full collection. V8's own memory reducer waits for the allocation rate to
+ *   fall below about 1 MB/s, which an idle node with thousands of connections
+ *   does not reach, so it never ran and old space kept what the burst had
+ *   grown it to;
+ * - when the young generation grew past what it holds at rest, a scavenge,
+ *   after which V8 shrinks it if the node allocates little (it did so on its
+ *   own only a minute or more after a burst, or never).
+ * `growthBytes` 0 does neither.
  */
-export function startQuietCollector(
-  growthBytes: number,
-  collect: NodeJS.GCFunction | undefined = globalThis.gc,
-): QuietCollector {
+export function startQuietCollector(growthBytes: number, collect: NodeJS.GCFunction): QuietCollector {
   let collections = 0;
-  if (!collect || growthBytes <= 0) return { collections, stop: () => undefined };
-  const committed = () => v8.getHeapStatistics().total_heap_size;
+  let scavenges = 0;
+  if (growthBytes <= 0) return { collections, scavenges, stop: () => undefined };
+  // Outside the young generation, which grows and shrinks with the load and is given back below.
+  const committed = () => v8.getHeapStatistics().total_heap_size - youngGenerationBytes();
   let base = committed();
   let quietFor = 0;
   let collecting = false;
+  let lastScavenge = 0;
   let last: EventLoopUtilization = performance.eventLoopUtilization();
   const timer = setInterval(() => {
     const now = performance.eventLoopUtilization();
@@ -44,7 +64,14 @@ export function startQuietCollector(
     last = now;
     const heap = committed();
     base = Math.min(base, heap);
-    if (collecting || quietFor < QUIET_CHECKS || heap - base < growthBytes) return;
+    if (collecting || quietFor < QUIET_CHECKS) return;
+    if (heap - base < growthBytes) {
+      if (youngGenerationBytes() <= YOUNG_AT_REST_BYTES || performance.now() - lastScavenge < SHRINK_EVERY_MS) return;
+      lastScavenge = performance.now();
+      scavenges++;
+      collect({ type: "minor" });
+      return;
+    }
     collecting = true;
     // A full collection frees the burst's garbage but leaves it spread over pages that still hold
     // live objects, committed: only compaction gives them back (the heap of 2500 connections:
@@ -61,6 +88,9 @@ export function startQuietCollector(
   return {
     get collections() {
       return collections;
+    },
+    get scavenges() {
+      return scavenges;
     },
     stop: () => clearInterval(timer),
   };

@@ -1,6 +1,12 @@
-import { startChatServer } from "./app.js";
-import { ConfigError, configHelp, loadConfig } from "./config.js";
-import { createLogger } from "./log.js";
+import { capYoungGeneration } from "./young-generation.js";
+
+// The server's modules are loaded only once V8's young generation is capped (see capYoungGeneration).
+capYoungGeneration();
+const [{ startChatServer }, { ConfigError, configHelp, loadConfig }, { createLogger }] = await Promise.all([
+  import("./app.js"),
+  import("./config.js"),
+  import("./log.js"),
+]);
 
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
   process.stdout.write(configHelp());
