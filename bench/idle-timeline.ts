@@ -53,7 +53,7 @@ async function reading(node: Proc): Promise<string> {
   return (
     `RSS ${MiB(rssBytes(node.pid))} (brk ${MiB(brk(node.pid))}), ` +
     `old ${MiB(space("total", "old"))}/${MiB(space("used", "old"))}, new ${MiB(space("total", "new"))}, ` +
-    `quiet collections ${value("chat_quiet_collections_total")}`
+    `quiet collections ${value("chat_quiet_collections_total")}, scavenges ${value("chat_quiet_scavenges_total")}, young growing ${value("chat_young_growing_seconds_total")} s`
   );
 }
 
