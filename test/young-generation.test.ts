@@ -8,8 +8,8 @@ const MiB = 2 ** 20;
 
 /**
  * Runs `body` in a node of its own, started with Node's defaults (no
- * `--expose-gc`, no semi-space size), as `npm start` runs the server, with
- * the server's heap modules imported, and returns the lines it printed.
+ * `--expose-gc`, no semi-space size), with the server's heap modules
+ * imported, and returns the lines it printed.
  */
 function heapProcess(body: string, timeoutMs = 40_000): Promise<string[]> {
   const script = `
