@@ -77,12 +77,19 @@ describe("moderation in the web client", { timeout: BROWSER_TEST_MS }, () => {
     const troll = await guest(n, trollName);
     await enterRoom(troll, room);
     await enterRoom(mod, room);
+    // The member is on a phone, the list of rooms open over the room when the ban comes.
+    await troll.setViewportSize({ width: 390, height: 760 });
+    await troll.locator("#panels-toggle").click();
+    await troll.locator("body.panels-open").waitFor({ state: "attached" });
     // The moderator's controls show in a room they moderate, and only there.
     const ban = userEntry(mod, trollName).getByRole("button", { name: `Ban ${trollName}` });
     await ban.click();
 
     await troll.locator("#notices").getByText(`A moderator banned you from #${room}.`).waitFor();
     await expect.poll(() => troll.locator(`#rooms li[data-room="${room}"]`).count(), POLL).toBe(0);
+    // The room on screen went by itself, to the lobby: the list the member had open stays open.
+    await currentRoom(troll, "lobby").waitFor({ state: "attached" });
+    expect(await troll.locator("body.panels-open").count()).toBe(1);
     // Back through the join form, the room answers as one that does not exist.
     await troll.locator("#room-input").fill(room);
     await troll.locator("#join-form button[type=submit]").click();

@@ -454,7 +454,12 @@ export class Chat {
     this.switchTo(this.conversationWith(uid, name).key, true);
   }
 
-  /** Puts a place on screen; `focus` moves the keyboard to the composer, when the user asked for the place. */
+  /**
+   * Puts a place on screen. `focus`: the user asked for the place, so the
+   * keyboard moves to the composer and a phone's open list of places closes
+   * over it; a place shown by itself (a join answered, the place on screen
+   * gone) leaves the list as the user has it.
+   */
   switchTo(key: string, focus = false): void {
     const place = this.state.places.get(key);
     if (!place) return;
@@ -470,7 +475,8 @@ export class Chat {
     this.log.show(key);
     this.log.markUnread(key, place.read);
     this.view.setLoading(place.loadingOlder);
-    this.view.togglePanels(false);
+    // A list the user opened while the first join was on its way closed under their finger.
+    if (focus) this.view.togglePanels(false);
     this.markRead(place);
     this.renderPlaces();
     this.renderPlace();
