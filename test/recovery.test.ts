@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectUser, joinedUser, joinRoom, messagesIn, say, type User } from "./support/chat.js";
+import { connectUser, historyOf, joinedUser, joinRoom, messagesIn, say, type User } from "./support/chat.js";
 import { type NodeProcess, startNode } from "./support/processes.js";
 import { type RedisProcess, startRedis } from "./support/redis-servers.js";
 import type { Frame } from "./support/sockjs-client.js";
@@ -34,12 +34,6 @@ async function user(node: NodeProcess, query?: string): Promise<User> {
 }
 
 const texts = (messages: Frame[]) => messages.map((m) => m.message);
-
-async function historyOf(u: User, room: string, request: Record<string, unknown>): Promise<Frame> {
-  const ref = `h-${Math.random()}`;
-  await u.client.send({ ...request, room, ref });
-  return u.client.action("history", (f) => f.ref === ref);
-}
 
 describe("recovery across nodes (Redis)", () => {
   it("replays exactly the missed messages, in order, to a client that comes back on another node", async () => {

@@ -46,6 +46,8 @@ const POSITION_CHECK_MS = 5000;
  */
 const POSITION_TICKS = 50;
 const newEpoch = () => randomBytes(4).toString("hex");
+/** The most a room's keys outlive its idle time (RedisBroker.keptFor). */
+const MAX_REFRESH_SLACK_MS = 60_000;
 
 /** The keys and channel the store script takes for a room, but the idempotency key, which is per message. */
 interface StoreKeys {
@@ -59,6 +61,8 @@ interface StoreKeys {
   index: string;
   carryChanges: string;
   channel: string;
+  /** When this node next sets the room's keys' time to live as it stores (keptFor says why it may wait). */
+  refreshDue: number;
 }
 
 function toStored([id, fields]: StreamEntry): Stored {
@@ -138,7 +142,20 @@ export class RedisBroker implements Broker {
     return this.up;
   }
 
-  /** How long a room's keys outlive its last use. */
+  /**
+   * How long a room's keys are kept from a use (ttl), and how long a node may store in the room without
+   * setting that again (slack): six commands of the twenty-odd a stored message costs Redis. Every use
+   * that sets it sets the idle time and the slack, so a room is kept at least its idle time after its
+   * last use, stored while the node waited or not, and at most the slack more: the next store after a
+   * node's slack sets it again, and keys that expired meanwhile were set at least the slack before.
+   */
+  private keptFor(room: string): { ttl: number; slack: number } {
+    const idle = idleMsOf(this.limits, room);
+    const slack = Math.min(MAX_REFRESH_SLACK_MS, Math.ceil(idle / 10));
+    return { ttl: idle + slack, slack };
+  }
+
+  /** How long a room's keys outlive its last use, for the published mark (set with every message). */
   private idleSeconds(room: string): number {
     return Math.max(1, Math.ceil(idleMsOf(this.limits, room) / 1000));
   }
@@ -190,6 +207,9 @@ export class RedisBroker implements Broker {
     const publishNow = this.replicas === 0 ? (this.link.sharded ? "SPUBLISH" : "PUBLISH") : "";
     const noteCarry = this.archived !== undefined && notedByScript(this.link);
     const k = this.storeKeysOf(room);
+    const kept = this.keptFor(room);
+    const now = Date.now();
+    const refresh = now >= k.refreshDue;
     const [mid, payload, epoch] = await this.roomScript(room, (seed) =>
       this.link.pub.chatStoreAndPublish(
         k.seq,
@@ -206,19 +226,22 @@ export class RedisBroker implements Broker {
         message.head,
         message.tail,
         this.limits.size,
-        Date.now(),
+        now,
         publishNow,
         idempotencyKey === undefined ? "" : IDEMPOTENCY_WINDOW_S,
-        this.idleSeconds(room),
+        kept.ttl,
         change?.kind ?? "",
         change?.target ?? 0,
         change?.key ?? "",
         this.archived ? "1" : "",
         change?.archived ? "1" : "",
         noteCarry ? room : "",
+        refresh ? "1" : "",
         seed,
       ),
     );
+    // Only once Redis has run it: a store that failed set nothing.
+    if (refresh) k.refreshDue = now + kept.slack;
     if (Number(mid) === 0 && change) throw new MessageGone(change.target, epoch);
     // The payload comes back only for the node to publish (after WAIT); empty, the same message was stored before, and published then.
     if (publishNow === "" && payload !== "") await this.publishReplicated(room, Number(mid), payload);
@@ -240,6 +263,7 @@ export class RedisBroker implements Broker {
       index: k.carryIndexOf(room),
       carryChanges: k.roomCarryChanges(room),
       channel: k.roomChannel(room),
+      refreshDue: 0,
     };
     if (this.feeds.has(room)) this.storeKeys.set(room, keys);
     return keys;
@@ -274,7 +298,7 @@ export class RedisBroker implements Broker {
         arg,
         query.limit + 1,
         query.epoch ?? "",
-        this.idleSeconds(room),
+        this.keptFor(room).ttl,
         this.archived ? "1" : "",
         seed,
       ),

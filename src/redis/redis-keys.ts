@@ -30,9 +30,9 @@ export class RedisKeys {
     return `${this.tag(room)}:win`;
   }
 
-  /** The mids the window holds, in order. */
+  /** The mids the window holds, in order: a list (`:winmids` was an earlier version's sorted set). */
   roomWindowMids(room: string): string {
-    return `${this.tag(room)}:winmids`;
+    return `${this.tag(room)}:winlist`;
   }
 
   /** The lowest mid from which the log holds every entry that was not deleted. */

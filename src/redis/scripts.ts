@@ -9,13 +9,14 @@ import type { RedisClient } from "./redis-link.js";
  */
 const read = (file: string) => readFileSync(new URL(`./lua/${file}`, import.meta.url), "utf8");
 const roomEpoch = read("room-epoch.lua");
+const windowOrder = read("window-order.lua");
 const presenceRoom = read("presence-room.lua");
 /** A room's presence: the seven keys of RedisKeys.roomPresence, then the script's own arguments. */
 const presence = (file: string) => ({ numberOfKeys: 7, lua: presenceRoom + read(file) });
 
 const SCRIPTS = {
-  chatStoreAndPublish: { numberOfKeys: 10, lua: roomEpoch + read("store-and-publish.lua") },
-  chatReadHistory: { numberOfKeys: 7, lua: roomEpoch + read("read-history.lua") },
+  chatStoreAndPublish: { numberOfKeys: 10, lua: roomEpoch + windowOrder + read("store-and-publish.lua") },
+  chatReadHistory: { numberOfKeys: 7, lua: roomEpoch + windowOrder + read("read-history.lua") },
   chatPublishReplicated: { numberOfKeys: 1, lua: read("publish-replicated.lua") },
   chatPresenceEnter: presence("presence-enter.lua"),
   chatPresenceExit: presence("presence-exit.lua"),

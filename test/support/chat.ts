@@ -54,6 +54,13 @@ export async function say(user: User, message: string, room?: string): Promise<n
   return Number(reply.mid);
 }
 
+/** Sends a request about a room (a join, a history page) and resolves with its history frame. */
+export async function historyOf(u: User, room: string, request: Record<string, unknown>): Promise<Frame> {
+  const ref = `h-${Math.random()}`;
+  await u.client.send({ ...request, room, ref });
+  return u.client.action("history", (f) => f.ref === ref);
+}
+
 export function messagesIn(user: User, room: string): Frame[] {
   return user.client.all("message").filter((f) => f.room === room);
 }

@@ -6,8 +6,8 @@
 -- KEYS: 1 counter, 2 log, 3 epoch, 4 published mark, 5 window, 6 window's mids, 7 floor
 -- ARGV: 1 'since', 'before' or 'latest', 2 its mid, 3 how many entries (for
 --       'since') or messages (otherwise) at most, 4 the client's epoch for
---       'since' ('' for none), 5 seconds of idle time the room's keys are
---       kept, 6 '1' when a database keeps every message (the counter and
+--       'since' ('' for none), 5 milliseconds the room's keys are kept from
+--       now, 6 '1' when a database keeps every message (the counter and
 --       epoch do not idle out, store-and-publish.lua says why) or '', 7 a new
 --       epoch
 -- Returns {top, epoch, floor, the newest log entries after `since` (for
@@ -16,7 +16,7 @@
 -- A room only ever read has no mids to keep: its epoch idles out as before.
 local keep = ARGV[6] ~= '' and redis.call('EXISTS', KEYS[1]) == 1
 for i = 1, 7 do
-  if not keep or (i ~= 1 and i ~= 3) then redis.call('EXPIRE', KEYS[i], ARGV[5]) end
+  if not keep or (i ~= 1 and i ~= 3) then redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
 end
 local top = tonumber(redis.call('GET', KEYS[4]) or redis.call('GET', KEYS[1]) or '0')
 -- No floor: nothing was ever logged (HISTORY_SIZE=0), so the log is whole from nothing on.
@@ -30,7 +30,19 @@ if ARGV[1] == 'since' then
 end
 local below = top
 if ARGV[1] == 'before' then below = math.min(tonumber(ARGV[2]) - 1, top) end
-local mids = redis.call('ZREVRANGEBYSCORE', KEYS[6], below, '-inf', 'LIMIT', 0, ARGV[3])
+local length = redis.call('LLEN', KEYS[6])
+if length == 0 and redis.call('HLEN', KEYS[5]) > 0 then
+  length = windowOrder(KEYS[5], KEYS[6])
+  redis.call('PEXPIRE', KEYS[6], ARGV[5])
+end
+-- Newest first, none above `below` (behind Sentinel the list may hold mids stored and not yet published).
+local last = lastAtMost(KEYS[6], length, below)
+local mids = {}
+if last >= 0 then
+  local from = math.max(0, last - tonumber(ARGV[3]) + 1)
+  local order = redis.call('LRANGE', KEYS[6], from, last)
+  for i = #order, 1, -1 do mids[#mids + 1] = order[i] end
+end
 local bundles = {}
 if #mids > 0 then
   local found = redis.call('HMGET', KEYS[5], unpack(mids))

@@ -12,7 +12,9 @@
 -- the newest mid the database has (none of the next mids is one the
 -- database would take as kept already), or a new epoch for a room it has never held.
 local epoch = redis.call('GET', KEYS[3])
-if not epoch then
+-- The room is new to this Redis: its keys are made by this step.
+local born = not epoch
+if born then
   local seed = ARGV[#ARGV]
   if seed == '' then return {-1} end
   epoch = seed
