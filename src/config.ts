@@ -134,7 +134,7 @@ const spec = {
   HISTORY_MAX_AGE: { schema: int(0, 0, 31_536_000), help: "seconds a stored message is kept (0 = no limit)" },
   ROOM_IDLE_TTL: {
     schema: int(86_400, 1, 31_536_000),
-    help: "with Redis: seconds after which a room nobody used is forgotten, history and all (conversations: USER_IDLE_TTL)",
+    help: "with Redis: seconds after which a room nobody used is forgotten, history and all, within a tenth of it more (at most a minute) (conversations: USER_IDLE_TTL)",
   },
   RATE_LIMIT: { schema: int(20, 0, 1_000_000), help: "requests per second per connection, sustained (0 = no limit)" },
   RATE_BURST: { schema: int(40, 1, 1_000_000), help: "requests a connection may send at once before the rate applies" },
