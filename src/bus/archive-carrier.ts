@@ -268,18 +268,25 @@ export class ArchiveCarrier {
             ...call.flatMap(({ room }) => [this.keys.roomCarrier(room), this.keys.roomCarry(room)]),
             this.nodeId,
             this.timing.leaseMs,
-            BATCH,
           ),
         ),
       )
     ).flat();
-    const taken: Taken[] = [];
-    const empty: Taken[] = [];
+    const held: Room[] = [];
     for (const [i, r] of rooms.entries()) {
       const reply = took[i];
-      if (reply?.[0] === 1) (reply[1].length > 0 ? taken : empty).push({ ...r, entries: reply[1] });
+      if (reply?.[0] === 1) held.push(r);
       // Another node carries this one: counted, not touched.
       else left.set(r.room, reply?.[1] ?? 0);
+    }
+    const reads = await Promise.all(
+      held.map(({ room }) => pub.xrange(this.keys.roomCarry(room), "-", "+", "COUNT", BATCH)),
+    );
+    const taken: Taken[] = [];
+    const empty: Taken[] = [];
+    for (const [i, r] of held.entries()) {
+      const entries = reads[i] ?? [];
+      (entries.length > 0 ? taken : empty).push({ ...r, entries });
     }
     await this.forget(empty, left);
     const more: Room[] = [];

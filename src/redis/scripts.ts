@@ -60,8 +60,8 @@ declare module "ioredis" {
     chatPresenceBeat(...args: Arg[]): Result<[now: number, before: number], Context>;
     chatMarkRead(...args: Arg[]): Result<number, Context>;
     chatUserAddRoom(...args: Arg[]): Result<number, Context>;
-    /** For each room: [1, entries] when this node holds the room's lease, else [0, entries in the stream]. */
-    chatCarryTake(...args: Arg[]): Result<([1, StreamEntry[]] | [0, number])[], Context>;
+    /** For each room: [1] when this node holds the room's lease, else [0, entries in the stream]. */
+    chatCarryTake(...args: Arg[]): Result<([1] | [0, number])[], Context>;
     /** For each room, the entries left in its stream. */
     chatCarryDone(...args: Arg[]): Result<number[], Context>;
     /** When the room's sanctions expire (ms), 0 for never or for none left. */
