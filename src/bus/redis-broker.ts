@@ -61,7 +61,9 @@ interface StoreKeys {
   index: string;
   carryChanges: string;
   channel: string;
-  /** When this node next sets the room's keys' time to live as it stores (keptFor says why it may wait). */
+  /** How long the room's keys are kept from a store that sets their time to live, and how long this node may wait to (keptFor). */
+  kept: { ttl: number; slack: number };
+  /** When this node next sets the room's keys' time to live as it stores. */
   refreshDue: number;
 }
 
@@ -207,7 +209,7 @@ export class RedisBroker implements Broker {
     const publishNow = this.replicas === 0 ? (this.link.sharded ? "SPUBLISH" : "PUBLISH") : "";
     const noteCarry = this.archived !== undefined && notedByScript(this.link);
     const k = this.storeKeysOf(room);
-    const kept = this.keptFor(room);
+    const { kept } = k;
     const now = Date.now();
     const refresh = now >= k.refreshDue;
     const [mid, payload, epoch] = await this.roomScript(room, (seed) =>
@@ -263,6 +265,7 @@ export class RedisBroker implements Broker {
       index: k.carryIndexOf(room),
       carryChanges: k.roomCarryChanges(room),
       channel: k.roomChannel(room),
+      kept: this.keptFor(room),
       refreshDue: 0,
     };
     if (this.feeds.has(room)) this.storeKeys.set(room, keys);
