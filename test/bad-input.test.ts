@@ -72,6 +72,8 @@ const cases: { name: string; frame: unknown; code: string }[] = [
   { name: "a nickname too long", frame: { action: "nick", name: "n".repeat(21) }, code: "bad_name" },
   { name: "a nickname with control characters", frame: { action: "nick", name: "evil\u0007bell" }, code: "bad_name" },
   { name: "a nickname with a bidi override", frame: { action: "nick", name: "abc\u202edef" }, code: "bad_name" },
+  // Its JSON escape (\ud800) is one Redis's scripts cannot read: the name's messages could not be deleted or removed.
+  { name: "a nickname with a lone surrogate", frame: { action: "nick", name: "half \ud800" }, code: "bad_name" },
   { name: "a history page with a negative limit", frame: { action: "history", limit: -1 }, code: "bad_request" },
 ];
 

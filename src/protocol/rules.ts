@@ -15,8 +15,9 @@ export const DEFAULT_ROOM = "lobby";
 // Characters that draw nothing or change how the rest is drawn: controls,
 // format characters (bidi overrides, zero-width joiners, the soft hyphen),
 // default-ignorable ones (the combining grapheme joiner, Hangul fillers),
-// private use, unassigned code points and line or paragraph separators.
-const HIDDEN = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u;
+// private use, unassigned code points, line or paragraph separators, and lone surrogates (which
+// draw as a replacement mark, and whose JSON escape Redis's scripts cannot read).
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u;
 // Spaces, marks and the blank braille pattern: a name of only these looks empty.
 const BLANK = /^[\p{White_Space}\p{M}\u2800]*$/u;
 /** Labels the web client gives things; a name must not pass for them. */
