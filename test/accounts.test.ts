@@ -190,6 +190,33 @@ describe("on the embedded archive", () => {
     expect((await new AccountClient(n.url).post("/auth/signin", { name: "Boss", password: GOOD })).status).toBe(200);
   });
 
+  it("answers a broken cookie or form with a refusal in JSON, never a server error, and logs none as one", async () => {
+    const n = await scope.node({ SIGNUP: "open" });
+    const ada = new AccountClient(n.url);
+    expect((await ada.post("/auth/signup", { name: "Ada", password: GOOD })).status).toBe(200);
+    const csrf = ada.cookies.get("chat_csrf") ?? "";
+    const session = ada.cookies.get("chat_session") ?? "";
+    const send = (path: string, cookie: string, body?: string) =>
+      fetch(`${n.url}${path}`, {
+        method: body === undefined ? "GET" : "POST",
+        headers: { Cookie: cookie, "X-CSRF-Token": csrf, "Content-Type": "application/json" },
+        body,
+      }).then(async (r) => [r.status, ((await r.json()) as { error?: { code: string } }).error?.code]);
+    // Escapes no browser would send (`%E0%A4%A`) beside the good cookies: as if they had not come.
+    const broken = `chat_csrf=${csrf}; chat_session=${session}; junk=%E0%A4%A`;
+    expect(await send("/auth/state", broken)).toEqual([200, undefined]);
+    expect(await send("/auth/profile", broken, JSON.stringify({ display: "Ada L." }))).toEqual([200, undefined]);
+    expect(await send("/auth/state", "chat_session=%E0%A4%A")).toEqual([200, undefined]);
+    expect(await send("/auth/admin/accounts", "chat_session=%")).toEqual([401, "unauthorized"]);
+    expect(await send("/auth/signin", "chat_csrf=%", "{}")).toEqual([403, "forbidden"]);
+    // A form that is not JSON, or over 4 kB, is the client's mistake, said in the routes' own JSON.
+    const good = `chat_csrf=${csrf}; chat_session=${session}`;
+    expect(await send("/auth/signin", good, "{not json")).toEqual([400, "bad_request"]);
+    expect(await send("/auth/signin", good, JSON.stringify({ name: "x".repeat(5000) }))).toEqual([400, "bad_request"]);
+    expect((await ada.state()).body.account).toMatchObject({ name: "Ada", display: "Ada L." });
+    expect(n.output()).not.toMatch(/"level":(50|60)/);
+  });
+
   it("SIGNUP=closed lets nobody sign up; an invitation past its expiry lets nobody in", async () => {
     const closed = await scope.node({ SIGNUP: "closed", ADMIN_USERS: "Root" });
     const refused = await new AccountClient(closed.url).post("/auth/signup", { name: "Root", password: GOOD });

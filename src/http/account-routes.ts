@@ -77,7 +77,12 @@ function cookies(req: Request): Map<string, string> {
   const out = new Map<string, string>();
   for (const part of (req.headers.cookie ?? "").split(";")) {
     const i = part.indexOf("=");
-    if (i > 0) out.set(part.slice(0, i).trim(), decodeURIComponent(part.slice(i + 1).trim()));
+    if (i <= 0) continue;
+    try {
+      out.set(part.slice(0, i).trim(), decodeURIComponent(part.slice(i + 1).trim()));
+    } catch {
+      // Broken escapes (`%E0%A4%A`) are no cookie of ours: as if it had not been sent, not a server error.
+    }
   }
   return out;
 }
@@ -151,8 +156,17 @@ export function addAccountRoutes(app: Express, o: AccountRouteOptions): void {
   };
 
   type Handler = (req: Request, res: Response) => Promise<void>;
+  /** Reads the form's JSON body, or refuses it as a client's mistake: not JSON, or over the 4 kB a form needs. */
+  const readBody = (req: Request, res: Response) =>
+    new Promise<void>((resolve, reject) =>
+      json(req, res, (err?: unknown) => {
+        if (err === undefined) return resolve();
+        const large = (err as { type?: unknown }).type === "entity.too.large";
+        reject(new AccountError("bad_request", large ? "the form is over 4 kB" : "the form is not JSON"));
+      }),
+    );
   const post = (route: string, handler: Handler) => {
-    app.post(route, json, async (req, res) => {
+    app.post(route, async (req, res) => {
       try {
         const token = cookies(req).get(CSRF_COOKIE);
         const sent = req.headers[CSRF_HEADER];
@@ -165,6 +179,7 @@ export function addAccountRoutes(app: Express, o: AccountRouteOptions): void {
             "the form came without this page's CSRF token: reload the page and try again",
           );
         }
+        await readBody(req, res);
         if (typeof req.body !== "object" || req.body === null) req.body = {};
         await handler(req, res);
       } catch (err) {
