@@ -77,6 +77,40 @@ describe("links to rooms, messages and conversations, in Chromium", { timeout: B
     expect(new URL(page.url()).hash).toBe(`#/room/${room}`);
   });
 
+  it("on a phone, leaves open the list of places the user opened while the address's room was on its way", async () => {
+    const room = freshRoom("awaited");
+    await write(await writer(room), room, ["worth the wait"]);
+    let release = () => {};
+    const page = await browser.open(`${chat.url}/#/room/${room}`, async (p) => {
+      await p.setViewportSize({ width: 390, height: 760 });
+      // From the first frame about the room (its join's answer) on, the server's frames wait until released.
+      await p.routeWebSocket(/\/websocket/, (ws) => {
+        const server = ws.connectToServer();
+        let held: (string | Buffer)[] | null = null;
+        release = () => {
+          for (const m of held ?? []) ws.send(m);
+          held = null;
+        };
+        server.onMessage((m) => {
+          if (held === null && String(m).includes(room)) held = [];
+          if (held === null) ws.send(m);
+          else held.push(m);
+        });
+      });
+    });
+    await online(page);
+    await page.locator("#panels-toggle").click();
+    await page.locator("body.panels-open").waitFor({ state: "attached" });
+    release();
+    await currentRoom(page, room).waitFor({ state: "attached" });
+    await roomMessages(page, "worth the wait").waitFor({ state: "attached" });
+    // The room came in under the list, which the user still has open; picking a place closes it.
+    expect(await page.locator("body.panels-open").count()).toBe(1);
+    await page.locator('#rooms li[data-room="lobby"] .room-name').click();
+    await currentRoom(page, "lobby").waitFor({ state: "attached" });
+    expect(await page.locator("body.panels-open").count()).toBe(0);
+  });
+
   it("comes back after a reload to the room this tab showed, not the one another tab shows", async () => {
     const [mine, theirs] = [freshRoom("mine"), freshRoom("theirs")];
     const first = await openAt("");

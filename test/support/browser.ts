@@ -196,7 +196,7 @@ export function drawn(locator: Locator): Promise<boolean> {
  * One Chromium for a test file, and pages that each test opens and that are
  * closed after it: call once at the top of the file.
  */
-export function browserPerFile(): { open(url: string): Promise<Page> } {
+export function browserPerFile(): { open(url: string, before?: (page: Page) => Promise<void>): Promise<Page> } {
   let browser: Browser | undefined;
   const pages: Page[] = [];
   beforeAll(async () => {
@@ -209,10 +209,12 @@ export function browserPerFile(): { open(url: string): Promise<Page> } {
     await Promise.all(pages.splice(0).map(closePage));
   });
   return {
-    async open(url) {
+    /** A new page at `url`; `before` readies it first (a phone's viewport, a route of its traffic). */
+    async open(url, before) {
       if (!browser) throw new Error("the browser starts before the file's tests");
       const page = await newPage(browser);
       pages.push(page);
+      await before?.(page);
       await page.goto(url);
       return page;
     },

@@ -380,6 +380,15 @@ export class Chat {
     return [...place.users].filter(([uid]) => !this.state.isOwn(uid)).map(([uid, name]) => ({ uid, name }));
   }
 
+  /**
+   * The user opened or closed a phone's list of places. A place asked for earlier (a link's, a
+   * room picked before its join was answered) still comes on screen when it arrives, but under
+   * the list the user opened since: neither the list nor the keyboard is taken from them.
+   */
+  togglePanels(): void {
+    if (this.view.togglePanels()) this.focusOnJoin = false;
+  }
+
   toggleMute(): void {
     const key = this.state.current;
     if (key === null || this.state.currentPlace()?.kind !== "room") return;
@@ -475,7 +484,7 @@ export class Chat {
     this.log.show(key);
     this.log.markUnread(key, place.read);
     this.view.setLoading(place.loadingOlder);
-    // A list the user opened while the first join was on its way closed under their finger.
+    // Only a place the user asked for, and has not opened the list again since (togglePanels), closes it.
     if (focus) this.view.togglePanels(false);
     this.markRead(place);
     this.renderPlaces();

@@ -211,7 +211,7 @@ wireMessageActions(
 );
 view.messages.addEventListener("scroll", () => chat.scrolled(), { passive: true });
 view.jump.addEventListener("click", () => chat.jumpToNewest());
-view.panelsToggle.addEventListener("click", () => view.togglePanels());
+view.panelsToggle.addEventListener("click", () => chat.togglePanels());
 view.mute.addEventListener("click", () => chat.toggleMute());
 
 /**

@@ -272,8 +272,10 @@ export class View {
     while (this.notices.childElementCount > MAX_NOTICES) this.notices.firstElementChild?.remove();
   }
 
-  togglePanels(open = !document.body.classList.contains("panels-open")): void {
+  /** Opens or closes a phone's list of places; says whether it is open now. */
+  togglePanels(open = !document.body.classList.contains("panels-open")): boolean {
     document.body.classList.toggle("panels-open", open);
     this.panelsToggle.setAttribute("aria-expanded", String(open));
+    return open;
   }
 }
