@@ -12,6 +12,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { z } from "zod";
 import { REACTIONS, requestSchemas, SANCTION_MAX_SECONDS } from "../src/protocol/requests.js";
+import { AccountClient } from "./support/accounts.js";
 import { ask, connectUser, historyOf, joinRoom, say, type User } from "./support/chat.js";
 import { startPostgres } from "./support/postgres.js";
 import type { NodeProcess } from "./support/processes.js";
@@ -169,7 +170,12 @@ async function belongingsOf(owner: User, fuzzerUid: string): Promise<Belongings>
   return { owner, said, room, secret: String(secret.room) };
 }
 
-async function fuzz(fuzzerNode: NodeProcess, fuzzer: User, pools: Pools, seed: number): Promise<Map<string, number>> {
+async function fuzz(
+  fuzzer: User,
+  again: () => Promise<User>,
+  pools: Pools,
+  seed: number,
+): Promise<Map<string, number>> {
   const codes = new Map<string, number>();
   let user = fuzzer;
   await fc.assert(
@@ -211,12 +217,11 @@ async function fuzz(fuzzerNode: NodeProcess, fuzzer: User, pools: Pools, seed: n
         const internal = replies.filter((f) => f.action === "error" && f.code === "internal");
         expect(internal, `in reply to ${JSON.stringify(sent)}`).toEqual([]);
         if (outcome === "closed") {
-          // An `auth` with a token that does not hold may end the connection: the guest comes back as itself.
+          // An `auth` with a token that does not hold may end the connection: the fuzzer comes back as itself.
           const how = user.client.closed;
           expect(how?.code, `closed after ${JSON.stringify(sent)}`).toBeGreaterThanOrEqual(4000);
           codes.set(`closed ${how?.code}`, (codes.get(`closed ${how?.code}`) ?? 0) + 1);
-          user = await connectUser(fuzzerNode.url, { query: `proto=2&guest=${fuzzer.guest}` });
-          scope.defer(() => user.client.close());
+          user = await again();
         }
       },
     ),
@@ -245,11 +250,44 @@ async function untouched(b: Belongings, fuzzerNode: NodeProcess, fuzzer: User): 
   });
 }
 
+/** The server's admin, signed in: every room's owner, so the fuzz reaches what moderation does, not only its refusals. */
+async function admin(n: NodeProcess): Promise<{ user: User; again: () => Promise<User> }> {
+  const account = new AccountClient(n.url);
+  const made = await account.post("/auth/signup", { name: "Boss", password: "correct horse battery staple" });
+  expect(made.status).toBe(200);
+  const again = async (): Promise<User> => {
+    const { client, first } = await account.connect();
+    scope.defer(() => client.close());
+    expect(first.action).toBe("user_info");
+    return {
+      client,
+      id: String(first.id),
+      uid: String(first.uid),
+      name: String(first.name),
+      guest: undefined,
+      info: first,
+    };
+  };
+  return { user: await again(), again };
+}
+
 describe("every action, with the values the chat hands out", () => {
-  it.each(["embedded", "Redis and PostgreSQL, two nodes"])(
-    "crashes nothing, answers nothing with internal, and changes nothing of someone else's (%s)",
-    async (engine) => {
-      const limits = { RATE_LIMIT: "0", WRITE_BYTES_PER_USER: "0", WRITE_BYTES_PER_IP: "0" };
+  it.each([
+    ["embedded", "a guest"],
+    ["Redis and PostgreSQL, two nodes", "a guest"],
+    ["embedded", "the admin"],
+    ["Redis and PostgreSQL, two nodes", "the admin"],
+  ])(
+    "crashes nothing and answers nothing with internal (%s, fuzzed by %s)",
+    async (engine, who) => {
+      const limits = {
+        RATE_LIMIT: "0",
+        WRITE_BYTES_PER_USER: "0",
+        WRITE_BYTES_PER_IP: "0",
+        ADMIN_USERS: "Boss",
+        SIGNUP: "open",
+        GUESTS: "1",
+      };
       let nodes: NodeProcess[];
       if (engine === "embedded") {
         const n = await scope.node(limits);
@@ -262,7 +300,14 @@ describe("every action, with the values the chat hands out", () => {
         nodes = [await scope.node(env), await scope.node(env)];
       }
       const [a, b] = nodes as [NodeProcess, NodeProcess];
-      const fuzzer = await scope.user(a, "proto=2");
+      const guest = await scope.user(a, "proto=2");
+      const { user: fuzzer, again } =
+        who === "the admin"
+          ? await admin(a)
+          : {
+              user: guest,
+              again: () => scope.user(a, `proto=2&guest=${guest.guest}`),
+            };
       const owner = await scope.user(b, "proto=2");
       const bystander = await scope.user(b, "proto=2");
       await joinRoom(fuzzer, "lobby");
@@ -283,14 +328,15 @@ describe("every action, with the values the chat hands out", () => {
       await joinRoom(fuzzer, String(own.room));
       pools.mids.push(await say(fuzzer, "the fuzzer's own", String(own.room)));
 
-      const codes = await fuzz(a, fuzzer, pools, testSeed(`every action (${engine})`));
-      console.log(`every action (${engine}): answers by code ${JSON.stringify(Object.fromEntries(codes))}`);
+      const codes = await fuzz(fuzzer, again, pools, testSeed(`every action (${engine}, ${who})`));
+      console.log(`every action (${engine}, ${who}): answers by code ${JSON.stringify(Object.fromEntries(codes))}`);
       // The fuzz reached past the schemas: refusals that only a handler gives.
       expect(
         [...codes.keys()].filter((c) => !["bad_request", "bad_json", "unknown_action"].includes(c)).length,
       ).toBeGreaterThan(5);
 
-      await untouched(belongings, a, fuzzer);
+      // What is someone else's stays theirs; only the admin, who holds every room, may change it.
+      if (who === "a guest") await untouched(belongings, a, fuzzer);
       for (const n of nodes) {
         expect(n.child.exitCode).toBeNull();
         expect((await fetch(`${n.url}/healthz`)).status).toBe(200);
@@ -298,11 +344,11 @@ describe("every action, with the values the chat hands out", () => {
         await expect.poll(async () => (await fetch(`${n.url}/readyz`)).status, { timeout: 10_000 }).toBe(200);
         expect(n.output()).not.toMatch(/"level":(50|60)/);
       }
-      // Two others still talk, from one node to the other.
-      const mid = await say(owner, "after the fuzz");
-      expect(await bystander.client.action("message", (f) => f.mid === mid)).toMatchObject({
-        message: "after the fuzz",
-      });
+      // Two newcomers still talk, from one node to the other (the admin may have banned the others anywhere).
+      const [late, later] = [await scope.user(a, "proto=2&lobby=0"), await scope.user(b, "proto=2&lobby=0")];
+      for (const u of [late, later]) await joinRoom(u, "after-the-fuzz");
+      const mid = await say(late, "after the fuzz", "after-the-fuzz");
+      expect(await later.client.action("message", (f) => f.mid === mid)).toMatchObject({ message: "after the fuzz" });
     },
     120_000,
   );
