@@ -16,6 +16,7 @@ import { AccountClient } from "./support/accounts.js";
 import { ask, connectUser, historyOf, joinRoom, say, type User } from "./support/chat.js";
 import { startPostgres } from "./support/postgres.js";
 import type { NodeProcess } from "./support/processes.js";
+import { startCluster } from "./support/redis-servers.js";
 import { perTest } from "./support/scope.js";
 import { testSeed } from "./support/seed.js";
 import type { Frame } from "./support/sockjs-client.js";
@@ -277,6 +278,8 @@ describe("every action, with the values the chat hands out", () => {
     ["Redis and PostgreSQL, two nodes", "a guest"],
     ["embedded", "the admin"],
     ["Redis and PostgreSQL, two nodes", "the admin"],
+    ["Redis Cluster and PostgreSQL, two nodes", "a guest"],
+    ["Redis Cluster and PostgreSQL, two nodes", "the admin"],
   ])(
     "crashes nothing and answers nothing with internal (%s, fuzzed by %s)",
     async (engine, who) => {
@@ -293,10 +296,15 @@ describe("every action, with the values the chat hands out", () => {
         const n = await scope.node(limits);
         nodes = [n, n];
       } else {
-        const redis = await scope.redis();
         const pg = await startPostgres();
         scope.defer(() => pg.remove());
-        const env = { ...limits, REDIS_URL: redis.url, DATABASE_URL: pg.url };
+        let redisEnv: Record<string, string>;
+        if (engine.startsWith("Redis Cluster")) {
+          const cluster = await startCluster(3);
+          scope.defer(() => cluster.stop());
+          redisEnv = { REDIS_CLUSTER_NODES: `redis-cluster://${cluster.seeds}` };
+        } else redisEnv = { REDIS_URL: (await scope.redis()).url };
+        const env = { ...limits, ...redisEnv, DATABASE_URL: pg.url };
         nodes = [await scope.node(env), await scope.node(env)];
       }
       const [a, b] = nodes as [NodeProcess, NodeProcess];
