@@ -56,8 +56,20 @@ const TEXTS = [
   "%_\\",
   "https://example.com/x?y=<z>",
 ];
-const ODD_ROOMS = ["nowhere", "LOBBY", "r".repeat(64), "r".repeat(300), "Ünïcödé", "a b", "", "~", "x~y", "../etc"];
-const ODD_USERS = ["g-nobody", "x.y", "a".repeat(128), "a".repeat(129), "", "__proto__"];
+const ODD_ROOMS = [
+  "nowhere",
+  "LOBBY",
+  "r".repeat(64),
+  "r".repeat(300),
+  "Ünïcödé",
+  "a b",
+  "",
+  "~",
+  "x~y",
+  "../etc",
+  "r\ud800",
+];
+const ODD_USERS = ["g-nobody", "x.y", "a".repeat(128), "a".repeat(129), "", "__proto__", "g-\ud800", "a-\udfff"];
 const ODD_NUMBERS = [0, 1, -1, 2 ** 31, 2 ** 53 - 1, 2 ** 53, 1.5, Number.MAX_VALUE];
 const JUNK: unknown[] = [null, true, "1", [], {}, { __proto__: { admin: true } }, 1e308, -0];
 
