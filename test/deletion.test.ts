@@ -113,3 +113,27 @@ describe.each(["embedded", "Redis"] as const)("a deleted message (%s)", (mode) =
     }
   });
 });
+
+it("deletes, on Redis, a message stored before names were checked for lone surrogates", async () => {
+  const redis = await scope.redis();
+  const n = await scope.node({ REDIS_URL: redis.url });
+  const room = "legacy";
+  const ada = await member(n, room);
+  const secret = await say(ada, "an old password: Tangerine-Falcon-9", room);
+  // As an earlier version stored it: the author's name held a lone surrogate, kept as its JSON escape, which cjson cannot
+  // read; and a name that merely spells one out (an escaped backslash), which must stay as it is.
+  const inspect = new Redis(redis.url);
+  scope.defer(() => inspect.disconnect());
+  const [win] = await inspect.keys(`*{*:${room}}:win`);
+  if (win === undefined) throw new Error("no window kept for the room");
+  const entry = String(await inspect.hget(win, String(secret)));
+  const legacy = entry.replace(`"name":${JSON.stringify(ada.name)}`, `"name":"half \\ud800, spelt \\\\ud800"`);
+  expect(legacy).not.toBe(entry);
+  await inspect.hset(win, String(secret), legacy);
+
+  expect(await ask(ada, { action: "delete", room, mid: secret })).toMatchObject({ of: "delete" });
+  const tomb = JSON.parse(String((await inspect.hget(win, String(secret)))?.split("\n")[0]?.split("\t")[1]));
+  expect(tomb).toMatchObject({ mid: secret, message: "", name: "half \ufffd, spelt \\ud800" });
+  expect((await everythingIn(inspect)).match(/.{0,60}Tangerine.{0,20}/s)?.[0]).toBeUndefined();
+  expect(n.output()).not.toMatch(/"level":(50|60)/);
+});

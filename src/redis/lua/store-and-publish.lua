@@ -109,7 +109,16 @@ if size > 0 then
     -- Deletion deletes: the message's text and every edit of it leave the
     -- log too, and the window keeps a tombstone with the message's mid.
     local tab = string.find(lines[1], '\t', 1, true)
-    local message = cjson.decode(string.sub(lines[1], tab + 1))
+    local json = string.sub(lines[1], tab + 1)
+    local read, message = pcall(cjson.decode, json)
+    if not read then
+      -- Stored before names were checked for them, a lone surrogate's escape (\ud800), which cjson
+      -- cannot read, would make the message undeletable: it is read as U+FFFD. An escape is a \u
+      -- after an even run of backslashes; after an odd one it is text (\\ud800).
+      message = cjson.decode((string.gsub(json, '(\\*)\\u[dD][89a-fA-F]%x%x', function(run)
+        if #run % 2 == 0 then return run .. '\\ufffd' end
+      end)))
+    end
     message.message = ''
     local tomb = string.sub(lines[1], 1, tab) .. cjson.encode(message)
     for text in string.gmatch(lines[2], '%d+') do
