@@ -24,6 +24,16 @@ async function inspector(url: string): Promise<Redis> {
   return r;
 }
 
+/** A node on its own Redis keeping 5 messages a room, and a member of `room` who has said m0, m1 … m(count-1) there. */
+async function roomOfFive(room: string, count: number) {
+  const redis = await scope.redis();
+  const n = await scope.node({ REDIS_URL: redis.url, HISTORY_SIZE: "5", RATE_LIMIT: "0" });
+  const talker = await member(n.url, room);
+  const mids: number[] = [];
+  for (let i = 0; i < count; i++) mids.push(await say(talker, `m${i}`, room));
+  return { redis, n, talker, mids };
+}
+
 /** The keys the store script keeps a room's history in. */
 const HISTORY_KEYS = [":seq", ":epoch", ":log", ":win", ":winlist", ":floor"];
 
@@ -92,11 +102,7 @@ describe("a room's keys in Redis", () => {
 
 describe("a window kept by an earlier version (Redis)", () => {
   it("is read and kept in order when the list of its mids is missing", async () => {
-    const redis = await scope.redis();
-    const n = await scope.node({ REDIS_URL: redis.url, HISTORY_SIZE: "5", RATE_LIMIT: "0" });
-    const talker = await member(n.url, "older");
-    const mids: number[] = [];
-    for (let i = 0; i < 5; i++) mids.push(await say(talker, `m${i}`, "older"));
+    const { redis, n, talker, mids } = await roomOfFive("older", 5);
     const r = await inspector(redis.url);
     const order = await keyOf(r, "older", ":winlist");
     // An earlier version kept the order elsewhere: the hash of bundles is all there is.
@@ -118,11 +124,7 @@ describe("a window kept by an earlier version (Redis)", () => {
 
 describe("the log's reach (Redis)", () => {
   it("recovers from the room's last HISTORY_SIZE mids, and says recovered: false before them", async () => {
-    const redis = await scope.redis();
-    const n = await scope.node({ REDIS_URL: redis.url, HISTORY_SIZE: "5", RATE_LIMIT: "0" });
-    const talker = await member(n.url, "reach");
-    const mids: number[] = [];
-    for (let i = 0; i < 12; i++) mids.push(await say(talker, `m${i}`, "reach"));
+    const { redis, n, talker, mids } = await roomOfFive("reach", 12);
     const joined = await historyOf(talker, "reach", { action: "join" });
     const back = await member(n.url, "elsewhere");
     const whole = await historyOf(back, "reach", { action: "join", since: mids[6], epoch: joined.epoch });
