@@ -9,7 +9,7 @@ import path from "node:path";
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { AccountClient } from "../support/accounts.js";
-import { BROWSER_TEST_MS, browserPerFile, currentRoom, userEntry } from "../support/browser.js";
+import { BROWSER_TEST_MS, browserPerFile, currentRoom, drawn, userEntry } from "../support/browser.js";
 import { SERVER_ENTRY } from "../support/processes.js";
 import { perTest } from "../support/scope.js";
 
@@ -70,6 +70,41 @@ describe("accounts in the web client", { timeout: BROWSER_TEST_MS }, () => {
     await expect.poll(() => ada.locator("#auth-message").textContent(), POLL).toBe("wrong name or password");
     await fill(ada, "#signin-form", { Password: GOOD }, "Sign in");
     await inChatAs(ada, "Ada");
+  });
+
+  it("on a phone, keeps the account's name above the room, and its profile and sign-out in the list of places", async () => {
+    const n = await scope.node({ SIGNUP: "open", GUESTS: "1" });
+    const p = await chromium.open(`${n.url}/`, (p) => p.setViewportSize({ width: 390, height: 760 }));
+    await p.locator('body[data-state="online"]').waitFor();
+    expect(await drawn(p.locator("#sign-in"))).toBe(true);
+    await p.locator("#sign-in").click();
+    await p.locator("#show-signup").click();
+    await fill(
+      p,
+      "#signup-form",
+      { Name: "Margaret Hamilton", "Password (at least 10 characters)": GOOD },
+      "Create account",
+    );
+    await p.locator('body[data-state="online"]').waitFor();
+    await currentRoom(p, "lobby").waitFor({ state: "attached" });
+    await expect.poll(() => p.locator("#account-name").textContent(), POLL).toBe("Margaret Hamilton");
+    // Over the room: who is signed in, the search and the connection, in two rows; nothing to sign out by mistake.
+    expect(await drawn(p.locator("#account-name"))).toBe(true);
+    expect(await drawn(p.locator("#search-input"))).toBe(true);
+    expect((await p.locator(".topbar").boundingBox())?.height).toBeLessThanOrEqual(110);
+    expect(await p.locator("#sign-out").isVisible()).toBe(false);
+    expect(await p.locator("#profile-open").isVisible()).toBe(false);
+    // The list of places has them, each button's words on one line.
+    await p.locator("#panels-toggle").click();
+    for (const id of ["#profile-open", "#sign-out", "#sign-out-all"]) {
+      expect(await drawn(p.locator(id))).toBe(true);
+      const box = await p.locator(id).boundingBox();
+      expect(box?.height).toBeLessThan(40);
+    }
+    await p.locator("#sign-out").click();
+    await p.locator("#sign-in").waitFor();
+    await p.locator('body[data-state="online"]').waitFor();
+    expect(await drawn(p.locator("#sign-in"))).toBe(true);
   });
 
   it("an invitation link and a reset link from the admin page; disabling someone shows them the sign-in page, once", async () => {

@@ -694,6 +694,19 @@ describe("the web client's conversation features, in Chromium", { timeout: UX_TE
     expect(await drawn(phone.locator("#messages .reaction").getByText("❤️ 1"))).toBe(true);
     expect(await drawn(best)).toBe(true);
     expect(await drawn(phone.locator("#text"))).toBe(true);
+    // In a room the bar above it keeps to two rows: the search and the connection's status are there,
+    // the name form waits in the list of places. It had taken 170 of the 760 pixels, in four rows.
+    const bar = await phone.locator(".topbar").boundingBox();
+    expect(bar?.height).toBeLessThanOrEqual(110);
+    expect(await drawn(phone.locator("#search-input"))).toBe(true);
+    expect(await phone.locator("#status").textContent()).toMatch(/^Online/);
+    expect(await drawn(phone.locator("#status"))).toBe(true);
+    expect(await phone.locator("#nick").isVisible()).toBe(false);
+    await phone.locator("#panels-toggle").click();
+    expect(await drawn(phone.locator("#nick"))).toBe(true);
+    expect(await phone.locator("#nick").inputValue()).toBe("Grace Hopper");
+    await phone.locator('#rooms li[data-room="general"] .room-name').click();
+    await expect.poll(() => phone.locator("body.panels-open").count()).toBe(0);
     // Nothing hovers on a phone: a "⋯" on each message opens its controls.
     expect(await best.locator('[data-act="edit"]').isVisible()).toBe(false);
     await best.locator('[data-act="more"]').click();
