@@ -364,6 +364,27 @@ describe("the web client's conversation features, in Chromium", { timeout: UX_TE
     expect(await messagesOnly(grace)).toEqual(expected);
   });
 
+  it("lists a long name with its badges under its first letter rather than under the avatar", async () => {
+    const room = freshRoom("names");
+    const long = await userIn(0, "Maximiliane Wunderlich-Oberhof", room);
+    const short = await userIn(1, freshName("Bo"), room);
+    const entry = long.locator("#users li.user.me");
+    await entry.locator(".self-badge").waitFor();
+    await short.locator("#users li.user:not(.me) .guest-badge").waitFor();
+    const [name, badge, avatar] = await Promise.all(
+      [".user-name", ".guest-badge", ".avatar"].map((s) => entry.locator(s).first()),
+    ).then((ls) => Promise.all(ls.map((l) => l.evaluate((n) => n.getBoundingClientRect().toJSON() as DOMRect))));
+    const text = await entry.locator(".user-name").evaluate((n) => {
+      const range = document.createRange();
+      range.selectNodeContents(n);
+      return [...range.getClientRects()].map((r) => r.left);
+    });
+    // Too long for one line beside the avatar: the badges take the next line, starting where the name's text does.
+    expect(badge?.top).toBeGreaterThanOrEqual((name?.bottom ?? 0) - 1);
+    expect(Math.abs((badge?.left ?? 0) - Math.min(...text))).toBeLessThanOrEqual(2);
+    expect(badge?.left).toBeGreaterThan(avatar?.right ?? 0);
+  });
+
   it("says at once that someone is typing, and stops saying it when their message comes", async () => {
     const room = freshRoom("typing");
     const [adaName, graceName] = [freshName("Ada"), freshName("Grace")];

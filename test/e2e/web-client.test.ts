@@ -273,5 +273,17 @@ describe("the web client in Chromium", { timeout: BROWSER_TEST_MS }, () => {
     expect(await drawn(ada.locator("#room-title").getByText("#general"))).toBe(true);
     expect(await drawn(userEntry(ada, "Grace Hopper"))).toBe(true);
     expect(await drawn(ada.locator("#text"))).toBe(true);
+    // Short of room, the bar and the room tools take another row: no button's words break over two lines
+    // ("Set / name", "Sign / in", "Browse / rooms" had, at this width).
+    const broken = await ada.locator(".topbar button:visible, .room-tools button:visible").evaluateAll((buttons) =>
+      buttons
+        .filter((b) => {
+          const range = document.createRange();
+          range.selectNodeContents(b);
+          return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1;
+        })
+        .map((b) => b.textContent),
+    );
+    expect(broken).toEqual([]);
   });
 });
