@@ -179,6 +179,23 @@ describe("the search box and the jump to a message, in Chromium", { timeout: BRO
     expect(await page.locator("#text").inputValue()).toBe("a/b");
   });
 
+  it("shows its results whole on the screen, on a phone, a laptop and a wide screen", async () => {
+    const room = freshRoom("onscreen");
+    await write(await writer(room), room, ["the gazebo is painted", "a second gazebo, smaller"]);
+    for (const width of [390, 1000, 1600]) {
+      const page = await browser.open(`${chat.url}/#/room/${room}`, (p) => p.setViewportSize({ width, height: 700 }));
+      await page.locator('body[data-state="online"]').waitFor();
+      const box = page.getByRole("combobox", { name: "Search messages" });
+      await box.fill("gazebo");
+      await box.press("Enter");
+      await expect.poll(() => results(page).getByRole("option").count()).toBe(2);
+      const panel = await page.locator("#search-panel").boundingBox();
+      expect(panel?.x, `${width} px`).toBeGreaterThanOrEqual(0);
+      expect((panel?.x ?? 0) + (panel?.width ?? 0), `${width} px`).toBeLessThanOrEqual(width);
+      expect(await drawn(results(page).getByRole("option").first()), `${width} px`).toBe(true);
+    }
+  });
+
   it("pages on to older hits, and opens a hit in a conversation", async () => {
     const page = await openAt(chat.url, "");
     await currentRoom(page, "lobby").waitFor();
