@@ -143,5 +143,13 @@ describe("rooms in the web client", { timeout: BROWSER_TEST_MS }, () => {
     await shown(bea, "Book Club").waitFor();
     await currentRoom(bea, "book-club").waitFor();
     await roomMessages(bea, "chapter one tonight").waitFor();
+    // A room she is in already is one to open, not to join again.
+    await bea.locator('#rooms li[data-room="lobby"] .room-name').click();
+    await currentRoom(bea, "lobby").waitFor();
+    await bea.getByRole("button", { name: "Browse rooms" }).click();
+    await bookClub.waitFor();
+    expect(await directory.getByRole("button", { name: "Join Book Club" }).count()).toBe(0);
+    await directory.getByRole("button", { name: "Open Book Club" }).click();
+    await currentRoom(bea, "book-club").waitFor();
   });
 });

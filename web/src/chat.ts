@@ -407,6 +407,11 @@ export class Chat {
     }
   }
 
+  /** Whether the room is among the user's places. */
+  isIn(room: string): boolean {
+    return this.state.places.has(roomKey(room));
+  }
+
   join(name: string): void {
     if (this.state.places.has(roomKey(name))) this.switchTo(roomKey(name), true);
     else this.joinRoom(name, true, true);

@@ -50,6 +50,7 @@ export class RoomControls {
         });
       },
       (room) => this.chat.join(room),
+      (room) => this.chat.isIn(room),
     );
     const converse = (uid: string, name: string) => this.chat.converse(uid, name);
     this.members = new PeopleDialog(

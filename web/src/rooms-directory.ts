@@ -10,7 +10,7 @@ function activity(ts: number | undefined): string {
   return `last message ${new Date(ts).toLocaleString([], { dateStyle: "medium", timeStyle: "short" })}`;
 }
 
-/** The room directory: public and read-only rooms by name, searchable, a page at a time, each a click from joining. */
+/** The room directory: public and read-only rooms by name, searchable, a page at a time, each a click from joining (or opening, once joined). */
 export class RoomsDirectory {
   readonly dialog: HTMLDialogElement;
   private readonly query = el("input", { name: "q", type: "search", autocomplete: "off" });
@@ -22,6 +22,8 @@ export class RoomsDirectory {
   constructor(
     private readonly ask: (q: string, after: string | undefined) => void,
     private readonly join: (room: string) => void,
+    /** Whether the user is in the room already: its button opens it rather than joining it. */
+    private readonly isIn: (room: string) => boolean,
   ) {
     const close = el("button", { class: "ghost", type: "button" }, "Close");
     const search = el("form", { class: "inline-form", role: "search" }, ...field("Search rooms", this.query));
@@ -74,7 +76,13 @@ export class RoomsDirectory {
         r.visibility === "readonly" ? el("span", { class: "account-badge" }, "read-only") : null,
         el("span", { class: "directory-topic" }, r.topic),
         el("span", { class: "directory-meta" }, `${r.online} online · ${activity(r.active)}`),
-        el("button", { type: "button", "data-join": r.room, "aria-label": `Join ${r.name}` }, "Join"),
+        this.isIn(r.room)
+          ? el(
+              "button",
+              { class: "ghost", type: "button", "data-join": r.room, "aria-label": `Open ${r.name}` },
+              "Open",
+            )
+          : el("button", { type: "button", "data-join": r.room, "aria-label": `Join ${r.name}` }, "Join"),
       ),
     );
     if (first) this.list.replaceChildren(...items);
