@@ -165,6 +165,11 @@ describe("links to rooms, messages and conversations, in Chromium", { timeout: B
     // Named by the server, though no message names them yet: in the list and the header.
     await conversationEntry(page, pen.name).waitFor();
     expect(await page.locator("#room-title").textContent()).toBe(`${pen.name} (guest)`);
+    // The badge stands apart from the name, not run into it ("Penguest").
+    const [name, badge] = await Promise.all(
+      ["[data-profile]", ".guest-badge"].map((s) => page.locator(`#room-title ${s}`).boundingBox()),
+    );
+    expect((badge?.x ?? 0) - ((name?.x ?? 0) + (name?.width ?? 0))).toBeGreaterThanOrEqual(4);
     await page.locator("#text").fill("hello from your link");
     await page.locator("#send").click();
     // Pen is told of a new conversation, and finds the message in it.
