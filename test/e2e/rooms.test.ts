@@ -121,6 +121,11 @@ describe("rooms in the web client", { timeout: BROWSER_TEST_MS }, () => {
       await dialog.getByLabel("Room name").fill(name ?? "");
       await dialog.getByLabel("Topic").fill(`all about ${name}`);
       await dialog.getByLabel("Who may come in").selectOption(visibility ?? "");
+      // The choice is drawn as a field like the others, not the browser's bare control beside them.
+      const [field, choice] = await Promise.all(
+        ["Topic", "Who may come in"].map((label) => dialog.getByLabel(label).boundingBox()),
+      );
+      expect(Math.abs((choice?.height ?? 0) - (field?.height ?? 0))).toBeLessThanOrEqual(2);
       await dialog.getByRole("button", { name: "Create room" }).click();
       await shown(ada, name ?? "").waitFor();
     }
