@@ -253,6 +253,8 @@ describe("the archive behind Redis", () => {
     await expect.poll(() => archived(database, "dev"), { timeout: 5000, interval: 100 }).toEqual([before]);
 
     await postgres.stop();
+    // Back for the next test even if this one fails before it starts it again.
+    scope.defer(() => postgres.start());
     const secret = await say(ada, "hunter2 is my password", "dev");
     expect((await request(ada, { action: "edit", room: "dev", mid: secret, message: "hunter3" })).action).toBe("ack");
     // Enough after it that a carry may split the deletion from its message's place in the stream.
@@ -444,6 +446,8 @@ describe("the archive behind Redis", () => {
     // messages and the only one that could have carried them: they reach the database through
     // a node started after the kill, or not at all.
     await postgres.stop();
+    // Back for the next test even if this one fails before it starts it again.
+    scope.defer(() => postgres.start());
     for (let i = 0; i < 200; i++) acked.push(await say(ada, `before the kill ${i}`, "dev"));
     await a.kill();
     const probe = new Redis(redis.url);
@@ -477,6 +481,8 @@ describe("the archive behind Redis", () => {
       await expect.poll(() => archived(database, "dev"), { timeout: 5000, interval: 100 }).toEqual(acked);
 
       await postgres.stop();
+      // Back for the next test even if this one fails before it starts it again.
+      scope.defer(() => postgres.start());
       const outageEnds = Date.now() + OUTAGE_MS;
       // Traffic through the outage: each message acknowledged on A, and delivered live on B.
       let i = 0;

@@ -26,7 +26,7 @@ export interface PostgresProcess {
   /** A fresh database in this cluster, for a test that wants one of its own. */
   createDatabase(name: string): Promise<string>;
   stop(): Promise<void>;
-  /** Starts it again on the same data directory and socket. */
+  /** Starts it again on the same data directory and socket; running, it is left as it is. */
   start(): Promise<void>;
   /** Stops it (fast shutdown: clients are cut off), and starts it again `ms` later. */
   stopFor(ms: number): Promise<void>;
@@ -99,7 +99,9 @@ export async function startPostgres(): Promise<PostgresProcess> {
     },
     createDatabase: create,
     stop,
-    start: launch,
+    start: async () => {
+      if (!child) await launch();
+    },
     stopFor: async (ms) => {
       await stop();
       await new Promise((r) => setTimeout(r, ms));
