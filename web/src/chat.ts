@@ -413,7 +413,7 @@ export class Chat {
   }
 
   join(name: string): void {
-    if (this.state.places.has(roomKey(name))) this.switchTo(roomKey(name), true);
+    if (this.isIn(name)) this.switchTo(roomKey(name), true);
     else this.joinRoom(name, true, true);
   }
 

@@ -66,6 +66,13 @@ export class RoomsDirectory {
     this.ask(this.query.value.trim(), undefined);
   }
 
+  /** A room's button: opens a room the user is in, joins any other. */
+  private button(room: string, name: string): HTMLButtonElement {
+    const verb = this.isIn(room) ? "Open" : "Join";
+    const look = verb === "Open" ? { class: "ghost" } : {};
+    return el("button", { ...look, type: "button", "data-join": room, "aria-label": `${verb} ${name}` }, verb);
+  }
+
   /** A page came: the first replaces the list, the next ones add to it. */
   show(page: RoomsPage, first: boolean): void {
     const items = page.rooms.map((r) =>
@@ -76,13 +83,7 @@ export class RoomsDirectory {
         r.visibility === "readonly" ? el("span", { class: "account-badge" }, "read-only") : null,
         el("span", { class: "directory-topic" }, r.topic),
         el("span", { class: "directory-meta" }, `${r.online} online · ${activity(r.active)}`),
-        this.isIn(r.room)
-          ? el(
-              "button",
-              { class: "ghost", type: "button", "data-join": r.room, "aria-label": `Open ${r.name}` },
-              "Open",
-            )
-          : el("button", { type: "button", "data-join": r.room, "aria-label": `Join ${r.name}` }, "Join"),
+        this.button(r.room, r.name),
       ),
     );
     if (first) this.list.replaceChildren(...items);
