@@ -184,11 +184,13 @@ describe("the search box and the jump to a message, in Chromium", { timeout: BRO
     await write(await writer(room), room, ["the gazebo is painted", "a second gazebo, smaller"]);
     for (const width of [390, 1000, 1600]) {
       const page = await browser.open(`${chat.url}/#/room/${room}`, (p) => p.setViewportSize({ width, height: 700 }));
-      await page.locator('body[data-state="online"]').waitFor();
+      // Search looks in the user's rooms: the address's room is one once its join is answered.
+      await currentRoom(page, room).waitFor({ state: "attached" });
+      await roomMessages(page, "a second gazebo, smaller").waitFor({ state: "attached" });
       const box = page.getByRole("combobox", { name: "Search messages" });
       await box.fill("gazebo");
       await box.press("Enter");
-      await expect.poll(() => results(page).getByRole("option").count()).toBe(2);
+      await expect.poll(() => results(page).getByRole("option").count(), { timeout: 10_000 }).toBe(2);
       const panel = await page.locator("#search-panel").boundingBox();
       expect(panel?.x, `${width} px`).toBeGreaterThanOrEqual(0);
       expect((panel?.x ?? 0) + (panel?.width ?? 0), `${width} px`).toBeLessThanOrEqual(width);
