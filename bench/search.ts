@@ -140,24 +140,20 @@ async function seedPostgres(pgsql: Postgres): Promise<void> {
       [SEED_EPOCH, PER_ROOM, now, ROOMS],
     );
     // Indexes are dropped while a million rows go in, and built once after: as a restore would.
-    await c.query("DROP INDEX search_docs_words");
+    await c.query("DROP INDEX messages_words");
     let n = 0;
     for (const rows of messages(5000)) {
       const col = <K extends keyof Seeded>(k: K) => rows.map((r) => r[k]);
-      await c.query(
-        "INSERT INTO messages (place, mid, uid, ts, text, json) SELECT p, m, 'g-seed', t, x, j FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[]) AS u(p, m, t, x, j)",
-        [col("place"), col("mid"), col("ts"), col("text"), col("json")],
-      );
       // 'simple' over lowercase ASCII words with one space between: the words and positions the server writes.
       await c.query(
-        "INSERT INTO search_docs (place, mid, ts, sender, words) SELECT p, m, t, 'seed', to_tsvector('simple', x) FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[]) AS u(p, m, t, x)",
-        [col("place"), col("mid"), col("ts"), col("text")],
+        "INSERT INTO messages (place, mid, uid, ts, text, json, sender, words) SELECT p, m, 'g-seed', t, x, j, 'seed', to_tsvector('simple', x) FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[]) AS u(p, m, t, x, j)",
+        [col("place"), col("mid"), col("ts"), col("text"), col("json")],
       );
       n += rows.length;
       if (n % 50_000 === 0) progress(`postgres: seeded ${n}`);
     }
     progress("postgres: building the GIN index");
-    await c.query("CREATE INDEX search_docs_words ON search_docs USING GIN (place, words)");
+    await c.query("CREATE INDEX messages_words ON messages USING GIN (place, words) WHERE words IS NOT NULL");
     await c.query("ANALYZE");
     progressDone();
   } finally {
@@ -363,10 +359,9 @@ async function explainPostgres(pgsql: Postgres): Promise<void> {
     const { words, phrases } = queries();
     const q = (text: string) =>
       c.query(
-        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT d.place, d.mid, d.ts, m.text, m.edited, m.json FROM search_docs d " +
-          "JOIN messages m ON m.place = d.place AND m.mid = d.mid " +
-          "WHERE d.place = ANY($1::text[]) AND d.words @@ $2::tsquery AND m.deleted = FALSE AND d.ts >= $3 " +
-          "ORDER BY d.ts DESC, d.place DESC, d.mid DESC LIMIT 21",
+        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT m.place, m.mid, m.ts, m.text, m.edited, m.json FROM messages m " +
+          "WHERE m.place = ANY($1::text[]) AND m.words @@ $2::tsquery AND m.deleted = FALSE AND m.ts >= $3 " +
+          "ORDER BY m.ts DESC, m.place DESC, m.mid DESC LIMIT 21",
         [MINE, text, 0],
       );
     const tsPhrase = (p: string) =>

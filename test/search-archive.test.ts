@@ -10,7 +10,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Archive, ArchivedHit, SearchAnswer } from "../src/archive/archive.js";
-import { MIGRATIONS, migrationSql, SEARCH_STEP } from "../src/archive/migrations.js";
+import { MIGRATIONS, type Migration, migrationSql, SEARCH_STEP, WORDS_STEP } from "../src/archive/migrations.js";
 import { openArchive } from "../src/archive/open-archive.js";
 import { placeToken } from "../src/archive/search-index.js";
 import { parseQuery, type SearchQuery, type Term } from "../src/archive/search-query.js";
@@ -42,31 +42,38 @@ const beforeSearch: Record<string, () => Promise<Archive>> = {
     scope.defer(() => archive.close());
     return archive;
   },
-  PostgreSQL: async () => {
-    const database = `search_old_${++databases}`;
-    const url = await postgres.createDatabase(database);
-    const db = await postgres.client(database);
-    await db.query("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)");
-    for (const [i, sql] of olderSchema("PostgreSQL").entries()) {
-      await db.query(sql);
-      await db.query("INSERT INTO schema_migrations VALUES ($1, 0)", [i + 1]);
-    }
-    for (const row of oldRows) {
-      let n = 0;
-      await db.query(
-        OLD_INSERT.replace(/\?/g, () => `$${++n}`),
-        row,
-      );
-    }
-    await db.end();
-    const archive = await openArchive({ kind: "postgres", url, connectTimeoutMs: 5000 });
-    scope.defer(() => archive.close());
-    return archive;
-  },
+  PostgreSQL: () => olderPostgres(SEARCH_STEP),
 };
 
-const olderSchema = (engine: string) =>
-  MIGRATIONS.slice(0, MIGRATIONS.indexOf(SEARCH_STEP)).map((step) => migrationSql(step, engine));
+/**
+ * A PostgreSQL database as the release before `step` left it, holding one
+ * message and one deleted message (and what `then` adds); then opened.
+ */
+async function olderPostgres(step: Migration, then: string[] = []): Promise<Archive> {
+  const database = `search_old_${++databases}`;
+  const url = await postgres.createDatabase(database);
+  const db = await postgres.client(database);
+  await db.query("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied BIGINT NOT NULL)");
+  for (const [i, sql] of olderSchema("PostgreSQL", step).entries()) {
+    await db.query(sql);
+    await db.query("INSERT INTO schema_migrations VALUES ($1, 0)", [i + 1]);
+  }
+  for (const row of oldRows) {
+    let n = 0;
+    await db.query(
+      OLD_INSERT.replace(/\?/g, () => `$${++n}`),
+      row,
+    );
+  }
+  for (const sql of then) await db.query(sql);
+  await db.end();
+  const archive = await openArchive({ kind: "postgres", url, connectTimeoutMs: 5000 });
+  scope.defer(() => archive.close());
+  return archive;
+}
+
+const olderSchema = (engine: string, step = SEARCH_STEP) =>
+  MIGRATIONS.slice(0, MIGRATIONS.indexOf(step)).map((m) => migrationSql(m, engine));
 const OLD_INSERT = "INSERT INTO messages (place, mid, uid, ts, text, deleted, json) VALUES (?, ?, ?, ?, ?, ?, ?)";
 const oldRows = [
   [
@@ -285,8 +292,9 @@ describe.each(Object.keys(engines))("search on %s", (name) => {
     expect(await texts(archive, "draft")).toEqual([]);
     expect(await texts(archive, "final")).toEqual(["the final text"]);
     if (name === "PostgreSQL") {
-      expect(await rows("SELECT words::text AS w FROM search_docs ORDER BY mid")).toEqual([
-        { w: "'final':2 'text':3 'the':1" },
+      expect(await rows("SELECT mid, words::text AS w FROM messages ORDER BY mid")).toEqual([
+        { mid: "1", w: null },
+        { mid: "2", w: "'final':2 'text':3 'the':1" },
       ]);
     } else {
       // The FTS5 index's own terms (fts5vocab): none of the deleted or replaced text is left in it.
@@ -398,5 +406,30 @@ describe.each(Object.keys(engines))("search on %s", (name) => {
       ).toEqual(expected);
     }
     expect(answered).toBeGreaterThan(100);
+  });
+});
+
+describe("search on PostgreSQL, brought forward from search_docs", () => {
+  it("moves each message's words into its row and drops search_docs; what was found is found still", async () => {
+    // As the release before WORDS_STEP indexed the kept message: its row in search_docs, nothing in messages.
+    const archive = await olderPostgres(WORDS_STEP, [
+      "INSERT INTO search_docs (place, mid, ts, sender, words) VALUES " +
+        "('dev', 1, 1000, 'ada', $$'kept':1 'before':2 'search':3 'existed':4$$::tsvector)",
+    ]);
+    const [hit] = hits(await search(archive, "existed from:ada"));
+    expect(hit).toMatchObject({ place: "dev", mid: 1, text: "kept before search existed" });
+    const rows = await archive.sql((db) =>
+      db.all<{ mid: string; sender: string | null; words: string | null }>(
+        "SELECT mid, sender, words::text AS words FROM messages ORDER BY mid",
+      ),
+    );
+    expect(rows).toEqual([
+      { mid: "1", sender: "ada", words: "'before':2 'existed':4 'kept':1 'search':3" },
+      { mid: "2", sender: null, words: null },
+    ]);
+    const tables = await archive.sql((db) =>
+      db.all("SELECT 1 AS one FROM information_schema.tables WHERE table_name = 'search_docs'"),
+    );
+    expect(tables).toEqual([]);
   });
 });

@@ -51,6 +51,22 @@ export const SEARCH_STEP: Migration = {
   `,
 };
 
+// Issue 21: on PostgreSQL a message's words and its sender's name key move into its own row, with the GIN
+// index and the time index that search walks for common words there: a stored message no longer costs a row of
+// its own in search_docs, with its primary key, nor a statement. SQLite keeps its FTS5 table, whose rowids need
+// search_docs.
+export const WORDS_STEP: Migration = {
+  sqlite: "",
+  postgres: `
+  ALTER TABLE messages ADD COLUMN sender TEXT;
+  ALTER TABLE messages ADD COLUMN words TSVECTOR;
+  UPDATE messages m SET sender = d.sender, words = d.words FROM search_docs d WHERE d.place = m.place AND d.mid = m.mid;
+  DROP TABLE search_docs;
+  CREATE INDEX messages_words ON messages USING GIN (place, words) WHERE words IS NOT NULL;
+  CREATE INDEX messages_by_ts ON messages (ts);
+  `,
+};
+
 export const MIGRATIONS: readonly Migration[] = [
   `
   CREATE TABLE places (
@@ -240,4 +256,5 @@ export const MIGRATIONS: readonly Migration[] = [
   "ALTER TABLE room_rules ADD COLUMN version BIGINT NOT NULL DEFAULT 0;",
   // So do the rooms' names and topics (the `room` frame's `v`).
   "ALTER TABLE rooms ADD COLUMN version BIGINT NOT NULL DEFAULT 0;",
+  WORDS_STEP,
 ];

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { ftsMatch, type SearchQuery, tsQuery } from "./search-query.js";
 import { indexedText, nameKey, tsvectorText } from "./search-text.js";
-import { insertJsonRows, placeholders, ROWS_PER_STATEMENT, type SqlDriver } from "./sql-driver.js";
+import { placeholders, ROWS_PER_STATEMENT, type SqlDriver } from "./sql-driver.js";
 
 /** A message as the index takes it. */
 export interface SearchDoc {
@@ -72,9 +72,20 @@ export function placeToken(place: string): string {
 }
 
 /**
- * The search index beside the messages, in the engine's own full-text form:
- * FTS5 on SQLite, a tsvector with a GIN index on PostgreSQL. Its calls run
- * inside the archive's turn (and the caller's transaction, for writes).
+ * PostgreSQL keeps what search needs of a message in the message's own row
+ * (migration WORDS_STEP): its sender's name as `from:` compares it, and its
+ * words as tsvector text, null when it has none.
+ */
+export function searchColumns(doc: SearchDoc): { sender: string; words: string | null } {
+  const words = tsvectorText(doc.text);
+  return { sender: nameKey(doc.senderName), words: words === "" ? null : words };
+}
+
+/**
+ * The search index, in the engine's own full-text form: FTS5 beside the
+ * messages on SQLite; on PostgreSQL a tsvector in each message's row with a
+ * GIN index on (place, words). Its calls run inside the archive's turn (and
+ * the caller's transaction, for writes).
  */
 export class SearchIndex {
   private readonly postgres: boolean;
@@ -84,33 +95,15 @@ export class SearchIndex {
   }
 
   /**
-   * Messages newly stored, in the caller's transaction: one statement on
-   * PostgreSQL, a few hundred rows a statement on SQLite, so that a carry
-   * pass of thousands of messages costs a handful of round trips here too.
-   * SQLite numbers the rows in the order given, which is the order its hits
-   * come in.
+   * Messages newly stored, in the caller's transaction. PostgreSQL's went in
+   * with their rows (searchColumns). SQLite's take a few hundred rows a
+   * statement, so that a carry pass of thousands of messages costs a handful
+   * of round trips; it numbers them in the order given, which is the order
+   * its hits come in.
    */
   async addMany(docs: SearchDoc[]): Promise<void> {
+    if (this.postgres) return;
     const kept = docs.filter((d) => d.text !== "");
-    if (kept.length === 0) return;
-    if (this.postgres) {
-      const rows = kept.map((d) => ({
-        place: d.place,
-        mid: d.mid,
-        ts: d.ts,
-        sender: nameKey(d.senderName),
-        words: tsvectorText(d.text),
-      }));
-      const columns: [string, string][] = [
-        ["place", "text"],
-        ["mid", "bigint"],
-        ["ts", "bigint"],
-        ["sender", "text"],
-        ["words", "text"],
-      ];
-      await insertJsonRows(this.db, "search_docs", columns, rows, { words: "::tsvector" });
-      return;
-    }
     for (let from = 0; from < kept.length; from += ROWS_PER_STATEMENT) {
       const chunk = kept.slice(from, from + ROWS_PER_STATEMENT);
       // A row already indexed returns nothing; RETURNING's order is not promised, so each id is matched by key.
@@ -131,14 +124,58 @@ export class SearchIndex {
     }
   }
 
+  /**
+   * Indexes every message kept and not deleted that the index lacks, a
+   * thousand at a time: what a database held before its engine's index
+   * existed (run by the migration that made it). SQLite's go oldest first,
+   * as its hits come newest stored first.
+   */
+  async indexKept(): Promise<void> {
+    type Kept = { place: string; mid: number | string; ts: number | string; text: string; json: string };
+    const doc = (r: Kept): SearchDoc => {
+      const { name } = JSON.parse(r.json) as { name?: unknown };
+      const senderName = typeof name === "string" ? name : "";
+      return { place: r.place, mid: num(r.mid), ts: num(r.ts), senderName, text: r.text ?? "" };
+    };
+    if (this.postgres) {
+      let after = { place: "", mid: 0 };
+      for (;;) {
+        const rows = await this.db.all<Kept>(
+          "SELECT place, mid, ts, text, json FROM messages WHERE words IS NULL AND deleted = FALSE " +
+            "AND (place > ? OR (place = ? AND mid > ?)) ORDER BY place, mid LIMIT 1000",
+          [after.place, after.place, after.mid],
+        );
+        const last = rows.at(-1);
+        if (!last) return;
+        const filled = rows.map(doc).map((d) => ({ place: d.place, mid: d.mid, ...searchColumns(d) }));
+        await this.db.run(
+          "UPDATE messages m SET sender = r.sender, words = r.words::tsvector " +
+            "FROM json_to_recordset(?::json) AS r(place text, mid bigint, sender text, words text) " +
+            "WHERE m.place = r.place AND m.mid = r.mid",
+          [JSON.stringify(filled)],
+        );
+        after = { place: last.place, mid: num(last.mid) };
+      }
+    }
+    let after = { ts: -1, place: "", mid: 0 };
+    for (;;) {
+      const rows = await this.db.all<Kept>(
+        "SELECT place, mid, ts, text, json FROM messages WHERE deleted = FALSE " +
+          "AND (ts > ? OR (ts = ? AND (place > ? OR (place = ? AND mid > ?)))) ORDER BY ts, place, mid LIMIT 1000",
+        [after.ts, after.ts, after.place, after.place, after.mid],
+      );
+      await this.addMany(rows.map(doc));
+      const last = rows.at(-1);
+      if (!last) return;
+      after = { ts: num(last.ts), place: last.place, mid: num(last.mid) };
+    }
+  }
+
   /** An edit: the new text is searched, and nothing of the old one. */
   async replace(place: string, mid: number, text: string): Promise<void> {
     if (this.postgres) {
-      await this.db.run("UPDATE search_docs SET words = ?::tsvector WHERE place = ? AND mid = ?", [
-        tsvectorText(text),
-        place,
-        mid,
-      ]);
+      const { words } = searchColumns({ place, mid, ts: 0, senderName: "", text });
+      await this.db.run("UPDATE messages SET words = ?::tsvector WHERE place = ? AND mid = ?", [words, place, mid]);
       return;
     }
     const [row] = await this.db.all<{ id: number }>("SELECT id FROM search_docs WHERE place = ? AND mid = ?", [
@@ -155,45 +192,66 @@ export class SearchIndex {
   }
 
   async remove(place: string, mid: number): Promise<void> {
-    if (!this.postgres) {
-      await this.db.run(
-        "DELETE FROM search_fts WHERE rowid IN (SELECT id FROM search_docs WHERE place = ? AND mid = ?)",
-        [place, mid],
-      );
+    if (this.postgres) {
+      await this.db.run("UPDATE messages SET words = NULL WHERE place = ? AND mid = ?", [place, mid]);
+      return;
     }
+    await this.db.run(
+      "DELETE FROM search_fts WHERE rowid IN (SELECT id FROM search_docs WHERE place = ? AND mid = ?)",
+      [place, mid],
+    );
     await this.db.run("DELETE FROM search_docs WHERE place = ? AND mid = ?", [place, mid]);
   }
 
-  /** RETENTION_DAYS: what is purged from the messages leaves the index too. */
+  /** RETENTION_DAYS: what is purged from the messages leaves the index too; on PostgreSQL, with their rows. */
   async purge(place: string, before: number): Promise<void> {
-    if (!this.postgres) {
-      await this.db.run(
-        "DELETE FROM search_fts WHERE rowid IN (SELECT id FROM search_docs WHERE place = ? AND ts < ?)",
-        [place, before],
-      );
-    }
+    if (this.postgres) return;
+    const which = "SELECT id FROM search_docs WHERE place = ? AND ts < ?";
+    await this.db.run(`DELETE FROM search_fts WHERE rowid IN (${which})`, [place, before]);
     await this.db.run("DELETE FROM search_docs WHERE place = ? AND ts < ?", [place, before]);
   }
 
   /** One page of hits, newest first; `limit + 1` rows, so the caller sees whether more follow. */
-  async find(ask: SearchPageAsk): Promise<FoundRow[]> {
+  find(ask: SearchPageAsk): Promise<FoundRow[]> {
+    return this.postgres ? this.findPostgres(ask) : this.findSqlite(ask);
+  }
+
+  /**
+   * The planner takes the GIN index, or walks the time index newest first
+   * when the words are common enough to fill a page soon (docs/performance.md,
+   * "The plans").
+   */
+  private async findPostgres(ask: SearchPageAsk): Promise<FoundRow[]> {
     const { query } = ask;
-    const where: string[] = ["m.deleted = FALSE", "d.ts >= ?"];
-    const params: unknown[] = [];
-    let from: string;
-    let order: string;
-    if (this.postgres) {
-      from = "search_docs d";
-      order = "d.ts DESC, d.place DESC, d.mid DESC";
-      where.unshift("d.place = ANY(?::text[])", "d.words @@ ?::tsquery");
-      params.push(ask.places, tsQuery(query));
-    } else {
-      from = "search_fts f JOIN search_docs d ON d.id = f.rowid";
-      order = "f.rowid DESC";
-      where.unshift("search_fts MATCH ?");
-      params.push(ftsMatch(query, ask.places.map(placeToken)));
+    const where = ["m.place = ANY(?::text[])", "m.words @@ ?::tsquery", "m.deleted = FALSE", "m.ts >= ?"];
+    const params: unknown[] = [ask.places, tsQuery(query), Math.max(ask.cutoff, query.after ?? 0)];
+    if (query.before !== undefined) {
+      where.push("m.ts < ?");
+      params.push(query.before);
     }
-    params.push(Math.max(ask.cutoff, query.after ?? 0));
+    if (query.from.length > 0) {
+      where.push(`m.sender IN (${query.from.map(() => "?").join(", ")})`);
+      params.push(...query.from);
+    }
+    const c = ask.before;
+    if (c) {
+      where.push("(m.ts < ? OR (m.ts = ? AND (m.place < ? OR (m.place = ? AND m.mid < ?))))");
+      params.push(c.ts, c.ts, c.place, c.place, c.mid);
+    }
+    params.push(ask.limit + 1);
+    const rows = await this.db.all<Row>(
+      "SELECT m.place, m.mid, m.ts, m.text, m.edited, m.json FROM messages m " +
+        `WHERE ${where.join(" AND ")} ORDER BY m.ts DESC, m.place DESC, m.mid DESC LIMIT ?`,
+      params,
+    );
+    return rows.map(found);
+  }
+
+  /** FTS5 answers in rowid order, which lets it stop at the page's end instead of sorting every match. */
+  private async findSqlite(ask: SearchPageAsk): Promise<FoundRow[]> {
+    const { query } = ask;
+    const where = ["search_fts MATCH ?", "m.deleted = FALSE", "d.ts >= ?"];
+    const params: unknown[] = [ftsMatch(query, ask.places.map(placeToken)), Math.max(ask.cutoff, query.after ?? 0)];
     if (query.before !== undefined) {
       where.push("d.ts < ?");
       params.push(query.before);
@@ -202,29 +260,27 @@ export class SearchIndex {
       where.push(`d.sender IN (${query.from.map(() => "?").join(", ")})`);
       params.push(...query.from);
     }
-    const c = ask.before;
-    if (c && this.postgres) {
-      where.push("(d.ts < ? OR (d.ts = ? AND (d.place < ? OR (d.place = ? AND d.mid < ?))))");
-      params.push(c.ts, c.ts, c.place, c.place, c.mid);
-    } else if (c) {
+    if (ask.before) {
       where.push("f.rowid < ?");
-      params.push(c.id ?? 0);
+      params.push(ask.before.id ?? 0);
     }
     params.push(ask.limit + 1);
     const rows = await this.db.all<Row>(
-      `SELECT ${this.postgres ? "" : "d.id, "}d.place, d.mid, d.ts, m.text, m.edited, m.json FROM ${from} ` +
+      "SELECT d.id, d.place, d.mid, d.ts, m.text, m.edited, m.json FROM search_fts f JOIN search_docs d ON d.id = f.rowid " +
         "JOIN messages m ON m.place = d.place AND m.mid = d.mid " +
-        `WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT ?`,
+        `WHERE ${where.join(" AND ")} ORDER BY f.rowid DESC LIMIT ?`,
       params,
     );
-    return rows.map((r) => ({
-      id: r.id,
-      place: r.place,
-      mid: num(r.mid),
-      ts: num(r.ts),
-      text: r.text ?? "",
-      edited: r.edited === null ? undefined : num(r.edited),
-      json: r.json,
-    }));
+    return rows.map(found);
   }
 }
+
+const found = (r: Row): FoundRow => ({
+  id: r.id,
+  place: r.place,
+  mid: num(r.mid),
+  ts: num(r.ts),
+  text: r.text ?? "",
+  edited: r.edited === null ? undefined : num(r.edited),
+  json: r.json,
+});

@@ -9,8 +9,8 @@ import {
   type SearchAnswer,
   type SearchAsk,
 } from "./archive.js";
-import { MIGRATIONS, type Migration, migrationSql, SEARCH_STEP } from "./migrations.js";
-import { type SearchCursor, type SearchDoc, SearchIndex } from "./search-index.js";
+import { MIGRATIONS, type Migration, migrationSql, SEARCH_STEP, WORDS_STEP } from "./migrations.js";
+import { type SearchCursor, type SearchDoc, SearchIndex, searchColumns } from "./search-index.js";
 import { matchRanges, parseQuery, QueryRefused } from "./search-query.js";
 import { wordsOf } from "./search-text.js";
 import { insertJsonRows, placeholders, ROWS_PER_STATEMENT, type SqlDriver } from "./sql-driver.js";
@@ -28,13 +28,9 @@ interface EntryFields {
 
 type Row = { mid: number | string; json: string };
 
-/** A message as its row in `messages` is written. */
-interface MessageRow {
-  place: string;
-  mid: number;
+/** A message as its row in `messages` is written, and as the search index takes it. */
+interface MessageRow extends SearchDoc {
   uid: string;
-  ts: number;
-  text: string;
   json: string;
 }
 
@@ -42,13 +38,14 @@ const textOf = (f: EntryFields) => (typeof f.message === "string" ? f.message : 
 
 const isDeletion = (entry: ArchivedEntry) => (JSON.parse(entry.json) as EntryFields).action === "delete";
 
-/** What the search index holds of a message. */
-const docOf = (place: string, entry: ArchivedEntry, f: EntryFields): SearchDoc => ({
+const rowOf = (place: string, entry: ArchivedEntry, f: EntryFields): MessageRow => ({
   place,
   mid: entry.mid,
+  uid: typeof f.uid === "string" ? f.uid : "",
   ts: entry.ts,
   senderName: typeof f.name === "string" ? f.name : "",
   text: textOf(f),
+  json: entry.json,
 });
 
 /** PostgreSQL hands BIGINT back as a string; SQLite as a number. */
@@ -56,34 +53,6 @@ const num = (v: number | string | null | undefined): number => Number(v ?? 0);
 
 function byMid(rows: Row[]): { mid: number; json: string }[] {
   return rows.map((r) => ({ mid: num(r.mid), json: r.json })).sort((a, b) => a.mid - b.mid);
-}
-
-/** Indexes every message kept and not deleted, a batch at a time, oldest first: SQLite's hits come newest stored first. */
-async function indexKept(db: SqlDriver): Promise<void> {
-  const index = new SearchIndex(db);
-  let after = { ts: -1, place: "", mid: 0 };
-  for (;;) {
-    const rows = await db.all<{ place: string; mid: number | string; ts: number | string; text: string; json: string }>(
-      "SELECT place, mid, ts, text, json FROM messages WHERE deleted = FALSE " +
-        "AND (ts > ? OR (ts = ? AND (place > ? OR (place = ? AND mid > ?)))) ORDER BY ts, place, mid LIMIT 1000",
-      [after.ts, after.ts, after.place, after.place, after.mid],
-    );
-    await index.addMany(
-      rows.map((r) => {
-        const { name } = JSON.parse(r.json) as EntryFields;
-        return {
-          place: r.place,
-          mid: num(r.mid),
-          ts: num(r.ts),
-          senderName: typeof name === "string" ? name : "",
-          text: r.text ?? "",
-        };
-      }),
-    );
-    const last = rows.at(-1);
-    if (!last) return;
-    after = { ts: num(last.ts), place: last.place, mid: num(last.mid) };
-  }
 }
 
 /** A search's `next`, `ts.place.mid`, read back; anything else is refused, never guessed at. */
@@ -131,8 +100,9 @@ export class SqlArchive implements Archive {
           await db.transaction(async () => {
             const step = MIGRATIONS[version - 1] as Migration;
             await db.exec(migrationSql(step, db.engine));
-            // The words of what was kept before the index existed: folded here, as SQL cannot.
-            if (step === SEARCH_STEP) await indexKept(db);
+            // The words of what was kept before the engine's index existed: folded here, as SQL cannot.
+            const indexMade = db.engine === "PostgreSQL" ? WORDS_STEP : SEARCH_STEP;
+            if (step === indexMade) await new SearchIndex(db).indexKept();
             await db.run("INSERT INTO schema_migrations (version, applied) VALUES (?, ?)", [version, Date.now()]);
           });
         }
@@ -187,15 +157,13 @@ export class SqlArchive implements Archive {
       let deleted = false;
       const counts = await db.transaction(async () => {
         const tops = await this.lockPlaces(batches);
+        // Indexed for search in the same transaction.
         const rows: MessageRow[] = [];
-        // What the search index is to hold of those rows, written with them in the same transaction.
-        const docs: SearchDoc[] = [];
         const raised = new Map<string, { epoch: string; top: number; ts: number }>();
         const flush = async () => {
           await this.insertMessages(rows);
+          await this.index.addMany(rows);
           rows.length = 0;
-          await this.index.addMany(docs);
-          docs.length = 0;
         };
         const counts: number[] = [];
         for (const { place, epoch, entries } of batches) {
@@ -216,15 +184,7 @@ export class SqlArchive implements Archive {
               await this.write(place, epoch, entry);
               continue;
             }
-            rows.push({
-              place,
-              mid: entry.mid,
-              uid: typeof f.uid === "string" ? f.uid : "",
-              ts: entry.ts,
-              text: textOf(f),
-              json: entry.json,
-            });
-            docs.push(docOf(place, entry, f));
+            rows.push(rowOf(place, entry, f));
             const was = raised.get(place);
             raised.set(place, { epoch, top: Math.max(was?.top ?? 0, entry.mid), ts: entry.ts });
           }
@@ -244,7 +204,8 @@ export class SqlArchive implements Archive {
    * one JSON parameter that it reads into rows itself: as VALUES lists, the
    * node numbered 3,000 placeholders a statement and node-postgres wrote
    * each of them as a parameter of its own. SQLite, in-process, binds them
-   * a few hundred rows a statement.
+   * a few hundred rows a statement. PostgreSQL's rows carry their words for
+   * search; SQLite's are indexed after (SearchIndex.addMany).
    */
   private async insertMessages(rows: MessageRow[]): Promise<void> {
     if (rows.length === 0) return;
@@ -256,8 +217,19 @@ export class SqlArchive implements Archive {
         ["ts", "bigint"],
         ["text", "text"],
         ["json", "text"],
+        ["sender", "text"],
+        ["words", "text"],
       ];
-      await insertJsonRows(this.db, "messages", columns, rows);
+      const values = rows.map((r) => ({
+        place: r.place,
+        mid: r.mid,
+        uid: r.uid,
+        ts: r.ts,
+        text: r.text,
+        json: r.json,
+        ...searchColumns(r),
+      }));
+      await insertJsonRows(this.db, "messages", columns, values, { words: "::tsvector" });
       return;
     }
     for (let from = 0; from < rows.length; from += ROWS_PER_STATEMENT) {
@@ -345,17 +317,21 @@ export class SqlArchive implements Archive {
     );
     switch (f.action) {
       case "message":
-      case "dm":
-        await db.run("INSERT INTO messages (place, mid, uid, ts, text, json) VALUES (?, ?, ?, ?, ?, ?)", [
-          place,
-          entry.mid,
-          uid,
-          entry.ts,
-          textOf(f),
-          entry.json,
-        ]);
-        await this.index.addMany([docOf(place, entry, f)]);
+      case "dm": {
+        const row = rowOf(place, entry, f);
+        const values = [place, entry.mid, uid, entry.ts, row.text, entry.json];
+        if (this.postgres) {
+          const { sender, words } = searchColumns(row);
+          await db.run(
+            "INSERT INTO messages (place, mid, uid, ts, text, json, sender, words) VALUES (?, ?, ?, ?, ?, ?, ?, ?::tsvector)",
+            [...values, sender, words],
+          );
+        } else {
+          await db.run("INSERT INTO messages (place, mid, uid, ts, text, json) VALUES (?, ?, ?, ?, ?, ?)", values);
+        }
+        await this.index.addMany([row]);
         return true;
+      }
       case "edit":
         // Only the newest edit is kept: it carries the whole text, and older texts are not to be found again.
         await db.run("DELETE FROM changes WHERE place = ? AND target = ? AND kind = 'edit'", [place, target]);
