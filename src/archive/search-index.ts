@@ -203,12 +203,12 @@ export class SearchIndex {
     await this.db.run("DELETE FROM search_docs WHERE place = ? AND mid = ?", [place, mid]);
   }
 
-  /** RETENTION_DAYS: what is purged from the messages leaves the index too; on PostgreSQL, with their rows. */
-  async purge(place: string, before: number): Promise<void> {
+  /** RETENTION_DAYS: what is purged from the messages (SqlArchive.purge) leaves the index too; on PostgreSQL, with their rows. */
+  async purge(place: string, upTo: number, before: number): Promise<void> {
     if (this.postgres) return;
-    const which = "SELECT id FROM search_docs WHERE place = ? AND ts < ?";
-    await this.db.run(`DELETE FROM search_fts WHERE rowid IN (${which})`, [place, before]);
-    await this.db.run("DELETE FROM search_docs WHERE place = ? AND ts < ?", [place, before]);
+    const which = "SELECT id FROM search_docs WHERE place = ? AND mid < ? AND ts < ?";
+    await this.db.run(`DELETE FROM search_fts WHERE rowid IN (${which})`, [place, upTo, before]);
+    await this.db.run("DELETE FROM search_docs WHERE place = ? AND mid < ? AND ts < ?", [place, upTo, before]);
   }
 
   /** One page of hits, newest first; `limit + 1` rows, so the caller sees whether more follow. */

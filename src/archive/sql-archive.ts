@@ -467,9 +467,14 @@ export class SqlArchive implements Archive {
 
   /**
    * A place at a time, each in its own turn and transaction, through the
-   * (place, ts) index: a purge neither scans every message nor holds the
-   * archive for all places at once, and on a database distributed by place
-   * each statement goes to one shard.
+   * primary key: a place's messages are purged from its oldest mid up to
+   * its first message still within the time kept, so a purge reads what it
+   * deletes and one row more, never every message, and needs no index of
+   * its own that each stored message would pay for. A message written under
+   * a clock behind the others', older than a message after it, goes when
+   * the mids before it have gone; until then every read leaves it out by
+   * its `ts`. Nor does a purge hold the archive for all places at once, and
+   * on a database distributed by place each statement goes to one shard.
    */
   async purge(before: number): Promise<number> {
     const { db } = this;
@@ -478,13 +483,18 @@ export class SqlArchive implements Archive {
     for (const { place } of places) {
       gone += await this.serial(() =>
         db.transaction(async () => {
-          const [row] = await db.all<{ n: number | string }>(
-            "SELECT count(*) AS n FROM messages WHERE place = ? AND ts < ?",
+          const [kept] = await db.all<{ mid: number | string }>(
+            "SELECT mid FROM messages WHERE place = ? AND ts >= ? ORDER BY mid LIMIT 1",
             [place, before],
           );
+          const upTo = kept ? num(kept.mid) : Number.MAX_SAFE_INTEGER;
+          const [row] = await db.all<{ n: number | string }>(
+            "SELECT count(*) AS n FROM messages WHERE place = ? AND mid < ? AND ts < ?",
+            [place, upTo, before],
+          );
           if (num(row?.n) === 0) return 0;
-          await db.run("DELETE FROM messages WHERE place = ? AND ts < ?", [place, before]);
-          await this.index.purge(place, before);
+          await db.run("DELETE FROM messages WHERE place = ? AND mid < ? AND ts < ?", [place, upTo, before]);
+          await this.index.purge(place, upTo, before);
           // A change or a reaction goes with its message, whenever it was made.
           for (const table of ["changes", "reactions"]) {
             const mid = table === "changes" ? "target" : "mid";
