@@ -80,6 +80,7 @@ export class SearchBox {
       this.search(this.input.value.trim());
     });
     this.input.addEventListener("keydown", (event) => this.keydown(event));
+    this.input.addEventListener("input", () => this.typed(this.input.value.trim()));
     this.list.addEventListener("click", (event) => {
       const option = (event.target as Element).closest<HTMLElement>("[role=option]");
       if (option) this.choose(Number(option.dataset.index));
@@ -134,6 +135,26 @@ export class SearchBox {
           );
     this.render();
     this.status.textContent = this.counted();
+  }
+
+  /**
+   * A search costs the archive's time, so it is asked for with Enter, not
+   * at each key; until then the panel says so, and what was found for the
+   * text before leaves, so no one takes those hits for this text's.
+   */
+  private typed(q: string): void {
+    if (q === "") {
+      this.close();
+      return;
+    }
+    // An answer still on its way was for the text before.
+    this.asked++;
+    this.query = "";
+    this.hits = [];
+    this.list.replaceChildren();
+    this.setActive(-1);
+    this.more.hidden = true;
+    this.say("Press Enter to search");
   }
 
   private search(q: string): void {
