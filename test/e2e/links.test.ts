@@ -170,6 +170,13 @@ describe("links to rooms, messages and conversations, in Chromium", { timeout: B
       ["[data-profile]", ".guest-badge"].map((s) => page.locator(`#room-title ${s}`).boundingBox()),
     );
     expect((badge?.x ?? 0) - ((name?.x ?? 0) + (name?.width ?? 0))).toBeGreaterThanOrEqual(4);
+    // Beside the messages, the conversation's two people, not an empty "Online".
+    const people = page.getByRole("complementary", { name: "In this conversation" });
+    expect(await people.locator(".user .user-name").allTextContents()).toEqual([
+      pen.name,
+      await page.locator("#nick").inputValue(),
+    ]);
+    expect(await people.getByRole("button", { name: pen.name }).count()).toBe(0);
     await page.locator("#text").fill("hello from your link");
     await page.locator("#send").click();
     // Pen is told of a new conversation, and finds the message in it.

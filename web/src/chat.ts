@@ -71,7 +71,7 @@ import {
   saveUnsent,
 } from "./storage";
 import { TypingThrottle, TypingTracker, typingLine } from "./typing";
-import type { View } from "./view";
+import type { UserItem, View } from "./view";
 
 const PAGE_SIZE = 50;
 const TYPING_SEND_MS = 2000;
@@ -1035,13 +1035,18 @@ export class Chat {
         place.target,
       );
       this.view.setTopic("");
-      this.view.renderUsers([]);
+      // Who is online is not told outside rooms: the conversation's two people are listed, without it.
+      const two: UserItem[] = [
+        { uid: place.target, name: place.title, me: false, direct: false, tag: undefined },
+        { uid: myUid, name: this.state.myName, me: true, direct: false, tag: undefined },
+      ];
+      this.view.renderUsers("In this conversation", two);
       this.moderation.show(null);
       this.renderTyping();
       return;
     }
     const users = [...(place?.users ?? [])]
-      .map(([uid, name]) => ({ uid, name, me: uid === myUid, tag: undefined as string | undefined }))
+      .map(([uid, name]): UserItem => ({ uid, name, me: uid === myUid, direct: uid !== myUid, tag: undefined }))
       .sort((a, b) => a.name.localeCompare(b.name));
     // Two people may carry one name (the same name in two tokens): each then shows a tag of its id.
     const counts = new Map<string, number>();
@@ -1054,7 +1059,9 @@ export class Chat {
       place ? `${count} online` : "",
       place ? this.muted.has(place.key) : null,
     );
-    this.view.renderUsers(users, count - users.length, (uid, name) => this.moderation.userControls(uid, name));
+    this.view.renderUsers("Online", users, count - users.length, (uid, name) =>
+      this.moderation.userControls(uid, name),
+    );
     this.moderation.show(place?.kind === "room" ? place.target : null);
     this.renderTyping();
   }

@@ -24,6 +24,8 @@ export interface UserItem {
   uid: string;
   name: string;
   me: boolean;
+  /** Whether the name offers a conversation with them: not one's own, nor in the conversation with them. */
+  direct: boolean;
   /** Set when another member has the same name: tells the two apart. */
   tag: string | undefined;
 }
@@ -40,6 +42,7 @@ export class View {
   readonly rooms = byId<HTMLUListElement>("rooms");
   readonly conversations = byId<HTMLUListElement>("conversations");
   readonly users = byId<HTMLUListElement>("users");
+  private readonly peopleTitle = byId("people-title");
   readonly messages = byId("messages");
   readonly composer = byId<HTMLFormElement>("composer");
   readonly text = byId<HTMLTextAreaElement>("text");
@@ -176,15 +179,19 @@ export class View {
     this.roomTopic.hidden = topic === "";
   }
 
-  /** `more`: people in the room beyond those listed (a big room lists a page of them). */
-  renderUsers(items: UserItem[], more = 0, controls?: (uid: string, name: string) => HTMLElement): void {
+  /**
+   * The people beside the messages under `title`: a room's who are online, a conversation's two.
+   * `more`: people in the room beyond those listed (a big room lists a page of them).
+   */
+  renderUsers(title: string, items: UserItem[], more = 0, controls?: (uid: string, name: string) => HTMLElement): void {
+    this.peopleTitle.textContent = title;
     this.users.replaceChildren(
       ...items.map((user) =>
         el(
           "li",
           { class: user.me ? "user me" : "user", "data-id": user.uid },
           avatar(user.uid, user.name),
-          user.me
+          !user.direct
             ? el("span", { class: "user-name", "data-profile": user.uid }, user.name)
             : el(
                 "button",
