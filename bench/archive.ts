@@ -55,6 +55,9 @@ const { values: opts } = parseArgs({
     "node-flags": { type: "string", default: "" },
     // The nodes without npm start's flags: Node's defaults, and only `--node-flags`.
     bare: { type: "boolean", default: false },
+    // Ingest's senders as the web client connects (`proto=2`): users kept across reconnects, whose own
+    // messages also move their read marks (one more script in Redis a message).
+    persistent: { type: "boolean", default: false },
   },
 });
 
@@ -284,7 +287,8 @@ async function ingest(
   const stored = held ?? (() => gen.received());
   const steps: IngestStep[] = [];
   try {
-    const { failed } = await gen.connect("sockjs", ports, rooms);
+    const dial = opts.persistent ? { query: "lobby=0&proto=2", admitted: true, reconnect: false } : undefined;
+    const { failed } = await gen.connect("sockjs", ports, rooms, dial);
     if (failed > 0) throw new Error(`${failed} connections failed`);
     const roomOf = (i: number) => `a${i}`;
     await gen.join(roomOf);
