@@ -81,24 +81,35 @@ describe("links to rooms, messages and conversations, in Chromium", { timeout: B
     const room = freshRoom("awaited");
     await write(await writer(room), room, ["worth the wait"]);
     let release = () => {};
+    let holding = () => {};
+    const held = new Promise<void>((resolve) => {
+      holding = resolve;
+    });
     const page = await browser.open(`${chat.url}/#/room/${room}`, async (p) => {
       await p.setViewportSize({ width: 390, height: 760 });
       // From the first frame about the room (its join's answer) on, the server's frames wait until released.
       await p.routeWebSocket(/\/websocket/, (ws) => {
         const server = ws.connectToServer();
-        let held: (string | Buffer)[] | null = null;
+        let waiting: (string | Buffer)[] | null = null;
+        let released = false;
         release = () => {
-          for (const m of held ?? []) ws.send(m);
-          held = null;
+          released = true;
+          for (const m of waiting ?? []) ws.send(m);
+          waiting = null;
         };
         server.onMessage((m) => {
-          if (held === null && String(m).includes(room)) held = [];
-          if (held === null) ws.send(m);
-          else held.push(m);
+          if (waiting === null && !released && String(m).includes(room)) {
+            waiting = [];
+            holding();
+          }
+          if (waiting === null) ws.send(m);
+          else waiting.push(m);
         });
       });
     });
     await online(page);
+    // The room is on its way (its answer held), not yet come nor still to be asked for, when the user opens the list.
+    await held;
     await page.locator("#panels-toggle").click();
     await page.locator("body.panels-open").waitFor({ state: "attached" });
     release();
