@@ -223,16 +223,9 @@ export class SearchIndex {
    */
   private async findPostgres(ask: SearchPageAsk): Promise<FoundRow[]> {
     const { query } = ask;
-    const where = ["m.place = ANY(?::text[])", "m.words @@ ?::tsquery", "m.deleted = FALSE", "m.ts >= ?"];
-    const params: unknown[] = [ask.places, tsQuery(query), Math.max(ask.cutoff, query.after ?? 0)];
-    if (query.before !== undefined) {
-      where.push("m.ts < ?");
-      params.push(query.before);
-    }
-    if (query.from.length > 0) {
-      where.push(`m.sender IN (${query.from.map(() => "?").join(", ")})`);
-      params.push(...query.from);
-    }
+    const where = ["m.place = ANY(?::text[])", "m.words @@ ?::tsquery", "m.deleted = FALSE"];
+    const params: unknown[] = [ask.places, tsQuery(query)];
+    narrow(query, ask.cutoff, "m", where, params);
     const c = ask.before;
     if (c) {
       where.push("(m.ts < ? OR (m.ts = ? AND (m.place < ? OR (m.place = ? AND m.mid < ?))))");
@@ -250,16 +243,9 @@ export class SearchIndex {
   /** FTS5 answers in rowid order, which lets it stop at the page's end instead of sorting every match. */
   private async findSqlite(ask: SearchPageAsk): Promise<FoundRow[]> {
     const { query } = ask;
-    const where = ["search_fts MATCH ?", "m.deleted = FALSE", "d.ts >= ?"];
-    const params: unknown[] = [ftsMatch(query, ask.places.map(placeToken)), Math.max(ask.cutoff, query.after ?? 0)];
-    if (query.before !== undefined) {
-      where.push("d.ts < ?");
-      params.push(query.before);
-    }
-    if (query.from.length > 0) {
-      where.push(`d.sender IN (${query.from.map(() => "?").join(", ")})`);
-      params.push(...query.from);
-    }
+    const where = ["search_fts MATCH ?", "m.deleted = FALSE"];
+    const params: unknown[] = [ftsMatch(query, ask.places.map(placeToken))];
+    narrow(query, ask.cutoff, "d", where, params);
     if (ask.before) {
       where.push("f.rowid < ?");
       params.push(ask.before.id ?? 0);
@@ -272,6 +258,20 @@ export class SearchIndex {
       params,
     );
     return rows.map(found);
+  }
+}
+
+/** What both engines narrow a search by: its time (retention's cutoff, after:, before:) and from:, on the table aliased `t`. */
+function narrow(query: SearchQuery, cutoff: number, t: string, where: string[], params: unknown[]): void {
+  where.push(`${t}.ts >= ?`);
+  params.push(Math.max(cutoff, query.after ?? 0));
+  if (query.before !== undefined) {
+    where.push(`${t}.ts < ?`);
+    params.push(query.before);
+  }
+  if (query.from.length > 0) {
+    where.push(`${t}.sender IN (${query.from.map(() => "?").join(", ")})`);
+    params.push(...query.from);
   }
 }
 

@@ -319,7 +319,7 @@ export class SqlArchive implements Archive {
       case "message":
       case "dm": {
         const row = rowOf(place, entry, f);
-        const values = [place, entry.mid, uid, entry.ts, row.text, entry.json];
+        const values = [row.place, row.mid, row.uid, row.ts, row.text, row.json];
         if (this.postgres) {
           const { sender, words } = searchColumns(row);
           await db.run(
