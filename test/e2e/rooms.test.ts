@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
-import { BROWSER_TEST_MS, browserPerFile, currentRoom, roomMessages, say } from "../support/browser.js";
+import { BROWSER_TEST_MS, browserPerFile, currentRoom, drawn, roomMessages, say } from "../support/browser.js";
 import { perTest } from "../support/scope.js";
 
 /** Put into the page by evaluation: the chat's Content-Security-Policy rightly refuses inline scripts. */
@@ -107,6 +107,53 @@ describe("rooms in the web client", { timeout: BROWSER_TEST_MS }, () => {
     const cal = await online(link);
     await cal.getByText("This invitation link has expired or been used up").waitFor();
     expect(await cal.locator("#rooms").getByText("#Design Team").count()).toBe(0);
+  });
+
+  it("on a phone, keeps a room's name and topic in the header and its actions behind one button", async () => {
+    const n = await scope.node();
+    const ada = await online(`${n.url}/`);
+    await ada.getByRole("button", { name: "New room" }).click();
+    const dialog = ada.getByRole("dialog", { name: "New room" });
+    await dialog.getByLabel("Room name").fill("Night Shift");
+    await dialog.getByLabel("Topic").fill("Handovers, pages and the coffee rota");
+    await dialog.getByRole("button", { name: "Create room" }).click();
+    await shown(ada, "Night Shift").waitFor();
+    const actions = ada.getByRole("button", { name: "Room actions" });
+    // Wide, the actions are in the header's row and there is nothing to unfold.
+    expect(await drawn(ada.getByRole("button", { name: "Members" }))).toBe(true);
+    expect(await actions.isVisible()).toBe(false);
+
+    await ada.setViewportSize({ width: 390, height: 760 });
+    // The name, who is there and the button share a row; the topic takes the next, and that is all.
+    const title = await ada.locator("#room-title").boundingBox();
+    const button = await actions.boundingBox();
+    const topic = await ada.locator("#room-topic").boundingBox();
+    const head = await ada.locator(".chat-head").boundingBox();
+    expect(await drawn(actions)).toBe(true);
+    expect(await drawn(ada.locator("#room-topic"))).toBe(true);
+    expect(
+      Math.abs((title?.y ?? 0) + (title?.height ?? 0) / 2 - ((button?.y ?? 0) + (button?.height ?? 0) / 2)),
+    ).toBeLessThan(8);
+    expect(topic?.y ?? 0).toBeGreaterThanOrEqual((title?.y ?? 0) + (title?.height ?? 0) - 1);
+    expect((head?.y ?? 0) + (head?.height ?? 0)).toBeLessThanOrEqual((topic?.y ?? 0) + (topic?.height ?? 0) + 16);
+    expect(await ada.getByRole("button", { name: "Members" }).isVisible()).toBe(false);
+
+    // The button opens the actions, Escape puts them away and gives the focus back.
+    await actions.click();
+    expect(await actions.getAttribute("aria-expanded")).toBe("true");
+    for (const name of ["Members", "Invite"]) expect(await drawn(ada.getByRole("button", { name }))).toBe(true);
+    expect(await drawn(ada.getByRole("button", { name: "Mute #Night Shift" }))).toBe(true);
+    expect(await accessibilityViolations(ada)).toEqual([]);
+    await ada.keyboard.press("Escape");
+    expect(await ada.getByRole("button", { name: "Members" }).isVisible()).toBe(false);
+    expect(await actions.evaluate((b) => b === document.activeElement)).toBe(true);
+
+    // An action taken puts the list away under what it opens.
+    await actions.click();
+    await ada.getByRole("button", { name: "Invite" }).click();
+    await ada.getByRole("dialog", { name: "Invite by link" }).waitFor();
+    expect(await actions.getAttribute("aria-expanded")).toBe("false");
+    expect(await ada.getByRole("button", { name: "Members" }).isVisible()).toBe(false);
   });
 
   it("browses the directory, where a private room is not listed, and joins a public room from it", async () => {

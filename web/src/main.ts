@@ -9,6 +9,7 @@ import { wireMessageActions } from "./message-actions";
 import { MessageList } from "./message-list";
 import { Profiles, wireProfilePage } from "./profile";
 import type { ClientRequest } from "./protocol";
+import { wireRoomActions } from "./room-actions";
 import { RoomControls } from "./room-controls";
 import { parseRoute, routeTo } from "./routes";
 import { SearchBox } from "./search-box";
@@ -203,6 +204,7 @@ view.users.addEventListener("click", (event) => {
   else if (target.closest(".user-name")) chat.startConversation(id);
 });
 
+wireRoomActions();
 wireMessageActions(
   view.messages,
   chat.editor,
