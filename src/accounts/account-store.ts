@@ -71,6 +71,8 @@ export interface AccountStore {
   endSessions(uid: string): Promise<void>;
 
   addLink(id: string, link: OneTimeLink): Promise<void>;
+  /** A link that has a use left and has not expired, without taking a use; undefined otherwise. */
+  linkOf(id: string, kind: LinkKind): Promise<OneTimeLink | undefined>;
   /** Takes one use of a link that has one left and has not expired; undefined otherwise. */
   useLink(id: string, kind: LinkKind): Promise<OneTimeLink | undefined>;
 

@@ -363,12 +363,14 @@ export class Accounts {
 
   /** Sets the password a reset link is for; the account's other sessions end, and this browser is signed in. */
   async useReset(token: string, password: string): Promise<SignedIn> {
-    // Checked before the link is spent: a refused password must not use up a one-time link.
-    this.checkPassword(password, "");
-    const link = await this.useLink(token, "reset");
-    const account = link.uid === undefined ? undefined : await this.store.byUid(link.uid);
-    if (!account) throw new AccountError("bad_link", "this link has expired or been used");
+    // Checked before the link is spent, against the name of the account it is for: a refused
+    // password must not use up a one-time link (the CLI's first admin has no other way in).
+    const bad = () => new AccountError("bad_link", "this link has expired or been used");
+    const open = await this.store.linkOf(sha256(token), "reset");
+    const account = open?.uid === undefined ? undefined : await this.store.byUid(open.uid);
+    if (!account) throw bad();
     this.checkPassword(password, account.name);
+    if ((await this.useLink(token, "reset")).uid !== account.uid) throw bad();
     await this.store.update(account.uid, { hash: await hashPassword(password, this.settings.pepper) });
     await this.store.endSessions(account.uid);
     if (account.disabled) throw new AccountError("disabled", "this account has been disabled");

@@ -38,8 +38,11 @@ export function checkNewPassword(password: string, name: string): void {
     throw new PasswordRefused(`the password must be at most ${MAX_PASSWORD_LENGTH} characters`);
   }
   const folded = password.toLowerCase();
-  if (COMMON_PASSWORDS.has(folded) || (name !== "" && folded.includes(name.toLowerCase()))) {
+  if (COMMON_PASSWORDS.has(folded)) {
     throw new PasswordRefused("that password is one of the first ones guessed: choose another");
+  }
+  if (name !== "" && folded.includes(name.toLowerCase())) {
+    throw new PasswordRefused("the password must not contain the account's name: choose another");
   }
 }
 

@@ -151,6 +151,12 @@ export class RedisAccountStore implements AccountStore {
       .exec();
   }
 
+  async linkOf(id: string, kind: LinkKind): Promise<OneTimeLink | undefined> {
+    const h = await this.redis.hgetall(`${this.base}:l:${id}`);
+    if (h.kind !== kind || Number(h.expires) <= Date.now() || Number(h.uses) <= 0) return undefined;
+    return { kind, uid: h.uid ? h.uid : undefined, usesLeft: Number(h.uses), expires: Number(h.expires) };
+  }
+
   async useLink(id: string, kind: LinkKind): Promise<OneTimeLink | undefined> {
     const key = `${this.base}:l:${id}`;
     const h = await this.redis.hgetall(key);

@@ -174,6 +174,17 @@ export class SqlAccountStore implements AccountStore {
     });
   }
 
+  linkOf(id: string, kind: LinkKind): Promise<OneTimeLink | undefined> {
+    return this.archive.sql(async (db) => {
+      const [row] = await db.all<{ uid: string | null; uses_left: number | string; expires: number | string }>(
+        "SELECT uid, uses_left, expires FROM account_links WHERE id = ? AND kind = ? AND uses_left > 0 AND expires > ?",
+        [id, kind, Date.now()],
+      );
+      if (!row) return undefined;
+      return { kind, uid: row.uid ?? undefined, usesLeft: Number(row.uses_left), expires: Number(row.expires) };
+    });
+  }
+
   useLink(id: string, kind: LinkKind): Promise<OneTimeLink | undefined> {
     return this.archive.sql(async (db) => {
       const [row] = await db.all<{ uid: string | null; uses_left: number | string; expires: number | string }>(
