@@ -43,6 +43,9 @@ describe("accounts in the web client", { timeout: BROWSER_TEST_MS }, () => {
     // Guests are let in: the chat starts as a guest, with a way to sign in.
     await ada.locator('body[data-state="online"]').waitFor();
     await ada.locator("#sign-in").click();
+    // No single sign-on is set up here: no way in offers it.
+    await ada.locator("#signin-form").waitFor();
+    expect(await ada.getByRole("link", { name: /sign-in provider/ }).isVisible()).toBe(false);
     await ada.locator("#show-signup").click();
     await fill(ada, "#signup-form", { Name: "Ada", "Password (at least 10 characters)": "short" }, "Create account");
     // The browser's own check stops a short password before the server does.
