@@ -16,6 +16,7 @@ import { HistoryPages } from "./chat/history-pages.js";
 import { Hub } from "./chat/hub.js";
 import { Moderation } from "./chat/moderation.js";
 import { implicitRoom, RoomRules } from "./chat/room-rules.js";
+import { SearchTurns } from "./chat/search-turns.js";
 import { keepConnectedUsers } from "./chat/user-upkeep.js";
 import type { Config } from "./config.js";
 import { addAccountRoutes } from "./http/account-routes.js";
@@ -166,6 +167,7 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
     firstFrameMs: FIRST_FRAME_MS,
     graceMs: config.PRESENCE_GRACE * 1000,
     pages: new HistoryPages(),
+    searchTurns: new SearchTurns(),
     moderation,
     rooms: roomRules,
     roomPolicy: {

@@ -15,6 +15,7 @@ import { Hub } from "../src/chat/hub.js";
 import type { Recipient } from "../src/chat/local-rooms.js";
 import type { Meter } from "../src/chat/meter.js";
 import { RequestQueue } from "../src/chat/request-queue.js";
+import { SearchTurns } from "../src/chat/search-turns.js";
 import { MemoryPresence } from "../src/presence/memory-presence.js";
 import { RequestError } from "../src/protocol/errors.js";
 import type { Ref } from "../src/protocol/requests.js";
@@ -136,6 +137,32 @@ describe("FloodGuard", () => {
       Array.from({ length: 10 }, () => guard.check()).filter((v) => v === "pass").length;
     expect(passes(quick)).toBe(10);
     expect(passes(slow)).toBe(1);
+  });
+});
+
+describe("SearchTurns", () => {
+  it("runs one search at a time for each user and each address, and any others side by side", async () => {
+    const turns = new SearchTurns();
+    const order: string[] = [];
+    const run = async (name: string, uid: string, address: string, ms: number) => {
+      const done = await turns.take(uid, address);
+      order.push(`${name} starts`);
+      await new Promise((r) => setTimeout(r, ms));
+      order.push(`${name} ends`);
+      done();
+    };
+    await Promise.all([
+      run("ada 1", "ada", "10.0.0.1", 30),
+      // Ada again from another address, and another guest from Ada's: each waits for Ada's first.
+      run("ada 2", "ada", "10.0.0.2", 10),
+      run("eve", "eve", "10.0.0.1", 10),
+      // Someone else from elsewhere is not held up.
+      run("bob", "bob", "10.0.0.3", 10),
+    ]);
+    expect(order.slice(0, 2)).toEqual(["ada 1 starts", "bob starts"]);
+    expect(order.indexOf("ada 2 starts")).toBeGreaterThan(order.indexOf("ada 1 ends"));
+    expect(order.indexOf("eve starts")).toBeGreaterThan(order.indexOf("ada 1 ends"));
+    expect(turns.size).toBe(0);
   });
 });
 

@@ -11,7 +11,7 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Archive, ArchivedHit, SearchAnswer } from "../src/archive/archive.js";
 import { MIGRATIONS, type Migration, migrationSql, SEARCH_STEP, WORDS_STEP } from "../src/archive/migrations.js";
-import { openArchive } from "../src/archive/open-archive.js";
+import { openArchive, SEARCH_TIMEOUT_MS } from "../src/archive/open-archive.js";
 import { placeToken } from "../src/archive/search-index.js";
 import { parseQuery, type SearchQuery, type Term } from "../src/archive/search-query.js";
 import { wordsOf } from "../src/archive/search-text.js";
@@ -276,6 +276,32 @@ describe.each(Object.keys(engines))("search on %s", (name) => {
     });
   });
 
+  it("bounds what one query costs: repeats dropped, 16 words at most, one letter a word of its own, 100 matches a hit", async () => {
+    const { archive } = await open();
+    await say(archive, { place: "dev", mid: 1, text: "a plan for x" });
+    await say(archive, { place: "dev", mid: 2, text: "apple pie" });
+    await say(archive, { place: "dev", mid: 3, text: Array.from({ length: 300 }, () => "ab").join(" ") });
+    // One letter is that word, not every word it begins; two letters are a prefix again.
+    expect(await texts(archive, "a")).toEqual(["a plan for x"]);
+    expect(await texts(archive, "ap")).toEqual(["apple pie"]);
+    expect(await texts(archive, "plan -x")).toEqual([]);
+    // A hundred of the same word, or of the same exclusion, are one.
+    expect(await texts(archive, `plan ${"-a ".repeat(120)}`.slice(0, 256))).toEqual([]);
+    expect(await texts(archive, "pie ".repeat(64))).toEqual(["apple pie"]);
+    const words = Array.from({ length: 17 }, (_, i) => `w${i}`);
+    const refused = await search(archive, words.join(" "));
+    expect(refused).toMatchObject({ refused: "bad_request" });
+    expect("why" in refused ? refused.why : "").toMatch(/at most 16 words/);
+    expect(await search(archive, words.slice(1).join(" "))).toMatchObject({ hits: [] });
+    expect(await search(archive, `"${words.slice(0, 9).join(" ")}" ${words.slice(9).join(" ")}`)).toMatchObject({
+      refused: "bad_request",
+    });
+    // A message of 300 matches is highlighted in its first 100.
+    const [hit] = hits(await search(archive, "ab"));
+    expect(hit?.matches).toHaveLength(100);
+    expect(hit?.matches[99]).toEqual([297, 299]);
+  });
+
   it("searches an edit's new text only, and never a deleted message; the index keeps neither", async () => {
     const { archive, rows } = await open();
     await say(archive, { place: "dev", mid: 1, text: "my password is hunter2" });
@@ -406,6 +432,31 @@ describe.each(Object.keys(engines))("search on %s", (name) => {
       ).toEqual(expected);
     }
     expect(answered).toBeGreaterThan(100);
+  });
+});
+
+describe("search on PostgreSQL, on a connection of its own", () => {
+  it("cancels a search past SEARCH_TIMEOUT_MS with too_long, and holds up nothing else meanwhile", async () => {
+    const database = `search_${++databases}`;
+    const url = await postgres.createDatabase(database);
+    const archive = await openArchive({ kind: "postgres", url, connectTimeoutMs: 5000 });
+    scope.defer(() => archive.close());
+    await say(archive, { place: "dev", mid: 1, text: "the slow search" });
+    // Another session holds the messages table: a search waits for it, and waiting counts as running.
+    const locker = await postgres.client(database);
+    scope.defer(() => locker.end());
+    await locker.query("BEGIN");
+    await locker.query("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE");
+    const started = performance.now();
+    const slow = search(archive, "slow");
+    // The archive's own statements go on meanwhile, on the archive's connection.
+    expect(await archive.place("dev")).toMatchObject({ top: 1 });
+    expect(performance.now() - started).toBeLessThan(SEARCH_TIMEOUT_MS / 2);
+    const answer = await slow;
+    expect(answer).toMatchObject({ refused: "too_long", why: expect.stringMatching(/ran too long/) });
+    expect("refused" in answer ? answer.ms : 0).toBeGreaterThanOrEqual(SEARCH_TIMEOUT_MS - 100);
+    await locker.query("ROLLBACK");
+    expect(await texts(archive, "slow")).toEqual(["the slow search"]);
   });
 });
 

@@ -76,7 +76,12 @@ export interface ArchivedHit {
 
 /** A page of hits, newest first, and the cursor of the next; or the query refused, and why. */
 export type SearchAnswer =
-  | { refused: "too_long" | "empty" | "bad_request"; why: string }
+  | {
+      refused: "too_long" | "empty" | "bad_request";
+      why: string;
+      /** How long the database worked on it before refusing (ms): what it cost. */
+      ms?: number;
+    }
   | {
       hits: ArchivedHit[];
       next: string | undefined;

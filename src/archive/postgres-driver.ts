@@ -39,11 +39,13 @@ export class PostgresDriver implements SqlDriver {
     private client: pg.Client,
     private readonly url: string,
     private readonly connectTimeoutMs: number,
+    private readonly statementTimeoutMs: number,
   ) {
     this.watch(client);
   }
 
-  static async open(url: string, connectTimeoutMs: number): Promise<PostgresDriver> {
+  /** `statementTimeoutMs`: the database cancels a statement that runs longer (0: never). */
+  static async open(url: string, connectTimeoutMs: number, statementTimeoutMs = 0): Promise<PostgresDriver> {
     let parsed: URL;
     try {
       parsed = new URL(url);
@@ -54,7 +56,12 @@ export class PostgresDriver implements SqlDriver {
       throw new ArchiveError("DATABASE_URL must start with postgres:// or postgresql://");
     }
     try {
-      return new PostgresDriver(await connect(url, connectTimeoutMs), url, connectTimeoutMs);
+      return new PostgresDriver(
+        await connect(url, connectTimeoutMs, statementTimeoutMs),
+        url,
+        connectTimeoutMs,
+        statementTimeoutMs,
+      );
     } catch (err) {
       throw new ArchiveError(`cannot reach the database at DATABASE_URL (${describe(url)}): ${(err as Error).message}`);
     }
@@ -72,7 +79,7 @@ export class PostgresDriver implements SqlDriver {
   private async live(): Promise<pg.Client> {
     if (this.inTransaction) return this.inTransaction;
     if (!this.broken) return this.client;
-    this.reconnecting ??= connect(this.url, this.connectTimeoutMs)
+    this.reconnecting ??= connect(this.url, this.connectTimeoutMs, this.statementTimeoutMs)
       .then((client) => {
         this.client = client;
         this.broken = false;
@@ -83,6 +90,10 @@ export class PostgresDriver implements SqlDriver {
         this.reconnecting = undefined;
       });
     return this.reconnecting;
+  }
+
+  timedOut(err: unknown): boolean {
+    return (err as { code?: unknown } | null)?.code === "57014";
   }
 
   async all<T>(sql: string, params: unknown[] = []): Promise<T[]> {
@@ -137,8 +148,12 @@ export class PostgresDriver implements SqlDriver {
   }
 }
 
-async function connect(url: string, connectTimeoutMs: number): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs });
+async function connect(url: string, connectTimeoutMs: number, statementTimeoutMs: number): Promise<pg.Client> {
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: connectTimeoutMs,
+    ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}),
+  });
   // Until watch() takes over: an error before then is the connect's own, and rejects it.
   client.on("error", () => undefined);
   try {

@@ -27,6 +27,20 @@ export interface SearchQuery {
 
 /** The longest query taken, in characters. */
 export const QUERY_MAX = 256;
+/**
+ * The most words a query may look for and leave out, each word of a phrase
+ * counting, once repeated words and phrases are dropped: each is a lookup in
+ * the index, and a query of a hundred `-a`s had held a node for seconds.
+ */
+export const QUERY_WORDS_MAX = 16;
+/**
+ * Words shorter than this match only themselves, not as prefixes: a
+ * one-letter prefix matches a good part of the language, which the index
+ * must then read through.
+ */
+const PREFIX_MIN = 2;
+/** The most `matches` ranges one hit carries: enough to highlight a message, never a reply's worth of numbers. */
+export const MATCHES_MAX = 100;
 
 /** A query refused: `too_long`, `empty` or `bad_request`, with a line that says why. */
 export class QueryRefused extends Error {
@@ -53,13 +67,20 @@ function dayStart(op: string, value: string): number {
   return ms;
 }
 
-/** Text as a term: one word, or several (it held separators) as a phrase; nothing when it has no word. */
+/**
+ * Text as a term: one word, or several (it held separators) as a phrase;
+ * nothing when it has no word. A word too short to be a prefix is a phrase
+ * of one word: it matches that whole word.
+ */
 function termOf(text: string, phrase: boolean): Term | undefined {
   const words = foldedWords(text);
-  if (words.length === 0) return undefined;
-  if (words.length === 1 && !phrase) return { kind: "word", word: words[0] as string };
+  const [word] = words;
+  if (word === undefined) return undefined;
+  if (words.length === 1 && !phrase && [...word].length >= PREFIX_MIN) return { kind: "word", word };
   return { kind: "phrase", words };
 }
+
+const termKey = (term: Term) => (term.kind === "word" ? `w ${term.word}` : `p ${term.words.join(" ")}`);
 
 /**
  * Reads `q`. An unbalanced quote, an operator without a value and an
@@ -68,8 +89,18 @@ function termOf(text: string, phrase: boolean): Term | undefined {
 export function parseQuery(q: string): SearchQuery {
   if (q.length > QUERY_MAX) throw new QueryRefused("too_long", `query is longer than ${QUERY_MAX} characters`);
   const query: SearchQuery = { must: [], not: [], from: [], rooms: [], after: undefined, before: undefined };
+  const seen = new Set<string>();
+  let words = 0;
   const add = (term: Term | undefined, negated: boolean) => {
-    if (term) (negated ? query.not : query.must).push(term);
+    if (!term) return;
+    const key = `${negated ? "-" : "+"}${termKey(term)}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    words += term.kind === "word" ? 1 : term.words.length;
+    if (words > QUERY_WORDS_MAX) {
+      throw new QueryRefused("bad_request", `a search looks for and leaves out at most ${QUERY_WORDS_MAX} words`);
+    }
+    (negated ? query.not : query.must).push(term);
   };
   let i = 0;
   /** The text of a quoted part starting at `at` (a `"`), and where it ends; undefined when it is never closed. */
@@ -165,28 +196,32 @@ export function tsQuery(query: SearchQuery): string {
   return parts.join(" & ");
 }
 
-/** Where the query's words and phrases matched in `text`, as [start, end) UTF-16 ranges, in order. */
+/**
+ * Where the query's words and phrases matched in `text`, as [start, end)
+ * UTF-16 ranges, in order, overlapping ones (a word that is also in a
+ * phrase) as one; at most MATCHES_MAX. One pass over the words.
+ */
 export function matchRanges(words: Word[], query: SearchQuery): [number, number][] {
-  const ranges: [number, number][] = [];
+  const prefixes: string[] = [];
+  const phrases: string[][] = [];
   for (const term of query.must) {
-    if (term.kind === "word") {
-      for (const w of words) if (w.word.startsWith(term.word)) ranges.push([w.start, w.end]);
-      continue;
-    }
-    const n = term.words.length;
-    for (let i = 0; i + n <= words.length; i++) {
-      if (term.words.every((t, k) => words[i + k]?.word === t)) {
-        ranges.push([(words[i] as Word).start, (words[i + n - 1] as Word).end]);
+    if (term.kind === "word") prefixes.push(term.word);
+    else phrases.push(term.words);
+  }
+  const ranges: [number, number][] = [];
+  // One range past the cap, so that the last one kept has taken in everything that overlaps it.
+  for (let i = 0; i < words.length && ranges.length <= MATCHES_MAX; i++) {
+    const at = words[i] as Word;
+    let end = prefixes.some((p) => at.word.startsWith(p)) ? at.end : -1;
+    for (const phrase of phrases) {
+      if (phrase.every((t, k) => words[i + k]?.word === t)) {
+        end = Math.max(end, (words[i + phrase.length - 1] as Word).end);
       }
     }
+    if (end < 0) continue;
+    const last = ranges.at(-1);
+    if (last && at.start <= last[1]) last[1] = Math.max(last[1], end);
+    else ranges.push([at.start, end]);
   }
-  ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  // Overlapping ranges (a word that is also in a phrase) highlight once.
-  const merged: [number, number][] = [];
-  for (const r of ranges) {
-    const last = merged.at(-1);
-    if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1]);
-    else merged.push([r[0], r[1]]);
-  }
-  return merged;
+  return ranges.slice(0, MATCHES_MAX);
 }

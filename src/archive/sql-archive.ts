@@ -76,6 +76,8 @@ export class SqlArchive implements Archive {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly index: SearchIndex;
   private readonly postgres: boolean;
+  /** A connection of search's own (searchOn), its statements in a queue of their own; without one, the archive's. */
+  private searching: { db: SqlDriver; index: SearchIndex; queue: Promise<unknown> } | undefined;
 
   private constructor(private readonly db: SqlDriver) {
     this.index = new SearchIndex(db);
@@ -117,6 +119,24 @@ export class SqlArchive implements Archive {
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.queue.then(fn, fn);
     this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * Searches run on `db` from now on, one at a time, beside the archive's
+   * own statements: PostgreSQL only (SQLite's one connection is also its
+   * one thread). A statement timeout on `db` ends a search too broad.
+   */
+  searchOn(db: SqlDriver): void {
+    this.searching = { db, index: new SearchIndex(db), queue: Promise.resolve() };
+  }
+
+  private searchSerial<T>(fn: (index: SearchIndex, db: SqlDriver) => Promise<T>): Promise<T> {
+    const own = this.searching;
+    if (!own) return this.serial(() => fn(this.index, this.db));
+    const run = () => fn(own.index, own.db);
+    const next = own.queue.then(run, run);
+    own.queue = next.catch(() => undefined);
     return next;
   }
 
@@ -524,9 +544,19 @@ export class SqlArchive implements Archive {
     }
     const places = query.rooms.length > 0 ? ask.places.filter((p) => query.rooms.includes(p)) : ask.places;
     if (places.length === 0) return Promise.resolve({ hits: [], next: undefined, ms: 0 });
-    return this.serial(async () => {
+    return this.searchSerial(async (index, db) => {
       const started = performance.now();
-      const rows = await this.index.find({ query, places, before, limit: ask.limit, cutoff: ask.cutoff });
+      let rows: Awaited<ReturnType<SearchIndex["find"]>>;
+      try {
+        rows = await index.find({ query, places, before, limit: ask.limit, cutoff: ask.cutoff });
+      } catch (err) {
+        if (!db.timedOut(err)) throw err;
+        return {
+          refused: "too_long",
+          why: "the search ran too long: add words, or narrow it with in:, from: or a date",
+          ms: performance.now() - started,
+        };
+      }
       const page = rows.slice(0, ask.limit);
       const last = page.at(-1);
       return {
@@ -694,7 +724,9 @@ export class SqlArchive implements Archive {
     return this.serial(() => fn(this.db));
   }
 
-  close(): Promise<void> {
-    return this.serial(() => this.db.close());
+  async close(): Promise<void> {
+    const own = this.searching;
+    if (own) await this.searchSerial(() => own.db.close());
+    await this.serial(() => this.db.close());
   }
 }

@@ -12,6 +12,8 @@ export interface SqlDriver {
   alone<T>(fn: () => Promise<T>): Promise<T>;
   /** After a deletion: what the rows no longer hold leaves the engine's files too (journal, free pages). */
   scrub(): Promise<void>;
+  /** Whether `err` is a statement the engine cancelled for running past the connection's statement timeout. */
+  timedOut(err: unknown): boolean;
   close(): Promise<void>;
 }
 

@@ -77,6 +77,11 @@ export class SqliteDriver implements SqlDriver {
   }
 
   /** Copies the WAL into the database and empties it: the WAL still holds the pages as they were before. */
+  /** A statement here runs to its end: SQLite has no statement timeout (better-sqlite3 offers no interrupt). */
+  timedOut(): boolean {
+    return false;
+  }
+
   async scrub(): Promise<void> {
     this.db.pragma("wal_checkpoint(TRUNCATE)");
   }

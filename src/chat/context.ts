@@ -10,6 +10,7 @@ import type { Hub } from "./hub.js";
 import type { Meter } from "./meter.js";
 import type { Moderation } from "./moderation.js";
 import type { RoomRules } from "./room-rules.js";
+import type { SearchTurns } from "./search-turns.js";
 
 /** A signed-in account's connection. */
 export interface SignedInIdentity {
@@ -50,7 +51,7 @@ export interface Listed {
 /** A search of the archive (docs/protocol.md#search), over places already cut down to what the person may read. */
 export interface MessageSearch {
   search(ask: { q: string; places: string[]; before: string | undefined; limit: number }): Promise<
-    | { refused: "too_long" | "empty" | "bad_request"; why: string }
+    | { refused: "too_long" | "empty" | "bad_request"; why: string; ms?: number }
     | {
         hits: {
           place: string;
@@ -107,4 +108,6 @@ export interface ChatContext {
     | undefined;
   /** Search, on a node with an archive (embedded, or Redis with DATABASE_URL); undefined without one. */
   search: MessageSearch | undefined;
+  /** One search at a time for each user and each address. */
+  searchTurns: SearchTurns;
 }

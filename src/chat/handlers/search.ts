@@ -34,16 +34,18 @@ export const search: Handler<"search"> = async (caller, req) => {
     const place = conversationOf(caller.uid, req.with);
     places = places.filter((p) => p === place);
   }
+  const done = await caller.ctx.searchTurns.take(caller.uid, caller.clientAddress);
   const answer = await archive
     .search({ q: req.q, places, before: req.before, limit: req.limit ?? SEARCH_PAGE_DEFAULT })
     .catch((err: unknown) => {
       if (isBug(err)) throw err;
       log.warn({ err: (err as Error).message }, "search: the archive did not answer");
       throw new RequestError("unavailable", "search is out of reach right now (the database is away): try again later");
-    });
-  if ("refused" in answer) throw new RequestError(answer.refused, answer.why);
+    })
+    .finally(done);
   // The archive's own time on it, not the wait for its turn: others' searches are not this one's cost.
-  caller.chargeWork(answer.ms);
+  caller.chargeWork(answer.ms ?? 0);
+  if ("refused" in answer) throw new RequestError(answer.refused, answer.why);
   const hits: SearchHit[] = answer.hits.map((hit) => {
     const sent = JSON.parse(hit.json) as { id?: unknown; uid?: unknown; name?: unknown };
     return {
