@@ -195,9 +195,15 @@ describe("rooms in the web client", { timeout: BROWSER_TEST_MS }, () => {
     await shown(bea, "Book Club").waitFor();
     await currentRoom(bea, "book-club").waitFor();
     await roomMessages(bea, "chapter one tonight").waitFor();
+    // Joining a public room makes nobody a member, and members invite: Bea is offered no invitation
+    // to make, where its owner is (nor in the lobby).
+    expect(await ada.getByRole("button", { name: "Invite" }).isVisible()).toBe(true);
+    expect(await bea.getByRole("button", { name: "Members" }).isVisible()).toBe(true);
+    expect(await bea.getByRole("button", { name: "Invite" }).isVisible()).toBe(false);
     // A room she is in already is one to open, not to join again.
     await bea.locator('#rooms li[data-room="lobby"] .room-name').click();
     await currentRoom(bea, "lobby").waitFor();
+    expect(await bea.getByRole("button", { name: "Invite" }).isVisible()).toBe(false);
     await bea.getByRole("button", { name: "Browse rooms" }).click();
     await bookClub.waitFor();
     expect(await directory.getByRole("button", { name: "Join Book Club" }).count()).toBe(0);

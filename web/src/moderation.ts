@@ -74,6 +74,8 @@ export class ModerationView {
   readonly blocked = new Map<string, string>();
   private readonly rulesBar = byId("room-rules");
   private readonly reportsButton = byId<HTMLButtonElement>("reports-open");
+  /** Members invite (the server refuses anyone else): a public room joined by its name makes nobody a member. */
+  private readonly inviteButton = byId<HTMLButtonElement>("invite-open");
   private readonly reportsPanel = byId("reports");
   private readonly reportsList = byId<HTMLOListElement>("reports-list");
   private readonly modlogList = byId<HTMLOListElement>("modlog-list");
@@ -159,6 +161,7 @@ export class ModerationView {
     const moderating = this.isModerator(room);
     document.body.classList.toggle("moderating", moderating);
     this.reportsButton.hidden = !moderating;
+    this.inviteButton.hidden = room === null || this.roles.get(room) === undefined;
     if (!moderating) this.reportsPanel.hidden = true;
     const rules = room === null ? undefined : this.rules.get(room);
     const parts: HTMLElement[] = [];

@@ -166,8 +166,7 @@ export class View {
     );
     this.onlineCount.textContent = sub;
     this.mute.hidden = muted === null;
-    // Rooms take invitations; a conversation has its two people.
-    this.inviteOpen.hidden = muted === null;
+    // A conversation has its two people.
     this.membersOpen.hidden = muted === null;
     this.mute.setAttribute("aria-pressed", String(muted === true));
     this.mute.setAttribute("aria-label", `Mute ${title ?? ""}`);
