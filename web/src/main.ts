@@ -10,7 +10,7 @@ import { MessageList } from "./message-list";
 import { Profiles, wireProfilePage } from "./profile";
 import type { ClientRequest } from "./protocol";
 import { wireRoomActions } from "./room-actions";
-import { RoomControls } from "./room-controls";
+import { RoomControls, roomTyped } from "./room-controls";
 import { parseRoute, routeTo } from "./routes";
 import { SearchBox } from "./search-box";
 import { loadGuest } from "./storage";
@@ -149,9 +149,8 @@ onSubmit(view.nickForm, () => {
 });
 
 onSubmit(view.joinForm, () => {
-  // The server folds room names the same way; folding here too lets its answer be matched up.
-  // Spaces become dashes: "Design Team" is the room design-team, not a refusal.
-  const room = view.roomInput.value.trim().toLowerCase().replace(/\s+/g, "-");
+  // The server folds room ids the same way; folding here too lets its answer be matched up.
+  const room = roomTyped(view.roomInput.value);
   if (!room) return;
   chat.join(room);
   view.roomInput.value = "";

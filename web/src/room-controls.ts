@@ -17,6 +17,16 @@ const PEOPLE_REF = "people:";
 const page = (after: string | undefined) => (after === undefined ? "first" : "next");
 
 /**
+ * The room a person means by what they typed in the join box: "#Café Talk"
+ * is cafe-talk, the id the New room dialog makes of that name. The mark of a
+ * room, accents and case go, spaces become dashes; anything else is left for
+ * the server to refuse with its reason.
+ */
+export function roomTyped(text: string): string {
+  return text.trim().replace(/^#+/u, "").normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase().replace(/\s+/gu, "-");
+}
+
+/**
  * Rooms as things: the directory, the dialog that makes one, invitation
  * links made and accepted. Takes the frames that answer these (by their
  * `ref`) and every `room` frame, which tells the chat a room's name and topic.
