@@ -1,6 +1,15 @@
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BROWSER_TEST_MS, closePage, enterRoom, launchBrowser, openChat, roomMessages } from "../support/browser.js";
+import {
+  BROWSER_TEST_MS,
+  closePage,
+  currentRoom,
+  enterRoom,
+  launchBrowser,
+  newPage,
+  openChat,
+  roomMessages,
+} from "../support/browser.js";
 import { connectUser, joinRoom, type User } from "../support/chat.js";
 import { type NodeProcess, startNode } from "../support/processes.js";
 
@@ -59,6 +68,48 @@ describe("what the web client shows of history, in Chromium", { timeout: BROWSER
     } finally {
       w.client.close();
       await closePage(page);
+    }
+  });
+
+  it("opens a room at its newest message, whole, and comes back to it after another room, on a phone too", async () => {
+    const room = "newest-whole";
+    const w = await writer(room);
+    await write(
+      w,
+      room,
+      Array.from({ length: 300 }, (_, i) => `message number ${i + 1}`),
+    );
+    /** How far the newest message's bottom is below the log's (0 or less: all of it is in view). */
+    const hiddenPx = (page: Page) =>
+      page.locator("#messages").evaluate((box) => {
+        const last = [...box.querySelectorAll(".msg")].at(-1);
+        return Math.round((last?.getBoundingClientRect().bottom ?? 0) - box.getBoundingClientRect().bottom);
+      });
+    try {
+      for (const width of [1280, 390]) {
+        const page = await newPage(browser);
+        try {
+          await page.setViewportSize({ width, height: 760 });
+          await page.goto(`${chat.url}/#/room/${room}`);
+          await roomMessages(page, "message number 300").waitFor();
+          // The join's history, then lines laid above it: the view ends at the newest message still.
+          await expect.poll(() => hiddenPx(page), { timeout: 5000 }).toBeLessThanOrEqual(0);
+          await page.waitForTimeout(500);
+          expect(await hiddenPx(page), `${width} px`).toBeLessThanOrEqual(0);
+          // Away to the lobby and back, through the list of places on a phone.
+          for (const to of ["lobby", room]) {
+            if (width < 640) await page.locator("#panels-toggle").click();
+            await page.locator(`#rooms li[data-room="${to}"] .room-name`).click();
+            await currentRoom(page, to).waitFor({ state: "attached" });
+          }
+          await expect.poll(() => hiddenPx(page), { timeout: 5000 }).toBeLessThanOrEqual(0);
+          expect(await page.locator("#messages").evaluate((box) => box.clientHeight)).toBeGreaterThan(100);
+        } finally {
+          await closePage(page);
+        }
+      }
+    } finally {
+      w.client.close();
     }
   });
 

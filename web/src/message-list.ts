@@ -35,11 +35,31 @@ export class MessageList {
   /** Logs that do not reach the newest message (a jump's context): their end is not the place's end. */
   private readonly detached = new Set<string>();
 
+  /** The reader was at the end of the log on screen when they last scrolled, or the list took them there. */
+  private pinned = true;
+  /**
+   * A log or the box that changes height after the view went to the end (a
+   * line put above the messages, the composer growing, a row of the header)
+   * would leave the newest message partly hidden: a pinned view goes to the
+   * end again.
+   */
+  private readonly resized = new ResizeObserver(() => {
+    if (this.pinned) this.box.scrollTop = this.box.scrollHeight;
+  });
+
   constructor(
     private readonly box: HTMLElement,
     private readonly trimmedTop: TrimmedTop = () => undefined,
   ) {
     box.replaceChildren(this.logFor(NO_ROOM));
+    box.addEventListener(
+      "scroll",
+      () => {
+        this.pinned = this.nearBottom();
+      },
+      { passive: true },
+    );
+    this.resized.observe(box);
   }
 
   show(room: string): void {
@@ -51,6 +71,8 @@ export class MessageList {
   }
 
   drop(room: string): void {
+    const log = this.logs.get(room);
+    if (log) this.resized.unobserve(log);
     this.logs.delete(room);
     this.saved.delete(room);
     this.below.delete(room);
@@ -284,6 +306,7 @@ export class MessageList {
     if (!log) {
       log = el("div", { class: room === NO_ROOM ? "log log-none" : "log" });
       this.logs.set(room, log);
+      this.resized.observe(log);
     }
     return log;
   }
