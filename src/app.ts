@@ -290,6 +290,18 @@ export async function startChatServer(config: Config, log: Logger): Promise<Chat
   if (metricsServer) log.info({ port: metricsServer.port, host: config.METRICS_HOST }, "metrics listening");
   const bus = backends.redis?.kind ?? "memory";
   log.info({ node: config.NODE_ID, port, host: config.HOST, bus }, "chat server listening");
+  if (accounts.signup === "open") {
+    accounts.unclaimedAdminNames().then(
+      (names) => {
+        if (names.length > 0)
+          log.warn(
+            { names },
+            "SIGNUP=open: the first person to sign up with one of these ADMIN_USERS names becomes an admin; make them now with `npm run admin -- create-admin NAME`",
+          );
+      },
+      (err: unknown) => log.warn({ err }, "could not check ADMIN_USERS against the accounts"),
+    );
+  }
 
   return {
     nodeId: config.NODE_ID,

@@ -99,6 +99,9 @@ describe("on the embedded archive", () => {
     expect(await refused({ name: "Ada", password: "short1" })).toBe("bad_password");
     expect(await refused({ name: "Ada", password: "password123" })).toBe("bad_password");
     expect(await refused({ name: "User #123", password: GOOD })).toBe("bad_name");
+    // Until she does, the operator is told at start that anyone signing up first as Ada is an admin.
+    await n.waitForOutput(/first person to sign up with one of these ADMIN_USERS names/);
+    expect(n.output()).toMatch(/"names":\["ada"\]/);
     const first = await a.post("/auth/signup", { name: "Ada", password: GOOD });
     expect(first.status).toBe(200);
     // ADMIN_USERS names her, in whatever case.

@@ -109,6 +109,12 @@ export class Accounts {
     return this.settings.signup;
   }
 
+  /** The ADMIN_USERS names no account holds yet: whoever first signs up with one becomes an admin. */
+  async unclaimedAdminNames(): Promise<string[]> {
+    const held = await Promise.all(this.settings.adminNames.map((name) => this.store.byKey(accountKey(name))));
+    return this.settings.adminNames.filter((_, i) => held[i] === undefined);
+  }
+
   /** Whether a name reads as an account's (other than `uid`'s): a guest may not take it. */
   async nameTaken(name: string, uid?: string): Promise<boolean> {
     const account = await this.store.byKey(accountKey(name));
