@@ -103,6 +103,13 @@ describe("profiles in the web client", { timeout: BROWSER_TEST_MS }, () => {
     expect(await form.locator(".colour-choice .avatar").first().textContent()).toBe("AL");
     await form.getByRole("button", { name: "Save" }).click();
     await expect.poll(() => ada.page.locator("#profile-message").textContent(), POLL).toBe("Saved.");
+    // Escape puts the profile away, as it does the dialogs, and gives the focus back to its button.
+    await ada.page.keyboard.press("Escape");
+    expect(await form.isVisible()).toBe(false);
+    expect(await ada.page.getByRole("button", { name: "Profile" }).evaluate((b) => b === document.activeElement)).toBe(
+      true,
+    );
+    await ada.page.getByRole("button", { name: "Profile" }).click();
 
     // Grace sees it at once, beside the message and in the members list; Ada's own header too.
     await expect.poll(() => fromAda.locator(".from").textContent(), POLL).toBe("Ada Lovelace");

@@ -150,8 +150,14 @@ export function wireProfilePage(profiles: Profiles, me: Profile): void {
   const openButton = byId<HTMLButtonElement>("profile-open");
   openButton.hidden = false;
   openButton.addEventListener("click", open);
-  byId("profile-close").addEventListener("click", () => {
+  // Put away as the dialogs are: Close or Escape, the focus back on the button that opened it.
+  const close = () => {
     page.hidden = true;
+    openButton.focus();
+  };
+  byId("profile-close").addEventListener("click", close);
+  page.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") close();
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
