@@ -156,6 +156,49 @@ describe("rooms in the web client", { timeout: BROWSER_TEST_MS }, () => {
     expect(await ada.getByRole("button", { name: "Members" }).isVisible()).toBe(false);
   });
 
+  it("its owner renames a room, changes its topic and sets slow mode from its settings; a member sees each, and has no settings", async () => {
+    const n = await scope.node();
+    const ada = await online(`${n.url}/`);
+    await ada.getByRole("button", { name: "New room" }).click();
+    const create = ada.getByRole("dialog", { name: "New room" });
+    await create.getByLabel("Room name").fill("Study Hall");
+    await create.getByLabel("Topic").fill("Quiet please");
+    await create.getByRole("button", { name: "Create room" }).click();
+    await shown(ada, "Study Hall").waitFor();
+    await say(ada, "doors open at nine");
+    const bea = await online(`${n.url}/#/room/study-hall`);
+    await roomMessages(bea, "doors open at nine").waitFor();
+    expect(await bea.getByRole("button", { name: "Settings" }).isVisible()).toBe(false);
+
+    await ada.getByRole("button", { name: "Settings" }).click();
+    const settings = ada.getByRole("dialog", { name: "Settings of Study Hall" });
+    expect(await settings.getByLabel("Room name").inputValue()).toBe("Study Hall");
+    expect(await settings.getByLabel("Topic").inputValue()).toBe("Quiet please");
+    expect(await accessibilityViolations(ada)).toEqual([]);
+    await settings.getByLabel("Room name").fill("Reading Room");
+    await settings.getByLabel("Topic").fill("Whispers <i>only</i>");
+    await settings.getByLabel(/Slow mode/).selectOption({ label: "30 seconds" });
+    await settings.getByRole("button", { name: "Save" }).click();
+    await settings.waitFor({ state: "hidden" });
+
+    for (const page of [ada, bea]) {
+      await expect.poll(() => page.locator("#room-title").textContent()).toBe("#Reading Room");
+      await expect.poll(() => page.locator("#room-topic").textContent()).toBe("Whispers <i>only</i>");
+      await expect.poll(() => page.locator("#room-rules .slow").textContent()).toBe("Slow mode: one message each 30 s");
+    }
+    // The dialog opens on the room as it is now; a refusal stays in it, said.
+    await ada.getByRole("button", { name: "Settings" }).click();
+    const again = ada.getByRole("dialog", { name: "Settings of Reading Room" });
+    expect(await again.getByLabel("Room name").inputValue()).toBe("Reading Room");
+    expect(await again.getByLabel(/Slow mode/).inputValue()).toBe("30");
+    await again.getByLabel("Room name").fill("   ");
+    await again.getByRole("button", { name: "Save" }).click();
+    await expect.poll(() => again.getByRole("alert").textContent()).not.toBe("");
+    expect(await again.isVisible()).toBe(true);
+    await again.getByRole("button", { name: "Cancel" }).click();
+    expect(await ada.locator("#room-title").textContent()).toBe("#Reading Room");
+  });
+
   it("browses the directory, where a private room is not listed, and joins a public room from it", async () => {
     const n = await scope.node();
     const ada = await online(`${n.url}/`);

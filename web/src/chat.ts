@@ -125,7 +125,10 @@ export class Chat {
   /** Roles, room rules, blocks, the moderators' controls and reports. */
   readonly moderation: ModerationView;
   /** What the server says each room is (its `room` frames): the name to show, and its topic. */
-  private readonly about = new Map<string, { name: string; topic: string; v: number }>();
+  private readonly about = new Map<
+    string,
+    { name: string; topic: string; visibility: FrameOf<"room">["visibility"]; v: number }
+  >();
   /** Opening a place at one of its messages. */
   private readonly jump: Jump;
   /** A link to open once the connection is up. */
@@ -434,9 +437,14 @@ export class Chat {
     // to this page's own request is the room as it is now (a Redis that started over counts from 0 again).
     const announced = frame.ref === undefined && frame.role === undefined;
     if (announced && frame.v < (this.about.get(key)?.v ?? 0)) return;
-    this.about.set(key, { name: frame.name, topic: frame.topic, v: frame.v });
+    this.about.set(key, { name: frame.name, topic: frame.topic, visibility: frame.visibility, v: frame.v });
     this.renderPlaces();
     this.renderPlace();
+  }
+
+  /** What the server last said of a room: its name, topic and who may come in; undefined before it said. */
+  roomAbout(room: string): { name: string; topic: string; visibility: FrameOf<"room">["visibility"] } | undefined {
+    return this.about.get(roomKey(room));
   }
 
   /** The name a room is shown by: its display name once the server said it, its id until then. */

@@ -110,6 +110,7 @@ view.browseRooms.addEventListener("click", () => rooms.openDirectory());
 view.createRoom.addEventListener("click", () => rooms.openCreate());
 view.inviteOpen.addEventListener("click", () => rooms.inviteByLink());
 view.membersOpen.addEventListener("click", () => rooms.openMembers());
+view.settingsOpen.addEventListener("click", () => rooms.openSettings());
 view.peopleOpen.addEventListener("click", () => rooms.openPeople());
 const search = new SearchBox({
   send: (frame) => connection.send(frame),

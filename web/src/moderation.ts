@@ -76,6 +76,7 @@ export class ModerationView {
   private readonly reportsButton = byId<HTMLButtonElement>("reports-open");
   /** Members invite (the server refuses anyone else): a public room joined by its name makes nobody a member. */
   private readonly inviteButton = byId<HTMLButtonElement>("invite-open");
+  private readonly settingsButton = byId<HTMLButtonElement>("settings-open");
   private readonly reportsPanel = byId("reports");
   private readonly reportsList = byId<HTMLOListElement>("reports-list");
   private readonly modlogList = byId<HTMLOListElement>("modlog-list");
@@ -150,6 +151,16 @@ export class ModerationView {
     this.rules.delete(room);
   }
 
+  /** The user's role in `room`, as the server last said it; undefined for none. */
+  roleIn(room: string): Role | undefined {
+    return this.roles.get(room);
+  }
+
+  /** The room's slow mode (seconds between two messages of one person), as its rules last said; 0 for none. */
+  slowIn(room: string): number {
+    return this.rules.get(room)?.slow ?? 0;
+  }
+
   isModerator(room: string | null): boolean {
     const role = room === null ? undefined : this.roles.get(room);
     return role === "owner" || role === "moderator";
@@ -162,6 +173,7 @@ export class ModerationView {
     document.body.classList.toggle("moderating", moderating);
     this.reportsButton.hidden = !moderating;
     this.inviteButton.hidden = room === null || this.roles.get(room) === undefined;
+    this.settingsButton.hidden = !moderating;
     if (!moderating) this.reportsPanel.hidden = true;
     const rules = room === null ? undefined : this.rules.get(room);
     const parts: HTMLElement[] = [];

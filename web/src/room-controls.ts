@@ -5,6 +5,7 @@ import { InviteDialog, inviteInAddress } from "./invite-dialog";
 import { PeopleDialog } from "./people-dialog";
 import type { ClientRequest, ServerFrame } from "./protocol";
 import { RoomDialog } from "./room-dialog";
+import { RoomSettingsDialog, type SettingsChange } from "./room-settings";
 import { RoomsDirectory } from "./rooms-directory";
 
 const CREATE_REF = "room-create";
@@ -13,6 +14,8 @@ const LINK_REF = "invite-link";
 const ACCEPT_REF = "accept";
 const MEMBERS_REF = "members:";
 const PEOPLE_REF = "people:";
+const SETTINGS_REF = "room-settings";
+const SLOW_REF = "room-slow";
 
 const page = (after: string | undefined) => (after === undefined ? "first" : "next");
 
@@ -37,6 +40,9 @@ export class RoomControls {
   private readonly invite = new InviteDialog();
   private readonly members: PeopleDialog;
   private readonly people: PeopleDialog;
+  private readonly settings: RoomSettingsDialog;
+  /** The room the settings dialog changes, and the answers it still waits for. */
+  private settingsOf: { room: string; waiting: Set<string> } | null = null;
   /** The room whose members the members dialog shows. */
   private membersOf: string | null = null;
   /** An invitation opened from the address, accepted once the connection is up. */
@@ -50,6 +56,7 @@ export class RoomControls {
     this.create = new RoomDialog((room) => {
       if (!this.send({ action: "room_create", ...room, ref: CREATE_REF })) this.create.refused("Not connected");
     });
+    this.settings = new RoomSettingsDialog((change) => this.saveSettings(change));
     this.directory = new RoomsDirectory(
       (q, after) => {
         this.send({
@@ -102,6 +109,51 @@ export class RoomControls {
     if (this.membersOf !== null) this.members.open(`Members of ${this.chat.roomName(this.membersOf)}`);
   }
 
+  /** The settings of the room on screen, for its moderators and its owner. */
+  openSettings(): void {
+    const room = this.chat.currentRoom();
+    if (room === null) return;
+    const about = this.chat.roomAbout(room);
+    this.settingsOf = { room, waiting: new Set() };
+    this.settings.open(
+      this.chat.roomName(room),
+      {
+        name: about?.name ?? room,
+        topic: about?.topic ?? "",
+        visibility: about?.visibility ?? "public",
+        slow: this.chat.moderation.slowIn(room),
+      },
+      this.chat.moderation.roleIn(room) === "owner",
+    );
+  }
+
+  /** Sends what changed: the room's record in one request, its slow mode (a moderation) in another. */
+  private saveSettings(change: SettingsChange): void {
+    const target = this.settingsOf;
+    if (target === null) return;
+    const { slow, ...record } = change;
+    const { room } = target;
+    const sent: [string, ClientRequest][] = [];
+    if (Object.keys(record).length > 0)
+      sent.push([SETTINGS_REF, { action: "room_update", room, ...record, ref: SETTINGS_REF }]);
+    if (slow !== undefined) sent.push([SLOW_REF, { action: "slow", room, seconds: slow, ref: SLOW_REF }]);
+    target.waiting = new Set(sent.map(([ref]) => ref));
+    for (const [, request] of sent) {
+      if (!this.send(request)) {
+        this.settings.refused("Not connected");
+        return;
+      }
+    }
+  }
+
+  /** One of the settings' requests was answered: the dialog goes once each was. */
+  private settingsTaken(ref: string): void {
+    const target = this.settingsOf;
+    if (target === null || !target.waiting.delete(ref) || target.waiting.size > 0) return;
+    this.settingsOf = null;
+    this.settings.done();
+  }
+
   /** The people directory: anyone with an account, to start a conversation with. */
   openPeople(): void {
     this.people.open("People");
@@ -135,6 +187,11 @@ export class RoomControls {
           this.create.done();
           this.chat.join(frame.room);
         } else if (frame.ref === ACCEPT_REF) this.chat.join(frame.room);
+        else if (frame.ref === SETTINGS_REF) this.settingsTaken(SETTINGS_REF);
+        return true;
+      case "ack":
+        if (frame.ref !== SLOW_REF) return false;
+        this.settingsTaken(SLOW_REF);
         return true;
       case "rooms":
         this.directory.show(frame, frame.ref === `${DIRECTORY_REF}first`);
@@ -177,6 +234,7 @@ export class RoomControls {
 
   private refused(frame: Extract<ServerFrame, { action: "error" }>): boolean {
     if (frame.ref === CREATE_REF) this.create.refused(frame.message);
+    else if (frame.ref === SETTINGS_REF || frame.ref === SLOW_REF) this.settings.refused(frame.message);
     else if (typeof frame.ref === "string" && frame.ref.startsWith(DIRECTORY_REF))
       this.directory.refused(frame.message);
     else if (typeof frame.ref === "string" && frame.ref.startsWith(MEMBERS_REF)) this.members.refused(frame.message);

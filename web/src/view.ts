@@ -58,6 +58,7 @@ export class View {
   private readonly roomTopic = byId("room-topic");
   readonly inviteOpen = byId<HTMLButtonElement>("invite-open");
   readonly membersOpen = byId<HTMLButtonElement>("members-open");
+  readonly settingsOpen = byId<HTMLButtonElement>("settings-open");
   readonly peopleOpen = byId<HTMLButtonElement>("people-open");
   readonly browseRooms = byId<HTMLButtonElement>("browse-rooms");
   readonly createRoom = byId<HTMLButtonElement>("create-room");
@@ -78,6 +79,7 @@ export class View {
     this.createRoom,
     this.inviteOpen,
     this.membersOpen,
+    this.settingsOpen,
     this.peopleOpen,
   ];
 
