@@ -222,6 +222,13 @@ describe("rooms in the web client", { timeout: BROWSER_TEST_MS }, () => {
     await say(ada, "chapter one tonight");
     const bea = await online(`${n.url}/`);
     await currentRoom(bea, "lobby").waitFor();
+    // A server of guests has no accounts to list: the people directory says where the people are.
+    await bea.getByRole("button", { name: "Find people" }).click();
+    const people = bea.getByRole("dialog", { name: "People" });
+    await expect
+      .poll(() => people.getByRole("status").textContent())
+      .toMatch(/choose their name in a room's Online list/);
+    await people.getByRole("button", { name: "Close" }).click();
     await bea.getByRole("button", { name: "Browse rooms" }).click();
     const directory = bea.getByRole("dialog", { name: "Rooms" });
     const bookClub = directory.locator("li").filter({ hasText: "Book Club" });

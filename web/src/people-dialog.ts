@@ -29,6 +29,8 @@ export class PeopleDialog {
     private readonly ask: (q: string, after: string | undefined) => void,
     private readonly converse: (uid: string, name: string) => void,
     searchable: boolean,
+    /** What an empty list says. */
+    private readonly nobody = "Nobody found",
   ) {
     this.heading = el("h2", { id: `${id}-title` });
     this.search = el("form", { class: "inline-form", role: "search" }, ...field("Search people", this.query));
@@ -96,7 +98,7 @@ export class PeopleDialog {
     else this.list.append(...items);
     this.next = next;
     this.more.hidden = next === undefined;
-    this.status.textContent = this.list.childElementCount === 0 ? "Nobody found" : "";
+    this.status.textContent = this.list.childElementCount === 0 ? this.nobody : "";
   }
 
   refused(message: string): void {

@@ -84,6 +84,8 @@ export class RoomControls {
       (q, after) => this.send({ action: "people", q: q || undefined, after, ref: PEOPLE_REF + page(after) }),
       converse,
       true,
+      // Guests have no account to list: on a server of guests the directory is empty, and says where they are.
+      "Nobody found. People with accounts are listed here; to write to a guest, choose their name in a room's Online list.",
     );
     // The token is in the page's address until it is used: not left there to be shared or bookmarked.
     if (this.pendingAccept !== null) history.replaceState(null, "", location.pathname + location.search);
