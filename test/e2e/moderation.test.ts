@@ -103,6 +103,14 @@ describe("moderation in the web client", { timeout: BROWSER_TEST_MS }, () => {
     await logged.waitFor();
     expect(await logged.textContent()).toMatch(new RegExp(`^Boss banned ${trollName} \\(guest\\) for 24 h · `));
     expect(await logged.locator(".guest-badge").count()).toBe(1);
+    // The panel takes the focus, says it is open, and Escape puts it away with the focus back on its button.
+    const reportsOpen = mod.locator("#reports-open");
+    expect(await reportsOpen.getAttribute("aria-expanded")).toBe("true");
+    expect(await mod.evaluate(() => document.activeElement?.closest("#reports") !== null)).toBe(true);
+    await mod.keyboard.press("Escape");
+    expect(await mod.locator("#reports").isHidden()).toBe(true);
+    expect(await reportsOpen.getAttribute("aria-expanded")).toBe("false");
+    expect(await reportsOpen.evaluate((b) => b === document.activeElement)).toBe(true);
   });
 
   it("a member banned while their browser is offline sees the room go once back, and nothing of it stays on the page", async () => {

@@ -97,6 +97,20 @@ describe("profiles in the web client", { timeout: BROWSER_TEST_MS }, () => {
 
     await ada.page.getByRole("button", { name: "Profile" }).click();
     const form = ada.page.locator("#profile-form");
+    // A dialog over the page: Tab goes round its controls (and the browser's own), never to the page behind it.
+    expect(await ada.page.getByRole("dialog", { name: "Your profile" }).isVisible()).toBe(true);
+    const behind: string[] = [];
+    for (let i = 0; i < 25; i++) {
+      await ada.page.keyboard.press("Tab");
+      const at = await ada.page.evaluate(() => {
+        const focused = document.activeElement;
+        return !focused || focused === document.body || focused.closest("#profile")
+          ? ""
+          : focused.outerHTML.slice(0, 80);
+      });
+      if (at !== "") behind.push(at);
+    }
+    expect(behind).toEqual([]);
     await form.getByLabel("Display name").fill("Ada Lovelace");
     await form.getByRole("radio", { name: "Indigo" }).check();
     // Each colour is previewed with the initials the person will have.

@@ -151,9 +151,21 @@ describe("rooms in the web client", { timeout: BROWSER_TEST_MS }, () => {
     // An action taken puts the list away under what it opens.
     await actions.click();
     await ada.getByRole("button", { name: "Invite" }).click();
-    await ada.getByRole("dialog", { name: "Invite by link" }).waitFor();
+    const invite = ada.getByRole("dialog", { name: "Invite by link" });
+    await invite.waitFor();
     expect(await actions.getAttribute("aria-expanded")).toBe("false");
     expect(await ada.getByRole("button", { name: "Members" }).isVisible()).toBe(false);
+    // Closed, the dialog gives the focus to the button the action was folded behind.
+    await invite.getByRole("button", { name: "Close" }).click();
+    await expect.poll(() => actions.evaluate((b) => b === document.activeElement)).toBe(true);
+
+    // Escape puts the list of places away too, the focus back on its button.
+    const places = ada.locator("#panels-toggle");
+    await places.click();
+    expect(await places.getAttribute("aria-expanded")).toBe("true");
+    await ada.keyboard.press("Escape");
+    expect(await places.getAttribute("aria-expanded")).toBe("false");
+    expect(await places.evaluate((b) => b === document.activeElement)).toBe(true);
   });
 
   it("its owner renames a room, changes its topic and sets slow mode from its settings; a member sees each, and has no settings", async () => {

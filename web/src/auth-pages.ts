@@ -1,5 +1,6 @@
 import { type AccountInfo, AuthRefusal, type AuthState, getJson, post } from "./accounts";
 import { byId, el } from "./dom";
+import { Overlay } from "./overlay";
 
 /** Why the page shows the sign-in form instead of the chat. */
 export type SignInReason = "needed" | "ended" | "disabled";
@@ -18,6 +19,7 @@ const REASONS: Record<SignInReason, string> = {
  */
 export class AuthPages {
   private readonly section = byId("auth");
+  private readonly overlay = new Overlay(this.section, false);
   private readonly title = byId("auth-title");
   private readonly message = byId("auth-message");
   private readonly signInForm = byId<HTMLFormElement>("signin-form");
@@ -28,7 +30,7 @@ export class AuthPages {
   private readonly toSignIn = byId<HTMLButtonElement>("show-signin");
   private readonly asGuest = byId<HTMLButtonElement>("as-guest");
   private readonly withProvider = byId<HTMLAnchorElement>("with-provider");
-  private readonly admin = byId("admin");
+  private readonly admin = new Overlay(byId("admin"), true);
   private invite: string | undefined;
   private resetToken = "";
 
@@ -52,7 +54,7 @@ export class AuthPages {
     this.toSignUp.addEventListener("click", () => this.showSignUp(this.invite));
     this.toSignIn.addEventListener("click", () => this.showSignIn("needed"));
     this.asGuest.addEventListener("click", () => {
-      this.section.hidden = true;
+      this.overlay.close();
       this.startAsGuest();
     });
     this.wireBar();
@@ -87,7 +89,6 @@ export class AuthPages {
   private show(form: HTMLFormElement, title: string): void {
     for (const f of [this.signInForm, this.signUpForm, this.resetForm, this.chooseNameForm]) f.hidden = f !== form;
     this.title.textContent = title;
-    this.section.hidden = false;
     document.body.dataset.auth = "shown";
     const signUpAllowed = this.state.signup === "open" || (this.state.signup === "invite" && this.invite !== undefined);
     this.toSignUp.hidden = form === this.signUpForm || !signUpAllowed;
@@ -95,7 +96,7 @@ export class AuthPages {
     this.asGuest.hidden = !this.state.guests;
     this.withProvider.hidden = form !== this.signInForm || this.state.oidc === null;
     if (this.state.oidc) this.withProvider.textContent = `Continue with ${this.state.oidc.name}`;
-    form.querySelector<HTMLInputElement>("input")?.focus();
+    this.overlay.open(form.querySelector<HTMLInputElement>("input"));
   }
 
   showSignIn(why: SignInReason): void {
@@ -151,11 +152,11 @@ export class AuthPages {
 
   private wireAdmin(): void {
     byId("admin-open").addEventListener("click", () => {
-      this.admin.hidden = false;
+      this.admin.open();
       void this.loadAccounts();
     });
     byId("admin-close").addEventListener("click", () => {
-      this.admin.hidden = true;
+      this.admin.close();
     });
     const output = byId("admin-output");
     byId<HTMLFormElement>("invite-form").addEventListener("submit", (event) => {

@@ -214,6 +214,13 @@ wireMessageActions(
 view.messages.addEventListener("scroll", () => chat.scrolled(), { passive: true });
 view.jump.addEventListener("click", () => chat.jumpToNewest());
 view.panelsToggle.addEventListener("click", () => chat.togglePanels());
+// Escape puts a phone's list of places away, as it does a menu, and the focus goes back to its button.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape" || !document.body.classList.contains("panels-open") || event.defaultPrevented) return;
+  if ((event.target as Element).closest("dialog, .overlay")) return;
+  chat.togglePanels();
+  view.panelsToggle.focus();
+});
 view.mute.addEventListener("click", () => chat.toggleMute());
 
 /**

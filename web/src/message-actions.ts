@@ -104,12 +104,23 @@ export function wireMessageActions(
         moderate(button.dataset.act, mid);
     }
   });
-  // Escape closes an open picker and gives the focus back to the button that opened it.
+  // Escape closes an open picker, or a phone's open controls of a message, and gives the focus back
+  // to the button that opened it.
   box.addEventListener("keydown", (event) => {
-    const picker = (event.target as Element).closest(".picker");
-    if (event.key !== "Escape" || !picker) return;
-    const opener = picker.parentElement?.querySelector<HTMLElement>('[data-act="pick"]');
-    closePickers(box);
-    opener?.focus();
+    if (event.key !== "Escape") return;
+    const target = event.target as Element;
+    const picker = target.closest(".picker");
+    if (picker) {
+      const opener = picker.parentElement?.querySelector<HTMLElement>('[data-act="pick"]');
+      closePickers(box);
+      opener?.focus();
+      return;
+    }
+    const message = target.closest(".actions-open");
+    if (!message) return;
+    message.classList.remove("actions-open");
+    const more = message.querySelector<HTMLElement>('[data-act="more"]');
+    more?.setAttribute("aria-expanded", "false");
+    more?.focus();
   });
 }

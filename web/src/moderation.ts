@@ -1,4 +1,4 @@
-import { byId, el } from "./dom";
+import { byId, el, spoken } from "./dom";
 import { personName } from "./guest-badge";
 import type { ClientRequest, FrameOf, ModlogEntry, ServerFrame, StoredEntry } from "./protocol";
 
@@ -89,8 +89,11 @@ export class ModerationView {
     private readonly changed: () => void,
   ) {
     this.reportsButton.addEventListener("click", () => this.openReports());
-    byId("reports-close").addEventListener("click", () => {
-      this.reportsPanel.hidden = true;
+    this.reportsButton.setAttribute("aria-expanded", "false");
+    this.reportsButton.setAttribute("aria-controls", "reports");
+    byId("reports-close").addEventListener("click", () => this.closeReports());
+    this.reportsPanel.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.closeReports();
     });
   }
 
@@ -174,7 +177,10 @@ export class ModerationView {
     this.reportsButton.hidden = !moderating;
     this.inviteButton.hidden = room === null || this.roles.get(room) === undefined;
     this.settingsButton.hidden = !moderating;
-    if (!moderating) this.reportsPanel.hidden = true;
+    if (!moderating) {
+      this.reportsPanel.hidden = true;
+      this.reportsButton.setAttribute("aria-expanded", "false");
+    }
     const rules = room === null ? undefined : this.rules.get(room);
     const parts: HTMLElement[] = [];
     if (rules?.pinned) {
@@ -182,7 +188,8 @@ export class ModerationView {
         el(
           "div",
           { class: "pinned", title: `Pinned message by ${rules.pinned.name}` },
-          el("span", { class: "pin-mark", "aria-label": "Pinned:" }, "📌"),
+          el("span", { class: "pin-mark", "aria-hidden": "true" }, "📌"),
+          spoken("Pinned: "),
           " ",
           ...personName(rules.pinned.uid, rules.pinned.name, "sender"),
           ": ",
@@ -263,11 +270,21 @@ export class ModerationView {
     }
   }
 
+  private closeReports(): void {
+    this.reportsPanel.hidden = true;
+    this.reportsButton.setAttribute("aria-expanded", "false");
+    // On a phone the button is folded away behind the room's "⋯": the focus goes there.
+    if (this.reportsButton.offsetParent !== null) this.reportsButton.focus();
+    else byId("room-actions-toggle").focus();
+  }
+
   private openReports(): void {
     if (this.room === null) return;
     this.reportsList.replaceChildren();
     this.modlogList.replaceChildren();
     this.reportsPanel.hidden = false;
+    this.reportsButton.setAttribute("aria-expanded", "true");
+    byId("reports-close").focus();
     this.send({ action: "reports", room: this.room, ref: REPORTS_REF + this.room });
     this.send({ action: "modlog", room: this.room, ref: REPORTS_REF + this.room });
   }

@@ -1,6 +1,7 @@
 import { AuthRefusal, getJson, post } from "./accounts";
 import { avatar, defaultColour, initials, PALETTE, paintAvatar } from "./avatar";
 import { byId, el } from "./dom";
+import { Overlay } from "./overlay";
 import type { ServerFrame } from "./protocol";
 
 export type Profile = Omit<Extract<ServerFrame, { action: "profile" }>, "action">;
@@ -96,7 +97,8 @@ export class Profiles {
  * person chooses, with a preview of each colour as their initials would look.
  */
 export function wireProfilePage(profiles: Profiles, me: Profile): void {
-  const page = byId("profile");
+  // Put away as the dialogs are: Close or Escape, the focus back on the button that opened it.
+  const overlay = new Overlay(byId("profile"), true);
   const form = byId<HTMLFormElement>("profile-form");
   const display = byId<HTMLInputElement>("profile-display");
   const colours = byId("profile-colours");
@@ -144,21 +146,12 @@ export function wireProfilePage(profiles: Profiles, me: Profile): void {
     }
     message.textContent = "";
     preview();
-    page.hidden = false;
-    display.focus();
+    overlay.open(display);
   };
   const openButton = byId<HTMLButtonElement>("profile-open");
   openButton.hidden = false;
   openButton.addEventListener("click", open);
-  // Put away as the dialogs are: Close or Escape, the focus back on the button that opened it.
-  const close = () => {
-    page.hidden = true;
-    openButton.focus();
-  };
-  byId("profile-close").addEventListener("click", close);
-  page.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") close();
-  });
+  byId("profile-close").addEventListener("click", () => overlay.close());
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const picked = new FormData(form).get("colour");

@@ -33,10 +33,27 @@ export function wireRoomActions(): void {
     setOpen(open);
     if (open) actions()[0]?.focus();
   });
-  // An action taken closes the list; what it opens takes the focus.
+  // An action taken closes the list; what it opens takes the focus. When that (a dialog) closes,
+  // the focus would go back to the action's button, folded away: it goes to the toggle instead.
+  let taken: HTMLElement | null = null;
   group.addEventListener("click", (e) => {
-    if ((e.target as Element).closest("button")) close(false);
+    const button = (e.target as Element).closest("button");
+    if (!button) return;
+    taken = group.classList.contains("open") ? button : null;
+    close(false);
   });
+  document.addEventListener(
+    "close",
+    () => {
+      const from = taken;
+      taken = null;
+      if (from === null) return;
+      setTimeout(() => {
+        if (from.offsetParent === null && !toggle.hidden) toggle.focus();
+      });
+    },
+    true,
+  );
   group.addEventListener("keydown", (e) => {
     if (e.key === "Escape") close(true);
   });
