@@ -340,6 +340,49 @@ describe.each(["Redis", "embedded"] as const)("moderation (%s)", (mode) => {
     }
   });
 
+  it("acts on nobody a uid does not name, charges what moderators write to their budget, and keeps a log's newest 1000", async () => {
+    const { room, mod } = await moderatedRoom("Busy Hall");
+    // A made-up uid would only fill the log and the sanctions.
+    for (const action of ["ban", "kick", "mute"]) {
+      expect(await ask(mod, { action, room, user: "g-nobody0nobody0nobody0n" }), action).toMatchObject({
+        code: "no_such_user",
+      });
+    }
+    // The log keeps its newest 1000 entries, on either store.
+    for (let i = 0; i < 1005; i++) {
+      expect(await ask(mod, { action: "slow", room, seconds: i % 2 === 0 ? 5 : 0 })).toMatchObject({ of: "slow" });
+    }
+    const entries: { action: string; user?: { uid: string } }[] = [];
+    let before: number | undefined;
+    do {
+      const page = await ask(mod, { action: "modlog", room, before });
+      entries.push(...(page.entries as typeof entries));
+      before = page.next as number | undefined;
+    } while (before !== undefined);
+    expect(entries).toHaveLength(1000);
+    expect(entries.every((e) => e.action === "slow")).toBe(true);
+    expect(JSON.stringify(entries)).not.toContain("g-nobody0");
+    expect(await ask(mod, { action: "slow", room, seconds: 0 })).toMatchObject({ of: "slow" });
+    if (mode === "Redis") return;
+    // A moderator of a small budget is refused before writing past it, as a writer of messages is.
+    const tight = await scope.node({ RATE_LIMIT: "0", WRITE_BYTES_PER_USER: "4000" });
+    const owner = await person(tight);
+    const hall = String((await ask(owner, { action: "room_create", name: "Tight Hall" })).room);
+    await joinRoom(owner, hall);
+    const member = await person(tight);
+    await joinRoom(member, hall);
+    const answers: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const f = await ask(owner, { action: "kick", room: hall, user: member.uid, reason: "r".repeat(200) });
+      answers.push(f.action === "ack" ? "ack" : String(f.code));
+      if (f.action === "ack") await joinRoom(member, hall);
+    }
+    expect(answers).toContain("over_budget");
+    const kicked = answers.filter((a) => a === "ack").length;
+    const log = await ask(owner, { action: "modlog", room: hall });
+    expect((log.entries as { action: string }[]).filter((e) => e.action === "kick")).toHaveLength(kicked);
+  });
+
   it("ends a timed mute and ban on their own, and keeps nothing of them once they ended", async () => {
     const { room, mod, troll, trollToo } = await moderatedRoom("Quiet Corner");
     expect(await ask(mod, { action: "mute", room, user: troll.uid, seconds: 1 })).toMatchObject({ of: "mute" });

@@ -5,6 +5,9 @@
  * between the SQL store (the archive's database) and the Redis one.
  */
 
+/** Entries a room's moderation log, and its reports, keep: a moderator pages through months, and nobody fills a store with them. */
+export const LIST_KEPT = 1000;
+
 export type SanctionKind = "ban" | "mute";
 
 /** A ban or mute; `until` in ms since the epoch, undefined for one that lasts until lifted. */
@@ -48,7 +51,10 @@ export interface ModerationStore {
   lift(room: string, uid: string, kind: SanctionKind): Promise<void>;
   setSlow(room: string, seconds: number): Promise<void>;
   setPinned(room: string, json: string | undefined): Promise<void>;
-  /** Adds to a room's log or reports; `entry(id)` is what is kept, given the id the store chose. Resolves with it. */
+  /**
+   * Adds to a room's log or reports; `entry(id)` is what is kept, given the id the store chose. Resolves with it.
+   * Each keeps its newest LIST_KEPT entries: older ones go as new ones come.
+   */
   append(room: string, list: RoomList, entry: (id: number) => string): Promise<number>;
   /** Entries with an id below `before` (all, without it), newest first, at most `limit`. */
   page(room: string, list: RoomList, before: number | undefined, limit: number): Promise<Logged[]>;

@@ -2,6 +2,7 @@ import type { RedisLink } from "../redis/redis-link.js";
 import { isTransient } from "../redis/transient-errors.js";
 import {
   type BlockedUser,
+  LIST_KEPT,
   type Logged,
   type ModerationStore,
   ModerationUnavailable,
@@ -88,7 +89,9 @@ export class RedisModerationStore implements ModerationStore {
   append(room: string, list: RoomList, entry: (id: number) => string): Promise<number> {
     return this.command(async () => {
       const id = await this.link.pub.incr(this.roomKey(room, `${list}:seq`));
-      await this.link.pub.zadd(this.roomKey(room, list), id, entry(id));
+      const key = this.roomKey(room, list);
+      await this.link.pub.zadd(key, id, entry(id));
+      await this.link.pub.zremrangebyrank(key, 0, -LIST_KEPT - 1);
       return id;
     });
   }

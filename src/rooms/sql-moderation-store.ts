@@ -1,6 +1,7 @@
 import type { Archive } from "../archive/archive.js";
 import {
   type BlockedUser,
+  LIST_KEPT,
   type Logged,
   type ModerationStore,
   REPORT_WINDOW_SECONDS,
@@ -105,6 +106,7 @@ export class SqlModerationStore implements ModerationStore {
         );
         const id = Number(row?.top ?? 0) + 1;
         await db.run("INSERT INTO room_logs (room, kind, id, json) VALUES (?, ?, ?, ?)", [room, list, id, entry(id)]);
+        await db.run("DELETE FROM room_logs WHERE room = ? AND kind = ? AND id <= ?", [room, list, id - LIST_KEPT]);
         return id;
       }),
     );

@@ -40,7 +40,17 @@ async function subject(caller: Caller, room: string, uid: string): Promise<{ uid
   const above =
     caller.admin || theirs === undefined || theirs === "member" || (mine === "owner" && theirs === "moderator");
   if (!above) throw new RequestError("forbidden", `only someone above the room's ${theirs} may do that`);
-  return { uid, name: found?.name ?? uid };
+  // A uid nobody holds would only fill the log and the sanctions with names of no one.
+  if (found === undefined) throw new RequestError("no_such_user", "there is no such user");
+  return { uid, name: found.name };
+}
+
+/**
+ * What a moderator does is written down (the log, a sanction): it is charged
+ * to their write budget as a message of its reason is, before it is done.
+ */
+function chargeEntry(caller: Caller, reason?: string): void {
+  caller.ctx.allowances.charge(caller, Buffer.byteLength(reason ?? ""));
 }
 
 /** Writes what a moderator did into the room's log; the action itself is done, so a failure here is only logged. */
@@ -81,6 +91,7 @@ function ack(caller: Caller, of: Parameters<typeof frames.ack>[0]["of"], room: s
 export const kick: Handler<"kick"> = async (caller, req) => {
   const room = await moderated(caller, req.room);
   const user = await subject(caller, room, req.user);
+  chargeEntry(caller, req.reason);
   await takeOut(caller, room, user.uid, "kicked");
   await record(caller, room, { action: "kick", user, reason: req.reason });
   ack(caller, "kick", room, req.ref);
@@ -93,6 +104,7 @@ async function sanction(
 ): Promise<{ room: string; user: { uid: string; name: string } }> {
   const room = await moderated(caller, req.room);
   const user = await subject(caller, room, req.user);
+  chargeEntry(caller, req.reason);
   const s: Sanction = {
     uid: user.uid,
     kind,
@@ -121,6 +133,7 @@ export const mute: Handler<"mute"> = async (caller, req) => {
 async function lift(caller: Caller, req: RequestOf<"unban"> | RequestOf<"unmute">, kind: SanctionKind) {
   const room = await moderated(caller, req.room);
   const user = await subject(caller, room, req.user);
+  chargeEntry(caller);
   await caller.ctx.moderation.store.lift(room, user.uid, kind);
   await announce(caller, room);
   await record(caller, room, { action: req.action, user });
@@ -133,6 +146,7 @@ export const unmute: Handler<"unmute"> = (caller, req) => lift(caller, req, "mut
 /** `remove`: a moderator deletes anyone's message; a pinned one is unpinned. */
 export const remove: Handler<"remove"> = async (caller, req) => {
   const room = await moderated(caller, req.room);
+  chargeEntry(caller, req.reason);
   await removeAsModerator(caller, req, room);
   await record(caller, room, { action: "remove", mid: req.mid, reason: req.reason });
 };
@@ -169,6 +183,7 @@ export async function pinFollows(
 /** `slow`: one message per `seconds` per person, on every node; 0 ends it. */
 export const slow: Handler<"slow"> = async (caller, req) => {
   const room = await moderated(caller, req.room);
+  chargeEntry(caller);
   await caller.ctx.moderation.store.setSlow(room, req.seconds);
   await announce(caller, room);
   await record(caller, room, { action: "slow", seconds: req.seconds });
@@ -178,6 +193,7 @@ export const slow: Handler<"slow"> = async (caller, req) => {
 /** `pin`: the message as it reads now goes in the room's header; without `mid`, the pin goes. */
 export const pin: Handler<"pin"> = async (caller, req) => {
   const room = await moderated(caller, req.room);
+  chargeEntry(caller);
   let pinned: string | undefined;
   if (req.mid !== undefined) {
     const found = await storedMessage(caller, room, req.mid);
