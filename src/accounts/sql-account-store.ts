@@ -175,22 +175,29 @@ export class SqlAccountStore implements AccountStore {
   }
 
   linkOf(id: string, kind: LinkKind): Promise<OneTimeLink | undefined> {
-    return this.archive.sql(async (db) => {
-      const [row] = await db.all<{ uid: string | null; uses_left: number | string; expires: number | string }>(
-        "SELECT uid, uses_left, expires FROM account_links WHERE id = ? AND kind = ? AND uses_left > 0 AND expires > ?",
-        [id, kind, Date.now()],
-      );
-      if (!row) return undefined;
-      return { kind, uid: row.uid ?? undefined, usesLeft: Number(row.uses_left), expires: Number(row.expires) };
-    });
+    return this.usableLink(
+      "SELECT uid, uses_left, expires FROM account_links WHERE id = ? AND kind = ? AND uses_left > 0 AND expires > ?",
+      id,
+      kind,
+    );
   }
 
   useLink(id: string, kind: LinkKind): Promise<OneTimeLink | undefined> {
+    return this.usableLink(
+      "UPDATE account_links SET uses_left = uses_left - 1 WHERE id = ? AND kind = ? AND uses_left > 0 AND expires > ? RETURNING uid, uses_left, expires",
+      id,
+      kind,
+    );
+  }
+
+  /** The link `sql` reads (or takes a use of) while it has a use left and has not expired. */
+  private usableLink(sql: string, id: string, kind: LinkKind): Promise<OneTimeLink | undefined> {
     return this.archive.sql(async (db) => {
-      const [row] = await db.all<{ uid: string | null; uses_left: number | string; expires: number | string }>(
-        "UPDATE account_links SET uses_left = uses_left - 1 WHERE id = ? AND kind = ? AND uses_left > 0 AND expires > ? RETURNING uid, uses_left, expires",
-        [id, kind, Date.now()],
-      );
+      const [row] = await db.all<{ uid: string | null; uses_left: number | string; expires: number | string }>(sql, [
+        id,
+        kind,
+        Date.now(),
+      ]);
       if (!row) return undefined;
       return { kind, uid: row.uid ?? undefined, usesLeft: Number(row.uses_left), expires: Number(row.expires) };
     });

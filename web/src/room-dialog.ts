@@ -16,19 +16,24 @@ export function field(label: string, control: HTMLInputElement | HTMLSelectEleme
   return [el("label", { for: control.id }, label), control];
 }
 
-/** The dialog that makes a room: its name, its topic and who may come in. */
-export class RoomDialog {
-  readonly dialog: HTMLDialogElement;
-  private readonly form: HTMLFormElement;
-  private readonly name = el("input", { name: "name", required: "", autocomplete: "off" });
-  private readonly topic = el("input", { name: "topic", autocomplete: "off" });
-  private readonly visibility = el(
+/** The choice of who may come in, as the New room and Settings dialogs offer it. */
+export function visibilityChoice(): HTMLSelectElement {
+  return el(
     "select",
     { name: "visibility" },
     el("option", { value: "public" }, "Public: listed, anyone may join"),
     el("option", { value: "private" }, "Private: by invitation only"),
     el("option", { value: "readonly" }, "Read-only: anyone reads, moderators post"),
   );
+}
+
+/** The dialog that makes a room: its name, its topic and who may come in. */
+export class RoomDialog {
+  readonly dialog: HTMLDialogElement;
+  private readonly form: HTMLFormElement;
+  private readonly name = el("input", { name: "name", required: "", autocomplete: "off" });
+  private readonly topic = el("input", { name: "topic", autocomplete: "off" });
+  private readonly visibility = visibilityChoice();
   private readonly error = el("p", { class: "dialog-error", role: "alert" });
 
   constructor(create: (room: NewRoom) => void) {

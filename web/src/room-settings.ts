@@ -1,5 +1,5 @@
 import { el } from "./dom";
-import { field } from "./room-dialog";
+import { field, visibilityChoice } from "./room-dialog";
 
 /** A room's settings as the dialog shows them: what a moderator may change, and what only its owner may. */
 export interface RoomSettings {
@@ -40,13 +40,7 @@ export class RoomSettingsDialog {
   private readonly form: HTMLFormElement;
   private readonly name = el("input", { name: "name", required: "", autocomplete: "off" });
   private readonly topic = el("input", { name: "topic", autocomplete: "off" });
-  private readonly visibility = el(
-    "select",
-    { name: "visibility" },
-    el("option", { value: "public" }, "Public: listed, anyone may join"),
-    el("option", { value: "readonly" }, "Read-only: anyone reads, moderators post"),
-    el("option", { value: "private" }, "Private: by invitation only"),
-  );
+  private readonly visibility = visibilityChoice();
   private readonly slow = el("select", { name: "slow" });
   private readonly ownerOnly: HTMLElement[];
   private readonly error = el("p", { class: "dialog-error", role: "alert" });
